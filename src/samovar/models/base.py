@@ -1,0 +1,41 @@
+"""The interface every forecasting model implements."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ForecastModel(nn.Module):
+    """Base class: ``forward(x: (batch, lookback, channels)) -> (batch, horizon, channels)``.
+
+    Subclasses take ``lookback``, ``horizon``, ``channels`` plus their own keyword
+    hyper-parameters, and call ``super().__init__(lookback, horizon, channels)``.
+    A model with an auxiliary objective (e.g. SAMoVAR's next-segment loss) overrides
+    ``training_loss``; the trainer always optimises ``training_loss`` and validates on
+    the plain forecast MSE.
+    """
+
+    name: str = "model"
+
+    def __init__(self, lookback: int, horizon: int, channels: int) -> None:
+        super().__init__()
+        for key, val in (("lookback", lookback), ("horizon", horizon), ("channels", channels)):
+            if int(val) != val or val < 1:
+                raise ValueError(f"{key} must be a positive integer, got {val!r}")
+        self.lookback = int(lookback)
+        self.horizon = int(horizon)
+        self.channels = int(channels)
+
+    @classmethod
+    def default_lookback(cls, horizon: int) -> int | None:
+        """The lookback the model's paper uses at this horizon (None: no published default)."""
+        return None
+
+    def training_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Loss to minimise on a batch; x: (B, lookback, C), y: (B, horizon, C). Default: MSE."""
+        return F.mse_loss(self(x), y)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)

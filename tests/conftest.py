@@ -1,0 +1,30 @@
+"""Shared test set-up: torch threads, and where the real benchmark files are."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+# Tests run two xdist workers on a 2-core machine: one thread each avoids oversubscription.
+torch.set_num_threads(int(os.environ.get("SAMOVAR_TEST_THREADS", "1")))
+
+REPO = Path(__file__).resolve().parents[1]
+# Real data: $SAMOVAR_TEST_DATA, else ../shared/data beside the checkout.
+SHARED_DATA = Path(os.environ.get("SAMOVAR_TEST_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    """Directory holding the real benchmark files (e.g. ETTh1.csv.gz)."""
+    return SHARED_DATA
+
+
+def require_file(name: str) -> Path:
+    """Path of a real benchmark file, or skip the calling test saying what is missing."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"{name} not found in {SHARED_DATA} (set SAMOVAR_TEST_DATA to the data directory)")
+    return path
