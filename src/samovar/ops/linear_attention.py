@@ -1,0 +1,283 @@
+"""Causal linear attention: o_t = q_t · S_t with S_t = Σ_{s≤t} k_s v_sᵀ.
+
+Shapes: ``q, k: (batch, heads, length, d_k)``, ``v: (batch, heads, length, d_v)``,
+output ``(batch, heads, length, d_v)``; the recurrent state is ``S: (batch, heads, d_k, d_v)``.
+No feature map is applied here (``phi`` is the identity); a layer applies one to q and k
+before calling these functions (see ``FEATURE_MAPS``).
+
+Normalization (``normalize=True``) divides by the running denominator
+``z_t = q_t · Σ_{s≤t} k_s``:  o_t = (q_t · S_t) / (z_t + eps). It is meant for non-negative
+feature maps (elu+1, relu), where z_t ≥ 0; with raw q, k the denominator can change sign.
+
+Four forms compute the same numbers:
+
+* ``linear_attention_naive``         masked quadratic product (q kᵀ ⊙ causal mask) v; O(L²).
+* ``linear_attention_materialized``  the SAMoVAR paper's code: the outer product k_s v_sᵀ at
+  every position, a cumulative sum over length, a contraction with q; memory B·H·L·d_k·d_v.
+* ``linear_attention_chunked``       chunkwise-parallel: masked matmul inside chunks of size C,
+  chunk states kᵀv summed with an exclusive cumsum across chunks (no loop over chunks);
+  O(L·C·d + L·d²) time, never a d×d state per position. Hand-written backward.
+* ``linear_attention_step``          one position from a state, for streaming inference.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+# Feature maps phi applied to q and k by the layers (identity when None).
+FEATURE_MAPS: dict[str, Callable[[Tensor], Tensor]] = {
+    "identity": lambda x: x,
+    "elu+1": lambda x: F.elu(x) + 1.0,
+    "relu": F.relu,
+    "softmax": lambda x: torch.softmax(x, dim=-1),
+}
+
+
+def feature_map(name: str | None) -> Callable[[Tensor], Tensor]:
+    """The feature map called `name` (None means identity); raises with the choices."""
+    if name is None:
+        return FEATURE_MAPS["identity"]
+    if name not in FEATURE_MAPS:
+        raise ValueError(f"unknown feature map {name!r}; choose one of {sorted(FEATURE_MAPS)} or None")
+    return FEATURE_MAPS[name]
+
+
+def check_qkv(q: Tensor, k: Tensor, v: Tensor) -> None:
+    """Raise a clear error unless q, k: (B, H, L, d_k) and v: (B, H, L, d_v) agree."""
+    if q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
+        raise ValueError(
+            "expected q, k: (batch, heads, length, d_k) and v: (batch, heads, length, d_v); "
+            f"got q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
+        )
+    if q.shape != k.shape:
+        raise ValueError(f"q and k must have the same shape, got {tuple(q.shape)} and {tuple(k.shape)}")
+    if v.shape[:3] != q.shape[:3]:
+        raise ValueError(
+            f"v must share (batch, heads, length) with q: got v {tuple(v.shape)} and q {tuple(q.shape)}"
+        )
+    if not (q.dtype == k.dtype == v.dtype):
+        raise ValueError(f"q, k, v must have one dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
+
+
+def _causal_mask(length: int, device: torch.device) -> Tensor:
+    """(length, length) bool, True on and below the diagonal (s ≤ t)."""
+    return torch.ones(length, length, dtype=torch.bool, device=device).tril()
+
+
+# --------------------------------------------------------------------------- references
+
+
+def linear_attention_naive(q: Tensor, k: Tensor, v: Tensor, *, normalize: bool = False, eps: float = 1e-6) -> Tensor:
+    """Reference: o = (q kᵀ ⊙ causal mask) v, optionally divided by z_t = q_t · Σ_{s≤t} k_s.
+
+    q, k: (B, H, L, d_k), v: (B, H, L, d_v) -> (B, H, L, d_v). O(L²) time and memory.
+    """
+    check_qkv(q, k, v)
+    scores = (q @ k.transpose(-1, -2)).masked_fill(~_causal_mask(q.shape[2], q.device), 0.0)
+    out = scores @ v
+    if normalize:
+        out = out / (scores.sum(-1, keepdim=True) + eps)
+    return out
+
+
+def linear_attention_materialized(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """The SAMoVAR paper's form: S_t = cumsum_s(k_s ⊗ v_s), o_t = q_t · S_t.
+
+    q, k: (B, H, L, d_k), v: (B, H, L, d_v) -> (B, H, L, d_v). Holds a (d_k, d_v) state per
+    position: memory B·H·L·d_k·d_v (plus the same again for autograd). A baseline, not a kernel.
+    """
+    check_qkv(q, k, v)
+    states = torch.cumsum(k.unsqueeze(-1) * v.unsqueeze(-2), dim=2)  # (B, H, L, d_k, d_v)
+    return (q.unsqueeze(-2) @ states).squeeze(-2)
+
+
+def linear_attention_recurrent(
+    q: Tensor, k: Tensor, v: Tensor, *, normalize: bool = False, eps: float = 1e-6, initial_state=None
+) -> tuple[Tensor, object]:
+    """Reference loop over positions with ``linear_attention_step``; returns (output, final state)."""
+    check_qkv(q, k, v)
+    state = initial_state if initial_state is not None else init_state(q, v, normalize=normalize)
+    outs = []
+    for t in range(q.shape[2]):
+        o_t, state = linear_attention_step(q[:, :, t], k[:, :, t], v[:, :, t], state, normalize=normalize, eps=eps)
+        outs.append(o_t)
+    return torch.stack(outs, dim=2), state
+
+
+# --------------------------------------------------------------------------- recurrent step
+
+
+def init_state(q: Tensor, v: Tensor, *, normalize: bool = False):
+    """Zero state for inputs like q: (B, H, ·, d_k), v: (B, H, ·, d_v).
+
+    S: (B, H, d_k, d_v); with ``normalize`` the pair (S, z) with z: (B, H, d_k) = Σ k_s.
+    """
+    batch, heads, d_k, d_v = q.shape[0], q.shape[1], q.shape[-1], v.shape[-1]
+    state = q.new_zeros(batch, heads, d_k, d_v)
+    if normalize:
+        return state, q.new_zeros(batch, heads, d_k)
+    return state
+
+
+def linear_attention_step(
+    q_t: Tensor, k_t: Tensor, v_t: Tensor, state, *, normalize: bool = False, eps: float = 1e-6
+) -> tuple[Tensor, object]:
+    """One position: S ← S + k_t v_tᵀ, o_t = q_t · S (÷ (q_t · z + eps) with ``normalize``).
+
+    q_t, k_t: (B, H, d_k), v_t: (B, H, d_v), state S: (B, H, d_k, d_v) (or (S, z) when
+    normalizing) -> (o_t: (B, H, d_v), new state). The cost does not depend on t.
+    """
+    if normalize:
+        if not isinstance(state, tuple):
+            raise TypeError("with normalize=True the state is the pair (S, z); build it with init_state(..., normalize=True)")
+        S, z = state
+    else:
+        if isinstance(state, tuple):
+            raise TypeError("with normalize=False the state is one tensor S: (B, H, d_k, d_v)")
+        S = state
+    S = S + k_t.unsqueeze(-1) * v_t.unsqueeze(-2)
+    o_t = (q_t.unsqueeze(-2) @ S).squeeze(-2)
+    if normalize:
+        z = z + k_t
+        o_t = o_t / ((q_t * z).sum(-1, keepdim=True) + eps)
+        return o_t, (S, z)
+    return o_t, S
+
+
+# --------------------------------------------------------------------------- chunkwise-parallel
+
+
+def _to_chunks(x: Tensor, chunk: int) -> Tensor:
+    """(B, H, L, d) -> (B, H, N, C, d), zero-padding L up to a multiple of C."""
+    batch, heads, length, dim = x.shape
+    pad = (-length) % chunk
+    if pad:
+        x = F.pad(x, (0, 0, 0, pad))
+    return x.reshape(batch, heads, (length + pad) // chunk, chunk, dim)
+
+
+class _ChunkedLinearAttention(torch.autograd.Function):
+    """Chunked causal linear attention on chunked inputs with a hand-written backward.
+
+    Inputs qc, kc: (B, H, N, C, d_k), vc: (B, H, N, C, d_v), s0: (B, H, d_k, d_v).
+    Outputs o: (B, H, N, C, d_v) and the final state (B, H, d_k, d_v).
+
+    Forward:  A = tril(q kᵀ) per chunk;  U_n = k_nᵀ v_n;  S_n = s0 + Σ_{m<n} U_m (exclusive cumsum);
+              o = A v + q S_n.
+    Only q, k, v and the chunk-start states S are saved; A is recomputed in the backward, so
+    autograd never stores the (C, C) score blocks.
+    """
+
+    @staticmethod
+    def forward(ctx, qc: Tensor, kc: Tensor, vc: Tensor, s0: Tensor, mask: Tensor):
+        chunk_states = kc.transpose(-1, -2) @ vc  # (B, H, N, d_k, d_v)
+        starts = torch.cumsum(chunk_states, dim=2)
+        final = starts[:, :, -1] + s0
+        # exclusive cumsum: state at the start of chunk n = s0 + Σ_{m<n} U_m
+        starts = (starts - chunk_states).add_(s0.unsqueeze(2))
+        scores = (qc @ kc.transpose(-1, -2)).mul_(mask)
+        out = torch.baddbmm(
+            _flat(scores @ vc), _flat(qc), _flat(starts)
+        ).view(vc.shape)
+        ctx.save_for_backward(qc, kc, vc, starts, mask)
+        return out, final
+
+    @staticmethod
+    def backward(ctx, d_out: Tensor, d_final: Tensor):
+        qc, kc, vc, starts, mask = ctx.saved_tensors
+        d_out = d_out.contiguous()
+        # dq = (dO vᵀ ⊙ M) k + dO Sᵀ
+        d_scores = (d_out @ vc.transpose(-1, -2)).mul_(mask)
+        dq = torch.baddbmm(_flat(d_scores @ kc), _flat(d_out), _flat(starts.transpose(-1, -2))).view(qc.shape)
+        # gradient wrt each chunk-start state: G_n = q_nᵀ dO_n; the state at chunk n feeds
+        # all later chunks, so dU_m = Σ_{n>m} G_n + d_final (reverse exclusive cumsum).
+        g = qc.transpose(-1, -2) @ d_out  # (B, H, N, d_k, d_v)
+        rev = torch.flip(torch.cumsum(torch.flip(g, [2]), 2), [2])  # Σ_{n≥m} G_n
+        d_s0 = rev[:, :, 0] + d_final
+        d_chunk_state = (rev - g).add_(d_final.unsqueeze(2))  # Σ_{n>m} G_n + d_final
+        scores = (qc @ kc.transpose(-1, -2)).mul_(mask)
+        # dk = (dO vᵀ ⊙ M)ᵀ q + v dUᵀ ;  dv = (q kᵀ ⊙ M)ᵀ dO + k dU
+        dk = torch.baddbmm(
+            _flat(d_scores.transpose(-1, -2) @ qc), _flat(vc), _flat(d_chunk_state.transpose(-1, -2))
+        ).view(kc.shape)
+        dv = torch.baddbmm(_flat(scores.transpose(-1, -2) @ d_out), _flat(kc), _flat(d_chunk_state)).view(vc.shape)
+        return dq, dk, dv, d_s0, None
+
+
+def _flat(x: Tensor) -> Tensor:
+    """(..., a, b) -> (prod(...), a, b) for bmm/baddbmm."""
+    return x.reshape(-1, x.shape[-2], x.shape[-1])
+
+
+def default_chunk_size(d_k: int) -> int:
+    """A chunk size that balances the C·d intra-chunk and d² inter-chunk work on CPU."""
+    if d_k <= 16:
+        return 32
+    if d_k <= 64:
+        return 64
+    return 128
+
+
+def linear_attention_chunked(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    chunk_size: int | None = 64,
+    normalize: bool = False,
+    eps: float = 1e-6,
+    initial_state=None,
+    return_state: bool = False,
+):
+    """Chunkwise-parallel causal linear attention (same numbers as ``linear_attention_naive``).
+
+    q, k: (B, H, L, d_k), v: (B, H, L, d_v) -> o: (B, H, L, d_v), and with ``return_state``
+    also the final state (S: (B, H, d_k, d_v), or (S, z) with ``normalize``), which
+    ``linear_attention_step`` continues from. ``initial_state`` has the same form.
+    ``chunk_size=None`` picks ``default_chunk_size(d_k)``. Any length works (zero padding).
+    """
+    check_qkv(q, k, v)
+    batch, heads, length, d_k = q.shape
+    d_v = v.shape[-1]
+    if chunk_size is None:
+        chunk_size = default_chunk_size(d_k)
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
+    chunk = min(chunk_size, max(length, 1))
+    if normalize:
+        # The denominator q_t · Σ k_s is the numerator of a value column of ones.
+        v = torch.cat([v, v.new_ones(batch, heads, length, 1)], dim=-1)
+        if initial_state is not None:
+            if not isinstance(initial_state, tuple):
+                raise TypeError("with normalize=True initial_state is the pair (S, z)")
+            initial_state = torch.cat([initial_state[0], initial_state[1].unsqueeze(-1)], dim=-1)
+    elif isinstance(initial_state, tuple):
+        raise TypeError("with normalize=False initial_state is one tensor S: (B, H, d_k, d_v)")
+    width = v.shape[-1]
+    if initial_state is None:
+        s0 = q.new_zeros(batch, heads, d_k, width)
+    else:
+        if initial_state.shape != (batch, heads, d_k, width):
+            raise ValueError(
+                f"initial_state must be S: (B, H, d_k, d_v) = {(batch, heads, d_k, d_v)}"
+                f"{' with z: (B, H, d_k)' if normalize else ''}; got {tuple(initial_state.shape)}"
+            )
+        s0 = initial_state.to(q.dtype)
+    if length == 0:
+        out, final = v.new_zeros(batch, heads, 0, width), s0
+    else:
+        mask = torch.ones(chunk, chunk, dtype=q.dtype, device=q.device).tril_()
+        out, final = _ChunkedLinearAttention.apply(
+            _to_chunks(q, chunk), _to_chunks(k, chunk), _to_chunks(v, chunk), s0, mask
+        )
+        out = out.reshape(batch, heads, -1, width)[:, :, :length]
+    if normalize:
+        out = out[..., :d_v] / (out[..., d_v:] + eps)
+        final = (final[..., :d_v], final[..., d_v])
+    if return_state:
+        return out, final
+    return out
