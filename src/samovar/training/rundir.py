@@ -1,0 +1,101 @@
+"""The run directory: file names, and atomic reads/writes of each file.
+
+Layout of ``runs/<model>-<dataset>-L<lookback>-H<horizon>-<timestamp>/``::
+
+    config.json        model name + kwargs, data source + lookback/horizon/split, train config,
+                       seed, samovar/torch versions, device
+    metrics.jsonl      one JSON object per finished epoch (epoch, train_loss, val_mse, lr, seconds)
+    scaler.json        the train-split scaler (mean, std per channel)
+    best.safetensors   weights of the epoch with the lowest validation MSE
+    checkpoint.pt      resumable state after the last finished epoch (torch.save)
+    test_metrics.json  final metrics on every test window (written when training ends)
+
+Every file is replaced in one rename (``samovar.utils.atomic_path``), so a killed run leaves
+either the old or the new version of each file, never a torn one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ..utils import atomic_path, write_json_atomic, write_text_atomic
+
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+SCALER = "scaler.json"
+BEST = "best.safetensors"
+CHECKPOINT = "checkpoint.pt"
+TEST_METRICS = "test_metrics.json"
+
+
+def default_run_dir(root: str | Path, model: str, dataset: str, lookback: int, horizon: int) -> Path:
+    """A new, not yet existing ``root/<model>-<dataset>-L<lookback>-H<horizon>-<UTC timestamp>``."""
+    safe = re.sub(r"[^A-Za-z0-9_.]+", "_", dataset).strip("_") or "data"
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    base = Path(root) / f"{model}-{safe}-L{lookback}-H{horizon}-{stamp}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def save_weights(path: str | Path, model: torch.nn.Module | dict[str, torch.Tensor]) -> None:
+    """Write a state dict as safetensors, atomically (tensors are copied to contiguous CPU memory)."""
+    state = model.state_dict() if isinstance(model, torch.nn.Module) else model
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp))
+
+
+def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    return load_file(str(path))
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Write all rows (one JSON object a line) in one atomic replace."""
+    write_text_atomic(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint written by `save_checkpoint` (tensors, numbers, strings, lists, dicts only)."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+__all__ = [
+    "BEST",
+    "CHECKPOINT",
+    "CONFIG",
+    "METRICS",
+    "SCALER",
+    "TEST_METRICS",
+    "default_run_dir",
+    "load_checkpoint",
+    "load_weights",
+    "read_json",
+    "read_jsonl",
+    "save_checkpoint",
+    "save_weights",
+    "write_json_atomic",
+    "write_jsonl",
+]
