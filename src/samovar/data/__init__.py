@@ -1,0 +1,33 @@
+"""Data layer: registered benchmarks, user files, validation, splits, scaling and lazy windows.
+
+    data = prepare_data("ETTh1", lookback=336, horizon=96)
+    x, y = data.train.batch(torch.arange(32))   # (32, 336, 7), (32, 96, 7)
+"""
+
+from samovar.data.errors import DataError
+from samovar.data.io import Table, cache_dir, content_sha256, locate, read_table, search_locations
+from samovar.data.prepare import ForecastData, dataset_table, prepare_data
+from samovar.data.registry import DATASETS, DatasetSpec, SplitProtocol, available_datasets, get_spec
+from samovar.data.splits import Scaler, WindowSet
+from samovar.data.synthetic import make_synthetic
+
+__all__ = [
+    "DATASETS",
+    "DataError",
+    "DatasetSpec",
+    "ForecastData",
+    "Scaler",
+    "SplitProtocol",
+    "Table",
+    "WindowSet",
+    "available_datasets",
+    "cache_dir",
+    "content_sha256",
+    "dataset_table",
+    "get_spec",
+    "locate",
+    "make_synthetic",
+    "prepare_data",
+    "read_table",
+    "search_locations",
+]

@@ -1,0 +1,412 @@
+"""Finding, downloading, verifying, reading and validating series files.
+
+Where a registered dataset's file is looked for, in order:
+1. the ``data_dir`` argument (``--data-dir`` on the command line),
+2. the directory in the environment variable ``SAMOVAR_DATA_DIR``,
+3. the cache directory (``cache_dir()``),
+and if it is in none of them it is downloaded into the cache directory. In each directory both
+``<file>`` and ``<file>.gz`` are accepted, directly or in the dataset's Time-Series-Library
+sub-folder (e.g. ``ETT-small/ETTh1.csv``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import platformdirs
+
+from samovar.data.errors import DataError
+from samovar.data.registry import DatasetSpec
+
+DATA_DIR_ENV = "SAMOVAR_DATA_DIR"
+CACHE_DIR_ENV = "SAMOVAR_CACHE_DIR"
+DATE_COLUMN_NAMES = ("date", "datetime", "timestamp", "time", "ds")
+FILL_MODES = ("error", "interpolate")
+_HOW_TO_SUPPLY = (
+    "pass data_dir= (command line: --data-dir DIR), or set the environment variable "
+    f"{DATA_DIR_ENV}=DIR, or copy the file into the cache directory {{cache}}"
+)
+
+
+@dataclass
+class Table:
+    """A validated series. values: (rows, channels) float32; dates: one per row, or None."""
+
+    values: np.ndarray
+    columns: list[str]
+    dates: pd.DatetimeIndex | None
+    freq: str | None
+    filled: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- locating files
+
+
+def cache_dir() -> Path:
+    """Where downloads go: $SAMOVAR_CACHE_DIR if set, else <user cache dir of samovar>/data."""
+    override = os.environ.get(CACHE_DIR_ENV)
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_cache_dir("samovar")) / "data"
+
+
+def search_locations(data_dir: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
+    """The directories searched for dataset files, in order, each with where it came from."""
+    places = []
+    if data_dir is not None:
+        places.append(("data_dir argument", Path(data_dir).expanduser()))
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        places.append((f"${DATA_DIR_ENV}", Path(env).expanduser()))
+    places.append(("cache directory", cache_dir()))
+    return places
+
+
+def _candidates(spec: DatasetSpec, directory: Path) -> list[Path]:
+    folders = [directory] + ([directory / spec.subdir] if spec.subdir else [])
+    return [folder / name for folder in folders for name in (spec.file_name, spec.file_name + ".gz")]
+
+
+def find_local(spec: DatasetSpec, data_dir: str | os.PathLike | None = None) -> Path | None:
+    """The first existing file for `spec` in the search order, or None (no download, no hashing)."""
+    for _, directory in search_locations(data_dir):
+        for path in _candidates(spec, directory):
+            if path.is_file():
+                return path
+    return None
+
+
+def locate(spec: DatasetSpec, data_dir: str | os.PathLike | None = None, *, download: bool = True) -> Path:
+    """Path of the verified file of `spec`: found locally, else downloaded into cache_dir().
+
+    A file with the wrong checksum raises DataError (it is not skipped in favour of another copy).
+    """
+    path = find_local(spec, data_dir)
+    if path is not None:
+        verify_checksum(spec, path)
+        return path
+    looked = [f"  - {p}  ({label})" for label, d in search_locations(data_dir) for p in _candidates(spec, d)]
+    problem = f"dataset {spec.name!r}: file {spec.file_name} (or {spec.file_name}.gz) was not found. Looked in:\n" + "\n".join(looked)
+    supply = _HOW_TO_SUPPLY.format(cache=cache_dir())
+    if not download or spec.url is None:
+        where = f"download it from {spec.url}" if spec.url else f"no download URL is registered; get it from {spec.download_hint or 'its original source'}"
+        raise DataError(f"{problem}\nTo fix: {where}, then {supply}.")
+    try:
+        return download_file(spec)
+    except DataError:
+        raise
+    except Exception as exc:  # network errors come in many types (requests, OSError, ...)
+        raise DataError(
+            f"{problem}\nDownloading it from {spec.url} failed: {type(exc).__name__}: {exc}\n"
+            f"To fix: download the file yourself, then {supply}."
+        ) from exc
+
+
+def download_file(spec: DatasetSpec) -> Path:
+    """Download `spec.url` with pooch into cache_dir() and verify it; returns the file path."""
+    import pooch
+
+    assert spec.url is not None
+    target_name = spec.file_name + (".gz" if spec.url.endswith(".gz") else "")
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # pooch otherwise logs the hash of every unhashed download
+    try:
+        path = Path(pooch.retrieve(spec.url, known_hash=None, fname=target_name, path=cache_dir(), progressbar=False))
+    finally:
+        logger.setLevel(level)
+    try:
+        verify_checksum(spec, path)
+    except DataError as exc:
+        path.unlink(missing_ok=True)
+        raise DataError(f"{exc}\nThe downloaded file was deleted. The URL {spec.url} may now serve different content.") from None
+    return path
+
+
+# ----------------------------------------------------------------------------- checksums
+
+_HASH_MEMO: dict[tuple[str, int, int], str] = {}
+
+
+def open_binary(path: str | os.PathLike):
+    """Open a file for reading bytes, transparently decompressing ``.gz``."""
+    path = Path(path)
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def content_sha256(path: str | os.PathLike) -> str:
+    """sha256 (hex) of the decompressed content of `path`; remembered per (path, size, mtime)."""
+    path = Path(path)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _HASH_MEMO:
+        digest = hashlib.sha256()
+        try:
+            with open_binary(path) as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        except (OSError, EOFError) as exc:  # e.g. a truncated or not-really-gzip .gz file
+            raise DataError(f"cannot read {path}: {exc}. The file is damaged; delete it and fetch it again.") from exc
+        _HASH_MEMO[key] = digest.hexdigest()
+    return _HASH_MEMO[key]
+
+
+def verify_checksum(spec: DatasetSpec, path: Path) -> None:
+    """Raise DataError if `path`'s decompressed content does not have `spec.sha256` (None: no check)."""
+    if spec.sha256 is None:
+        return
+    actual = content_sha256(path)
+    if actual != spec.sha256.lower():
+        fetch = f"samovar downloads it again from {spec.url}" if spec.url else f"get a fresh copy ({spec.download_hint})"
+        raise DataError(
+            f"checksum mismatch for dataset {spec.name!r}, file {path}:\n"
+            f"  expected sha256 {spec.sha256}\n  actual   sha256 {actual}\n"
+            f"(of the decompressed content). The file is damaged or a different version of the data. "
+            f"To fix: delete {path} and {'let ' + fetch if spec.url else fetch}."
+        )
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _stem(path: Path) -> str:
+    """File name without .gz, lower case: the part whose suffix tells the format."""
+    name = path.name.lower()
+    return name[:-3] if name.endswith(".gz") else name
+
+
+def _first_line_is_numbers(path: Path) -> bool:
+    with open_binary(path) as handle:
+        line = handle.readline().decode("utf-8", errors="replace").strip()
+    try:
+        [float(field) for field in line.split(",")]
+    except ValueError:
+        return False
+    return bool(line)
+
+
+def _read_npz(path: Path) -> pd.DataFrame:
+    with open_binary(path) as handle:
+        archive = np.load(io.BytesIO(handle.read()), allow_pickle=False)
+    if "data" not in archive.files:
+        raise DataError(f"{path}: the .npz has arrays {archive.files} but no 'data'; save the series under the key 'data'.")
+    data = archive["data"]
+    if data.ndim == 3:
+        data = data[:, :, 0]  # (rows, nodes, features): feature 0, as the PEMS protocol does
+    if data.ndim != 2:
+        raise DataError(f"{path}: array 'data' has shape {data.shape}; expected (rows, channels) or (rows, channels, features).")
+    return pd.DataFrame(data, columns=[str(i) for i in range(data.shape[1])])
+
+
+def _read_file(path: Path) -> pd.DataFrame:
+    """A file as a DataFrame, format chosen by suffix (.csv, .txt, .npz, each optionally .gz)."""
+    if not path.is_file():
+        raise DataError(f"file {path} does not exist; check the path (relative paths start at {Path.cwd()}).")
+    stem = _stem(path)
+    if stem.endswith(".npz"):
+        return _read_npz(path)
+    if not stem.endswith((".csv", ".txt")):
+        raise DataError(f"{path}: unsupported file type; use .csv, .txt (comma-separated) or .npz, optionally gzipped (.gz).")
+    header = None if _first_line_is_numbers(path) else "infer"
+    try:
+        frame = pd.read_csv(path, header=header, encoding_errors="replace", skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as exc:
+        raise DataError(f"cannot parse {path} as comma-separated text: {exc}") from exc
+    if header is None:
+        frame.columns = [str(i) for i in range(frame.shape[1])]
+    return frame
+
+
+def _show_rows(rows: np.ndarray, values, limit: int = 3) -> str:
+    shown = ", ".join(f"row {int(r)} ({v!r})" for r, v in zip(rows[:limit], values[:limit]))
+    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
+
+
+def _parse_dates(raw: pd.Series, origin: str) -> pd.DatetimeIndex:
+    """Parse a date column; empty or unparseable entries raise DataError naming their rows."""
+    dates = pd.to_datetime(raw, errors="coerce")
+    bad = dates.isna().to_numpy()
+    if bad.any() and not raw.isna().to_numpy()[bad].all():  # maybe mixed formats: try element-wise
+        dates = pd.to_datetime(raw, errors="coerce", format="mixed")
+        bad = dates.isna().to_numpy()
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise DataError(
+            f"{origin}: {len(rows)} of {len(raw)} rows have a missing or unreadable date in column "
+            f"{raw.name!r}: {_show_rows(rows, raw.to_numpy()[rows])} (0-based data rows). "
+            "To fix: fill in or delete those rows, or write the dates as YYYY-MM-DD HH:MM:SS."
+        )
+    return pd.DatetimeIndex(dates)
+
+
+def _check_date_order(dates: pd.DatetimeIndex, origin: str) -> None:
+    """Strict checks for user data: no duplicate dates, increasing order."""
+    duplicated = dates.duplicated(keep=False)
+    if duplicated.any():
+        rows = np.flatnonzero(duplicated)
+        raise DataError(
+            f"{origin}: {len(rows)} rows share a date with another row: {_show_rows(rows, [str(d) for d in dates[rows]])}. "
+            "To fix: remove or merge the duplicate rows (e.g. df.drop_duplicates('date') or df.groupby('date').mean())."
+        )
+    steps = np.diff(dates.asi8)
+    if (steps < 0).any():
+        i = int(np.flatnonzero(steps < 0)[0]) + 1
+        raise DataError(
+            f"{origin}: dates are not in increasing order: row {i} ({dates[i]}) comes before row {i - 1} ({dates[i - 1]}). "
+            "To fix: sort the rows by date (e.g. df.sort_values('date'))."
+        )
+
+
+def infer_freq(dates: pd.DatetimeIndex) -> tuple[str | None, str | None]:
+    """(pandas offset alias, note). Irregular dates give the most common step and a note saying so."""
+    if len(dates) < 3:
+        return None, f"only {len(dates)} dates: frequency unknown"
+    exact = pd.infer_freq(dates)
+    if exact is not None:
+        return exact, None
+    steps = pd.Series(np.diff(dates.asi8))
+    counts = steps.value_counts()
+    common = pd.Timedelta(int(counts.index[0]))
+    alias = pd.tseries.frequencies.to_offset(common).freqstr
+    off = int((steps != counts.index[0]).sum())
+    note = (
+        f"dates are irregular: {off} of {len(steps)} steps differ from the most common step {common} "
+        f"(largest step {pd.Timedelta(int(steps.max()))}); frequency taken as {alias!r}, "
+        "so forecasts continue the dates at that step"
+    )
+    return alias, note
+
+
+def _numeric_values(frame: pd.DataFrame, origin: str) -> np.ndarray:
+    """(rows, channels) float64; a column with text in it raises DataError naming it."""
+    columns = []
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+            columns.append(column.to_numpy(dtype=np.float64, na_value=np.nan))
+            continue
+        numbers = pd.to_numeric(column, errors="coerce")
+        text = numbers.isna().to_numpy() & column.notna().to_numpy()
+        if text.any():
+            rows = np.flatnonzero(text)
+            raise DataError(
+                f"{origin}: column {name!r} is not numeric: {_show_rows(rows, column.to_numpy()[rows])}. "
+                f"To fix: drop the column (df.drop(columns=[{name!r}])) or convert it to numbers; "
+                f"a date column must be named one of {', '.join(DATE_COLUMN_NAMES)} or come first."
+            )
+        columns.append(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
+    return np.stack(columns, axis=1)
+
+
+def _handle_missing(values: np.ndarray, columns: list[str], fill: str, origin: str) -> tuple[np.ndarray, int, str | None]:
+    """Raise on NaN/inf (fill="error") or interpolate them linearly in time ("interpolate")."""
+    bad = ~np.isfinite(values)
+    count = int(bad.sum())
+    if count == 0:
+        return values, 0, None
+    per_column = bad.sum(axis=0)
+    worst = ", ".join(f"{columns[c]!r}: {per_column[c]}" for c in np.argsort(-per_column)[:5] if per_column[c])
+    first_row, first_col = (int(i) for i in np.argwhere(bad)[0])
+    if fill == "error":
+        raise DataError(
+            f"{origin}: {count} missing or non-finite values (NaN/inf) in {int((per_column > 0).sum())} columns "
+            f"({worst}); first at row {first_row}, column {columns[first_col]!r}. "
+            "To fix: clean the data, or pass fill='interpolate' (command line: --fill interpolate) "
+            "to fill them by linear interpolation along time."
+        )
+    empty = [columns[c] for c in range(values.shape[1]) if per_column[c] == values.shape[0]]
+    if empty:
+        raise DataError(f"{origin}: columns {empty} have no finite value at all, so nothing can be interpolated; drop them.")
+    frame = pd.DataFrame(np.where(bad, np.nan, values))
+    filled = frame.interpolate(method="linear", limit_direction="both").to_numpy()
+    note = f"filled {count} missing/non-finite values by linear interpolation ({worst})"
+    warnings.warn(f"{origin}: {note}", stacklevel=3)
+    return filled, count, note
+
+
+def frame_to_table(frame: pd.DataFrame, *, origin: str, fill: str = "error", strict_dates: bool = True,
+                   freq: str | None = None) -> Table:
+    """Validate a DataFrame into a Table (values as float64 until the final float32 copy).
+
+    The dates come from a DatetimeIndex, a column named like a date (see DATE_COLUMN_NAMES), or
+    a non-numeric first column that parses as dates; without any, dates are None.
+    strict_dates: duplicates / unsorted dates raise (user data); registered files skip this.
+    freq: known frequency (registered files); None means infer it from the dates.
+    """
+    if fill not in FILL_MODES:
+        raise DataError(f"fill={fill!r} is not an option; use one of {FILL_MODES}.")
+    if frame.shape[0] == 0:
+        raise DataError(f"{origin}: no data rows.")
+    frame = frame.copy()
+    frame.columns = [str(c) for c in frame.columns]
+    raw_dates = None
+    if isinstance(frame.index, pd.DatetimeIndex):
+        raw_dates = pd.Series(frame.index, name="index")
+        frame = frame.reset_index(drop=True)
+    else:
+        named = [c for c in frame.columns if c.strip().lower() in DATE_COLUMN_NAMES]
+        first = frame.columns[0] if len(frame.columns) else None
+        if named:
+            raw_dates = frame.pop(named[0])
+        elif first is not None and not pd.api.types.is_numeric_dtype(frame[first]):
+            parsed = pd.to_datetime(frame[first], errors="coerce", format="mixed")
+            if parsed.notna().mean() >= 0.9:  # a first column of (mostly) dates is the date column
+                raw_dates = frame.pop(first)
+    if frame.shape[1] == 0:
+        raise DataError(f"{origin}: no value columns besides the dates; a series needs at least one numeric column.")
+    dates = None
+    notes: list[str] = []
+    if raw_dates is not None:
+        dates = _parse_dates(raw_dates.reset_index(drop=True), origin)
+        if strict_dates:
+            _check_date_order(dates, origin)
+        if freq is None:
+            freq, note = infer_freq(dates)
+            if note:
+                notes.append(note)
+                warnings.warn(f"{origin}: {note}", stacklevel=3)
+    columns = list(frame.columns)
+    values, filled, note = _handle_missing(_numeric_values(frame, origin), columns, fill, origin)
+    if note:
+        notes.append(note)
+    return Table(values=values.astype(np.float32), columns=columns, dates=dates, freq=freq, filled=filled, notes=notes)
+
+
+def read_table(source: str | os.PathLike | pd.DataFrame, *, fill: str = "error") -> Table:
+    """Read and validate a user's series: a CSV/TXT/NPZ path (optionally .gz) or a DataFrame.
+
+    Returns values (rows, channels) float32, column names, dates (or None) and the frequency
+    (inferred; irregular dates give the most common step with a warning).
+    """
+    if isinstance(source, pd.DataFrame):
+        return frame_to_table(source, origin="DataFrame", fill=fill)
+    path = Path(source).expanduser()
+    return frame_to_table(_read_file(path), origin=str(path), fill=fill)
+
+
+def read_registered(spec: DatasetSpec, path: Path, *, fill: str = "error") -> Table:
+    """Read a registered benchmark file exactly as published: rows kept as they are, shape checked."""
+    origin = f"{spec.name} ({path})"
+    frame = _read_file(path)
+    if spec.file_format == "csv":
+        if frame.columns[0] != "date":
+            raise DataError(f"{origin}: expected the first column to be 'date', got {frame.columns[0]!r}; the file is not {spec.file_name}.")
+    table = frame_to_table(frame, origin=origin, fill=fill, strict_dates=False, freq=spec.freq)
+    shape = (len(table.values), len(table.columns))
+    if shape != (spec.rows, spec.channels):
+        check = "" if spec.sha256 else " (no checksum is registered for this dataset, so its shape is what is verified)"
+        raise DataError(
+            f"{origin}: has {shape[0]} rows x {shape[1]} channels, expected {spec.rows} x {spec.channels}{check}. "
+            f"The file is truncated or a different version; replace it with the published {spec.file_name}."
+        )
+    return table

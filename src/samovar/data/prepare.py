@@ -1,0 +1,166 @@
+"""prepare_data: any source -> validated, split, train-scaled series with lazy windows."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from samovar.data.errors import DataError
+from samovar.data.io import Table, find_local, frame_to_table, locate, read_registered, read_table, search_locations
+from samovar.data.registry import DATASETS, SplitProtocol, find_spec, get_spec
+from samovar.data.splits import SPLITS, Scaler, WindowSet, check_split_sizes, own_rows, split_rows
+from samovar.data.synthetic import DEFAULT_CHANNELS, DEFAULT_LENGTH, SYNTHETIC_NAME, make_synthetic, parse_synthetic_source
+
+DEFAULT_SPLIT = (0.7, 0.1, 0.2)
+
+
+@dataclass(repr=False)
+class ForecastData:
+    """A series ready for training. values: (T, C) float32 raw; scaled: (T, C) float32 tensor.
+
+    train / val / test serve windows from `scaled`; split_rows gives each split's row range
+    [start, end) including the history its first window reads.
+    """
+
+    name: str
+    columns: list[str]
+    channels: int
+    dates: pd.DatetimeIndex | None
+    freq: str | None
+    values: np.ndarray
+    scaled: torch.Tensor
+    scaler: Scaler
+    lookback: int
+    horizon: int
+    train: WindowSet
+    val: WindowSet
+    test: WindowSet
+    synthetic: bool
+    split_rows: dict[str, tuple[int, int]]
+    protocol: str = ""
+    source: str = ""
+    filled: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return self.values.shape[0]
+
+    def __repr__(self) -> str:
+        return (f"ForecastData(name={self.name!r}, rows={self.rows}, channels={self.channels}, freq={self.freq!r}, "
+                f"lookback={self.lookback}, horizon={self.horizon}, windows train/val/test="
+                f"{len(self.train)}/{len(self.val)}/{len(self.test)}, synthetic={self.synthetic})")
+
+
+def _check_positive_int(key: str, value) -> int:
+    if isinstance(value, bool) or int(value) != value or value < 1:
+        raise DataError(f"{key} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _ratio_protocol(split) -> SplitProtocol:
+    if split is None:
+        split = DEFAULT_SPLIT
+    try:
+        train, val, test = (float(s) for s in split)
+    except (TypeError, ValueError):
+        raise DataError(f"split must be three numbers (train, val, test), e.g. (0.7, 0.1, 0.2); got {split!r}") from None
+    if min(train, val, test) <= 0 or abs(train + val + test - 1.0) > 1e-6:
+        raise DataError(f"split shares must be positive and sum to 1, got {split!r} (sum {train + val + test:g}); "
+                        "e.g. (0.7, 0.1, 0.2)")
+    return SplitProtocol("ratio", train, val, test)
+
+
+def _load(source, data_dir, fill: str) -> tuple[Table, str, SplitProtocol | None, bool, str]:
+    """(table, name, registered protocol or None, synthetic?, where it came from)."""
+    if isinstance(source, pd.DataFrame):
+        synthetic = bool(source.attrs.get("samovar_synthetic", False))
+        name = str(source.attrs.get("samovar_name", "dataframe"))
+        return frame_to_table(source, origin=name, fill=fill), name, None, synthetic, "DataFrame"
+    if not isinstance(source, (str, os.PathLike)):
+        raise DataError(f"source must be a dataset name, a file path or a pandas DataFrame, got {type(source).__name__}")
+    text = os.fspath(source)
+    options = parse_synthetic_source(text) if isinstance(source, str) else None
+    if options is not None:
+        frame = make_synthetic(**options)
+        desc = ", ".join(f"{k}={v}" for k, v in frame.attrs["samovar_params"].items())
+        return frame_to_table(frame, origin=SYNTHETIC_NAME, fill=fill), SYNTHETIC_NAME, None, True, f"built-in ({desc})"
+    spec = find_spec(text) if isinstance(source, str) else None
+    if spec is not None:
+        path = locate(spec, data_dir)
+        return read_registered(spec, path, fill=fill), spec.name, spec.protocol, False, str(path)
+    path = Path(text).expanduser()
+    if not path.exists():
+        if path.suffix or os.sep in text:
+            raise DataError(f"file {path} does not exist; check the path (relative paths start at {Path.cwd()}).")
+        get_spec(text)  # raises: unknown dataset name, listing the registered ones
+    name = path.name.split(".")[0]
+    return read_table(path, fill=fill), name, None, False, str(path)
+
+
+def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error") -> ForecastData:
+    """Load `source`, split it, fit the scaler on the train rows, and build the three window sets.
+
+    source: a registered name (case-insensitive; see DATASETS), "synthetic" (optionally
+    "synthetic:seed=1,length=2000,channels=3"), a file path (.csv/.txt/.npz, optionally .gz)
+    or a DataFrame. split: (train, val, test) shares for data that is not registered
+    (default 0.7/0.1/0.2); registered datasets always use their published protocol.
+    fill: "error" (NaN/inf raise DataError) or "interpolate".
+    """
+    lookback = _check_positive_int("lookback", lookback)
+    horizon = _check_positive_int("horizon", horizon)
+    table, name, protocol, synthetic, origin = _load(source, data_dir, fill)
+    if protocol is None:
+        protocol = _ratio_protocol(split)
+    elif split is not None:
+        raise DataError(f"{name} is a registered benchmark and is always split by its published protocol "
+                        f"({protocol.describe()}); split= is for your own data. To split it differently, pass "
+                        "the file path as source instead of the dataset name.")
+    rows = len(table.values)
+    check_split_sizes(protocol, rows, lookback, horizon, name)
+    borders = split_rows(protocol, rows, lookback)
+    train_start, train_end = own_rows(protocol, rows)["train"]
+    scaler = Scaler.fit(table.values[train_start:train_end])
+    scaled = torch.from_numpy(scaler.transform(table.values.astype(np.float64)).astype(np.float32))
+    windows = {s: WindowSet(scaled, *borders[s], lookback, horizon, name=f"{name} {s}") for s in SPLITS}
+    return ForecastData(
+        name=name, columns=table.columns, channels=len(table.columns), dates=table.dates, freq=table.freq,
+        values=table.values, scaled=scaled, scaler=scaler, lookback=lookback, horizon=horizon,
+        train=windows["train"], val=windows["val"], test=windows["test"], synthetic=synthetic,
+        split_rows=borders, protocol=protocol.describe(), source=origin, filled=table.filled, notes=table.notes,
+    )
+
+
+def dataset_table(data_dir=None) -> pd.DataFrame:
+    """One row per registered dataset (plus the built-in synthetic one): shape, frequency, split
+    sizes in rows (each split's own rows, without borrowed history), unused rows, and whether the
+    file is available locally and where (found by name; its checksum is verified when loaded)."""
+    records = []
+    for spec in DATASETS.values():
+        owned = own_rows(spec.protocol, spec.rows)
+        path = find_local(spec, data_dir)
+        records.append({
+            "name": spec.name, "channels": spec.channels, "rows": spec.rows, "freq": spec.freq,
+            "protocol": spec.protocol.describe(),
+            **{f"{s}_rows": owned[s][1] - owned[s][0] for s in SPLITS},
+            "unused_rows": spec.rows - owned["test"][1],
+            "verified_by": spec.verification,
+            "available": path is not None,
+            "location": str(path) if path else "",
+            "url": spec.url or "",
+        })
+    synthetic = _ratio_protocol(DEFAULT_SPLIT)
+    owned = own_rows(synthetic, DEFAULT_LENGTH)
+    records.append({
+        "name": SYNTHETIC_NAME, "channels": DEFAULT_CHANNELS, "rows": DEFAULT_LENGTH, "freq": "h",
+        "protocol": synthetic.describe(), **{f"{s}_rows": owned[s][1] - owned[s][0] for s in SPLITS},
+        "unused_rows": 0, "verified_by": "generated (seeded)", "available": True, "location": "built-in", "url": "",
+    })
+    frame = pd.DataFrame.from_records(records)
+    frame.attrs["searched"] = [f"{label}: {path}" for label, path in search_locations(data_dir)]
+    return frame
