@@ -1,0 +1,387 @@
+"""The trainer: schedules, exact metrics, repeatability, resume, accumulation, early stopping, run dirs.
+
+These tests feed the trainer tiny in-test series through a minimal stand-in with the
+`samovar.data` window interface (`len`, `batch(idx)`, `target_rows(i)`), so they can use
+float64 and hand-picked sizes; tests/test_training_data.py runs the same trainer on
+`samovar.data.prepare_data`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import types
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from samovar.models import ForecastModel, get
+from samovar.training import TrainConfig, evaluate, learning_rate, train
+from samovar.training import rundir as rd
+from samovar.utils import atomic_path
+
+L, H = 24, 6
+
+
+class Windows:
+    """Stride-1 windows over rows [start, end) of one scaled tensor (the WindowSet interface)."""
+
+    def __init__(self, scaled: torch.Tensor, start: int, end: int) -> None:
+        self.scaled, self.start, self.n = scaled, start, max(0, end - start - L - H + 1)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = self.start + idx[:, None] + torch.arange(L + H)[None, :]
+        w = self.scaled[rows]
+        return w[:, :L], w[:, L:]
+
+    def target_rows(self, i: int) -> range:
+        return range(self.start + i + L, self.start + i + L + H)
+
+
+class Scaler:
+    def __init__(self, mean: np.ndarray, std: np.ndarray) -> None:
+        self.mean, self.std = mean, std
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+
+def toy_data(rows: int = 400, channels: int = 2, dtype: torch.dtype = torch.float32, seed: int = 0):
+    """A noisy two-channel daily-ish sine split 70/10/20 like a user file."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(rows)[:, None]
+    values = 5 + 3 * np.sin(2 * np.pi * t / 12 + np.arange(channels)) + 0.3 * rng.standard_normal((rows, channels))
+    values = values.astype(np.float32)
+    n_train, n_val = int(rows * 0.7), int(rows * 0.1)
+    mean, std = values[:n_train].mean(0), values[:n_train].std(0)
+    scaled = torch.from_numpy((values - mean) / std).to(dtype)
+    split = {"train": (0, n_train), "val": (n_train - L, n_train + n_val), "test": (n_train + n_val - L, rows)}
+    return types.SimpleNamespace(
+        name="toy", columns=[f"c{i}" for i in range(channels)], channels=channels, dates=None, freq=None,
+        values=values, scaled=scaled, scaler=Scaler(mean, std), lookback=L, horizon=H, synthetic=True,
+        split_rows=split, **{k: Windows(scaled, *v) for k, v in split.items()},
+    )
+
+
+class DropoutMLP(ForecastModel):
+    """A small model with dropout, so resume must restore the global torch RNG too."""
+
+    name = "dropout_mlp"
+
+    def __init__(self, lookback: int, horizon: int, channels: int) -> None:
+        super().__init__(lookback, horizon, channels)
+        self.net = nn.Sequential(nn.Linear(lookback, 16), nn.GELU(), nn.Dropout(0.3), nn.Linear(16, horizon))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.transpose(1, 2)).transpose(1, 2)
+
+
+class Linear(ForecastModel):
+    """One linear map over time shared by all channels."""
+
+    name = "linear"
+
+    def __init__(self, lookback: int, horizon: int, channels: int) -> None:
+        super().__init__(lookback, horizon, channels)
+        self.proj = nn.Linear(lookback, horizon)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x.transpose(1, 2)).transpose(1, 2)
+
+
+def quiet(**kw) -> TrainConfig:
+    return TrainConfig(quiet=True, **kw)
+
+
+def strip_time(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def same_state(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+# ----------------------------------------------------------------------------- schedules
+
+
+def test_type1_halves_every_epoch_and_is_constant_within() -> None:
+    cfg = quiet(lr=0.005, schedule="type1")
+    for epoch in range(6):
+        assert {learning_rate(cfg, epoch, s, 7) for s in range(7)} == {0.005 * 0.5**epoch}
+
+
+def _torch_schedule(scheduler_cls, steps: int, **kw) -> list[float]:
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = scheduler_cls(opt, **kw)
+    lrs = []
+    for _ in range(steps):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return lrs
+
+
+def test_cosine_matches_torch_cosine_annealing() -> None:
+    cfg = quiet(lr=1.0, schedule="cosine", epochs=4)
+    ours = [learning_rate(cfg, e, s, 9) for e in range(4) for s in range(9)]
+    ref = _torch_schedule(torch.optim.lr_scheduler.CosineAnnealingLR, 36, T_max=36)
+    np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-15)
+    warm = quiet(lr=1.0, schedule="cosine", epochs=4, warmup_steps=4)
+    assert [learning_rate(warm, 0, s, 9) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert learning_rate(warm, 3, 8, 9) < 0.01
+
+
+def test_onecycle_matches_torch_onecycle() -> None:
+    cfg = quiet(lr=0.01, schedule="onecycle", epochs=5, onecycle_pct_start=0.3)
+    ours = [learning_rate(cfg, e, s, 11) for e in range(5) for s in range(11)]
+    ref = _torch_schedule(torch.optim.lr_scheduler.OneCycleLR, 55, max_lr=0.01, total_steps=55,
+                          pct_start=0.3, cycle_momentum=False)
+    np.testing.assert_allclose(ours, ref, rtol=1e-10)
+    peak = int(np.argmax(ours))
+    assert ours[0] == pytest.approx(0.01 / 25) and ours[peak] == pytest.approx(0.01, rel=0.01) and ours[-1] < 1e-6
+    assert all(np.diff(ours[: peak + 1]) > 0) and all(np.diff(ours[peak:]) < 0)
+
+
+def test_bad_options_are_named() -> None:
+    with pytest.raises(ValueError, match="schedule"):
+        TrainConfig(schedule="step")
+    with pytest.raises(ValueError, match="batch_size"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ValueError, match="lr"):
+        TrainConfig(lr=-1.0)
+    with pytest.raises(ValueError, match="unknown training option"):
+        TrainConfig.from_dict({"learning_rate": 0.1})
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def test_metrics_cover_every_window_with_a_partial_last_batch() -> None:
+    data = toy_data(rows=331, dtype=torch.float64)  # float64 so batching cannot change a prediction
+    torch.manual_seed(0)
+    model = Linear(L, H, 2).double()
+    n = len(data.test)
+    assert n % 16 != 0  # the last evaluation batch is partial
+    got = evaluate(model, data.test, batch_size=16, scaler=data.scaler, raw_values=data.values)
+    # by hand: every window one at a time, float64, raw targets read from the raw values
+    sq = ab = sq_raw = ab_raw = 0.0
+    with torch.no_grad():
+        for i in range(n):
+            x, y = data.test.batch(torch.tensor([i]))
+            pred = model(x)[0].double().numpy()
+            sq += ((pred - y[0].double().numpy()) ** 2).sum()
+            ab += np.abs(pred - y[0].double().numpy()).sum()
+            pred_raw = pred * data.scaler.std.astype(np.float64) + data.scaler.mean.astype(np.float64)
+            true_raw = data.values[list(data.test.target_rows(i))].astype(np.float64)
+            sq_raw += ((pred_raw - true_raw) ** 2).sum()
+            ab_raw += np.abs(pred_raw - true_raw).sum()
+    count = n * H * 2
+    assert got["windows"] == n
+    assert got["mse"] == pytest.approx(sq / count, rel=1e-12)
+    assert got["mae"] == pytest.approx(ab / count, rel=1e-12)
+    assert got["mse_raw"] == pytest.approx(sq_raw / count, rel=1e-12)
+    assert got["mae_raw"] == pytest.approx(ab_raw / count, rel=1e-12)
+    # the batch size changes nothing
+    other = evaluate(model, data.test, batch_size=n, scaler=data.scaler, raw_values=data.values)
+    assert other["mse"] == pytest.approx(got["mse"], rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- repeatability, resume
+
+
+def _train_dropout(data, seed: int, run_dir=None, **kw):
+    torch.manual_seed(seed)
+    model = DropoutMLP(L, H, 2)
+    cfg = quiet(lr=3e-3, epochs=4, batch_size=16, patience=10, seed=seed, grad_clip=1.0)
+    return train(model, data, cfg, run_dir, **kw)
+
+
+def test_same_seed_same_result_bit_for_bit() -> None:
+    data = toy_data()
+    a, b, c = _train_dropout(data, 1), _train_dropout(data, 1), _train_dropout(data, 2)
+    assert same_state(a.model.state_dict(), b.model.state_dict())
+    assert strip_time(a.history) == strip_time(b.history) and a.test_metrics == b.test_metrics
+    assert not same_state(a.model.state_dict(), c.model.state_dict())
+
+
+def test_resume_after_a_kill_equals_an_uninterrupted_run(tmp_path) -> None:
+    data = toy_data()
+    full = _train_dropout(data, 3, tmp_path / "full")
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_two(row: dict) -> None:
+        if row["epoch"] == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        _train_dropout(data, 3, tmp_path / "part", on_epoch_end=kill_after_two)
+    assert len(rd.read_jsonl(tmp_path / "part" / rd.METRICS)) == 2
+    assert not (tmp_path / "part" / rd.TEST_METRICS).exists()
+    # the resumed process starts from a fresh model and a different global RNG state
+    torch.manual_seed(12345)
+    model = DropoutMLP(L, H, 2)
+    cfg = quiet(lr=3e-3, epochs=4, batch_size=16, patience=10, seed=3, grad_clip=1.0)
+    resumed = train(model, data, cfg, tmp_path / "part", resume=True)
+    assert resumed.epochs_run == 4
+    assert same_state(full.model.state_dict(), resumed.model.state_dict())
+    assert strip_time(full.history) == strip_time(resumed.history)
+    assert full.test_metrics == resumed.test_metrics
+    for name in (rd.METRICS, rd.TEST_METRICS):
+        a, b = (tmp_path / "full" / name).read_text(), (tmp_path / "part" / name).read_text()
+        if name == rd.METRICS:
+            a, b = strip_time(rd.read_jsonl(tmp_path / "full" / name)), strip_time(rd.read_jsonl(tmp_path / "part" / name))
+        assert a == b
+    assert same_state(rd.load_weights(tmp_path / "full" / rd.BEST), rd.load_weights(tmp_path / "part" / rd.BEST))
+    ckpt_full = rd.load_checkpoint(tmp_path / "full" / rd.CHECKPOINT)
+    ckpt_part = rd.load_checkpoint(tmp_path / "part" / rd.CHECKPOINT)
+    assert same_state(ckpt_full["model"], ckpt_part["model"])
+
+
+def test_resume_refuses_changed_options_and_fresh_run_refuses_used_dir(tmp_path) -> None:
+    data = toy_data()
+    _train_dropout(data, 0, tmp_path / "run")
+    with pytest.raises(ValueError, match="lr"):
+        train(DropoutMLP(L, H, 2), data, quiet(lr=1e-2, epochs=4, batch_size=16, patience=10, seed=0, grad_clip=1.0),
+              tmp_path / "run", resume=True)
+    with pytest.raises(FileExistsError, match="resume"):
+        _train_dropout(data, 0, tmp_path / "run")
+    with pytest.raises(FileNotFoundError, match="checkpoint"):
+        _train_dropout(data, 0, tmp_path / "empty", resume=True)
+
+
+# ----------------------------------------------------------------------------- accumulation, early stopping
+
+
+def test_gradient_accumulation_equals_one_large_batch() -> None:
+    data = toy_data(rows=300, dtype=torch.float64)
+    n = len(data.train)
+    assert n % 32 != 0  # a partial last group/batch is covered too
+
+    def run(batch_size: int, accumulate: int) -> dict:
+        torch.manual_seed(0)
+        model = Linear(L, H, 2).double()
+        cfg = quiet(lr=1e-2, epochs=2, batch_size=batch_size, accumulate=accumulate, drop_last=False, patience=5)
+        return train(model, data, cfg).model.state_dict()
+
+    large, accumulated = run(32, 1), run(8, 4)
+    for k in large:
+        torch.testing.assert_close(accumulated[k], large[k], rtol=1e-12, atol=1e-13)
+    assert not torch.allclose(run(8, 1)["proj.weight"], large["proj.weight"])  # accumulation matters
+
+
+class DriftingBias(ForecastModel):
+    """Predicts a constant b; its training loss pulls b past the data mean so val MSE falls then rises."""
+
+    name = "drifting_bias"
+
+    def __init__(self, lookback: int, horizon: int, channels: int) -> None:
+        super().__init__(lookback, horizon, channels)
+        self.b = nn.Parameter(torch.tensor(-2.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b.expand(x.shape[0], self.horizon, self.channels)
+
+    def training_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return (self(x) - (y + 2.0)).square().mean()  # optimum b = mean(y) + 2
+
+
+def test_early_stopping_restores_the_best_epoch(tmp_path) -> None:
+    data = toy_data()
+    states: list[float] = []
+    model = DriftingBias(L, H, 2)
+    cfg = quiet(lr=0.05, schedule="constant", epochs=30, batch_size=64, patience=3)
+    result = train(model, data, cfg, tmp_path / "run", on_epoch_end=lambda row: states.append(model.b.item()))
+    vals = [r["val_mse"] for r in result.history]
+    best = int(np.argmin(vals))
+    assert 0 < best < len(vals) - 1  # improved for a while, then got worse
+    assert result.best_epoch == best + 1 and result.best_val_mse == vals[best]
+    assert result.stopped_early and result.epochs_run == best + 1 + 3  # patience 3
+    assert result.model.b.item() == states[best] != states[-1]
+    assert float(rd.load_weights(tmp_path / "run" / rd.BEST)["b"]) == states[best]
+    # the reported test metrics are those of the restored best weights
+    assert result.test_metrics["mse"] == evaluate(result.model, data.test)["mse"]
+
+
+# ----------------------------------------------------------------------------- run directory, atomic writes
+
+
+def test_run_directory_contents(tmp_path) -> None:
+    data = toy_data()
+    torch.manual_seed(0)
+    model = get("dlinear", lookback=L, horizon=H, channels=2, kernel_size=5)
+    run = tmp_path / "run"
+    result = train(model, data, quiet(lr=5e-3, epochs=3), run, model_kwargs={"kernel_size": 5},
+                   data_source={"source": "toy.csv"})
+    assert sorted(p.name for p in run.iterdir()) == sorted(
+        [rd.CONFIG, rd.METRICS, rd.SCALER, rd.BEST, rd.CHECKPOINT, rd.TEST_METRICS])
+    cfg = rd.read_json(run / rd.CONFIG)
+    assert cfg["model"] == {"name": "dlinear", "kwargs": {"kernel_size": 5}, "parameters": model.num_parameters()}
+    assert cfg["data"]["source"] == "toy.csv" and cfg["data"]["lookback"] == L and cfg["data"]["horizon"] == H
+    assert cfg["train"] == quiet(lr=5e-3, epochs=3).to_dict() and cfg["seed"] == 2021 and cfg["device"] == "cpu"
+    assert cfg["versions"]["torch"] == torch.__version__
+    rows = rd.read_jsonl(run / rd.METRICS)
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert set(rows[0]) == {"epoch", "train_loss", "val_mse", "lr", "seconds", "best"}
+    assert [r["lr"] for r in rows] == [5e-3, 2.5e-3, 1.25e-3]
+    assert same_state(rd.load_weights(run / rd.BEST), result.model.state_dict())
+    assert rd.read_json(run / rd.SCALER) == data.scaler.to_dict()
+    assert rd.read_json(run / rd.TEST_METRICS) == result.test_metrics
+    assert set(result.test_metrics) >= {"mse", "mae", "mse_raw", "mae_raw"}
+    assert rd.load_checkpoint(run / rd.CHECKPOINT)["epoch"] == 3
+    assert not list(run.glob(".*.tmp"))  # no temporary files left behind
+
+
+def test_a_failing_write_leaves_the_old_file(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "checkpoint.pt"
+    rd.save_checkpoint(path, {"epoch": 1})
+    real_save = torch.save
+
+    def save_then_fail(obj, f, *a, **k):
+        real_save({"epoch": "half-written"}, f)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", save_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        rd.save_checkpoint(path, {"epoch": 2})
+    monkeypatch.undo()
+    assert rd.load_checkpoint(path) == {"epoch": 1}
+    weights = tmp_path / "best.safetensors"
+    rd.save_weights(weights, {"w": torch.ones(3)})
+    with pytest.raises(Exception):
+        rd.save_weights(weights, {"w": "not a tensor"})  # type: ignore[dict-item]
+    assert torch.equal(rd.load_weights(weights)["w"], torch.ones(3))
+    with pytest.raises(TypeError):
+        rd.write_jsonl(tmp_path / "m.jsonl", [{"x": object()}])
+    assert not list(tmp_path.glob(".*.tmp"))
+    with pytest.raises(RuntimeError):
+        with atomic_path(tmp_path / "m.jsonl") as tmp:
+            tmp.write_text("partial")
+            raise RuntimeError
+    assert not (tmp_path / "m.jsonl").exists()
+
+
+def test_data_model_mismatch_and_empty_val_are_clear_errors() -> None:
+    data = toy_data()
+    with pytest.raises(ValueError, match="horizon"):
+        train(Linear(L, H + 1, 2), data, quiet())
+    data.val = Windows(data.scaled, 0, L)  # too short for one window
+    with pytest.raises(ValueError, match="validation split has no windows"):
+        train(Linear(L, H, 2), data, quiet())
+
+
+def test_nan_loss_stops_with_advice() -> None:
+    data = toy_data()
+
+    class Exploding(Linear):
+        def training_loss(self, x, y):
+            return super().training_loss(x, y) * math.nan
+
+    with pytest.raises(FloatingPointError, match="learning rate"):
+        train(Exploding(L, H, 2), data, quiet(epochs=1))
