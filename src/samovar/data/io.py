@@ -125,11 +125,15 @@ def download_file(spec: DatasetSpec) -> Path:
         path = Path(pooch.retrieve(spec.url, known_hash=None, fname=target_name, path=cache_dir(), progressbar=False))
     finally:
         logger.setLevel(level)
-    try:
-        verify_checksum(spec, path)
-    except DataError as exc:
+    if spec.sha256 is not None and (actual := content_sha256(path)) != spec.sha256.lower():
         path.unlink(missing_ok=True)
-        raise DataError(f"{exc}\nThe downloaded file was deleted. The URL {spec.url} may now serve different content.") from None
+        raise DataError(
+            f"checksum mismatch for dataset {spec.name!r} downloaded from {spec.url}:\n"
+            f"  expected sha256 {spec.sha256}\n  actual   sha256 {actual}\n"
+            "(of the decompressed content). The downloaded file was deleted: the URL now serves different "
+            f"content. To fix: get the published {spec.file_name} from its original source, then "
+            + _HOW_TO_SUPPLY.format(cache=cache_dir()) + "."
+        )
     return path
 
 
@@ -167,12 +171,12 @@ def verify_checksum(spec: DatasetSpec, path: Path) -> None:
         return
     actual = content_sha256(path)
     if actual != spec.sha256.lower():
-        fetch = f"samovar downloads it again from {spec.url}" if spec.url else f"get a fresh copy ({spec.download_hint})"
+        fetch = f"samovar will download it again from {spec.url}" if spec.url else f"put in a fresh copy ({spec.download_hint})"
         raise DataError(
             f"checksum mismatch for dataset {spec.name!r}, file {path}:\n"
             f"  expected sha256 {spec.sha256}\n  actual   sha256 {actual}\n"
-            f"(of the decompressed content). The file is damaged or a different version of the data. "
-            f"To fix: delete {path} and {'let ' + fetch if spec.url else fetch}."
+            "(of the decompressed content). The file is damaged or a different version of the data. "
+            f"To fix: delete {path}; {fetch}."
         )
 
 
@@ -271,10 +275,14 @@ def infer_freq(dates: pd.DatetimeIndex) -> tuple[str | None, str | None]:
     """(pandas offset alias, note). Irregular dates give the most common step and a note saying so."""
     if len(dates) < 3:
         return None, f"only {len(dates)} dates: frequency unknown"
-    exact = pd.infer_freq(dates)
+    try:  # pandas >= 3 can return an offset object; ask for it and take its alias
+        with pd.option_context("future.infer_freq_returns_offset", True):
+            exact = pd.infer_freq(dates)
+    except (KeyError, AttributeError):  # older pandas: no such option, a string is returned
+        exact = pd.infer_freq(dates)
     if exact is not None:
-        return exact, None
-    steps = pd.Series(np.diff(dates.asi8))
+        return (exact if isinstance(exact, str) else exact.freqstr), None
+    steps = pd.Series(np.diff(dates.as_unit("ns").asi8))
     counts = steps.value_counts()
     common = pd.Timedelta(int(counts.index[0]))
     alias = pd.tseries.frequencies.to_offset(common).freqstr

@@ -58,7 +58,7 @@ class ForecastData:
 
 
 def _check_positive_int(key: str, value) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
+    if isinstance(value, (bool, str)) or not isinstance(value, (int, float, np.integer)) or int(value) != value or value < 1:
         raise DataError(f"{key} must be a positive integer, got {value!r}")
     return int(value)
 
@@ -114,13 +114,14 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
     """
     lookback = _check_positive_int("lookback", lookback)
     horizon = _check_positive_int("horizon", horizon)
+    spec = find_spec(source) if isinstance(source, str) else None
+    if spec is not None and split is not None:
+        raise DataError(f"{spec.name} is a registered benchmark and is always split by its published protocol "
+                        f"({spec.protocol.describe()}); split= is for your own data. To split it differently, pass "
+                        "the file path as source instead of the dataset name.")
     table, name, protocol, synthetic, origin = _load(source, data_dir, fill)
     if protocol is None:
         protocol = _ratio_protocol(split)
-    elif split is not None:
-        raise DataError(f"{name} is a registered benchmark and is always split by its published protocol "
-                        f"({protocol.describe()}); split= is for your own data. To split it differently, pass "
-                        "the file path as source instead of the dataset name.")
     rows = len(table.values)
     check_split_sizes(protocol, rows, lookback, horizon, name)
     borders = split_rows(protocol, rows, lookback)

@@ -18,12 +18,14 @@ DEFAULT_CHANNELS = 7
 
 
 def make_synthetic(length: int = DEFAULT_LENGTH, channels: int = DEFAULT_CHANNELS, seed: int = 0,
-                   start: str = "2020-01-01", freq: str = "h") -> pd.DataFrame:
+                   start: str = "2020-01-01", freq: str = "h", coupling: float = 1.0) -> pd.DataFrame:
     """A DataFrame with a ``date`` column and `channels` columns ``ch0..``: (length, 1 + channels).
 
     Same arguments give the same numbers. Periods are in steps (daily = 24, weekly = 168), so
     they read as days and weeks at the default hourly frequency. ``df.attrs`` marks it synthetic,
-    which prepare_data keeps (name "synthetic", ``synthetic=True``).
+    which prepare_data keeps (name "synthetic", ``synthetic=True``), and records the coupling
+    lags (``attrs["coupling_lags"][c]``: channel c follows channel c-1 by that many steps).
+    coupling scales the cross-channel terms (0 switches them off; the other draws are unchanged).
     """
     for key, value, low in (("length", length, 2), ("channels", channels, 1)):
         if int(value) != value or value < low:
@@ -55,18 +57,19 @@ def make_synthetic(length: int = DEFAULT_LENGTH, channels: int = DEFAULT_CHANNEL
 
     series = trend + seasonal + noise
     lags = rng.integers(1, 13, channels)
-    coupling = rng.uniform(0.3, 0.7, channels)
+    strength = coupling * rng.uniform(0.3, 0.7, channels)
     for c in range(1, channels):  # channel c follows channel c-1 with a delay
         lag = int(lags[c])
         delayed = np.concatenate([np.repeat(series[:1, c - 1], lag), series[:-lag, c - 1]])[:length]
-        series[:, c] += coupling[c] * delayed
+        series[:, c] += strength[c] * delayed
 
     scale = rng.uniform(1.0, 10.0, channels)
     offset = rng.uniform(-20.0, 20.0, channels)
     frame = pd.DataFrame(series * scale + offset, columns=[f"ch{c}" for c in range(channels)])
     frame.insert(0, "date", pd.date_range(start, periods=length, freq=freq))
     frame.attrs.update(samovar_name=SYNTHETIC_NAME, samovar_synthetic=True,
-                       samovar_params={"length": length, "channels": channels, "seed": seed})
+                       samovar_params={"length": length, "channels": channels, "seed": seed},
+                       coupling_lags=[0] + [int(lag) for lag in lags[1:]])
     return frame
 
 

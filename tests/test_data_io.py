@@ -1,0 +1,312 @@
+"""Locating, downloading, verifying and validating data files; every bad input gets a clear error."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import gzip
+import hashlib
+import http.server
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import require_file
+from samovar.data import DATASETS, DataError, cache_dir, dataset_table, locate, prepare_data, read_table
+from samovar.data.registry import RATIO_70_10_20
+
+
+@pytest.fixture(autouse=True)
+def isolated_locations(tmp_path, monkeypatch):
+    """No user-level data directory or cache leaks into these tests."""
+    monkeypatch.delenv("SAMOVAR_DATA_DIR", raising=False)
+    monkeypatch.setenv("SAMOVAR_CACHE_DIR", str(tmp_path / "cache"))
+
+
+TINY_CSV = "date,a,b\n" + "".join(f"2021-01-01 {h:02d}:00:00,{h},{2 * h + 1}\n" for h in range(24))
+TINY_SHA256 = hashlib.sha256(TINY_CSV.encode()).hexdigest()
+
+
+@pytest.fixture
+def tiny_spec(monkeypatch):
+    """A test-local registered dataset 'Tiny': 24 hourly rows x 2 channels, checksum known."""
+    spec = dataclasses.replace(
+        DATASETS["ETTh1"], name="Tiny", file_name="tiny.csv", channels=2, rows=24, freq="h",
+        protocol=RATIO_70_10_20, url=None, sha256=TINY_SHA256, subdir="", aliases=(),
+    )
+    monkeypatch.setitem(DATASETS, "Tiny", spec)
+    return spec
+
+
+def write(path: Path, text: str, gz: bool = False) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if gz:
+        with gzip.open(path, "wt") as handle:
+            handle.write(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+# ----------------------------------------------------------------------------- location order
+
+
+def test_location_order_data_dir_then_env_then_cache(tmp_path, tiny_spec, monkeypatch):
+    given, env, cache = tmp_path / "given", tmp_path / "env", cache_dir()
+    for directory in (given, env, cache):
+        write(directory / "tiny.csv", TINY_CSV)
+    monkeypatch.setenv("SAMOVAR_DATA_DIR", str(env))
+    assert locate(tiny_spec, given) == given / "tiny.csv"
+    assert locate(tiny_spec) == env / "tiny.csv"
+    monkeypatch.delenv("SAMOVAR_DATA_DIR")
+    assert locate(tiny_spec) == cache / "tiny.csv"
+    (cache / "tiny.csv").unlink()
+    write(cache / "tiny.csv.gz", TINY_CSV, gz=True)  # .gz accepted too
+    assert locate(tiny_spec) == cache / "tiny.csv.gz"
+
+
+def test_time_series_library_subfolder_is_searched(tmp_path, shared_data_dir):
+    source = require_file("ETTh1.csv.gz")
+    (tmp_path / "ETT-small").mkdir()
+    (tmp_path / "ETT-small" / "ETTh1.csv.gz").write_bytes(source.read_bytes())
+    assert locate(DATASETS["ETTh1"], tmp_path) == tmp_path / "ETT-small" / "ETTh1.csv.gz"
+
+
+def test_missing_file_lists_every_place_looked_and_how_to_supply(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAMOVAR_DATA_DIR", str(tmp_path / "env"))
+    with pytest.raises(DataError) as info:
+        prepare_data("PEMS03", lookback=96, horizon=12, data_dir=tmp_path / "given")
+    message = str(info.value)
+    for place in (tmp_path / "given", tmp_path / "env", cache_dir()):
+        assert str(place / "PEMS03.npz") in message and str(place / "PEMS03.npz.gz") in message
+        assert str(place / "PEMS" / "PEMS03.npz") in message
+    assert "--data-dir" in message and "SAMOVAR_DATA_DIR" in message and "Time-Series-Library" in message
+
+
+def test_unknown_name_and_missing_path(tmp_path):
+    with pytest.raises(DataError, match="unknown dataset 'ETTh9'.*ETTh1"):
+        prepare_data("ETTh9", lookback=4, horizon=2)
+    with pytest.raises(DataError, match="does not exist"):
+        prepare_data(str(tmp_path / "nope.csv"), lookback=4, horizon=2)
+
+
+# ----------------------------------------------------------------------------- checksums and gzip
+
+
+def test_checksum_mismatch_names_file_both_hashes_and_fix(tmp_path, tiny_spec):
+    bad = write(tmp_path / "tiny.csv", TINY_CSV.replace(",5,11", ",5,12"))
+    actual = hashlib.sha256(bad.read_bytes()).hexdigest()
+    with pytest.raises(DataError) as info:
+        prepare_data("tiny", lookback=4, horizon=2, data_dir=tmp_path)
+    message = str(info.value)
+    assert str(bad) in message and TINY_SHA256 in message and actual in message and "delete" in message
+
+
+def test_real_file_checksum_mismatch(tmp_path):
+    require_file("ETTh1.csv.gz")
+    write(tmp_path / "ETTh1.csv", "date,HUFL\n2016-07-01 00:00:00,1.0\n")
+    with pytest.raises(DataError, match="f18de3ad269cef59bb07b5438d79bb3042d3be49bdeecf01c1cd6d29695ee066"):
+        prepare_data("ETTh1", lookback=4, horizon=2, data_dir=tmp_path)
+
+
+def test_gz_and_plain_registered_file_read_identically(tmp_path, shared_data_dir):
+    source = require_file("ETTh1.csv.gz")
+    with gzip.open(source, "rb") as handle:
+        (tmp_path / "ETTh1.csv").write_bytes(handle.read())
+    plain = prepare_data("ETTh1", lookback=96, horizon=24, data_dir=tmp_path)
+    packed = prepare_data("ETTh1", lookback=96, horizon=24, data_dir=shared_data_dir)
+    assert plain.source.endswith("ETTh1.csv") and packed.source.endswith("ETTh1.csv.gz")
+    np.testing.assert_array_equal(plain.values, packed.values)
+    assert plain.dates.equals(packed.dates) and plain.columns == packed.columns
+
+
+def test_gz_and_plain_user_csv_read_identically(tmp_path):
+    plain = read_table(write(tmp_path / "mine.csv", TINY_CSV))
+    packed = read_table(write(tmp_path / "mine.csv.gz", TINY_CSV, gz=True))
+    np.testing.assert_array_equal(plain.values, packed.values)
+    assert plain.dates.equals(packed.dates) and plain.columns == packed.columns == ["a", "b"] and plain.freq == "h"
+
+
+def test_shape_is_checked_when_no_checksum_is_known(tmp_path, tiny_spec, monkeypatch):
+    monkeypatch.setitem(DATASETS, "Tiny", dataclasses.replace(tiny_spec, sha256=None, rows=25))
+    write(tmp_path / "tiny.csv", TINY_CSV)
+    with pytest.raises(DataError, match=r"24 rows x 2 channels, expected 25 x 2 \(no checksum"):
+        prepare_data("Tiny", lookback=4, horizon=2, data_dir=tmp_path)
+
+
+# ----------------------------------------------------------------------------- download (loopback only)
+
+
+@pytest.fixture
+def loopback_server(tmp_path, monkeypatch):
+    """An HTTP server on 127.0.0.1 serving tmp_path/'served'; yields its base URL."""
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", served
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_download_with_pooch_from_loopback_and_verify(loopback_server, tiny_spec, monkeypatch):
+    base, served = loopback_server
+    write(served / "tiny.csv.gz", TINY_CSV, gz=True)
+    monkeypatch.setitem(DATASETS, "Tiny", dataclasses.replace(tiny_spec, url=f"{base}/tiny.csv.gz"))
+    data = prepare_data("tiny", lookback=4, horizon=2)
+    assert Path(data.source) == cache_dir() / "tiny.csv.gz" and Path(data.source).is_file()
+    np.testing.assert_array_equal(data.values[:, 0], np.arange(24))
+    assert locate(DATASETS["Tiny"]) == cache_dir() / "tiny.csv.gz"  # second time: from the cache
+
+
+def test_download_with_wrong_content_is_rejected_and_deleted(loopback_server, tiny_spec, monkeypatch):
+    base, served = loopback_server
+    write(served / "tiny.csv", TINY_CSV + "2021-01-02 00:00:00,24,49\n")
+    monkeypatch.setitem(DATASETS, "Tiny", dataclasses.replace(tiny_spec, url=f"{base}/tiny.csv"))
+    with pytest.raises(DataError, match="(?s)checksum mismatch.*was deleted"):
+        prepare_data("tiny", lookback=4, horizon=2)
+    assert not (cache_dir() / "tiny.csv").exists()
+
+
+def test_failed_download_says_where_it_looked_and_what_failed(loopback_server, tiny_spec, monkeypatch):
+    base, _ = loopback_server
+    monkeypatch.setitem(DATASETS, "Tiny", dataclasses.replace(tiny_spec, url=f"{base}/absent.csv"))
+    with pytest.raises(DataError, match=r"(?s)Looked in:.*tiny\.csv\.gz.*Downloading it from .*absent\.csv failed"):
+        prepare_data("tiny", lookback=4, horizon=2)
+
+
+# ----------------------------------------------------------------------------- user files: bad input
+
+
+def user_csv(tmp_path, text, name="mine.csv"):
+    return write(tmp_path / name, text)
+
+
+def test_missing_date_is_an_error_naming_the_row(tmp_path):
+    path = user_csv(tmp_path, TINY_CSV.replace("2021-01-01 05:00:00", ""))
+    with pytest.raises(DataError, match=r"1 of 24 rows have a missing or unreadable date.*row 5"):
+        read_table(path)
+    path = user_csv(tmp_path, TINY_CSV.replace("2021-01-01 07:00:00", "yesterday"))
+    with pytest.raises(DataError, match=r"row 7 \('yesterday'\)"):
+        read_table(path)
+
+
+def test_duplicate_dates_are_an_error(tmp_path):
+    path = user_csv(tmp_path, TINY_CSV.replace("2021-01-01 06:00:00", "2021-01-01 05:00:00"))
+    with pytest.raises(DataError, match=r"2 rows share a date.*row 5.*row 6.*drop_duplicates"):
+        read_table(path)
+
+
+def test_unsorted_dates_are_an_error(tmp_path):
+    lines = TINY_CSV.splitlines(keepends=True)
+    lines[4], lines[5] = lines[5], lines[4]  # data rows 3 and 4 swapped
+    with pytest.raises(DataError, match=r"not in increasing order: row 4 \(2021-01-01 03:00:00\).*sort"):
+        read_table(user_csv(tmp_path, "".join(lines)))
+
+
+def test_non_numeric_column_is_an_error_naming_it(tmp_path):
+    text = TINY_CSV.replace("date,a,b", "date,a,b,site").replace("\n", ",x\n").replace("date,a,b,site,x", "date,a,b,site")
+    with pytest.raises(DataError, match=r"column 'site' is not numeric: row 0 \('x'\).*drop the column"):
+        read_table(user_csv(tmp_path, text))
+    with pytest.raises(DataError, match=r"column 'a' is not numeric: row 3 \('oops'\)"):
+        read_table(user_csv(tmp_path, TINY_CSV.replace(",3,7", ",oops,7")))
+
+
+def test_nan_and_inf_are_errors_by_default(tmp_path):
+    with pytest.raises(DataError, match=r"1 missing or non-finite.*first at row 3, column 'a'.*fill='interpolate'"):
+        read_table(user_csv(tmp_path, TINY_CSV.replace(",3,7", ",,7")))
+    with pytest.raises(DataError, match=r"2 missing or non-finite.*'b': 2"):
+        read_table(user_csv(tmp_path, TINY_CSV.replace(",3,7", ",3,inf").replace(",4,9", ",4,nan")))
+
+
+def test_interpolate_fills_and_reports_the_count(tmp_path):
+    text = TINY_CSV.replace(",3,7", ",,7").replace(",4,9", ",,inf").replace(",0,1", ",0,")
+    # Gaps: a at rows 3, 4 (empty); b at row 0 (empty) and row 4 (inf): 4 values.
+    with pytest.warns(UserWarning, match=r"filled 4 missing.*'a': 2, 'b': 2"):
+        table = read_table(user_csv(tmp_path, text), fill="interpolate")
+    assert table.filled == 4 and any("filled 4" in note for note in table.notes)
+    np.testing.assert_allclose(table.values[:6, 0], [0, 1, 2, 3, 4, 5])  # linear between 2 and 5
+    np.testing.assert_allclose(table.values[:6, 1], [3, 3, 5, 7, 9, 11])  # leading gap takes the first value
+    with pytest.warns(UserWarning, match="filled 4"):
+        data = prepare_data(user_csv(tmp_path, text), lookback=4, horizon=2, fill="interpolate")
+    assert data.filled == 4
+    with pytest.raises(DataError, match="fill='zero' is not an option"):
+        read_table(user_csv(tmp_path, TINY_CSV), fill="zero")
+
+
+def test_split_too_short_says_the_numbers(tmp_path):
+    frame = pd.DataFrame({"v": np.arange(200.0)})
+    # train = int(0.7 * 200) = 140 rows; lookback 120 + horizon 30 = 150 > 140.
+    with pytest.raises(DataError, match=r"train split has 140 rows.*lookback 120 \+ horizon 30 = 150 rows.*"
+                                        r"horizon <= 20 at lookback 120 or lookback <= 110 at horizon 30"):
+        prepare_data(frame, lookback=120, horizon=30)
+    # val = 200 - 140 - 40 = 20 own rows; horizon 25 does not fit even with history.
+    with pytest.raises(DataError, match=r"val split has 20 rows of its own plus up to 48.*horizon <= 20"):
+        prepare_data(frame, lookback=48, horizon=25)
+
+
+def test_bad_split_and_arguments():
+    frame = pd.DataFrame({"v": np.arange(200.0)})
+    with pytest.raises(DataError, match="sum to 1"):
+        prepare_data(frame, lookback=4, horizon=2, split=(0.7, 0.2, 0.2))
+    with pytest.raises(DataError, match="three numbers"):
+        prepare_data(frame, lookback=4, horizon=2, split=(0.7, 0.3))
+    with pytest.raises(DataError, match="lookback must be a positive integer"):
+        prepare_data(frame, lookback=0, horizon=2)
+    with pytest.raises(DataError, match="published protocol.*pass the file path"):
+        prepare_data("ETTh1", lookback=4, horizon=2, split=(0.6, 0.2, 0.2))  # refused before any file lookup
+
+
+def test_registered_weather_keeps_its_irregular_rows(shared_data_dir):
+    require_file("weather.csv.gz")
+    data = prepare_data("weather", lookback=96, horizon=96, data_dir=shared_data_dir)
+    assert data.rows == 52696 and data.freq == "10min"
+    # The same rows as a user file fail the strict date checks instead.
+    with pytest.raises(DataError, match="share a date"):
+        read_table(shared_data_dir / "weather.csv.gz")
+
+
+def test_irregular_user_dates_take_the_most_common_step(tmp_path):
+    text = "".join(line for i, line in enumerate(TINY_CSV.splitlines(keepends=True)) if i not in (6, 11))
+    with pytest.warns(UserWarning, match=r"2 of 21 steps differ.*'h'"):
+        table = read_table(user_csv(tmp_path, text))
+    assert table.freq == "h" and len(table.values) == 22
+
+
+def test_user_files_without_dates_and_other_formats(tmp_path):
+    headerless = read_table(user_csv(tmp_path, "1,2\n3,4\n5,6\n", name="plain.txt"))
+    assert headerless.dates is None and headerless.columns == ["0", "1"] and headerless.values.shape == (3, 2)
+    named = read_table(user_csv(tmp_path, "x,y\n1,2\n3,4\n"))
+    assert named.dates is None and named.columns == ["x", "y"]
+    np.savez(tmp_path / "arr.npz", data=np.arange(12.0).reshape(6, 2))
+    assert read_table(tmp_path / "arr.npz").values.shape == (6, 2)
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    with pytest.raises(DataError, match="no 'data'"):
+        read_table(tmp_path / "other.npz")
+    with pytest.raises(DataError, match="unsupported file type"):
+        read_table(user_csv(tmp_path, "a", name="thing.parquet"))
+    indexed = pd.DataFrame({"v": np.arange(5.0)}, index=pd.date_range("2020-01-01", periods=5, freq="D"))
+    table = read_table(indexed)
+    assert table.freq == "D" and table.columns == ["v"] and len(table.dates) == 5
+
+
+def test_dataset_table_lists_every_dataset_and_where_it_is(tmp_path, shared_data_dir):
+    require_file("ETTh1.csv.gz")
+    table = dataset_table(shared_data_dir)
+    assert list(table["name"]) == [*DATASETS, "synthetic"]
+    etth1 = table.set_index("name").loc["ETTh1"]
+    assert (etth1.train_rows, etth1.val_rows, etth1.test_rows, etth1.unused_rows) == (8640, 2880, 2880, 3020)
+    assert etth1.available and etth1.location == str(shared_data_dir / "ETTh1.csv.gz")
+    assert not table.set_index("name").loc["PEMS03"].available
+    assert dataset_table(tmp_path)["available"].sum() == 1  # only the built-in synthetic set
