@@ -19,7 +19,7 @@ from .base import Mixer
 class _MinRNN(Mixer):
     n_gates = 1  # gate pre-activations besides the candidate state
 
-    def __init__(self, dim: int, heads: int | None = None, expand: float = 1.0, chunk_size: int = 256) -> None:
+    def __init__(self, dim: int, heads: int | None = None, expand: float = 1.0, chunk_size: int = 64) -> None:
         super().__init__(dim)
         hidden = int(round(expand * dim))
         if hidden < 1:

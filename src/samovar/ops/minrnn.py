@@ -35,7 +35,7 @@ def log_g_activation(x: torch.Tensor) -> torch.Tensor:
 
 
 def log_space_scan(log_a: torch.Tensor, log_b: torch.Tensor, log_h0: torch.Tensor | None = None,
-                   chunk_size: int = 256) -> torch.Tensor:
+                   chunk_size: int = 64) -> torch.Tensor:
     """``h_t = exp(log_a_t) h_{t-1} + exp(log_b_t)`` for ``log_a, log_b: (B, L, H)``,
     ``log_h0: (B, H)`` or None (h_0 = 0). Returns ``h: (B, L, H)`` (positive).
 
@@ -76,7 +76,7 @@ def _as_log_h0(h0: torch.Tensor | None) -> torch.Tensor | None:
 
 
 def mingru_parallel(k: torch.Tensor, hpre: torch.Tensor, h0: torch.Tensor | None = None,
-                    chunk_size: int = 256) -> torch.Tensor:
+                    chunk_size: int = 64) -> torch.Tensor:
     """minGRU over a sequence: ``k, hpre: (B, L, H)`` -> ``h: (B, L, H)``; log-space scan.
     ``log(1 - z) = -softplus(k)``, ``log z = -softplus(-k)``."""
     log_a = -F.softplus(k)
@@ -104,7 +104,7 @@ def mingru_naive(k: torch.Tensor, hpre: torch.Tensor, h0: torch.Tensor | None = 
 
 
 def minlstm_parallel(kf: torch.Tensor, ki: torch.Tensor, hpre: torch.Tensor,
-                     h0: torch.Tensor | None = None, chunk_size: int = 256) -> torch.Tensor:
+                     h0: torch.Tensor | None = None, chunk_size: int = 64) -> torch.Tensor:
     """minLSTM over a sequence: ``kf, ki, hpre: (B, L, H)`` -> ``h: (B, L, H)``; log-space scan.
     With ``d = log i - log f = softplus(-kf) - softplus(-ki)``: ``log f' = -softplus(d)``,
     ``log i' = -softplus(-d)``."""

@@ -97,7 +97,7 @@ def _scan_chunk(u, delta, A, Bm, Cm, h0):
         k *= 2
     h = torch.addcmul(x, a, h0.unsqueeze(1))  # a is now the cumulative decay from the chunk start
     y = torch.einsum("bcdn,bcn->bcd", h, Cm)
-    return y, h[:, -1]
+    return y, h[:, -1].clone()  # a copy: a view would keep the whole (B, C, D, N) block alive
 
 
 def selective_scan_chunked(u, delta, A, Bm, Cm, D_skip=None, chunk_size: int = 32, h0=None,
