@@ -1,0 +1,158 @@
+"""Delta-rule linear attention (DeltaNet; Schlag et al. 2021, chunked as in Yang et al. 2024).
+
+With the state stored key-major, ``S: (d_k, d_v)`` and o_t = q_t · S_t::
+
+    S_t = S_{t-1} + β_t k_t (v_t − k_tᵀ S_{t-1})          (= (I − β_t k_t k_tᵀ) S_{t-1} + β_t k_t v_tᵀ)
+
+which is the paper's S_t = S_{t-1} + β_t (v_t − S_{t-1} k_t) k_tᵀ with S stored value-major.
+Shapes: ``q, k: (batch, heads, length, d_k)``, ``v: (batch, heads, length, d_v)``,
+``beta: (batch, heads, length)`` -> ``(batch, heads, length, d_v)``; state ``(batch, heads, d_k, d_v)``.
+Keys should be L2-normalised and β ∈ [0, 1] (the layer does both): then every step is a
+contraction and the chunked triangular solve is well conditioned.
+
+Chunked form (WY / UT representation). In a chunk with start state S₀, write the update as
+S_t = S₀ + Σ_{s≤t} k_s u_sᵀ. The "pseudo-values" u solve a unit lower-triangular system
+
+    (I + tril(diag(β) K Kᵀ, −1)) U = diag(β) (V − K S₀)      ⇒   U = Ũ − W S₀,
+    Ũ = T diag(β) V,   W = T diag(β) K,   T = (I + tril(diag(β) K Kᵀ, −1))⁻¹,
+
+so that  O = tril(Q Kᵀ) Ũ + (Q − tril(Q Kᵀ) W) S₀  and  S_end = (I − Kᵀ W) S₀ + Kᵀ Ũ.
+Everything but the last line is batched over all chunks at once; the state recursion
+across chunks is a loop of one (d_k×d_k)·(d_k×d_v) matmul per chunk.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .linear_attention import check_qkv
+
+
+def _check_beta(q: Tensor, beta: Tensor) -> None:
+    if beta.shape != q.shape[:3]:
+        raise ValueError(f"beta must be (batch, heads, length) = {tuple(q.shape[:3])}, got {tuple(beta.shape)}")
+
+
+def _initial(q: Tensor, v: Tensor, initial_state: Tensor | None) -> Tensor:
+    shape = (q.shape[0], q.shape[1], q.shape[-1], v.shape[-1])
+    if initial_state is None:
+        return q.new_zeros(shape)
+    if initial_state.shape != shape:
+        raise ValueError(f"initial_state must be (B, H, d_k, d_v) = {shape}, got {tuple(initial_state.shape)}")
+    return initial_state.to(q.dtype)
+
+
+def deltanet_step(q_t: Tensor, k_t: Tensor, v_t: Tensor, beta_t: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+    """One position. q_t, k_t: (B, H, d_k), v_t: (B, H, d_v), beta_t: (B, H), state (B, H, d_k, d_v)
+    -> (o_t: (B, H, d_v), state)."""
+    predicted = (k_t.unsqueeze(-2) @ state).squeeze(-2)  # k_tᵀ S: (B, H, d_v)
+    delta = beta_t.unsqueeze(-1) * (v_t - predicted)
+    state = state + k_t.unsqueeze(-1) * delta.unsqueeze(-2)
+    return (q_t.unsqueeze(-2) @ state).squeeze(-2), state
+
+
+def deltanet_recurrent(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, initial_state: Tensor | None = None):
+    """Reference: ``deltanet_step`` over every position. Returns (o: (B, H, L, d_v), final state)."""
+    check_qkv(q, k, v)
+    _check_beta(q, beta)
+    state = _initial(q, v, initial_state)
+    outs = []
+    for t in range(q.shape[2]):
+        o_t, state = deltanet_step(q[:, :, t], k[:, :, t], v[:, :, t], beta[:, :, t], state)
+        outs.append(o_t)
+    out = torch.stack(outs, 2) if outs else v.new_zeros(v.shape)
+    return out, state
+
+
+def deltanet_naive(q: Tensor, k: Tensor, v: Tensor, beta: Tensor) -> Tensor:
+    """Reference output (the step-by-step recurrence), (B, H, L, d_v)."""
+    return deltanet_recurrent(q, k, v, beta)[0]
+
+
+class _DeltaStateScan(torch.autograd.Function):
+    """Chunk-start states of S_{n+1} = S_n − M_n S_n + H_n with S_0 = s0.
+
+    M: (B, H, N, d_k, d_k), Hs: (B, H, N, d_k, d_v), s0: (B, H, d_k, d_v)
+    -> (starts: (B, H, N, d_k, d_v), final: (B, H, d_k, d_v)). A loop of one batched matmul
+    per chunk without autograd bookkeeping; the backward runs the transposed scan in reverse.
+    """
+
+    @staticmethod
+    def forward(ctx, M: Tensor, Hs: Tensor, s0: Tensor):
+        starts = torch.empty_like(Hs)
+        state = s0
+        for n in range(Hs.shape[2]):
+            starts[:, :, n] = state
+            state = state + Hs[:, :, n] - M[:, :, n] @ state
+        ctx.save_for_backward(M, starts)
+        return starts, state
+
+    @staticmethod
+    def backward(ctx, d_starts: Tensor, d_final: Tensor):
+        M, starts = ctx.saved_tensors
+        d_H = torch.empty_like(starts)
+        grad = d_final  # wrt S_{n+1}
+        for n in range(starts.shape[2] - 1, -1, -1):
+            d_H[:, :, n] = grad
+            grad = d_starts[:, :, n] + grad - M[:, :, n].transpose(-1, -2) @ grad
+        d_M = -(d_H @ starts.transpose(-1, -2))
+        return d_M, d_H, grad
+
+
+def default_delta_chunk_size(d_k: int) -> int:
+    """Chunk size for DeltaNet: the triangular solve costs C² per position, so stay moderate."""
+    return 32 if d_k <= 16 else 64
+
+
+def deltanet_chunked(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    beta: Tensor,
+    *,
+    chunk_size: int | None = None,
+    initial_state: Tensor | None = None,
+    return_state: bool = False,
+):
+    """Chunkwise-parallel DeltaNet (same numbers as ``deltanet_recurrent``).
+
+    q, k: (B, H, L, d_k), v: (B, H, L, d_v), beta: (B, H, L) -> o: (B, H, L, d_v) (and the
+    final state (B, H, d_k, d_v) with ``return_state``). Padded positions get β = 0 (no update).
+    """
+    check_qkv(q, k, v)
+    _check_beta(q, beta)
+    batch, heads, length, d_k = q.shape
+    d_v = v.shape[-1]
+    if chunk_size is None:
+        chunk_size = default_delta_chunk_size(d_k)
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
+    s0 = _initial(q, v, initial_state)
+    if length == 0:
+        out = v.new_zeros(batch, heads, 0, d_v)
+        return (out, s0) if return_state else out
+    chunk = min(chunk_size, length)
+    pad = (-length) % chunk
+    if pad:
+        q, k, v = (F.pad(x, (0, 0, 0, pad)) for x in (q, k, v))
+        beta = F.pad(beta, (0, pad))
+    n_chunks = (length + pad) // chunk
+    qc, kc, vc = (x.reshape(batch, heads, n_chunks, chunk, x.shape[-1]) for x in (q, k, v))
+    bc = beta.to(q.dtype).reshape(batch, heads, n_chunks, chunk, 1)
+
+    k_beta = kc * bc
+    strict = torch.ones(chunk, chunk, dtype=torch.bool, device=q.device).tril(-1)
+    causal = torch.ones(chunk, chunk, dtype=torch.bool, device=q.device).tril()
+    system = (k_beta @ kc.transpose(-1, -2)).masked_fill(~strict, 0.0) + torch.eye(chunk, dtype=q.dtype, device=q.device)
+    rhs = torch.cat([k_beta, vc * bc], dim=-1)
+    solved = torch.linalg.solve_triangular(system, rhs, upper=False, unitriangular=True)
+    W, U = solved.split([d_k, d_v], dim=-1)  # W = T diag(β) K, Ũ = T diag(β) V
+
+    scores = (qc @ kc.transpose(-1, -2)).masked_fill(~causal, 0.0)
+    k_t = kc.transpose(-1, -2)
+    starts, final = _DeltaStateScan.apply(k_t @ W, k_t @ U, s0)
+    out = scores @ U + (qc - scores @ W) @ starts
+    out = out.reshape(batch, heads, -1, d_v)[:, :, :length]
+    return (out, final) if return_state else out
