@@ -289,6 +289,10 @@ def test_user_files_without_dates_and_other_formats(tmp_path):
     assert headerless.dates is None and headerless.columns == ["0", "1"] and headerless.values.shape == (3, 2)
     named = read_table(user_csv(tmp_path, "x,y\n1,2\n3,4\n"))
     assert named.dates is None and named.columns == ["x", "y"]
+    dated = read_table(user_csv(tmp_path, "2020-01-01,1,2\n2020-01-02,3,4\n2020-01-03,5,6\n", name="dated.csv"))
+    assert len(dated.values) == 3 and dated.freq == "D"  # headerless with dates: no row lost to a header
+    with pytest.raises(DataError, match="looks separated by ';'"):
+        read_table(user_csv(tmp_path, "date;a\n2020-01-01;1\n", name="semi.csv"))
     np.savez(tmp_path / "arr.npz", data=np.arange(12.0).reshape(6, 2))
     assert read_table(tmp_path / "arr.npz").values.shape == (6, 2)
     np.savez(tmp_path / "other.npz", x=np.zeros(3))
@@ -299,6 +303,8 @@ def test_user_files_without_dates_and_other_formats(tmp_path):
     indexed = pd.DataFrame({"v": np.arange(5.0)}, index=pd.date_range("2020-01-01", periods=5, freq="D"))
     table = read_table(indexed)
     assert table.freq == "D" and table.columns == ["v"] and len(table.dates) == 5
+    by_name = pd.DataFrame({"date": ["2020-01-01", "2020-01-02", "2020-01-03"], "v": [1.0, 2.0, 3.0]}).set_index("date")
+    assert read_table(by_name).freq == "D"
 
 
 def test_dataset_table_lists_every_dataset_and_where_it_is(tmp_path, shared_data_dir):

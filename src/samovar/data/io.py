@@ -189,14 +189,28 @@ def _stem(path: Path) -> str:
     return name[:-3] if name.endswith(".gz") else name
 
 
-def _first_line_is_numbers(path: Path) -> bool:
+def _first_line(path: Path) -> str:
     with open_binary(path) as handle:
-        line = handle.readline().decode("utf-8", errors="replace").strip()
-    try:
-        [float(field) for field in line.split(",")]
-    except ValueError:
+        return handle.readline().decode("utf-8", errors="replace").strip()
+
+
+def _is_data_line(line: str) -> bool:
+    """True if a first line is data, not a header: all numbers, or a date followed by numbers."""
+    fields = [field.strip() for field in line.split(",")]
+    if not line:
         return False
-    return bool(line)
+
+    def number(field: str) -> bool:
+        try:
+            float(field)
+        except ValueError:
+            return False
+        return True
+
+    if all(number(field) for field in fields):
+        return True
+    return (len(fields) > 1 and all(number(field) for field in fields[1:])
+            and not pd.isna(pd.to_datetime(fields[0], errors="coerce")))
 
 
 def _read_npz(path: Path) -> pd.DataFrame:
@@ -221,11 +235,16 @@ def _read_file(path: Path) -> pd.DataFrame:
         return _read_npz(path)
     if not stem.endswith((".csv", ".txt")):
         raise DataError(f"{path}: unsupported file type; use .csv, .txt (comma-separated) or .npz, optionally gzipped (.gz).")
-    header = None if _first_line_is_numbers(path) else "infer"
+    first = _first_line(path)
+    header = None if _is_data_line(first) else "infer"
     try:
         frame = pd.read_csv(path, header=header, encoding_errors="replace", skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as exc:
         raise DataError(f"cannot parse {path} as comma-separated text: {exc}") from exc
+    if frame.shape[1] == 1 and any(sep in first for sep in (";", "\t", "|")):
+        raise DataError(f"{path} has one column and its first line {first[:60]!r} looks separated by ';', tab "
+                        "or '|'; samovar reads comma-separated files. To fix: save it with commas "
+                        "(e.g. pd.read_csv(path, sep=';').to_csv(new_path, index=False)).")
     if header is None:
         frame.columns = [str(i) for i in range(frame.shape[1])]
     return frame
@@ -346,7 +365,7 @@ def frame_to_table(frame: pd.DataFrame, *, origin: str, fill: str = "error", str
                    freq: str | None = None) -> Table:
     """Validate a DataFrame into a Table (values as float64 until the final float32 copy).
 
-    The dates come from a DatetimeIndex, a column named like a date (see DATE_COLUMN_NAMES), or
+    The dates come from a DatetimeIndex (or an index named like a date), a column named like a date (see DATE_COLUMN_NAMES), or
     a non-numeric first column that parses as dates; without any, dates are None.
     strict_dates: duplicates / unsorted dates raise (user data); registered files skip this.
     freq: known frequency (registered files); None means infer it from the dates.
@@ -358,8 +377,9 @@ def frame_to_table(frame: pd.DataFrame, *, origin: str, fill: str = "error", str
     frame = frame.copy()
     frame.columns = [str(c) for c in frame.columns]
     raw_dates = None
-    if isinstance(frame.index, pd.DatetimeIndex):
-        raw_dates = pd.Series(frame.index, name="index")
+    index_name = str(frame.index.name).strip().lower() if frame.index.name is not None else ""
+    if isinstance(frame.index, pd.DatetimeIndex) or index_name in DATE_COLUMN_NAMES:
+        raw_dates = pd.Series(frame.index, name=frame.index.name or "index")
         frame = frame.reset_index(drop=True)
     else:
         named = [c for c in frame.columns if c.strip().lower() in DATE_COLUMN_NAMES]
