@@ -2,4 +2,13 @@
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["Forecaster", "__version__"]
+
+
+def __getattr__(name: str):
+    # `samovar.Forecaster` is imported on first use, so `import samovar` stays light.
+    if name == "Forecaster":
+        from .api import Forecaster
+
+        return Forecaster
+    raise AttributeError(f"module 'samovar' has no attribute {name!r}")

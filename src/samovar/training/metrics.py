@@ -61,8 +61,6 @@ def evaluate(
     if scaler is not None and raw_values is not None:
         raw = torch.as_tensor(np.asarray(raw_values), dtype=torch.float64)
         first = _first_target_row(windows)
-        mean = torch.as_tensor(np.asarray(scaler.mean), dtype=torch.float64)
-        std = torch.as_tensor(np.asarray(scaler.std), dtype=torch.float64)
     sq = ab = sq_raw = ab_raw = 0.0
     count = 0
     for start in range(0, n, batch_size):
@@ -76,7 +74,7 @@ def evaluate(
         if raw is not None:
             horizon = y.shape[1]
             rows = (first + idx)[:, None] + torch.arange(horizon)[None, :]  # (B, horizon)
-            diff_raw = (pred * std + mean) - raw[rows]
+            diff_raw = scaler.inverse_transform(pred) - raw[rows]  # float64 throughout
             sq_raw += float(diff_raw.square().sum())
             ab_raw += float(diff_raw.abs().sum())
     model.train(was_training)
