@@ -295,6 +295,12 @@ def test_user_files_without_dates_and_other_formats(tmp_path):
         read_table(user_csv(tmp_path, "date;a\n2020-01-01;1\n", name="semi.csv"))
     np.savez(tmp_path / "arr.npz", data=np.arange(12.0).reshape(6, 2))
     assert read_table(tmp_path / "arr.npz").values.shape == (6, 2)
+    (tmp_path / "lfs.npz").write_text("version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 10\n")
+    with pytest.raises(DataError, match="Git LFS pointer"):
+        read_table(tmp_path / "lfs.npz")
+    (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(DataError, match="cannot read .* as a NumPy .npz"):
+        read_table(tmp_path / "broken.npz")
     np.savez(tmp_path / "other.npz", x=np.zeros(3))
     with pytest.raises(DataError, match="no 'data'"):
         read_table(tmp_path / "other.npz")

@@ -44,6 +44,7 @@ def test_etth1_borders_and_window_counts(shared_data_dir):
     # The first test target is the first row of the test months.
     assert data.test.target_rows(0)[0] == 11520
     assert not data.synthetic and data.name == "ETTh1"
+    assert any("3020 rows" in note and "not used" in note for note in data.notes)
 
 
 def test_ettm1_borders_and_window_counts(shared_data_dir):
@@ -215,3 +216,36 @@ def test_custom_split_ratios_for_user_data():
     assert data.split_rows == {"train": (0, 600), "val": (590, 800), "test": (790, 1000)}
     assert (len(data.train), len(data.val), len(data.test)) == (600 - 14, 200 - 4, 200 - 4)
     assert data.dates is None and data.freq is None and data.name == "dataframe"
+
+
+# ----------------------------------------------------------------------------- any sizes
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from samovar.data.registry import ETT_HOURLY, PEMS_60_20_20, RATIO_70_10_20  # noqa: E402
+from samovar.data.splits import own_rows, split_rows  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(300, 50_000), lookback=st.integers(1, 96), horizon=st.integers(1, 48),
+       protocol=st.sampled_from([RATIO_70_10_20, PEMS_60_20_20]))
+def test_splits_tile_the_series_and_windows_end_at_each_split_end(rows, lookback, horizon, protocol):
+    owned = own_rows(protocol, rows)
+    assert owned["train"][0] == 0 and owned["test"][1] == rows
+    assert owned["train"][1] == owned["val"][0] and owned["val"][1] == owned["test"][0]
+    borders = split_rows(protocol, rows, lookback)
+    data = torch.zeros(rows, 1)
+    for name, (start, end) in borders.items():
+        history = lookback if protocol.history and name != "train" else 0
+        assert start == owned[name][0] - history and end == owned[name][1]
+        windows = WindowSet(data, start, end, lookback, horizon)
+        assert len(windows) == max(end - start - lookback - horizon + 1, 0)
+        if len(windows):
+            assert windows.target_rows(len(windows) - 1)[-1] == end - 1
+            assert windows.target_rows(0)[0] == start + lookback
+
+
+def test_ett_protocol_refuses_a_short_file():
+    with pytest.raises(DataError, match="needs 14400 rows, the series has 14000"):
+        own_rows(ETT_HOURLY, 14000)

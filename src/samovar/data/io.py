@@ -17,6 +17,7 @@ import io
 import logging
 import os
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -214,8 +215,12 @@ def _is_data_line(line: str) -> bool:
 
 
 def _read_npz(path: Path) -> pd.DataFrame:
-    with open_binary(path) as handle:
-        archive = np.load(io.BytesIO(handle.read()), allow_pickle=False)
+    try:
+        with open_binary(path) as handle:
+            archive = np.load(io.BytesIO(handle.read()), allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"cannot read {path} as a NumPy .npz archive ({exc}); the file is damaged or not an .npz. "
+                        "Replace it with the published file.") from exc
     if "data" not in archive.files:
         raise DataError(f"{path}: the .npz has arrays {archive.files} but no 'data'; save the series under the key 'data'.")
     data = archive["data"]
@@ -231,6 +236,9 @@ def _read_file(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"file {path} does not exist; check the path (relative paths start at {Path.cwd()}).")
     stem = _stem(path)
+    if _first_line(path).startswith("version https://git-lfs"):
+        raise DataError(f"{path} is a Git LFS pointer, not the data: it was fetched from a repository that "
+                        "stores the file with Git LFS. Get the real file (e.g. with `git lfs pull`) and replace it.")
     if stem.endswith(".npz"):
         return _read_npz(path)
     if not stem.endswith((".csv", ".txt")):
