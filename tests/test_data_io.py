@@ -91,6 +91,8 @@ def test_unknown_name_and_missing_path(tmp_path):
         prepare_data("ETTh9", lookback=4, horizon=2)
     with pytest.raises(DataError, match="does not exist"):
         prepare_data(str(tmp_path / "nope.csv"), lookback=4, horizon=2)
+    with pytest.raises(DataError, match="is a directory"):
+        prepare_data(tmp_path, lookback=4, horizon=2)
 
 
 # ----------------------------------------------------------------------------- checksums and gzip

@@ -233,6 +233,8 @@ def _read_npz(path: Path) -> pd.DataFrame:
 
 def _read_file(path: Path) -> pd.DataFrame:
     """A file as a DataFrame, format chosen by suffix (.csv, .txt, .npz, each optionally .gz)."""
+    if path.is_dir():
+        raise DataError(f"{path} is a directory; pass the data file itself (.csv, .txt or .npz, optionally .gz).")
     if not path.is_file():
         raise DataError(f"file {path} does not exist; check the path (relative paths start at {Path.cwd()}).")
     stem = _stem(path)
