@@ -128,12 +128,17 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
     train_start, train_end = own_rows(protocol, rows)["train"]
     scaler = Scaler.fit(table.values[train_start:train_end])
     scaled = torch.from_numpy(scaler.transform(table.values.astype(np.float64)).astype(np.float32))
+    notes = list(table.notes)
+    unused = rows - own_rows(protocol, rows)["test"][1]
+    if unused:
+        notes.append(f"rows {rows - unused}..{rows - 1} ({unused} rows) come after the test split and are "
+                     f"not used by the published protocol ({protocol.describe()})")
     windows = {s: WindowSet(scaled, *borders[s], lookback, horizon, name=f"{name} {s}") for s in SPLITS}
     return ForecastData(
         name=name, columns=table.columns, channels=len(table.columns), dates=table.dates, freq=table.freq,
         values=table.values, scaled=scaled, scaler=scaler, lookback=lookback, horizon=horizon,
         train=windows["train"], val=windows["val"], test=windows["test"], synthetic=synthetic,
-        split_rows=borders, protocol=protocol.describe(), source=origin, filled=table.filled, notes=table.notes,
+        split_rows=borders, protocol=protocol.describe(), source=origin, filled=table.filled, notes=notes,
     )
 
 
