@@ -1,0 +1,144 @@
+"""Pieces shared by the published baselines: input checks, instance normalisation, patching.
+
+Not a model module (the leading underscore keeps the registry from importing it as one).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def check_input(model: nn.Module, x: torch.Tensor) -> None:
+    """Raise ValueError unless x is (batch, model.lookback, model.channels) floating point."""
+    if not torch.is_tensor(x) or x.dim() != 3:
+        shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
+        raise ValueError(f"{type(model).__name__} expects x of shape (batch, lookback, channels), got {shape}")
+    if x.shape[1] != model.lookback or x.shape[2] != model.channels:
+        raise ValueError(
+            f"{type(model).__name__} was built for lookback={model.lookback}, channels={model.channels} "
+            f"but x has shape {tuple(x.shape)} (batch, lookback, channels); build the model for this shape"
+        )
+    if not x.is_floating_point():
+        raise ValueError(f"{type(model).__name__} expects a floating-point x, got {x.dtype}")
+
+
+def check_positive_int(owner: str, **values: int) -> None:
+    """Raise ValueError naming the first value that is not a positive integer."""
+    for key, val in values.items():
+        if isinstance(val, bool) or int(val) != val or val < 1:
+            raise ValueError(f"{owner} {key} must be a positive integer, got {val!r}")
+
+
+def check_dropout(owner: str, **values: float) -> None:
+    for key, val in values.items():
+        if not 0.0 <= float(val) < 1.0:
+            raise ValueError(f"{owner} {key} must be in [0, 1), got {val!r}")
+
+
+class InstanceNorm(nn.Module):
+    """Per-window, per-channel standardisation over time and its inverse (RevIN).
+
+    ``normalize(x: (B, L, C)) -> (x_norm, stats)`` with mean and std = sqrt(var + eps) taken
+    over the L axis (biased variance unless ``unbiased``); ``denormalize(y: (B, H, C), stats)``
+    undoes it. The statistics are constants for autograd (detached), as in PatchTST/iTransformer.
+    With ``affine=True`` a learnable per-channel scale and shift are applied after
+    standardising and removed before de-standardising (Kim et al., ICLR 2022, as in PatchTST).
+    """
+
+    def __init__(self, channels: int, affine: bool = False, eps: float = 1e-5, unbiased: bool = False) -> None:
+        super().__init__()
+        self.eps = eps
+        self.unbiased = unbiased
+        self.affine = affine
+        if affine:
+            self.weight = nn.Parameter(torch.ones(channels))
+            self.bias = nn.Parameter(torch.zeros(channels))
+
+    def normalize(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        mean = x.mean(dim=1, keepdim=True).detach()
+        std = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=self.unbiased) + self.eps).detach()
+        z = (x - mean) / std
+        if self.affine:
+            z = z * self.weight + self.bias
+        return z, (mean, std)
+
+    def denormalize(self, y: torch.Tensor, stats: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        mean, std = stats
+        if self.affine:
+            y = (y - self.bias) / (self.weight + self.eps * self.eps)
+        return y * std + mean
+
+
+def patchify(series: torch.Tensor, patch_len: int, stride: int, pad_end: bool) -> torch.Tensor:
+    """Cut series (N, L) into patches (N, num_patches, patch_len).
+
+    With ``pad_end`` the series is first extended by ``stride`` copies of its last value
+    (PatchTST/CATS "end" padding), which adds one patch.
+    """
+    if pad_end:
+        series = F.pad(series.unsqueeze(1), (0, stride), mode="replicate").squeeze(1)
+    return series.unfold(-1, patch_len, stride)
+
+
+def num_patches(length: int, patch_len: int, stride: int, pad_end: bool) -> int:
+    """How many patches `patchify` makes from a series of this length."""
+    return (length - patch_len) // stride + 1 + (1 if pad_end else 0)
+
+
+def check_patching(owner: str, lookback: int, patch_len: int, stride: int) -> None:
+    check_positive_int(owner, patch_len=patch_len, stride=stride)
+    if lookback < patch_len:
+        raise ValueError(
+            f"{owner} lookback={lookback} is shorter than one patch (patch_len={patch_len}); "
+            f"use lookback >= {patch_len} or a smaller patch_len"
+        )
+
+
+class MultiheadAttention(nn.Module):
+    """Multi-head scaled dot-product attention, written out (no fused kernel).
+
+    ``forward(q_in: (N, Lq, d), kv_in: (N, Lk, d), prev_scores=None)`` returns
+    ``(out: (N, Lq, d), scores: (N, heads, Lq, Lk))``. The pre-softmax scores are returned
+    (and ``prev_scores`` added) for the residual-attention variant of PatchTST and CATS.
+    """
+
+    def __init__(self, d_model: int, heads: int, attn_dropout: float = 0.0, proj_dropout: float = 0.0) -> None:
+        super().__init__()
+        if d_model % heads:
+            raise ValueError(f"d_model ({d_model}) must be divisible by the number of heads ({heads})")
+        self.heads = heads
+        self.head_dim = d_model // heads
+        self.q_proj = nn.Linear(d_model, d_model)
+        self.k_proj = nn.Linear(d_model, d_model)
+        self.v_proj = nn.Linear(d_model, d_model)
+        self.out_proj = nn.Linear(d_model, d_model)
+        self.attn_dropout = nn.Dropout(attn_dropout)
+        self.proj_dropout = nn.Dropout(proj_dropout)
+
+    def forward(
+        self, q_in: torch.Tensor, kv_in: torch.Tensor, prev_scores: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        n, lq, d = q_in.shape
+        lk = kv_in.shape[1]
+        q = self.q_proj(q_in).view(n, lq, self.heads, self.head_dim).transpose(1, 2)
+        k = self.k_proj(kv_in).view(n, lk, self.heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(kv_in).view(n, lk, self.heads, self.head_dim).transpose(1, 2)
+        scores = (q @ k.transpose(-1, -2)) * self.head_dim**-0.5  # (N, H, Lq, Lk)
+        if prev_scores is not None:
+            scores = scores + prev_scores
+        weights = self.attn_dropout(torch.softmax(scores, dim=-1))
+        out = (weights @ v).transpose(1, 2).reshape(n, lq, d)
+        return self.proj_dropout(self.out_proj(out)), scores
+
+
+def training_recipe(owner: str, recipes: dict[str, dict], dataset: str) -> dict:
+    """Look up a paper's training recipe by dataset name (case-insensitive); a copy."""
+    key = dataset.lower()
+    if key not in recipes:
+        raise ValueError(
+            f"{owner} has no published training recipe recorded for dataset {dataset!r}; "
+            f"recorded: {', '.join(sorted(recipes))}"
+        )
+    return dict(recipes[key])

@@ -1,0 +1,210 @@
+"""CATS (Kim, Park, Lee and Kim, NeurIPS 2024, "Are Self-Attentions Effective for Time Series
+Forecasting?", Cross-Attention-only Time Series transformer; code dongbeank/CATS).
+
+No self-attention: the forecast is produced by learnable, horizon-dependent queries that
+cross-attend to the patched lookback.
+
+- Each channel is standardised over time and handled on its own (channel independence);
+  its lookback is end-padded by ``stride`` copies of the last value and cut into patches
+  (``patch_len`` = ``stride`` = 24 by default), embedded by one linear map plus a learnable
+  positional embedding. These patch embeddings are the keys/values of every layer and are
+  not updated between layers.
+- The queries are ``ceil(horizon / patch_len)`` learnable "dummy patches" per channel (one
+  set shared by all channels with ``query_independence=True``), embedded by the same patch
+  map. The same queries, layers and output projection serve every horizon position
+  ("parameter sharing across horizons").
+- Each of ``layers`` decoder layers: cross-attention (pre-softmax scores carried from layer
+  to layer as in the authors' code) + residual + LayerNorm, then a GEGLU feed-forward +
+  residual + LayerNorm (post-norm).
+- Query-adaptive masking (QAM): during training each query's attention and feed-forward
+  outputs are dropped (zeroed, not rescaled) with a probability rising linearly from
+  ``qam_start`` (first query) to ``qam_end`` (last query). As in the authors' code one
+  Bernoulli draw per query position is shared by the whole batch.
+- One shared ``Linear(d_model -> patch_len)`` turns each query into a patch of forecast;
+  the patches are concatenated, cut to ``horizon`` and de-standardised.
+
+Defaults are the authors' ETTh1 input-512 script (``scripts/ETTh1_512_input.sh`` +
+``run.py`` defaults): 3 layers, d_model 256, d_ff 256, 16 heads, dropout 0.2,
+patch 24 / stride 24 with end padding, QAM from 0.1 to 0.2 (0.3 / 0.5 / 0.7 for horizons
+192 / 336 / 720), queries per channel.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import register
+from ._common import (
+    InstanceNorm,
+    MultiheadAttention,
+    check_dropout,
+    check_input,
+    check_patching,
+    check_positive_int,
+    num_patches,
+    patchify,
+    training_recipe,
+)
+from .base import ForecastModel
+
+
+class GEGLU(nn.Module):
+    """(..., 2k) -> (..., k): first half times GELU of the second half."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        value, gate = x.chunk(2, dim=-1)
+        return value * F.gelu(gate)
+
+
+class QueryAdaptiveMask(nn.Module):
+    """Training-time masking of whole query outputs, probability linear in the query index.
+
+    x: (N, queries, d); each query position is kept with probability 1 - p_i,
+    p_i = linspace(start, end, queries)[i], one draw per position shared across N and d.
+    Identity in eval mode.
+    """
+
+    def __init__(self, start: float, end: float) -> None:
+        super().__init__()
+        self.start, self.end = start, end
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return x
+        drop = torch.linspace(self.start, self.end, x.shape[1], device=x.device, dtype=x.dtype)
+        keep = torch.bernoulli(1.0 - drop).view(1, -1, 1)
+        return x * keep
+
+
+class CrossDecoderLayer(nn.Module):
+    """Queries (N, Q, d) attend to patches (N, P, d); post-norm with GEGLU feed-forward."""
+
+    def __init__(self, d_model: int, heads: int, d_ff: int, dropout: float, qam_start: float, qam_end: float) -> None:
+        super().__init__()
+        self.cross_attn = MultiheadAttention(d_model, heads, proj_dropout=dropout)
+        self.mask_attn = QueryAdaptiveMask(qam_start, qam_end)
+        self.norm_attn = nn.LayerNorm(d_model)
+        self.ff = nn.Sequential(nn.Linear(d_model, d_ff), GEGLU(), nn.Dropout(dropout), nn.Linear(d_ff // 2, d_model))
+        self.mask_ff = QueryAdaptiveMask(qam_start, qam_end)
+        self.norm_ff = nn.LayerNorm(d_model)
+
+    def forward(
+        self, queries: torch.Tensor, patches: torch.Tensor, prev_scores: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        out, scores = self.cross_attn(queries, patches, prev_scores)
+        queries = self.norm_attn(queries + self.mask_attn(out))
+        queries = self.norm_ff(queries + self.mask_ff(self.ff(queries)))
+        return queries, scores
+
+
+@register("cats")
+class CATS(ForecastModel):
+    """Cross-attention-only Transformer with horizon queries; x: (B, lookback, C) -> (B, horizon, C)."""
+
+    def __init__(
+        self,
+        lookback: int,
+        horizon: int,
+        channels: int,
+        *,
+        patch_len: int = 24,
+        stride: int = 24,
+        pad_end: bool = True,
+        layers: int = 3,
+        heads: int = 16,
+        d_model: int = 256,
+        d_ff: int = 256,
+        dropout: float = 0.2,
+        qam_start: float = 0.1,
+        qam_end: float | None = None,
+        query_independence: bool = False,
+    ) -> None:
+        super().__init__(lookback, horizon, channels)
+        check_positive_int("CATS", layers=layers, heads=heads, d_model=d_model, d_ff=d_ff)
+        if d_ff % 2:
+            raise ValueError(f"CATS d_ff must be even (GEGLU halves it), got {d_ff}")
+        check_patching("CATS", self.lookback, patch_len, stride)
+        if qam_end is None:
+            qam_end = default_qam_end(self.horizon)
+        check_dropout("CATS", dropout=dropout, qam_start=qam_start, qam_end=qam_end)
+        self.patch_len, self.stride, self.pad_end = int(patch_len), int(stride), bool(pad_end)
+        self.num_patches = num_patches(self.lookback, self.patch_len, self.stride, self.pad_end)
+        self.num_queries = math.ceil(self.horizon / self.patch_len)
+        self.qam_start, self.qam_end = float(qam_start), float(qam_end)
+        self.query_independence = bool(query_independence)
+        self.norm = InstanceNorm(channels)
+        self.patch_embed = nn.Linear(self.patch_len, d_model)
+        self.pos_embed = nn.Parameter(torch.empty(self.num_patches, d_model).uniform_(-0.02, 0.02))
+        query_shape = (self.num_queries, self.patch_len) if query_independence else (channels, self.num_queries, self.patch_len)
+        self.queries = nn.Parameter(0.5 * torch.randn(query_shape))
+        self.embed_dropout = nn.Dropout(dropout)
+        self.layers = nn.ModuleList(
+            CrossDecoderLayer(d_model, heads, d_ff, dropout, self.qam_start, self.qam_end) for _ in range(layers)
+        )
+        self.project = nn.Linear(d_model, self.patch_len)
+
+    @classmethod
+    def default_lookback(cls, horizon: int) -> int:
+        return 512
+
+    @classmethod
+    def paper_training_config(cls, dataset: str, horizon: int | None = None) -> dict:
+        """The authors' ETTh1 input-512 recipe (``scripts/ETTh1_512_input.sh`` + ``run.py``): Adam,
+        lr 1e-3, batch 128, 10 epochs, patience 10, "type2" schedule (lr halved at epochs 2, 4,
+        6, 8, 10), QAM end probability by horizon."""
+        recipe = training_recipe("CATS", _RECIPES, dataset)
+        if horizon is not None:
+            recipe["model"] = dict(recipe["model"], qam_end=default_qam_end(horizon))
+        return recipe
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(self, x)
+        b, length, c = x.shape
+        x, stats = self.norm.normalize(x)
+        series = x.transpose(1, 2).reshape(b * c, length)
+        patches = patchify(series, self.patch_len, self.stride, self.pad_end)  # (B*C, P, patch_len)
+        keys = self.embed_dropout(self.patch_embed(patches) + self.pos_embed)  # (B*C, P, d)
+        queries = self.patch_embed(self.queries)  # (Q, d) or (C, Q, d)
+        if self.query_independence:
+            queries = queries.expand(b * c, -1, -1)
+        else:
+            queries = queries.unsqueeze(0).expand(b, -1, -1, -1).reshape(b * c, self.num_queries, -1)
+        scores = None
+        for layer in self.layers:
+            queries, scores = layer(queries, keys, scores)
+        y = self.project(queries).flatten(1)[:, : self.horizon]  # (B*C, H)
+        y = y.view(b, c, self.horizon).transpose(1, 2)
+        return self.norm.denormalize(y, stats)
+
+
+def default_qam_end(horizon: int) -> float:
+    """QAM end probability of the authors' ETTh1 scripts: 0.2 / 0.3 / 0.5 / 0.7 for horizons
+    up to 96 / 192 / 336 / beyond."""
+    if horizon <= 96:
+        return 0.2
+    if horizon <= 192:
+        return 0.3
+    if horizon <= 336:
+        return 0.5
+    return 0.7
+
+
+_RECIPES = {
+    "etth1": {
+        "source": "dongbeank/CATS scripts/ETTh1_512_input.sh, run.py defaults, exp/exp_main.py",
+        "lookback": 512,
+        "optimizer": "adam",
+        "lr": 1e-3,
+        "batch_size": 128,
+        "epochs": 10,
+        "patience": 10,
+        "schedule": "type2",  # lr * 0.5**k from epoch 2k on (k = 1..5)
+        "dropout": 0.2,
+        "model": {"layers": 3, "heads": 16, "d_model": 256, "d_ff": 256, "dropout": 0.2,
+                  "patch_len": 24, "stride": 24, "qam_start": 0.1, "qam_end": 0.2},
+    }
+}

@@ -1,0 +1,114 @@
+"""iTransformer (Liu et al., ICLR 2024, "iTransformer: Inverted Transformers Are Effective
+for Time Series Forecasting"; code thuml/iTransformer).
+
+The roles of time and variates are swapped: each channel's whole (standardised) lookback
+is embedded as one token by ``Linear(lookback -> d_model)``, a post-norm Transformer
+encoder attends across the C variate tokens (LayerNorm, GELU feed-forward applied to each
+token), a final LayerNorm follows, and ``Linear(d_model -> horizon)`` maps each token to
+its channel's forecast. Inputs are standardised per window and channel and the forecast
+de-standardised, as in the authors' code ("normalisation from the Non-stationary
+Transformer", no learnable affine).
+
+Defaults are the authors' ETTh1 script (``scripts/multivariate_forecasting/ETT/
+iTransformer_ETTh1.sh`` + ``run.py`` defaults): lookback 96, 2 layers, 8 heads,
+d_model = d_ff = 256 (horizons 96/192; 512 for 336/720), dropout 0.1, GELU.
+
+Deviation: the authors' code appends the calendar features (4 "timeF" series for hourly
+data) as extra variate tokens; this model sees only the series values (our models take
+``x`` alone), so it has C tokens, not C + 4.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import register
+from ._common import InstanceNorm, MultiheadAttention, check_dropout, check_input, check_positive_int, training_recipe
+from .base import ForecastModel
+
+
+class VariateEncoderLayer(nn.Module):
+    """Post-norm encoder layer over variate tokens: (B, C, d) -> (B, C, d)."""
+
+    def __init__(self, d_model: int, heads: int, d_ff: int, dropout: float) -> None:
+        super().__init__()
+        self.attn = MultiheadAttention(d_model, heads, attn_dropout=dropout)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.ff = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model))
+        self.norm2 = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm1(x + self.dropout(self.attn(x, x)[0]))
+        return self.norm2(x + self.dropout(self.ff(x)))
+
+
+@register("itransformer")
+class ITransformer(ForecastModel):
+    """Attention across variates, one token per channel; x: (B, lookback, C) -> (B, horizon, C)."""
+
+    def __init__(
+        self,
+        lookback: int,
+        horizon: int,
+        channels: int,
+        *,
+        layers: int = 2,
+        heads: int = 8,
+        d_model: int = 256,
+        d_ff: int = 256,
+        dropout: float = 0.1,
+        use_norm: bool = True,
+    ) -> None:
+        super().__init__(lookback, horizon, channels)
+        check_positive_int("iTransformer", layers=layers, heads=heads, d_model=d_model, d_ff=d_ff)
+        check_dropout("iTransformer", dropout=dropout)
+        self.norm = InstanceNorm(channels) if use_norm else None
+        self.embed = nn.Linear(self.lookback, d_model)
+        self.embed_dropout = nn.Dropout(dropout)
+        self.layers = nn.ModuleList(VariateEncoderLayer(d_model, heads, d_ff, dropout) for _ in range(layers))
+        self.final_norm = nn.LayerNorm(d_model)
+        self.project = nn.Linear(d_model, self.horizon)
+
+    @classmethod
+    def default_lookback(cls, horizon: int) -> int:
+        return 96
+
+    @classmethod
+    def paper_training_config(cls, dataset: str, horizon: int | None = None) -> dict:
+        """The authors' ETTh1 recipe: Adam, lr 1e-4, batch 32, 10 epochs, patience 3, "type1"
+        (lr halved every epoch); d_model = d_ff = 256 for horizons <= 192, 512 above."""
+        recipe = training_recipe("iTransformer", _RECIPES, dataset)
+        if horizon is not None and horizon > 192:
+            recipe["model"] = dict(recipe["model"], d_model=512, d_ff=512)
+        return recipe
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(self, x)
+        stats = None
+        if self.norm is not None:
+            x, stats = self.norm.normalize(x)
+        tokens = self.embed_dropout(self.embed(x.transpose(1, 2)))  # (B, C, d): one token per variate
+        for layer in self.layers:
+            tokens = layer(tokens)
+        y = self.project(self.final_norm(tokens)).transpose(1, 2)  # (B, H, C)
+        if stats is not None:
+            y = self.norm.denormalize(y, stats)
+        return y
+
+
+_RECIPES = {
+    "etth1": {
+        "source": "thuml/iTransformer scripts/multivariate_forecasting/ETT/iTransformer_ETTh1.sh, run.py defaults",
+        "lookback": 96,
+        "optimizer": "adam",
+        "lr": 1e-4,
+        "batch_size": 32,
+        "epochs": 10,
+        "patience": 3,
+        "schedule": "type1",  # lr * 0.5**(epoch-1)
+        "dropout": 0.1,
+        "model": {"layers": 2, "heads": 8, "d_model": 256, "d_ff": 256, "dropout": 0.1},
+    }
+}

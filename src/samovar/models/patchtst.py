@@ -1,0 +1,156 @@
+"""PatchTST (Nie et al., ICLR 2023, "A Time Series is Worth 64 Words"; code yuqinie98/PatchTST).
+
+Channel independence: every channel is forecast on its own by the same network.
+Each channel's lookback is standardised (RevIN; its learnable affine is off, as in the
+authors' ``run_longExp.py`` default ``--affine 0``),
+extended at the end by ``stride`` copies of its last value, cut into overlapping patches
+(``patch_len`` 16, ``stride`` 8), each patch is embedded by one linear map, a learnable
+positional embedding is added, and a post-norm Transformer encoder with BatchNorm (not
+LayerNorm) and "residual attention" (each layer adds the previous layer's pre-softmax
+scores to its own, as in the authors' code) mixes the patches. A flatten head maps all
+patch embeddings of a channel to its horizon. The forecast is de-standardised.
+
+Defaults are those of the authors' ETTh1 script (``scripts/PatchTST/etth1.sh``, the
+"PatchTST/42" row of their Table 3): lookback 336, 3 layers, 4 heads, d_model 16,
+d_ff 128, dropout 0.3, head dropout 0. (The paper's text and the larger-data scripts use
+16 heads, d_model 128, d_ff 256; pass those for ETTm/Weather/ECL-size data.)
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import register
+from ._common import (
+    InstanceNorm,
+    MultiheadAttention,
+    check_dropout,
+    check_input,
+    check_patching,
+    check_positive_int,
+    num_patches,
+    patchify,
+    training_recipe,
+)
+from .base import ForecastModel
+
+
+class BatchNormTokens(nn.Module):
+    """BatchNorm1d over the feature axis of tokens: (N, L, d) -> (N, L, d)."""
+
+    def __init__(self, d_model: int) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.transpose(1, 2)).transpose(1, 2)
+
+
+class PatchEncoderLayer(nn.Module):
+    """Post-norm encoder layer with BatchNorm and residual attention scores."""
+
+    def __init__(self, d_model: int, heads: int, d_ff: int, dropout: float, attn_dropout: float) -> None:
+        super().__init__()
+        self.attn = MultiheadAttention(d_model, heads, attn_dropout=attn_dropout, proj_dropout=dropout)
+        self.drop_attn = nn.Dropout(dropout)
+        self.norm_attn = BatchNormTokens(d_model)
+        self.ff = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model))
+        self.drop_ff = nn.Dropout(dropout)
+        self.norm_ff = BatchNormTokens(d_model)
+
+    def forward(self, x: torch.Tensor, prev_scores: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        out, scores = self.attn(x, x, prev_scores)
+        x = self.norm_attn(x + self.drop_attn(out))
+        x = self.norm_ff(x + self.drop_ff(self.ff(x)))
+        return x, scores
+
+
+@register("patchtst")
+class PatchTST(ForecastModel):
+    """Channel-independent patch Transformer; x: (B, lookback, C) -> (B, horizon, C)."""
+
+    def __init__(
+        self,
+        lookback: int,
+        horizon: int,
+        channels: int,
+        *,
+        patch_len: int = 16,
+        stride: int = 8,
+        pad_end: bool = True,
+        layers: int = 3,
+        heads: int = 4,
+        d_model: int = 16,
+        d_ff: int = 128,
+        dropout: float = 0.3,
+        attn_dropout: float = 0.0,
+        head_dropout: float = 0.0,
+        revin: bool = True,
+        revin_affine: bool = False,
+    ) -> None:
+        super().__init__(lookback, horizon, channels)
+        check_positive_int("PatchTST", layers=layers, heads=heads, d_model=d_model, d_ff=d_ff)
+        check_dropout("PatchTST", dropout=dropout, attn_dropout=attn_dropout, head_dropout=head_dropout)
+        check_patching("PatchTST", self.lookback, patch_len, stride)
+        self.patch_len, self.stride, self.pad_end = int(patch_len), int(stride), bool(pad_end)
+        self.num_patches = num_patches(self.lookback, self.patch_len, self.stride, self.pad_end)
+        self.norm = InstanceNorm(channels, affine=revin_affine) if revin else None
+        self.patch_embed = nn.Linear(self.patch_len, d_model)
+        # learnable positional embedding, initialised U(-0.02, 0.02) as in the authors' code
+        self.pos_embed = nn.Parameter(torch.empty(self.num_patches, d_model).uniform_(-0.02, 0.02))
+        self.embed_dropout = nn.Dropout(dropout)
+        self.layers = nn.ModuleList(
+            PatchEncoderLayer(d_model, heads, d_ff, dropout, attn_dropout) for _ in range(layers)
+        )
+        self.head_dropout = nn.Dropout(head_dropout)
+        self.head = nn.Linear(self.num_patches * d_model, self.horizon)
+
+    @classmethod
+    def default_lookback(cls, horizon: int) -> int:
+        return 336
+
+    @classmethod
+    def paper_training_config(cls, dataset: str, horizon: int | None = None) -> dict:
+        """The authors' recipe for `dataset` (only ETTh1 recorded): optimiser, schedule, model hyper-parameters.
+
+        ETTh1 (``PatchTST_supervised/scripts/PatchTST/etth1.sh`` + ``run_longExp.py`` defaults):
+        Adam, lr 1e-4, batch 128, 100 epochs, early-stopping patience 100 (i.e. none in
+        practice), "type3" schedule (lr constant for 3 epochs, then x0.9 per epoch).
+        """
+        return training_recipe("PatchTST", _RECIPES, dataset)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(self, x)
+        b, length, c = x.shape
+        stats = None
+        if self.norm is not None:
+            x, stats = self.norm.normalize(x)
+        series = x.transpose(1, 2).reshape(b * c, length)  # each channel is its own sequence
+        patches = patchify(series, self.patch_len, self.stride, self.pad_end)  # (B*C, N, P)
+        tokens = self.embed_dropout(self.patch_embed(patches) + self.pos_embed)
+        scores = None
+        for layer in self.layers:
+            tokens, scores = layer(tokens, scores)
+        y = self.head(self.head_dropout(tokens.flatten(1)))  # (B*C, H)
+        y = y.view(b, c, self.horizon).transpose(1, 2)
+        if stats is not None:
+            y = self.norm.denormalize(y, stats)
+        return y
+
+
+_RECIPES = {
+    "etth1": {
+        "source": "yuqinie98/PatchTST PatchTST_supervised/scripts/PatchTST/etth1.sh, run_longExp.py defaults",
+        "lookback": 336,
+        "optimizer": "adam",
+        "lr": 1e-4,
+        "batch_size": 128,
+        "epochs": 100,
+        "patience": 100,
+        "schedule": "type3",  # lr for epochs 1-3, then lr * 0.9**(epoch-3)
+        "dropout": 0.3,
+        "model": {"layers": 3, "heads": 4, "d_model": 16, "d_ff": 128, "dropout": 0.3, "head_dropout": 0.0,
+                  "patch_len": 16, "stride": 8},
+    }
+}
