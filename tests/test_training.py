@@ -50,6 +50,9 @@ class Scaler:
     def to_dict(self) -> dict:
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
 
+    def inverse_transform(self, a: torch.Tensor) -> torch.Tensor:
+        return a * torch.as_tensor(self.std, dtype=a.dtype) + torch.as_tensor(self.mean, dtype=a.dtype)
+
 
 def toy_data(rows: int = 400, channels: int = 2, dtype: torch.dtype = torch.float32, seed: int = 0):
     """A noisy two-channel daily-ish sine split 70/10/20 like a user file."""
@@ -385,3 +388,23 @@ def test_nan_loss_stops_with_advice() -> None:
 
     with pytest.raises(FloatingPointError, match="learning rate"):
         train(Exploding(L, H, 2), data, quiet(epochs=1))
+
+
+def test_metrics_on_prepared_data_equal_a_by_hand_inverse_transform() -> None:
+    """Same check on `samovar.data.prepare_data` output: raw targets come from data.values."""
+    from samovar.data import prepare_data
+
+    data = prepare_data("synthetic:length=600,channels=3", lookback=L, horizon=H)
+    torch.manual_seed(0)
+    model = Linear(L, H, 3)
+    got = evaluate(model, data.test, batch_size=64, scaler=data.scaler, raw_values=data.values)
+    n = len(data.test)
+    with torch.no_grad():
+        x, y = data.test.batch(torch.arange(n))
+        pred = model(x).double().numpy()
+    true_raw = np.stack([data.values[list(data.test.target_rows(i))] for i in range(n)]).astype(np.float64)
+    pred_raw = pred * data.scaler.std + data.scaler.mean
+    assert got["windows"] == n and n % 64 != 0
+    assert got["mse"] == pytest.approx(np.mean((pred - y.double().numpy()) ** 2), rel=1e-6)
+    assert got["mse_raw"] == pytest.approx(np.mean((pred_raw - true_raw) ** 2), rel=1e-6)
+    assert got["mae_raw"] == pytest.approx(np.mean(np.abs(pred_raw - true_raw)), rel=1e-6)

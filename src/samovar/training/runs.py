@@ -10,7 +10,7 @@ import ast
 import inspect
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -112,6 +112,7 @@ def fit_run(
     split: tuple[float, float, float] | None = None,
     fill: str = "error",
     run_dir: str | Path | None = None,
+    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[TrainResult, Any]:
     """Prepare `source`, build `model` (seeded with config.seed), train; returns (result, data)."""
     config = config or TrainConfig()
@@ -129,7 +130,8 @@ def fit_run(
     }
     if isinstance(source_info["source"], Path):
         source_info["source"] = str(source_info["source"])
-    result = train(net, data, config, run_dir, model_kwargs=dict(model_kwargs or {}), data_source=source_info)
+    result = train(net, data, config, run_dir, model_kwargs=dict(model_kwargs or {}), data_source=source_info,
+                   on_epoch_end=on_epoch_end)
     return result, data
 
 

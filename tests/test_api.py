@@ -1,0 +1,105 @@
+"""samovar.Forecaster: fit / predict / backtest / save / load on pandas DataFrames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import samovar
+from samovar.data import make_synthetic, prepare_data
+from samovar.training import rundir as rd
+
+L, H = 48, 12
+OPTIONS = dict(lr=5e-3, epochs=2, batch_size=64, quiet=True)
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return make_synthetic(length=800, channels=3, seed=5)
+
+
+@pytest.fixture(scope="module")
+def fitted(frame) -> samovar.Forecaster:
+    return samovar.Forecaster("dlinear", lookback=L, horizon=H, **OPTIONS).fit(frame)
+
+
+def test_predict_continues_the_dates_and_equals_the_model_by_hand(fitted, frame) -> None:
+    out = fitted.predict(frame)
+    assert list(out.columns) == ["ch0", "ch1", "ch2"] and out.index.name == "date"
+    expected_dates = pd.date_range(frame["date"].iloc[-1], periods=H + 1, freq="h")[1:]
+    assert out.index.equals(expected_dates)
+    # by hand: scale the last L rows with the train scaler, run the model, unscale
+    data = prepare_data(frame, lookback=L, horizon=H)
+    x = torch.from_numpy(data.scaler.transform(frame[["ch0", "ch1", "ch2"]].to_numpy()[-L:].astype(np.float64)))
+    with torch.no_grad():
+        y = fitted.run.model(x[None].float())[0].double().numpy()
+    np.testing.assert_allclose(out.to_numpy(), data.scaler.inverse_transform(y), rtol=1e-5, atol=1e-4)  # float32 model
+    assert set(fitted.test_metrics) >= {"mse", "mae", "mse_raw", "mae_raw"}
+
+
+def test_dates_continue_at_the_datas_frequency_and_dateless_input_gets_steps(tmp_path) -> None:
+    daily = make_synthetic(length=400, channels=2, freq="D").set_index("date")  # DatetimeIndex input
+    fc = samovar.Forecaster("dlinear", lookback=30, horizon=7, **OPTIONS).fit(daily)
+    out = fc.predict(daily)
+    assert list(out.index) == list(pd.date_range(daily.index[-1] + pd.Timedelta(days=1), periods=7, freq="D"))
+    plain = daily.reset_index(drop=True)
+    steps = fc.predict(plain)
+    assert steps.index.name == "step" and list(steps.index) == list(range(400, 407))
+    np.testing.assert_allclose(steps.to_numpy(), out.to_numpy())
+
+
+def test_save_load_round_trip(fitted, frame, tmp_path) -> None:
+    path = fitted.save(tmp_path / "model")
+    assert {p.name for p in path.iterdir()} == {rd.CONFIG, rd.BEST, rd.SCALER}
+    loaded = samovar.Forecaster.load(path)
+    assert (loaded.lookback, loaded.horizon, loaded.model_name) == (L, H, "dlinear")
+    pd.testing.assert_frame_equal(loaded.predict(frame), fitted.predict(frame))
+    with pytest.raises(FileNotFoundError, match="not a run directory"):
+        samovar.Forecaster.load(tmp_path)
+
+
+def test_fit_on_a_dataset_name_with_a_run_directory(tmp_path, frame) -> None:
+    fc = samovar.Forecaster("dlinear", lookback=L, horizon=H, runs_dir=tmp_path, model_kwargs={"individual": True},
+                            **OPTIONS).fit("synthetic:length=800,channels=3,seed=5")
+    run = fc.result.run_dir
+    assert run.parent == tmp_path and run.name.startswith(f"dlinear-synthetic")
+    assert (run / rd.TEST_METRICS).exists() and rd.read_json(run / rd.CONFIG)["model"]["kwargs"] == {"individual": True}
+    again = samovar.Forecaster.load(run)  # a run directory loads like a saved Forecaster
+    assert again.run.model.individual
+    pd.testing.assert_frame_equal(again.predict(frame), fc.predict(frame))
+
+
+def test_backtest_forecasts_next_to_actuals(fitted, frame) -> None:
+    table, metrics = fitted.backtest(frame, start=600, end=659)
+    assert metrics["forecasts"] == 5 and len(table) == 5 * H  # origins 600, 612, ..., 648
+    first = table.iloc[0]
+    assert first["date"] == frame["date"].iloc[600] and first["step_ahead"] == 1
+    np.testing.assert_allclose(table["ch1_actual"].to_numpy(), frame["ch1"].to_numpy()[600:660], rtol=1e-6)
+    # the first forecast equals predict() on the rows before it
+    np.testing.assert_allclose(table["ch0"].to_numpy()[:H], fitted.predict(frame.iloc[:600])["ch0"].to_numpy(), rtol=1e-5)
+    cols = ["ch0", "ch1", "ch2"]
+    err = table[cols].to_numpy() - table[[f"{c}_actual" for c in cols]].to_numpy()
+    assert metrics["mse"] == pytest.approx(np.mean(err**2)) and metrics["mae"] == pytest.approx(np.mean(np.abs(err)))
+    by_date, _ = fitted.backtest(frame, start=str(frame["date"].iloc[600]), end=659, stride=1)
+    assert by_date["origin"].nunique() == 60 - H + 1
+    with pytest.raises(ValueError, match="history"):
+        fitted.backtest(frame, start=10)
+
+
+def test_clear_errors(fitted, frame) -> None:
+    with pytest.raises(ValueError, match="unknown model"):
+        samovar.Forecaster("no-such-model")
+    with pytest.raises(ValueError, match="unknown option"):
+        samovar.Forecaster("dlinear", learning_rate=0.1)
+    with pytest.raises(ValueError, match="lookback must be a positive integer"):
+        samovar.Forecaster("dlinear", lookback=0)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        samovar.Forecaster("dlinear").predict(frame)
+    with pytest.raises(ValueError, match=f"needs the last {L}"):
+        fitted.predict(frame.iloc[: L - 1])
+    with pytest.raises(ValueError, match=r"missing \['ch2'\]"):
+        fitted.predict(frame.drop(columns="ch2"))
+    reordered = frame[["date", "ch2", "ch0", "ch1"]]  # same columns in another order are accepted
+    pd.testing.assert_frame_equal(fitted.predict(reordered), fitted.predict(frame))

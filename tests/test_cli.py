@@ -1,0 +1,139 @@
+"""The `samovar` command through typer's CliRunner, on the small built-in synthetic dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from samovar.cli import app
+from samovar.data import make_synthetic
+from samovar.training import TrainConfig
+from samovar.training import rundir as rd
+from samovar.training.runs import fit_run
+
+SOURCE = "synthetic:length=800,channels=3,seed=2"
+TRAIN = ["train", "--model", "dlinear", "--dataset", SOURCE, "--lookback", "48", "--horizon", "12",
+         "--epochs", "3", "--lr", "0.005", "--batch-size", "64", "--quiet"]
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False, env={"COLUMNS": "200"})
+
+
+def only_run(runs: Path) -> Path:
+    (run,) = list(runs.iterdir())
+    return run
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    runs = tmp_path_factory.mktemp("runs")
+    result = invoke(*TRAIN, "--runs-dir", runs, "--set", "kernel_size=13")
+    assert result.exit_code == 0, result.output
+    assert "standardized" in result.output and "original" in result.output and "run directory:" in result.output
+    return only_run(runs)
+
+
+@pytest.fixture(scope="module")
+def csv_input(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("input") / "data.csv"
+    make_synthetic(length=800, channels=3, seed=2).to_csv(path, index=False)
+    return path
+
+
+def test_train_writes_a_run_and_evaluate_recomputes_its_metrics(trained: Path) -> None:
+    assert trained.name.startswith("dlinear-synthetic") and "-L48-H12-" in trained.name
+    assert {rd.CONFIG, rd.METRICS, rd.SCALER, rd.BEST, rd.CHECKPOINT, rd.TEST_METRICS} <= {p.name for p in trained.iterdir()}
+    cfg = rd.read_json(trained / rd.CONFIG)
+    assert cfg["model"]["kwargs"] == {"kernel_size": 13} and cfg["data"]["source"] == SOURCE
+    stored = rd.read_json(trained / rd.TEST_METRICS)
+    result = invoke("evaluate", trained)
+    assert result.exit_code == 0, result.output
+    assert f"{stored['mse']:.4f}" in result.output and f"{stored['mae_raw']:.4f}" in result.output
+
+
+def test_forecast_continues_the_dates_and_plots(trained: Path, csv_input: Path, tmp_path: Path) -> None:
+    out, png = tmp_path / "forecast.csv", tmp_path / "forecast.png"
+    result = invoke("forecast", trained, "--input", csv_input, "--output", out, "--plot", png)
+    assert result.exit_code == 0, result.output
+    forecast = pd.read_csv(out, parse_dates=["date"])
+    assert list(forecast.columns) == ["date", "ch0", "ch1", "ch2"] and len(forecast) == 12
+    last = pd.read_csv(csv_input, parse_dates=["date"])["date"].iloc[-1]
+    assert list(forecast["date"]) == list(pd.date_range(last, periods=13, freq="h")[1:])
+    assert png.stat().st_size > 5000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_forecast_of_a_dateless_file_uses_step_numbers(trained: Path, csv_input: Path, tmp_path: Path) -> None:
+    plain = tmp_path / "plain.csv"
+    pd.read_csv(csv_input).drop(columns="date").to_csv(plain, index=False)
+    result = invoke("forecast", trained, "-i", plain, "-o", tmp_path / "f.csv")
+    assert result.exit_code == 0, result.output
+    assert list(pd.read_csv(tmp_path / "f.csv")["step"]) == list(range(800, 812))
+
+
+def test_backtest_writes_forecasts_next_to_actuals(trained: Path, csv_input: Path, tmp_path: Path) -> None:
+    out, png = tmp_path / "bt.csv", tmp_path / "bt.png"
+    result = invoke("forecast", trained, "-i", csv_input, "-o", out, "--plot", png,
+                    "--backtest-start", "2020-01-30 00:00", "--backtest-end", "755")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    assert {"origin", "date", "step_ahead", "ch0", "ch0_actual"} <= set(table.columns)
+    assert table["origin"].nunique() == (755 - 696 + 1) // 12  # 2020-01-30 00:00 is row 696
+    assert "MSE" in result.output and png.stat().st_size > 5000
+
+
+def test_resume_after_a_kill_matches_an_uninterrupted_cli_run(tmp_path: Path) -> None:
+    full = tmp_path / "full"
+    assert invoke(*TRAIN, "--runs-dir", full).exit_code == 0
+    killed = tmp_path / "killed" / "run"
+
+    def kill(row):
+        if row["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    config = TrainConfig(epochs=3, lr=0.005, batch_size=64, quiet=True)
+    with pytest.raises(KeyboardInterrupt):
+        fit_run("dlinear", SOURCE, lookback=48, horizon=12, config=config, run_dir=killed, on_epoch_end=kill)
+    assert not (killed / rd.TEST_METRICS).exists()
+    result = invoke("train", "--resume", killed, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert rd.read_json(killed / rd.TEST_METRICS) == rd.read_json(only_run(full) / rd.TEST_METRICS)
+
+
+def test_datasets_and_models_are_listed() -> None:
+    result = invoke("datasets")
+    assert result.exit_code == 0 and "ETTh1" in result.output and "synthetic" in result.output
+    result = invoke("models")
+    assert result.exit_code == 0 and "dlinear" in result.output and "kernel_size=25" in result.output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--model", "nope"], "unknown model 'nope'"),
+    (["--set", "kernel"], "bad --set 'kernel'"),
+    (["--set", "kernel_size=24"], "odd"),
+    (["--set", "depth=3"], "has no option(s) ['depth']"),
+    (["--horizon", "0"], "horizon must be a positive integer"),
+    (["--split", "0.5,0.5"], "three shares"),
+    (["--schedule", "step"], "schedule must be one of"),
+])
+def test_train_errors_are_clear(args: list[str], message: str, tmp_path: Path) -> None:
+    base = ["train", "--dataset", SOURCE, "--lookback", "48", "--horizon", "12", "--quiet", "--runs-dir", str(tmp_path)]
+    result = runner.invoke(app, base + args, env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
+
+
+def test_forecast_errors_are_clear(trained: Path, csv_input: Path, tmp_path: Path) -> None:
+    short = tmp_path / "short.csv"
+    pd.read_csv(csv_input).iloc[:40].to_csv(short, index=False)
+    wrong = tmp_path / "wrong.csv"
+    pd.read_csv(csv_input).rename(columns={"ch1": "x"}).to_csv(wrong, index=False)
+    for path, message in ((short, "needs the last 48"), (wrong, "missing ['ch1']")):
+        result = runner.invoke(app, ["forecast", str(trained), "-i", str(path), "-o", str(tmp_path / "o.csv")],
+                               env={"COLUMNS": "300"})
+        assert result.exit_code == 2 and message in result.output, result.output
+    result = runner.invoke(app, ["evaluate", str(tmp_path)], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "not a run directory" in result.output
