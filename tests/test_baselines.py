@@ -365,3 +365,35 @@ def test_short_training_on_etth1_beats_the_naive_forecast(name, shared_data_dir)
 
     naive = evaluate(LastValue(96, 24, data.channels), data.val)["mse"]
     assert result.best_val_mse < 0.6 * naive, (result.best_val_mse, naive)
+
+
+# ----------------------------------------------------------------------------- reproduction script
+
+
+def _load_benchmark():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "reproduce_baselines.py"
+    spec = importlib.util.spec_from_file_location("reproduce_baselines", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("schedule", ["type1", "type2", "type3"])
+def test_reproduction_schedules_follow_the_reference_loop(schedule):
+    """epoch_lr(e) must equal the lr the LTSF code trains epoch e with: it starts at lr and
+    calls adjust_learning_rate(epoch + 1) after every epoch, which sets lr only for the
+    epochs its rule lists."""
+    bench = _load_benchmark()
+    base, lr = 1e-3, 1e-3
+    for epoch in range(14):
+        assert bench.epoch_lr(schedule, base, epoch) == pytest.approx(lr, rel=1e-12)
+        done = epoch + 1  # adjust_learning_rate(model_optim, epoch + 1, args)
+        rule = {
+            "type1": {done: base * 0.5 ** (done - 1)},
+            "type2": {2: base * 0.5, 4: base * 0.25, 6: base * 0.125, 8: base * 0.0625, 10: base * 0.03125},
+            "type3": {done: base if done < 3 else base * 0.9 ** (done - 3)},
+        }[schedule]
+        lr = rule.get(done, lr)
