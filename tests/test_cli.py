@@ -137,3 +137,17 @@ def test_forecast_errors_are_clear(trained: Path, csv_input: Path, tmp_path: Pat
         assert result.exit_code == 2 and message in result.output, result.output
     result = runner.invoke(app, ["evaluate", str(tmp_path)], env={"COLUMNS": "300"})
     assert result.exit_code == 2 and "not a run directory" in result.output
+
+
+def test_train_on_a_user_csv_then_evaluate_from_elsewhere(csv_input: Path, tmp_path: Path, monkeypatch) -> None:
+    runs = tmp_path / "runs"
+    monkeypatch.chdir(csv_input.parent)
+    result = invoke("train", "--dataset", csv_input.name, "--lookback", "48", "--horizon", "12", "--epochs", "1",
+                    "--split", "0.6,0.2,0.2", "--fill", "interpolate", "--quiet", "--runs-dir", runs)
+    assert result.exit_code == 0, result.output
+    run = only_run(runs)
+    cfg = rd.read_json(run / rd.CONFIG)
+    assert cfg["data"]["source"] == str(csv_input.resolve()) and cfg["data"]["split"] == [0.6, 0.2, 0.2]
+    monkeypatch.chdir(tmp_path)
+    result = invoke("evaluate", run)
+    assert result.exit_code == 0 and f"{rd.read_json(run / rd.TEST_METRICS)['mse']:.4f}" in result.output

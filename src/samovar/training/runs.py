@@ -120,6 +120,8 @@ def fit_run(
     _model_class(model)  # unknown model: fail before loading data
     data = _prepare(source, lookback, horizon, data_dir, split, fill)
     net = build_model(model, lookback, horizon, data.channels, model_kwargs, seed=config.seed)
+    if isinstance(source, (str, Path)) and Path(source).suffix and Path(source).expanduser().is_file():
+        source = str(Path(source).expanduser().resolve())  # a file: absolute, so the run can be re-evaluated anywhere
     source_info = {
         "source": source if isinstance(source, (str, Path)) else f"<{type(source).__name__}>",
         "location": data.source,
@@ -128,8 +130,6 @@ def fit_run(
         "fill": fill,
         "protocol": data.protocol,
     }
-    if isinstance(source_info["source"], Path):
-        source_info["source"] = str(source_info["source"])
     result = train(net, data, config, run_dir, model_kwargs=dict(model_kwargs or {}), data_source=source_info,
                    on_epoch_end=on_epoch_end)
     return result, data
