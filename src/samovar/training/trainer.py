@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import math
 import platform
-import random
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 
 from .. import __version__
@@ -32,6 +30,7 @@ from ..utils import resolve_device, write_json_atomic
 from . import rundir as rd
 from .config import TrainConfig, learning_rate
 from .metrics import evaluate
+from .state import cpu_state as _cpu_state, rng_state as _rng_state, set_rng_state as _set_rng_state
 
 # Options that may differ between a run and its resumption (they do not change the result).
 RESUME_FREE_OPTIONS = ("quiet", "device", "threads", "eval_batch_size")
@@ -71,31 +70,6 @@ def _make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.
         raise ValueError("the model has no trainable parameters")
     cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
     return cls(params, lr=config.lr, weight_decay=config.weight_decay)
-
-
-def _rng_state(generator: torch.Generator) -> dict[str, Any]:
-    np_state = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "shuffle": generator.get_state(),
-        "python": random.getstate(),
-        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *map(float, np_state[2:])],
-    }
-
-
-def _set_rng_state(state: dict[str, Any], generator: torch.Generator) -> None:
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    generator.set_state(state["shuffle"])
-    random.setstate(state["python"])
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), int(pos), int(has_gauss), float(cached)))
-
-
-def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
 def _data_info(data: Any) -> dict[str, Any]:
