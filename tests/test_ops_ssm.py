@@ -11,6 +11,7 @@ from samovar.ops.ssm import (
     fft_causal_conv,
     s4d_fft,
     s4d_kernel,
+    s4d_kernel_naive,
     s4d_lin_init,
     s4d_naive,
     selective_scan_chunked,
@@ -86,6 +87,22 @@ def test_carried_state_splits_the_sequence():
     torch.testing.assert_close(h2, h_full, rtol=1e-12, atol=1e-12)
     _, h_naive = selective_scan_naive(u, delta, A, Bm, Cm, D, return_state=True)
     torch.testing.assert_close(h_naive, h_full, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 4, 32])
+def test_gradients_through_initial_and_final_state(chunk_size):
+    inputs = selective_inputs(length=13)
+    h0 = torch.randn(2, 5, 4, dtype=F64, requires_grad=True)
+
+    def run(scan, **kw):
+        def fn(*args):
+            y, h = scan(*args[:-1], h0=args[-1], return_state=True, **kw)
+            return torch.cat([y.flatten(1), h.flatten(1)], dim=1)
+        return fn
+
+    ref = values_and_grads(run(selective_scan_naive), [*inputs, h0])
+    fast = values_and_grads(run(selective_scan_chunked, chunk_size=chunk_size), [*inputs, h0])
+    assert_same(fast, ref, 1e-10)
 
 
 def test_step_matches_chunked():
@@ -179,6 +196,14 @@ def test_fft_conv_matches_direct_conv():
 def test_s4d_fft_matches_recurrence(batch, length):
     inputs = s4d_inputs(batch=batch, length=length)
     assert_same(values_and_grads(s4d_fft, inputs), values_and_grads(s4d_naive, inputs), 1e-9)
+
+
+@pytest.mark.parametrize("length", [1, 2, 17, 64, 100])
+def test_blocked_kernel_matches_full_vandermonde(length):
+    _, log_dt, A, C, _ = s4d_inputs(length=length)
+    fast = values_and_grads(lambda *a: s4d_kernel(*a, length), [log_dt, A, C])
+    ref = values_and_grads(lambda *a: s4d_kernel_naive(*a, length), [log_dt, A, C])
+    assert_same(fast, ref, 1e-10)
 
 
 def test_s4d_kernel_is_the_impulse_response():

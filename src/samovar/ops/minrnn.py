@@ -39,29 +39,48 @@ def log_space_scan(log_a: torch.Tensor, log_b: torch.Tensor, log_h0: torch.Tenso
     """``h_t = exp(log_a_t) h_{t-1} + exp(log_b_t)`` for ``log_a, log_b: (B, L, H)``,
     ``log_h0: (B, H)`` or None (h_0 = 0). Returns ``h: (B, L, H)`` (positive).
 
-    Within a chunk: ``log h_t = a*_t + logcumsumexp([log h_start, log b_s - a*_s])`` (stable:
-    the logcumsumexp subtracts its running maximum). Across chunks the log state is carried.
-    FLOPs ~ 10 * B * L * H (cumsum, logcumsumexp, one exp). Memory O(B L H).
+    All chunks at once: ``a*_t`` = cumulative ``log_a`` from the chunk start and
+    ``c_t = logcumsumexp(log_b_s - a*_s)`` over the chunk (stable: logcumsumexp subtracts its
+    running maximum), so the state reached from zero is ``a*_t + c_t``. Then a loop over the
+    chunks carries the log state at chunk ends (``(B, H)`` per chunk), and
+    ``log h_t = a*_t + logaddexp(log h_start, c_t)``. Restarting ``a*`` every chunk keeps float32
+    precision on long sequences (the rounding of ``a*_t - a*_s`` grows with ``|a*|``).
+    FLOPs ~ 12 * B * L * H (cumsum, logcumsumexp, logaddexp, exp). Memory O(B L H).
     """
     if log_a.shape != log_b.shape or log_a.dim() != 3:
         raise ValueError(f"log_a and log_b must both be (batch, length, hidden), got {tuple(log_a.shape)} and {tuple(log_b.shape)}")
     if int(chunk_size) != chunk_size or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    outs = []
-    log_h = log_h0
-    for start in range(0, log_a.shape[1], chunk_size):
-        a_star = torch.cumsum(log_a[:, start:start + chunk_size], dim=1)
-        terms = log_b[:, start:start + chunk_size] - a_star
-        if log_h is not None:
-            terms = torch.cat([log_h.unsqueeze(1), terms], dim=1)
-            log_h_chunk = a_star + torch.logcumsumexp(terms, dim=1)[:, 1:]
-        else:
-            log_h_chunk = a_star + torch.logcumsumexp(terms, dim=1)
-        outs.append(log_h_chunk)
-        log_h = log_h_chunk[:, -1]
-    if not outs:
+    batch, length, hidden = log_a.shape
+    if length == 0:
         return log_a.new_zeros(log_a.shape)
-    return torch.exp(torch.cat(outs, dim=1))
+    chunk = min(int(chunk_size), length)
+    n_chunks = -(-length // chunk)
+    pad = n_chunks * chunk - length  # padded positions come last, so they affect no real output
+    if pad:
+        log_a, log_b = (F.pad(t, (0, 0, 0, pad)) for t in (log_a, log_b))
+    log_a = log_a.view(batch, n_chunks, chunk, hidden)
+    log_b = log_b.view(batch, n_chunks, chunk, hidden)
+    a_star = torch.cumsum(log_a, dim=2)
+    c = torch.logcumsumexp(log_b - a_star, dim=2)
+    chunk_decay = a_star[:, :, -1].unbind(1)  # total log-decay of each chunk, (B, H) each
+    local_end = (a_star[:, :, -1] + c[:, :, -1]).unbind(1)  # log state at chunk end from zero
+    starts = []
+    log_h = log_h0
+    for k in range(n_chunks):
+        starts.append(log_h)
+        log_h = local_end[k] if log_h is None else torch.logaddexp(log_h + chunk_decay[k], local_end[k])
+    if log_h0 is None:  # the first chunk starts from zero: no start term
+        first = a_star[:, :1] + c[:, :1]
+        if n_chunks == 1:
+            log_h_all = first
+        else:
+            start = torch.stack(starts[1:], dim=1).unsqueeze(2)
+            rest = a_star[:, 1:] + torch.logaddexp(start, c[:, 1:])
+            log_h_all = torch.cat([first, rest], dim=1)
+    else:
+        log_h_all = a_star + torch.logaddexp(torch.stack(starts, dim=1).unsqueeze(2), c)
+    return torch.exp(log_h_all).reshape(batch, n_chunks * chunk, hidden)[:, :length]
 
 
 def _as_log_h0(h0: torch.Tensor | None) -> torch.Tensor | None:

@@ -29,8 +29,9 @@ with ``C~ = C (exp(dt A) - 1) / A`` (zero-order hold), applied causally by FFT
 
 from __future__ import annotations
 
+import math
+
 import torch
-from torch.utils.checkpoint import checkpoint
 
 # ---------------------------------------------------------------------------------------
 # Selective scan (Mamba)
@@ -78,60 +79,146 @@ def selective_scan_step(u_t, delta_t, A, B_t, C_t, D_skip, h):
     return y_t, h
 
 
-def _scan_chunk(u, delta, A, Bm, Cm, h0):
-    """One chunk: ``u, delta: (B, C, D)``, ``Bm, Cm: (B, C, N)``, ``h0: (B, D, N)``
-    -> ``(y without skip: (B, C, D), last state (B, D, N))``.
+def _scan_forward_inplace(h: torch.Tensor, P: torch.Tensor, tmp: torch.Tensor) -> None:
+    """In-place inclusive scan along dim 1 of ``h_t = a_t h_{t-1} + x_t`` from a zero state.
 
-    Inclusive Hillis-Steele scan over the pairs (a_t, x_t) with the combine
-    (a1, x1) o (a2, x2) = (a1 a2, a2 x1 + x2): after step k, x_t holds the state reached from
-    zero at t - 2k + 1 and a_t the product of the decays over that window; all factors are
-    in (0, 1], so no positive number is ever exponentiated.
+    On entry ``h`` holds ``x`` and ``P`` holds ``a`` (both ``(B, C, D, N)``); on exit ``h`` holds
+    the states and ``P`` the cumulative decays ``a_1 ... a_t``. Hillis-Steele: after the step
+    with offset k, position t has absorbed the window (t - 2k, t]. Every factor is in (0, 1],
+    so nothing can overflow however strong the decay.
     """
-    chunk = u.shape[1]
-    a = torch.exp(delta.unsqueeze(-1) * A)  # (B, C, D, N), entries in (0, 1]
-    x = (delta * u).unsqueeze(-1) * Bm.unsqueeze(2)  # (B, C, D, N)
+    chunk = h.shape[1]
     k = 1
     while k < chunk:
-        x = torch.cat([x[:, :k], torch.addcmul(x[:, k:], a[:, k:], x[:, :-k])], dim=1)
-        a = torch.cat([a[:, :k], a[:, k:] * a[:, :-k]], dim=1)
+        t = tmp[:, : chunk - k]
+        torch.mul(P[:, k:], h[:, :-k], out=t)
+        h[:, k:].add_(t)
+        torch.mul(P[:, k:], P[:, :-k], out=t)
+        P[:, k:].copy_(t)
         k *= 2
-    h = torch.addcmul(x, a, h0.unsqueeze(1))  # a is now the cumulative decay from the chunk start
-    y = torch.einsum("bcdn,bcn->bcd", h, Cm)
-    return y, h[:, -1].clone()  # a copy: a view would keep the whole (B, C, D, N) block alive
 
 
-def selective_scan_chunked(u, delta, A, Bm, Cm, D_skip=None, chunk_size: int = 32, h0=None,
+def _scan_backward_inplace(G: torch.Tensor, Q: torch.Tensor, tmp: torch.Tensor) -> None:
+    """In-place reverse scan ``G_t = Q_t G_{t+1} + e_t`` (``G`` holds ``e`` on entry; ``Q`` is clobbered)."""
+    chunk = G.shape[1]
+    k = 1
+    while k < chunk:
+        t = tmp[:, : chunk - k]
+        torch.mul(Q[:, :-k], G[:, k:], out=t)
+        G[:, :-k].add_(t)
+        torch.mul(Q[:, :-k], Q[:, k:], out=t)
+        Q[:, :-k].copy_(t)
+        k *= 2
+
+
+class _ChunkBuffers:
+    """Scratch tensors ``(B, C, D, N)`` reused by every chunk (no allocation inside the loop)."""
+
+    def __init__(self, batch, chunk, d_inner, d_state, count, like):
+        self.bufs = [like.new_empty(batch, chunk, d_inner, d_state) for _ in range(count)]
+
+    def view(self, length):
+        return [b[:, :length] for b in self.bufs]
+
+
+def _chunk_states(u, delta, A, Bm, h0, a, h, P, tmp):
+    """States of one chunk into ``h`` (and decays ``a``, cumulative decays ``P``)."""
+    torch.exp(torch.mul(delta.unsqueeze(-1), A, out=a), out=a)
+    torch.mul((delta * u).unsqueeze(-1), Bm.unsqueeze(2), out=h)  # x_t = delta_t u_t B_t
+    P.copy_(a)
+    _scan_forward_inplace(h, P, tmp)
+    h.addcmul_(P, h0.unsqueeze(1))  # the carried state, decayed from the chunk start
+
+
+class _SelectiveScan(torch.autograd.Function):
+    """Chunked selective scan without the skip term; the backward recomputes each chunk's states
+    from the saved chunk-boundary states and runs the adjoint (reverse) scan."""
+
+    @staticmethod
+    def forward(ctx, u, delta, A, Bm, Cm, h0, chunk_size):
+        batch, length, d_inner = u.shape
+        d_state = A.shape[1]
+        chunk = min(chunk_size, max(length, 1))
+        a, h, P, tmp = _ChunkBuffers(batch, chunk, d_inner, d_state, 4, u).view(chunk)
+        y = u.new_empty(batch, length, d_inner)
+        starts = list(range(0, length, chunk))
+        boundary = u.new_empty(len(starts) + 1, batch, d_inner, d_state)
+        boundary[0] = h0
+        for i, start in enumerate(starts):
+            c = min(chunk, length - start)
+            sl = slice(start, start + c)
+            hc = h[:, :c]
+            _chunk_states(u[:, sl], delta[:, sl], A, Bm[:, sl], boundary[i], a[:, :c], hc, P[:, :c], tmp[:, :c])
+            torch.sum(torch.mul(hc, Cm[:, sl].unsqueeze(2), out=tmp[:, :c]), -1, out=y[:, sl])  # y_t = h_t . C_t
+            boundary[i + 1] = hc[:, -1]
+        ctx.save_for_backward(u, delta, A, Bm, Cm, boundary)
+        ctx.chunk = chunk
+        return y, boundary[-1].clone()
+
+    @staticmethod
+    def backward(ctx, dy, dh_last):
+        u, delta, A, Bm, Cm, boundary = ctx.saved_tensors
+        batch, length, d_inner = u.shape
+        d_state = A.shape[1]
+        chunk = ctx.chunk
+        a, h, P, tmp, G = _ChunkBuffers(batch, chunk, d_inner, d_state, 5, u).view(chunk)
+        du, ddelta = torch.zeros_like(u), torch.zeros_like(delta)
+        dBm, dCm, dA = torch.zeros_like(Bm), torch.zeros_like(Cm), torch.zeros_like(A)
+        dy = torch.zeros_like(u) if dy is None else dy
+        carry = torch.zeros_like(boundary[0]) if dh_last is None else dh_last.clone()  # dL/dh at chunk end
+        starts = list(range(0, length, chunk))
+        for i in reversed(range(len(starts))):
+            start = starts[i]
+            c = min(chunk, length - start)
+            sl = slice(start, start + c)
+            ac, hc, Pc, tc, Gc = a[:, :c], h[:, :c], P[:, :c], tmp[:, :c], G[:, :c]
+            u_c, d_c, B_c, C_c, dy_c = u[:, sl], delta[:, sl], Bm[:, sl], Cm[:, sl], dy[:, sl]
+            _chunk_states(u_c, d_c, A, B_c, boundary[i], ac, hc, Pc, tc)
+            # dL/dC_t = sum_d dy_t h_t ; e_t = dy_t C_t (the direct part of dL/dh_t)
+            dCm[:, sl] = torch.mul(hc, dy_c.unsqueeze(-1), out=tc).sum(-2)
+            torch.mul(dy_c.unsqueeze(-1), C_c.unsqueeze(2), out=Gc)
+            Gc[:, -1].add_(carry)
+            # Adjoint scan: G_t = a_{t+1} G_{t+1} + e_t
+            Pc[:, :-1].copy_(ac[:, 1:])
+            Pc[:, -1].zero_()
+            _scan_backward_inplace(Gc, Pc, tc)
+            carry = ac[:, 0] * Gc[:, 0]  # dL/dh at the previous chunk's end
+            # x_t = delta_t u_t B_t:  G_B[t, d] = sum_n G[t, d, n] B[t, n]
+            G_B = torch.mul(Gc, B_c.unsqueeze(2), out=tc).sum(-1)
+            du[:, sl] = G_B * d_c
+            dBm[:, sl] = torch.mul(Gc, (d_c * u_c).unsqueeze(-1), out=tc).sum(-2)
+            # a_t = exp(delta_t A): dL/d(delta_t A) = G_t * a_t h_{t-1} = G_t * (h_t - x_t)
+            torch.mul((d_c * u_c).unsqueeze(-1), B_c.unsqueeze(2), out=tc)  # x_t again
+            hc.sub_(tc).mul_(Gc)
+            ddelta[:, sl] = torch.mul(hc, A, out=tc).sum(-1) + G_B * u_c
+            dA += torch.mul(hc, d_c.unsqueeze(-1), out=tc).sum((0, 1))
+        return du, ddelta, dA, dBm, dCm, carry, None
+
+
+def selective_scan_chunked(u, delta, A, Bm, Cm, D_skip=None, chunk_size: int = 64, h0=None,
                            return_state: bool = False):
     """Fast selective scan; same result as ``selective_scan_naive`` (shapes in the module docstring).
 
-    ``chunk_size`` positions are scanned in parallel (log2(chunk_size) steps); a Python loop
-    runs over the ``ceil(length / chunk_size)`` chunks carrying the state. When autograd is
-    recording, each chunk is recomputed during backward, so memory stays
-    O(batch * chunk_size * d_inner * d_state) plus one carried state per chunk.
+    ``chunk_size`` positions are scanned in parallel (log2(chunk_size) in-place steps on
+    preallocated ``(batch, chunk, d_inner, d_state)`` buffers); a Python loop runs over the
+    ``ceil(length / chunk_size)`` chunks carrying the state. Only the chunk-boundary states are
+    kept for backward, which recomputes each chunk and runs the adjoint scan, so memory is
+    O(batch * length * (d_inner + d_state) + (length / chunk) * batch * d_inner * d_state).
+    Differentiable once (no double backward).
 
-    FLOPs (forward, multiply-adds counted as 2): about
-    ``batch * length * d_inner * d_state * (4 + 3 * ceil(log2(chunk_size)))`` plus
-    ``batch * length * d_inner * d_state`` exponentials; backward is about 3x that
-    (recomputation included).
+    FLOPs (forward): about ``batch * length * d_inner * d_state * (5 + 2 * ceil(log2(chunk)))``
+    plus as many exponentials; backward about 3x the forward (recomputation included).
     """
     _check_selective(u, delta, A, Bm, Cm, D_skip)
     if int(chunk_size) != chunk_size or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     batch, length, d_inner = u.shape
-    h = u.new_zeros(batch, d_inner, A.shape[1]) if h0 is None else h0
-    needs_grad = torch.is_grad_enabled() and any(
-        t is not None and t.requires_grad for t in (u, delta, A, Bm, Cm, h0)
-    )
-    ys = []
-    for start in range(0, length, chunk_size):
-        sl = slice(start, start + chunk_size)
-        args = (u[:, sl], delta[:, sl], A, Bm[:, sl], Cm[:, sl], h)
-        if needs_grad:
-            y_c, h = checkpoint(_scan_chunk, *args, use_reentrant=False)
-        else:
-            y_c, h = _scan_chunk(*args)
-        ys.append(y_c)
-    y = torch.cat(ys, dim=1) if ys else u.new_zeros(batch, 0, d_inner)
+    if h0 is None:
+        h0 = u.new_zeros(batch, d_inner, A.shape[1])
+    elif h0.shape != (batch, d_inner, A.shape[1]):
+        raise ValueError(f"h0 must be (batch, d_inner, d_state) = {(batch, d_inner, A.shape[1])}, got {tuple(h0.shape)}")
+    u, delta, Bm, Cm = (t.contiguous() for t in (u, delta, Bm, Cm))
+    y, h = _SelectiveScan.apply(u, delta, A, Bm, Cm, h0, int(chunk_size))
     if D_skip is not None:
         y = y + u * D_skip
     return (y, h) if return_state else y
@@ -167,14 +254,33 @@ def _s4d_discretize(log_dt, A, C):
     return dtA, A_bar, C_tilde
 
 
-def s4d_kernel(log_dt: torch.Tensor, A: torch.Tensor, C: torch.Tensor, length: int) -> torch.Tensor:
-    """Convolution kernel ``K: (H, length)`` from ``log_dt: (H,)``, ``A, C: (H, N/2)`` complex
-    (Re A < 0). The Vandermonde matrix ``exp(dt A l)`` has Re <= 0 in the exponent.
-    FLOPs ~ 8 * H * (N/2) * length (complex exp and multiply-add)."""
+def s4d_kernel_naive(log_dt: torch.Tensor, A: torch.Tensor, C: torch.Tensor, length: int) -> torch.Tensor:
+    """Reference kernel: the full Vandermonde matrix ``exp(dt A l)``, ``(H, N/2, length)`` complex."""
     dtA, _, C_tilde = _s4d_discretize(log_dt, A, C)
     pos = torch.arange(length, device=A.device, dtype=log_dt.dtype)
-    vandermonde = torch.exp(dtA.unsqueeze(-1) * pos)  # (H, N/2, L)
+    vandermonde = torch.exp(dtA.unsqueeze(-1) * pos)  # Re <= 0 in the exponent
     return 2.0 * torch.einsum("hn,hnl->hl", C_tilde, vandermonde).real
+
+
+def s4d_kernel(log_dt: torch.Tensor, A: torch.Tensor, C: torch.Tensor, length: int) -> torch.Tensor:
+    """Convolution kernel ``K: (H, length)`` from ``log_dt: (H,)``, ``A, C: (H, N/2)`` complex
+    (Re A < 0): ``K[h, l] = 2 Re(sum_n C~[h, n] exp(dt_h A[h, n] l))``.
+
+    The Vandermonde matrix is never materialised: with ``l = q b + r`` (``b ~ sqrt(length)``),
+    ``exp(dt A l) = exp(dt A q b) exp(dt A r)``, so ``K[h, q, r] = sum_n (C~ exp(dt A q b))[h, q, n]
+    exp(dt A r)[h, n, r]`` is one batched complex matmul. Both factors have Re <= 0 in the
+    exponent (magnitudes <= 1). FLOPs ~ 8 * H * (N/2) * length (complex multiply-adds in a
+    matmul) plus ~ 2 * H * (N/2) * sqrt(length) complex exponentials.
+    """
+    dtA, _, C_tilde = _s4d_discretize(log_dt, A, C)
+    block = max(1, math.isqrt(max(length, 1)))
+    n_blocks = -(-length // block)
+    pos_in = torch.arange(block, device=A.device, dtype=log_dt.dtype)
+    pos_blocks = torch.arange(n_blocks, device=A.device, dtype=log_dt.dtype) * block
+    inner = torch.exp(dtA.unsqueeze(-1) * pos_in)  # (H, N/2, b)
+    outer = torch.exp(dtA.unsqueeze(1) * pos_blocks.unsqueeze(-1)) * C_tilde.unsqueeze(1)  # (H, Q, N/2)
+    K = 2.0 * torch.matmul(outer, inner).real  # (H, Q, b)
+    return K.reshape(K.shape[0], n_blocks * block)[:, :length]
 
 
 def fft_causal_conv(u: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
@@ -184,8 +290,9 @@ def fft_causal_conv(u: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     if K.shape[-1] != length:
         raise ValueError(f"kernel length {K.shape[-1]} must equal sequence length {length}")
     n = 2 * length
-    spec = torch.fft.rfft(u, n=n, dim=1) * torch.fft.rfft(K, n=n, dim=-1).transpose(0, 1)
-    return torch.fft.irfft(spec, n=n, dim=1)[:, :length]
+    u_t = u.transpose(1, 2).contiguous()  # (B, H, L): transform along the contiguous axis
+    spec = torch.fft.rfft(u_t, n=n) * torch.fft.rfft(K, n=n)
+    return torch.fft.irfft(spec, n=n)[..., :length].transpose(1, 2)
 
 
 def direct_causal_conv(u: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
@@ -234,6 +341,7 @@ __all__ = [
     "s4d_fft",
     "s4d_init_state",
     "s4d_kernel",
+    "s4d_kernel_naive",
     "s4d_lin_init",
     "s4d_naive",
     "s4d_real_init",
