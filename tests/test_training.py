@@ -113,9 +113,11 @@ def same_state(a: dict, b: dict) -> bool:
 
 
 def test_type1_halves_every_epoch_and_is_constant_within() -> None:
-    cfg = quiet(lr=0.005, schedule="type1")
+    # as the LTSF code (adjust_learning_rate(epoch + 1) after each epoch): lr, lr, lr/2, lr/4, ...
+    cfg = quiet(lr=0.008, schedule="type1")
+    expected = [0.008, 0.008, 0.004, 0.002, 0.001, 0.0005]
     for epoch in range(6):
-        assert {learning_rate(cfg, epoch, s, 7) for s in range(7)} == {0.005 * 0.5**epoch}
+        assert {learning_rate(cfg, epoch, s, 7) for s in range(7)} == {expected[epoch]}
 
 
 def _torch_schedule(scheduler_cls, steps: int, **kw) -> list[float]:
@@ -332,7 +334,7 @@ def test_run_directory_contents(tmp_path) -> None:
     rows = rd.read_jsonl(run / rd.METRICS)
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     assert set(rows[0]) == {"epoch", "train_loss", "val_mse", "lr", "seconds", "best"}
-    assert [r["lr"] for r in rows] == [5e-3, 2.5e-3, 1.25e-3]
+    assert [r["lr"] for r in rows] == [5e-3, 5e-3, 2.5e-3]
     assert same_state(rd.load_weights(run / rd.BEST), result.model.state_dict())
     assert rd.read_json(run / rd.SCALER) == data.scaler.to_dict()
     assert rd.read_json(run / rd.TEST_METRICS) == result.test_metrics

@@ -58,7 +58,7 @@ def train(
     epochs: int = typer.Option(10),
     batch_size: int = typer.Option(32),
     lr: float = typer.Option(1e-4, help="Learning rate (DLinear's ETTh1 recipe uses 0.005)."),
-    schedule: str = typer.Option("type1", help="type1 (halve every epoch) | constant | cosine | onecycle."),
+    schedule: str = typer.Option("type1", help="type1 (LTSF: lr for 2 epochs, then halved every epoch) | constant | cosine | onecycle."),
     optimizer: str = typer.Option("adam", help="adam | adamw."),
     weight_decay: float = typer.Option(0.0),
     patience: int = typer.Option(3, help="Early-stopping patience in epochs (0: never stop early)."),

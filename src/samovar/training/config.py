@@ -15,7 +15,7 @@ class TrainConfig:
     """Everything the trainer needs besides the model and the data.
 
     Defaults are the common LTSF recipe (DLinear/Autoformer code): Adam, lr 1e-4 halved every
-    epoch ("type1"), batch 32, 10 epochs, early stopping with patience 3 on validation MSE.
+    epoch from the third on ("type1"), batch 32, 10 epochs, early stopping with patience 3 on validation MSE.
     """
 
     epochs: int = 10
@@ -23,7 +23,7 @@ class TrainConfig:
     lr: float = 1e-4
     optimizer: str = "adam"  # "adam" | "adamw"
     weight_decay: float = 0.0
-    schedule: str = "type1"  # "type1" (halve each epoch) | "constant" | "cosine" | "onecycle"
+    schedule: str = "type1"  # "type1" (halve each epoch after the 2nd) | "constant" | "cosine" | "onecycle"
     warmup_steps: int = 0  # linear warm-up (cosine only), in optimizer steps
     onecycle_pct_start: float = 0.3  # fraction of steps spent rising (onecycle only)
     patience: int = 3  # epochs without a better val MSE before stopping (0: never stop early)
@@ -84,7 +84,8 @@ class TrainConfig:
 def learning_rate(config: TrainConfig, epoch: int, step: int, steps_per_epoch: int) -> float:
     """The learning rate for optimizer step `step` (0-based, within the epoch) of `epoch` (0-based).
 
-    type1: lr * 0.5**epoch, constant over the epoch (the LTSF code's "type1").
+    type1: the LTSF code's "type1": lr for the first two epochs, then halved every epoch
+    (lr * 0.5**max(0, epoch - 1)), constant within an epoch.
     cosine: optional linear warm-up over `warmup_steps`, then cosine decay from lr to 0
     over the remaining steps of all epochs.
     onecycle: cosine rise from lr/25 to lr over `onecycle_pct_start` of all steps, then
@@ -94,7 +95,9 @@ def learning_rate(config: TrainConfig, epoch: int, step: int, steps_per_epoch: i
     if config.schedule == "constant":
         return base
     if config.schedule == "type1":
-        return base * 0.5**epoch
+        # The LTSF code calls adjust_learning_rate(epoch + 1) after each epoch with
+        # lr * 0.5**((epoch + 1) - 1): the first call keeps lr, so epochs 1 and 2 both use lr.
+        return base * 0.5 ** max(0, epoch - 1)
     total = max(1, config.epochs * steps_per_epoch)
     t = epoch * steps_per_epoch + step  # global step, 0-based
     if config.schedule == "cosine":
