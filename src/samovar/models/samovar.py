@@ -1,0 +1,362 @@
+"""SAMoVAR and FixedVAR (Lu & Yang 2025, "Linear Transformers as VAR Models", arXiv 2502.07244).
+
+A lookback window is instance-normalized per channel, cut into segments of length
+s = horizon, and each segment becomes two tokens per channel (ARX tokenization): a
+context token that sees all channels of the segment and a main token that sees its own
+channel. Channels are then independent sequences of 2N tokens ctx_1, main_1, ..., ctx_N, main_N.
+
+The main token at segment n predicts segment n+1 (next-segment prediction), so a single
+model is trained at every position of the lookback and the last position gives the forecast.
+
+SAMoVAR's sequence model is a stack of MLP blocks followed by the VAR-aligned linear
+attention: a chain of layers whose keys are the previous layer's output (layer 1: x0,
+the normalized trunk output), whose queries and values are projections of x0, with no
+softmax, feature map or denominator:  o_t = q_t · Σ_{s≤t} k_s v_sᵀ. The chain's outputs at
+main positions are summed, mixed per head by an invertible structural matrix S = L U and
+added to x0. FixedVAR replaces the data-dependent queries and values by learned vectors
+per channel and position (a fixed VAR whose coefficients do not depend on the data).
+
+``ARXForecaster`` holds what SAMoVAR, FixedVAR and LinTrans (``models/lintrans.py``)
+share: normalization, segmentation, tokenization, the head, the loss and the streaming
+forecast loop; subclasses provide the token embeddings and the sequence model.
+
+Shapes: B batch, L lookback, C channels, s = horizon (segment length), N = ceil(L / s)
+segments, T = 2N tokens, D model width, H heads, d = D / H head width.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..layers.arx import MLP, NORM_EPS, ARXTokenizer, StructuralMatrix, head_rms_norm, segment_series
+from ..ops.linear_attention import (
+    linear_attention_chunked,
+    linear_attention_materialized,
+    linear_attention_naive,
+    linear_attention_step,
+)
+from . import register
+from .base import ForecastModel
+
+ATTENTION_KERNELS = ("chunked", "naive", "materialized")
+
+# Lookback per horizon in the authors' scripts (samovar.sh).
+PAPER_LOOKBACK = {96: 1024, 192: 2048, 336: 2048, 720: 4096}
+
+# Batch size and gradient accumulation per dataset in the authors' scripts.
+PAPER_BATCH = {
+    "etth1": (32, 1), "etth2": (32, 1), "ettm1": (32, 1), "ettm2": (32, 1), "weather": (32, 1),
+    "ecl": (8, 4), "electricity": (8, 4), "traffic": (8, 4), "solar": (8, 4),
+    "pems03": (8, 4), "pems04": (8, 4), "pems07": (8, 4), "pems08": (8, 4),
+}  # fmt: skip
+
+
+def paper_training_config(dataset: str | None = None) -> dict[str, Any]:
+    """The authors' training recipe as keyword arguments of ``samovar.training.TrainConfig``.
+
+    From samovar.sh / exp_main.py: AdamW (lr 6e-4, weight decay 0.1 on every parameter),
+    a one-cycle schedule stepped per batch over 100 epochs with 5% warm-up, gradient
+    clipping at norm 1, early stopping with patience 12 on validation MSE, seed 2024,
+    batch 32 (ETT, Weather) or 8 with 4 accumulation steps (ECL, Traffic, Solar, PEMS).
+    Not expressible in TrainConfig and so not reproduced: AdamW betas (0.9, 0.95) (torch's
+    default 0.999 is used), the schedule's linear (not cosine) annealing with div_factor 10
+    and its length of 101 epochs. Unknown dataset names get batch 32.
+    """
+    batch, accumulate = PAPER_BATCH.get((dataset or "").lower(), (32, 1))
+    return dict(
+        epochs=100, batch_size=batch, accumulate=accumulate, lr=6e-4, optimizer="adamw",
+        weight_decay=0.1, schedule="onecycle", onecycle_pct_start=0.05, patience=12,
+        grad_clip=1.0, seed=2024, drop_last=False,
+    )  # fmt: skip
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel: str, chunk_size: int) -> torch.Tensor:
+    """Causal linear attention without normalization; q, k: (B, H, T, d), v: (B, H, T, d) -> (B, H, T, d).
+
+    Always computed in at least float32 with autocast off: the VAR chain has no normalizing
+    denominator, so it is kept out of bfloat16 even when the rest of the model is autocast.
+    """
+    dtype = torch.promote_types(torch.promote_types(q.dtype, k.dtype), torch.promote_types(v.dtype, torch.float32))
+    q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
+    with torch.autocast(q.device.type, enabled=False):
+        if kernel == "chunked":
+            return linear_attention_chunked(q, k, v, chunk_size=chunk_size)
+        if kernel == "naive":
+            return linear_attention_naive(q, k, v)
+        return linear_attention_materialized(q, k, v)
+
+
+class ARXForecaster(ForecastModel):
+    """Shared skeleton of the ARX-tokenized next-segment forecasters.
+
+    Subclasses implement ``token_embedding() -> (C, N, 2, D)``, ``encode(tokens: (B·C, T, D))
+    -> (B·C, N, D)`` (the representation at each main position), and the streaming pair
+    ``init_state(batch)`` / ``step(token: (B·C, D), position, state) -> (h: (B·C, D), state)``.
+    """
+
+    def __init__(
+        self,
+        lookback: int,
+        horizon: int,
+        channels: int,
+        *,
+        d_model: int | None = None,
+        heads: int = 8,
+        layers: int = 3,
+        dropout: float = 0.1,
+        attention_kernel: str = "chunked",
+        chunk_size: int = 64,
+    ) -> None:
+        super().__init__(lookback, horizon, channels)
+        if self.lookback < 2:
+            raise ValueError(f"{type(self).__name__} needs lookback >= 2 (the instance normalization divides by the std), got {lookback}")
+        if d_model is None or d_model == 0:  # the authors' default: floor(sqrt(C)) * 32
+            d_model = math.isqrt(self.channels) * 32
+        for key, val in (("d_model", d_model), ("heads", heads), ("layers", layers), ("chunk_size", chunk_size)):
+            if isinstance(val, bool) or int(val) != val or val < 1:
+                raise ValueError(f"{key} must be a positive integer, got {val!r}")
+        if d_model % heads:
+            raise ValueError(f"d_model ({d_model}) must be divisible by heads ({heads}); change one of them")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        if attention_kernel not in ATTENTION_KERNELS:
+            raise ValueError(f"attention_kernel must be one of {ATTENTION_KERNELS}, got {attention_kernel!r}")
+        self.dim, self.heads, self.head_dim, self.layers = int(d_model), int(heads), int(d_model) // int(heads), int(layers)
+        self.attention_kernel, self.chunk_size, self.dropout_p = attention_kernel, int(chunk_size), float(dropout)
+        self.num_segments = -(-self.lookback // self.horizon)
+        self.num_tokens = 2 * self.num_segments
+
+        self.tokenizer = ARXTokenizer(self.horizon, self.channels, self.dim)
+        self.token_dropout = nn.Dropout(dropout)
+        self.pre_norm = nn.RMSNorm(self.dim, eps=NORM_EPS)
+        self.final_norm = nn.RMSNorm(self.dim, eps=NORM_EPS)
+        self.head = nn.Linear(self.dim, self.horizon)
+
+    @classmethod
+    def default_lookback(cls, horizon: int) -> int | None:
+        """The authors' lookback: 96 -> 1024, 192 -> 2048, 336 -> 2048, 720 -> 4096 (else None)."""
+        return PAPER_LOOKBACK.get(int(horizon))
+
+    @classmethod
+    def paper_training_config(cls, dataset: str | None = None) -> dict[str, Any]:
+        """See the module-level ``paper_training_config``."""
+        return paper_training_config(dataset)
+
+    def _init_weights(self) -> None:
+        """The authors' initialization: Linear weights N(0, 0.02), zero biases, output
+        projections of residual branches N(0, 0.02 / sqrt(2 * layers))."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, std=0.02)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+        for name, param in self.named_parameters():
+            if name.endswith("proj.weight"):
+                nn.init.normal_(param, std=0.02 / math.sqrt(2 * self.layers))
+
+    # ------------------------------------------------------------------ subclass interface
+
+    def token_embedding(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def encode(self, tokens: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def init_state(self, batch: int, dtype: torch.dtype, device: torch.device) -> Any:
+        raise NotImplementedError
+
+    def step(self, token: torch.Tensor, position: int, state: Any) -> tuple[torch.Tensor, Any]:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ shared pipeline
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 3 or x.shape[1] != self.lookback or x.shape[2] != self.channels:
+            raise ValueError(
+                f"{type(self).__name__} expects x: (batch, lookback={self.lookback}, channels={self.channels}), "
+                f"got {tuple(x.shape)}; build the model with the lookback and channels of your data"
+            )
+
+    def normalize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x: (B, L, C) -> (z, mean, std): mean of the last `horizon` points, (unbiased) std of all L."""
+        mean = x[:, -self.horizon :].mean(dim=1, keepdim=True)
+        std = x.std(dim=1, keepdim=True) + 1e-8
+        return (x - mean) / std, mean, std
+
+    def embed(self, segments: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """segments: (B, C, n, s) at segment positions start..start+n-1 -> tokens (B·C, 2n, D)."""
+        batch, channels, n, _ = segments.shape
+        tokens = self.token_dropout(self.tokenizer(segments)) + self.token_embedding()[:, start : start + n]
+        return self.pre_norm(tokens).reshape(batch * channels, 2 * n, self.dim)
+
+    def predict_segments(self, segments: torch.Tensor) -> torch.Tensor:
+        """Next-segment predictions on the normalized scale; causal across segments.
+
+        segments: (B, C, N, s) -> pred (B, C, N, s), pred[:, :, n] forecasts segment n+1 and
+        depends only on segments 0..n (of all channels).
+        """
+        hidden = self.encode(self.embed(segments))  # (B·C, N, D)
+        return self.head(self.final_norm(hidden)).view(segments.shape)
+
+    def segment_forecasts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x: (B, L, C) -> (pred, segments, mean, std), pred and segments (B, C, N, s) normalized,
+        pred[:, :, -1] the forecast of the horizon."""
+        self._check_input(x)
+        z, mean, std = self.normalize(x)
+        segments = segment_series(z, self.horizon)
+        return self.predict_segments(segments), segments, mean, std
+
+    def denormalize(self, pred: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        """pred: (B, C, s) normalized -> (B, s, C) on the input's scale."""
+        return pred.transpose(1, 2) * std + mean
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, lookback, C) -> forecast (B, horizon, C) from the last main position."""
+        pred, _, mean, std = self.segment_forecasts(x)
+        return self.denormalize(pred[:, :, -1], mean, std)
+
+    def next_segment_loss(
+        self, pred: torch.Tensor, segments: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, y: torch.Tensor
+    ) -> torch.Tensor:
+        """The authors' objective from the outputs of ``segment_forecasts``:
+        MSE(forecast, y) on the data's scale (the last position predicts the horizon y) plus
+        the MSE of the predictions inside the lookback (position n predicts segment n+1, on the
+        instance-normalized scale). Segment 0 holds the zero padding; it is only ever an input,
+        never a target, so the padding is never a target."""
+        loss = F.mse_loss(self.denormalize(pred[:, :, -1], mean, std), y)
+        if pred.shape[2] > 1:
+            loss = loss + F.mse_loss(pred[:, :, :-1], segments[:, :, 1:])
+        return loss
+
+    def training_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Next-segment loss at every main position (see ``next_segment_loss``); x: (B, L, C), y: (B, horizon, C)."""
+        if y.shape != (x.shape[0], self.horizon, self.channels):
+            raise ValueError(f"y must be (batch, horizon={self.horizon}, channels={self.channels}), got {tuple(y.shape)}")
+        return self.next_segment_loss(*self.segment_forecasts(x), y)
+
+    def forecast_recurrent(self, x: torch.Tensor) -> torch.Tensor:
+        """The same forecast as ``forward``, one token at a time with a carried state.
+
+        Each segment is tokenized when it is reached and its two tokens are fed through
+        ``step`` (linear_attention_step inside), so the cost per token does not grow with the
+        position. The normalization statistics come from the whole window, as in ``forward``.
+        Use in eval mode (dropout masks differ between the two paths in training mode).
+        x: (B, lookback, C) -> (B, horizon, C).
+        """
+        self._check_input(x)
+        z, mean, std = self.normalize(x)
+        segments = segment_series(z, self.horizon)
+        batch, channels, n_seg, _ = segments.shape
+        state = self.init_state(batch * channels, z.dtype, z.device)
+        hidden = None
+        for n in range(n_seg):
+            tokens = self.embed(segments[:, :, n : n + 1], start=n)  # (B·C, 2, D)
+            _, state = self.step(tokens[:, 0], 2 * n, state)  # context token
+            hidden, state = self.step(tokens[:, 1], 2 * n + 1, state)  # main token
+        pred = self.head(self.final_norm(hidden)).view(batch, channels, self.horizon)
+        return self.denormalize(pred, mean, std)
+
+
+@register("samovar")
+class SAMoVAR(ARXForecaster):
+    """Structural Aligned Mixture of VAR; x: (B, lookback, C) -> (B, horizon, C).
+
+    Hyper-parameters (the authors' defaults): d_model = floor(sqrt(C))·32, heads 8,
+    layers 3 (MLP blocks and VAR attention layers), dropout 0.1; attention_kernel
+    "chunked" (default), "naive" or "materialized" (same numbers), chunk_size 64.
+    """
+
+    data_dependent_qv = True  # FixedVAR: False
+
+    def __init__(self, lookback: int, horizon: int, channels: int, **hyper: Any) -> None:
+        super().__init__(lookback, horizon, channels, **hyper)
+        D, N, C, H, d, n_layers = self.dim, self.num_segments, self.channels, self.heads, self.head_dim, self.layers
+        # Learned embeddings: per pair position, per channel and token position, per token type
+        # (context/main), per channel and token type.
+        self.pair_emb = nn.Parameter(0.02 * torch.randn(N, 1, D))
+        self.channel_pos_emb = nn.Parameter(0.02 * torch.randn(C, N, 2, D))
+        self.type_emb = nn.Parameter(0.02 * torch.randn(2, D))
+        self.channel_type_emb = nn.Parameter(0.02 * torch.randn(C, 1, 2, D))
+        # Trunk: pre-norm residual MLP blocks.
+        self.trunk_norms = nn.ModuleList([nn.RMSNorm(D, eps=NORM_EPS) for _ in range(n_layers)])
+        self.trunk = nn.ModuleList([MLP(D, self.dropout_p) for _ in range(n_layers)])
+        self.var_norm = nn.RMSNorm(D, eps=NORM_EPS)
+        if self.data_dependent_qv:
+            # Queries and values of every layer in one projection of x0, then per-head RMSNorm
+            # with one weight vector per (q|v, layer, head).
+            self.qv_linear = nn.Linear(D, 2 * n_layers * D)
+            self.qv_norm_weight = nn.Parameter(torch.ones(2, n_layers, H, d))
+        else:
+            # FixedVAR: one learned query and value per (layer, channel, head, token position).
+            self.fixed_qv = nn.Parameter(0.02 * torch.randn(2, n_layers, C, H, self.num_tokens, d))
+        self.attn_dropout = nn.Dropout(self.dropout_p)
+        self.structure = StructuralMatrix(H, d)
+        self._init_weights()
+
+    def token_embedding(self) -> torch.Tensor:
+        """(C, N, 2, D): the sum of the four learned embeddings."""
+        return self.pair_emb + self.channel_pos_emb + self.type_emb + self.channel_type_emb
+
+    def queries_values(self, x0: torch.Tensor, start: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """x0: (B·C, T, D) at token positions start..start+T-1 -> q, v: (layers, B·C, H, T, d)."""
+        bc, t, _ = x0.shape
+        n_layers, H, d = self.layers, self.heads, self.head_dim
+        if self.data_dependent_qv:
+            # normalize in the projection's own (contiguous) layout, then move heads before time
+            qv = head_rms_norm(self.qv_linear(x0).view(bc, t, 2, n_layers, H, d), self.qv_norm_weight)
+            qv = qv.permute(2, 3, 0, 4, 1, 5)
+        else:
+            fixed = self.fixed_qv[:, :, :, :, start : start + t]  # (2, layers, C, H, t, d)
+            qv = fixed.unsqueeze(2).expand(2, n_layers, bc // self.channels, *fixed.shape[2:])
+            qv = qv.reshape(2, n_layers, bc, H, t, d)
+        return qv[0], qv[1]
+
+    def trunk_output(self, x: torch.Tensor) -> torch.Tensor:
+        """The MLP trunk and the norm that gives x0: (..., D) -> (..., D)."""
+        for norm, mlp in zip(self.trunk_norms, self.trunk):
+            x = x + mlp(norm(x))
+        return self.var_norm(x)
+
+    def encode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens: (B·C, T, D) -> (B·C, N, D): x0 + (Σ_layers attention output) S at main positions."""
+        bc, t, D = tokens.shape
+        x0 = self.trunk_output(tokens)
+        q, v = self.queries_values(x0, 0)
+        keys = x0.view(bc, t, self.heads, self.head_dim).transpose(1, 2)  # layer 1: x0 itself
+        total = 0
+        for layer in range(self.layers):
+            keys = self.attn_dropout(attend(q[layer], keys, v[layer], self.attention_kernel, self.chunk_size))
+            total = total + keys[:, :, 1::2]  # main positions: (B·C, H, N, d)
+        mixed = (total @ self.structure()).transpose(1, 2).reshape(bc, t // 2, D)
+        return x0[:, 1::2] + mixed
+
+    def init_state(self, batch: int, dtype: torch.dtype, device: torch.device) -> list[torch.Tensor]:
+        """One (B·C, H, d, d) state per VAR layer."""
+        return [torch.zeros(batch, self.heads, self.head_dim, self.head_dim, dtype=dtype, device=device) for _ in range(self.layers)]
+
+    def step(self, token: torch.Tensor, position: int, state: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """token: (B·C, D) at token `position` -> (x0 + (Σ outputs) S: (B·C, D), new state)."""
+        bc = token.shape[0]
+        x0 = self.trunk_output(token)
+        q, v = self.queries_values(x0.unsqueeze(1), position)  # (layers, B·C, H, 1, d)
+        keys = x0.view(bc, self.heads, self.head_dim)
+        total, new_state = 0, []
+        for layer in range(self.layers):
+            out, s = linear_attention_step(q[layer, :, :, 0], keys, v[layer, :, :, 0], state[layer])
+            keys = self.attn_dropout(out)
+            total = total + keys
+            new_state.append(s)
+        mixed = (total.unsqueeze(-2) @ self.structure()).squeeze(-2).reshape(bc, self.dim)
+        return x0 + mixed, new_state
+
+
+@register("fixedvar")
+class FixedVAR(SAMoVAR):
+    """SAMoVAR with learned (data-independent) queries and values per channel and position."""
+
+    data_dependent_qv = False

@@ -1,0 +1,208 @@
+"""SAMoVAR: shapes, causality across segments, the structural matrix, kernel equivalence,
+the streaming forecast, padding, the next-segment loss, and a short real-data training."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+import torch
+
+import samovar.models as models
+from samovar.layers.arx import StructuralMatrix, segment_series
+from samovar.models.samovar import PAPER_LOOKBACK, SAMoVAR, paper_training_config
+
+from conftest import SHARED_DATA, require_file
+
+
+def make(lookback=50, horizon=12, channels=3, **hyper):
+    torch.manual_seed(0)
+    hyper = {"d_model": 16, "heads": 4, "layers": 2, **hyper}
+    return SAMoVAR(lookback, horizon, channels, **hyper)
+
+
+def test_registered_shapes_and_defaults():
+    assert {"samovar", "fixedvar", "lintrans"} <= set(models.available())
+    model = models.get("samovar", lookback=100, horizon=24, channels=7)
+    assert model.dim == 64 and model.heads == 8 and model.layers == 3  # floor(sqrt(7)) * 32, paper defaults
+    assert model.num_segments == 5 and model.num_tokens == 10  # 100 -> padded to 120
+    x = torch.randn(4, 100, 7)
+    assert model(x).shape == (4, 24, 7)
+    assert {h: SAMoVAR.default_lookback(h) for h in PAPER_LOOKBACK} == {96: 1024, 192: 2048, 336: 2048, 720: 4096}
+    assert SAMoVAR.default_lookback(48) is None
+
+
+def test_paper_training_config_builds_a_train_config():
+    cfg = paper_training_config("ETTh1")
+    assert cfg["lr"] == 6e-4 and cfg["weight_decay"] == 0.1 and cfg["patience"] == 12 and cfg["batch_size"] == 32
+    assert paper_training_config("ECL")["batch_size"] == 8 and paper_training_config("ECL")["accumulate"] == 4
+    assert SAMoVAR.paper_training_config("etth2") == paper_training_config("ETTh2")
+    training = pytest.importorskip("samovar.training.config")
+    training.TrainConfig(**cfg)  # every key is a TrainConfig option
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="divisible"):
+        SAMoVAR(50, 12, 3, d_model=18, heads=4)
+    with pytest.raises(ValueError, match="attention_kernel"):
+        SAMoVAR(50, 12, 3, attention_kernel="flash")
+    with pytest.raises(ValueError, match="lookback >= 2"):
+        SAMoVAR(1, 12, 3)
+    model = make()
+    with pytest.raises(ValueError, match="lookback=50"):
+        model(torch.randn(2, 49, 3))
+    with pytest.raises(ValueError, match="y must be"):
+        model.training_loss(torch.randn(2, 50, 3), torch.randn(2, 11, 3))
+
+
+def test_segments_are_left_padded_with_zeros():
+    z = torch.arange(1.0, 51.0).view(1, 50, 1).expand(2, 50, 3)
+    seg = segment_series(z, 12)  # 50 -> 60: 10 zeros at the start
+    assert seg.shape == (2, 3, 5, 12)
+    assert torch.all(seg[:, :, 0, :10] == 0) and torch.equal(seg[0, 0, 0, 10:], torch.tensor([1.0, 2.0]))
+    assert torch.equal(seg[0, 1].flatten()[10:], torch.arange(1.0, 51.0))
+
+
+@pytest.mark.parametrize("t", [0, 2, 3])
+def test_causal_across_segments(t):
+    """Perturbing segments after t (any channel) cannot change the predictions made at 0..t."""
+    model = make().eval()
+    seg = torch.randn(2, 3, 5, 12)
+    pert = seg.clone()
+    pert[:, :, t + 1 :] += torch.randn_like(pert[:, :, t + 1 :])
+    base, moved = model.predict_segments(seg), model.predict_segments(pert)
+    assert torch.allclose(base[:, :, : t + 1], moved[:, :, : t + 1], atol=1e-6)
+    if t + 1 < 5:
+        assert not torch.allclose(base[:, :, t + 1 :], moved[:, :, t + 1 :], atol=1e-4)
+
+
+def test_structural_matrix_invertible_and_structured_after_training():
+    torch.manual_seed(1)
+    sm = StructuralMatrix(heads=3, dim=5).double()
+    opt = torch.optim.AdamW(sm.parameters(), lr=0.2, weight_decay=0.1)
+    for _ in range(10):  # large steps in random directions, pushing the raw diagonal negative too
+        loss = (sm() * torch.randn(3, 5, 5, dtype=torch.float64)).sum() + torch.diagonal(sm.free, dim1=-2, dim2=-1).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    lower, upper = sm.factors()
+    eye = torch.eye(5, dtype=torch.float64).expand(3, -1, -1)
+    assert torch.equal(torch.diagonal(lower, dim1=-2, dim2=-1), torch.ones(3, 5, dtype=torch.float64))
+    assert torch.all(lower.triu(1) == 0) and torch.all(upper.tril(-1) == 0)
+    assert torch.all(torch.diagonal(upper, dim1=-2, dim2=-1) > 0)
+    assert torch.diagonal(sm.free, dim1=-2, dim2=-1).min() < 0  # the raw diagonal did go negative
+    s = sm()
+    det = torch.linalg.det(s)
+    assert torch.allclose(det, torch.diagonal(upper, dim1=-2, dim2=-1).prod(-1)) and torch.all(det > 0)
+    assert torch.allclose(s @ sm.inverse(), eye, atol=1e-8)
+
+
+def test_structural_matrix_inside_model_keeps_structure():
+    model = make()
+    opt = torch.optim.AdamW(model.parameters(), lr=0.05)
+    x, y = torch.randn(4, 50, 3), torch.randn(4, 12, 3)
+    for _ in range(5):
+        loss = model.training_loss(x, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    lower, upper = model.structure.factors()
+    assert torch.all(torch.diagonal(lower, dim1=-2, dim2=-1) == 1) and torch.all(torch.diagonal(upper, dim1=-2, dim2=-1) > 0)
+    assert torch.all(torch.linalg.det(model.structure().double()) > 0)
+
+
+@pytest.mark.parametrize("lookback,horizon,chunk", [(50, 12, 64), (100, 7, 4), (24, 24, 3)])
+def test_chunked_equals_naive_and_materialized_float64(lookback, horizon, chunk):
+    """Same parameters, three kernels: identical training loss and gradients (float64, dropout off)."""
+    x, y = torch.randn(3, lookback, 3, dtype=torch.float64), torch.randn(3, horizon, 3, dtype=torch.float64)
+    results = []
+    for kernel in ("chunked", "naive", "materialized"):
+        model = make(lookback, horizon, dropout=0.0, attention_kernel=kernel, chunk_size=chunk).double()
+        xg = x.clone().requires_grad_(True)
+        loss = model.training_loss(xg, y)
+        grads = torch.autograd.grad(loss, [xg, *model.parameters()])
+        results.append((loss, grads))
+    for loss, grads in results[1:]:
+        assert torch.allclose(loss, results[0][0], rtol=1e-10, atol=1e-12)
+        for g, g0 in zip(grads, results[0][1]):
+            assert torch.allclose(g, g0, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("lookback,horizon,channels", [(50, 12, 3), (48, 12, 3), (30, 8, 1), (12, 12, 2)])
+def test_recurrent_forecast_equals_parallel(lookback, horizon, channels):
+    model = make(lookback, horizon, channels).double().eval()
+    x = torch.randn(2, lookback, channels, dtype=torch.float64)
+    assert torch.allclose(model.forecast_recurrent(x), model(x), rtol=1e-10, atol=1e-10)
+
+
+def test_one_channel_and_lookback_not_a_multiple():
+    model = make(lookback=37, horizon=10, channels=1)
+    x, y = torch.randn(5, 37, 1), torch.randn(5, 10, 1)
+    assert model(x).shape == (5, 10, 1)
+    loss = model.training_loss(x, y)
+    loss.backward()
+    assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_instance_normalization_undone_on_output():
+    """Shifting and scaling the input window moves the forecast the same way."""
+    model = make().eval()
+    x = torch.randn(2, 50, 3)
+    assert torch.allclose(model(3.0 * x + 5.0), 3.0 * model(x) + 5.0, atol=1e-4)
+
+
+def test_training_loss_uses_every_position():
+    model = make().eval()
+    x, y = torch.randn(2, 50, 3), torch.randn(2, 12, 3)
+    pred, segments, mean, std = model.segment_forecasts(x)
+    pred = pred.detach().requires_grad_(True)
+    loss = model.next_segment_loss(pred, segments, mean, std, y)
+    (grad,) = torch.autograd.grad(loss, pred)
+    assert torch.all(grad.abs().sum(dim=(0, 1, 3)) > 0)  # every position n = 0..N-1 gets a gradient
+    # The formula: forecast MSE on the data scale + in-lookback next-segment MSE (normalized scale).
+    forecast = pred[:, :, -1].transpose(1, 2) * std + mean
+    expected = ((forecast - y) ** 2).mean() + ((pred[:, :, :-1] - segments[:, :, 1:]) ** 2).mean()
+    assert torch.allclose(loss, expected)
+    # Changing a middle segment's target (not the input) changes the loss.
+    moved = segments.clone()
+    moved[:, :, 2] += 1.0
+    assert not torch.allclose(model.next_segment_loss(pred, moved, mean, std, y), loss)
+    assert torch.allclose(model.training_loss(x, y), loss)
+
+
+def test_forward_is_the_last_position():
+    model = make().eval()
+    x = torch.randn(2, 50, 3)
+    pred, _, mean, std = model.segment_forecasts(x)
+    assert torch.allclose(model(x), pred[:, :, -1].transpose(1, 2) * std + mean)
+
+
+@pytest.mark.slow
+def test_short_etth1_training_beats_last_value():
+    """336/48 on ETTh1, 250 AdamW steps: validation MSE below the last-value forecast."""
+    require_file("ETTh1.csv.gz")
+    data_mod = pytest.importorskip("samovar.data")
+
+    data = data_mod.prepare_data("ETTh1", lookback=336, horizon=48, data_dir=SHARED_DATA)
+    torch.manual_seed(2024)
+    model = SAMoVAR(336, 48, data.channels, layers=2)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
+    gen = torch.Generator().manual_seed(0)
+    start = time.perf_counter()
+    model.train()
+    for _ in range(250):
+        x, y = data.train.batch(torch.randint(len(data.train), (32,), generator=gen))
+        loss = model.training_loss(x, y)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+    model.eval()
+    idx = torch.arange(0, len(data.val), 4)
+    x, y = data.val.batch(idx)
+    with torch.no_grad():
+        mse = torch.mean((model(x) - y) ** 2).item()
+    naive = torch.mean((x[:, -1:, :] - y) ** 2).item()
+    print(f"ETTh1 336/48 val MSE {mse:.4f} vs last value {naive:.4f} ({time.perf_counter() - start:.1f} s)")
+    assert math.isfinite(mse) and mse < 0.9 * naive
