@@ -17,6 +17,10 @@ from rich.table import Table
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="samovar: train and use time-series forecasting models.")
 console = Console()
 
+from .tasks.cli import task_app  # noqa: E402  (the `samovar task ...` commands)
+
+app.add_typer(task_app, name="task")
+
 
 def fail(message: str) -> None:
     """Print an error in red and exit with status 2 (no traceback)."""
