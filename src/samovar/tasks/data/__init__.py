@@ -1,0 +1,1 @@
+"""Task data: Long Range Arena (ListOps, Pathfinder, Text, Retrieval, Image) and Speech Commands."""
