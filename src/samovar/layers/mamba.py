@@ -32,7 +32,7 @@ class Mamba(Mixer):
 
     def __init__(self, dim: int, heads: int | None = None, d_state: int = 16, expand: int = 2,
                  d_conv: int = 4, dt_rank: int | None = None, dt_min: float = 1e-3,
-                 dt_max: float = 1e-1, dt_init_floor: float = 1e-4, chunk_size: int = 16) -> None:
+                 dt_max: float = 1e-1, dt_init_floor: float = 1e-4, chunk_size: int = 8) -> None:
         super().__init__(dim)
         for key, val in (("d_state", d_state), ("expand", expand), ("d_conv", d_conv), ("chunk_size", chunk_size)):
             if val < 1:

@@ -195,7 +195,7 @@ class _SelectiveScan(torch.autograd.Function):
         return du, ddelta, dA, dBm, dCm, carry, None
 
 
-def selective_scan_chunked(u, delta, A, Bm, Cm, D_skip=None, chunk_size: int = 64, h0=None,
+def selective_scan_chunked(u, delta, A, Bm, Cm, D_skip=None, chunk_size: int = 8, h0=None,
                            return_state: bool = False):
     """Fast selective scan; same result as ``selective_scan_naive`` (shapes in the module docstring).
 
