@@ -1,0 +1,137 @@
+"""The results database: WAL, schema version, claim semantics, N/A rows, task results, concurrent writers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sqlite3
+
+import pytest
+
+from samovar.bench.db import SCHEMA_VERSION, ResultsDB, config_hash
+
+
+def cell(**kw):
+    base = dict(model="dlinear", dataset="ETTh1", horizon=96, lookback=336, seed=1, code_version="v1", config_hash="h")
+    return {**base, **kw}
+
+
+def test_wal_and_schema_version(tmp_path):
+    db = ResultsDB(tmp_path / "r.db")
+    assert db.schema_version() == SCHEMA_VERSION
+    con = sqlite3.connect(db.path)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+    con.commit()
+    con.close()
+    with pytest.raises(RuntimeError, match="newer than this samovar"):
+        ResultsDB(tmp_path / "r.db")
+
+
+def test_directory_path_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="is a directory"):
+        ResultsDB(tmp_path)
+
+
+def test_claim_finish_and_skip_rules(tmp_path):
+    db = ResultsDB(tmp_path / "r.db")
+    c = cell()
+    assert db.claim(c, profile="quick", config={}) == (True, "new")
+    claimed, why = db.claim(c, profile="quick", config={})
+    assert not claimed and "running in process" in why  # this process is alive
+    db.finish(c, "done", test_mse=0.5, test_mae=0.4, val_mse=float("nan"))
+    row = db.get(c)
+    assert row["status"] == "done" and row["test_mse"] == 0.5 and row["val_mse"] is None and row["attempts"] == 1
+    assert db.claim(c, profile="quick", config={}) == (False, "done")
+
+    f = cell(seed=2)
+    db.claim(f, profile="quick", config={})
+    db.finish(f, "failed", reason="ValueError: boom")
+    claimed, why = db.claim(f, profile="quick", config={})
+    assert not claimed and "--retry-failed" in why
+    assert db.claim(f, profile="quick", config={}, retry_failed=True) == (True, "retry")
+    assert db.get(f)["attempts"] == 2 and db.get(f)["reason"] is None
+
+    with pytest.raises(ValueError, match="unknown result column"):
+        db.finish(f, "done", test_rmse=1.0)
+    with pytest.raises(RuntimeError, match="never claimed"):
+        db.finish(cell(seed=99), "done")
+
+
+def test_dead_running_cell_needs_resume(tmp_path):
+    db = ResultsDB(tmp_path / "r.db")
+    c = cell()
+    db.claim(c, profile="quick", config={})
+    con = sqlite3.connect(db.path)
+    con.execute("UPDATE runs SET pid = ?", (2**22 + 12345,))  # a pid that is not running
+    con.commit()
+    con.close()
+    claimed, why = db.claim(c, profile="quick", config={})
+    assert not claimed and "--resume" in why
+    assert db.claim(c, profile="quick", config={}, take_over=True) == (True, "resumed")
+
+
+def test_na_rows_keep_reason_and_never_replace_done(tmp_path):
+    db = ResultsDB(tmp_path / "r.db")
+    db.record_na(cell(horizon=720), "no test window", profile="quick", config={})
+    row = db.get(cell(horizon=720))
+    assert row["status"] == "na" and row["reason"] == "no test window"
+    assert db.claim(cell(horizon=720), profile="quick", config={})[1].startswith("N/A")
+    db.claim(cell(), profile="quick", config={})
+    db.finish(cell(), "done", test_mse=1.0)
+    db.record_na(cell(), "late reason", profile="quick", config={})
+    assert db.get(cell())["status"] == "done"
+    with pytest.raises(ValueError, match="reason"):
+        db.record_na(cell(seed=5), "", profile="quick", config={})
+
+
+def test_task_results(tmp_path):
+    db = ResultsDB(tmp_path / "r.db")
+    db.record_task(task="listops", mixer="gla", metric="accuracy", value=0.37, budget="quick", config={"layers": 4},
+                   higher_is_better=True, wall_seconds=12.0)
+    db.record_task(task="listops", mixer="gla", metric="accuracy", value=0.38, budget="quick", config={"layers": 4},
+                   higher_is_better=True)  # same key: replaced
+    db.record_task(task="listops", mixer="mamba", metric="accuracy", value=None, status="failed", reason="OOM")
+    rows = db.task_rows(task="listops")
+    assert len(rows) == 1 and rows[0]["value"] == 0.38 and rows[0]["config_hash"] == config_hash({"layers": 4})
+    assert len(db.task_rows(task="listops", status=None)) == 2
+    with pytest.raises(ValueError, match="finite value"):
+        db.record_task(task="t", metric="m", value=float("nan"))
+    with pytest.raises(ValueError, match="reason"):
+        db.record_task(task="t", metric="m", value=None, status="na")
+
+
+def _writer(path: str, worker: int, cells: int, out) -> None:
+    db = ResultsDB(path, timeout=60)
+    won = []
+    for i in range(cells):
+        c = cell(seed=i)
+        claimed, _ = db.claim(c, profile="quick", config={"i": i})
+        if claimed:
+            db.heartbeat(c)
+            db.finish(c, "done", test_mse=float(i), params=worker)
+            won.append(i)
+        db.record_task(task="t", mixer=f"w{worker}", metric="m", value=float(i), seed=i)
+    out.put((worker, won))
+
+
+def test_concurrent_writers_claim_each_cell_once(tmp_path):
+    path = str(tmp_path / "r.db")
+    ResultsDB(path)
+    ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_writer, args=(path, w, 25, out)) for w in range(4)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    won = sorted(i for _, cells in results for i in cells)
+    assert won == list(range(25))  # every cell claimed by exactly one writer
+    db = ResultsDB(path)
+    rows = db.rows()
+    assert len(rows) == 25 and all(r["status"] == "done" and r["test_mse"] == r["seed"] for r in rows)
+    assert len(db.task_rows()) == 4 * 25
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
