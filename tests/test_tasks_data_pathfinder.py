@@ -125,6 +125,8 @@ def test_reads_official_release_layout(tmp_path):
     order = [i for i in range(20) if i % 2 == 0] + [i for i in range(20) if i % 2 == 1]
     expected = {images[i].tobytes(): int(labels[i]) for i in order}
     assert {row.numpy().astype(np.uint8).tobytes(): int(lab) for row, lab in zip(got, got_labels)} == expected
+    again = pf.load_pathfinder(tmp_path, source="official", seed=0)  # from the decoded cache
+    assert torch.equal(again.train.inputs, data.train.inputs) and any("cached in" in note for note in again.notes)
 
 
 def test_official_layout_errors(tmp_path):

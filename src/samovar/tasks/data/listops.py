@@ -103,16 +103,19 @@ class _TooLong(Exception):
     pass
 
 
-def _grow(rng: random.Random, depth: int, max_depth: int, max_args: int, out: list[str], limit: int) -> None:
-    """Append one random subtree to `out` (flat tokens, no parentheses); abort once len(out) >= limit."""
-    if depth < max_depth and rng.random() <= OPERATOR_PROBABILITY:
-        n_args = rng.randint(2, max_args)
-        out.append(rng.choice(OPERATORS))
+def _grow(rand, depth: int, max_depth: int, max_args: int, out: list[str], limit: int) -> None:
+    """Append one random subtree to `out` (flat tokens, no parentheses); abort once len(out) >= limit.
+
+    rand: a uniform [0, 1) source (random.Random.random); choices are uniform as in LRA.
+    """
+    if depth < max_depth and rand() <= OPERATOR_PROBABILITY:
+        n_args = 2 + int(rand() * (max_args - 1))
+        out.append(OPERATORS[int(rand() * 4)])
         for _ in range(n_args):
-            _grow(rng, depth + 1, max_depth, max_args, out, limit)
+            _grow(rand, depth + 1, max_depth, max_args, out, limit)
         out.append(CLOSE)
     else:
-        out.append(str(rng.randrange(10)))
+        out.append(DIGITS[int(rand() * 10)])
     if len(out) >= limit:
         raise _TooLong
 
@@ -121,14 +124,14 @@ def random_expression(
     rng: random.Random, *, min_length: int = 500, max_length: int = 2000, max_depth: int = 10, max_args: int = 10
 ) -> list[str]:
     """Flat tokens of one random expression with min_length < len < max_length (rejection sampling)."""
-    if not 1 <= min_length < max_length - 1:
+    if not 0 <= min_length < max_length - 1:
         raise ValueError(f"need 1 <= min_length < max_length - 1, got min_length={min_length}, max_length={max_length}")
     if max_depth < 2 or max_args < 2:
         raise ValueError(f"max_depth and max_args must be at least 2, got {max_depth}, {max_args}")
     while True:
         tokens: list[str] = []
         try:
-            _grow(rng, 1, max_depth, max_args, tokens, max_length)
+            _grow(rng.random, 1, max_depth, max_args, tokens, max_length)
         except _TooLong:
             continue
         if len(tokens) > min_length:
@@ -136,42 +139,35 @@ def random_expression(
 
 
 def to_official_source(tokens: list[str]) -> str:
-    """The LRA TSV spelling of flat tokens: every operator application wrapped in LRA's parentheses."""
-    pieces: list[str] = []
+    """The LRA TSV spelling of flat tokens: every operator application wrapped in LRA's parentheses.
 
-    def emit(i: int) -> int:  # writes the subtree starting at tokens[i]; returns the index after it
-        token = tokens[i]
-        if token not in OPERATORS:
-            pieces.append(token)
-            return i + 1
-        starts = []
-        j = i + 1
-        while tokens[j] != CLOSE:
-            starts.append(j)
-            j = _skip(tokens, j)
-        pieces.append("( " * (len(starts) + 1) + token)
-        for start in starts:
-            emit(start)
-            pieces.append(")")
-        pieces.append("] )")
-        return j + 1
-
-    emit(0)
-    return " ".join(pieces)
-
-
-def _skip(tokens: list[str], i: int) -> int:
-    """Index just after the subtree that starts at tokens[i]."""
-    depth = 0
-    while True:
-        token = tokens[i]
+    LRA writes ``[OP a1 ... an ]`` as n + 1 opening parentheses, the operator, each argument
+    followed by ``)``, then ``] )``.
+    """
+    n_args = {}  # operator position -> its argument count
+    open_ops: list[int] = []
+    for i, token in enumerate(tokens):
         if token in OPERATORS:
+            if open_ops:
+                n_args[open_ops[-1]] += 1
+            open_ops.append(i)
+            n_args[i] = 0
+        elif token == CLOSE:
+            open_ops.pop()
+        elif open_ops:
+            n_args[open_ops[-1]] += 1
+    pieces = []
+    depth = 0
+    for i, token in enumerate(tokens):
+        if token in OPERATORS:
+            pieces.append("( " * (n_args[i] + 1) + token)
             depth += 1
         elif token == CLOSE:
             depth -= 1
-        i += 1
-        if depth == 0:
-            return i
+            pieces.append("] )" + (" )" if depth else ""))
+        else:
+            pieces.append(token + (" )" if depth else ""))
+    return " ".join(pieces)
 
 
 def generate_listops(
@@ -277,7 +273,7 @@ def find_official_listops(data_dir: str | os.PathLike | None = None) -> dict[str
 
 def load_listops(
     data_dir: str | os.PathLike | None = None, *, source: str = "auto", n_train: int = OFFICIAL_SIZES["train"],
-    n_val: int = OFFICIAL_SIZES["val"], n_test: int = OFFICIAL_SIZES["test"], min_length: int = 500,
+    n_val: int = OFFICIAL_SIZES["val"], n_test: int = OFFICIAL_SIZES["test"], min_length: int | None = None,
     max_length: int = 2000, max_depth: int = 10, max_args: int = 10, seed: int = 0, truncate: bool = False,
 ) -> ClassificationData:
     """ListOps as (n, max_length) int64 tokens, 10 classes.
@@ -286,7 +282,10 @@ def load_listops(
     cache); "generate" generates with this module's generator (cached under the cache directory,
     so a second call reads the files); "auto" uses the official files when found, else generates.
     Sequences are padded to ``max_length``; official sequences longer than it raise unless truncate.
+    min_length (generated data) defaults to max_length // 4, LRA's ratio: 500 for 2000.
     """
+    if min_length is None:
+        min_length = max_length // 4
     if source not in ("auto", "official", "generate"):
         raise ValueError(f"source must be 'auto', 'official' or 'generate', got {source!r}")
     notes: list[str] = []

@@ -292,6 +292,28 @@ def read_official_pathfinder(folder: str | os.PathLike, *, size: int, skip_bad_i
     return np.stack(images), np.asarray(labels, dtype=np.int64), notes
 
 
+def _decoded_official(folder: Path, size: int, skip_bad_images: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """read_official_pathfinder, remembered as .npz in the cache directory (decoding 200k PNGs takes minutes).
+
+    The cache key covers the folder path, the names, sizes and times of the metadata files and
+    the times of the image folders (changed when images are added or removed; an image rewritten
+    in place is not noticed: delete the cache file, named in the notes, after editing images).
+    """
+    stamp = [str(folder.resolve()), size, skip_bad_images] + [
+        (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted((folder / "metadata").glob("*.npy"))] + [
+        (p.name, p.stat().st_mtime_ns) for p in sorted((folder / "imgs").glob("*"))]
+    key = hashlib.sha256(repr(stamp).encode()).hexdigest()[:16]
+    path = generated_dir("decoded", f"pathfinder{size}") / f"{folder.name}-{key}.npz"
+    if path.is_file():
+        with np.load(path) as stored:
+            return stored["images"], stored["labels"], [str(n) for n in stored["notes"]]
+    images, labels, notes = read_official_pathfinder(folder, size=size, skip_bad_images=skip_bad_images)
+    notes = notes + [f"decoded images cached in {path}"]
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, images=images, labels=labels, notes=np.array(notes, dtype=str))
+    return images, labels, notes
+
+
 def load_pathfinder(
     data_dir: str | os.PathLike | None = None, *, resolution: int = 32, source: str = "auto",
     difficulty: str = "curv_contour_length_14", n_train: int = 160_000, n_val: int = 20_000, n_test: int = 20_000,
@@ -320,7 +342,7 @@ def load_pathfinder(
             if source == "official":
                 raise
     if folder is not None:
-        images, labels, notes = read_official_pathfinder(folder, size=resolution, skip_bad_images=skip_bad_images)
+        images, labels, notes = _decoded_official(folder, resolution, skip_bad_images)
         parts = split_indices(len(labels), OFFICIAL_SPLIT, seed)
         if min(len(part) for part in parts) == 0:
             raise DataError(f"{folder} lists only {len(labels)} readable images: too few for an 80/10/10 split")
