@@ -206,3 +206,19 @@ def test_short_etth1_training_beats_last_value():
     naive = torch.mean((x[:, -1:, :] - y) ** 2).item()
     print(f"ETTh1 336/48 val MSE {mse:.4f} vs last value {naive:.4f} ({time.perf_counter() - start:.1f} s)")
     assert math.isfinite(mse) and mse < 0.9 * naive
+
+
+@pytest.mark.parametrize("name", ["samovar", "lintrans"])
+def test_bf16_autocast_option_close_to_float32(name):
+    torch.manual_seed(0)
+    x = torch.randn(3, 50, 3)
+    exact = models.get(name, lookback=50, horizon=12, channels=3, d_model=16, heads=4, layers=2).eval()
+    fast = models.get(name, lookback=50, horizon=12, channels=3, d_model=16, heads=4, layers=2, bf16=True).eval()
+    fast.load_state_dict(exact.state_dict())
+    out = fast(x)
+    assert out.dtype == torch.float32
+    assert torch.allclose(out, exact(x), atol=0.05, rtol=0.05) and not torch.equal(out, exact(x))
+    assert torch.allclose(fast.forecast_recurrent(x), out, atol=0.05, rtol=0.05)
+    loss = fast.training_loss(x, torch.randn(3, 12, 3))
+    loss.backward()
+    assert torch.isfinite(loss)

@@ -64,7 +64,7 @@ class LinTrans(ARXForecaster):
     """Linear Transformer on ARX tokens; x: (B, lookback, C) -> (B, horizon, C).
 
     Hyper-parameters as SAMoVAR: d_model = floor(sqrt(C))·32, heads 8, layers 3 (blocks),
-    dropout 0.1, attention_kernel "chunked" | "naive" | "materialized", chunk_size 64.
+    dropout 0.1, attention_kernel "chunked" | "naive" | "materialized", chunk_size 64, bf16.
     """
 
     def __init__(self, lookback: int, horizon: int, channels: int, **hyper: Any) -> None:
