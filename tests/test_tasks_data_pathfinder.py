@@ -51,6 +51,9 @@ def test_shapes_values_and_exact_balance(generated32):
     ink = (images > 0).reshape(120, -1).sum(1)
     # same number of paths and dots in both classes: ink amount must not give the label away
     assert abs(ink[labels == 1].mean() - ink[labels == 0].mean()) < 0.1 * ink.mean()
+    # negatives' second dot lies as far from the first as a path's far end: distance gives nothing away
+    distance = np.linalg.norm(dots[:, 0] - dots[:, 1], axis=1)
+    assert abs(np.median(distance[labels == 1]) - np.median(distance[labels == 0])) < 1.5
 
 
 def test_positives_connect_the_dots_and_negatives_do_not(generated32):

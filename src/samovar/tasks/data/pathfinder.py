@@ -6,7 +6,9 @@ chains of neighbouring pixels, drawn ``dash`` pixels on, ``gap`` pixels off (see
 :class:`PathfinderStyle`). Positive images (label 1) have dots at both ends of path 0; negative
 images (label 0) have one dot at the start of path 0 and one at the start of path 1. Every
 image has the same number of paths and dots, so the amount of ink does not give the label
-away. Labels are balanced (half of each split positive).
+away, and a negative's second dot is placed where an undrawn path from the first dot would end,
+so the distance between the dots does not either. Labels are balanced (half of each split
+positive).
 
 Guarantee (checked pixel-wise by the tests): with link radius r = gap + 1, call two ink pixels
 linked when their Chebyshev distance is at most r. The pixels of one path (its dots included)
@@ -119,15 +121,19 @@ def _dot_pixels(centers: np.ndarray, radius: float, size: int) -> tuple[np.ndarr
     return np.clip(y, 0, size - 1), np.clip(x, 0, size - 1), inside
 
 
-def _candidate_paths(rng: np.random.Generator, m: int, tries: int, style: PathfinderStyle) -> tuple[np.ndarray, np.ndarray]:
-    """`tries` random curves for each of m images.
+def _candidate_paths(
+    rng: np.random.Generator, m: int, tries: int, style: PathfinderStyle, start: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """`tries` random curves for each of m images, from `start` (m, tries, 2) or uniform starting points.
 
     Returns points (m, tries, k, 2) float32 (y, x) and ink (m, tries, k) bool: whether the pixel
     under each point is drawn (dash) or left out (gap), counted along the chain of distinct pixels.
     """
     k = int(round(style.length / STEP)) + 1
     margin = style.dot_radius + 1
-    start = rng.uniform(margin, style.size - 1 - margin, (m, tries, 2)).astype(np.float32)
+    if start is None:
+        start = rng.uniform(margin, style.size - 1 - margin, (m, tries, 2))
+    start = start.astype(np.float32)
     turns = (rng.uniform(-style.bend * STEP, style.bend * STEP, (m, tries, 1))
              + rng.standard_normal((m, tries, k - 1), dtype=np.float32) * (style.wiggle * math.sqrt(STEP)))
     heading = rng.uniform(0, 2 * math.pi, (m, tries, 1)).astype(np.float32) + np.cumsum(turns, axis=-1, dtype=np.float32)
@@ -139,11 +145,13 @@ def _candidate_paths(rng: np.random.Generator, m: int, tries: int, style: Pathfi
     return points, (chain % (style.dash + style.gap)) < style.dash
 
 
-def _place_path(rng, blocked, idx, need_start, need_end, style):
+def _place_path(rng, blocked, idx, need_start, need_end, style, anchor=None, anchored=None):
     """One free path for each image in idx, or none: returns found (m,) bool, points (m, k, 2), ink (m, k).
 
     A candidate is free when its drawn pixels and its dots (where needed) lie inside the image
     and not on `blocked`; candidates are drawn in rounds of 8 until found or `style.retries` used.
+    Where `anchored` (m,) is True the path starts where an undrawn curve from `anchor` (m, 2)
+    ends: its start then lies as far from the anchor as a path's far end does.
     """
     size, m = blocked.shape[1], len(idx)
     k = int(round(style.length / STEP)) + 1
@@ -154,13 +162,20 @@ def _place_path(rng, blocked, idx, need_start, need_end, style):
         todo = np.flatnonzero(~found)
         if not len(todo):
             break
-        points, drawn = _candidate_paths(rng, len(todo), 8, style)
+        start = None
+        if anchored is not None and anchored[todo].any():
+            start = rng.uniform(margin, size - 1 - margin, (len(todo), 8, 2))
+            rows = np.flatnonzero(anchored[todo])
+            phantom, _ = _candidate_paths(rng, len(rows), 8, style, np.broadcast_to(anchor[todo[rows], None], (len(rows), 8, 2)))
+            start[rows] = phantom[:, :, -1]
+        points, drawn = _candidate_paths(rng, len(todo), 8, style, start)
         ys, xs = np.rint(points[..., 0]).astype(np.int64), np.rint(points[..., 1]).astype(np.int64)
         good = ((ys >= 0) & (ys < size) & (xs >= 0) & (xs < size)).all(-1)
         np.clip(ys, 0, size - 1, out=ys), np.clip(xs, 0, size - 1, out=xs)
         good &= ~(blocked[idx[todo][:, None, None], ys, xs] & drawn).any(-1)
-        end_in = ((points[:, :, -1] >= margin) & (points[:, :, -1] <= size - 1 - margin)).all(-1)
-        good &= end_in | ~need_end[todo, None]
+        for which, wanted in ((0, need_start), (-1, need_end)):  # room for the dots
+            dot_in = ((points[:, :, which] >= margin) & (points[:, :, which] <= size - 1 - margin)).all(-1)
+            good &= dot_in | ~wanted[todo, None]
         for which, wanted in ((0, need_start), (-1, need_end)):  # dots must be free as well
             cand = np.flatnonzero((good & wanted[todo, None]).ravel())
             if len(cand):
@@ -191,7 +206,8 @@ def _draw_batch(rng: np.random.Generator, labels: np.ndarray, style: PathfinderS
         dot_start = np.full(b, p == 0) | ((p == 1) & ~positive)
         dot_end = (p == 0) & positive
         idx = np.flatnonzero(ok)
-        found, pts, on = _place_path(rng, blocked, idx, dot_start[idx], dot_end[idx], style)
+        anchored = np.full(len(idx), p == 1) & ~positive[idx]  # negatives: dot 2 as far from dot 1 as in positives
+        found, pts, on = _place_path(rng, blocked, idx, dot_start[idx], dot_end[idx], style, dots[idx, 0], anchored)
         ok[idx[~found]] = False
         keep, pts, on = idx[found], pts[found], on[found]
         rows = np.broadcast_to(keep[:, None], on.shape)
