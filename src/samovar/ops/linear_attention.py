@@ -152,65 +152,79 @@ def linear_attention_step(
 
 
 def _to_chunks(x: Tensor, chunk: int) -> Tensor:
-    """(B, H, L, d) -> (B, H, N, C, d), zero-padding L up to a multiple of C."""
+    """(B, H, L, d) -> (B·H, N, C, d) contiguous, zero-padding L up to a multiple of C."""
     batch, heads, length, dim = x.shape
     pad = (-length) % chunk
     if pad:
         x = F.pad(x, (0, 0, 0, pad))
-    return x.reshape(batch, heads, (length + pad) // chunk, chunk, dim)
+    return x.reshape(batch * heads, (length + pad) // chunk, chunk, dim).contiguous()
+
+
+# Work on this many floats of (C, C) score blocks at a time: the intermediates of one slice
+# stay cache-sized and the peak memory does not grow with the score blocks of the whole batch.
+_SLICE_FLOATS = 1 << 18
+
+
+def _slices(G: int, N: int, C: int):
+    """Ranges over the batch·heads axis holding about _SLICE_FLOATS score entries each."""
+    step = max(1, _SLICE_FLOATS // max(1, N * C * C))
+    return [slice(i, min(i + step, G)) for i in range(0, G, step)]
 
 
 class _ChunkedLinearAttention(torch.autograd.Function):
     """Chunked causal linear attention on chunked inputs with a hand-written backward.
 
-    Inputs qc, kc: (B, H, N, C, d_k), vc: (B, H, N, C, d_v), s0: (B, H, d_k, d_v).
-    Outputs o: (B, H, N, C, d_v) and the final state (B, H, d_k, d_v).
+    Inputs qc, kc: (G, N, C, d_k), vc: (G, N, C, d_v) with G = batch·heads, s0: (G, d_k, d_v),
+    mask: (C, C) lower-triangular ones. Outputs o: (G, N, C, d_v) and the final state (G, d_k, d_v).
 
-    Forward:  A = tril(q kᵀ) per chunk;  U_n = k_nᵀ v_n;  S_n = s0 + Σ_{m<n} U_m (exclusive cumsum);
-              o = A v + q S_n.
-    Only q, k, v and the chunk-start states S are saved; A is recomputed in the backward, so
-    autograd never stores the (C, C) score blocks.
+    Forward:  A = tril(q kᵀ) per chunk;  U_n = k_nᵀ v_n;  S_n = s0 + Σ_{m<n} U_m (exclusive
+    cumsum, no loop over chunks);  o = A v + q S_n.  Every product is a batched matmul over
+    the chunks of a slice of G. Saved for the backward: q, k, v and the chunk-start states S
+    (d_k·d_v/C floats per position and head); the score blocks are recomputed slice by slice,
+    so at most one slice of (C, C) blocks exists at any time.
     """
 
     @staticmethod
     def forward(ctx, qc: Tensor, kc: Tensor, vc: Tensor, s0: Tensor, mask: Tensor):
-        chunk_states = kc.transpose(-1, -2) @ vc  # (B, H, N, d_k, d_v)
-        starts = torch.cumsum(chunk_states, dim=2)
-        final = starts[:, :, -1] + s0
-        # exclusive cumsum: state at the start of chunk n = s0 + Σ_{m<n} U_m
-        starts = (starts - chunk_states).add_(s0.unsqueeze(2))
-        scores = (qc @ kc.transpose(-1, -2)).mul_(mask)
-        out = torch.baddbmm(
-            _flat(scores @ vc), _flat(qc), _flat(starts)
-        ).view(vc.shape)
+        G, N, C, d_k = qc.shape
+        d_v = vc.shape[-1]
+        chunk_states = torch.matmul(kc.transpose(-1, -2), vc)  # (G, N, d_k, d_v)
+        inclusive = torch.cumsum(chunk_states, dim=1)
+        final = inclusive[:, -1] + s0
+        starts = inclusive.sub_(chunk_states).add_(s0.unsqueeze(1))  # s0 + Σ_{m<n} U_m
+        out = torch.empty_like(vc)
+        for sl in _slices(G, N, C):
+            q3, k3, v3 = (x[sl].reshape(-1, C, x.shape[-1]) for x in (qc, kc, vc))
+            scores = torch.bmm(q3, k3.transpose(1, 2)).mul_(mask)
+            o3 = torch.bmm(q3, starts[sl].reshape(-1, d_k, d_v)).baddbmm_(scores, v3)
+            out[sl] = o3.view(-1, N, C, d_v)
         ctx.save_for_backward(qc, kc, vc, starts, mask)
         return out, final
 
     @staticmethod
     def backward(ctx, d_out: Tensor, d_final: Tensor):
         qc, kc, vc, starts, mask = ctx.saved_tensors
+        G, N, C, d_k = qc.shape
+        d_v = vc.shape[-1]
         d_out = d_out.contiguous()
-        # dq = (dO vᵀ ⊙ M) k + dO Sᵀ
-        d_scores = (d_out @ vc.transpose(-1, -2)).mul_(mask)
-        dq = torch.baddbmm(_flat(d_scores @ kc), _flat(d_out), _flat(starts.transpose(-1, -2))).view(qc.shape)
-        # gradient wrt each chunk-start state: G_n = q_nᵀ dO_n; the state at chunk n feeds
-        # all later chunks, so dU_m = Σ_{n>m} G_n + d_final (reverse exclusive cumsum).
-        g = qc.transpose(-1, -2) @ d_out  # (B, H, N, d_k, d_v)
-        rev = torch.flip(torch.cumsum(torch.flip(g, [2]), 2), [2])  # Σ_{n≥m} G_n
-        d_s0 = rev[:, :, 0] + d_final
-        d_chunk_state = (rev - g).add_(d_final.unsqueeze(2))  # Σ_{n>m} G_n + d_final
-        scores = (qc @ kc.transpose(-1, -2)).mul_(mask)
-        # dk = (dO vᵀ ⊙ M)ᵀ q + v dUᵀ ;  dv = (q kᵀ ⊙ M)ᵀ dO + k dU
-        dk = torch.baddbmm(
-            _flat(d_scores.transpose(-1, -2) @ qc), _flat(vc), _flat(d_chunk_state.transpose(-1, -2))
-        ).view(kc.shape)
-        dv = torch.baddbmm(_flat(scores.transpose(-1, -2) @ d_out), _flat(kc), _flat(d_chunk_state)).view(vc.shape)
+        # G_n = q_nᵀ dO_n is the gradient wrt the state at the start of chunk n; that state
+        # sums all earlier chunk states, so dU_m = Σ_{n>m} G_n + d_final = total − Σ_{n≤m} G_n + d_final.
+        g = torch.matmul(qc.transpose(-1, -2), d_out)  # (G, N, d_k, d_v)
+        total = g.sum(1, keepdim=True) + d_final.unsqueeze(1)
+        d_s0 = total.squeeze(1)
+        d_chunk_state = torch.cumsum(g, dim=1).neg_().add_(total)
+        dq, dk, dv = torch.empty_like(qc), torch.empty_like(kc), torch.empty_like(vc)
+        for sl in _slices(G, N, C):
+            q3, k3, v3, do3 = (x[sl].reshape(-1, C, x.shape[-1]) for x in (qc, kc, vc, d_out))
+            s3 = starts[sl].reshape(-1, d_k, d_v)
+            du3 = d_chunk_state[sl].reshape(-1, d_k, d_v)
+            # dq = (dO vᵀ ⊙ M) k + dO Sᵀ ;  dk = (dO vᵀ ⊙ M)ᵀ q + v dUᵀ ;  dv = (q kᵀ ⊙ M)ᵀ dO + k dU
+            d_scores = torch.bmm(do3, v3.transpose(1, 2)).mul_(mask)
+            dq[sl] = torch.bmm(do3, s3.transpose(1, 2)).baddbmm_(d_scores, k3).view(-1, N, C, d_k)
+            dk[sl] = torch.bmm(v3, du3.transpose(1, 2)).baddbmm_(d_scores.transpose(1, 2), q3).view(-1, N, C, d_k)
+            scores = torch.bmm(q3, k3.transpose(1, 2)).mul_(mask)
+            dv[sl] = torch.bmm(k3, du3).baddbmm_(scores.transpose(1, 2), do3).view(-1, N, C, d_v)
         return dq, dk, dv, d_s0, None
-
-
-def _flat(x: Tensor) -> Tensor:
-    """(..., a, b) -> (prod(...), a, b) for bmm/baddbmm."""
-    return x.reshape(-1, x.shape[-2], x.shape[-1])
 
 
 def default_chunk_size(d_k: int) -> int:
@@ -272,9 +286,10 @@ def linear_attention_chunked(
     else:
         mask = torch.ones(chunk, chunk, dtype=q.dtype, device=q.device).tril_()
         out, final = _ChunkedLinearAttention.apply(
-            _to_chunks(q, chunk), _to_chunks(k, chunk), _to_chunks(v, chunk), s0, mask
+            _to_chunks(q, chunk), _to_chunks(k, chunk), _to_chunks(v, chunk), s0.reshape(batch * heads, d_k, width), mask
         )
-        out = out.reshape(batch, heads, -1, width)[:, :, :length]
+        out = out.view(batch, heads, -1, width)[:, :, :length]
+        final = final.view(batch, heads, d_k, width)
     if normalize:
         out = out[..., :d_v] / (out[..., d_v:] + eps)
         final = (final[..., :d_v], final[..., d_v])
