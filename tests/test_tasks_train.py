@@ -170,3 +170,46 @@ def test_cli_run_generate_resume_and_db(tmp_path, monkeypatch):
     bad = runner.invoke(app, ["task", "run", "shakespeare", "--mixer", "nope", "--data-dir", str(data),
                               "--runs-dir", str(tmp_path), "--no-record"])
     assert bad.exit_code == 2 and "unknown mixer" in bad.output
+
+
+def test_wikitext_run_reports_perplexity_on_valid_and_test(tmp_path, monkeypatch):
+    """The whole word-level path on tiny files in the standard layout (token counts patched to match)."""
+    from samovar.tasks import lm
+    from samovar.tasks.runs import run_task
+
+    folder = tmp_path / "wikitext-103"
+    folder.mkdir()
+    words = "the cat sat on the mat and the dog sat on the log".split()
+    text = {split: "\n".join(" ".join(words[i % 5:] + words[:i % 5]) for i in range(n)) + "\n"
+            for split, n in (("train", 60), ("valid", 8), ("test", 8))}
+    for split, body in text.items():
+        (folder / f"wiki.{split}.tokens").write_text(body)
+    counts = {split: len(body.split()) + body.count("\n") for split, body in text.items()}
+    monkeypatch.setitem(lm.WIKITEXT_TOKENS, 103, counts)
+    result = run_task("wikitext", "retnet", dim=16, layers=1, data_options={"version": 103}, context=8,
+                      train_options={"steps": 30, "batch_size": 8, "eval_interval": 15, "eval_batches": 2, "quiet": True,
+                                     "lr": 3e-3},
+                      data_dir=tmp_path, run_dir=tmp_path / "run", db=False)
+    assert result.final["val_tokens"] == counts["valid"] - 1 and result.final["test_tokens"] == counts["test"] - 1
+    assert result.final["test_ppl"] == pytest.approx(math.exp(result.final["test_loss"]))
+    assert result.final["val_ppl"] < len(set(words)) + 1  # better than uniform over the vocabulary
+    assert json.loads((tmp_path / "run" / "vocab.json").read_text())["level"] == "word"
+
+
+def test_cli_classification_run_on_generated_listops(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAMOVAR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SAMOVAR_BENCH_DB", str(tmp_path / "bench.db"))
+    small = ["n_train=48", "n_val=16", "n_test=16", "min_length=20", "max_length=50", "max_depth=3"]
+    args = ["task", "run", "listops", "--mixer", "gla", "--layers", "1", "--dim", "16", "--heads", "2", "--steps", "6",
+            "--eval-interval", "3", "--batch-size", "8", "--bidirectional", "--pooling", "last",
+            "--run-dir", str(tmp_path / "run"), "--quiet"]
+    for option in small:
+        args += ["--data-option", option]
+    out = CliRunner().invoke(app, args)
+    assert out.exit_code == 0, out.output
+    assert "SYNTHETIC" in out.output and "reduced lengths" in out.output
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["data"]["synthetic"] is True and cfg["model"]["options"] == {"heads": 2, "pooling": "last", "bidirectional": True}
+    rows = ResultsDB(tmp_path / "bench.db").task_rows(task="listops")
+    assert {r["metric"] for r in rows} == {"val_accuracy", "test_accuracy"}
+    assert all(json.loads(r["extra_json"])["synthetic"] for r in rows)

@@ -52,7 +52,7 @@ class TaskSpec:
             loader: Callable[..., Any] = getattr(import_module(f"samovar.tasks.{module}"), function)
         except (ImportError, AttributeError) as exc:
             raise RuntimeError(f"task {self.name!r}: its data loader samovar.tasks.{module}.{function} is not available ({exc})") from exc
-        return loader(data_dir, **{**self.data_defaults, **options})
+        return loader(data_dir=data_dir, **{**self.data_defaults, **options})
 
 
 _TAY = "Tay et al. 2020, Long Range Arena (Table 1)"

@@ -111,7 +111,8 @@ def run(
     except (ValueError, FileNotFoundError, FileExistsError, KeyError, FloatingPointError, DataError, RuntimeError) as exc:
         fail(str(exc))
         return
-    table = Table(title=f"{task}: {result.config.budget}")
+    synthetic = " [SYNTHETIC data]" if result.data.get("synthetic") else ""
+    table = Table(title=f"{result.data.get('name', task)}{synthetic}: {result.config.budget}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     last = result.history[-1]
@@ -121,6 +122,8 @@ def run(
     table.add_row("wall seconds", f"{result.wall_seconds:.1f}")
     table.add_row("peak memory (MB)", f"{result.peak_mem_mb:.0f}")
     console.print(table)
+    for note in result.data.get("notes", []):
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
     console.print(f"run directory: {result.run_dir}", highlight=False, soft_wrap=True)
 
 

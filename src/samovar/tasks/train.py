@@ -302,6 +302,7 @@ class TaskResult:
     peak_mem_mb: float
     run_dir: Path | None = None
     config: TaskTrainConfig = field(default_factory=TaskTrainConfig)
+    data: dict[str, Any] = field(default_factory=dict)  # the task's data description (synthetic flag, notes)
 
 
 def train_task(
@@ -438,4 +439,4 @@ def _train(model, task, config, run_dir, resume, run_info, on_eval) -> TaskResul
             "resumed": bool(resume), "device": str(device), "threads": config.threads,
         })
     return TaskResult(model=model, final=final, history=history, best_step=best_step, train_seconds=train_seconds,
-                      wall_seconds=wall, peak_mem_mb=peak, run_dir=run_dir, config=config)
+                      wall_seconds=wall, peak_mem_mb=peak, run_dir=run_dir, config=config, data=task.describe())
