@@ -135,3 +135,17 @@ def test_concurrent_writers_claim_each_cell_once(tmp_path):
     assert len(db.task_rows()) == 4 * 25
     con = sqlite3.connect(path)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_version_1_database_is_migrated(tmp_path):
+    db = ResultsDB(tmp_path / "r.db")
+    con = sqlite3.connect(db.path)
+    con.execute("ALTER TABLE runs DROP COLUMN cpu_seconds")
+    con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    db = ResultsDB(tmp_path / "r.db")
+    assert db.schema_version() == SCHEMA_VERSION == 2
+    db.claim(cell(), profile="quick", config={})
+    db.finish(cell(), "done", cpu_seconds=1.5)
+    assert db.get(cell())["cpu_seconds"] == 1.5

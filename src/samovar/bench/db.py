@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: runs.cpu_seconds
 STATUSES = ("running", "done", "failed", "na")
 RUN_KEY = ("model", "dataset", "horizon", "lookback", "seed", "code_version", "config_hash")
 TASK_KEY = ("task", "dataset", "model", "mixer", "metric", "budget", "seed", "code_version", "config_hash")
@@ -46,7 +46,7 @@ TASK_KEY = ("task", "dataset", "model", "mixer", "metric", "budget", "seed", "co
 RUN_RESULT_COLUMNS = (
     "val_mse", "val_mae", "test_mse", "test_mae", "test_mse_raw", "test_mae_raw", "test_windows",
     "epochs", "best_epoch", "train_seconds", "wall_seconds", "peak_mem_mb", "params", "device",
-    "threads", "run_dir", "forecast_json", "notes",
+    "threads", "run_dir", "forecast_json", "notes", "cpu_seconds",
 )  # fmt: skip
 
 _SCHEMA = """
@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS runs (
     val_mse REAL, val_mae REAL, test_mse REAL, test_mae REAL, test_mse_raw REAL, test_mae_raw REAL,
     test_windows INTEGER, epochs INTEGER, best_epoch INTEGER,
     train_seconds REAL, wall_seconds REAL, peak_mem_mb REAL, params INTEGER, device TEXT, threads INTEGER,
-    run_dir TEXT, forecast_json TEXT, notes TEXT,
+    run_dir TEXT, forecast_json TEXT, notes TEXT, cpu_seconds REAL,
     host TEXT, pid INTEGER, attempts INTEGER NOT NULL DEFAULT 0,
     started_at REAL, heartbeat_at REAL, finished_at REAL,
     UNIQUE (model, dataset, horizon, lookback, seed, code_version, config_hash)
@@ -204,11 +204,16 @@ class ResultsDB:
             row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 con.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row["value"]) > SCHEMA_VERSION:
+                return
+            version = int(row["value"])
+            if version > SCHEMA_VERSION:
                 raise RuntimeError(
-                    f"{self.path} has schema version {row['value']}, newer than this samovar's {SCHEMA_VERSION}; "
+                    f"{self.path} has schema version {version}, newer than this samovar's {SCHEMA_VERSION}; "
                     "upgrade samovar or use another --db file"
                 )
+            if version < 2:  # v1 -> v2: CPU time of the cell's process
+                con.execute("ALTER TABLE runs ADD COLUMN cpu_seconds REAL")
+            con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     def schema_version(self) -> int:
         con = self._connect()

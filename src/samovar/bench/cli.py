@@ -1,0 +1,180 @@
+"""``samovar bench``: run the grid, show its state, render the report, one DDP run.
+
+    samovar bench run --models dlinear,samovar --datasets ETTh1,ETTh2 --horizons 96,192,336,720 --profile quick
+    samovar bench status
+    samovar bench report --out docs/results/bench
+    samovar bench ddp --model dlinear --dataset ETTh1 --horizon 96 --nproc 2
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+bench_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                        help="Benchmark grids: results database, resumable runs, ranked tables and plots.")
+console = Console()
+
+DB_HELP = "Results database file (default: $SAMOVAR_BENCH_DB or the user data directory's samovar/bench.db)."
+
+
+def _fail(message: str) -> None:
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _open_db(path: Optional[Path]):
+    from .db import ResultsDB
+
+    try:
+        return ResultsDB(path)
+    except (ValueError, RuntimeError, OSError) as exc:
+        _fail(str(exc))
+
+
+@bench_app.command()
+def run(
+    models: str = typer.Option("dlinear", help="Comma-separated registered models, or 'all' (see `samovar models`)."),
+    datasets: str = typer.Option("ETTh1", help="Comma-separated registered datasets, 'synthetic', or file paths."),
+    horizons: str = typer.Option("96,192,336,720", help="Comma-separated forecast horizons."),
+    seeds: str = typer.Option("2021", help="Comma-separated seeds (several give mean ± std)."),
+    profile: str = typer.Option("quick", help="'quick' (CPU-sized budget, labelled as such) or 'paper' (published recipes)."),
+    lookback: str = typer.Option("paper", help="'paper' (each model's default), a number, or a list chosen on validation MSE."),
+    max_epochs: Optional[int] = typer.Option(None, help="Cap on epochs (quick default: 3)."),
+    max_steps: Optional[int] = typer.Option(None, help="Cap on optimizer steps per epoch (quick default: 100)."),
+    db: Optional[Path] = typer.Option(None, help=DB_HELP),
+    runs_root: Optional[Path] = typer.Option(None, help="Where run directories go (default: runs/ beside the database)."),
+    data_dir: Optional[Path] = typer.Option(None, help="Directory with dataset files (else $SAMOVAR_DATA_DIR, cache)."),
+    download: bool = typer.Option(False, help="Download registered datasets that are absent (else those cells are N/A)."),
+    executor: str = typer.Option("local", help="'local' (worker processes), 'ray' (Ray cluster) or 'inline'."),
+    workers: Optional[int] = typer.Option(None, help="Parallel cells (default: the number of cores)."),
+    threads: Optional[int] = typer.Option(None, help="Torch threads per cell (default: cores // workers)."),
+    device: str = typer.Option("auto", help="'auto', 'cpu', 'cuda', 'cuda:1', 'mps'."),
+    resume: bool = typer.Option(False, "--resume", help="Pick up cells left 'running' by a killed run (from their checkpoints)."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Run failed cells again."),
+    ray_address: Optional[str] = typer.Option(None, help="Ray cluster address (default: $RAY_ADDRESS or a local instance)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the cells (and N/A reasons) without running."),
+) -> None:
+    """Run every (model, dataset, horizon, lookback, seed) cell not finished yet; results go to the database."""
+    from .. import models as registry
+    from .grid import parse_list, plan
+    from .runner import run_grid
+
+    try:
+        model_list = registry.available() if models.strip().lower() == "all" else parse_list(models, "models")
+        cells = plan(model_list, parse_list(datasets, "datasets"), parse_list(horizons, "horizons", int),
+                     parse_list(seeds, "seeds", int), profile=profile, lookback=lookback, max_epochs=max_epochs,
+                     max_steps_per_epoch=max_steps, data_dir=str(data_dir) if data_dir else None, download=download)
+    except (ValueError, KeyError) as exc:
+        _fail(str(exc))
+    na = sum(c.na_reason is not None for c in cells)
+    console.print(f"[bold]{len(cells)} cells[/] ({na} N/A), profile [bold]{profile}[/]"
+                  + (" [yellow](CPU-sized budget, not the papers' settings)[/]" if profile == "quick" else ""))
+    if dry_run:
+        table = Table("cell", "recipe", "N/A reason / notes")
+        for c in cells:
+            table.add_row(c.label(), c.recipe, (c.na_reason or "; ".join(c.notes)).splitlines()[0] if (c.na_reason or c.notes) else "")
+        console.print(table)
+        return
+    database = _open_db(db)
+    console.print(f"database: {database.path}")
+    started = time.perf_counter()
+    colors = {"done": "green", "failed": "red", "na": "yellow", "skipped": "dim"}
+
+    def show(label: str, status: str, message: str) -> None:
+        console.print(f"[{colors.get(status, 'white')}]{status:>7}[/] {label}  {message.splitlines()[0] if message else ''}", highlight=False)
+
+    try:
+        counts = run_grid(cells, database, executor=executor, workers=workers, threads=threads, runs_root=runs_root,
+                          device=device, retry_failed=retry_failed, resume=resume, ray_address=ray_address, on_result=show)
+    except (ValueError, RuntimeError) as exc:
+        _fail(str(exc))
+    console.print(f"finished in {time.perf_counter() - started:.1f}s: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if counts.get("failed"):
+        raise typer.Exit(code=1)
+
+
+@bench_app.command()
+def status(db: Optional[Path] = typer.Option(None, help=DB_HELP),
+           show: str = typer.Option("", help="Also list the cells with this status (failed, running, na).")) -> None:
+    """Counts of cells per status; with --show failed, the failed cells and their errors."""
+    database = _open_db(db)
+    console.print(f"{database.path}: " + (", ".join(f"{k} {v}" for k, v in sorted(database.counts().items())) or "empty"))
+    if show:
+        table = Table("model", "dataset", "H", "L", "seed", "profile", "reason")
+        for r in database.rows(status=show):
+            table.add_row(r["model"], r["dataset"], str(r["horizon"]), str(r["lookback"]), str(r["seed"]), r["profile"],
+                          (r["reason"] or "").splitlines()[0] if r["reason"] else "")
+        console.print(table)
+
+
+@bench_app.command()
+def report(
+    db: Optional[Path] = typer.Option(None, help=DB_HELP),
+    out: Path = typer.Option(Path("bench-report"), help="Directory for report.md, results.csv, report.html and plots."),
+    profile: Optional[str] = typer.Option(None, help="Profile to report (needed when the database holds several)."),
+    models: Optional[str] = typer.Option(None, help="Only these models (comma-separated)."),
+    datasets: Optional[str] = typer.Option(None, help="Only these datasets (comma-separated)."),
+    reference: Optional[Path] = typer.Option(None, help="CSV dataset,model,mse[,source] of published numbers (shown, never ranked)."),
+    task: Optional[str] = typer.Option(None, help="Table downstream-task results instead (a task name, or 'all')."),
+    title: Optional[str] = typer.Option(None, help="Report title."),
+) -> None:
+    """Render the paper-style table (best bold, runner-up underlined, AvgRank, #Top1), per-horizon tables and plots."""
+    from .grid import parse_list
+    from .reference import load_reference
+    from .report import Report, task_table
+
+    database = _open_db(db)
+    if task is not None:
+        text = task_table(database, None if task == "all" else task)
+        out.mkdir(parents=True, exist_ok=True)
+        from ..utils import write_text_atomic
+
+        write_text_atomic(out / "tasks.md", text + "\n")
+        console.print(text)
+        return
+    try:
+        ref, label = load_reference(reference)
+        rep = Report(database, profile=profile, models=parse_list(models, "models") if models else None,
+                     datasets=parse_list(datasets, "datasets") if datasets else None, reference=ref, reference_label=label)
+        paths = rep.write(out, title)
+    except ValueError as exc:
+        _fail(str(exc))
+    console.print(rep.markdown(title or f"samovar bench — {rep.profile} profile").split("## Per horizon")[0])
+    console.print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+@bench_app.command()
+def ddp(
+    model: str = typer.Option("dlinear", help="Registered model."),
+    dataset: str = typer.Option("ETTh1", help="Dataset name or file."),
+    horizon: int = typer.Option(96),
+    lookback: Optional[int] = typer.Option(None, help="Default: the model's published lookback."),
+    nproc: int = typer.Option(2, help="Processes on this machine (ignored under torchrun, which sets the world)."),
+    backend: str = typer.Option("auto", help="'auto' (nccl on CUDA, else gloo), 'gloo' or 'nccl'."),
+    epochs: int = typer.Option(10),
+    batch_size: int = typer.Option(32, help="Global batch size (split evenly across processes)."),
+    lr: float = typer.Option(1e-4),
+    seed: int = typer.Option(2021),
+    max_steps: Optional[int] = typer.Option(None, help="Cap on optimizer steps per epoch."),
+    data_dir: Optional[Path] = typer.Option(None),
+    run_dir: Optional[Path] = typer.Option(None, help="Run directory written by rank 0."),
+    db: Optional[Path] = typer.Option(None, help="Also record the result in this results database."),
+) -> None:
+    """One large run over several processes/GPUs/machines with DistributedDataParallel (same metrics as one process)."""
+    from .ddp import DDPSpec, launch
+
+    spec = DDPSpec(model=model, dataset=dataset, horizon=horizon, lookback=lookback, epochs=epochs, batch_size=batch_size,
+                   lr=lr, seed=seed, max_steps_per_epoch=max_steps, data_dir=str(data_dir) if data_dir else None,
+                   run_dir=str(run_dir) if run_dir else None, backend=backend, db=str(db) if db else None)
+    try:
+        metrics = launch(spec, nproc)
+    except (ValueError, RuntimeError) as exc:
+        _fail(str(exc))
+    if metrics is not None:
+        console.print(f"test mse {metrics['mse']:.6f}  mae {metrics['mae']:.6f}  (world size {metrics['world_size']})")

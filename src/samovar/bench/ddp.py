@@ -1,0 +1,228 @@
+"""One large run across several processes (GPUs, machines) with DistributedDataParallel.
+
+The ordinary trainer (``samovar.training.train``) runs unchanged in every process; two thin
+wrappers make it data-parallel:
+
+* ``RankShare`` — the train split as seen by one rank: every rank draws the same global
+  shuffle (same seed), and of each global batch of B windows rank r takes windows r, r+W,
+  r+2W, ... (B/W of them; the split a DistributedSampler makes of a shared permutation).
+* ``DistributedModel`` — runs ``training_loss`` through ``DistributedDataParallel``, which
+  averages the gradients over ranks: the mean of W rank means over B/W windows each is the
+  mean over the global batch, so one optimizer step equals a single-process step with
+  batch B (up to floating-point summation order). Forecasts, weights and state dicts are
+  those of the plain model, so run directories are ordinary ones.
+
+Validation and test are computed on every rank over every window (identical weights give
+identical numbers, and identical early-stopping decisions); rank 0 writes the run directory.
+
+Launch: ``samovar bench ddp --nproc 2 ...`` (spawns processes on this machine), or under
+torchrun: ``torchrun --nproc_per_node 4 --nnodes 2 ... -m samovar.bench.ddp --model samovar ...``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from ..models.base import ForecastModel
+
+
+@dataclass
+class DDPSpec:
+    """What one distributed run needs (picklable; sent to every process)."""
+
+    model: str
+    dataset: str
+    horizon: int
+    lookback: int | None = None
+    epochs: int = 10
+    batch_size: int = 32  # global batch, split evenly over the ranks
+    lr: float = 1e-4
+    seed: int = 2021
+    max_steps_per_epoch: int | None = None
+    data_dir: str | None = None
+    run_dir: str | None = None
+    backend: str = "auto"
+    db: str | None = None
+    threads: int = 1
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    train_options: dict[str, Any] = field(default_factory=dict)  # more TrainConfig options
+
+
+class RankShare:
+    """Rank `rank`'s share of each global batch: idx[rank::world]; otherwise the wrapped window set."""
+
+    def __init__(self, windows: Any, rank: int, world: int) -> None:
+        self.windows, self.rank, self.world = windows, rank, world
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.windows.batch(torch.as_tensor(idx).reshape(-1)[self.rank::self.world])
+
+    def target_rows(self, i: int) -> range:
+        return self.windows.target_rows(i)
+
+
+class _LossOrForecast(nn.Module):
+    """DDP calls forward(); this forward is the training loss when y is given, else the forecast."""
+
+    def __init__(self, inner: ForecastModel) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.inner(x) if y is None else self.inner.training_loss(x, y)
+
+
+class DistributedModel(ForecastModel):
+    """A ForecastModel whose training loss goes through DistributedDataParallel; x: (B, L, C) -> (B, H, C)."""
+
+    def __init__(self, inner: ForecastModel, **ddp_options: Any) -> None:
+        super().__init__(inner.lookback, inner.horizon, inner.channels)
+        self.name = inner.name
+        self.ddp = nn.parallel.DistributedDataParallel(_LossOrForecast(inner), **ddp_options)
+
+    @property
+    def inner(self) -> ForecastModel:
+        return self.ddp.module.inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x)
+
+    def training_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.ddp(x, y)
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return self.inner.state_dict(*args, **kwargs)
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True, assign: bool = False):
+        return self.inner.load_state_dict(state, strict=strict, assign=assign)
+
+    def num_parameters(self) -> int:
+        return self.inner.num_parameters()
+
+
+def run_rank(rank: int, world: int, spec: DDPSpec) -> dict[str, Any]:
+    """Train in this process as rank `rank` of `world` (the process group must be initialised)."""
+    from ..data import prepare_data
+    from ..training import TrainConfig, train
+    from ..training.runs import build_model, resolve_lookback
+    from .runner import EpochSubset
+
+    if spec.batch_size % world:
+        raise ValueError(f"the global batch size {spec.batch_size} must be divisible by the number of processes {world}")
+    lookback = resolve_lookback(spec.model, spec.lookback, spec.horizon)
+    data = prepare_data(spec.dataset, lookback=lookback, horizon=spec.horizon, data_dir=spec.data_dir)
+    config = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr, seed=spec.seed, quiet=rank != 0,
+                         threads=spec.threads, drop_last=True, **spec.train_options)
+    if config.accumulate != 1:
+        raise ValueError("DDP runs take accumulate=1: raise the global batch size (or the number of processes) instead")
+    view = copy.copy(data)
+    subset = None
+    if spec.max_steps_per_epoch is not None and spec.max_steps_per_epoch * spec.batch_size < len(data.train):
+        subset = EpochSubset(data.train, spec.max_steps_per_epoch * spec.batch_size)
+    view.train = RankShare(subset if subset is not None else data.train, rank, world)
+    net = build_model(spec.model, lookback, spec.horizon, data.channels, spec.model_kwargs, seed=spec.seed)
+    device = torch.device("cuda", rank % torch.cuda.device_count()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    net.to(device)
+    model = DistributedModel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    config.device = str(device)
+
+    def advance(row: dict[str, Any]) -> None:
+        if subset is not None:
+            subset.epoch += 1
+
+    started = time.perf_counter()
+    result = train(model, view, config, spec.run_dir if rank == 0 else None, model_kwargs=spec.model_kwargs,
+                   data_source={"source": spec.dataset, "data_dir": spec.data_dir, "ddp_world_size": world},
+                   on_epoch_end=advance)
+    metrics = dict(result.test_metrics or {}, best_val_mse=result.best_val_mse, epochs=result.epochs_run,
+                   world_size=world, seconds=time.perf_counter() - started, lookback=lookback)
+    if rank == 0 and spec.db:
+        _record(spec, metrics, net, world, device)
+    return metrics
+
+
+def _record(spec: DDPSpec, metrics: dict[str, Any], net: ForecastModel, world: int, device: torch.device) -> None:
+    """Store the run as a cell of profile 'ddp' in the results database."""
+    from .db import ResultsDB, code_version, config_hash
+
+    config = {"profile": "ddp", "train": {k: v for k, v in asdict(spec).items() if k not in ("db", "run_dir", "data_dir", "threads")},
+              "world_size": world}
+    key = {"model": spec.model, "dataset": spec.dataset, "horizon": spec.horizon, "lookback": metrics["lookback"],
+           "seed": spec.seed, "code_version": code_version(), "config_hash": config_hash(config)}
+    db = ResultsDB(spec.db)
+    claimed, why = db.claim(key, profile="ddp", config=config, retry_failed=True, take_over=True)
+    if not claimed:
+        print(f"not recorded in {spec.db}: {why}", file=sys.stderr)
+        return
+    db.finish(key, "done", val_mse=metrics["best_val_mse"], test_mse=metrics.get("mse"), test_mae=metrics.get("mae"),
+              test_mse_raw=metrics.get("mse_raw"), test_mae_raw=metrics.get("mae_raw"), test_windows=metrics.get("windows"),
+              epochs=metrics["epochs"], best_epoch=metrics.get("best_epoch"), train_seconds=metrics["seconds"],
+              wall_seconds=metrics["seconds"], params=net.num_parameters(), device=f"{device.type} x{world}",
+              run_dir=spec.run_dir, notes=json.dumps([f"DistributedDataParallel over {world} processes"]))
+
+
+def _backend(name: str) -> str:
+    if name == "auto":
+        return "nccl" if torch.cuda.is_available() else "gloo"
+    if name not in ("gloo", "nccl"):
+        raise ValueError(f"--backend {name!r}: choose 'auto', 'gloo' or 'nccl'")
+    return name
+
+
+def _spawned(rank: int, world: int, spec: DDPSpec, port: int, out_path: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group(_backend(spec.backend), rank=rank, world_size=world)
+    try:
+        metrics = run_rank(rank, world, spec)
+        if rank == 0:
+            Path(out_path).write_text(json.dumps(metrics))
+    finally:
+        dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(spec: DDPSpec, nproc: int = 2) -> dict[str, Any] | None:
+    """Run `spec` data-parallel: under torchrun (RANK/WORLD_SIZE set) as this process's rank, else by
+    spawning `nproc` local processes. Returns the test metrics (None on ranks other than 0)."""
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        dist.init_process_group(_backend(spec.backend))
+        try:
+            metrics = run_rank(dist.get_rank(), dist.get_world_size(), spec)
+        finally:
+            dist.destroy_process_group()
+        return metrics if int(os.environ["RANK"]) == 0 else None
+    if nproc < 1:
+        raise ValueError(f"--nproc must be at least 1, got {nproc}")
+    import torch.multiprocessing as mp
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "metrics.json")
+        mp.spawn(_spawned, args=(nproc, spec, _free_port(), out), nprocs=nproc, join=True)
+        return json.loads(Path(out).read_text())
+
+
+if __name__ == "__main__":  # torchrun ... -m samovar.bench.ddp --model ... (the options of `samovar bench ddp`)
+    from .cli import bench_app
+
+    bench_app(["ddp", *sys.argv[1:]])

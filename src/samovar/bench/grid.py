@@ -1,0 +1,250 @@
+"""The benchmark grid: cells, budget profiles, lookback policy, training recipes, N/A detection.
+
+A *cell* is one training run: (model, dataset, horizon, lookback, seed) under a profile.
+
+Profiles:
+  paper  the model's published recipe (``Model.paper_training_config(dataset[, horizon])``
+         when the model has one and it covers the dataset), else the common LTSF recipe
+         (``TrainConfig()`` defaults); what was used and what could not be expressed is
+         recorded in the cell's notes.
+  quick  the same recipe on a CPU-sized budget: at most QUICK_EPOCHS epochs and at most
+         QUICK_STEPS optimizer steps per epoch (an evenly spaced subset of the training
+         windows, shifted every epoch). Validation and test always use every window.
+
+Lookback policy: "paper" (``Model.default_lookback(horizon)``), a fixed number ("336"), or a
+list ("96,336,720"): every listed lookback is trained and the report keeps, per
+(model, dataset, horizon, seed), the one with the lowest *validation* MSE (never test).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from ..training.config import SCHEDULES, TrainConfig
+from ..training.runs import model_options
+from .db import config_hash
+
+PROFILES = ("paper", "quick")
+QUICK_EPOCHS = 3
+QUICK_STEPS = 100
+# TrainConfig options that do not change results (never hashed, set per executor).
+RESULT_FREE = ("quiet", "device", "threads", "eval_batch_size", "seed")
+FALLBACK_LOOKBACK = 96
+
+
+@dataclass
+class Cell:
+    """One run of the grid, fully resolved (picklable; sent to worker processes)."""
+
+    model: str
+    dataset: str
+    horizon: int
+    lookback: int
+    seed: int
+    profile: str
+    train: dict[str, Any]  # TrainConfig keyword arguments (seed excluded)
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    max_steps_per_epoch: int | None = None
+    recipe: str = ""
+    notes: list[str] = field(default_factory=list)
+    data_dir: str | None = None
+    na_reason: str | None = None
+
+    def config(self) -> dict[str, Any]:
+        """Everything that changes the result besides the key columns; hashed into the key."""
+        train = {k: v for k, v in self.train.items() if k not in RESULT_FREE}
+        return {"profile": self.profile, "train": train, "model_kwargs": self.model_kwargs,
+                "max_steps_per_epoch": self.max_steps_per_epoch, "recipe": self.recipe}
+
+    def key(self, code_version: str) -> dict[str, Any]:
+        return {"model": self.model, "dataset": self.dataset, "horizon": self.horizon, "lookback": self.lookback,
+                "seed": self.seed, "code_version": code_version, "config_hash": config_hash(self.config())}
+
+    def train_config(self, **overrides: Any) -> TrainConfig:
+        return TrainConfig(**{**self.train, "seed": self.seed, **overrides})
+
+    def label(self) -> str:
+        return f"{self.model}/{self.dataset}/H{self.horizon}/L{self.lookback}/seed{self.seed}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def parse_list(text: str | list | tuple, what: str, cast=str) -> list:
+    """"a,b c" -> [a, b, c] (cast each); an empty list is an error naming `what`."""
+    items = text if isinstance(text, (list, tuple)) else str(text).replace(",", " ").split()
+    try:
+        out = [cast(i) for i in items if str(i).strip()]
+    except ValueError:
+        raise ValueError(f"--{what} {text!r}: expected a comma-separated list of {cast.__name__}s") from None
+    if not out:
+        raise ValueError(f"--{what} is empty; give at least one value")
+    if cast is int and any(v < 1 for v in out) and what != "seeds":
+        raise ValueError(f"--{what} {text!r}: values must be positive integers")
+    return list(dict.fromkeys(out))  # order kept, duplicates dropped
+
+
+def lookbacks_for(policy: str | int, model_cls: type, horizon: int) -> tuple[list[int], str | None]:
+    """(candidate lookbacks, note) for a policy: "paper", "336" or "96,336,720"."""
+    text = str(policy).strip().lower()
+    if text == "paper":
+        lookback = model_cls.default_lookback(int(horizon))
+        if lookback is None:
+            return [FALLBACK_LOOKBACK], f"no published lookback for this horizon; used {FALLBACK_LOOKBACK}"
+        return [int(lookback)], None
+    values = parse_list(text, "lookback", int)
+    note = None if len(values) == 1 else f"lookback chosen on validation MSE among {values}"
+    return values, note
+
+
+# ----------------------------------------------------------------------------- recipes
+
+
+def _paper_recipe(model_cls: type, dataset: str, horizon: int) -> tuple[dict | None, str]:
+    """The model's recipe for this dataset, or (None, why not)."""
+    method = getattr(model_cls, "paper_training_config", None)
+    if method is None:
+        return None, f"{model_cls.__name__} publishes no training recipe (no paper_training_config)"
+    kwargs = {"horizon": horizon} if "horizon" in inspect.signature(method).parameters else {}
+    try:
+        return dict(method(dataset, **kwargs)), ""
+    except (ValueError, KeyError) as exc:
+        return None, f"no published recipe for {dataset}: {exc}"
+
+
+def resolve_recipe(model: str, model_cls: type, dataset: str, horizon: int) -> tuple[dict, dict, str, list[str]]:
+    """(TrainConfig kwargs, model kwargs, recipe label, notes) of the paper recipe or the LTSF fallback.
+
+    Accepts both recipe shapes found in the model files: plain TrainConfig keyword arguments
+    (SAMoVAR) or a description dict with "model" hyper-parameters and extra keys (baselines).
+    Whatever the trainer cannot express is named in the notes, never silently dropped.
+    """
+    recipe, why = _paper_recipe(model_cls, dataset, horizon)
+    if recipe is None:
+        return {}, {}, "ltsf-default", [f"{why}; used the LTSF default recipe (TrainConfig defaults)"]
+    known = {f.name for f in fields(TrainConfig)} - set(RESULT_FREE)
+    train, notes = {}, []
+    source = recipe.pop("source", None)
+    model_kwargs = dict(recipe.pop("model", {}) or {})
+    recipe.pop("lookback", None)  # the lookback comes from the lookback policy
+    recipe.pop("dropout", None) if "dropout" in model_kwargs else None
+    search = recipe.pop("search", None)
+    if search:
+        notes.append(f"the paper searched {search}; not searched here (the recipe's values used)")
+    recipe.pop("seed", None)  # the grid's seeds decide
+    for key, value in recipe.items():
+        if key == "schedule" and value not in SCHEDULES:
+            notes.append(f"schedule {value!r} is not available in the trainer; used {TrainConfig.schedule!r}")
+        elif key in known:
+            train[key] = value
+        else:
+            notes.append(f"recipe option {key}={value!r} cannot be expressed by TrainConfig; ignored")
+    options = model_options(model)
+    dropped = sorted(set(model_kwargs) - set(options))
+    if dropped:
+        notes.append(f"recipe model options {dropped} are not options of {model}; ignored")
+        model_kwargs = {k: v for k, v in model_kwargs.items() if k in options}
+    label = f"paper ({source})" if source else "paper"
+    return train, model_kwargs, label, notes
+
+
+# ----------------------------------------------------------------------------- N/A detection
+
+
+def canonical_dataset(name: str) -> str:
+    """Registered names in their registry spelling ("etth1" -> "ETTh1"); anything else unchanged."""
+    from ..data.registry import find_spec
+
+    spec = find_spec(name)
+    return spec.name if spec is not None else name
+
+
+def na_reason(dataset: str, lookback: int, horizon: int, data_dir: str | None = None, download: bool = False) -> str | None:
+    """Why the cell cannot exist (dataset file absent, a split without a full window), or None."""
+    from ..data import DataError, prepare_data
+    from ..data.io import find_local, search_locations
+    from ..data.registry import find_spec
+    from ..data.splits import check_split_sizes
+
+    spec = find_spec(dataset)
+    if spec is None:
+        try:  # synthetic or a user file: load it (the data layer checks every split)
+            prepare_data(dataset, lookback=lookback, horizon=horizon, data_dir=data_dir)
+        except DataError as exc:
+            return str(exc)
+        return None
+    if not download and find_local(spec, data_dir) is None:
+        where = "; ".join(str(path) for _, path in search_locations(data_dir))
+        return f"dataset {spec.name} is not available locally (looked in {where}); pass --data-dir or --download"
+    try:
+        check_split_sizes(spec.protocol, spec.rows, lookback, horizon, spec.name)
+    except DataError as exc:
+        return str(exc)
+    return None
+
+
+# ----------------------------------------------------------------------------- the grid
+
+
+def plan(
+    models: list[str],
+    datasets: list[str],
+    horizons: list[int],
+    seeds: list[int],
+    *,
+    profile: str = "quick",
+    lookback: str | int = "paper",
+    max_epochs: int | None = None,
+    max_steps_per_epoch: int | None = None,
+    data_dir: str | None = None,
+    download: bool = False,
+    overrides: dict[str, Any] | None = None,
+) -> list[Cell]:
+    """Expand the grid into resolved cells (N/A cells carry their reason).
+
+    max_epochs / max_steps_per_epoch: budget caps (quick defaults: QUICK_EPOCHS / QUICK_STEPS).
+    overrides: TrainConfig options forced on every cell (e.g. {"lr": 1e-3}); recorded in the hash.
+    """
+    from .. import models as registry
+
+    if profile not in PROFILES:
+        raise ValueError(f"--profile {profile!r}: choose one of {PROFILES}")
+    if profile == "quick":
+        max_epochs = QUICK_EPOCHS if max_epochs is None else max_epochs
+        max_steps_per_epoch = QUICK_STEPS if max_steps_per_epoch is None else max_steps_per_epoch
+    for name, val in (("max-epochs", max_epochs), ("max-steps", max_steps_per_epoch)):
+        if val is not None and (int(val) != val or val < 1):
+            raise ValueError(f"--{name} must be a positive integer, got {val!r}")
+    unknown = [m for m in models if m.lower() not in registry.available()]
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown}; registered: {', '.join(registry.available())}")
+    cells: list[Cell] = []
+    na_cache: dict[tuple, str | None] = {}
+    for model in (m.lower() for m in models):
+        cls = registry.model_class(model)
+        for dataset in map(canonical_dataset, datasets):
+            for horizon in horizons:
+                train, model_kwargs, recipe, notes = resolve_recipe(model, cls, dataset, horizon)
+                if max_epochs is not None and train.get("epochs", TrainConfig.epochs) > max_epochs:
+                    train["epochs"] = int(max_epochs)
+                if overrides:
+                    train.update(overrides)
+                TrainConfig(**train)  # validate now, not in a worker
+                candidates, lb_note = lookbacks_for(lookback, cls, horizon)
+                for lb in candidates:
+                    if (dataset, lb, horizon) not in na_cache:
+                        na_cache[dataset, lb, horizon] = na_reason(dataset, lb, horizon, data_dir, download)
+                    for seed in seeds:
+                        cells.append(Cell(
+                            model=model, dataset=dataset, horizon=int(horizon), lookback=int(lb), seed=int(seed),
+                            profile=profile, train=dict(train), model_kwargs=dict(model_kwargs),
+                            max_steps_per_epoch=max_steps_per_epoch, recipe=recipe,
+                            notes=notes + ([lb_note] if lb_note else []), data_dir=data_dir,
+                            na_reason=na_cache[dataset, lb, horizon],
+                        ))
+    return cells

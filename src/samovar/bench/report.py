@@ -1,0 +1,440 @@
+"""Tables and plots from the results database.
+
+Selection and aggregation (stated in every report):
+  1. Rows of one profile. For each (model, dataset, horizon, lookback, seed) the most recently
+     finished 'done' row counts (older code versions / configs of the same cell are ignored).
+  2. Lookback: when several lookbacks were trained, the one with the lowest *validation* MSE
+     is kept per (model, dataset, horizon, seed). Test results never choose anything.
+  3. Seeds: mean and standard deviation (ddof 1) of the test MSE/MAE over seeds.
+  4. Main table: the mean over horizons of (3) per dataset and model. A model missing a
+     horizon that another model has on that dataset gets a dagger (average over fewer
+     horizons) and takes no part in bold/underline for that row.
+  5. Ranks: every (dataset, horizon, metric in {MSE, MAE}) with at least two models is a
+     cell; models with a value are ranked by it, lowest first, ties sharing the best rank
+     (1, 1, 3). AvgRank = mean rank over the cells where the model has a value; #Top1 =
+     number of cells where it ranks first (ties count for each). Reference (published)
+     numbers are never ranked.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..utils import write_text_atomic
+from .db import ResultsDB
+from .grid import QUICK_EPOCHS, QUICK_STEPS
+
+METRICS = ("mse", "mae")
+COUNTING_RULE = (
+    "AvgRank and #Top1 are computed over every (dataset, horizon, metric) cell, metric in {MSE, MAE}, "
+    "that has at least two models: models are ranked by their seed-mean test value (lowest first; ties "
+    "share the best rank); AvgRank is a model's mean rank over the cells where it has a value, #Top1 the "
+    "number of cells where it ranks first (ties count for each). Lookbacks are chosen on validation MSE. "
+    "Reference (published) numbers are not ranked."
+)
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load(db: ResultsDB, *, profile: str | None = None, models: list[str] | None = None,
+         datasets: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(done rows, N/A rows, profile) of one profile; a DB holding several profiles needs `profile`."""
+    rows = pd.DataFrame(db.rows())
+    if rows.empty:
+        raise ValueError(f"{db.path} holds no results yet; run `samovar bench run` first")
+    profiles = sorted(rows["profile"].unique())
+    if profile is None:
+        if len(profiles) > 1:
+            raise ValueError(f"{db.path} holds several profiles {profiles}; choose one with --profile")
+        profile = profiles[0]
+    rows = rows[rows["profile"] == profile]
+    if rows.empty:
+        raise ValueError(f"no results of profile {profile!r} in {db.path}; it holds {profiles}")
+    if models:
+        rows = rows[rows["model"].isin([m.lower() for m in models])]
+    if datasets:
+        wanted = {d.lower() for d in datasets}
+        rows = rows[rows["dataset"].str.lower().isin(wanted)]
+    key = ["model", "dataset", "horizon", "lookback", "seed"]
+    done = rows[rows["status"] == "done"].sort_values("finished_at").drop_duplicates(key, keep="last")
+    na = rows[rows["status"] == "na"].drop_duplicates(["model", "dataset", "horizon", "lookback"], keep="last")
+    return done.reset_index(drop=True), na.reset_index(drop=True), profile
+
+
+def select_lookback(done: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, dataset, horizon, seed) the row with the lowest validation MSE."""
+    if done.empty:
+        return done
+    order = done.assign(_val=done["val_mse"].fillna(np.inf)).sort_values(["_val", "lookback"])
+    return order.drop_duplicates(["model", "dataset", "horizon", "seed"], keep="first").drop(columns="_val")
+
+
+def aggregate(chosen: pd.DataFrame) -> pd.DataFrame:
+    """Seed mean/std per (model, dataset, horizon): mse, mse_std, mae, mae_std, seeds, lookback, seconds, params."""
+    if chosen.empty:
+        return pd.DataFrame(columns=["model", "dataset", "horizon", "mse", "mse_std", "mae", "mae_std", "seeds"])
+    grouped = chosen.groupby(["model", "dataset", "horizon"])
+    out = grouped.agg(
+        mse=("test_mse", "mean"), mse_std=("test_mse", "std"), mae=("test_mae", "mean"), mae_std=("test_mae", "std"),
+        seeds=("seed", "nunique"), lookback=("lookback", lambda s: ",".join(map(str, sorted(set(s))))),
+        seconds=("train_seconds", "mean"), params=("params", "mean"), peak_mem_mb=("peak_mem_mb", "max"),
+    ).reset_index()
+    return out
+
+
+# ----------------------------------------------------------------------------- ranking
+
+
+def rank_cells(agg: pd.DataFrame) -> pd.DataFrame:
+    """One row per (dataset, horizon, metric, model) with the model's rank in that cell."""
+    records = []
+    for (dataset, horizon), group in agg.groupby(["dataset", "horizon"]):
+        for metric in METRICS:
+            values = group[["model", metric]].dropna()
+            if len(values) < 2:
+                continue
+            ranks = values[metric].round(12).rank(method="min", ascending=True)  # equal up to float noise: a tie
+            for model, value, rank in zip(values["model"], values[metric], ranks):
+                records.append({"dataset": dataset, "horizon": horizon, "metric": metric, "model": model,
+                                "value": value, "rank": int(rank)})
+    return pd.DataFrame.from_records(records, columns=["dataset", "horizon", "metric", "model", "value", "rank"])
+
+
+def rank_summary(ranks: pd.DataFrame, models: list[str]) -> pd.DataFrame:
+    """AvgRank, #Top1 and the number of ranked cells per model (index: model)."""
+    rows = []
+    for model in models:
+        mine = ranks[ranks["model"] == model]
+        rows.append({"model": model, "avg_rank": mine["rank"].mean() if len(mine) else math.nan,
+                     "top1": int((mine["rank"] == 1).sum()), "cells": len(mine)})
+    return pd.DataFrame(rows).set_index("model")
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def main_table(agg: pd.DataFrame, metric: str = "mse") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(dataset x model table of horizon-averaged `metric`, same-shape bool 'complete' table)."""
+    datasets = sorted(agg["dataset"].unique(), key=str.lower)
+    models = sorted(agg["model"].unique())
+    values = pd.DataFrame(index=datasets, columns=models, dtype=float)
+    complete = pd.DataFrame(False, index=datasets, columns=models)
+    for dataset in datasets:
+        sub = agg[agg["dataset"] == dataset]
+        horizons = set(sub["horizon"])
+        for model in models:
+            mine = sub[sub["model"] == model].dropna(subset=[metric])
+            if len(mine):
+                values.loc[dataset, model] = mine[metric].mean()
+                complete.loc[dataset, model] = set(mine["horizon"]) == horizons
+    return values, complete
+
+
+def best_two(row: pd.Series, eligible: pd.Series) -> tuple[set[str], set[str]]:
+    """(models with the lowest value, models with the second-lowest distinct value) among eligible ones."""
+    vals = row[eligible.astype(bool)].dropna()
+    if len(vals) < 2:
+        return set(), set()
+    distinct = sorted(set(vals.round(12)))
+    best = {m for m, v in vals.items() if distinct and round(v, 12) == distinct[0]}
+    second = {m for m, v in vals.items() if len(distinct) > 1 and round(v, 12) == distinct[1]}
+    return best, second
+
+
+def _fmt(value: float, std: float | None = None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "N/A"
+    text = f"{value:.{digits}f}"
+    if std is not None and not (isinstance(std, float) and math.isnan(std)):
+        text += f" ± {std:.{digits}f}"
+    return text
+
+
+def _markup(text: str, style: str | None, fmt: str) -> str:
+    if style == "best":
+        return f"**{text}**" if fmt == "md" else f"<b>{text}</b>"
+    if style == "second":
+        return f"<u>{text}</u>"
+    return text
+
+
+class Report:
+    """Everything rendered from one profile of a results database."""
+
+    def __init__(self, db: ResultsDB, *, profile: str | None = None, models: list[str] | None = None,
+                 datasets: list[str] | None = None, reference: dict[str, dict[str, float]] | None = None,
+                 reference_label: str = "") -> None:
+        self.db = db
+        self.done, self.na, self.profile = load(db, profile=profile, models=models, datasets=datasets)
+        self.chosen = select_lookback(self.done)
+        self.agg = aggregate(self.chosen)
+        self.models = sorted(set(self.agg["model"]) | set(self.na["model"]) if len(self.na) else set(self.agg["model"]))
+        self.datasets = sorted(set(self.agg["dataset"]) | (set(self.na["dataset"]) if len(self.na) else set()), key=str.lower)
+        self.ranks = rank_cells(self.agg)
+        self.summary = rank_summary(self.ranks, self.models)
+        self.reference = reference or {}
+        self.reference_label = reference_label
+
+    # -- labels
+
+    def budget_label(self) -> str:
+        configs = [json.loads(c) for c in pd.concat([self.done, self.na])["config_json"]] if len(self.done) + len(self.na) else []
+        steps = sorted({c.get("max_steps_per_epoch") for c in configs if c.get("max_steps_per_epoch")})
+        epochs = sorted({c.get("train", {}).get("epochs") for c in configs if c.get("train", {}).get("epochs")})
+        if self.profile == "quick":
+            return (f"profile **quick** — a CPU-sized budget, NOT the papers' settings: at most {max(epochs or [QUICK_EPOCHS])} "
+                    f"epochs and {max(steps or [QUICK_STEPS])} optimizer steps per epoch; validation and test use every window")
+        return "profile **paper** — each model's published recipe where it has one (else the LTSF default; see notes)"
+
+    def na_reasons(self) -> dict[tuple[str, str, int], str]:
+        out = {}
+        for _, r in self.na.iterrows():
+            out.setdefault((r["model"], r["dataset"], int(r["horizon"])), r["reason"])
+        return out
+
+    # -- table content as rows of cells (text, style)
+
+    def main_rows(self, metric: str, fmt: str) -> tuple[list[str], list[list[str]]]:
+        values, complete = main_table(self.agg, metric) if len(self.agg) else (pd.DataFrame(), pd.DataFrame())
+        header = ["Dataset"] + self.models
+        ref_models = sorted({m for d in self.reference.values() for m in d}) if metric == "mse" else []
+        header += [f"{m} (published)" for m in ref_models]
+        body = []
+        for dataset in self.datasets:
+            row = [dataset]
+            best, second = (best_two(values.loc[dataset], complete.loc[dataset]) if dataset in values.index else (set(), set()))
+            for model in self.models:
+                if dataset in values.index and model in values.columns and not math.isnan(values.loc[dataset, model]):
+                    text = _fmt(values.loc[dataset, model]) + ("" if complete.loc[dataset, model] else "†")
+                    style = "best" if model in best else "second" if model in second else None
+                    row.append(_markup(text, style, fmt))
+                else:
+                    row.append("N/A")
+            for model in ref_models:
+                ref = self.reference.get(dataset, {}).get(model)
+                row.append(_fmt(ref) if ref is not None else "–")
+            body.append(row)
+        avg = ["AvgRank"] + [_fmt(self.summary.loc[m, "avg_rank"], digits=2) if m in self.summary.index else "N/A" for m in self.models]
+        top = ["#Top1"] + [str(self.summary.loc[m, "top1"]) if m in self.summary.index else "0" for m in self.models]
+        cells = ["#cells ranked"] + [str(self.summary.loc[m, "cells"]) if m in self.summary.index else "0" for m in self.models]
+        pad = [""] * len(ref_models)
+        return header, body + [avg + pad, top + pad, cells + pad]
+
+    def horizon_rows(self, fmt: str) -> tuple[list[str], list[list[str]]]:
+        header = ["Dataset", "H", "metric"] + self.models
+        reasons = self.na_reasons()
+        body = []
+        for dataset in self.datasets:
+            horizons = sorted(set(self.agg.loc[self.agg["dataset"] == dataset, "horizon"])
+                              | set(self.na.loc[self.na["dataset"] == dataset, "horizon"] if len(self.na) else []))
+            for horizon in horizons:
+                cell = self.agg[(self.agg["dataset"] == dataset) & (self.agg["horizon"] == horizon)].set_index("model")
+                for metric in METRICS:
+                    vals = cell[metric].dropna() if len(cell) else pd.Series(dtype=float)
+                    distinct = sorted(set(vals.round(12)))
+                    row = [dataset, str(int(horizon)), metric.upper()]
+                    for model in self.models:
+                        if model in vals.index:
+                            v = round(vals[model], 12)
+                            style = "best" if distinct and v == distinct[0] and len(vals) > 1 else \
+                                "second" if len(distinct) > 1 and v == distinct[1] else None
+                            std = cell.loc[model, f"{metric}_std"] if cell.loc[model, "seeds"] > 1 else None
+                            row.append(_markup(_fmt(vals[model], std), style, fmt))
+                        elif (model, dataset, int(horizon)) in reasons:
+                            row.append("N/A*")
+                        else:
+                            row.append("–")
+                    body.append(row)
+        return header, body
+
+    # -- renderers
+
+    def markdown(self, title: str = "Benchmark") -> str:
+        def table(header, body):
+            lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+            lines += ["| " + " | ".join(r) + " |" for r in body]
+            return "\n".join(lines)
+
+        parts = [f"# {title}", "", self.budget_label() + ".", "",
+                 "## Test MSE averaged over horizons (rows datasets, columns models)", "",
+                 "Best **bold**, runner-up <u>underlined</u>; † = average over fewer horizons than other models "
+                 "(not marked best). " + (f"Published numbers: {self.reference_label}; never ranked." if self.reference else ""),
+                 "", table(*self.main_rows("mse", "md")), "",
+                 "## Test MAE averaged over horizons", "", table(*self.main_rows("mae", "md")), "",
+                 "Counting rule: " + COUNTING_RULE, "",
+                 "## Per horizon (mean ± std over seeds where several)", "", table(*self.horizon_rows("md")), "",
+                 "N/A* = the cell cannot exist; reasons below. – = not run.", ""]
+        reasons = self.na_reasons()
+        if reasons:
+            parts += ["## N/A cells", ""]
+            parts += [f"- {m} / {d} / H{h}: {r.splitlines()[0]}" for (m, d, h), r in sorted(reasons.items())]
+            parts.append("")
+        parts += ["## Runs", "", self._provenance_md(), ""]
+        return "\n".join(parts)
+
+    def _provenance_md(self) -> str:
+        if self.chosen.empty:
+            return "(no finished runs)"
+        lines = ["| model | dataset | H | lookback | seeds | params | train s (mean) | peak MB | code version |",
+                 "|---|---|---|---|---|---|---|---|---|"]
+        for (model, dataset, horizon), g in self.chosen.groupby(["model", "dataset", "horizon"]):
+            lines.append(f"| {model} | {dataset} | {horizon} | {','.join(map(str, sorted(set(g['lookback']))))} | "
+                         f"{g['seed'].nunique()} | {int(g['params'].iloc[0]):,} | {g['train_seconds'].mean():.1f} | "
+                         f"{g['peak_mem_mb'].max():.0f} | {','.join(sorted(set(g['code_version'])))} |")
+        return "\n".join(lines)
+
+    def csv(self) -> str:
+        """Long format: one row per (model, dataset, horizon) with seed mean/std, plus N/A rows with reasons."""
+        frame = self.agg.copy()
+        frame["status"] = "done"
+        frame["reason"] = ""
+        if len(self.na):
+            na = self.na[["model", "dataset", "horizon", "reason"]].drop_duplicates(["model", "dataset", "horizon"]).copy()
+            na = na.merge(frame[["model", "dataset", "horizon"]], how="left", indicator=True)
+            na = na[na["_merge"] == "left_only"].drop(columns="_merge").assign(status="na")
+            frame = pd.concat([frame, na], ignore_index=True)
+        frame.insert(0, "profile", self.profile)
+        return frame.sort_values(["dataset", "horizon", "model"]).to_csv(index=False)
+
+    def html(self, title: str = "Benchmark", figures: dict[str, bytes] | None = None) -> str:
+        def table(header, body):
+            head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+            rows = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in body)
+            return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+        label = html.escape(self.budget_label()).replace("**", "")
+        imgs = "".join(
+            f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+            f"<figcaption>{html.escape(name)}</figcaption></figure>" for name, png in (figures or {}).items())
+        reasons = "".join(f"<li>{html.escape(f'{m} / {d} / H{h}: {r.splitlines()[0]}')}</li>"
+                          for (m, d, h), r in sorted(self.na_reasons().items()))
+        style = ("body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;margin:1em 0}"
+                 "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}"
+                 ".label{background:#fff3cd;padding:.5em;border:1px solid #e0c060}img{max-width:100%}")
+        return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+                f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1><p class='label'>{label}</p>"
+                f"<h2>Test MSE averaged over horizons</h2><p>Best <b>bold</b>, runner-up <u>underlined</u>; "
+                f"† = fewer horizons.</p>{table(*self.main_rows('mse', 'html'))}"
+                f"<h2>Test MAE averaged over horizons</h2>{table(*self.main_rows('mae', 'html'))}"
+                f"<p>Counting rule: {html.escape(COUNTING_RULE)}</p>"
+                f"<h2>Per horizon</h2>{table(*self.horizon_rows('html'))}"
+                f"<h2>N/A cells</h2><ul>{reasons or '<li>none</li>'}</ul><h2>Plots</h2>{imgs}</body></html>")
+
+    # -- plots
+
+    def figures(self) -> dict[str, Any]:
+        """matplotlib figures by name: mse_vs_horizon, accuracy_vs_cost, forecasts."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        figs: dict[str, Any] = {}
+        if self.agg.empty:
+            return figs
+        datasets = sorted(self.agg["dataset"].unique(), key=str.lower)
+        n = len(datasets)
+        fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)
+        for ax, dataset in zip(axes[0], datasets):
+            sub = self.agg[self.agg["dataset"] == dataset]
+            for model, g in sub.groupby("model"):
+                g = g.sort_values("horizon")
+                ax.errorbar(g["horizon"], g["mse"], yerr=g["mse_std"].fillna(0), marker="o", label=model, capsize=2)
+            ax.set_title(dataset)
+            ax.set_xlabel("horizon")
+            ax.set_ylabel("test MSE")
+            ax.set_xticks(sorted(sub["horizon"].unique()))
+        axes[0][-1].legend(fontsize=7)
+        fig.suptitle(f"Test MSE vs horizon ({self.profile} profile)")
+        fig.tight_layout()
+        figs["mse_vs_horizon"] = fig
+
+        per_model = self.agg.groupby("model").agg(mse=("mse", "mean"), seconds=("seconds", "mean"), params=("params", "mean"))
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+        for ax, col, xlabel in ((axes[0], "seconds", "mean training time per run (s)"), (axes[1], "params", "parameters")):
+            ax.scatter(per_model[col], per_model["mse"])
+            for model, r in per_model.iterrows():
+                ax.annotate(model, (r[col], r["mse"]), fontsize=8, xytext=(3, 3), textcoords="offset points")
+            ax.set_xscale("log")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("test MSE (mean over cells)")
+        fig.suptitle(f"Accuracy vs cost ({self.profile} profile; cells differ per model where some are N/A)")
+        fig.tight_layout()
+        figs["accuracy_vs_cost"] = fig
+
+        samples = self.chosen.dropna(subset=["forecast_json"])
+        if len(samples):
+            horizon = int(samples["horizon"].min())
+            samples = samples[samples["horizon"] == horizon].sort_values("seed").drop_duplicates(["model", "dataset"])
+            fig, axes = plt.subplots(1, n, figsize=(4.8 * n, 3.4), squeeze=False)
+            for ax, dataset in zip(axes[0], datasets):
+                truth_drawn = False
+                for _, r in samples[samples["dataset"] == dataset].iterrows():
+                    s = json.loads(r["forecast_json"])
+                    h = len(s["truth"])
+                    if not truth_drawn:
+                        hist = s["history"][-2 * h:]
+                        ax.plot(range(-len(hist), 0), hist, color="black", lw=1, label="input")
+                        ax.plot(range(h), s["truth"], color="black", lw=1.5, ls="--", label="truth")
+                        ax.set_title(f"{dataset}, {s['channel']}, H{h}, first test window")
+                        truth_drawn = True
+                    ax.plot(range(h), s["pred"], lw=1, label=r["model"])
+                ax.set_xlabel("step (0 = first forecast)")
+                ax.legend(fontsize=6)
+            fig.tight_layout()
+            figs["forecasts"] = fig
+        return figs
+
+    def write(self, out_dir: str | Path, title: str | None = None) -> dict[str, Path]:
+        """Write report.md, results.csv, report.html and the plots (PNG + SVG) into out_dir."""
+        import matplotlib.pyplot as plt
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        title = title or f"samovar bench — {self.profile} profile"
+        paths: dict[str, Path] = {}
+        pngs: dict[str, bytes] = {}
+        for name, fig in self.figures().items():
+            for ext in ("png", "svg"):
+                buf = io.BytesIO()
+                fig.savefig(buf, format=ext, dpi=110)
+                path = out / f"{name}.{ext}"
+                with open(path.with_suffix(path.suffix + ".tmp"), "wb") as fh:
+                    fh.write(buf.getvalue())
+                path.with_suffix(path.suffix + ".tmp").replace(path)
+                paths[f"{name}.{ext}"] = path
+                if ext == "png":
+                    pngs[name] = buf.getvalue()
+            plt.close(fig)
+        for name, text in (("report.md", self.markdown(title)), ("results.csv", self.csv()),
+                           ("report.html", self.html(title, pngs))):
+            write_text_atomic(out / name, text)
+            paths[name] = out / name
+        return paths
+
+
+def task_table(db: ResultsDB, task: str | None = None) -> str:
+    """Markdown table of downstream-task results: rows (task, metric, budget), columns mixers."""
+    rows = pd.DataFrame(db.task_rows(task=task))
+    if rows.empty:
+        return f"(no task results{f' for {task}' if task else ''} in {db.path})"
+    rows["who"] = rows.apply(lambda r: r["mixer"] or r["model"], axis=1)
+    agg = rows.groupby(["task", "metric", "budget", "who"])["value"].agg(["mean", "std", "count"]).reset_index()
+    whos = sorted(agg["who"].unique())
+    lines = ["| task | metric | budget | " + " | ".join(whos) + " |", "|---|---|---|" + "---|" * len(whos)]
+    for (t, metric, budget), g in agg.groupby(["task", "metric", "budget"]):
+        g = g.set_index("who")
+        cells = [_fmt(g.loc[w, "mean"], g.loc[w, "std"] if g.loc[w, "count"] > 1 else None, 4) if w in g.index else "–"
+                 for w in whos]
+        lines.append(f"| {t} | {metric} | {budget} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
