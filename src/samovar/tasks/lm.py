@@ -48,7 +48,7 @@ WIKITEXT_TOKENS = {
     2: {"train": 2_088_628, "valid": 217_646, "test": 245_569},
     103: {"train": 103_227_021, "valid": 217_646, "test": 245_569},
 }
-WIKITEXT_VOCAB = {2: 33_278, 103: 267_735}  # including <eos> (train-split vocabulary)
+WIKITEXT_VOCAB = {2: 33_278, 103: 267_735}  # published vocabulary sizes (a mismatch is noted, not an error)
 # sha256 of the decompressed files (/work/shared/data/SOURCES.md); None: checked by token count only.
 _WIKITEXT_SHA256 = {
     (2, "valid"): "f0737ed31fc1329026e95cb8b98e19c2a182c39c240ab909dc31abf2f8af58e8",
@@ -200,6 +200,9 @@ def load_wikitext(version: int = 2, data_dir: str | os.PathLike | None = None, *
     notes = []
     if "train" in tokens:
         vocab_tokens = tokens["train"]
+        size = len(set(vocab_tokens))
+        if size != WIKITEXT_VOCAB[version]:
+            notes.append(f"vocabulary of {size:,} tokens; the published count is {WIKITEXT_VOCAB[version]:,}")
     else:
         vocab_tokens = [t for s in ("valid", "test") if s in tokens for t in tokens[s]]
         notes.append("no training split: vocabulary built from the validation/test splits (loader check only, "
