@@ -97,14 +97,14 @@ def build_retnet(B, H, L, d):
     from samovar.ops.decay import retention_chunked
 
     log_decay = retnet_log_decays(H)
-    return (lambda q, k, v: retention_chunked(q, k, v, log_decay, chunk_size=64)), _qkv(B, H, L, d)
+    return (lambda q, k, v: retention_chunked(q, k, v, log_decay)), _qkv(B, H, L, d)
 
 
 def build_gla(B, H, L, d):
     from samovar.ops.decay import gla_chunked
 
     log_decay = (F.logsigmoid(torch.randn(B, H, L, d)) / 16).requires_grad_()
-    return (lambda q, k, v, g: gla_chunked(q, k, v, g, chunk_size=64)), [*_qkv(B, H, L, d), log_decay]
+    return (lambda q, k, v, g: gla_chunked(q, k, v, g)), [*_qkv(B, H, L, d), log_decay]
 
 
 def build_deltanet(B, H, L, d):

@@ -59,7 +59,7 @@ class GLA(HeadedMixer):
     def forward(self, x: Tensor) -> Tensor:
         self._check(x)
         q, k, v, log_decay, g = self._project(x)
-        o = gla_chunked(q, k, v, log_decay, chunk_size=self.chunk_size or 64)
+        o = gla_chunked(q, k, v, log_decay, chunk_size=self.chunk_size)
         return self._output(o, g)
 
     def init_state(self, batch: int, device=None, dtype=None) -> Tensor:

@@ -49,7 +49,7 @@ class RetNet(HeadedMixer):
     def forward(self, x: Tensor) -> Tensor:
         self._check(x)
         q, k, v, g = self._project(x)
-        o = retention_chunked(q, k, v, self.log_decay, chunk_size=self.chunk_size or 64)
+        o = retention_chunked(q, k, v, self.log_decay, chunk_size=self.chunk_size)
         return self._output(o, g)
 
     def init_state(self, batch: int, device=None, dtype=None) -> Tensor:

@@ -228,9 +228,10 @@ class _ChunkedLinearAttention(torch.autograd.Function):
 
 
 def default_chunk_size(d_k: int) -> int:
-    """A chunk size that balances the C·d intra-chunk and d² inter-chunk work on CPU."""
+    """Chunk size for CPU: intra-chunk work grows with C·d, inter-chunk work with d², and tiny
+    matmuls run far below peak. Measured fwd+bwd (float32): 16 is fastest at d_k = 8, 32 ≈ 64 at 32."""
     if d_k <= 16:
-        return 32
+        return 16
     if d_k <= 64:
         return 64
     return 128
