@@ -214,6 +214,8 @@ def launch(spec: DDPSpec, nproc: int = 2) -> dict[str, Any] | None:
         return metrics if int(os.environ["RANK"]) == 0 else None
     if nproc < 1:
         raise ValueError(f"--nproc must be at least 1, got {nproc}")
+    if spec.batch_size % nproc:
+        raise ValueError(f"the global batch size {spec.batch_size} must be divisible by the number of processes {nproc}")
     import torch.multiprocessing as mp
 
     with tempfile.TemporaryDirectory() as tmp:
