@@ -20,6 +20,9 @@ console = Console()
 from .tasks.cli import task_app  # noqa: E402  (the `samovar task ...` commands)
 
 app.add_typer(task_app, name="task")
+from .bench.cli import bench_app  # noqa: E402  (the `samovar bench ...` commands)
+
+app.add_typer(bench_app, name="bench")
 
 
 def fail(message: str) -> None:
