@@ -153,6 +153,9 @@ def test_missing_official_files_name_the_places_searched(tmp_path):
     with pytest.raises(DataError, match="basic_train.tsv was not found") as info:
         lo.load_listops(tmp_path, source="official")
     assert str(tmp_path / "lra_release" / "listops-1000" / "basic_train.tsv") in str(info.value)
+    _write_official(tmp_path / "listops", {"train": [("1", 1)], "test": [("1", 1)]})
+    with pytest.raises(DataError, match="not basic_val.tsv; the three ListOps files must sit together"):
+        lo.load_listops(tmp_path, source="official")
 
 
 def test_bad_token_and_bad_header_and_too_long(tmp_path):

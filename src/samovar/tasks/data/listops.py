@@ -264,10 +264,12 @@ def _split_from_file(path: Path, max_len: int, truncate: bool, notes: list[str])
 def find_official_listops(data_dir: str | os.PathLike | None = None) -> dict[str, Path]:
     """Paths of the official ``basic_{train,val,test}.tsv`` (DataError naming where it looked if absent)."""
     hint = f"download the LRA release ({LRA_RELEASE_URL}) and unpack it; the files are in lra_release/listops-1000/"
-    paths = {}
-    for split in SPLITS:
-        rel = [str(Path(folder) / f"basic_{split}.tsv") for folder in OFFICIAL_FOLDERS]
-        paths[split] = find_path(rel, data_dir, what=f"ListOps file basic_{split}.tsv", hint=hint)
+    rel = [str(Path(folder) / "basic_train.tsv") for folder in OFFICIAL_FOLDERS]
+    folder = find_path(rel, data_dir, what="ListOps file basic_train.tsv", hint=hint).parent
+    paths = {split: folder / f"basic_{split}.tsv" for split in SPLITS}
+    for split, path in paths.items():
+        if not path.is_file():
+            raise DataError(f"{folder} has basic_train.tsv but not basic_{split}.tsv; the three ListOps files must sit together")
     return paths
 
 
