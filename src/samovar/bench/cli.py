@@ -87,7 +87,8 @@ def run(
     colors = {"done": "green", "failed": "red", "na": "yellow", "skipped": "dim"}
 
     def show(label: str, status: str, message: str) -> None:
-        console.print(f"[{colors.get(status, 'white')}]{status:>7}[/] {label}  {message.splitlines()[0] if message else ''}", highlight=False)
+        console.print(f"[{colors.get(status, 'white')}]{status:>7}[/] {label}  {message.splitlines()[0] if message else ''}", highlight=False,
+                      soft_wrap=True)
 
     try:
         counts = run_grid(cells, database, executor=executor, workers=workers, threads=threads, runs_root=runs_root,

@@ -1,0 +1,45 @@
+"""`samovar bench` end to end on a tiny grid: run (with an N/A cell), status, report, task table, bad input."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from samovar.bench.db import ResultsDB
+from samovar.cli import app
+
+runner = CliRunner()
+GRID = ["--models", "dlinear", "--datasets", "synthetic", "--horizons", "24,720", "--lookback", "48",
+        "--max-epochs", "1", "--max-steps", "2", "--executor", "inline", "--threads", "1"]
+
+
+def test_run_status_report(tmp_path):
+    db = tmp_path / "bench.db"
+    dry = runner.invoke(app, ["bench", "run", *GRID, "--db", str(db), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "2 cells (1 N/A)" in dry.output and not db.exists()
+
+    out = runner.invoke(app, ["bench", "run", *GRID, "--db", str(db)])
+    assert out.exit_code == 0, out.output
+    assert "done 1" in out.output and "na 1" in out.output and "CPU-sized budget" in out.output
+    again = runner.invoke(app, ["bench", "run", *GRID, "--db", str(db)])
+    assert "skipped 1" in again.output  # finished cells are not run twice
+
+    status = runner.invoke(app, ["bench", "status", "--db", str(db), "--show", "na"])
+    assert status.exit_code == 0 and "done 1" in status.output and "na 1" in status.output
+
+    report = runner.invoke(app, ["bench", "report", "--db", str(db), "--out", str(tmp_path / "rep")])
+    assert report.exit_code == 0, report.output
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "profile **quick**" in md and "| synthetic |" in md and "N/A*" in md
+    assert (tmp_path / "rep" / "report.html").exists() and (tmp_path / "rep" / "forecasts.png").exists()
+
+
+def test_task_report_and_bad_input(tmp_path):
+    db = tmp_path / "bench.db"
+    ResultsDB(db).record_task(task="listops", mixer="gla", metric="accuracy", value=0.4, budget="quick")
+    out = runner.invoke(app, ["bench", "report", "--db", str(db), "--task", "all", "--out", str(tmp_path / "t")])
+    assert out.exit_code == 0 and "| listops | accuracy | quick | 0.4000 |" in out.output
+    bad = runner.invoke(app, ["bench", "run", "--models", "nosuch", "--db", str(db)])
+    assert bad.exit_code == 2 and "unknown model" in bad.output
+    empty = runner.invoke(app, ["bench", "report", "--db", str(tmp_path / "empty.db"), "--out", str(tmp_path / "e")])
+    assert empty.exit_code == 2 and "no results yet" in empty.output
