@@ -98,6 +98,9 @@ def test_load_generated_tokens_and_floats_and_cache():
     assert floats.train.inputs.shape == (40, 1024, 1) and floats.train.inputs.dtype == torch.float32
     assert floats.input_dim == 1 and floats.vocab_size is None
     assert torch.equal(floats.train.inputs[..., 0] * 255, data.train.inputs.float())
+    easy = pf.load_pathfinder(source="generate", n_train=8, n_val=2, n_test=2, path_length=12, n_paths=3)
+    assert "3 paths of 12 pixels" in easy.notes[0]
+    assert (easy.train.inputs > 0).sum() < (data.train.inputs[:8] > 0).sum()  # less ink
 
 
 def _write_official(root, images, labels):

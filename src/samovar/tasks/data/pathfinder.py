@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -334,12 +334,15 @@ def load_pathfinder(
     data_dir: str | os.PathLike | None = None, *, resolution: int = 32, source: str = "auto",
     difficulty: str = "curv_contour_length_14", n_train: int = 160_000, n_val: int = 20_000, n_test: int = 20_000,
     seed: int = 0, tokens: bool = True, style: PathfinderStyle | None = None, skip_bad_images: bool = False,
+    path_length: float | None = None, n_paths: int | None = None,
 ) -> ClassificationData:
     """Pathfinder (Path-X: resolution=128) as pixel sequences of length resolution**2, 2 classes.
 
     tokens: True -> (n, L) int64 pixel values 0..255 (vocab 256); False -> (n, L, 1) float32 in [0, 1].
     source: "official" (the LRA release, split 80/10/10 by a permutation seeded with `seed`),
     "generate" (this module's generator, cached), or "auto" (official when found, else generate).
+    Generated images follow `style` (default PathfinderStyle.for_size(resolution)); path_length
+    (arc length in pixels) and n_paths override it (shorter paths / fewer paths: easier).
     """
     if resolution not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution}")
@@ -366,7 +369,9 @@ def load_pathfinder(
         splits = [image_split(images[i], labels[i], tokens=tokens) for i in parts]
         synthetic = False
     else:
-        style = style or PathfinderStyle.for_size(resolution)
+        overrides = {k: v for k, v in (("length", path_length), ("n_paths", n_paths)) if v is not None}
+        style = replace(style, **overrides) if style is not None else PathfinderStyle.for_size(resolution, **overrides)
+        style.check()
         if style.size != resolution:
             raise ValueError(f"style.size {style.size} differs from resolution {resolution}")
         arrays, path = _generated_arrays(n_train, n_val, n_test, seed, style)
