@@ -34,10 +34,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[2021, 1, 2, 3, 4])
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--patience", type=int, default=3, help="early-stopping patience (the paper: 3)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    print(f"DLinear on ETTh1, lookback 336, lr 0.005, batch 32, <=10 epochs, patience 3; torch {torch.__version__}, "
+    print(f"DLinear on ETTh1, lookback 336, lr 0.005, batch 32, <=10 epochs, patience {args.patience}; torch {torch.__version__}, "
           f"{args.threads} thread(s)\n")
     header = f"{'H':>4} {'seed':>5} {'epochs':>6} {'best':>4} {'test MSE':>9} {'test MAE':>9} {'MSE drop_last':>13} {'windows':>8} {'seconds':>8}"
     print(header)
@@ -46,7 +47,7 @@ def main() -> None:
     for horizon in args.horizons:
         rows = []
         for seed in args.seeds:
-            config = TrainConfig(lr=0.005, batch_size=32, epochs=10, patience=3, schedule="type1", seed=seed,
+            config = TrainConfig(lr=0.005, batch_size=32, epochs=10, patience=args.patience, schedule="type1", seed=seed,
                                  threads=args.threads, quiet=True)
             t0 = time.perf_counter()
             result, data = fit_run("dlinear", "ETTh1", horizon=horizon, lookback=336, config=config, data_dir=args.data_dir)
