@@ -84,12 +84,11 @@ def test_training_loss_uses_every_position_and_trains(name):
 def test_fixedvar_queries_values_do_not_depend_on_data():
     model = make("fixedvar").eval()
     a, b = torch.randn(6, 10, 16), torch.randn(6, 10, 16)
-    qa, va = model.queries_values(a, 0)
-    qb, vb = model.queries_values(b, 0)
-    assert torch.equal(qa, qb) and torch.equal(va, vb)
-    assert qa.shape == (2, 6, 4, 10, 4)  # (layers, B·C, H, T, d)
-    assert not torch.equal(qa[:, 0], qa[:, 1])  # one per channel (B·C rows cycle through C=3)
-    assert torch.equal(qa[:, 0], qa[:, 3])  # same channel, next batch element
+    for (qa, va), (qb, vb) in zip(model.queries_values(a, 0), model.queries_values(b, 0)):
+        assert torch.equal(qa, qb) and torch.equal(va, vb)
+        assert qa.shape == (6, 4, 10, 4)  # (B·C, H, T, d)
+        assert not torch.equal(qa[0], qa[1])  # one per channel (B·C rows cycle through C=3)
+        assert torch.equal(qa[0], qa[3])  # same channel, next batch element
 
 
 def test_head_rms_norm_matches_reference_float64():

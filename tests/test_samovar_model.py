@@ -180,18 +180,19 @@ def test_forward_is_the_last_position():
 
 @pytest.mark.slow
 def test_short_etth1_training_beats_last_value():
-    """336/48 on ETTh1, 250 AdamW steps: validation MSE below the last-value forecast."""
+    """336/48 on ETTh1, 120 AdamW steps of batch 32 (about 10 s of CPU): validation MSE below 0.9x the
+    last-value forecast's (measured: 0.43 vs 0.60 on every 4th validation window)."""
     require_file("ETTh1.csv.gz")
     data_mod = pytest.importorskip("samovar.data")
 
     data = data_mod.prepare_data("ETTh1", lookback=336, horizon=48, data_dir=SHARED_DATA)
     torch.manual_seed(2024)
     model = SAMoVAR(336, 48, data.channels, layers=2)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, betas=(0.9, 0.95), weight_decay=0.1)
     gen = torch.Generator().manual_seed(0)
-    start = time.perf_counter()
+    start = time.process_time()
     model.train()
-    for _ in range(250):
+    for _ in range(120):
         x, y = data.train.batch(torch.randint(len(data.train), (32,), generator=gen))
         loss = model.training_loss(x, y)
         opt.zero_grad()
@@ -204,7 +205,7 @@ def test_short_etth1_training_beats_last_value():
     with torch.no_grad():
         mse = torch.mean((model(x) - y) ** 2).item()
     naive = torch.mean((x[:, -1:, :] - y) ** 2).item()
-    print(f"ETTh1 336/48 val MSE {mse:.4f} vs last value {naive:.4f} ({time.perf_counter() - start:.1f} s)")
+    print(f"ETTh1 336/48 val MSE {mse:.4f} vs last value {naive:.4f} ({time.process_time() - start:.1f} s CPU)")
     assert math.isfinite(mse) and mse < 0.9 * naive
 
 

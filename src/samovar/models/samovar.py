@@ -302,13 +302,17 @@ class SAMoVAR(ARXForecaster):
         self.trunk = nn.ModuleList([MLP(D, self.dropout_p) for _ in range(n_layers)])
         self.var_norm = nn.RMSNorm(D, eps=NORM_EPS)
         if self.data_dependent_qv:
-            # Queries and values of every layer in one projection of x0, then per-head RMSNorm
-            # with one weight vector per (q|v, layer, head).
-            self.qv_linear = nn.Linear(D, 2 * n_layers * D)
-            self.qv_norm_weight = nn.Parameter(torch.ones(2, n_layers, H, d))
+            # Per layer: query and value projections of x0, each followed by a per-head RMSNorm.
+            # (Separate projections, not one fused one: their gradients then flow into x0
+            # without gathering a (layers·2·D)-wide gradient tensor.)
+            self.q_linears = nn.ModuleList([nn.Linear(D, D) for _ in range(n_layers)])
+            self.v_linears = nn.ModuleList([nn.Linear(D, D) for _ in range(n_layers)])
+            self.q_norm_weight = nn.Parameter(torch.ones(n_layers, H, d))
+            self.v_norm_weight = nn.Parameter(torch.ones(n_layers, H, d))
         else:
             # FixedVAR: one learned query and value per (layer, channel, head, token position).
-            self.fixed_qv = nn.Parameter(0.02 * torch.randn(2, n_layers, C, H, self.num_tokens, d))
+            self.fixed_q = nn.Parameter(0.02 * torch.randn(n_layers, C, H, self.num_tokens, d))
+            self.fixed_v = nn.Parameter(0.02 * torch.randn(n_layers, C, H, self.num_tokens, d))
         self.attn_dropout = nn.Dropout(self.dropout_p)
         self.structure = StructuralMatrix(H, d)
         self._init_weights()
@@ -317,23 +321,25 @@ class SAMoVAR(ARXForecaster):
         """(C, N, 2, D): the sum of the four learned embeddings."""
         return self.pair_emb + self.channel_pos_emb + self.type_emb + self.channel_type_emb
 
-    def queries_values(self, x0: torch.Tensor, start: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """x0: (B·C, T, D) at token positions start..start+T-1 -> q, v: (layers, B·C, H, T, d).
-
-        Callers take the layers apart with ``unbind`` (its backward is one stack, where indexing
-        would zero-fill a full-size gradient per layer)."""
+    def queries_values(self, x0: torch.Tensor, start: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """x0: (B·C, T, D) at token positions start..start+T-1 -> per layer (q, v), each (B·C, H, T, d)."""
         bc, t, _ = x0.shape
-        n_layers, H, d = self.layers, self.heads, self.head_dim
+        H, d = self.heads, self.head_dim
         if self.data_dependent_qv:
-            # normalize in the projection's own (contiguous) layout, then move heads before time
-            qv = head_rms_norm(self.qv_linear(x0).view(bc, t, 2, n_layers, H, d), self.qv_norm_weight)
-            qv = qv.permute(2, 3, 0, 4, 1, 5)  # (2, layers, B·C, H, T, d)
-        else:
-            fixed = self.fixed_qv[:, :, :, :, start : start + t]  # (2, layers, C, H, t, d)
-            qv = fixed.unsqueeze(2).expand(2, n_layers, bc // self.channels, *fixed.shape[2:])
-            qv = qv.reshape(2, n_layers, bc, H, t, d)
-        q, v = qv.unbind(0)
-        return q, v
+
+            def project(linear: nn.Linear, weight: torch.Tensor) -> torch.Tensor:
+                return head_rms_norm(linear(x0).view(bc, t, H, d), weight).transpose(1, 2)
+
+            return [
+                (project(q_lin, self.q_norm_weight[i]), project(v_lin, self.v_norm_weight[i]))
+                for i, (q_lin, v_lin) in enumerate(zip(self.q_linears, self.v_linears))
+            ]
+
+        def fixed(param: torch.Tensor) -> torch.Tensor:  # (C, H, T_all, d) -> (B·C, H, t, d)
+            part = param[:, :, start : start + t]
+            return part.unsqueeze(0).expand(bc // self.channels, *part.shape).reshape(bc, H, t, d)
+
+        return [(fixed(q), fixed(v)) for q, v in zip(self.fixed_q, self.fixed_v)]
 
     def trunk_output(self, x: torch.Tensor) -> torch.Tensor:
         """The MLP trunk and the norm that gives x0: (..., D) -> (..., D)."""
@@ -345,11 +351,10 @@ class SAMoVAR(ARXForecaster):
         """tokens: (B·C, T, D) -> (B·C, N, D): x0 + (Σ_layers attention output) S at main positions."""
         bc, t, D = tokens.shape
         x0 = self.trunk_output(tokens)
-        q, v = self.queries_values(x0, 0)
         keys = x0.view(bc, t, self.heads, self.head_dim).transpose(1, 2)  # layer 1: x0 itself
         total = 0
-        for q_layer, v_layer in zip(q.unbind(0), v.unbind(0)):
-            keys = self.attn_dropout(attend(q_layer, keys, v_layer, self.attention_kernel, self.chunk_size))
+        for q, v in self.queries_values(x0, 0):
+            keys = self.attn_dropout(attend(q, keys, v, self.attention_kernel, self.chunk_size))
             total = total + keys[:, :, 1::2]  # main positions: (B·C, H, N, d)
         mixed = (total @ self.structure()).transpose(1, 2).reshape(bc, t // 2, D)
         return x0[:, 1::2] + mixed
@@ -362,11 +367,10 @@ class SAMoVAR(ARXForecaster):
         """token: (B·C, D) at token `position` -> (x0 + (Σ outputs) S: (B·C, D), new state)."""
         bc = token.shape[0]
         x0 = self.trunk_output(token)
-        q, v = self.queries_values(x0.unsqueeze(1), position)  # (layers, B·C, H, 1, d)
         keys = x0.view(bc, self.heads, self.head_dim)
         total, new_state = 0, []
-        for layer in range(self.layers):
-            out, s = linear_attention_step(q[layer, :, :, 0], keys, v[layer, :, :, 0], state[layer])
+        for (q, v), layer_state in zip(self.queries_values(x0.unsqueeze(1), position), state):
+            out, s = linear_attention_step(q[:, :, 0], keys, v[:, :, 0], layer_state)
             keys = self.attn_dropout(out)
             total = total + keys
             new_state.append(s)
