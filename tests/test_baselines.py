@@ -279,6 +279,9 @@ def test_fits_training_modes_and_errors():
         FITS(40, 9, 3, train_mode="xy")
     with pytest.raises(ValueError, match="lookback >= 2"):
         FITS(1, 9, 3)
+    assert FITS.paper_training_config("ETTh1", 720, script="fin")["lookback"] == 720
+    with pytest.raises(ValueError, match="script must be one of"):
+        FITS.paper_training_config("ETTh1", script="final")
 
 
 # ----------------------------------------------------------------------------- CATS
