@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from samovar.ops.ssm import (
+    auto_chunk_size,
     direct_causal_conv,
     fft_causal_conv,
     s4d_fft,
@@ -156,6 +157,13 @@ def test_memory_is_bounded_by_the_chunk():
     assert sum(saved.values()) < full_states_bytes / 3, (sum(saved.values()), full_states_bytes)
     y.sum().backward()  # and the recomputed backward still works
     assert torch.isfinite(inputs[0].grad).all()
+
+
+def test_auto_chunk_size_is_a_cache_sized_power_of_two():
+    assert auto_chunk_size(56, 512, 16) == 2 and auto_chunk_size(8, 128, 16) == 8
+    assert auto_chunk_size(1, 4, 4) == 64  # capped
+    inputs = selective_inputs(length=19)
+    torch.testing.assert_close(selective_scan_chunked(*inputs), selective_scan_naive(*inputs), rtol=1e-12, atol=1e-12)
 
 
 def test_selective_scan_rejects_bad_shapes():

@@ -28,13 +28,14 @@ class Mamba(Mixer):
     ``d_inner = expand * dim`` channels has its own ``d_state`` diagonal SSM).
     ``dt_rank`` defaults to ``ceil(dim / 16)``; Δ's bias is initialised so that
     ``softplus(bias)`` is log-uniform in ``[dt_min, dt_max]``; ``A`` uses the S4D-real init.
+    ``chunk_size=None`` lets the scan pick a cache-sized chunk (``samovar.ops.ssm.auto_chunk_size``).
     """
 
     def __init__(self, dim: int, heads: int | None = None, d_state: int = 16, expand: int = 2,
                  d_conv: int = 4, dt_rank: int | None = None, dt_min: float = 1e-3,
-                 dt_max: float = 1e-1, dt_init_floor: float = 1e-4, chunk_size: int = 8) -> None:
+                 dt_max: float = 1e-1, dt_init_floor: float = 1e-4, chunk_size: int | None = None) -> None:
         super().__init__(dim)
-        for key, val in (("d_state", d_state), ("expand", expand), ("d_conv", d_conv), ("chunk_size", chunk_size)):
+        for key, val in (("d_state", d_state), ("expand", expand), ("d_conv", d_conv), ("chunk_size", chunk_size or 1)):
             if val < 1:
                 raise ValueError(f"{key} must be positive, got {val}")
         if not 0 < dt_min <= dt_max:

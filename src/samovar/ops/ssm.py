@@ -83,36 +83,38 @@ def selective_scan_step(u_t, delta_t, A, B_t, C_t, D_skip, h):
     return y_t, h
 
 
-def _scan_forward_inplace(h: torch.Tensor, P: torch.Tensor, tmp: torch.Tensor) -> None:
-    """In-place inclusive scan along dim 1 of ``h_t = a_t h_{t-1} + x_t`` from a zero state.
+def _hillis_steele(v, w, v_alt, w_scratch, reverse: bool = False):
+    """Inclusive scan of ``v_t = w_t * v_{t-1} + v_t`` along dim 1 (``reverse``: ``v_t = w_t * v_{t+1} + v_t``).
 
-    On entry ``h`` holds ``x`` and ``P`` holds ``a`` (both ``(B, C, D, N)``); on exit ``h`` holds
-    the states and ``P`` the cumulative decays ``a_1 ... a_t``. Hillis-Steele: after the step
-    with offset k, position t has absorbed the window (t - 2k, t]. Every factor is in (0, 1],
-    so nothing can overflow however strong the decay.
+    Hillis-Steele: after the step with offset k, position t has absorbed the window of 2k
+    positions ending (starting) at t, and ``w_t`` holds the product of the decays over it.
+    Every decay is in (0, 1], so nothing can overflow however strong the decay. Ping-pong
+    buffers: each step is one fused ``addcmul`` (and one ``mul`` for the decays) into the other
+    buffer. ``w`` itself is never written (decays go to the two ``w_scratch`` buffers); ``v``
+    and ``v_alt`` are both clobbered. Returns the buffer holding the result.
     """
-    chunk = h.shape[1]
-    k = 1
+    chunk = v.shape[1]
+    k, which = 1, 0
     while k < chunk:
-        t = tmp[:, : chunk - k]
-        torch.mul(P[:, k:], h[:, :-k], out=t)
-        h[:, k:].add_(t)
-        torch.mul(P[:, k:], P[:, :-k], out=t)
-        P[:, k:].copy_(t)
+        if reverse:
+            torch.addcmul(v[:, :-k], w[:, :-k], v[:, k:], out=v_alt[:, :-k])
+            v_alt[:, -k:].copy_(v[:, -k:])
+        else:
+            torch.addcmul(v[:, k:], w[:, k:], v[:, :-k], out=v_alt[:, k:])
+            v_alt[:, :k].copy_(v[:, :k])
+        v, v_alt = v_alt, v
+        if 2 * k < chunk:  # the decays are needed by a further step
+            w_new = w_scratch[which]
+            which ^= 1
+            if reverse:
+                torch.mul(w[:, :-k], w[:, k:], out=w_new[:, :-k])
+                w_new[:, -k:].copy_(w[:, -k:])
+            else:
+                torch.mul(w[:, k:], w[:, :-k], out=w_new[:, k:])
+                w_new[:, :k].copy_(w[:, :k])
+            w = w_new
         k *= 2
-
-
-def _scan_backward_inplace(G: torch.Tensor, Q: torch.Tensor, tmp: torch.Tensor) -> None:
-    """In-place reverse scan ``G_t = Q_t G_{t+1} + e_t`` (``G`` holds ``e`` on entry; ``Q`` is clobbered)."""
-    chunk = G.shape[1]
-    k = 1
-    while k < chunk:
-        t = tmp[:, : chunk - k]
-        torch.mul(Q[:, :-k], G[:, k:], out=t)
-        G[:, :-k].add_(t)
-        torch.mul(Q[:, :-k], Q[:, k:], out=t)
-        Q[:, :-k].copy_(t)
-        k *= 2
+    return v
 
 
 class _ChunkBuffers:
@@ -125,13 +127,13 @@ class _ChunkBuffers:
         return [b[:, :length] for b in self.bufs]
 
 
-def _chunk_states(u, delta, A, Bm, h0, a, h, P, tmp):
-    """States of one chunk into ``h`` (and decays ``a``, cumulative decays ``P``)."""
+def _chunk_states(u, delta, A, Bm, h0, a, x, x_alt, w1, w2):
+    """States ``h: (B, C, D, N)`` of one chunk starting from ``h0: (B, D, N)``; fills ``a``
+    with the decays ``exp(delta A)``; returns the buffer (``x`` or ``x_alt``) holding ``h``."""
     torch.exp(torch.mul(delta.unsqueeze(-1), A, out=a), out=a)
-    torch.mul((delta * u).unsqueeze(-1), Bm.unsqueeze(2), out=h)  # x_t = delta_t u_t B_t
-    P.copy_(a)
-    _scan_forward_inplace(h, P, tmp)
-    h.addcmul_(P, h0.unsqueeze(1))  # the carried state, decayed from the chunk start
+    torch.mul((delta * u).unsqueeze(-1), Bm.unsqueeze(2), out=x)  # x_t = delta_t u_t B_t
+    x[:, 0].addcmul_(a[:, 0], h0)  # the carried state enters at the first position
+    return _hillis_steele(x, a, x_alt, (w1, w2))
 
 
 class _SelectiveScan(torch.autograd.Function):
@@ -143,7 +145,7 @@ class _SelectiveScan(torch.autograd.Function):
         batch, length, d_inner = u.shape
         d_state = A.shape[1]
         chunk = min(chunk_size, max(length, 1))
-        a, h, P, tmp = _ChunkBuffers(batch, chunk, d_inner, d_state, 4, u).view(chunk)
+        bufs = _ChunkBuffers(batch, chunk, d_inner, d_state, 5, u)
         y = u.new_empty(batch, length, d_inner)
         starts = list(range(0, length, chunk))
         boundary = u.new_empty(len(starts) + 1, batch, d_inner, d_state)
@@ -151,10 +153,10 @@ class _SelectiveScan(torch.autograd.Function):
         for i, start in enumerate(starts):
             c = min(chunk, length - start)
             sl = slice(start, start + c)
-            hc = h[:, :c]
-            _chunk_states(u[:, sl], delta[:, sl], A, Bm[:, sl], boundary[i], a[:, :c], hc, P[:, :c], tmp[:, :c])
-            torch.sum(torch.mul(hc, Cm[:, sl].unsqueeze(2), out=tmp[:, :c]), -1, out=y[:, sl])  # y_t = h_t . C_t
-            boundary[i + 1] = hc[:, -1]
+            a, x, x_alt, w1, w2 = bufs.view(c)
+            h = _chunk_states(u[:, sl], delta[:, sl], A, Bm[:, sl], boundary[i], a, x, x_alt, w1, w2)
+            torch.sum(torch.mul(h, Cm[:, sl].unsqueeze(2), out=a), -1, out=y[:, sl])  # y_t = h_t . C_t
+            boundary[i + 1] = h[:, -1]
         ctx.save_for_backward(u, delta, A, Bm, Cm, boundary)
         ctx.chunk = chunk
         return y, boundary[-1].clone()
@@ -165,7 +167,7 @@ class _SelectiveScan(torch.autograd.Function):
         batch, length, d_inner = u.shape
         d_state = A.shape[1]
         chunk = ctx.chunk
-        a, h, P, tmp, G = _ChunkBuffers(batch, chunk, d_inner, d_state, 5, u).view(chunk)
+        bufs = _ChunkBuffers(batch, chunk, d_inner, d_state, 8, u)
         du, ddelta = torch.zeros_like(u), torch.zeros_like(delta)
         dBm, dCm, dA = torch.zeros_like(Bm), torch.zeros_like(Cm), torch.zeros_like(A)
         dy = torch.zeros_like(u) if dy is None else dy
@@ -175,46 +177,61 @@ class _SelectiveScan(torch.autograd.Function):
             start = starts[i]
             c = min(chunk, length - start)
             sl = slice(start, start + c)
-            ac, hc, Pc, tc, Gc = a[:, :c], h[:, :c], P[:, :c], tmp[:, :c], G[:, :c]
+            a, x, x_alt, w1, w2, G, G_alt, tmp = bufs.view(c)
             u_c, d_c, B_c, C_c, dy_c = u[:, sl], delta[:, sl], Bm[:, sl], Cm[:, sl], dy[:, sl]
-            _chunk_states(u_c, d_c, A, B_c, boundary[i], ac, hc, Pc, tc)
-            # dL/dC_t = sum_d dy_t h_t ; e_t = dy_t C_t (the direct part of dL/dh_t)
-            dCm[:, sl] = torch.mul(hc, dy_c.unsqueeze(-1), out=tc).sum(-2)
-            torch.mul(dy_c.unsqueeze(-1), C_c.unsqueeze(2), out=Gc)
-            Gc[:, -1].add_(carry)
-            # Adjoint scan: G_t = a_{t+1} G_{t+1} + e_t
-            Pc[:, :-1].copy_(ac[:, 1:])
-            Pc[:, -1].zero_()
-            _scan_backward_inplace(Gc, Pc, tc)
-            carry = ac[:, 0] * Gc[:, 0]  # dL/dh at the previous chunk's end
+            h = _chunk_states(u_c, d_c, A, B_c, boundary[i], a, x, x_alt, w1, w2)
+            # dL/dC_t = sum_d dy_t h_t ; e_t = dy_t C_t is the direct part of dL/dh_t
+            dCm[:, sl] = torch.mul(h, dy_c.unsqueeze(-1), out=tmp).sum(-2)
+            torch.mul(dy_c.unsqueeze(-1), C_c.unsqueeze(2), out=G)
+            G[:, -1].add_(carry)
+            # Adjoint scan G_t = a_{t+1} G_{t+1} + e_t, with Q_t = a_{t+1} (Q_{C-1} unused)
+            Q = w1
+            Q[:, :-1].copy_(a[:, 1:])
+            Q[:, -1].zero_()
+            G = _hillis_steele(G, Q, G_alt, (w2, tmp), reverse=True)
+            carry = a[:, 0] * G[:, 0]  # dL/dh at the previous chunk's end
             # x_t = delta_t u_t B_t:  G_B[t, d] = sum_n G[t, d, n] B[t, n]
-            G_B = torch.mul(Gc, B_c.unsqueeze(2), out=tc).sum(-1)
+            G_B = torch.mul(G, B_c.unsqueeze(2), out=tmp).sum(-1)
             du[:, sl] = G_B * d_c
-            dBm[:, sl] = torch.mul(Gc, (d_c * u_c).unsqueeze(-1), out=tc).sum(-2)
-            # a_t = exp(delta_t A): dL/d(delta_t A) = G_t * a_t h_{t-1} = G_t * (h_t - x_t)
-            torch.mul((d_c * u_c).unsqueeze(-1), B_c.unsqueeze(2), out=tc)  # x_t again
-            hc.sub_(tc).mul_(Gc)
-            ddelta[:, sl] = torch.mul(hc, A, out=tc).sum(-1) + G_B * u_c
-            dA += torch.mul(hc, d_c.unsqueeze(-1), out=tc).sum((0, 1))
+            dBm[:, sl] = torch.mul(G, (d_c * u_c).unsqueeze(-1), out=tmp).sum(-2)
+            # a_t = exp(delta_t A): dL/d(delta_t A) = G_t * a_t h_{t-1}
+            torch.mul(G[:, 1:], h[:, :-1], out=tmp[:, 1:])
+            torch.mul(G[:, 0], boundary[i], out=tmp[:, 0])
+            S = tmp.mul_(a)
+            ddelta[:, sl] = torch.mul(S, A, out=w2).sum(-1) + G_B * u_c
+            dA += torch.mul(S, d_c.unsqueeze(-1), out=w2).sum((0, 1))
         return du, ddelta, dA, dBm, dCm, carry, None
 
 
-def selective_scan_chunked(u, delta, A, Bm, Cm, D_skip=None, chunk_size: int = 8, h0=None,
+def auto_chunk_size(batch: int, d_inner: int, d_state: int, target_elements: int = 2**17) -> int:
+    """The chunk for which one ``(batch, chunk, d_inner, d_state)`` buffer holds about
+    ``target_elements`` (512 KB in float32, cache-sized): a power of two in [2, 64].
+
+    On CPU the scan is memory-bound; measured fwd+bwd times (batch 56, d_inner 128 and 512,
+    one thread) fell steadily with smaller chunks down to 2-4, so large chunks do not pay there.
+    """
+    chunk = max(1, target_elements // max(1, batch * d_inner * d_state))
+    return int(min(64, max(2, 1 << (chunk.bit_length() - 1))))
+
+
+def selective_scan_chunked(u, delta, A, Bm, Cm, D_skip=None, chunk_size: int | None = None, h0=None,
                            return_state: bool = False):
     """Fast selective scan; same result as ``selective_scan_naive`` (shapes in the module docstring).
 
-    ``chunk_size`` positions are scanned in parallel (log2(chunk_size) in-place steps on
-    preallocated ``(batch, chunk, d_inner, d_state)`` buffers); a Python loop runs over the
-    ``ceil(length / chunk_size)`` chunks carrying the state. Only the chunk-boundary states are
-    kept for backward, which recomputes each chunk and runs the adjoint scan, so memory is
+    ``chunk_size`` positions are scanned in parallel (log2(chunk_size) steps, each one fused
+    elementwise op on preallocated ``(batch, chunk, d_inner, d_state)`` buffers); a Python loop
+    runs over the ``ceil(length / chunk_size)`` chunks carrying the state. ``None`` picks
+    ``auto_chunk_size`` (cache-sized buffers). Only the chunk-boundary states are kept for
+    backward, which recomputes each chunk and runs the adjoint scan, so memory is
     O(batch * length * (d_inner + d_state) + (length / chunk) * batch * d_inner * d_state).
     Differentiable once (no double backward).
 
     FLOPs (forward): about ``batch * length * d_inner * d_state * (6 + 3 * ceil(log2(chunk_size)))``
     plus ``batch * length * d_inner * d_state`` exponentials; backward about 2.5x the forward
-    (recomputation included). Memory-bound on CPU: small chunks (8) keep the buffers in cache
-    and were fastest in our measurements.
+    (recomputation included).
     """
+    if chunk_size is None:
+        chunk_size = auto_chunk_size(u.shape[0], u.shape[-1], A.shape[-1])
     _check_selective(u, delta, A, Bm, Cm, D_skip)
     if int(chunk_size) != chunk_size or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
@@ -354,6 +371,7 @@ __all__ = [
     "s4d_naive",
     "s4d_real_init",
     "s4d_step",
+    "auto_chunk_size",
     "selective_scan_chunked",
     "selective_scan_naive",
     "selective_scan_step",
