@@ -110,7 +110,8 @@ class Forecaster:
         """windows: (N, lookback, C) raw values -> (N, horizon, C) raw forecasts (float64)."""
         run = self._need_fit()
         device = next(run.model.parameters()).device
-        x = torch.as_tensor(run.scaler.transform(windows.astype(np.float64)), dtype=torch.float32, device=device)
+        scaled = np.ascontiguousarray(run.scaler.transform(windows.astype(np.float64)))  # layout-independent results
+        x = torch.as_tensor(scaled, dtype=torch.float32, device=device)
         run.model.eval()
         out = torch.cat([run.model(chunk) for chunk in x.split(256)])
         return run.scaler.inverse_transform(out.double().cpu().numpy())
