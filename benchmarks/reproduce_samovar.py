@@ -173,6 +173,22 @@ def run_cell(name: str, dataset: str, horizon: int, args: argparse.Namespace, lo
     }
 
 
+def evaluate_checkpoint(name: str, dataset: str, horizon: int, args: argparse.Namespace) -> dict | None:
+    """Test metrics of the best epoch so far of an unfinished cell (its .ckpt.pt); writes nothing."""
+    ckpt = cell_path(name, dataset, horizon).with_suffix(".ckpt.pt")
+    if not ckpt.exists():
+        return None
+    saved = torch.load(ckpt, weights_only=False)
+    state = saved["state"]
+    lookback = recipe(dataset, horizon)["lookback"]
+    data = prepare_data(dataset, lookback=lookback, horizon=horizon, data_dir=args.data_dir)
+    model = models.get(name, lookback=lookback, horizon=horizon, channels=data.channels, bf16=args.bf16)
+    model.load_state_dict(state["best_state"])
+    test = evaluate(model, data.test, batch_size=256, scaler=data.scaler, raw_values=data.values)
+    return {"epochs_run": state["epoch"], "best_epoch": state["best_epoch"], "best_val": state["best_val"],
+            "bad_epochs": state["bad"], "test": test, "history": state["history"]}
+
+
 def _fmt(v, digits=4):
     return "—" if v is None else f"{v:.{digits}f}"
 
@@ -253,6 +269,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--table-only", action="store_true", help="only rebuild docs/results/samovar.md")
     parser.add_argument("--stop-after", default=None, help="UTC HH:MM after which no new cell starts")
     parser.add_argument("--results-dir", default=None, help="write cells and the table here instead (smoke runs)")
+    parser.add_argument("--evaluate-checkpoint", action="store_true",
+                        help="print the test metrics of the best epoch so far of unfinished cells (writes nothing)")
     args = parser.parse_args(argv)
     if args.results_dir:
         global RESULTS, TABLE
@@ -270,6 +288,16 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"unknown {what}(s) {sorted(bad)}; choose from {allowed}")
     torch.set_num_threads(args.threads)
     print(f"glibc keeps freed memory: {keep_freed_memory()}", flush=True)
+    if args.evaluate_checkpoint:
+        for name in names:
+            for dataset in datasets:
+                for horizon in horizons:
+                    r = evaluate_checkpoint(name, dataset, horizon, args)
+                    if r is not None:
+                        print(f"{name} {dataset} H={horizon} (unfinished: {r['epochs_run']} epochs, best epoch "
+                              f"{r['best_epoch']} val {r['best_val']:.4f}, {r['bad_epochs']} epochs without improvement): "
+                              f"test MSE {r['test']['mse']:.4f} MAE {r['test']['mae']:.4f}")
+        return
 
     def log(msg: str) -> None:
         print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {msg}", flush=True)

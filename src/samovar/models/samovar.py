@@ -316,6 +316,22 @@ class SAMoVAR(ARXForecaster):
         self.attn_dropout = nn.Dropout(self.dropout_p)
         self.structure = StructuralMatrix(H, d)
         self._init_weights()
+        self._register_load_state_dict_pre_hook(self._split_fused_qv)
+
+    def _split_fused_qv(self, state_dict: dict, prefix: str, *args: Any) -> None:
+        """Load weights saved by the first version (one fused ``qv_linear`` with output layout
+        (q|v, layer, head, d) and ``qv_norm_weight`` (2, layers, H, d)) into the per-layer form."""
+        if prefix + "qv_linear.weight" not in state_dict:
+            return
+        weight, bias = state_dict.pop(prefix + "qv_linear.weight"), state_dict.pop(prefix + "qv_linear.bias")
+        norm = state_dict.pop(prefix + "qv_norm_weight")
+        D, n_layers = self.dim, self.layers
+        for i in range(n_layers):
+            for j, kind in enumerate("qv"):
+                rows = slice((j * n_layers + i) * D, (j * n_layers + i + 1) * D)
+                state_dict[f"{prefix}{kind}_linears.{i}.weight"] = weight[rows]
+                state_dict[f"{prefix}{kind}_linears.{i}.bias"] = bias[rows]
+        state_dict[prefix + "q_norm_weight"], state_dict[prefix + "v_norm_weight"] = norm[0], norm[1]
 
     def token_embedding(self) -> torch.Tensor:
         """(C, N, 2, D): the sum of the four learned embeddings."""
