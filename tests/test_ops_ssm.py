@@ -106,6 +106,16 @@ def test_gradients_through_initial_and_final_state(chunk_size):
     assert_same(fast, ref, 1e-10)
 
 
+def test_gradients_when_only_some_inputs_require_them():
+    u, delta, A, Bm, Cm, D = [t.detach() for t in selective_inputs()]
+    u.requires_grad_()
+    delta.requires_grad_()
+    grads = torch.autograd.grad(selective_scan_chunked(u, delta, A, Bm, Cm, D, chunk_size=4).square().sum(), (u, delta))
+    ref = torch.autograd.grad(selective_scan_naive(u, delta, A, Bm, Cm, D).square().sum(), (u, delta))
+    for a, b in zip(grads, ref):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
 def test_step_matches_chunked():
     u, delta, A, Bm, Cm, D = selective_inputs(length=13)
     y = selective_scan_chunked(u, delta, A, Bm, Cm, D, chunk_size=8)

@@ -164,6 +164,7 @@ class _SelectiveScan(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dy, dh_last):
         u, delta, A, Bm, Cm, boundary = ctx.saved_tensors
+        need_A, need_B, need_C = ctx.needs_input_grad[2:5]
         batch, length, d_inner = u.shape
         d_state = A.shape[1]
         chunk = ctx.chunk
@@ -181,7 +182,8 @@ class _SelectiveScan(torch.autograd.Function):
             u_c, d_c, B_c, C_c, dy_c = u[:, sl], delta[:, sl], Bm[:, sl], Cm[:, sl], dy[:, sl]
             h = _chunk_states(u_c, d_c, A, B_c, boundary[i], a, x, x_alt, w1, w2)
             # dL/dC_t = sum_d dy_t h_t ; e_t = dy_t C_t is the direct part of dL/dh_t
-            dCm[:, sl] = torch.mul(h, dy_c.unsqueeze(-1), out=tmp).sum(-2)
+            if need_C:
+                dCm[:, sl] = torch.mul(h, dy_c.unsqueeze(-1), out=tmp).sum(-2)
             torch.mul(dy_c.unsqueeze(-1), C_c.unsqueeze(2), out=G)
             G[:, -1].add_(carry)
             # Adjoint scan G_t = a_{t+1} G_{t+1} + e_t, with Q_t = a_{t+1} (Q_{C-1} unused)
@@ -193,14 +195,16 @@ class _SelectiveScan(torch.autograd.Function):
             # x_t = delta_t u_t B_t:  G_B[t, d] = sum_n G[t, d, n] B[t, n]
             G_B = torch.mul(G, B_c.unsqueeze(2), out=tmp).sum(-1)
             du[:, sl] = G_B * d_c
-            dBm[:, sl] = torch.mul(G, (d_c * u_c).unsqueeze(-1), out=tmp).sum(-2)
+            if need_B:
+                dBm[:, sl] = torch.mul(G, (d_c * u_c).unsqueeze(-1), out=tmp).sum(-2)
             # a_t = exp(delta_t A): dL/d(delta_t A) = G_t * a_t h_{t-1}
             torch.mul(G[:, 1:], h[:, :-1], out=tmp[:, 1:])
             torch.mul(G[:, 0], boundary[i], out=tmp[:, 0])
             S = tmp.mul_(a)
             ddelta[:, sl] = torch.mul(S, A, out=w2).sum(-1) + G_B * u_c
-            dA += torch.mul(S, d_c.unsqueeze(-1), out=w2).sum((0, 1))
-        return du, ddelta, dA, dBm, dCm, carry, None
+            if need_A:
+                dA += torch.mul(S, d_c.unsqueeze(-1), out=w2).sum((0, 1))
+        return du, ddelta, dA if need_A else None, dBm if need_B else None, dCm if need_C else None, carry, None
 
 
 def auto_chunk_size(batch: int, d_inner: int, d_state: int, target_elements: int = 2**17) -> int:
