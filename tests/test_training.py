@@ -410,3 +410,9 @@ def test_metrics_on_prepared_data_equal_a_by_hand_inverse_transform() -> None:
     assert got["mse"] == pytest.approx(np.mean((pred - y.double().numpy()) ** 2), rel=1e-6)
     assert got["mse_raw"] == pytest.approx(np.mean((pred_raw - true_raw) ** 2), rel=1e-6)
     assert got["mae_raw"] == pytest.approx(np.mean(np.abs(pred_raw - true_raw)), rel=1e-6)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_unavailable_device_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="not available"):
+        train(Linear(L, H, 2), toy_data(), quiet(device="cuda"))

@@ -72,6 +72,16 @@ def _make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.
     return cls(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
+def _usable_device(name: str) -> torch.device:
+    """resolve_device, with a clear error for a device this machine does not have."""
+    device = resolve_device(name)
+    mps = getattr(torch.backends, "mps", None)
+    if (device.type == "cuda" and not torch.cuda.is_available()) or (
+            device.type == "mps" and not (mps is not None and mps.is_available())):
+        raise ValueError(f"device {name!r} is not available on this machine; use device='auto' or 'cpu'")
+    return device
+
+
 def _data_info(data: Any) -> dict[str, Any]:
     return {
         "name": data.name,
@@ -192,7 +202,7 @@ def train(
 
 def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_epoch_end) -> TrainResult:
     started = time.perf_counter()
-    device = resolve_device(config.device)
+    device = _usable_device(config.device)
     model.to(device)
     use_amp = config.amp and device.type == "cuda"
     grad_scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
