@@ -288,8 +288,24 @@ class SAMoVAR(ARXForecaster):
 
     data_dependent_qv = True  # FixedVAR: False
 
-    def __init__(self, lookback: int, horizon: int, channels: int, **hyper: Any) -> None:
-        super().__init__(lookback, horizon, channels, **hyper)
+    def __init__(
+        self,
+        lookback: int,
+        horizon: int,
+        channels: int,
+        *,
+        d_model: int | None = None,
+        heads: int = 8,
+        layers: int = 3,
+        dropout: float = 0.1,
+        attention_kernel: str = "chunked",
+        chunk_size: int = 64,
+        bf16: bool = False,
+    ) -> None:
+        super().__init__(
+            lookback, horizon, channels, d_model=d_model, heads=heads, layers=layers, dropout=dropout,
+            attention_kernel=attention_kernel, chunk_size=chunk_size, bf16=bf16,
+        )
         D, N, C, H, d, n_layers = self.dim, self.num_segments, self.channels, self.heads, self.head_dim, self.layers
         # Learned embeddings: per pair position, per channel and token position, per token type
         # (context/main), per channel and token type.
