@@ -261,6 +261,7 @@ def _figure(n: int):
 def _save(plt, fig, path: str | Path) -> None:
     from .utils import atomic_path
 
+    fig.autofmt_xdate()  # slanted date labels do not overlap
     fig.tight_layout()
     suffix = Path(path).suffix.lstrip(".") or "png"
     with atomic_path(path) as tmp:
