@@ -416,3 +416,13 @@ def test_metrics_on_prepared_data_equal_a_by_hand_inverse_transform() -> None:
 def test_unavailable_device_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="not available"):
         train(Linear(L, H, 2), toy_data(), quiet(device="cuda"))
+
+
+def test_progress_display_reports_epochs_and_quiet_prints_nothing(capsys) -> None:
+    data = toy_data()
+    train(Linear(L, H, 2), data, TrainConfig(epochs=2, batch_size=64))
+    err = capsys.readouterr().err
+    assert "epoch   1  train" in err and "val mse" in err and "epoch   2" in err
+    train(Linear(L, H, 2), data, quiet(epochs=2, batch_size=64))
+    out = capsys.readouterr()
+    assert out.err == "" and out.out == ""
