@@ -9,7 +9,8 @@ Every cell (mixer × head dim × length) runs in a fresh child process: inputs
 warm-up, then the median of ``--repeats`` forward+backward passes. Peak memory is the child's
 ``ru_maxrss`` high-water mark minus its value once the inputs exist (so it counts activations,
 outputs and gradients, not the inputs). Cells whose predicted memory exceeds ``--max-gib`` are
-shown as "OOM (needs X GB)" and never run; cells predicted to take longer than
+shown as "OOM (needs X GB)" and never run (so are cells above 80% of the memory the machine
+has available at that moment); cells predicted to take longer than
 ``--max-seconds`` per pass (from the previous length and the mixer's complexity) are skipped.
 
 Rows: every mixer in the ``samovar.layers`` registry, at the op level when the benchmark knows
@@ -172,19 +173,20 @@ def _mem(per_position_floats):
     return lambda B, H, L, d: BYTES * B * H * L * per_position_floats(d)
 
 
-# Predicted peak memory above the inputs (generous; only used to skip cells that cannot fit).
+# Predicted peak memory above the inputs, in floats per (batch, head, position), fitted to
+# measurements at L = 1024 (d = 8 and 32) with a margin; only used to skip cells that cannot fit.
 KNOWN: dict[str, Case] = {
-    "linear_attention": Case("linear_attention", build_linear_attention, _mem(lambda d: 8 * d + 2 * 64), flops=linear_flops),
-    "retnet": Case("retnet", build_retnet, _mem(lambda d: 10 * d + 4 * 64), flops=linear_flops),
-    "gla": Case("gla", build_gla, _mem(lambda d: 14 * d + 4 * 64), flops=linear_flops),
-    "deltanet": Case("deltanet", build_deltanet, _mem(lambda d: 16 * d + 6 * 64), flops=linear_flops),
-    "mamba": Case("mamba", build_mamba, _mem(lambda d: 12 * d + 16 * 8)),
-    "s4d": Case("s4d", build_s4d, _mem(lambda d: 16 * d)),
-    "mingru": Case("mingru", build_mingru, _mem(lambda d: 16 * d)),
-    "minlstm": Case("minlstm", build_minlstm, _mem(lambda d: 20 * d)),
+    "linear_attention": Case("linear_attention", build_linear_attention, _mem(lambda d: 6 * d + 48), flops=linear_flops),
+    "retnet": Case("retnet", build_retnet, _mem(lambda d: 6 * d + 80), flops=linear_flops),
+    "gla": Case("gla", build_gla, _mem(lambda d: 8 * d + 160), flops=linear_flops),
+    "deltanet": Case("deltanet", build_deltanet, _mem(lambda d: 7 * d + 200), flops=linear_flops),
+    "mamba": Case("mamba", build_mamba, _mem(lambda d: 6 * d + 40)),
+    "s4d": Case("s4d", build_s4d, _mem(lambda d: 8 * d + 180)),
+    "mingru": Case("mingru", build_mingru, _mem(lambda d: 10 * d + 180)),
+    "minlstm": Case("minlstm", build_minlstm, _mem(lambda d: 14 * d + 150)),
 }
 MATERIALIZED = Case("materialized", build_materialized, _mem(lambda d: 4 * d * d + 4 * d), flops=linear_flops)
-SDPA = Case("sdpa", build_sdpa, _mem(lambda d: 8 * d), complexity=2, flops=sdpa_flops)
+SDPA = Case("sdpa", build_sdpa, _mem(lambda d: 8 * d + 150), complexity=2, flops=sdpa_flops)
 
 
 def all_cases() -> list[Case]:
@@ -236,28 +238,31 @@ def run_cell(spec: dict) -> dict:
 
 
 def run_step_cell(spec: dict) -> dict:
-    """Mean time of one recurrent step at each of ``positions`` (layer level, no grad)."""
+    """Median time of one recurrent step at each of ``positions`` (layer level, no grad).
+
+    The layer really steps through every earlier position (from a zero state), so the state
+    at the timed positions is the state a streaming user would have.
+    """
     from samovar import layers
 
     torch.set_num_threads(spec["threads"])
     torch.manual_seed(0)
-    B, H, d = spec["batch"], spec["heads"], spec["head_dim"]
-    layer = layers.get(spec["mixer"], dim=H * d, heads=H).eval()
-    window = spec["window"]
-    marks = sorted(spec["positions"])
-    x = torch.randn(B, H * d)
-    state = layer.init_state(B)
+    layer = layers.get(spec["mixer"], dim=spec["dim"], heads=spec["heads"]).eval()
+    x = torch.randn(spec["batch"], spec["dim"])
+    state = layer.init_state(spec["batch"])
     result, t = {}, 0
     with torch.no_grad():
-        for mark in marks:
+        for mark in sorted(spec["positions"]):
             while t < mark:
                 _, state = layer.step(x, state)
                 t += 1
-            start = time.perf_counter()
-            for _ in range(window):
+            times = []
+            for _ in range(spec["window"]):
+                start = time.perf_counter()
                 _, state = layer.step(x, state)
-            t += window
-            result[str(mark)] = (time.perf_counter() - start) / window
+                times.append(time.perf_counter() - start)
+            t += spec["window"]
+            result[str(mark)] = statistics.median(times)
     return result
 
 
@@ -287,6 +292,17 @@ def matmul_gflops(threads: int, n: int = 2048, repeats: int = 5) -> float:
         a @ b
         times.append(time.perf_counter() - start)
     return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def available_bytes() -> float:
+    """MemAvailable from /proc/meminfo (inf when unknown)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return float("inf")
 
 
 def hardware() -> str:
@@ -326,8 +342,11 @@ def main(argv=None) -> None:
     p.add_argument("--mixers", nargs="+", default=None, help="subset of rows (names as printed)")
     p.add_argument("--max-gib", type=float, default=20.0, help="skip cells predicted to need more memory")
     p.add_argument("--max-seconds", type=float, default=90.0, help="skip cells predicted to take longer per pass")
+    p.add_argument("--budget-minutes", type=float, default=45.0, help="stop starting new cells after this long")
     p.add_argument("--step-positions", type=int, nargs="*", default=[1024, 16384])
     p.add_argument("--step-window", type=int, default=64)
+    p.add_argument("--step-timeout", type=float, default=150.0)
+    p.add_argument("--step-batch", type=int, default=1)
     p.add_argument("--quick", action="store_true", help="lengths 256 1024, batch 8, 1 repeat, no step timing")
     p.add_argument("--output", type=Path, default=RESULTS)
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -359,23 +378,35 @@ def main(argv=None) -> None:
     roof_start = matmul_gflops(args.threads)
     console.print(f"[bold]{hardware()}[/]; dense matmul (2048², float32, {args.threads} threads): {roof_start:.1f} GFLOP/s")
 
+    # Lengths in order of importance (the targets sit at 1024-16384), so a time budget cuts
+    # the least informative cells; the time guess for a cell uses the nearest measured length.
+    order = sorted(args.lengths, key=lambda L: (L < 1024, L))
     results: dict[tuple[str, int, int], dict] = {}
-    for d in args.head_dims:
-        for case in cases:
-            prev = None
-            for L in sorted(args.lengths):
+    measured: dict[tuple[str, int], list[tuple[int, dict]]] = {}
+    started = time.perf_counter()
+    load_start = os.getloadavg()
+    for L in order:
+        for d in args.head_dims:
+            for case in cases:
                 need = case.memory(args.batch, args.heads, L, d)
-                if need > args.max_gib * GIB:
+                done = measured.get((case.name, d), [])
+                guess = None
+                if done:
+                    L0, r0 = min(done, key=lambda item: abs(math.log(item[0] / L)))
+                    guess = r0["seconds"] * (L / L0) ** case.complexity
+                limit = min(args.max_gib * GIB, 0.8 * available_bytes())  # the machine is shared
+                if need > limit:
                     r = {"skip": f"OOM (needs {need / 1e9:.0f} GB)"}
-                elif prev and "seconds" in prev[1] and prev[1]["seconds"] * (L / prev[0]) ** case.complexity > args.max_seconds:
-                    guess = prev[1]["seconds"] * (L / prev[0]) ** case.complexity
+                elif guess is not None and guess > args.max_seconds:
                     r = {"skip": f"skipped (~{guess:.0f} s/pass predicted)"}
+                elif time.perf_counter() - started > 60 * args.budget_minutes:
+                    r = {"skip": "not run (time budget)"}
                 else:
                     spec = dict(mixer=case.name, batch=args.batch, heads=args.heads, length=L, head_dim=d,
                                 threads=args.threads, repeats=args.repeats, max_seconds=args.max_seconds)
                     r = child(spec, timeout=args.max_seconds * (args.repeats + 2) + 120)
                     if "seconds" in r:
-                        prev = (L, r)
+                        measured.setdefault((case.name, d), []).append((L, r))
                 results[(case.name, d, L)] = r
                 flops = case.flops(args.batch, args.heads, L, d) if case.flops else None
                 console.print(f"d={d:<3} L={L:<6} {case.name:<18} {fmt_cell(r, flops, roof_start)}")
@@ -388,14 +419,19 @@ def main(argv=None) -> None:
         for name in layers.available():
             if args.mixers and name not in args.mixers and not (name == "softmax_attention" and "sdpa" in args.mixers):
                 continue
-            spec = dict(mixer=name, batch=args.batch, heads=args.heads, head_dim=d, threads=args.threads,
+            spec = dict(mixer=name, batch=args.step_batch, heads=args.heads, dim=args.heads * d, threads=1,
                         positions=args.step_positions, window=args.step_window)
             cmd = [sys.executable, str(Path(__file__).resolve()), "--child-step", json.dumps(spec)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
-            steps[name] = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else {"error": proc.stderr[-200:]}
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.step_timeout)
+                steps[name] = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else {"error": proc.stderr[-200:]}
+            except subprocess.TimeoutExpired:
+                steps[name] = {"error": f"timed out after {args.step_timeout:.0f} s"}
             console.print(f"step {name}: {steps[name]}")
     roof_end = matmul_gflops(args.threads)
     roof = max(roof_start, roof_end)
+    load_end = os.getloadavg()
+    elapsed = (time.perf_counter() - started) / 60
 
     # ---- tables
     lines = [
@@ -405,6 +441,9 @@ def main(argv=None) -> None:
         f"Hardware: {hardware()}; `torch.set_num_threads({args.threads})`.  ",
         f"Dense-matmul roofline (2048×2048 float32, {args.threads} threads): {roof_start:.1f} GFLOP/s at the start, "
         f"{roof_end:.1f} at the end; percentages use {roof:.1f}.  ",
+        f"Load average (1/5/15 min) at the start {'/'.join(f'{x:.1f}' for x in load_start)}, at the end "
+        f"{'/'.join(f'{x:.1f}' for x in load_end)} on {os.cpu_count()} CPUs (other work on the machine slows every row); "
+        f"the run took {elapsed:.0f} min.  ",
         f"Inputs: batch {args.batch}, {args.heads} heads, float32; median of {args.repeats} passes after one warm-up "
         f"(a cell whose warm-up took over {args.max_seconds / 2:.0f} s reports that single pass).",
         "",
@@ -434,7 +473,9 @@ def main(argv=None) -> None:
         console.print(table)
         lines.append("")
     if steps:
-        lines += [f"## Recurrent step (layer level, batch {args.batch}, dim {args.heads}×{max(args.head_dims)}, no grad)", "",
+        lines += [f"## Recurrent step (layer level, batch {args.step_batch}, dim {args.heads}×{max(args.head_dims)}, "
+                  f"{args.heads} heads, no grad, 1 thread; median of {args.step_window} steps after stepping "
+                  "through every earlier position)", "",
                   "| mixer | " + " | ".join(f"step at t={t}" for t in args.step_positions) + " | ratio |",
                   "|" + "---|" * (len(args.step_positions) + 2)]
         for name, r in steps.items():

@@ -162,7 +162,7 @@ def _to_chunks(x: Tensor, chunk: int) -> Tensor:
 
 # Work on this many floats of (C, C) score blocks at a time: the intermediates of one slice
 # stay cache-sized and the peak memory does not grow with the score blocks of the whole batch.
-_SLICE_FLOATS = 1 << 18
+_SLICE_FLOATS = 1 << 20
 
 
 def _slices(G: int, N: int, C: int):
