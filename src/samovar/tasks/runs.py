@@ -213,6 +213,7 @@ def record_result(spec: TaskSpec, task_obj: Any, mixer: str, dim: int, layers: i
         db.record_task(task=spec.name, dataset=described["name"], model="backbone", mixer=mixer, metric=metric,
                        value=value, budget=result.config.budget, seed=result.config.seed, config=config,
                        higher_is_better=higher, wall_seconds=result.wall_seconds, peak_mem_mb=result.peak_mem_mb,
-                       params=params, device=str(next(result.model.parameters()).device), run_dir=result.run_dir,
+                       params=params, device=str(next(result.model.parameters()).device),
+                       run_dir=Path(result.run_dir).resolve() if result.run_dir is not None else None,
                        extra={"synthetic": described.get("synthetic", False), "notes": described.get("notes", []),
                               "train_seconds": result.train_seconds, "best_step": result.best_step})
