@@ -52,9 +52,10 @@ def assert_same(a, b, tol):
 # ---- selective scan ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("chunk_size", [1, 3, 8, 64])
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 8, 64])
 @pytest.mark.parametrize("batch", [1, 2])
 def test_chunked_matches_naive_float64(chunk_size, batch):
+    """Chunks 1, 2, 3 also give segments of several chunks (states saved every 3-4 positions)."""
     inputs = selective_inputs(batch=batch, length=19)  # 19: not a multiple of any chunk > 1
     ref = values_and_grads(selective_scan_naive, inputs)
     fast = values_and_grads(lambda *a: selective_scan_chunked(*a, chunk_size=chunk_size), inputs)
@@ -152,8 +153,8 @@ def test_strong_decay_long_sequence_float32_is_finite_and_accurate():
 
 
 def test_memory_is_bounded_by_the_chunk():
-    """What autograd keeps for backward is O(B L D + (L / chunk) B D N), not the (B, L, D, N) states."""
-    batch, length, d_inner, d_state, chunk = 2, 256, 32, 16, 16
+    """Autograd keeps the inputs and O(sqrt(L)) states, not the (B, L, D, N) states, even with chunk 2."""
+    batch, length, d_inner, d_state = 2, 512, 32, 64
     inputs = selective_inputs(batch=batch, length=length, d_inner=d_inner, d_state=d_state, dtype=torch.float32)
     saved = {}  # storage address -> bytes (slices of one input share a storage)
 
@@ -162,9 +163,9 @@ def test_memory_is_bounded_by_the_chunk():
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        y = selective_scan_chunked(*inputs, chunk_size=chunk)
+        y = selective_scan_chunked(*inputs, chunk_size=2)
     full_states_bytes = batch * length * d_inner * d_state * 4
-    assert sum(saved.values()) < full_states_bytes / 3, (sum(saved.values()), full_states_bytes)
+    assert sum(saved.values()) < full_states_bytes / 4, (sum(saved.values()), full_states_bytes)
     y.sum().backward()  # and the recomputed backward still works
     assert torch.isfinite(inputs[0].grad).all()
 

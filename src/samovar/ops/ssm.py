@@ -137,29 +137,36 @@ def _chunk_states(u, delta, A, Bm, h0, a, x, x_alt, w1, w2):
 
 
 class _SelectiveScan(torch.autograd.Function):
-    """Chunked selective scan without the skip term; the backward recomputes each chunk's states
-    from the saved chunk-boundary states and runs the adjoint (reverse) scan."""
+    """Chunked selective scan without the skip term.
+
+    Forward keeps the states only at segment starts (every ``segment`` positions, a multiple
+    of the chunk). Backward, segment by segment from the end: recompute the segment's states
+    and decays chunk by chunk into ``(B, segment, D, N)`` buffers, then run the adjoint
+    (reverse) scan chunk by chunk. Memory: ``(L / segment) + 2 * segment`` states of
+    ``(B, D, N)``, i.e. O(sqrt(L)) of them with ``segment ~ sqrt(L / 2)``.
+    """
 
     @staticmethod
-    def forward(ctx, u, delta, A, Bm, Cm, h0, chunk_size):
+    def forward(ctx, u, delta, A, Bm, Cm, h0, chunk, segment):
         batch, length, d_inner = u.shape
         d_state = A.shape[1]
-        chunk = min(chunk_size, max(length, 1))
-        bufs = _ChunkBuffers(batch, chunk, d_inner, d_state, 5, u)
+        a, x, x_alt, w1, w2 = _ChunkBuffers(batch, chunk, d_inner, d_state, 5, u).view(chunk)
         y = u.new_empty(batch, length, d_inner)
-        starts = list(range(0, length, chunk))
-        boundary = u.new_empty(len(starts) + 1, batch, d_inner, d_state)
-        boundary[0] = h0
-        for i, start in enumerate(starts):
+        seg_starts = list(range(0, length, segment))
+        boundary = u.new_empty(len(seg_starts), batch, d_inner, d_state)  # state before each segment
+        h_prev = h0
+        for start in range(0, length, chunk):
+            if start % segment == 0:
+                boundary[start // segment] = h_prev
             c = min(chunk, length - start)
             sl = slice(start, start + c)
-            a, x, x_alt, w1, w2 = bufs.view(c)
-            h = _chunk_states(u[:, sl], delta[:, sl], A, Bm[:, sl], boundary[i], a, x, x_alt, w1, w2)
-            torch.sum(torch.mul(h, Cm[:, sl].unsqueeze(2), out=a), -1, out=y[:, sl])  # y_t = h_t . C_t
-            boundary[i + 1] = h[:, -1]
+            h = _chunk_states(u[:, sl], delta[:, sl], A, Bm[:, sl], h_prev,
+                              a[:, :c], x[:, :c], x_alt[:, :c], w1[:, :c], w2[:, :c])
+            torch.sum(torch.mul(h, Cm[:, sl].unsqueeze(2), out=a[:, :c]), -1, out=y[:, sl])  # y_t = h_t . C_t
+            h_prev = h[:, -1].clone()
         ctx.save_for_backward(u, delta, A, Bm, Cm, boundary)
-        ctx.chunk = chunk
-        return y, boundary[-1].clone()
+        ctx.chunk, ctx.segment = chunk, segment
+        return y, h_prev
 
     @staticmethod
     def backward(ctx, dy, dh_last):
@@ -167,44 +174,57 @@ class _SelectiveScan(torch.autograd.Function):
         need_A, need_B, need_C = ctx.needs_input_grad[2:5]
         batch, length, d_inner = u.shape
         d_state = A.shape[1]
-        chunk = ctx.chunk
-        bufs = _ChunkBuffers(batch, chunk, d_inner, d_state, 8, u)
+        chunk, segment = ctx.chunk, ctx.segment
+        x, x_alt, w1, w2, G, G_alt, tmp = _ChunkBuffers(batch, chunk, d_inner, d_state, 7, u).view(chunk)
+        seg_h, seg_a = _ChunkBuffers(batch, min(segment, length), d_inner, d_state, 2, u).bufs
         du, ddelta = torch.zeros_like(u), torch.zeros_like(delta)
         dBm, dCm, dA = torch.zeros_like(Bm), torch.zeros_like(Cm), torch.zeros_like(A)
         dy = torch.zeros_like(u) if dy is None else dy
         carry = torch.zeros_like(boundary[0]) if dh_last is None else dh_last.clone()  # dL/dh at chunk end
-        starts = list(range(0, length, chunk))
-        for i in reversed(range(len(starts))):
-            start = starts[i]
-            c = min(chunk, length - start)
-            sl = slice(start, start + c)
-            a, x, x_alt, w1, w2, G, G_alt, tmp = bufs.view(c)
-            u_c, d_c, B_c, C_c, dy_c = u[:, sl], delta[:, sl], Bm[:, sl], Cm[:, sl], dy[:, sl]
-            h = _chunk_states(u_c, d_c, A, B_c, boundary[i], a, x, x_alt, w1, w2)
-            # dL/dC_t = sum_d dy_t h_t ; e_t = dy_t C_t is the direct part of dL/dh_t
-            if need_C:
-                dCm[:, sl] = torch.mul(h, dy_c.unsqueeze(-1), out=tmp).sum(-2)
-            torch.mul(dy_c.unsqueeze(-1), C_c.unsqueeze(2), out=G)
-            G[:, -1].add_(carry)
-            # Adjoint scan G_t = a_{t+1} G_{t+1} + e_t, with Q_t = a_{t+1} (Q_{C-1} unused)
-            Q = w1
-            Q[:, :-1].copy_(a[:, 1:])
-            Q[:, -1].zero_()
-            G = _hillis_steele(G, Q, G_alt, (w2, tmp), reverse=True)
-            carry = a[:, 0] * G[:, 0]  # dL/dh at the previous chunk's end
-            # x_t = delta_t u_t B_t:  G_B[t, d] = sum_n G[t, d, n] B[t, n]
-            G_B = torch.mul(G, B_c.unsqueeze(2), out=tmp).sum(-1)
-            du[:, sl] = G_B * d_c
-            if need_B:
-                dBm[:, sl] = torch.mul(G, (d_c * u_c).unsqueeze(-1), out=tmp).sum(-2)
-            # a_t = exp(delta_t A): dL/d(delta_t A) = G_t * a_t h_{t-1}
-            torch.mul(G[:, 1:], h[:, :-1], out=tmp[:, 1:])
-            torch.mul(G[:, 0], boundary[i], out=tmp[:, 0])
-            S = tmp.mul_(a)
-            ddelta[:, sl] = torch.mul(S, A, out=w2).sum(-1) + G_B * u_c
-            if need_A:
-                dA += torch.mul(S, d_c.unsqueeze(-1), out=w2).sum((0, 1))
-        return du, ddelta, dA if need_A else None, dBm if need_B else None, dCm if need_C else None, carry, None
+        for s in reversed(range(len(boundary))):
+            seg_start = s * segment
+            seg_len = min(segment, length - seg_start)
+            chunk_starts = list(range(0, seg_len, chunk))  # relative to the segment
+            # 1. recompute the segment's states and decays
+            h_prev = boundary[s]
+            for rel in chunk_starts:
+                c = min(chunk, seg_len - rel)
+                sl = slice(seg_start + rel, seg_start + rel + c)
+                h = _chunk_states(u[:, sl], delta[:, sl], A, Bm[:, sl], h_prev, seg_a[:, rel:rel + c],
+                                  x[:, :c], x_alt[:, :c], w1[:, :c], w2[:, :c])
+                seg_h[:, rel:rel + c] = h
+                h_prev = seg_h[:, rel + c - 1]
+            # 2. adjoint scan, chunk by chunk from the end
+            for rel in reversed(chunk_starts):
+                c = min(chunk, seg_len - rel)
+                sl = slice(seg_start + rel, seg_start + rel + c)
+                h, a = seg_h[:, rel:rel + c], seg_a[:, rel:rel + c]
+                h_before = seg_h[:, rel - 1] if rel > 0 else boundary[s]
+                Gc, G_altc, Q, w2c, tc = G[:, :c], G_alt[:, :c], w1[:, :c], w2[:, :c], tmp[:, :c]
+                u_c, d_c, B_c, C_c, dy_c = u[:, sl], delta[:, sl], Bm[:, sl], Cm[:, sl], dy[:, sl]
+                # dL/dC_t = sum_d dy_t h_t ; e_t = dy_t C_t is the direct part of dL/dh_t
+                if need_C:
+                    dCm[:, sl] = torch.mul(h, dy_c.unsqueeze(-1), out=tc).sum(-2)
+                torch.mul(dy_c.unsqueeze(-1), C_c.unsqueeze(2), out=Gc)
+                Gc[:, -1].add_(carry)
+                # G_t = a_{t+1} G_{t+1} + e_t, with Q_t = a_{t+1} (Q_{c-1} unused)
+                Q[:, :-1].copy_(a[:, 1:])
+                Q[:, -1].zero_()
+                Gs = _hillis_steele(Gc, Q, G_altc, (w2c, tc), reverse=True)
+                carry = a[:, 0] * Gs[:, 0]  # dL/dh just before this chunk
+                # x_t = delta_t u_t B_t:  G_B[t, d] = sum_n G[t, d, n] B[t, n]
+                G_B = torch.mul(Gs, B_c.unsqueeze(2), out=tc).sum(-1)
+                du[:, sl] = G_B * d_c
+                if need_B:
+                    dBm[:, sl] = torch.mul(Gs, (d_c * u_c).unsqueeze(-1), out=tc).sum(-2)
+                # a_t = exp(delta_t A): dL/d(delta_t A) = G_t * a_t * h_{t-1}
+                torch.mul(Gs[:, 1:], h[:, :-1], out=tc[:, 1:])
+                torch.mul(Gs[:, 0], h_before, out=tc[:, 0])
+                S = tc.mul_(a)
+                ddelta[:, sl] = torch.mul(S, A, out=w2c).sum(-1) + G_B * u_c
+                if need_A:
+                    dA += torch.mul(S, d_c.unsqueeze(-1), out=w2c).sum((0, 1))
+        return du, ddelta, dA if need_A else None, dBm if need_B else None, dCm if need_C else None, carry, None, None
 
 
 def auto_chunk_size(batch: int, d_inner: int, d_state: int, target_elements: int = 2**17) -> int:
@@ -245,7 +265,11 @@ def selective_scan_chunked(u, delta, A, Bm, Cm, D_skip=None, chunk_size: int | N
     elif h0.shape != (batch, d_inner, A.shape[1]):
         raise ValueError(f"h0 must be (batch, d_inner, d_state) = {(batch, d_inner, A.shape[1])}, got {tuple(h0.shape)}")
     u, delta, Bm, Cm = (t.contiguous() for t in (u, delta, Bm, Cm))
-    y, h = _SelectiveScan.apply(u, delta, A, Bm, Cm, h0, int(chunk_size))
+    chunk = int(min(chunk_size, max(length, 1)))
+    # States are kept every `segment` positions (a multiple of the chunk near sqrt(L / 2)):
+    # O(sqrt(L)) saved states instead of one per chunk.
+    segment = chunk * max(1, round(math.sqrt(max(length, 1) / 2) / chunk))
+    y, h = _SelectiveScan.apply(u, delta, A, Bm, Cm, h0, chunk, segment)
     if D_skip is not None:
         y = y + u * D_skip
     return (y, h) if return_state else y
