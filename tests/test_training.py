@@ -8,7 +8,6 @@ float64 and hand-picked sizes; tests/test_training_data.py runs the same trainer
 
 from __future__ import annotations
 
-import json
 import math
 import types
 
