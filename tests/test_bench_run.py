@@ -110,6 +110,7 @@ def test_cells_run_skip_fail_retry_and_na(tmp_path):
     assert again == {"failed": 1} and db.rows(status="failed")[0]["attempts"] == 2
 
 
+@pytest.mark.slow
 def test_local_executor_runs_cells_in_worker_processes(tmp_path):
     db = ResultsDB(tmp_path / "r.db")
     cells = plan(["dlinear"], ["synthetic"], [24], [1, 2], profile="quick", max_epochs=1, max_steps_per_epoch=2, lookback="48")

@@ -246,12 +246,19 @@ def run_grid(
     elif executor == "local":
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures.process import BrokenProcessPool
 
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                  max_tasks_per_child=1) as pool:
             futures = [pool.submit(_worker, cell, str(db.path), options) for cell in todo]
             for future in as_completed(futures):
-                note(*future.result())
+                try:
+                    note(*future.result())
+                except BrokenProcessPool:
+                    raise RuntimeError(
+                        "a worker process died (killed, or out of memory); its cell stays 'running'. "
+                        "Run the same command with --resume to continue, perhaps with fewer --workers"
+                    ) from None
     else:
         try:
             import ray
