@@ -165,6 +165,10 @@ def test_cli_run_generate_resume_and_db(tmp_path, monkeypatch):
     model, cfg, corpus = load_task_run(run_dir)
     assert cfg["model"]["mixer"] == "mamba" and corpus.vocab_size == 65
 
+    evaluated = runner.invoke(app, ["task", "evaluate", str(run_dir), "--weights", "last"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert f"{results['val_loss']:.4f}" in evaluated.output  # the final weights are the last ones
+
     again = runner.invoke(app, ["task", "run", "--resume", str(run_dir), "--quiet"])
     assert again.exit_code == 0, again.output  # the run had finished: nothing left to train, metrics re-reported
     bad = runner.invoke(app, ["task", "run", "shakespeare", "--mixer", "nope", "--data-dir", str(data),
@@ -213,3 +217,24 @@ def test_cli_classification_run_on_generated_listops(tmp_path, monkeypatch):
     rows = ResultsDB(tmp_path / "bench.db").task_rows(task="listops")
     assert {r["metric"] for r in rows} == {"val_accuracy", "test_accuracy"}
     assert all(json.loads(r["extra_json"])["synthetic"] for r in rows)
+
+
+def test_evaluate_a_wikitext_run_without_the_training_split(tmp_path, monkeypatch):
+    """A model trained elsewhere is evaluated on valid/test only, ids mapped to its own vocabulary."""
+    from samovar.tasks import lm
+    from samovar.tasks.runs import evaluate_task_run, run_task
+
+    folder = tmp_path / "wikitext-103"
+    folder.mkdir()
+    text = {"train": "a b c d\nd c b a\n" * 20, "valid": "d c b a\n", "test": "b a\n"}
+    for split, body in text.items():
+        (folder / f"wiki.{split}.tokens").write_text(body)
+    monkeypatch.setitem(lm.WIKITEXT_TOKENS, 103, {s: len(b.split()) + b.count("\n") for s, b in text.items()})
+    run_task("wikitext", "gla", dim=16, layers=1, data_options={"version": 103}, context=4, data_dir=tmp_path,
+             train_options={"steps": 5, "batch_size": 4, "eval_interval": 5, "eval_batches": 1, "quiet": True},
+             run_dir=tmp_path / "run", db=False)
+    full = evaluate_task_run(tmp_path / "run", weights="last")
+    (folder / "wiki.train.tokens").unlink()
+    without_train = evaluate_task_run(tmp_path / "run", weights="last")
+    assert without_train == pytest.approx(full)
+    assert without_train["test_tokens"] == 2

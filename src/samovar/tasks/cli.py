@@ -5,6 +5,7 @@
     samovar task run listops --mixer mamba --data-option max_length=500 --steps 1000
     samovar task run --resume runs/task-shakespeare-gla-20260101-120000
     samovar task generate runs/task-shakespeare-gla-20260101-120000 --prompt "ROMEO:" --tokens 200
+    samovar task evaluate runs/task-shakespeare-gla-20260101-120000
 """
 
 from __future__ import annotations
@@ -153,3 +154,27 @@ def generate_cmd(
         fail(str(exc))
         return
     typer.echo(corpus.decode(ids))
+
+
+@task_app.command("evaluate")
+def evaluate_cmd(
+    run_dir: Path = typer.Argument(..., help="A run directory of `samovar task run`."),
+    data_dir: Optional[Path] = typer.Option(None, help="Directory with the task's files (default: the run's)."),
+    weights: str = typer.Option("best", help="best | last."),
+    device: str = typer.Option("cpu"),
+) -> None:
+    """Exact validation/test metrics of a trained run, re-read from the task's data files."""
+    from ..data import DataError
+    from .runs import evaluate_task_run
+
+    try:
+        metrics = evaluate_task_run(run_dir, data_dir=data_dir, device=device, weights=weights)
+    except (ValueError, FileNotFoundError, KeyError, DataError, RuntimeError) as exc:
+        fail(str(exc))
+        return
+    table = Table(title=f"{run_dir} ({weights} weights)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    console.print(table)

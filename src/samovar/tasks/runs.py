@@ -217,3 +217,43 @@ def record_result(spec: TaskSpec, task_obj: Any, mixer: str, dim: int, layers: i
                        run_dir=Path(result.run_dir).resolve() if result.run_dir is not None else None,
                        extra={"synthetic": described.get("synthetic", False), "notes": described.get("notes", []),
                               "train_seconds": result.train_seconds, "best_step": result.best_step})
+
+
+def evaluate_task_run(run_dir: str | Path, *, data_dir: str | Path | None = None, device: str = "cpu",
+                      weights: str = "best", batch_size: int = 64) -> dict[str, float]:
+    """Exact metrics of a run's weights on its task's validation and test splits (re-read from the data files)."""
+    model, cfg, corpus = load_task_run(run_dir, device=device, weights=weights)
+    spec = get_task(cfg["task"]["name"])
+    options = dict(cfg["task"]["data_options"])
+    if spec.name == "wikitext":
+        options["require_train"] = False  # evaluation needs only valid/test (and the run's vocabulary)
+    data = spec.load(data_dir or cfg["task"]["data_dir"], **options)
+    config = TaskTrainConfig.from_dict({**cfg["train"], "eval_batch_size": batch_size})
+    dev = next(model.parameters()).device
+    if spec.kind == "lm":
+        if data.train is None:  # WikiText without its training split: ids in the run's vocabulary
+            data = _reindex(data, corpus)
+        if data.vocab != corpus.vocab:
+            raise ValueError(f"the data's vocabulary differs from the run's ({data.vocab_size} vs {corpus.vocab_size} tokens)")
+        task_obj = LMTask(data, cfg["task"]["context"], require_train=False)
+        out: dict[str, float] = {}
+        for split in ("val", "test"):
+            if task_obj.split(split) is not None:
+                out |= task_obj.exact_loss(model, split, config, dev)
+        return out
+    return ClassificationTask(data).final(model, config, dev)
+
+
+def _reindex(data: TokenCorpus, vocab: TokenCorpus) -> TokenCorpus:
+    """`data`'s splits re-encoded with `vocab`'s ids (every token must be in it)."""
+    index = {tok: i for i, tok in enumerate(vocab.vocab)}
+    missing = sorted({t for t in data.vocab if t not in index})
+    if missing:
+        raise ValueError(f"{len(missing)} tokens of the data are not in the run's vocabulary, e.g. {missing[:5]}")
+    table = torch.tensor([index[t] for t in data.vocab])
+
+    def convert(ids):
+        return None if ids is None else table[ids]
+
+    return TokenCorpus(data.name, data.level, list(vocab.vocab), None, convert(data.val), convert(data.test),
+                       data.sources, data.notes)

@@ -122,8 +122,8 @@ class LMTask:
     kind = "lm"
     metric = "val_loss"  # lower is better
 
-    def __init__(self, corpus: TokenCorpus, context: int) -> None:
-        if corpus.train is None:
+    def __init__(self, corpus: TokenCorpus, context: int, *, require_train: bool = True) -> None:
+        if corpus.train is None and require_train:
             raise ValueError(f"{corpus.name} has no training split; see the notes: {corpus.notes}")
         if context < 1:
             raise ValueError(f"context must be positive, got {context}")
