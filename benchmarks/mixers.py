@@ -394,9 +394,11 @@ def main(argv=None) -> None:
                 if done:
                     L0, r0 = min(done, key=lambda item: abs(math.log(item[0] / L)))
                     guess = r0["seconds"] * (L / L0) ** case.complexity
-                limit = min(args.max_gib * GIB, 0.8 * available_bytes())  # the machine is shared
-                if need > limit:
+                free = available_bytes()
+                if need > args.max_gib * GIB:
                     r = {"skip": f"OOM (needs {need / 1e9:.0f} GB)"}
+                elif need > 0.8 * free:  # the machine is shared: never push others out of memory
+                    r = {"skip": f"not run (needs {need / 1e9:.0f} GB, {free / 1e9:.0f} GB available)"}
                 elif guess is not None and guess > args.max_seconds:
                     r = {"skip": f"skipped (~{guess:.0f} s/pass predicted)"}
                 elif time.perf_counter() - started > 60 * args.budget_minutes:

@@ -196,8 +196,8 @@ class _ChunkedLinearAttention(torch.autograd.Function):
         for sl in _slices(G, N, C):
             q3, k3, v3 = (x[sl].reshape(-1, C, x.shape[-1]) for x in (qc, kc, vc))
             scores = torch.bmm(q3, k3.transpose(1, 2)).mul_(mask)
-            o3 = torch.bmm(q3, starts[sl].reshape(-1, d_k, d_v)).baddbmm_(scores, v3)
-            out[sl] = o3.view(-1, N, C, d_v)
+            o3 = out[sl].view(-1, C, d_v)  # written in place: no extra copy
+            torch.bmm(q3, starts[sl].reshape(-1, d_k, d_v), out=o3).baddbmm_(scores, v3)
         ctx.save_for_backward(qc, kc, vc, starts, mask)
         return out, final
 
@@ -219,11 +219,12 @@ class _ChunkedLinearAttention(torch.autograd.Function):
             s3 = starts[sl].reshape(-1, d_k, d_v)
             du3 = d_chunk_state[sl].reshape(-1, d_k, d_v)
             # dq = (dO vᵀ ⊙ M) k + dO Sᵀ ;  dk = (dO vᵀ ⊙ M)ᵀ q + v dUᵀ ;  dv = (q kᵀ ⊙ M)ᵀ dO + k dU
+            dq3, dk3, dv3 = dq[sl].view(-1, C, d_k), dk[sl].view(-1, C, d_k), dv[sl].view(-1, C, d_v)
             d_scores = torch.bmm(do3, v3.transpose(1, 2)).mul_(mask)
-            dq[sl] = torch.bmm(do3, s3.transpose(1, 2)).baddbmm_(d_scores, k3).view(-1, N, C, d_k)
-            dk[sl] = torch.bmm(v3, du3.transpose(1, 2)).baddbmm_(d_scores.transpose(1, 2), q3).view(-1, N, C, d_k)
+            torch.bmm(do3, s3.transpose(1, 2), out=dq3).baddbmm_(d_scores, k3)
+            torch.bmm(v3, du3.transpose(1, 2), out=dk3).baddbmm_(d_scores.transpose(1, 2), q3)
             scores = torch.bmm(q3, k3.transpose(1, 2)).mul_(mask)
-            dv[sl] = torch.bmm(k3, du3).baddbmm_(scores.transpose(1, 2), do3).view(-1, N, C, d_v)
+            torch.bmm(k3, du3, out=dv3).baddbmm_(scores.transpose(1, 2), do3)
         return dq, dk, dv, d_s0, None
 
 
@@ -289,7 +290,9 @@ def linear_attention_chunked(
         out, final = _ChunkedLinearAttention.apply(
             _to_chunks(q, chunk), _to_chunks(k, chunk), _to_chunks(v, chunk), s0.reshape(batch * heads, d_k, width), mask
         )
-        out = out.view(batch, heads, -1, width)[:, :, :length]
+        out = out.view(batch, heads, -1, width)
+        if out.shape[2] != length:
+            out = out[:, :, :length]
         final = final.view(batch, heads, d_k, width)
     if normalize:
         out = out[..., :d_v] / (out[..., d_v:] + eps)
