@@ -157,6 +157,8 @@ def test_errors():
         retention_chunked(q, k, v, -lam)
     with pytest.raises(ValueError, match="like q"):
         gla_chunked(q, k, v, lam)
+    with pytest.raises(ValueError, match="GLA log_decay must be ≤ 0"):
+        gla_chunked(q, k, v, -g)
     with pytest.raises(ValueError, match="sub_chunk"):
         gla_chunked(q, k, v, g, chunk_size=12, sub_chunk=5)
 

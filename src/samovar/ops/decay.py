@@ -43,6 +43,8 @@ def _check_gla_decay(q: Tensor, log_decay: Tensor) -> None:
         raise ValueError(
             f"GLA log_decay must be (batch, heads, length, d_k) = {tuple(q.shape)} like q, got {tuple(log_decay.shape)}"
         )
+    if (log_decay > 0).any():
+        raise ValueError("GLA log_decay must be ≤ 0 (decays in (0, 1]), e.g. F.logsigmoid(gate_logits); got positive entries")
 
 
 def _chunked(x: Tensor, chunk: int) -> Tensor:
