@@ -68,6 +68,7 @@ PAPER = {
 # validation MSE or None). Most papers have one script; FITS has two (see FITS.paper_training_config).
 SETTINGS = {
     "fits": [("best", {"script": "best"}, None), ("fin", {"script": "fin"}, {"harmonic_order": [4, 5, 6, 8]})],
+    "cats": [("input512", {"script": "512"}, None), ("input96", {"script": "96"}, None)],
 }
 DEFAULT_SETTING = [("paper", {}, None)]
 
@@ -270,6 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", default=os.environ.get("SAMOVAR_DATA_DIR"))
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--settings", default=None, help="comma list of setting labels to run (default: all)")
     parser.add_argument("--table-only", action="store_true", help="only rebuild docs/results/baselines.md")
     parser.add_argument("--stop-after", default=None,
                         help="UTC time HH:MM after which no new run starts (a running one finishes)")
@@ -288,6 +290,8 @@ def main(argv: list[str] | None = None) -> None:
         for horizon in horizons:
             for name in names:
                 for setting, script, overrides in variants(name):
+                    if args.settings and setting not in args.settings.split(","):
+                        continue
                     path = cell_path(name, horizon, setting, overrides)
                     if path.exists():
                         log(f"skip {path.name} (done)")

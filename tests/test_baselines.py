@@ -311,6 +311,15 @@ def test_cats_query_adaptive_mask():
     assert models.get("cats", lookback=96, horizon=720, channels=1).qam_end == 0.7
 
 
+def test_cats_input96_recipe_builds():
+    recipe = models.model_class("cats").paper_training_config("ETTh1", 192, script="96")
+    assert recipe["lookback"] == 96 and recipe["model"]["qam_end"] == 0.3
+    model = models.get("cats", lookback=96, horizon=192, channels=7, **recipe["model"])
+    assert model.num_patches == 3 and model.num_queries == 4
+    with pytest.raises(ValueError, match="script must be one of"):
+        models.model_class("cats").paper_training_config("ETTh1", script="336")
+
+
 # ----------------------------------------------------------------------------- PatchTST
 
 
