@@ -177,6 +177,16 @@ def test_auto_chunk_size_is_a_cache_sized_power_of_two():
     torch.testing.assert_close(selective_scan_chunked(*inputs), selective_scan_naive(*inputs), rtol=1e-12, atol=1e-12)
 
 
+def test_thread_setting_is_restored_and_does_not_change_results():
+    inputs = selective_inputs(length=11)
+    before = torch.get_num_threads()
+    y_auto = selective_scan_chunked(*inputs, chunk_size=4)
+    y_auto.sum().backward()
+    assert torch.get_num_threads() == before
+    y_kept = selective_scan_chunked(*[t.detach() for t in inputs], chunk_size=4, threads=before)
+    torch.testing.assert_close(y_kept, y_auto.detach(), rtol=0, atol=0)
+
+
 def test_selective_scan_rejects_bad_shapes():
     u, delta, A, Bm, Cm, D = [t.detach() for t in selective_inputs()]
     with pytest.raises(ValueError, match="delta"):

@@ -34,6 +34,7 @@ with ``C~ = C (exp(dt A) - 1) / A`` (zero-order hold), applied causally by FFT
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import torch
 
@@ -136,6 +137,20 @@ def _chunk_states(u, delta, A, Bm, h0, a, x, x_alt, w1, w2):
     return _hillis_steele(x, a, x_alt, (w1, w2))
 
 
+@contextmanager
+def _intra_op_threads(threads: int | None):
+    """Temporarily set torch's intra-op thread count (process-wide) if ``threads`` is given."""
+    if threads is None or threads == torch.get_num_threads():
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 class _SelectiveScan(torch.autograd.Function):
     """Chunked selective scan without the skip term.
 
@@ -147,7 +162,12 @@ class _SelectiveScan(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, u, delta, A, Bm, Cm, h0, chunk, segment):
+    def forward(ctx, u, delta, A, Bm, Cm, h0, chunk, segment, threads):
+        with _intra_op_threads(threads):
+            return _SelectiveScan._forward(ctx, u, delta, A, Bm, Cm, h0, chunk, segment, threads)
+
+    @staticmethod
+    def _forward(ctx, u, delta, A, Bm, Cm, h0, chunk, segment, threads):
         batch, length, d_inner = u.shape
         d_state = A.shape[1]
         a, x, x_alt, w1, w2 = _ChunkBuffers(batch, chunk, d_inner, d_state, 5, u).view(chunk)
@@ -165,11 +185,16 @@ class _SelectiveScan(torch.autograd.Function):
             torch.sum(torch.mul(h, Cm[:, sl].unsqueeze(2), out=a[:, :c]), -1, out=y[:, sl])  # y_t = h_t . C_t
             h_prev = h[:, -1].clone()
         ctx.save_for_backward(u, delta, A, Bm, Cm, boundary)
-        ctx.chunk, ctx.segment = chunk, segment
+        ctx.chunk, ctx.segment, ctx.threads = chunk, segment, threads
         return y, h_prev
 
     @staticmethod
     def backward(ctx, dy, dh_last):
+        with _intra_op_threads(ctx.threads):
+            return _SelectiveScan._backward(ctx, dy, dh_last)
+
+    @staticmethod
+    def _backward(ctx, dy, dh_last):
         u, delta, A, Bm, Cm, boundary = ctx.saved_tensors
         need_A, need_B, need_C = ctx.needs_input_grad[2:5]
         batch, length, d_inner = u.shape
@@ -224,7 +249,7 @@ class _SelectiveScan(torch.autograd.Function):
                 ddelta[:, sl] = torch.mul(S, A, out=w2c).sum(-1) + G_B * u_c
                 if need_A:
                     dA += torch.mul(S, d_c.unsqueeze(-1), out=w2c).sum((0, 1))
-        return du, ddelta, dA if need_A else None, dBm if need_B else None, dCm if need_C else None, carry, None, None
+        return du, ddelta, dA if need_A else None, dBm if need_B else None, dCm if need_C else None, carry, None, None, None
 
 
 def auto_chunk_size(batch: int, d_inner: int, d_state: int, target_elements: int = 2**17) -> int:
@@ -239,7 +264,7 @@ def auto_chunk_size(batch: int, d_inner: int, d_state: int, target_elements: int
 
 
 def selective_scan_chunked(u, delta, A, Bm, Cm, D_skip=None, chunk_size: int | None = None, h0=None,
-                           return_state: bool = False):
+                           return_state: bool = False, threads: int | None = None):
     """Fast selective scan; same result as ``selective_scan_naive`` (shapes in the module docstring).
 
     ``chunk_size`` positions are scanned in parallel (log2(chunk_size) steps, each one fused
@@ -249,6 +274,13 @@ def selective_scan_chunked(u, delta, A, Bm, Cm, D_skip=None, chunk_size: int | N
     backward, which recomputes each chunk and runs the adjoint scan, so memory is
     O(batch * length * (d_inner + d_state) + (length / chunk) * batch * d_inner * d_state).
     Differentiable once (no double backward).
+
+    ``threads``: intra-op threads for the scan loop (set process-wide for its duration, then
+    restored). Default: 1 when one chunk buffer has fewer than 2**20 elements (always with the
+    automatic chunk), else unchanged. The loop is many small elementwise ops; each OpenMP
+    fork/join costs more than it saves at that size, and on an oversubscribed machine two
+    threads made the scan ~13x slower than one (measured). Pass ``threads=torch.get_num_threads()``
+    to keep the current setting.
 
     FLOPs (forward): about ``batch * length * d_inner * d_state * (6 + 3 * ceil(log2(chunk_size)))``
     plus ``batch * length * d_inner * d_state`` exponentials; backward about 2.5x the forward
@@ -269,7 +301,9 @@ def selective_scan_chunked(u, delta, A, Bm, Cm, D_skip=None, chunk_size: int | N
     # States are kept every `segment` positions (a multiple of the chunk near sqrt(L / 2)):
     # O(sqrt(L)) saved states instead of one per chunk.
     segment = chunk * max(1, round(math.sqrt(max(length, 1) / 2) / chunk))
-    y, h = _SelectiveScan.apply(u, delta, A, Bm, Cm, h0, chunk, segment)
+    if threads is None and batch * chunk * d_inner * A.shape[1] < 2**20:
+        threads = 1
+    y, h = _SelectiveScan.apply(u, delta, A, Bm, Cm, h0, chunk, segment, threads)
     if D_skip is not None:
         y = y + u * D_skip
     return (y, h) if return_state else y
