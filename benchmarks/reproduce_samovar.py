@@ -101,6 +101,7 @@ def cell_path(name: str, dataset: str, horizon: int) -> Path:
 def run_cell(name: str, dataset: str, horizon: int, args: argparse.Namespace, log) -> dict:
     """Train one model with the authors' recipe (resuming from its checkpoint); return the record."""
     rec = recipe(dataset, horizon)
+    started_at_commit = _git_commit()  # the code this process imported (HEAD may move during a long run)
     epochs = args.max_epochs or rec["epochs"]
     lookback = rec["lookback"]
     data = prepare_data(dataset, lookback=lookback, horizon=horizon, data_dir=args.data_dir)
@@ -169,7 +170,8 @@ def run_cell(name: str, dataset: str, horizon: int, args: argparse.Namespace, lo
         "seconds": round(sum(r["seconds"] for r in history), 1), "steps_per_epoch": steps, "history": history,
         "parameters": model.num_parameters(), "threads": torch.get_num_threads(),
         "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": _git_commit(), "python": platform.python_version(), "torch": torch.__version__,
+        "git_commit": started_at_commit, "git_commit_at_finish": _git_commit(),
+        "python": platform.python_version(), "torch": torch.__version__,
     }
 
 
