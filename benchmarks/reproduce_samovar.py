@@ -222,8 +222,9 @@ def write_table() -> str:
             paper = PAPER_AVG_MSE[(name, dataset)]
             complete = len(have) == len(HORIZONS)
             avg_rows.append(
-                f"| {name} | {dataset} | {len(have)}/4 | {mean:.4f}{'' if complete else ' (partial)'} | {paper:.3f} | "
-                f"{mean - paper:+.4f} | {'yes' if complete and mean - paper <= 0.01 else ('—' if not complete else 'no')} |"
+                f"| {name} | {dataset} | {len(have)}/4 | {mean:.4f}{'' if complete else ' (mean of the horizons done; not comparable)'} | "
+                f"{paper:.3f} | {f'{mean - paper:+.4f}' if complete else '—'} | "
+                f"{('yes' if mean - paper <= 0.01 else 'no') if complete else '—'} |"
             )
     lines = [
         "# SAMoVAR, LinTrans and FixedVAR: our runs against the paper",
