@@ -223,22 +223,3 @@ def test_bf16_autocast_option_close_to_float32(name):
     loss = fast.training_loss(x, torch.randn(3, 12, 3))
     loss.backward()
     assert torch.isfinite(loss)
-
-
-def test_loads_weights_of_the_fused_qv_version():
-    """Checkpoints written before q/v were split per layer load into the same function."""
-    model = make().eval()
-    sd = model.state_dict()
-    L, D = model.layers, model.dim
-    old = {k: v for k, v in sd.items() if not k.startswith(("q_linears", "v_linears", "q_norm_weight", "v_norm_weight"))}
-    old["qv_linear.weight"] = torch.cat([sd[f"{kind}_linears.{i}.weight"] for kind in "qv" for i in range(L)])
-    old["qv_linear.bias"] = torch.cat([sd[f"{kind}_linears.{i}.bias"] for kind in "qv" for i in range(L)])
-    old["qv_norm_weight"] = torch.stack([sd["q_norm_weight"], sd["v_norm_weight"]])
-    assert old["qv_linear.weight"].shape == (2 * L * D, D)
-    fresh = make()
-    torch.manual_seed(5)
-    for p in fresh.parameters():
-        p.data.normal_()
-    fresh.load_state_dict(old)
-    x = torch.randn(2, 50, 3)
-    assert torch.equal(fresh.eval()(x), model(x))

@@ -27,6 +27,7 @@ segments, T = 2N tokens, D model width, H heads, d = D / H head width.
 from __future__ import annotations
 
 import math
+from abc import ABCMeta, abstractmethod
 from typing import Any
 
 import torch
@@ -91,7 +92,7 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel: str, chunk
         return linear_attention_materialized(q, k, v)
 
 
-class ARXForecaster(ForecastModel):
+class ARXForecaster(ForecastModel, metaclass=ABCMeta):
     """Shared skeleton of the ARX-tokenized next-segment forecasters.
 
     Subclasses implement ``token_embedding() -> (C, N, 2, D)``, ``encode(tokens: (B·C, T, D))
@@ -165,17 +166,21 @@ class ARXForecaster(ForecastModel):
 
     # ------------------------------------------------------------------ subclass interface
 
+    @abstractmethod
     def token_embedding(self) -> torch.Tensor:
-        raise NotImplementedError
+        """(C, N, 2, D): learned embeddings added to the tokens."""
 
+    @abstractmethod
     def encode(self, tokens: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """tokens: (B·C, T, D) -> (B·C, N, D), the representation at each main position."""
 
+    @abstractmethod
     def init_state(self, batch: int, dtype: torch.dtype, device: torch.device) -> Any:
-        raise NotImplementedError
+        """Streaming state for `batch` = B·C independent sequences."""
 
+    @abstractmethod
     def step(self, token: torch.Tensor, position: int, state: Any) -> tuple[torch.Tensor, Any]:
-        raise NotImplementedError
+        """token: (B·C, D) at token `position` -> (h: (B·C, D), state)."""
 
     # ------------------------------------------------------------------ shared pipeline
 
@@ -332,22 +337,6 @@ class SAMoVAR(ARXForecaster):
         self.attn_dropout = nn.Dropout(self.dropout_p)
         self.structure = StructuralMatrix(H, d)
         self._init_weights()
-        self._register_load_state_dict_pre_hook(self._split_fused_qv)
-
-    def _split_fused_qv(self, state_dict: dict, prefix: str, *args: Any) -> None:
-        """Load weights saved by the first version (one fused ``qv_linear`` with output layout
-        (q|v, layer, head, d) and ``qv_norm_weight`` (2, layers, H, d)) into the per-layer form."""
-        if prefix + "qv_linear.weight" not in state_dict:
-            return
-        weight, bias = state_dict.pop(prefix + "qv_linear.weight"), state_dict.pop(prefix + "qv_linear.bias")
-        norm = state_dict.pop(prefix + "qv_norm_weight")
-        D, n_layers = self.dim, self.layers
-        for i in range(n_layers):
-            for j, kind in enumerate("qv"):
-                rows = slice((j * n_layers + i) * D, (j * n_layers + i + 1) * D)
-                state_dict[f"{prefix}{kind}_linears.{i}.weight"] = weight[rows]
-                state_dict[f"{prefix}{kind}_linears.{i}.bias"] = bias[rows]
-        state_dict[prefix + "q_norm_weight"], state_dict[prefix + "v_norm_weight"] = norm[0], norm[1]
 
     def token_embedding(self) -> torch.Tensor:
         """(C, N, 2, D): the sum of the four learned embeddings."""
