@@ -11,24 +11,15 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from .bench.cli import bench_app
+from .console import console, fail
+from .tasks.cli import task_app
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="samovar: train and use time-series forecasting models.")
-console = Console()
-
-from .tasks.cli import task_app  # noqa: E402  (the `samovar task ...` commands)
-
-app.add_typer(task_app, name="task")
-from .bench.cli import bench_app  # noqa: E402  (the `samovar bench ...` commands)
-
-app.add_typer(bench_app, name="bench")
-
-
-def fail(message: str) -> None:
-    """Print an error in red and exit with status 2 (no traceback)."""
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code=2)
+app.add_typer(task_app, name="task")  # samovar task ...
+app.add_typer(bench_app, name="bench")  # samovar bench ...
 
 
 def _metrics_table(title: str, metrics: dict[str, float]) -> Table:

@@ -13,19 +13,15 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from ..console import console, fail
 
 bench_app = typer.Typer(add_completion=False, no_args_is_help=True,
                         help="Benchmark grids: results database, resumable runs, ranked tables and plots.")
-console = Console()
 
 DB_HELP = "Results database file (default: $SAMOVAR_BENCH_DB or the user data directory's samovar/bench.db)."
 
-
-def _fail(message: str) -> None:
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code=2)
 
 
 def _open_db(path: Optional[Path]):
@@ -34,7 +30,7 @@ def _open_db(path: Optional[Path]):
     try:
         return ResultsDB(path)
     except (ValueError, RuntimeError, OSError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @bench_app.command()
@@ -71,7 +67,7 @@ def run(
                      parse_list(seeds, "seeds", int), profile=profile, lookback=lookback, max_epochs=max_epochs,
                      max_steps_per_epoch=max_steps, data_dir=str(data_dir) if data_dir else None, download=download)
     except (ValueError, KeyError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     na = sum(c.na_reason is not None for c in cells)
     console.print(f"[bold]{len(cells)} cells[/] ({na} N/A), profile [bold]{profile}[/]"
                   + (" [yellow](CPU-sized budget, not the papers' settings)[/]" if profile == "quick" else ""))
@@ -94,7 +90,7 @@ def run(
         counts = run_grid(cells, database, executor=executor, workers=workers, threads=threads, runs_root=runs_root,
                           device=device, retry_failed=retry_failed, resume=resume, ray_address=ray_address, on_result=show)
     except (ValueError, RuntimeError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(f"finished in {time.perf_counter() - started:.1f}s: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     if counts.get("failed"):
         raise typer.Exit(code=1)
@@ -145,7 +141,7 @@ def report(
                      datasets=parse_list(datasets, "datasets") if datasets else None, reference=ref, reference_label=label)
         paths = rep.write(out, title)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(rep.markdown(title or f"samovar bench — {rep.profile} profile").split("## Per horizon")[0])
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
 
@@ -176,6 +172,6 @@ def ddp(
     try:
         metrics = launch(spec, nproc)
     except (ValueError, RuntimeError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if metrics is not None:
         console.print(f"test mse {metrics['mse']:.6f}  mae {metrics['mae']:.6f}  (world size {metrics['world_size']})")

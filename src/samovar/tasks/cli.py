@@ -14,17 +14,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from ..console import console, fail
 
 task_app = typer.Typer(add_completion=False, no_args_is_help=True,
                        help="Downstream tasks (Long Range Arena, language modelling, Speech Commands) for every mixer.")
-console = Console()
-
-
-def fail(message: str) -> None:
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code=2)
 
 
 @task_app.command("list")
