@@ -40,8 +40,6 @@ from .lm import TokenCorpus, random_windows, sequential_mask, sequential_windows
 
 RESULTS = "results.json"
 VOCAB = "vocab.json"
-# Options that may differ between a run and its resumption (they do not change the result).
-RESUME_FREE_OPTIONS = ("quiet", "device", "threads", "eval_batch_size")
 
 
 @dataclass
@@ -346,15 +344,7 @@ def _train(model, task, config, run_dir, resume, run_info, on_eval) -> TaskResul
     best_score, best_step, start = -math.inf, 0, 0
     no_generator = torch.Generator()  # batches are seeded per step; kept for the shared rng_state format
     if resume:
-        ckpt_path = run_dir / rd.CHECKPOINT
-        if not ckpt_path.exists():
-            raise FileNotFoundError(f"no checkpoint to resume in {run_dir} (expected {rd.CHECKPOINT})")
-        ckpt = rd.load_checkpoint(ckpt_path)
-        saved = {k: v for k, v in ckpt["config"].items() if k not in RESUME_FREE_OPTIONS}
-        given = {k: v for k, v in config.to_dict().items() if k not in RESUME_FREE_OPTIONS}
-        if saved != given:
-            diff = sorted(k for k in set(saved) | set(given) if saved.get(k) != given.get(k))
-            raise ValueError(f"cannot resume {run_dir}: training options differ from the checkpoint's: {diff}")
+        ckpt = rd.load_resume_checkpoint(run_dir, config.to_dict())
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         history, best_score, best_step, start = list(ckpt["history"]), ckpt["best_score"], ckpt["best_step"], ckpt["step"]

@@ -82,6 +82,28 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+# Options that may change when a run is resumed: they do not affect its result.
+RESUME_FREE_OPTIONS = ("quiet", "device", "threads", "eval_batch_size")
+
+
+def load_resume_checkpoint(run_dir: str | Path, config: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint of `run_dir`, after checking it was written with the same training options.
+
+    `config` is the resuming run's options (``TrainConfig.to_dict()``); only
+    RESUME_FREE_OPTIONS may differ. Raises FileNotFoundError / ValueError naming the problem.
+    """
+    ckpt_path = Path(run_dir) / CHECKPOINT
+    if not ckpt_path.exists():
+        raise FileNotFoundError(f"no checkpoint to resume in {run_dir} (expected {CHECKPOINT})")
+    ckpt = load_checkpoint(ckpt_path)
+    saved = {k: v for k, v in ckpt["config"].items() if k not in RESUME_FREE_OPTIONS}
+    given = {k: v for k, v in config.items() if k not in RESUME_FREE_OPTIONS}
+    if saved != given:
+        diff = sorted(k for k in set(saved) | set(given) if saved.get(k) != given.get(k))
+        raise ValueError(f"cannot resume {run_dir}: training options differ from the checkpoint's: {diff}")
+    return ckpt
+
+
 __all__ = [
     "BEST",
     "CHECKPOINT",
@@ -91,6 +113,7 @@ __all__ = [
     "TEST_METRICS",
     "default_run_dir",
     "load_checkpoint",
+    "load_resume_checkpoint",
     "load_weights",
     "read_json",
     "read_jsonl",

@@ -32,9 +32,6 @@ from .config import TrainConfig, learning_rate
 from .metrics import evaluate
 from .state import cpu_state as _cpu_state, rng_state as _rng_state, set_rng_state as _set_rng_state
 
-# Options that may differ between a run and its resumption (they do not change the result).
-RESUME_FREE_OPTIONS = ("quiet", "device", "threads", "eval_batch_size")
-
 
 @dataclass
 class TrainResult:
@@ -217,15 +214,7 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
     best_state = _cpu_state(model)
     start_epoch = 0
     if resume:
-        ckpt_path = run_dir / rd.CHECKPOINT
-        if not ckpt_path.exists():
-            raise FileNotFoundError(f"no checkpoint to resume in {run_dir} (expected {rd.CHECKPOINT})")
-        ckpt = rd.load_checkpoint(ckpt_path)
-        saved = {k: v for k, v in ckpt["config"].items() if k not in RESUME_FREE_OPTIONS}
-        given = {k: v for k, v in config.to_dict().items() if k not in RESUME_FREE_OPTIONS}
-        if saved != given:
-            diff = sorted(k for k in set(saved) | set(given) if saved.get(k) != given.get(k))
-            raise ValueError(f"cannot resume {run_dir}: training options differ from the checkpoint's: {diff}")
+        ckpt = rd.load_resume_checkpoint(run_dir, config.to_dict())
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         grad_scaler.load_state_dict(ckpt["grad_scaler"])
