@@ -17,6 +17,8 @@ from samovar.ops.decay import (
     retention_step,
 )
 
+from compare import assert_same
+
 
 def inputs(batch=2, heads=3, length=19, d_k=5, d_v=4, dtype=torch.float64, seed=0, strength=1.0):
     """q, k, v, GLA log decays (B, H, L, d_k) and RetNet log decays (H,), all requiring grad."""
@@ -26,13 +28,6 @@ def inputs(batch=2, heads=3, length=19, d_k=5, d_v=4, dtype=torch.float64, seed=
     g = -strength * torch.rand(batch, heads, length, d_k, generator=gen, dtype=dtype)
     lam = -strength * torch.rand(heads, generator=gen, dtype=dtype)
     return [t.requires_grad_() for t in (q, k, v, g, lam)]
-
-
-def assert_same(fast, ref, tensors, atol):
-    torch.testing.assert_close(fast, ref, atol=atol, rtol=atol)
-    weight = torch.randn(fast.shape, generator=torch.Generator().manual_seed(1), dtype=fast.dtype)
-    for a, b in zip(torch.autograd.grad((fast * weight).sum(), tensors), torch.autograd.grad((ref * weight).sum(), tensors)):
-        torch.testing.assert_close(a, b, atol=atol, rtol=atol)
 
 
 # --------------------------------------------------------------------------- RetNet

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from samovar.ops.delta import deltanet_chunked, deltanet_naive, deltanet_recurrent, deltanet_step
 
+from compare import assert_same
+
 
 def inputs(batch=2, heads=3, length=19, d_k=5, d_v=4, dtype=torch.float64, seed=0):
     gen = torch.Generator().manual_seed(seed)
@@ -18,13 +20,6 @@ def inputs(batch=2, heads=3, length=19, d_k=5, d_v=4, dtype=torch.float64, seed=
     v = torch.randn(batch, heads, length, d_v, generator=gen, dtype=dtype)
     beta = torch.rand(batch, heads, length, generator=gen, dtype=dtype)
     return [t.requires_grad_() for t in (q, k, v, beta)]
-
-
-def assert_same(fast, ref, tensors, atol):
-    torch.testing.assert_close(fast, ref, atol=atol, rtol=atol)
-    weight = torch.randn(fast.shape, generator=torch.Generator().manual_seed(1), dtype=fast.dtype)
-    for a, b in zip(torch.autograd.grad((fast * weight).sum(), tensors), torch.autograd.grad((ref * weight).sum(), tensors)):
-        torch.testing.assert_close(a, b, atol=atol, rtol=atol)
 
 
 @pytest.mark.parametrize("chunk_size", [1, 4, 7, 19, 64])

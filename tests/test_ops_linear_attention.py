@@ -16,6 +16,8 @@ from samovar.ops.linear_attention import (
     linear_attention_step,
 )
 
+from compare import assert_same
+
 
 def qkv(batch=2, heads=3, length=19, d_k=5, d_v=4, dtype=torch.float64, seed=0, positive=False):
     gen = torch.Generator().manual_seed(seed)
@@ -23,18 +25,6 @@ def qkv(batch=2, heads=3, length=19, d_k=5, d_v=4, dtype=torch.float64, seed=0, 
     if positive:  # a non-negative feature map, as normalization expects
         q, k = q.exp(), k.exp()
     return [t.requires_grad_() for t in (q, k, v)]
-
-
-def grads(out, inputs, seed=1):
-    gen = torch.Generator().manual_seed(seed)
-    weight = torch.randn(out.shape, generator=gen, dtype=out.dtype)
-    return torch.autograd.grad((out * weight).sum(), inputs)
-
-
-def assert_same(fast, ref, inputs, atol):
-    torch.testing.assert_close(fast, ref, atol=atol, rtol=atol)
-    for g_fast, g_ref in zip(grads(fast, inputs), grads(ref, inputs)):
-        torch.testing.assert_close(g_fast, g_ref, atol=atol, rtol=atol)
 
 
 @pytest.mark.parametrize("chunk_size", [1, 4, 7, 19, 64])
