@@ -322,18 +322,20 @@ class ResultsDB:
 
     def rows(self, *, status: str | None = None, profile: str | None = None, **equal: Any) -> list[dict[str, Any]]:
         """Rows of `runs` as dicts, optionally filtered by status, profile and equality on columns."""
-        clauses, values = [], []
-        for col, val in (("status", status), ("profile", profile), *equal.items()):
-            if val is None:
-                continue
-            if col not in ("status", "profile", *RUN_KEY, *RUN_RESULT_COLUMNS):
+        filters = {"status": status, "profile": profile, **equal}
+        for col, val in filters.items():
+            if val is not None and col not in ("status", "profile", *RUN_KEY, *RUN_RESULT_COLUMNS):
                 raise ValueError(f"cannot filter runs on {col!r}")
-            clauses.append(f"{col} = ?")
-            values.append(val)
-        sql = "SELECT * FROM runs" + (f" WHERE {' AND '.join(clauses)}" if clauses else "") + " ORDER BY id"
+        return self._select("runs", filters)
+
+    def _select(self, table: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        """All rows of `table` (a fixed name) whose columns equal the non-None `filters`, by id."""
+        used = {col: val for col, val in filters.items() if val is not None}
+        where = " AND ".join(f"{col} = ?" for col in used)
+        sql = f"SELECT * FROM {table}" + (f" WHERE {where}" if used else "") + " ORDER BY id"
         con = self._connect()
         try:
-            return [dict(r) for r in con.execute(sql, values)]
+            return [dict(r) for r in con.execute(sql, list(used.values()))]
         finally:
             con.close()
 
@@ -401,16 +403,4 @@ class ResultsDB:
 
     def task_rows(self, *, task: str | None = None, status: str | None = "done") -> list[dict[str, Any]]:
         """Task results as dicts (default: only 'done'), optionally for one task."""
-        clauses, values = [], []
-        if task is not None:
-            clauses.append("task = ?")
-            values.append(task)
-        if status is not None:
-            clauses.append("status = ?")
-            values.append(status)
-        sql = "SELECT * FROM task_results" + (f" WHERE {' AND '.join(clauses)}" if clauses else "") + " ORDER BY id"
-        con = self._connect()
-        try:
-            return [dict(r) for r in con.execute(sql, values)]
-        finally:
-            con.close()
+        return self._select("task_results", {"task": task, "status": status})
