@@ -18,6 +18,7 @@ from torch import nn
 
 from samovar.models import ForecastModel, get
 from samovar.training import TrainConfig, evaluate, learning_rate, train
+from samovar.training.config import beta1
 from samovar.training import rundir as rd
 from samovar.utils import atomic_path
 
@@ -151,6 +152,98 @@ def test_onecycle_matches_torch_onecycle() -> None:
     assert all(np.diff(ours[: peak + 1]) > 0) and all(np.diff(ours[peak:]) < 0)
 
 
+def _onecycle_reference(steps: int, **kw) -> tuple[list[float], list[float]]:
+    """(lr, beta1) of every step of torch's OneCycleLR driving an AdamW (cycle_momentum as given)."""
+    opt = torch.optim.AdamW([nn.Parameter(torch.zeros(1))], lr=1.0, betas=(0.9, 0.95))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, **kw)
+    lrs, b1 = [], []
+    for _ in range(steps):
+        lrs.append(opt.param_groups[0]["lr"])
+        b1.append(opt.param_groups[0]["betas"][0])
+        opt.step()
+        sched.step()
+    return lrs, b1
+
+
+def test_linear_onecycle_with_div_factor_and_extra_epoch_equals_torch_step_by_step() -> None:
+    """The SAMoVAR authors' schedule: OneCycleLR(linear, div_factor 10) over epochs + 1 epochs, beta1 cycled."""
+    cfg = quiet(lr=6e-4, schedule="onecycle", epochs=6, onecycle_pct_start=0.2, onecycle_anneal="linear",
+                onecycle_div_factor=10.0, onecycle_momentum=(0.85, 0.95), schedule_extra_epochs=1, betas=(0.9, 0.95))
+    spe = 7
+    ours = [learning_rate(cfg, e, s, spe) for e in range(6) for s in range(spe)]
+    ours_b1 = [beta1(cfg, e, s, spe) for e in range(6) for s in range(spe)]
+    ref, ref_b1 = _onecycle_reference(6 * spe, max_lr=6e-4, epochs=7, steps_per_epoch=spe, pct_start=0.2,
+                                      div_factor=10, anneal_strategy="linear")
+    assert ours == ref and ours_b1 == ref_b1  # exactly, float for float
+    assert ours[0] == pytest.approx(6e-5) and max(ours) == pytest.approx(6e-4, rel=0.01) and ref_b1[0] == 0.95 and min(ours_b1) < 0.86
+    # the last trained step is not the schedule's end: one more epoch was planned
+    assert ours[-1] > 6e-4 / 10 / 1e4 * 100
+    # the cosine variant with other factors, and no momentum cycling: beta1 stays betas[0]
+    cos = quiet(lr=0.01, schedule="onecycle", epochs=3, onecycle_pct_start=0.4, onecycle_div_factor=5.0,
+                onecycle_final_div_factor=100.0)
+    ref_cos, _ = _onecycle_reference(33, max_lr=0.01, total_steps=33, pct_start=0.4, div_factor=5.0,
+                                     final_div_factor=100.0, cycle_momentum=False)
+    assert [learning_rate(cos, e, s, 11) for e in range(3) for s in range(11)] == ref_cos
+    assert {beta1(cos, e, 0, 11) for e in range(3)} == {0.9}
+
+
+def test_type2_and_type3_tables() -> None:
+    lrs = lambda cfg, n: [learning_rate(cfg, e, 0, 5) for e in range(n)]  # noqa: E731
+    # TSLib / PatchTST type2: absolute values, whatever lr is
+    assert lrs(quiet(lr=1e-3, schedule="type2"), 22) == [1e-3] * 2 + [5e-5] * 2 + [1e-5] * 2 + [5e-6] * 2 + \
+        [1e-6] * 2 + [5e-7] * 5 + [1e-7] * 5 + [5e-8] * 2
+    # PatchTST type3: lr for four epochs (the rule keeps lr for k < 3 and k = 3 gives 0.9**0), then x0.9
+    assert lrs(quiet(lr=1e-4, schedule="type3"), 7) == [1e-4] * 4 + [1e-4 * 0.9, 1e-4 * 0.9**2, 1e-4 * 0.9**3]
+    # CATS's type2: halved after epochs 2, 4, 6, 8, 10, then constant
+    assert lrs(quiet(lr=1e-3, schedule="type2_cats"), 13) == [1e-3 * 0.5**min(5, e // 2) for e in range(13)]
+    # FITS's type3: x0.95 every epoch from the third on
+    assert lrs(quiet(lr=5e-4, schedule="type3_fits"), 5) == [5e-4, 5e-4, 5e-4 * 0.95, 5e-4 * 0.95**2, 5e-4 * 0.95**3]
+    # the lr before a rule first sets it: lr / pre_schedule_lr_div (PatchTST/CATS code: lr / 25)
+    assert lrs(quiet(lr=1e-4, schedule="type3", pre_schedule_lr_div=25.0), 3) == pytest.approx([1e-4 / 25, 1e-4, 1e-4])
+    assert lrs(quiet(lr=1e-3, schedule="type2_cats", pre_schedule_lr_div=25.0), 3) == pytest.approx([4e-5, 4e-5, 5e-4])
+    assert {learning_rate(quiet(schedule="type3"), 5, s, 9) for s in range(9)} == {1e-4 * 0.9**2}  # per epoch
+
+
+@pytest.mark.parametrize("schedule", ["type1", "type2", "type3", "type2_cats", "type3_fits"])
+def test_epoch_schedules_equal_the_reference_loop_with_its_unused_onecycle(schedule) -> None:
+    """PatchTST's / CATS's exp_main: OneCycleLR(max_lr=lr) is built (which sets the lr to lr/25) and never
+    stepped for these schedules; adjust_learning_rate(optimizer, epoch + 1) runs after every epoch."""
+    base = 1e-3
+    rules = {  # the published adjust_learning_rate rules, by epoch count k
+        "type1": lambda k: {k: base * (0.5 ** ((k - 1) // 1))},
+        "type2": lambda k: {2: 5e-5, 4: 1e-5, 6: 5e-6, 8: 1e-6, 10: 5e-7, 15: 1e-7, 20: 5e-8},
+        "type3": lambda k: {k: base if k < 3 else base * (0.9 ** ((k - 3) // 1))},
+        "type2_cats": lambda k: {2: base * 0.5 ** 1, 4: base * 0.5 ** 2, 6: base * 0.5 ** 3, 8: base * 0.5 ** 4,
+                                 10: base * 0.5 ** 5},
+        "type3_fits": lambda k: {k: base * (0.95 ** ((k - 1) // 1))},
+    }
+    opt = torch.optim.Adam([nn.Parameter(torch.zeros(1))], lr=base)
+    torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=base, epochs=30, steps_per_epoch=4, pct_start=0.3)
+    cfg = quiet(lr=base, schedule=schedule, epochs=30, pre_schedule_lr_div=25.0)
+    for epoch in range(24):
+        assert learning_rate(cfg, epoch, 0, 4) == opt.param_groups[0]["lr"], epoch
+        table = rules[schedule](epoch + 1)
+        if epoch + 1 in table:
+            opt.param_groups[0]["lr"] = table[epoch + 1]
+
+
+def test_new_options_are_validated_and_round_trip_through_json() -> None:
+    import json
+
+    for bad in (dict(betas=(0.9,)), dict(betas=(0.9, 1.0)), dict(onecycle_anneal="cosine"),
+                dict(onecycle_div_factor=0), dict(schedule_extra_epochs=-1), dict(pre_schedule_lr_div=0.0),
+                dict(onecycle_momentum=(0.85, 1.5))):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            TrainConfig(**bad)
+    from samovar.models.samovar import paper_training_config
+
+    cfg = quiet(**paper_training_config("ETTh1"))
+    assert cfg.betas == (0.9, 0.95) and cfg.onecycle_momentum == (0.85, 0.95) and cfg.schedule_epochs == 101
+    back = TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert back == cfg and back.to_dict() == cfg.to_dict()
+    assert TrainConfig.from_dict({"lr": 0.01}) == TrainConfig(lr=0.01)  # an old config.json without the new keys
+
+
 def test_bad_options_are_named() -> None:
     with pytest.raises(ValueError, match="schedule"):
         TrainConfig(schedule="step")
@@ -258,6 +351,112 @@ def test_resume_refuses_changed_options_and_fresh_run_refuses_used_dir(tmp_path)
         _train_dropout(data, 0, tmp_path / "run")
     with pytest.raises(FileNotFoundError, match="checkpoint"):
         _train_dropout(data, 0, tmp_path / "empty", resume=True)
+
+
+def test_betas_and_new_options_reach_the_optimizer_and_the_run_directory(tmp_path) -> None:
+    data = toy_data()
+    torch.manual_seed(0)
+    cfg = quiet(lr=1e-3, epochs=2, batch_size=64, optimizer="adamw", betas=(0.8, 0.9), weight_decay=0.1,
+                schedule="type3", pre_schedule_lr_div=25.0)
+    train(Linear(L, H, 2), data, cfg, tmp_path / "run")
+    group = rd.load_checkpoint(tmp_path / "run" / rd.CHECKPOINT)["optimizer"]["param_groups"][0]
+    assert tuple(group["betas"]) == (0.8, 0.9) and group["weight_decay"] == 0.1
+    assert rd.read_json(tmp_path / "run" / rd.CONFIG)["train"] == cfg.to_dict()
+    assert TrainConfig.from_dict(rd.read_json(tmp_path / "run" / rd.CONFIG)["train"]) == cfg
+    assert [r["lr"] for r in rd.read_jsonl(tmp_path / "run" / rd.METRICS)] == pytest.approx([1e-3 / 25, 1e-3])
+
+
+def _train_onecycle(data, run_dir=None, **kw):
+    torch.manual_seed(4)
+    cfg = quiet(lr=3e-3, epochs=4, batch_size=16, patience=10, seed=4, optimizer="adamw", betas=(0.9, 0.95),
+                schedule="onecycle", onecycle_anneal="linear", onecycle_div_factor=10.0, onecycle_pct_start=0.3,
+                onecycle_momentum=(0.85, 0.95), schedule_extra_epochs=1, grad_clip=1.0)
+    return train(DropoutMLP(L, H, 2), data, cfg, run_dir, **kw), cfg
+
+
+def test_resume_with_cycled_momentum_equals_an_uninterrupted_run(tmp_path) -> None:
+    """beta1 is set from (epoch, step) every step, so a resumed run needs no scheduler state."""
+    data = toy_data()
+    full, cfg = _train_onecycle(data, tmp_path / "full")
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_two(row: dict) -> None:
+        if row["epoch"] == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        _train_onecycle(data, tmp_path / "part", on_epoch_end=kill_after_two)
+    torch.manual_seed(999)
+    resumed = train(DropoutMLP(L, H, 2), data, TrainConfig.from_dict(rd.read_json(tmp_path / "part" / rd.CONFIG)["train"]),
+                    tmp_path / "part", resume=True)
+    assert same_state(full.model.state_dict(), resumed.model.state_dict())
+    assert strip_time(full.history) == strip_time(resumed.history)
+    with pytest.raises(ValueError, match="betas"):
+        train(DropoutMLP(L, H, 2), data, TrainConfig(**{**cfg.to_dict(), "betas": (0.9, 0.999)}), tmp_path / "part",
+              resume=True)
+
+
+def test_a_checkpoint_written_before_the_new_options_still_resumes(tmp_path) -> None:
+    """Options added later are missing from an old checkpoint; their defaults are the old behaviour."""
+    data = toy_data()
+    cfg = quiet(lr=3e-3, epochs=3, batch_size=16, patience=10, seed=0, grad_clip=1.0)
+
+    def kill_after_one(row: dict) -> None:
+        if row["epoch"] == 1:
+            raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        train(DropoutMLP(L, H, 2), data, cfg, tmp_path / "run", on_epoch_end=kill_after_one)
+    path = tmp_path / "run" / rd.CHECKPOINT
+    ckpt = rd.load_checkpoint(path)
+    new = ("betas", "onecycle_anneal", "onecycle_div_factor", "onecycle_final_div_factor", "onecycle_momentum",
+           "schedule_extra_epochs", "pre_schedule_lr_div")
+    ckpt["config"] = {k: v for k, v in ckpt["config"].items() if k not in new}
+    rd.save_checkpoint(path, ckpt)
+    assert train(DropoutMLP(L, H, 2), data, cfg, tmp_path / "run", resume=True).epochs_run == 3
+
+
+def test_samovar_recipe_steps_equal_a_hand_written_adamw_onecycle_loop() -> None:
+    """Bit for bit: the trainer with the authors' recipe vs AdamW(betas (0.9, 0.95), wd 0.1) +
+    OneCycleLR(linear, div_factor 10, epochs + 1) + clip_grad_norm_(1) written out by hand."""
+    from samovar.models.samovar import SAMoVAR, paper_training_config
+
+    data = toy_data(rows=200)
+    recipe = {**paper_training_config("ETTh1"), "epochs": 2, "batch_size": 48, "patience": 5}
+    cfg = quiet(**recipe)
+    n = len(data.train)
+    steps = math.ceil(n / cfg.batch_size)
+    assert cfg.drop_last is False and n % cfg.batch_size != 0 and steps == 3  # a partial last batch too
+
+    def model() -> SAMoVAR:
+        torch.manual_seed(7)
+        return SAMoVAR(L, H, 2, d_model=16, heads=2, layers=2)
+
+    after_epoch: list[dict] = []
+    net = model()
+    train(net, data, cfg, on_epoch_end=lambda row: after_epoch.append({k: v.clone() for k, v in net.state_dict().items()}))
+
+    ref = model()
+    opt = torch.optim.AdamW(ref.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=cfg.epochs + 1, steps_per_epoch=steps,
+                                                pct_start=0.05, div_factor=10, anneal_strategy="linear")
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    for epoch in range(cfg.epochs):
+        ref.train()
+        for idx in torch.randperm(n, generator=gen).split(cfg.batch_size):
+            x, y = data.train.batch(idx)
+            loss = ref.training_loss(x, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(ref.parameters(), 1.0)
+            opt.step()
+            sched.step()
+        evaluate(ref, data.val)  # the trainer validates between epochs (no RNG, no update)
+        assert same_state(after_epoch[epoch], ref.state_dict()), epoch
+    assert not same_state(after_epoch[0], after_epoch[1])
 
 
 # ----------------------------------------------------------------------------- accumulation, early stopping

@@ -1,4 +1,21 @@
-"""Training options (one dataclass) and the learning-rate schedules."""
+"""Training options (one dataclass) and the learning-rate schedules.
+
+Per-epoch schedules (the LTSF code bases' ``adjust_learning_rate``): the reference loops train
+epoch 1 at the starting lr and call ``adjust_learning_rate(k)`` after epoch k (k = 1, 2, ...);
+each call sets the lr only when its rule lists k. ``epoch_learning_rate`` replays exactly that:
+
+  type1       lr * 0.5**(k-1) for every k (LTSF-Linear, TSLib, PatchTST, iTransformer)
+  type2       the fixed table {2: 5e-5, 4: 1e-5, 6: 5e-6, 8: 1e-6, 10: 5e-7, 15: 1e-7, 20: 5e-8},
+              independent of lr (TSLib, PatchTST)
+  type3       lr for k < 3, then lr * 0.9**(k-3) (PatchTST)
+  type2_cats  {2: lr/2, 4: lr/4, 6: lr/8, 8: lr/16, 10: lr/32} (CATS's own "type2")
+  type3_fits  lr * 0.95**(k-1) for every k (FITS's own "type3")
+  constant    lr
+
+Per-step schedules, stepped once per optimizer step over ``epochs + schedule_extra_epochs``
+epochs: ``cosine`` and ``onecycle`` (torch's OneCycleLR: PatchTST's "TST" is onecycle with
+torch's defaults; the SAMoVAR authors' is linear, div_factor 10, over epochs + 1, beta1 cycled).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +24,13 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 OPTIMIZERS = ("adam", "adamw")
-SCHEDULES = ("type1", "constant", "cosine", "onecycle")
+EPOCH_SCHEDULES = ("type1", "type2", "type3", "type2_cats", "type3_fits", "constant")
+STEP_SCHEDULES = ("cosine", "onecycle")
+SCHEDULES = EPOCH_SCHEDULES + STEP_SCHEDULES
+ANNEALS = ("cos", "linear")
+
+# TSLib / PatchTST "type2": absolute learning rates after these epochs.
+TYPE2_TABLE = {2: 5e-5, 4: 1e-5, 6: 5e-6, 8: 1e-6, 10: 5e-7, 15: 1e-7, 20: 5e-8}
 
 
 @dataclass
@@ -16,6 +39,7 @@ class TrainConfig:
 
     Defaults are the common LTSF recipe (DLinear/Autoformer code): Adam, lr 1e-4 halved every
     epoch from the third on ("type1"), batch 32, 10 epochs, early stopping with patience 3 on validation MSE.
+    A model's published recipe is ``samovar.training.recipes.resolve_recipe(model, dataset, horizon)``.
     """
 
     epochs: int = 10
@@ -23,9 +47,18 @@ class TrainConfig:
     lr: float = 1e-4
     optimizer: str = "adam"  # "adam" | "adamw"
     weight_decay: float = 0.0
-    schedule: str = "type1"  # "type1" (halve each epoch after the 2nd) | "constant" | "cosine" | "onecycle"
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam/AdamW (beta1, beta2); torch's default
+    schedule: str = "type1"  # one of SCHEDULES (module docstring)
     warmup_steps: int = 0  # linear warm-up (cosine only), in optimizer steps
     onecycle_pct_start: float = 0.3  # fraction of steps spent rising (onecycle only)
+    onecycle_anneal: str = "cos"  # "cos" | "linear": OneCycleLR's anneal_strategy
+    onecycle_div_factor: float = 25.0  # start lr = lr / div_factor (OneCycleLR's div_factor)
+    onecycle_final_div_factor: float = 1e4  # end lr = start lr / final_div_factor
+    onecycle_momentum: tuple[float, float] | None = None  # (base, max) beta1 cycled as OneCycleLR's
+    # cycle_momentum (torch's default (0.85, 0.95)); None: beta1 stays betas[0]
+    schedule_extra_epochs: int = 0  # per-step schedules span epochs + this (the SAMoVAR authors: 1)
+    pre_schedule_lr_div: float = 1.0  # per-epoch schedules: lr / this until the rule first sets it
+    # (PatchTST's and CATS's code build an unused OneCycleLR, which starts the lr at lr/25)
     patience: int = 3  # epochs without a better val MSE before stopping (0: never stop early)
     grad_clip: float | None = None  # max global gradient norm (None: no clipping)
     accumulate: int = 1  # micro-batches per optimizer step; the step equals one batch of accumulate*batch_size
@@ -38,6 +71,9 @@ class TrainConfig:
     quiet: bool = False  # no progress display
 
     def __post_init__(self) -> None:
+        self.betas = _pair("betas", self.betas)
+        if self.onecycle_momentum is not None:
+            self.onecycle_momentum = _pair("onecycle_momentum", self.onecycle_momentum)
         self.validate()
 
     def validate(self) -> None:
@@ -47,7 +83,7 @@ class TrainConfig:
             val = getattr(self, name)
             if isinstance(val, bool) or int(val) != val or val < 1:
                 raise ValueError(f"TrainConfig.{name} must be a positive integer, got {val!r}")
-        for name in ("patience", "warmup_steps"):
+        for name in ("patience", "warmup_steps", "schedule_extra_epochs"):
             val = getattr(self, name)
             if isinstance(val, bool) or int(val) != val or val < 0:
                 raise ValueError(f"TrainConfig.{name} must be a non-negative integer, got {val!r}")
@@ -57,10 +93,19 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"TrainConfig.optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        for name in ("betas",) + (("onecycle_momentum",) if self.onecycle_momentum is not None else ()):
+            if not all(0.0 <= b < 1.0 for b in getattr(self, name)):
+                raise ValueError(f"TrainConfig.{name} must be two numbers in [0, 1), got {getattr(self, name)!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"TrainConfig.schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if not 0 < self.onecycle_pct_start < 1:
             raise ValueError(f"TrainConfig.onecycle_pct_start must be in (0, 1), got {self.onecycle_pct_start!r}")
+        if self.onecycle_anneal not in ANNEALS:
+            raise ValueError(f"TrainConfig.onecycle_anneal must be one of {ANNEALS}, got {self.onecycle_anneal!r}")
+        for name in ("onecycle_div_factor", "onecycle_final_div_factor", "pre_schedule_lr_div"):
+            val = getattr(self, name)
+            if isinstance(val, bool) or not (isinstance(val, (int, float)) and math.isfinite(val) and val > 0):
+                raise ValueError(f"TrainConfig.{name} must be a positive number, got {val!r}")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise ValueError(f"TrainConfig.grad_clip must be positive or None, got {self.grad_clip!r}")
         if self.threads is not None and (int(self.threads) != self.threads or self.threads < 1):
@@ -68,12 +113,22 @@ class TrainConfig:
         if isinstance(self.seed, bool) or int(self.seed) != self.seed or self.seed < 0:
             raise ValueError(f"TrainConfig.seed must be a non-negative integer, got {self.seed!r}")
 
+    @property
+    def schedule_epochs(self) -> int:
+        """Epochs the per-step schedules (cosine, onecycle) span."""
+        return self.epochs + self.schedule_extra_epochs
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready options (pairs as lists), equal after a round trip through config.json."""
+        d = asdict(self)
+        for name in ("betas", "onecycle_momentum"):
+            if d[name] is not None:
+                d[name] = list(d[name])
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
-        """Build from a dict; unknown keys are an error naming them."""
+        """Build from a dict; unknown keys are an error naming them; missing keys take their defaults."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -81,24 +136,84 @@ class TrainConfig:
         return cls(**d)
 
 
+def _pair(name: str, value: Any) -> tuple[float, float]:
+    try:
+        a, b = value
+        return float(a), float(b)
+    except (TypeError, ValueError):
+        raise ValueError(f"TrainConfig.{name} must be a pair of numbers, e.g. (0.9, 0.95), got {value!r}") from None
+
+
+def _epoch_rule(schedule: str, k: int, base: float) -> float | None:
+    """The lr that the reference ``adjust_learning_rate(k)`` sets after epoch k (1-based), or None."""
+    if schedule == "type1":
+        return base * 0.5 ** ((k - 1) // 1)
+    if schedule == "type2":
+        return TYPE2_TABLE.get(k)
+    if schedule == "type3":
+        return base if k < 3 else base * 0.9 ** ((k - 3) // 1)
+    if schedule == "type2_cats":
+        return {2: base * 0.5**1, 4: base * 0.5**2, 6: base * 0.5**3, 8: base * 0.5**4, 10: base * 0.5**5}.get(k)
+    if schedule == "type3_fits":
+        return base * 0.95 ** ((k - 1) // 1)
+    if schedule == "constant":
+        return base
+    raise ValueError(f"{schedule!r} is not a per-epoch schedule; per-epoch schedules: {EPOCH_SCHEDULES}")
+
+
+def epoch_learning_rate(schedule: str, base: float, epoch: int, pre_schedule_div: float = 1.0) -> float:
+    """The lr of 0-based `epoch` under a per-epoch schedule: the value set by the last
+    ``adjust_learning_rate(k)`` with k <= epoch whose rule lists k, else ``base / pre_schedule_div``
+    (to the last bit as torch's OneCycleLR computes it; exactly `base` when pre_schedule_div is 1)."""
+    for k in range(epoch, 0, -1):
+        lr = _epoch_rule(schedule, k, base)
+        if lr is not None:
+            return lr
+    # computed as the unused OneCycleLR(max_lr=base, div_factor=pre_schedule_div) of the reference sets it
+    return _anneal_cos(base / pre_schedule_div, base, 0.0)
+
+
+def _anneal_cos(start: float, end: float, pct: float) -> float:
+    """torch OneCycleLR's cosine annealing from start (pct 0) to end (pct 1)."""
+    return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+
+
+def _anneal_linear(start: float, end: float, pct: float) -> float:
+    """torch OneCycleLR's linear annealing from start (pct 0) to end (pct 1)."""
+    return (end - start) * pct + start
+
+
+def _onecycle(config: TrainConfig, t: int, total: int) -> tuple[float, float | None]:
+    """(lr, beta1 or None) at global step t of `total`, computed as torch's OneCycleLR (three_phase=False)."""
+    base = config.lr
+    initial = base / config.onecycle_div_factor
+    final = initial / config.onecycle_final_div_factor
+    anneal = _anneal_linear if config.onecycle_anneal == "linear" else _anneal_cos
+    rise_end = float(config.onecycle_pct_start * total) - 1
+    last = total - 1
+    mom = config.onecycle_momentum  # (base, max)
+    if t <= rise_end:
+        pct = t / rise_end if rise_end > 0 else 1.0
+        return anneal(initial, base, pct), (anneal(mom[1], mom[0], pct) if mom else None)
+    pct = min(1.0, (t - rise_end) / (last - rise_end)) if last > rise_end else 1.0
+    return anneal(base, final, pct), (anneal(mom[0], mom[1], pct) if mom else None)
+
+
 def learning_rate(config: TrainConfig, epoch: int, step: int, steps_per_epoch: int) -> float:
     """The learning rate for optimizer step `step` (0-based, within the epoch) of `epoch` (0-based).
 
-    type1: the LTSF code's "type1": lr for the first two epochs, then halved every epoch
-    (lr * 0.5**max(0, epoch - 1)), constant within an epoch.
+    Per-epoch schedules (type1, type2, type3, type2_cats, type3_fits, constant): see
+    `epoch_learning_rate`; constant within an epoch. type1 gives lr, lr, lr/2, lr/4, ...
     cosine: optional linear warm-up over `warmup_steps`, then cosine decay from lr to 0
-    over the remaining steps of all epochs.
-    onecycle: cosine rise from lr/25 to lr over `onecycle_pct_start` of all steps, then
-    cosine decay to lr/(25*1e4) (torch's OneCycleLR with its default factors).
+    over the remaining steps of ``config.schedule_epochs`` epochs.
+    onecycle: torch's OneCycleLR over ``config.schedule_epochs * steps_per_epoch`` steps: rise
+    from lr/div_factor to lr over `onecycle_pct_start` of them, then down to
+    lr/div_factor/final_div_factor, cosine or linear (`onecycle_anneal`).
     """
+    if config.schedule in EPOCH_SCHEDULES:
+        return epoch_learning_rate(config.schedule, config.lr, epoch, config.pre_schedule_lr_div)
     base = config.lr
-    if config.schedule == "constant":
-        return base
-    if config.schedule == "type1":
-        # The LTSF code calls adjust_learning_rate(epoch + 1) after each epoch with
-        # lr * 0.5**((epoch + 1) - 1): the first call keeps lr, so epochs 1 and 2 both use lr.
-        return base * 0.5 ** max(0, epoch - 1)
-    total = max(1, config.epochs * steps_per_epoch)
+    total = max(1, config.schedule_epochs * steps_per_epoch)
     t = epoch * steps_per_epoch + step  # global step, 0-based
     if config.schedule == "cosine":
         warm = config.warmup_steps
@@ -106,14 +221,13 @@ def learning_rate(config: TrainConfig, epoch: int, step: int, steps_per_epoch: i
             return base * (t + 1) / warm
         span = max(1, total - warm)
         return 0.5 * base * (1.0 + math.cos(math.pi * min(t - warm, span) / span))
-    # onecycle, same phase boundaries as torch.optim.lr_scheduler.OneCycleLR (three_phase=False)
-    initial, final = base / 25.0, base / 25.0 / 1e4
-    rise_end = float(config.onecycle_pct_start * total) - 1
-    last = total - 1
+    return _onecycle(config, t, total)[0]
 
-    def cos_anneal(start: float, end: float, pct: float) -> float:
-        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
 
-    if t <= rise_end:
-        return cos_anneal(initial, base, t / rise_end if rise_end > 0 else 1.0)
-    return cos_anneal(base, final, min(1.0, (t - rise_end) / (last - rise_end)) if last > rise_end else 1.0)
+def beta1(config: TrainConfig, epoch: int, step: int, steps_per_epoch: int) -> float:
+    """Adam's beta1 for optimizer step `step` of `epoch`: cycled by onecycle with
+    `onecycle_momentum` (as OneCycleLR's cycle_momentum), else ``betas[0]``."""
+    if config.schedule != "onecycle" or config.onecycle_momentum is None:
+        return config.betas[0]
+    total = max(1, config.schedule_epochs * steps_per_epoch)
+    return _onecycle(config, epoch * steps_per_epoch + step, total)[1]

@@ -86,17 +86,21 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 RESUME_FREE_OPTIONS = ("quiet", "device", "threads", "eval_batch_size")
 
 
-def load_resume_checkpoint(run_dir: str | Path, config: dict[str, Any]) -> dict[str, Any]:
+def load_resume_checkpoint(run_dir: str | Path, config: dict[str, Any],
+                           defaults: dict[str, Any] | None = None) -> dict[str, Any]:
     """The checkpoint of `run_dir`, after checking it was written with the same training options.
 
     `config` is the resuming run's options (``TrainConfig.to_dict()``); only
-    RESUME_FREE_OPTIONS may differ. Raises FileNotFoundError / ValueError naming the problem.
+    RESUME_FREE_OPTIONS may differ. `defaults`: values of options the checkpoint does not
+    record (options added after it was written, whose defaults keep the old behaviour).
+    Raises FileNotFoundError / ValueError naming the problem.
     """
     ckpt_path = Path(run_dir) / CHECKPOINT
     if not ckpt_path.exists():
         raise FileNotFoundError(f"no checkpoint to resume in {run_dir} (expected {CHECKPOINT})")
     ckpt = load_checkpoint(ckpt_path)
-    saved = {k: v for k, v in ckpt["config"].items() if k not in RESUME_FREE_OPTIONS}
+    recorded = {**(defaults or {}), **ckpt["config"]}
+    saved = {k: v for k, v in recorded.items() if k not in RESUME_FREE_OPTIONS}
     given = {k: v for k, v in config.items() if k not in RESUME_FREE_OPTIONS}
     if saved != given:
         diff = sorted(k for k in set(saved) | set(given) if saved.get(k) != given.get(k))

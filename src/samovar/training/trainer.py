@@ -28,7 +28,7 @@ from .. import __version__
 from ..models.base import ForecastModel
 from ..utils import resolve_device, write_json_atomic
 from . import rundir as rd
-from .config import TrainConfig, learning_rate
+from .config import TrainConfig, beta1, learning_rate
 from .metrics import evaluate
 from .state import cpu_state as _cpu_state, rng_state as _rng_state, set_rng_state as _set_rng_state
 
@@ -66,7 +66,7 @@ def _make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.
     if not params:
         raise ValueError("the model has no trainable parameters")
     cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-    return cls(params, lr=config.lr, weight_decay=config.weight_decay)
+    return cls(params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
 
 
 def _usable_device(name: str) -> torch.device:
@@ -214,7 +214,8 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
     best_state = _cpu_state(model)
     start_epoch = 0
     if resume:
-        ckpt = rd.load_resume_checkpoint(run_dir, config.to_dict())
+        # options added since the checkpoint was written take their defaults (the behaviour it was written with)
+        ckpt = rd.load_resume_checkpoint(run_dir, config.to_dict(), defaults=TrainConfig().to_dict())
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         grad_scaler.load_state_dict(ckpt["grad_scaler"])
@@ -248,8 +249,10 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
             lr = config.lr
             for step in range(steps_per_epoch):
                 lr = learning_rate(config, epoch, step, steps_per_epoch)
+                b1 = beta1(config, epoch, step, steps_per_epoch)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
+                    group["betas"] = (b1, group["betas"][1])
                 optimizer.zero_grad(set_to_none=True)
                 group_batches = micro_batches[step * config.accumulate:(step + 1) * config.accumulate]
                 group_size = sum(len(b) for b in group_batches)
