@@ -116,7 +116,7 @@ def test_load_generated_reduced_lengths_is_marked_and_cached(tmp_path):
     data = lo.load_listops(source="generate", n_train=40, n_val=8, n_test=8, min_length=20, max_length=100, seed=1)
     assert data.name == "listops-generated" and data.synthetic
     assert data.num_classes == 10 and data.vocab_size == len(lo.VOCAB) == 16 and data.pad_id == 0
-    assert data.train.inputs.shape == (40, 100) and data.train.inputs.dtype == torch.int64
+    assert data.train.inputs.shape == (40, 100) and data.train.inputs.dtype == torch.uint8  # 16 ids
     assert any("reduced lengths" in note for note in data.notes)
     x, lengths = data.train.inputs, data.train.lengths
     for row in range(len(x)):  # tokens up to the length, padding after; label re-evaluates

@@ -38,7 +38,7 @@ def test_text_bytes_labels_and_padding(tmp_path):
     reviews = write_imdb(tmp_path)
     data = lf.load_text(tmp_path, max_length=64, val_fraction=0.0)
     assert data.name == "text" and data.num_classes == 2 and data.vocab_size == 257 and data.pad_id == 0
-    assert data.test.inputs.shape == (10, 64) and data.test.inputs.dtype == torch.int64
+    assert data.test.inputs.shape == (10, 64) and data.test.inputs.dtype == torch.int16  # 257 byte ids
     assert data.test.labels.tolist() == [0] * 5 + [1] * 5  # neg then pos, files in name order
     row = 5 + 2  # test/pos/2_9.txt
     expected = np.frombuffer(reviews[("test", "pos", 2)].encode("utf-8"), dtype=np.uint8).astype(np.int64) + 1
@@ -85,6 +85,7 @@ def test_retrieval_pairs(tmp_path):
     data = lf.load_retrieval(tmp_path, max_length=32)
     assert data.name == "retrieval" and data.dual and data.num_classes == 2
     assert data.train.inputs.shape == (4, 2, 32) and data.train.lengths.shape == (4, 2)
+    assert data.train.inputs.dtype == torch.int16  # both documents in one type (the byte vocabulary decides)
     assert data.val.labels.tolist() == [0, 1, 0, 1]
     text2 = b"second xxx"
     assert int(data.test.lengths[3, 1]) == len(text2)

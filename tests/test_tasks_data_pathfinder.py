@@ -91,7 +91,7 @@ def test_generation_is_deterministic_by_seed():
 def test_load_generated_tokens_and_floats_and_cache():
     data = pf.load_pathfinder(source="generate", n_train=40, n_val=10, n_test=10, seed=3)
     assert data.name == "pathfinder32-generated" and data.synthetic and data.num_classes == 2
-    assert data.train.inputs.shape == (40, 1024) and data.train.inputs.dtype == torch.int64
+    assert data.train.inputs.shape == (40, 1024) and data.train.inputs.dtype == torch.uint8
     assert data.vocab_size == 256 and data.input_dim is None and int(data.train.inputs.max()) == 255
     assert (data.train.lengths == 1024).all() and int(data.test.labels.sum()) == 5
     floats = pf.load_pathfinder(source="generate", n_train=40, n_val=10, n_test=10, seed=3, tokens=False)

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import layers
+from .base import as_long, is_token_tensor
 
 POOLING = ("mean", "last")
 POSITIONAL = ("none", "learned")
@@ -181,11 +182,11 @@ class Backbone(nn.Module):
         return all(b.mixer_backward is None and b.mixer.causal for b in self.blocks)
 
     def embed_inputs(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
-        """x: (batch, length) int64 or (batch, length, input_dim) -> (batch, length, dim)."""
+        """x: (batch, length) integer tokens (any width) or (batch, length, input_dim) -> (batch, length, dim)."""
         if self.embed is not None:
-            if x.dtype not in (torch.int64, torch.int32) or x.dim() != 2:
+            if not is_token_tensor(x) or x.dim() != 2:
                 raise ValueError(f"token inputs must be (batch, length) integers, got {tuple(x.shape)} {x.dtype}")
-            h = self.embed(x)
+            h = self.embed(as_long(x))
         else:
             if not x.is_floating_point() or x.dim() != 3 or x.shape[-1] != self.input_proj.in_features:
                 raise ValueError(f"continuous inputs must be (batch, length, {self.input_proj.in_features}) floats, "

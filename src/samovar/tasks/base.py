@@ -9,15 +9,50 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
+
+# Token arrays are stored in the smallest integer type that holds every id (a 96 000 x 2000
+# ListOps split is 192 MB as uint8, 1.5 GB as int64) and widened to int64 one batch at a time.
+_TOKEN_DTYPES = ((256, torch.uint8, np.uint8), (2**15, torch.int16, np.int16), (2**31, torch.int32, np.int32))
+
+
+def token_dtype(vocab_size: int) -> torch.dtype:
+    """Smallest integer dtype holding ids 0..vocab_size-1: uint8 (<= 256 ids), int16 (<= 32 768), int32, else int64."""
+    return _token_types(vocab_size)[0]
+
+
+def numpy_token_dtype(vocab_size: int) -> np.dtype:
+    """numpy counterpart of :func:`token_dtype`."""
+    return np.dtype(_token_types(vocab_size)[1])
+
+
+def _token_types(vocab_size: int) -> tuple[torch.dtype, type]:
+    if isinstance(vocab_size, bool) or int(vocab_size) != vocab_size or vocab_size < 1:
+        raise ValueError(f"vocab_size must be a positive integer, got {vocab_size!r}")
+    for limit, torch_type, numpy_type in _TOKEN_DTYPES:
+        if vocab_size <= limit:
+            return torch_type, numpy_type
+    return torch.int64, np.int64
+
+
+def is_token_tensor(x: torch.Tensor) -> bool:
+    """True for integer tensors of any width (token ids), False for floating point (continuous values)."""
+    return not (x.is_floating_point() or x.is_complex() or x.dtype == torch.bool)
+
+
+def as_long(x: torch.Tensor) -> torch.Tensor:
+    """Token ids of any integer width -> int64 (what nn.Embedding and cross_entropy take); other tensors unchanged."""
+    return x.long() if is_token_tensor(x) and x.dtype != torch.int64 else x
 
 
 @dataclass
 class TensorSplit:
     """One split of a classification task.
 
-    inputs: (n, length) int64 tokens, or (n, length, features) float32 continuous values;
-        retrieval (dual): (n, 2, length) int64.
+    inputs: (n, length) integer tokens in the smallest type that holds the vocabulary
+        (:func:`token_dtype`: uint8, int16, ...; :meth:`batch` widens them to int64), or
+        (n, length, features) float32 continuous values; retrieval (dual): (n, 2, length) integers.
     labels: (n,) int64 class indices.
     lengths: (n,) int64 valid length of each sequence (padding after it); retrieval: (n, 2).
     """
@@ -27,6 +62,8 @@ class TensorSplit:
     lengths: torch.Tensor
 
     def __post_init__(self) -> None:
+        if not (is_token_tensor(self.inputs) or self.inputs.is_floating_point()):
+            raise ValueError(f"inputs must be integer tokens or floating-point values, got {self.inputs.dtype}")
         n = self.inputs.shape[0]
         if self.labels.shape != (n,):
             raise ValueError(f"labels must have shape ({n},) to match inputs {tuple(self.inputs.shape)}, got {tuple(self.labels.shape)}")
@@ -34,12 +71,16 @@ class TensorSplit:
             raise ValueError(f"lengths must have {n} rows to match inputs, got {tuple(self.lengths.shape)}")
         if n and int(self.lengths.min()) < 1:
             raise ValueError("every sequence needs at least one valid position (lengths >= 1)")
-        seq_len = self.inputs.shape[-1] if self.inputs.dtype == torch.int64 else self.inputs.shape[1]
+        seq_len = self.inputs.shape[1] if self.inputs.is_floating_point() else self.inputs.shape[-1]
         if n and int(self.lengths.max()) > seq_len:
             raise ValueError(f"lengths exceed the padded length {seq_len}: max is {int(self.lengths.max())}")
 
     def __len__(self) -> int:
         return self.inputs.shape[0]
+
+    def batch(self, index: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(inputs, lengths, labels) of the examples at `index`; token inputs widened to int64 here only."""
+        return as_long(self.inputs[index]), self.lengths[index], self.labels[index]
 
 
 @dataclass
@@ -75,4 +116,4 @@ class ClassificationData:
     def seq_len(self) -> int:
         """Padded sequence length of the training inputs."""
         x = self.train.inputs
-        return x.shape[-1] if x.dtype == torch.int64 else x.shape[1]
+        return x.shape[1] if x.is_floating_point() else x.shape[-1]

@@ -28,6 +28,7 @@ import torch
 
 from ..data import DataError, DatasetSpec, SplitProtocol, locate
 from ..data.io import find_local, open_binary
+from .base import as_long, token_dtype
 
 EOS = "<eos>"
 
@@ -81,7 +82,9 @@ def wikitext_specs(version: int, split: str) -> list[DatasetSpec]:
 
 @dataclass
 class TokenCorpus:
-    """A tokenised corpus. Splits are 1-D int64 tensors of token ids (None when absent).
+    """A tokenised corpus. Splits are 1-D tensors of token ids (None when absent), stored in the
+    smallest integer type for the vocabulary (``token_dtype``: uint8 for characters); the window
+    functions return int64.
 
     ``vocab[i]`` is the token of id ``i``; ``level`` is "char" (join with "") or "word" (join with " ").
     """
@@ -141,7 +144,7 @@ def load_shakespeare(data_dir: str | os.PathLike | None = None, *, download: boo
         raise DataError(f"{source} is empty")
     vocab = sorted(set(text))
     index = {ch: i for i, ch in enumerate(vocab)}
-    ids = torch.tensor([index[ch] for ch in text], dtype=torch.long)
+    ids = torch.tensor([index[ch] for ch in text], dtype=token_dtype(len(vocab)))
     n_train = int(len(ids) * 0.9)
     return TokenCorpus(name="shakespeare", level="char", vocab=vocab, train=ids[:n_train], val=ids[n_train:], test=None,
                        sources={"train": str(source), "val": str(source)},
@@ -217,7 +220,7 @@ def load_wikitext(version: int = 2, data_dir: str | os.PathLike | None = None, *
         if missing:
             raise DataError(f"WikiText-{version} {split} has {len(missing)} words outside the training vocabulary "
                             f"(e.g. {sorted(missing)[:5]}); the files come from different releases")
-        return torch.tensor([index[t] for t in tokens[split]], dtype=torch.long)
+        return torch.tensor([index[t] for t in tokens[split]], dtype=token_dtype(len(vocab)))
 
     return TokenCorpus(name=f"wikitext-{version}", level="word", vocab=vocab, train=ids("train"), val=ids("valid"),
                        test=ids("test"), sources={k: str(v) for k, v in paths.items() if v is not None}, notes=notes)
@@ -225,14 +228,14 @@ def load_wikitext(version: int = 2, data_dir: str | os.PathLike | None = None, *
 
 def random_windows(tokens: torch.Tensor, batch_size: int, context: int,
                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """``batch_size`` random windows: inputs and next-token targets, both (batch_size, context)."""
+    """``batch_size`` random windows: inputs and next-token targets, both (batch_size, context) int64."""
     if len(tokens) <= context:
         raise ValueError(f"the split has {len(tokens)} tokens: too few for context {context} (needs more than {context})")
     start = torch.randint(len(tokens) - context, (batch_size,), generator=generator)
     offsets = torch.arange(context)
     x = tokens[start.unsqueeze(1) + offsets]
     y = tokens[start.unsqueeze(1) + offsets + 1]
-    return x, y
+    return as_long(x), as_long(y)
 
 
 def sequential_windows(tokens: torch.Tensor, context: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -249,7 +252,7 @@ def sequential_windows(tokens: torch.Tensor, context: int) -> tuple[torch.Tensor
     if starts[-1] + context < n:
         starts.append(n - context)
     idx = torch.tensor(starts).unsqueeze(1) + torch.arange(context)
-    return tokens[idx], tokens[idx + 1]
+    return as_long(tokens[idx]), as_long(tokens[idx + 1])
 
 
 def sequential_mask(tokens: torch.Tensor, context: int) -> torch.Tensor:

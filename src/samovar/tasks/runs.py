@@ -17,6 +17,7 @@ from ..training import rundir as rd
 from ..utils import seed_everything
 from . import TaskSpec, get_task
 from .backbone import LanguageModel, SequenceClassifier, default_positional
+from .base import token_dtype
 from .lm import TokenCorpus
 from .train import VOCAB, ClassificationTask, LMTask, TaskResult, TaskTrainConfig, train_task
 
@@ -252,8 +253,8 @@ def _reindex(data: TokenCorpus, vocab: TokenCorpus) -> TokenCorpus:
         raise ValueError(f"{len(missing)} tokens of the data are not in the run's vocabulary, e.g. {missing[:5]}")
     table = torch.tensor([index[t] for t in data.vocab])
 
-    def convert(ids):
-        return None if ids is None else table[ids]
+    def convert(ids):  # index with int64: a uint8 index tensor would act as a mask
+        return None if ids is None else table[ids.long()].to(token_dtype(len(vocab.vocab)))
 
     return TokenCorpus(data.name, data.level, list(vocab.vocab), None, convert(data.val), convert(data.test),
                        data.sources, data.notes)

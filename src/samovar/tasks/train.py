@@ -209,7 +209,7 @@ class ClassificationTask:
         if self._perm is None or self._perm[0] != epoch:
             self._perm = (epoch, torch.randperm(n, generator=torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)))
         idx = self._perm[1][i * config.batch_size:(i + 1) * config.batch_size]
-        return split.inputs[idx], split.lengths[idx], split.labels[idx]
+        return split.batch(idx)  # compactly stored tokens become int64 here, one batch at a time
 
     @staticmethod
     def loss(model, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -221,7 +221,7 @@ class ClassificationTask:
         """(accuracy, mean loss) over every example of the split."""
         correct, total_loss = 0, 0.0
         for i in range(0, len(split), config.eval_batch_size):
-            x, lengths, y = (t[i:i + config.eval_batch_size].to(device) for t in (split.inputs, split.lengths, split.labels))
+            x, lengths, y = (t.to(device) for t in split.batch(slice(i, i + config.eval_batch_size)))
             logits = model(x, lengths)
             correct += int((logits.argmax(-1) == y).sum())
             total_loss += float(F.cross_entropy(logits.double(), y, reduction="sum"))

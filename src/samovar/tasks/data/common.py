@@ -16,7 +16,7 @@ import torch
 
 from samovar.data.errors import DataError
 from samovar.data.io import DATA_DIR_ENV, cache_dir, search_locations
-from samovar.tasks.base import TensorSplit
+from samovar.tasks.base import TensorSplit, numpy_token_dtype
 
 LRA_RELEASE_URL = "https://storage.googleapis.com/long-range-arena/lra_release.gz"
 
@@ -47,11 +47,14 @@ def generated_dir(kind: str, tag: str) -> Path:
 
 
 def pad_sequences(
-    sequences: list[np.ndarray], max_len: int, *, pad_id: int, truncate: bool, what: str
+    sequences: list[np.ndarray], max_len: int, *, pad_id: int, truncate: bool, what: str, vocab_size: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Stack 1-d int sequences into (n, max_len) int64 padded with `pad_id` after each sequence.
+    """Stack 1-d int sequences into (n, max_len) tokens padded with `pad_id` after each sequence.
 
-    Returns (inputs, lengths, n_truncated). Without `truncate`, a sequence longer than
+    The tokens are stored in the smallest integer type that holds ids 0..vocab_size-1
+    (:func:`samovar.tasks.base.token_dtype`: uint8 for <= 256 ids, int16, ...); without
+    `vocab_size` the largest id present decides. An id outside the vocabulary raises DataError.
+    Returns (inputs, lengths (n,) int64, n_truncated). Without `truncate`, a sequence longer than
     `max_len` raises DataError; with it, it is cut and counted (the caller records the count).
     Empty sequences raise DataError (a model needs at least one position).
     """
@@ -66,7 +69,12 @@ def pad_sequences(
             f"(longest {int(lengths.max())}). To fix: raise max_len, or pass truncate=True to cut them "
             "(the number cut is recorded in the task notes)."
         )
-    out = np.full((len(sequences), max_len), pad_id, dtype=np.int64)
+    top = max([pad_id] + [int(s.max()) for s in sequences if len(s)])
+    low = min([pad_id] + [int(s.min()) for s in sequences if len(s)])
+    if low < 0 or (vocab_size is not None and top >= vocab_size):
+        bound = "be non-negative" if vocab_size is None else f"lie in 0..{vocab_size - 1} (vocab_size {vocab_size})"
+        raise DataError(f"{what}: token ids (and pad_id) must {bound}, found {low}..{top}")
+    out = np.full((len(sequences), max_len), pad_id, dtype=numpy_token_dtype(vocab_size or top + 1))
     for row, seq in enumerate(sequences):
         n = min(len(seq), max_len)
         out[row, :n] = seq[:n]
@@ -74,10 +82,10 @@ def pad_sequences(
 
 
 def encode_bytes(text: bytes | str) -> np.ndarray:
-    """Byte-level tokens as LRA uses them: each UTF-8 byte b becomes b + 1 (0 is padding), vocab 257."""
+    """Byte-level tokens as LRA uses them: each UTF-8 byte b becomes b + 1 (0 is padding), vocab 257; int16."""
     if isinstance(text, str):
         text = text.encode("utf-8")
-    return np.frombuffer(text, dtype=np.uint8).astype(np.int64) + 1
+    return np.frombuffer(text, dtype=np.uint8).astype(np.int16) + 1
 
 
 BYTE_VOCAB_SIZE = 257
@@ -92,9 +100,11 @@ def split_indices(n: int, fractions: tuple[float, ...], seed: int) -> list[np.nd
 
 
 def image_split(pixels: np.ndarray, labels: np.ndarray, *, tokens: bool) -> TensorSplit:
-    """pixels: (n, height, width) uint8 -> tokens (n, h*w) int64 0..255, or floats (n, h*w, 1) in [0, 1]."""
+    """pixels: (n, height, width) uint8 -> tokens (n, h*w) uint8 0..255, or floats (n, h*w, 1) in [0, 1]."""
+    if pixels.dtype != np.uint8:
+        raise ValueError(f"pixels must be uint8 (0..255), got {pixels.dtype}")
     n = pixels.shape[0]
     flat = pixels.reshape(n, -1)
-    inputs = torch.from_numpy(flat.astype(np.int64)) if tokens else torch.from_numpy(flat.astype(np.float32) / 255.0)[..., None]
+    inputs = torch.from_numpy(flat.copy()) if tokens else torch.from_numpy(flat.astype(np.float32) / 255.0)[..., None]
     lengths = torch.full((n,), flat.shape[1], dtype=torch.int64)
     return TensorSplit(inputs, torch.from_numpy(labels.astype(np.int64)), lengths)

@@ -246,7 +246,7 @@ def read_listops_tsv(path: str | os.PathLike) -> tuple[list[np.ndarray], np.ndar
                 raise DataError(f"{path}, line {line_no}: Target {row[1]!r} is not an integer") from None
             if not 0 <= label <= 9:
                 raise DataError(f"{path}, line {line_no}: Target {label} is not a digit 0-9")
-            sequences.append(np.asarray(ids, dtype=np.int64))
+            sequences.append(np.asarray(ids, dtype=np.uint8))
             labels.append(label)
     if not labels:
         raise DataError(f"{path} holds no examples")
@@ -255,7 +255,8 @@ def read_listops_tsv(path: str | os.PathLike) -> tuple[list[np.ndarray], np.ndar
 
 def _split_from_file(path: Path, max_len: int, truncate: bool, notes: list[str]) -> TensorSplit:
     sequences, labels = read_listops_tsv(path)
-    inputs, lengths, cut = pad_sequences(sequences, max_len, pad_id=PAD_ID, truncate=truncate, what=str(path))
+    inputs, lengths, cut = pad_sequences(sequences, max_len, pad_id=PAD_ID, truncate=truncate, what=str(path),
+                                         vocab_size=len(VOCAB))
     if cut:
         notes.append(f"{path.name}: {cut} of {len(labels)} sequences truncated to {max_len} tokens")
     return TensorSplit(inputs, torch.from_numpy(labels), lengths)
@@ -278,7 +279,7 @@ def load_listops(
     n_val: int = OFFICIAL_SIZES["val"], n_test: int = OFFICIAL_SIZES["test"], min_length: int | None = None,
     max_length: int = 2000, max_depth: int = 10, max_args: int = 10, seed: int = 0, truncate: bool = False,
 ) -> ClassificationData:
-    """ListOps as (n, max_length) int64 tokens, 10 classes.
+    """ListOps as (n, max_length) uint8 tokens (vocabulary of 16, pad 0), 10 classes.
 
     source: "official" reads the LRA release files (searched in data_dir, $SAMOVAR_DATA_DIR, the
     cache); "generate" generates with this module's generator (cached under the cache directory,

@@ -66,7 +66,7 @@ def load_text(
     data_dir: str | os.PathLike | None = None, *, max_length: int = 4096, truncate: bool = True,
     val_fraction: float = 0.1, seed: int = 0,
 ) -> ClassificationData:
-    """LRA Text: IMDB reviews as (n, max_length) byte tokens (pad 0), 2 classes."""
+    """LRA Text: IMDB reviews as (n, max_length) int16 byte tokens (byte + 1, pad 0), 2 classes."""
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
     root = find_path(["aclImdb", "imdb/aclImdb", "lra_release/aclImdb"], data_dir, want_dir=True,
@@ -76,7 +76,8 @@ def load_text(
     splits = {}
     for split in ("train", "test"):
         sequences, labels = read_imdb_split(root / split)
-        inputs, lengths, cut = pad_sequences(sequences, max_length, pad_id=BYTE_PAD_ID, truncate=truncate, what=f"IMDB {split}")
+        inputs, lengths, cut = pad_sequences(sequences, max_length, pad_id=BYTE_PAD_ID, truncate=truncate, what=f"IMDB {split}",
+                                             vocab_size=BYTE_VOCAB_SIZE)
         notes += _cut_note(f"IMDB {split}", cut, len(labels), max_length)
         splits[split] = TensorSplit(inputs, torch.from_numpy(labels), lengths)
     train = splits["train"]
@@ -129,7 +130,7 @@ def read_aan_tsv(path: str | os.PathLike) -> tuple[list[np.ndarray], list[np.nda
 def load_retrieval(
     data_dir: str | os.PathLike | None = None, *, max_length: int = 4000, truncate: bool = True
 ) -> ClassificationData:
-    """LRA Retrieval: AAN document pairs as (n, 2, max_length) byte tokens (pad 0), lengths (n, 2), 2 classes."""
+    """LRA Retrieval: AAN document pairs as (n, 2, max_length) int16 byte tokens (byte + 1, pad 0), lengths (n, 2), 2 classes."""
     hint = f"download the LRA release ({LRA_RELEASE_URL}) and unpack it; the files are in lra_release/tsv_data/"
     paths = []
     for split in ("train", "eval", "test"):  # find all three before reading any
@@ -141,8 +142,10 @@ def load_retrieval(
     for path in paths:
         name = path.name
         first, second, labels = read_aan_tsv(path)
-        a, len_a, cut_a = pad_sequences(first, max_length, pad_id=BYTE_PAD_ID, truncate=truncate, what=f"{path} text1")
-        b, len_b, cut_b = pad_sequences(second, max_length, pad_id=BYTE_PAD_ID, truncate=truncate, what=f"{path} text2")
+        a, len_a, cut_a = pad_sequences(first, max_length, pad_id=BYTE_PAD_ID, truncate=truncate, what=f"{path} text1",
+                                         vocab_size=BYTE_VOCAB_SIZE)
+        b, len_b, cut_b = pad_sequences(second, max_length, pad_id=BYTE_PAD_ID, truncate=truncate, what=f"{path} text2",
+                                         vocab_size=BYTE_VOCAB_SIZE)
         notes += _cut_note(name, cut_a + cut_b, 2 * len(labels), max_length)
         splits.append(TensorSplit(torch.stack([a, b], 1), torch.from_numpy(labels), torch.stack([len_a, len_b], 1)))
     notes.insert(0, f"AAN pairs from {path.parent}, byte tokens (byte + 1, pad 0), {max_length} per document; val = the eval file")
@@ -181,7 +184,7 @@ def read_cifar_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 def load_image(data_dir: str | os.PathLike | None = None, *, tokens: bool = True) -> ClassificationData:
     """LRA Image: CIFAR-10 grayscale, 1024 pixels per image, 10 classes.
 
-    tokens: True -> (n, 1024) int64 0..255 (vocab 256); False -> (n, 1024, 1) float32 in [0, 1].
+    tokens: True -> (n, 1024) uint8 0..255 (vocab 256); False -> (n, 1024, 1) float32 in [0, 1].
     """
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     parts = {}

@@ -338,7 +338,7 @@ def load_pathfinder(
 ) -> ClassificationData:
     """Pathfinder (Path-X: resolution=128) as pixel sequences of length resolution**2, 2 classes.
 
-    tokens: True -> (n, L) int64 pixel values 0..255 (vocab 256); False -> (n, L, 1) float32 in [0, 1].
+    tokens: True -> (n, L) uint8 pixel values 0..255 (vocab 256); False -> (n, L, 1) float32 in [0, 1].
     source: "official" (the LRA release, split 80/10/10 by a permutation seeded with `seed`),
     "generate" (this module's generator, cached), or "auto" (official when found, else generate).
     Generated images follow `style` (default PathfinderStyle.for_size(resolution)); path_length
