@@ -14,10 +14,11 @@ papers' numbers in separate, cited columns.
 
 Training follows each paper's recipe (``Model.paper_training_config("ETTh1", horizon)``):
 optimiser, learning rate, batch size, epochs, early-stopping patience and the paper's own
-learning-rate schedule ("type1"/"type2"/"type3" of the LTSF code bases, or the SAMoVAR
-authors' linear one-cycle), which ``samovar.training.TrainConfig`` does not offer, so this
-script has its own short loop; metrics come from ``samovar.training.metrics.evaluate``
-(every window, float64 sums, standardised scale as in the papers).
+learning-rate schedule (the per-epoch rules of each code base, ``samovar.training.config.
+epoch_learning_rate``, or the SAMoVAR authors' linear one-cycle). The script predates
+``TrainConfig`` expressing these recipes and keeps its own short loop so earlier cells stay
+comparable; metrics come from ``samovar.training.metrics.evaluate`` (every window, float64
+sums, standardised scale as in the papers).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import torch
 
 from samovar import models
 from samovar.data import prepare_data
+from samovar.training.config import epoch_learning_rate
 from samovar.training.metrics import evaluate
 from samovar.utils import seed_everything, write_json_atomic, write_text_atomic
 
@@ -76,23 +78,15 @@ DEFAULT_SETTING = [("paper", {}, None)]
 # ----------------------------------------------------------------------------- schedules
 
 
-def epoch_lr(schedule: str, base: float, epoch: int) -> float:
-    """Learning rate for 0-based `epoch` under the LTSF code's per-epoch rules.
+def epoch_lr(schedule: str, base: float, epoch: int, pre_schedule_div: float = 1.0) -> float:
+    """Learning rate for 0-based `epoch` under the code bases' per-epoch rules
+    (``samovar.training.config.epoch_learning_rate``: type1, type2, type3, type2_cats, type3_fits, constant).
 
     The reference code calls ``adjust_learning_rate(epoch + 1)`` after each epoch, so epoch e
-    (0-based) trains with the value set after epoch e (1-based count):
-    type1: lr * 0.5**(e - 1) from e = 1 on; type2 (CATS): lr * 0.5**min(5, e // 2);
-    type3: lr for e <= 3, then lr * 0.9**(e - 3).
+    (0-based) trains with the value set after epoch e (1-based count), or lr / pre_schedule_div
+    before the rule first sets one.
     """
-    if schedule == "type1":
-        return base * 0.5 ** max(0, epoch - 1)
-    if schedule == "type2":
-        return base * 0.5 ** min(5, epoch // 2)
-    if schedule == "type3":
-        return base * 0.9 ** max(0, epoch - 3)
-    if schedule == "constant":
-        return base
-    raise ValueError(f"unknown per-epoch schedule {schedule!r}")
+    return epoch_learning_rate(schedule, base, epoch, pre_schedule_div)
 
 
 # ----------------------------------------------------------------------------- one run
@@ -119,10 +113,13 @@ def run_cell(name: str, horizon: int, setting: str, script: dict, overrides: dic
     batch, n_train = recipe["batch_size"], len(data.train)
     steps_per_epoch = n_train // batch  # drop_last=True for training, as in the reference code
     scheduler = None
-    if recipe["schedule"] == "onecycle_linear":
+    if recipe["schedule"] == "onecycle":
+        momentum = recipe.get("onecycle_momentum")
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=recipe["lr"], epochs=recipe["epochs"] + 1, steps_per_epoch=steps_per_epoch,
-            pct_start=recipe["onecycle_pct_start"], div_factor=10, anneal_strategy="linear")
+            optimizer, max_lr=recipe["lr"], epochs=recipe["epochs"] + recipe.get("schedule_extra_epochs", 0),
+            steps_per_epoch=steps_per_epoch, pct_start=recipe["onecycle_pct_start"],
+            div_factor=recipe.get("onecycle_div_factor", 25.0), anneal_strategy=recipe.get("onecycle_anneal", "cos"),
+            cycle_momentum=momentum is not None, **(dict(zip(("base_momentum", "max_momentum"), momentum)) if momentum else {}))
     generator = torch.Generator().manual_seed(seed)
     best_val, best_state, best_epoch, bad, history = math.inf, None, 0, 0, []
     started = time.perf_counter()
@@ -130,7 +127,7 @@ def run_cell(name: str, horizon: int, setting: str, script: dict, overrides: dic
         t0 = time.perf_counter()
         if scheduler is None:
             for group in optimizer.param_groups:
-                group["lr"] = epoch_lr(recipe["schedule"], recipe["lr"], epoch)
+                group["lr"] = epoch_lr(recipe["schedule"], recipe["lr"], epoch, recipe.get("pre_schedule_lr_div", 1.0))
         model.train()
         order = torch.randperm(n_train, generator=generator)[: steps_per_epoch * batch].view(steps_per_epoch, batch)
         loss_sum = 0.0

@@ -18,6 +18,7 @@ from samovar import models
 from samovar.models._common import InstanceNorm, MultiheadAttention, num_patches, patchify
 from samovar.models.cats import QueryAdaptiveMask
 from samovar.models.fits import FITS, ComplexLinear, harmonic_cutoff
+from samovar.training import TrainConfig
 
 from conftest import require_file
 
@@ -73,6 +74,9 @@ def test_default_configuration_builds_at_paper_lookback(name):
         recipe = cls.paper_training_config("ETTh1", horizon)
         assert recipe["lookback"] == lookback
         assert {"lr", "batch_size", "epochs", "schedule", "patience", "dropout", "optimizer", "source"} <= set(recipe)
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        TrainConfig(**{k: v for k, v in recipe.items() if k in known})  # the trainer expresses the recipe
+        assert set(recipe) - known <= {"source", "lookback", "dropout", "model", "search"}
         model = cls(lookback=lookback, horizon=horizon, channels=7, **recipe["model"])
         assert model(torch.randn(1, lookback, 7)).shape == (1, horizon, 7)
     with pytest.raises(ValueError, match="no published training recipe"):
@@ -393,19 +397,22 @@ def _load_benchmark():
     return module
 
 
-@pytest.mark.parametrize("schedule", ["type1", "type2", "type3"])
+@pytest.mark.parametrize("schedule", ["type1", "type2", "type3", "type2_cats", "type3_fits"])
 def test_reproduction_schedules_follow_the_reference_loop(schedule):
     """epoch_lr(e) must equal the lr the LTSF code trains epoch e with: it starts at lr and
     calls adjust_learning_rate(epoch + 1) after every epoch, which sets lr only for the
     epochs its rule lists."""
     bench = _load_benchmark()
     base, lr = 1e-3, 1e-3
-    for epoch in range(14):
+    for epoch in range(22):
         assert bench.epoch_lr(schedule, base, epoch) == pytest.approx(lr, rel=1e-12)
         done = epoch + 1  # adjust_learning_rate(model_optim, epoch + 1, args)
         rule = {
             "type1": {done: base * 0.5 ** (done - 1)},
-            "type2": {2: base * 0.5, 4: base * 0.25, 6: base * 0.125, 8: base * 0.0625, 10: base * 0.03125},
+            "type2": {2: 5e-5, 4: 1e-5, 6: 5e-6, 8: 1e-6, 10: 5e-7, 15: 1e-7, 20: 5e-8},
             "type3": {done: base if done < 3 else base * 0.9 ** (done - 3)},
+            "type2_cats": {2: base * 0.5, 4: base * 0.25, 6: base * 0.125, 8: base * 0.0625, 10: base * 0.03125},
+            "type3_fits": {done: base * 0.95 ** (done - 1)},
         }[schedule]
         lr = rule.get(done, lr)
+    assert bench.epoch_lr(schedule, base, 0, 25.0) == pytest.approx(base / 25, rel=1e-12)

@@ -130,7 +130,8 @@ class FITS(ForecastModel):
         ``run_longExp_F.py`` when no augmentation is used), patience 20.
         "fin" (``scripts/FITS/etth1_fin.sh``): lookback 720 (360 also tried), batch 256,
         patience 3, harmonic order searched in {4, 5, 6, 8}.
-        Both: Adam, lr 5e-4, 50 epochs, "type3" schedule.
+        Both: Adam, lr 5e-4, 50 epochs, FITS's own "type3" schedule (``type3_fits``: lr * 0.95**(k-1)
+        after epoch k; not PatchTST's "type3").
         """
         recipes = training_recipe("FITS", _RECIPES, dataset)
         if script not in recipes:
@@ -168,7 +169,7 @@ _RECIPES = {
             "batch_size": 128,
             "epochs": 50,
             "patience": 20,
-            "schedule": "type3",  # lr for epochs 1-3, then lr * 0.9**(epoch-3)
+            "schedule": "type3_fits",  # FITS utils/tools.py "type3": lr * 0.95**(epoch-1) after each epoch
             "dropout": 0.0,
             "model": {"base_period": 24, "harmonic_order": 6, "individual": False, "train_mode": "forecast"},
         },
@@ -180,7 +181,7 @@ _RECIPES = {
             "batch_size": 256,
             "epochs": 50,
             "patience": 3,
-            "schedule": "type3",
+            "schedule": "type3_fits",
             "dropout": 0.0,
             "model": {"base_period": 24, "harmonic_order": 6, "individual": False, "train_mode": "forecast"},
             "search": {"harmonic_order": [4, 5, 6, 8], "lookback": [720, 360], "train_mode": [1, 2]},

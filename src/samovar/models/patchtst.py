@@ -116,7 +116,9 @@ class PatchTST(ForecastModel):
 
         ETTh1 (``PatchTST_supervised/scripts/PatchTST/etth1.sh`` + ``run_longExp.py`` defaults):
         Adam, lr 1e-4, batch 128, 100 epochs, early-stopping patience 100 (i.e. none in
-        practice), "type3" schedule (lr constant for 3 epochs, then x0.9 per epoch).
+        practice), "type3" schedule (lr for epochs 2-4, then x0.9 per epoch). Epoch 1 runs at lr/25
+        (``pre_schedule_lr_div``): ``exp_main.py`` builds a OneCycleLR it never steps for "type3",
+        and building it sets the lr to max_lr / 25.
         """
         return training_recipe("PatchTST", _RECIPES, dataset)
 
@@ -148,7 +150,8 @@ _RECIPES = {
         "batch_size": 128,
         "epochs": 100,
         "patience": 100,
-        "schedule": "type3",  # lr for epochs 1-3, then lr * 0.9**(epoch-3)
+        "schedule": "type3",  # lr for epochs 2-4, then lr * 0.9**(epoch-4) (1-based epochs)
+        "pre_schedule_lr_div": 25.0,  # epoch 1: the unused OneCycleLR's starting lr, lr / 25
         "dropout": 0.3,
         "model": {"layers": 3, "heads": 4, "d_model": 16, "d_ff": 128, "dropout": 0.3, "head_dropout": 0.0,
                   "patch_len": 16, "stride": 8},
