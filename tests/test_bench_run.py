@@ -40,7 +40,11 @@ def test_recipes_of_both_shapes_and_the_fallback():
     assert "seed" not in train  # the grid's seeds decide
     train, model_kwargs, label, notes = resolve_recipe("patchtst", model_class("patchtst"), "ETTh1", 96)
     assert label.startswith("paper (") and train["batch_size"] == 128 and model_kwargs["patch_len"] == 16
-    assert any("type3" in n for n in notes)  # a schedule the trainer lacks is named, not hidden
+    assert train["schedule"] == "type3" and train["pre_schedule_lr_div"] == 25.0 and notes == []  # all expressed
+    train, _, _, notes = resolve_recipe("samovar", model_class("samovar"), "ETTh1", 96)
+    assert train["betas"] == (0.9, 0.95) and train["onecycle_anneal"] == "linear" and notes == []
+    train, _, _, notes = resolve_recipe("fits", model_class("fits"), "ETTh1", 96)
+    assert train["schedule"] == "type3_fits" and notes == []
     train, _, label, notes = resolve_recipe("patchtst", model_class("patchtst"), "Weather", 96)
     assert label == "ltsf-default" and "no published recipe for Weather" in notes[0]
 
@@ -101,6 +105,11 @@ def test_cells_run_skip_fail_retry_and_na(tmp_path):
     sample = json.loads(done["forecast_json"])
     assert len(sample["truth"]) == len(sample["pred"]) == 24 and len(sample["history"]) == 48
     assert json.loads(done["config_json"])["max_steps_per_epoch"] == 2
+    # validation MSE and MAE of the best epoch (the weights tested), as in the run's metrics.jsonl
+    history = [json.loads(line) for line in (Path(done["run_dir"]) / "metrics.jsonl").read_text().splitlines()]
+    best = history[done["best_epoch"] - 1]
+    assert (done["val_mse"], done["val_mae"]) == (best["val_mse"], best["val_mae"])
+    assert 0 < done["val_mae"] != done["val_mse"]
     failed = db.rows(status="failed")[0]
     assert "kernel_size" in failed["reason"]
     assert "4000" in db.rows(status="na")[0]["reason"]
@@ -164,3 +173,4 @@ def test_killed_run_is_resumed_from_its_checkpoint(tmp_path):
     assert fresh["epochs"] == resumed["epochs"]
     assert fresh["test_mse"] == pytest.approx(resumed["test_mse"], rel=1e-6)
     assert fresh["val_mse"] == pytest.approx(resumed["val_mse"], rel=1e-6)
+    assert fresh["val_mae"] == pytest.approx(resumed["val_mae"], rel=1e-6)

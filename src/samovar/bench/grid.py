@@ -18,12 +18,12 @@ list ("96,336,720"): every listed lookback is trained and the report keeps, per
 
 from __future__ import annotations
 
-import inspect
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..training.config import SCHEDULES, TrainConfig
-from ..training.runs import model_options
+from ..training.config import TrainConfig
+from ..training.recipes import paper_recipe
+from ..training.recipes import resolve_recipe as shared_resolve_recipe
 from .db import config_hash
 
 PROFILES = ("paper", "quick")
@@ -107,50 +107,19 @@ def lookbacks_for(policy: str | int, model_cls: type, horizon: int) -> tuple[lis
 
 def _paper_recipe(model_cls: type, dataset: str, horizon: int) -> tuple[dict | None, str]:
     """The model's recipe for this dataset, or (None, why not)."""
-    method = getattr(model_cls, "paper_training_config", None)
-    if method is None:
-        return None, f"{model_cls.__name__} publishes no training recipe (no paper_training_config)"
-    kwargs = {"horizon": horizon} if "horizon" in inspect.signature(method).parameters else {}
-    try:
-        return dict(method(dataset, **kwargs)), ""
-    except (ValueError, KeyError) as exc:
-        return None, f"no published recipe for {dataset}: {exc}"
+    return paper_recipe(model_cls, dataset, horizon)
 
 
 def resolve_recipe(model: str, model_cls: type, dataset: str, horizon: int) -> tuple[dict, dict, str, list[str]]:
     """(TrainConfig kwargs, model kwargs, recipe label, notes) of the paper recipe or the LTSF fallback.
 
-    Accepts both recipe shapes found in the model files: plain TrainConfig keyword arguments
-    (SAMoVAR) or a description dict with "model" hyper-parameters and extra keys (baselines).
+    ``samovar.training.recipes.resolve_recipe(model, dataset, horizon)`` (the one `samovar train`
+    uses), without the options the grid sets itself (RESULT_FREE: seed, device, threads, ...).
     Whatever the trainer cannot express is named in the notes, never silently dropped.
     """
-    recipe, why = _paper_recipe(model_cls, dataset, horizon)
-    if recipe is None:
-        return {}, {}, "ltsf-default", [f"{why}; used the LTSF default recipe (TrainConfig defaults)"]
-    known = {f.name for f in fields(TrainConfig)} - set(RESULT_FREE)
-    train, notes = {}, []
-    source = recipe.pop("source", None)
-    model_kwargs = dict(recipe.pop("model", {}) or {})
-    recipe.pop("lookback", None)  # the lookback comes from the lookback policy
-    recipe.pop("dropout", None) if "dropout" in model_kwargs else None
-    search = recipe.pop("search", None)
-    if search:
-        notes.append(f"the paper searched {search}; not searched here (the recipe's values used)")
-    recipe.pop("seed", None)  # the grid's seeds decide
-    for key, value in recipe.items():
-        if key == "schedule" and value not in SCHEDULES:
-            notes.append(f"schedule {value!r} is not available in the trainer; used {TrainConfig.schedule!r}")
-        elif key in known:
-            train[key] = value
-        else:
-            notes.append(f"recipe option {key}={value!r} cannot be expressed by TrainConfig; ignored")
-    options = model_options(model)
-    dropped = sorted(set(model_kwargs) - set(options))
-    if dropped:
-        notes.append(f"recipe model options {dropped} are not options of {model}; ignored")
-        model_kwargs = {k: v for k, v in model_kwargs.items() if k in options}
-    label = f"paper ({source})" if source else "paper"
-    return train, model_kwargs, label, notes
+    recipe = shared_resolve_recipe(model, dataset, horizon, "auto")
+    train = {k: v for k, v in recipe.train.items() if k not in RESULT_FREE}
+    return train, dict(recipe.model_kwargs), recipe.label, list(recipe.notes)
 
 
 # ----------------------------------------------------------------------------- N/A detection

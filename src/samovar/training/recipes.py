@@ -1,0 +1,111 @@
+"""Training recipes by name: a model's published recipe ("paper") or the common LTSF one ("ltsf").
+
+    recipe = resolve_recipe("samovar", "ETTh1", 96)            # "auto": paper when the model has one
+    config = TrainConfig(**{**recipe.train, "epochs": 20})     # explicit options override single fields
+    model = get("samovar", ..., **recipe.model_kwargs)
+
+A model publishes its recipe as ``Model.paper_training_config(dataset[, horizon]) -> dict``:
+either plain TrainConfig keyword arguments (SAMoVAR, LinTrans, FixedVAR) or a description with
+``source``, ``lookback``, ``model`` (constructor hyper-parameters), ``dropout`` and ``search``
+beside the TrainConfig options (the baselines). Whatever the trainer cannot apply is named in
+``Recipe.notes``, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .config import SCHEDULES, TrainConfig
+
+RECIPES = ("auto", "paper", "ltsf")
+LTSF_LABEL = "ltsf-default"
+
+
+@dataclass
+class Recipe:
+    """A resolved recipe: TrainConfig keyword arguments, model hyper-parameters, a label and notes."""
+
+    name: str  # "paper" | "ltsf"
+    train: dict[str, Any] = field(default_factory=dict)  # TrainConfig kwargs (the recipe's seed included)
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    label: str = LTSF_LABEL  # "paper (<source>)" | "ltsf-default"
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "label": self.label, "notes": list(self.notes)}
+
+
+def paper_recipe(model_cls: type, dataset: str, horizon: int) -> tuple[dict | None, str]:
+    """The model's published recipe for this dataset (a copy), or (None, why not)."""
+    method = getattr(model_cls, "paper_training_config", None)
+    if method is None:
+        return None, f"{model_cls.__name__} publishes no training recipe (no paper_training_config)"
+    kwargs = {"horizon": horizon} if "horizon" in inspect.signature(method).parameters else {}
+    try:
+        return dict(method(dataset, **kwargs)), ""
+    except (ValueError, KeyError) as exc:
+        return None, f"no published recipe for {dataset}: {exc}"
+
+
+def recipe_dataset_name(source: Any) -> str:
+    """The dataset name a recipe is looked up by: a registered name in its registry spelling,
+    a file's stem ("data/ETTh1.csv" -> "ETTh1"), else the text given ("<DataFrame>" for tables)."""
+    from pathlib import Path
+
+    from ..data.registry import find_spec
+
+    if not isinstance(source, (str, Path)):
+        return f"<{type(source).__name__}>"
+    text = str(source)
+    name = Path(text).name.split(".")[0] if Path(text).suffix else text
+    spec = find_spec(name)
+    return spec.name if spec is not None else name
+
+
+def resolve_recipe(model: str, dataset: str, horizon: int, recipe: str = "auto") -> Recipe:
+    """The recipe to train `model` on `dataset` at `horizon` with.
+
+    recipe: "paper" (the model's published recipe; ValueError if it has none for the dataset),
+    "ltsf" (TrainConfig defaults: Adam, lr 1e-4, type1, 10 epochs, patience 3) or "auto"
+    (paper when the model has one covering the dataset, else ltsf, with the reason in the notes).
+    """
+    from .runs import _model_class, model_options
+
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe {recipe!r}: choose one of {', '.join(RECIPES)}")
+    cls = _model_class(model)
+    if recipe == "ltsf":
+        return Recipe("ltsf")
+    raw, why = paper_recipe(cls, dataset, horizon)
+    if raw is None:
+        if recipe == "paper":
+            raise ValueError(f"recipe 'paper' for {model}: {why}; use the generic recipe (--recipe ltsf)")
+        return Recipe("ltsf", notes=[f"{why}; used the LTSF default recipe (TrainConfig defaults)"])
+    known = {f.name for f in fields(TrainConfig)}
+    train, notes = {}, []
+    source = raw.pop("source", None)
+    model_kwargs = dict(raw.pop("model", {}) or {})
+    raw.pop("lookback", None)  # the lookback is the caller's (default: Model.default_lookback(horizon))
+    if "dropout" in model_kwargs or raw.get("dropout") == 0:  # given to the model, or none to apply
+        raw.pop("dropout", None)
+    search = raw.pop("search", None)
+    if search:
+        notes.append(f"the paper searched {search}; not searched here (the recipe's values used)")
+    for key, value in raw.items():
+        if key == "schedule" and value not in SCHEDULES:
+            notes.append(f"schedule {value!r} is not available in the trainer; used {TrainConfig.schedule!r}")
+        elif key in known:
+            train[key] = value
+        else:
+            notes.append(f"recipe option {key}={value!r} cannot be expressed by TrainConfig; ignored")
+    options = model_options(model)
+    dropped = sorted(set(model_kwargs) - set(options))
+    if dropped:
+        notes.append(f"recipe model options {dropped} are not options of {model}; ignored")
+        model_kwargs = {k: v for k, v in model_kwargs.items() if k in options}
+    return Recipe("paper", train, model_kwargs, f"paper ({source})" if source else "paper", notes)
+
+
+__all__ = ["RECIPES", "Recipe", "paper_recipe", "recipe_dataset_name", "resolve_recipe"]
