@@ -510,6 +510,9 @@ def test_early_stopping_restores_the_best_epoch(tmp_path) -> None:
     assert float(rd.load_weights(tmp_path / "run" / rd.BEST)["b"]) == states[best]
     # the reported test metrics are those of the restored best weights
     assert result.test_metrics["mse"] == evaluate(result.model, data.test)["mse"]
+    # validation MAE is recorded per epoch; the best epoch's is that of the restored weights
+    assert result.best_val_mae == result.history[best]["val_mae"] == evaluate(result.model, data.val)["mae"]
+    assert len({r["val_mae"] for r in result.history}) == len(result.history)
 
 
 # ----------------------------------------------------------------------------- run directory, atomic writes
@@ -531,7 +534,7 @@ def test_run_directory_contents(tmp_path) -> None:
     assert cfg["versions"]["torch"] == torch.__version__
     rows = rd.read_jsonl(run / rd.METRICS)
     assert [r["epoch"] for r in rows] == [1, 2, 3]
-    assert set(rows[0]) == {"epoch", "train_loss", "val_mse", "lr", "seconds", "best"}
+    assert set(rows[0]) == {"epoch", "train_loss", "val_mse", "val_mae", "lr", "seconds", "best"}
     assert [r["lr"] for r in rows] == [5e-3, 5e-3, 2.5e-3]
     assert same_state(rd.load_weights(run / rd.BEST), result.model.state_dict())
     assert rd.read_json(run / rd.SCALER) == data.scaler.to_dict()

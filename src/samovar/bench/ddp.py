@@ -150,7 +150,8 @@ def run_rank(rank: int, world: int, spec: DDPSpec) -> dict[str, Any]:
     result = train(model, view, config, spec.run_dir if rank == 0 else None, model_kwargs=spec.model_kwargs,
                    data_source={"source": spec.dataset, "data_dir": spec.data_dir, "ddp_world_size": world},
                    on_epoch_end=advance)
-    metrics = dict(result.test_metrics or {}, best_val_mse=result.best_val_mse, epochs=result.epochs_run,
+    metrics = dict(result.test_metrics or {}, best_val_mse=result.best_val_mse, best_val_mae=result.best_val_mae,
+                   epochs=result.epochs_run,
                    world_size=world, seconds=time.perf_counter() - started, lookback=lookback)
     if rank == 0 and spec.db:
         _record(spec, metrics, net, world, device)
@@ -170,7 +171,7 @@ def _record(spec: DDPSpec, metrics: dict[str, Any], net: ForecastModel, world: i
     if not claimed:
         print(f"not recorded in {spec.db}: {why}", file=sys.stderr)
         return
-    db.finish(key, "done", val_mse=metrics["best_val_mse"], test_mse=metrics.get("mse"), test_mae=metrics.get("mae"),
+    db.finish(key, "done", val_mse=metrics["best_val_mse"], val_mae=metrics.get("best_val_mae"), test_mse=metrics.get("mse"), test_mae=metrics.get("mae"),
               test_mse_raw=metrics.get("mse_raw"), test_mae_raw=metrics.get("mae_raw"), test_windows=metrics.get("windows"),
               epochs=metrics["epochs"], best_epoch=metrics.get("best_epoch"), train_seconds=metrics["seconds"],
               wall_seconds=metrics["seconds"], params=net.num_parameters(), device=f"{device.type} x{world}",

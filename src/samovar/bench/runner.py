@@ -159,7 +159,7 @@ def execute_cell(
         notes = list(cell.notes) + (["resumed from checkpoint"] if resuming else [])
         db.finish(
             key, "done",
-            val_mse=result.best_val_mse,  # the trainer tracks validation MSE only (val_mae stays NULL)
+            val_mse=result.best_val_mse, val_mae=result.best_val_mae,  # of the best epoch (the weights tested)
             test_mse=test.get("mse"), test_mae=test.get("mae"), test_mse_raw=test.get("mse_raw"),
             test_mae_raw=test.get("mae_raw"), test_windows=test.get("windows"),
             epochs=result.epochs_run, best_epoch=result.best_epoch, train_seconds=result.seconds,

@@ -4,7 +4,7 @@ Layout of ``runs/<model>-<dataset>-L<lookback>-H<horizon>-<timestamp>/``::
 
     config.json        model name + kwargs, data source + lookback/horizon/split, train config,
                        seed, samovar/torch versions, device
-    metrics.jsonl      one JSON object per finished epoch (epoch, train_loss, val_mse, lr, seconds)
+    metrics.jsonl      one JSON object per finished epoch (epoch, train_loss, val_mse, val_mae, lr, seconds)
     scaler.json        the train-split scaler (mean, std per channel)
     best.safetensors   weights of the epoch with the lowest validation MSE
     checkpoint.pt      resumable state after the last finished epoch (torch.save)

@@ -47,6 +47,7 @@ class TrainResult:
     test_metrics: dict[str, float] | None  # mse, mae, mse_raw, mae_raw, windows
     run_dir: Path | None = None
     config: TrainConfig = field(default_factory=TrainConfig)
+    best_val_mae: float | None = None  # validation MAE of the best epoch (None: a run resumed from before it was recorded)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -277,7 +278,8 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
                     f"training diverged at epoch {epoch + 1} (train loss {train_loss}); "
                     "lower the learning rate or set grad_clip"
                 )
-            val_mse = evaluate(model, data.val, batch_size=config.eval_batch_size, device=device)["mse"]
+            val = evaluate(model, data.val, batch_size=config.eval_batch_size, device=device)
+            val_mse = val["mse"]
             improved = val_mse < best_val  # as the LTSF code: a tie is not an improvement
             if improved:
                 best_val, best_epoch, bad_epochs = val_mse, epoch + 1, 0
@@ -285,7 +287,7 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
             else:
                 bad_epochs += 1
             stopped = config.patience > 0 and bad_epochs >= config.patience
-            row = {"epoch": epoch + 1, "train_loss": train_loss, "val_mse": val_mse, "lr": lr,
+            row = {"epoch": epoch + 1, "train_loss": train_loss, "val_mse": val_mse, "val_mae": val["mae"], "lr": lr,
                    "seconds": time.perf_counter() - t0, "best": improved}
             history.append(row)
             if run_dir is not None:
@@ -320,6 +322,7 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
     return TrainResult(
         model=model,
         best_val_mse=best_val,
+        best_val_mae=next((r.get("val_mae") for r in history if r["epoch"] == best_epoch), None),
         best_epoch=best_epoch,
         epochs_run=len(history),
         stopped_early=stopped,
