@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from samovar.bench.db import ResultsDB
+from samovar.bench.reference import Published, load_reference
 from samovar.bench.report import Report, task_table
 
 # (model, dataset, horizon, lookback, seed) -> (val_mse, test_mse, test_mae)
@@ -35,7 +37,7 @@ def make_db(path, profile="quick"):
         key = dict(model=model, dataset=dataset, horizon=horizon, lookback=lookback, seed=seed, code_version="t", config_hash="h")
         db.claim(key, profile=profile, config={"max_steps_per_epoch": 5, "train": {"epochs": 2}})
         sample = {"channel": "OT", "history": [0.0, 1.0, 2.0], "truth": [1.0] * 4, "pred": [mse] * 4}
-        db.finish(key, "done", val_mse=val, test_mse=mse, test_mae=mae, train_seconds=10.0 * (1 + "abc".index(model)),
+        db.finish(key, "done", val_mse=val, val_mae=val + 0.05, test_mse=mse, test_mae=mae, train_seconds=10.0 * (1 + "abc".index(model)),
                   params=1000 * (1 + "abc".index(model)), peak_mem_mb=100.0, forecast_json=json.dumps(sample))
     na = dict(model="c", dataset="D2", horizon=96, lookback=336, seed=1, code_version="t", config_hash="h")
     db.record_na(na, "D2: the test split has 10 rows, but one window needs lookback 336 + horizon 96",
@@ -76,6 +78,11 @@ def test_csv_html_and_plots(tmp_path):
         assert paths[name].exists() and paths[name].stat().st_size > 0, name
     csv = paths["results.csv"].read_text().splitlines()
     assert csv[0].startswith("profile,model,dataset,horizon,mse,mse_std,mae")
+    columns = csv[0].split(",")
+    row = dict(zip(columns, next(line for line in csv if line.startswith("quick,b,D2,96,")).split(",")))
+    assert (float(row["val_mse"]), float(row["val_mae"])) == (0.1, pytest.approx(0.15))  # the validation-chosen lookback
+    md = paths["report.md"].read_text()
+    assert "| val MSE | val MAE |" in md and "| b | D2 | 96 | 512 | 1 | 0.1000 | 0.1500 |" in md
     assert any(line.startswith("quick,c,D2,96,") and ",na," in line for line in csv)
     page = paths["report.html"].read_text()
     assert "<b>0.455</b>" in page and "<u>0.485</u>" in page and "data:image/png;base64," in page
@@ -98,3 +105,56 @@ def test_task_table(tmp_path):
     db.record_task(task="listops", mixer="mamba", metric="accuracy", value=0.25, budget="quick", seed=0)
     text = task_table(db, "listops")
     assert "| listops | accuracy | quick | 0.3500 ± 0.0707 | 0.2500 |" in text
+
+
+def test_published_numbers_are_shown_but_never_ranked(tmp_path):
+    db = make_db(tmp_path / "r.db")
+    plain = Report(db)
+    # published values better than every measured one, for a measured model's name ("a") and another ("z")
+    per_horizon = {96: (0.01, 0.02), 192: (0.03, 0.04), 336: (0.05, 0.06), 720: (0.07, 0.08)}
+    ref = {"D1": {"a": Published.from_horizons("paper X, Table 1", per_horizon), "z": Published(mse=0.001, source="paper Y")},
+           "D9": {"a": Published(mse=0.5, source="paper Z")}}  # a dataset the report does not have: left out
+    rep = Report(db, reference=ref)
+    pd.testing.assert_frame_equal(rep.summary, plain.summary)  # AvgRank, #Top1, #cells unchanged
+    pd.testing.assert_frame_equal(rep.ranks, plain.ranks)
+    pd.testing.assert_frame_equal(rep.agg, plain.agg)
+    md = rep.markdown()
+    lines = md.splitlines()
+    mse_header, mae_header = [line for line in lines if line.startswith("| Dataset | a | b | c |")][:2]
+    assert mse_header.endswith("| a (published) | z (published) |") and mae_header.endswith("| c | a (published) |")
+    d1_mse, d1_mae = [line for line in lines if line.startswith("| D1 |")][:2]
+    # measured cells keep their marks; published ones (better than all) are shown as printed, unmarked
+    assert d1_mse.strip("| ").split(" | ") == ["D1", "**0.455**", "<u>0.485</u>", "0.505", "0.040", "0.001"]
+    assert d1_mae.strip("| ").split(" | ")[-1] == "0.050"
+    for name in ("AvgRank", "#Top1", "#cells ranked"):  # nothing under the published columns
+        row = next(line for line in lines if line.startswith(f"| {name} |"))
+        assert [c.strip() for c in row.split("|")[1:-1]][4:] == ["", ""]
+    # per-horizon tables carry the entries printed per horizon
+    assert next(line for line in lines if line.startswith("| D1 | 96 | MSE |")).rstrip(" |").endswith("0.010")
+    assert next(line for line in lines if line.startswith("| D1 | 192 | MAE |")).rstrip(" |").endswith("0.040")
+    assert "paper X, Table 1" in md and "paper Y" in md and "paper Z" not in md and "never ranked" in md
+    page = rep.html()
+    assert "a (published)" in page and "paper X, Table 1" in page
+
+
+def test_built_in_published_numbers():
+    table, label = load_reference()
+    assert table["ETTh1"]["samovar"].mse == 0.401 and table["ETTh2"]["fixedvar"].mse == 0.391
+    dlinear = table["ETTh1"]["dlinear"]
+    assert dlinear.per_horizon[96] == (0.375, 0.399) and dlinear.per_horizon[720] == (0.472, 0.490)
+    assert dlinear.mse == pytest.approx((0.375 + 0.405 + 0.439 + 0.472) / 4)
+    assert dlinear.mae == pytest.approx((0.399 + 0.416 + 0.443 + 0.490) / 4)
+    assert all(e.source for entries in table.values() for e in entries.values())
+    assert "Table 2" in label and "2502.07244" in label
+
+
+def test_reference_csv(tmp_path):
+    path = tmp_path / "ref.csv"
+    path.write_text("dataset,model,mse,mae,source\nD1,A,0.3,0.35,paper Q\nD1,b,,,\nD2,b,0.7,,\n")
+    table, label = load_reference(path)
+    assert table["D1"]["a"] == Published(mse=0.3, mae=0.35, source="paper Q") and "b" not in table["D1"]
+    assert table["D2"]["b"].mae is None and table["D2"]["b"].source == "from ref.csv"
+    assert label == "from ref.csv; paper Q"
+    with pytest.raises(ValueError, match="missing column"):
+        (tmp_path / "bad.csv").write_text("dataset,model\nD1,a\n")
+        load_reference(tmp_path / "bad.csv")

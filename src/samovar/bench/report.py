@@ -32,6 +32,7 @@ import pandas as pd
 from ..utils import write_text_atomic
 from .db import ResultsDB
 from .grid import QUICK_EPOCHS, QUICK_STEPS
+from .reference import Published, as_published
 
 METRICS = ("mse", "mae")
 COUNTING_RULE = (
@@ -39,7 +40,11 @@ COUNTING_RULE = (
     "that has at least two models: models are ranked by their seed-mean test value (lowest first; ties "
     "share the best rank); AvgRank is a model's mean rank over the cells where it has a value, #Top1 the "
     "number of cells where it ranks first (ties count for each). Lookbacks are chosen on validation MSE. "
-    "Reference (published) numbers are not ranked."
+    "Published numbers are not ranked and take no part in bold/underline."
+)
+PUBLISHED_NOTE = (
+    "Published numbers (columns \"<model> (published)\"): each paper's own full training budget and look-back, "
+    "for orientation only; not comparable with a quick-profile run, never ranked, never bold/underlined."
 )
 
 
@@ -65,6 +70,8 @@ def load(db: ResultsDB, *, profile: str | None = None, models: list[str] | None 
     if datasets:
         wanted = {d.lower() for d in datasets}
         rows = rows[rows["dataset"].str.lower().isin(wanted)]
+    for col in ("val_mse", "val_mae", "test_mse", "test_mae", "train_seconds", "params", "peak_mem_mb"):
+        rows[col] = pd.to_numeric(rows[col])  # a column that is NULL everywhere (e.g. val_mae of old rows) as NaN
     key = ["model", "dataset", "horizon", "lookback", "seed"]
     done = rows[rows["status"] == "done"].sort_values("finished_at").drop_duplicates(key, keep="last")
     na = rows[rows["status"] == "na"].drop_duplicates(["model", "dataset", "horizon", "lookback"], keep="last")
@@ -80,12 +87,15 @@ def select_lookback(done: pd.DataFrame) -> pd.DataFrame:
 
 
 def aggregate(chosen: pd.DataFrame) -> pd.DataFrame:
-    """Seed mean/std per (model, dataset, horizon): mse, mse_std, mae, mae_std, seeds, lookback, seconds, params."""
+    """Seed mean/std per (model, dataset, horizon): mse, mse_std, mae, mae_std (test), val_mse, val_mae (best
+    epoch's validation, seed mean), seeds, lookback, seconds, params, peak_mem_mb."""
     if chosen.empty:
-        return pd.DataFrame(columns=["model", "dataset", "horizon", "mse", "mse_std", "mae", "mae_std", "seeds"])
+        return pd.DataFrame(columns=["model", "dataset", "horizon", "mse", "mse_std", "mae", "mae_std", "val_mse",
+                                     "val_mae", "seeds"])
     grouped = chosen.groupby(["model", "dataset", "horizon"])
     out = grouped.agg(
         mse=("test_mse", "mean"), mse_std=("test_mse", "std"), mae=("test_mae", "mean"), mae_std=("test_mae", "std"),
+        val_mse=("val_mse", "mean"), val_mae=("val_mae", "mean"),
         seeds=("seed", "nunique"), lookback=("lookback", lambda s: ",".join(map(str, sorted(set(s))))),
         seconds=("train_seconds", "mean"), params=("params", "mean"), peak_mem_mb=("peak_mem_mb", "max"),
     ).reset_index()
@@ -172,7 +182,7 @@ class Report:
     """Everything rendered from one profile of a results database."""
 
     def __init__(self, db: ResultsDB, *, profile: str | None = None, models: list[str] | None = None,
-                 datasets: list[str] | None = None, reference: dict[str, dict[str, float]] | None = None,
+                 datasets: list[str] | None = None, reference: dict[str, dict[str, Published | float]] | None = None,
                  reference_label: str = "") -> None:
         self.db = db
         self.done, self.na, self.profile = load(db, profile=profile, models=models, datasets=datasets)
@@ -182,7 +192,9 @@ class Report:
         self.datasets = sorted(set(self.agg["dataset"]) | (set(self.na["dataset"]) if len(self.na) else set()), key=str.lower)
         self.ranks = rank_cells(self.agg)
         self.summary = rank_summary(self.ranks, self.models)
-        self.reference = reference or {}
+        # published entries of the reported datasets only: dataset -> model -> Published
+        self.reference = {d: {m: as_published(v, reference_label) for m, v in entries.items()}
+                          for d, entries in (reference or {}).items() if d in self.datasets}
         self.reference_label = reference_label
 
     # -- labels
@@ -207,7 +219,7 @@ class Report:
     def main_rows(self, metric: str, fmt: str) -> tuple[list[str], list[list[str]]]:
         values, complete = main_table(self.agg, metric) if len(self.agg) else (pd.DataFrame(), pd.DataFrame())
         header = ["Dataset"] + self.models
-        ref_models = sorted({m for d in self.reference.values() for m in d}) if metric == "mse" else []
+        ref_models = sorted({m for d in self.reference.values() for m, e in d.items() if getattr(e, metric) is not None})
         header += [f"{m} (published)" for m in ref_models]
         body = []
         for dataset in self.datasets:
@@ -222,7 +234,8 @@ class Report:
                     row.append("N/A")
             for model in ref_models:
                 ref = self.reference.get(dataset, {}).get(model)
-                row.append(_fmt(ref) if ref is not None else "–")
+                value = getattr(ref, metric) if ref is not None else None
+                row.append(_fmt(value) if value is not None else "–")
             body.append(row)
         avg = ["AvgRank"] + [_fmt(self.summary.loc[m, "avg_rank"], digits=2) if m in self.summary.index else "N/A" for m in self.models]
         top = ["#Top1"] + [str(self.summary.loc[m, "top1"]) if m in self.summary.index else "0" for m in self.models]
@@ -232,6 +245,8 @@ class Report:
 
     def horizon_rows(self, fmt: str) -> tuple[list[str], list[list[str]]]:
         header = ["Dataset", "H", "metric"] + self.models
+        ref_models = sorted({m for d in self.reference.values() for m, e in d.items() if e.per_horizon})
+        header += [f"{m} (published)" for m in ref_models]
         reasons = self.na_reasons()
         body = []
         for dataset in self.datasets:
@@ -254,6 +269,11 @@ class Report:
                             row.append("N/A*")
                         else:
                             row.append("–")
+                    for model in ref_models:  # shown as printed, never marked
+                        ref = self.reference.get(dataset, {}).get(model)
+                        pair = ref.per_horizon.get(int(horizon)) if ref is not None else None
+                        value = pair[METRICS.index(metric)] if pair is not None else None
+                        row.append(_fmt(value) if value is not None else "–")
                     body.append(row)
         return header, body
 
@@ -268,12 +288,17 @@ class Report:
         parts = [f"# {title}", "", self.budget_label() + ".", "",
                  "## Test MSE averaged over horizons (rows datasets, columns models)", "",
                  "Best **bold**, runner-up <u>underlined</u>; † = average over fewer horizons than other models "
-                 "(not marked best). " + (f"Published numbers: {self.reference_label}; never ranked." if self.reference else ""),
+                 "(not marked best)." + (" " + PUBLISHED_NOTE if self.reference else ""),
                  "", table(*self.main_rows("mse", "md")), "",
                  "## Test MAE averaged over horizons", "", table(*self.main_rows("mae", "md")), "",
                  "Counting rule: " + COUNTING_RULE, "",
                  "## Per horizon (mean ± std over seeds where several)", "", table(*self.horizon_rows("md")), "",
                  "N/A* = the cell cannot exist; reasons below. – = not run.", ""]
+        if self.reference:
+            parts += ["## Published numbers (not ranked)", "", PUBLISHED_NOTE, ""]
+            parts += [f"- {d} / {m}: MSE {_fmt(e.mse)}" + (f", MAE {_fmt(e.mae)}" if e.mae is not None else "")
+                      + f" — {e.source}" for d, entries in sorted(self.reference.items()) for m, e in sorted(entries.items())]
+            parts.append("")
         reasons = self.na_reasons()
         if reasons:
             parts += ["## N/A cells", ""]
@@ -285,11 +310,12 @@ class Report:
     def _provenance_md(self) -> str:
         if self.chosen.empty:
             return "(no finished runs)"
-        lines = ["| model | dataset | H | lookback | seeds | params | train s (mean) | peak MB | code version |",
-                 "|---|---|---|---|---|---|---|---|---|"]
+        lines = ["| model | dataset | H | lookback | seeds | val MSE | val MAE | params | train s (mean) | peak MB | code version |",
+                 "|---|---|---|---|---|---|---|---|---|---|---|"]
         for (model, dataset, horizon), g in self.chosen.groupby(["model", "dataset", "horizon"]):
             lines.append(f"| {model} | {dataset} | {horizon} | {','.join(map(str, sorted(set(g['lookback']))))} | "
-                         f"{g['seed'].nunique()} | {int(g['params'].iloc[0]):,} | {g['train_seconds'].mean():.1f} | "
+                         f"{g['seed'].nunique()} | {_fmt(g['val_mse'].mean(), digits=4)} | {_fmt(g['val_mae'].mean(), digits=4)} | "
+                         f"{int(g['params'].iloc[0]):,} | {g['train_seconds'].mean():.1f} | "
                          f"{g['peak_mem_mb'].max():.0f} | {','.join(sorted(set(g['code_version'])))} |")
         return "\n".join(lines)
 
@@ -316,6 +342,9 @@ class Report:
         imgs = "".join(
             f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
             f"<figcaption>{html.escape(name)}</figcaption></figure>" for name, png in (figures or {}).items())
+        published = "".join(f"<li>{html.escape(f'{d} / {m}: MSE {_fmt(e.mse)}' + (f', MAE {_fmt(e.mae)}' if e.mae is not None else '') + f' — {e.source}')}</li>"
+                            for d, entries in sorted(self.reference.items()) for m, e in sorted(entries.items()))
+        published = f"<h2>Published numbers (not ranked)</h2><ul>{published}</ul>" if published else ""
         reasons = "".join(f"<li>{html.escape(f'{m} / {d} / H{h}: {r.splitlines()[0]}')}</li>"
                           for (m, d, h), r in sorted(self.na_reasons().items()))
         style = ("body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;margin:1em 0}"
@@ -324,11 +353,12 @@ class Report:
         return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
                 f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1><p class='label'>{label}</p>"
                 f"<h2>Test MSE averaged over horizons</h2><p>Best <b>bold</b>, runner-up <u>underlined</u>; "
-                f"† = fewer horizons.</p>{table(*self.main_rows('mse', 'html'))}"
+                f"† = fewer horizons.{(' ' + html.escape(PUBLISHED_NOTE)) if self.reference else ''}</p>"
+                f"{table(*self.main_rows('mse', 'html'))}"
                 f"<h2>Test MAE averaged over horizons</h2>{table(*self.main_rows('mae', 'html'))}"
                 f"<p>Counting rule: {html.escape(COUNTING_RULE)}</p>"
                 f"<h2>Per horizon</h2>{table(*self.horizon_rows('html'))}"
-                f"<h2>N/A cells</h2><ul>{reasons or '<li>none</li>'}</ul><h2>Plots</h2>{imgs}</body></html>")
+                f"{published}<h2>N/A cells</h2><ul>{reasons or '<li>none</li>'}</ul><h2>Plots</h2>{imgs}</body></html>")
 
     # -- plots
 
