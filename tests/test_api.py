@@ -103,3 +103,31 @@ def test_clear_errors(fitted, frame) -> None:
         fitted.predict(frame.drop(columns="ch2"))
     reordered = frame[["date", "ch2", "ch0", "ch1"]]  # same columns in another order are accepted
     pd.testing.assert_frame_equal(fitted.predict(reordered), fitted.predict(frame))
+
+
+def test_recipe_paper_applies_the_published_recipe_under_explicit_options(frame, tmp_path) -> None:
+    fc = samovar.Forecaster("samovar", lookback=L, horizon=H, recipe="paper", epochs=1, batch_size=64, quiet=True,
+                            model_kwargs={"d_model": 16, "heads": 2, "layers": 1}, runs_dir=tmp_path)
+    assert fc.config.optimizer == "adam"  # before fit: the keywords over the defaults
+    fc.fit(frame)
+    assert fc.recipe_used.name == "paper" and fc.recipe_used.notes == []
+    cfg = fc.config
+    assert (cfg.optimizer, cfg.lr, cfg.betas, cfg.weight_decay, cfg.schedule, cfg.onecycle_anneal) == \
+        ("adamw", 6e-4, (0.9, 0.95), 0.1, "onecycle", "linear")
+    assert (cfg.epochs, cfg.batch_size, cfg.seed, cfg.schedule_epochs) == (1, 64, 2024, 2)  # explicit options win
+    (run,) = list(tmp_path.iterdir())
+    recorded = rd.read_json(run / rd.CONFIG)
+    assert recorded["train"] == cfg.to_dict() and recorded["recipe"]["name"] == "paper"
+    loaded = samovar.Forecaster.load(run)
+    assert loaded.config == cfg and loaded.model_kwargs == {"d_model": 16, "heads": 2, "layers": 1}
+    pd.testing.assert_frame_equal(loaded.predict(frame), fc.predict(frame))
+
+
+def test_recipe_auto_falls_back_and_paper_without_one_is_an_error(frame) -> None:
+    fc = samovar.Forecaster("dlinear", lookback=L, horizon=H, epochs=1, quiet=True).fit(frame)
+    assert fc.recipe_used.name == "ltsf" and "publishes no training recipe" in fc.recipe_used.notes[0]
+    assert fc.config == samovar.training.TrainConfig(epochs=1, quiet=True)
+    with pytest.raises(ValueError, match="publishes no training recipe"):
+        samovar.Forecaster("dlinear", lookback=L, horizon=H, recipe="paper", quiet=True).fit(frame)
+    with pytest.raises(ValueError, match="choose one of auto, paper, ltsf"):
+        samovar.Forecaster("dlinear", recipe="published")

@@ -104,6 +104,50 @@ def test_resume_after_a_kill_matches_an_uninterrupted_cli_run(tmp_path: Path) ->
     assert rd.read_json(killed / rd.TEST_METRICS) == rd.read_json(only_run(full) / rd.TEST_METRICS)
 
 
+TINY_SAMOVAR = ["--set", "d_model=16", "--set", "heads=2", "--set", "layers=1"]
+
+
+def test_samovar_trains_with_the_paper_recipe_by_default(tmp_path: Path) -> None:
+    """No recipe options: the authors' AdamW + linear one-cycle; --epochs/--batch-size override single fields."""
+    result = invoke("train", "--model", "samovar", "--dataset", SOURCE, "--horizon", "12", "--lookback", "48",
+                    "--epochs", "1", "--batch-size", "64", "--quiet", "--runs-dir", tmp_path, *TINY_SAMOVAR)
+    assert result.exit_code == 0, result.output
+    line = " ".join(result.output.split())
+    assert "recipe: paper (SAMoVAR.paper_training_config), overridden: batch_size, epochs;" in line
+    assert "adamw lr 0.0006, onecycle, 1 epochs, batch 64, patience 12; lookback 48 (given)" in line
+    cfg = rd.read_json(only_run(tmp_path) / rd.CONFIG)
+    expected = TrainConfig(epochs=1, batch_size=64, lr=6e-4, optimizer="adamw", betas=(0.9, 0.95), weight_decay=0.1,
+                           schedule="onecycle", onecycle_pct_start=0.05, onecycle_anneal="linear", onecycle_div_factor=10.0,
+                           onecycle_momentum=(0.85, 0.95), schedule_extra_epochs=1, patience=12, grad_clip=1.0,
+                           seed=2024, drop_last=False, quiet=True)
+    assert cfg["train"] == expected.to_dict()
+    assert cfg["recipe"] == {"name": "paper", "label": "paper (SAMoVAR.paper_training_config)", "notes": []}
+    assert cfg["model"]["kwargs"] == {"d_model": 16, "heads": 2, "layers": 1}
+
+
+def test_recipe_ltsf_and_the_models_default_lookback(tmp_path: Path) -> None:
+    source = "synthetic:length=2000,channels=2,seed=3"  # room for SAMoVAR's lookback 1024 at horizon 96
+    result = invoke("train", "--model", "samovar", "--dataset", source, "--horizon", "96", "--recipe", "ltsf",
+                    "--epochs", "1", "--quiet", "--runs-dir", tmp_path, *TINY_SAMOVAR)
+    assert result.exit_code == 0, result.output
+    line = " ".join(result.output.split())
+    assert "recipe: ltsf-default, overridden: epochs; adam lr 0.0001, type1, 1 epochs, batch 32, patience 3" in line
+    assert "lookback 1024 (the model's default for horizon 96)" in line
+    cfg = rd.read_json(only_run(tmp_path) / rd.CONFIG)
+    assert cfg["data"]["lookback"] == 1024 and cfg["train"] == TrainConfig(epochs=1, quiet=True).to_dict()
+
+
+def test_a_model_without_a_recipe_falls_back_and_paper_is_refused(tmp_path: Path) -> None:
+    result = runner.invoke(app, [*TRAIN, "--runs-dir", str(tmp_path), "--epochs", "1"], env={"COLUMNS": "300"})
+    line = " ".join(result.output.split())
+    assert result.exit_code == 0 and "recipe: ltsf-default, overridden: batch_size, epochs, lr" in line
+    assert "note: DLinear publishes no training recipe" in line
+    result = runner.invoke(app, [*TRAIN, "--runs-dir", str(tmp_path), "--recipe", "paper"], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "publishes no training recipe" in result.output and "--recipe ltsf" in result.output
+    result = runner.invoke(app, [*TRAIN, "--runs-dir", str(tmp_path), "--recipe", "best"], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "choose one of auto, paper, ltsf" in result.output
+
+
 def test_datasets_and_models_are_listed() -> None:
     result = invoke("datasets")
     assert result.exit_code == 0 and "ETTh1" in result.output and "synthetic" in result.output
@@ -119,6 +163,7 @@ def test_datasets_and_models_are_listed() -> None:
     (["--horizon", "0"], "horizon must be a positive integer"),
     (["--split", "0.5,0.5"], "three shares"),
     (["--schedule", "step"], "schedule must be one of"),
+    (["--betas", "0.9"], "two numbers beta1,beta2"),
 ])
 def test_train_errors_are_clear(args: list[str], message: str, tmp_path: Path) -> None:
     base = ["train", "--dataset", SOURCE, "--lookback", "48", "--horizon", "12", "--quiet", "--runs-dir", str(tmp_path)]

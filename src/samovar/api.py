@@ -1,6 +1,7 @@
 """``samovar.Forecaster``: fit / predict / backtest on pandas DataFrames, save / load.
 
     fc = Forecaster(model="dlinear", lookback=336, horizon=96, lr=0.005).fit(df)
+    fc = Forecaster(model="samovar", horizon=96, recipe="paper").fit("ETTh1")   # the paper's recipe and lookback
     future = fc.predict(df)          # the `horizon` rows after the end of df, dates continued
     fc.save("my-model"); fc = Forecaster.load("my-model")   # or a run directory of `samovar train`
 
@@ -21,7 +22,8 @@ import torch
 
 from .training import TrainConfig
 from .training import rundir as rd
-from .training.runs import LoadedRun, fit_run, load_run, resolve_lookback
+from .training.recipes import RECIPES, Recipe
+from .training.runs import LoadedRun, fit_run, load_run, recipe_training, resolve_lookback
 from .utils import write_json_atomic
 
 
@@ -30,24 +32,34 @@ class Forecaster:
 
     model: a registered model name (``samovar.models.available()``); lookback defaults to the
     model's published value for this horizon. model_kwargs: the model's hyper-parameters.
-    runs_dir: if given, `fit` writes a full run directory there. Other keywords are
-    `TrainConfig` options (lr, epochs, batch_size, patience, seed, device, quiet, ...).
+    recipe: "auto" (default: the model's published recipe when it has one for the data,
+    else the LTSF defaults), "paper" (error if there is none) or "ltsf"; resolved in `fit`
+    (it can depend on the dataset) and kept in ``recipe_used``. runs_dir: if given, `fit`
+    writes a full run directory there. Other keywords are `TrainConfig` options (lr, epochs,
+    batch_size, patience, seed, device, quiet, ...); each overrides that field of the recipe,
+    and model_kwargs override the recipe's model hyper-parameters.
+    ``config`` is the TrainConfig of the last fit (before a fit: the keywords over the defaults).
     """
 
     def __init__(self, model: str = "dlinear", lookback: int | None = None, horizon: int = 96, *,
                  model_kwargs: dict[str, Any] | None = None, data_dir: str | Path | None = None,
                  split: tuple[float, float, float] | None = None, fill: str = "error",
-                 runs_dir: str | Path | None = None, **train_options: Any) -> None:
+                 runs_dir: str | Path | None = None, recipe: str = "auto", **train_options: Any) -> None:
         known = {f.name for f in fields(TrainConfig)}
         unknown = sorted(set(train_options) - known)
         if unknown:
             raise ValueError(f"unknown option(s) {unknown}; training options are {sorted(known)} "
                              "(model hyper-parameters go in model_kwargs={...})")
+        if recipe not in RECIPES:
+            raise ValueError(f"recipe {recipe!r}: choose one of {', '.join(RECIPES)}")
         self.model_name = model
         self.horizon = horizon
         self.lookback = resolve_lookback(model, lookback, horizon)
         self.model_kwargs = dict(model_kwargs or {})
-        self.config = TrainConfig(**train_options)
+        self.recipe = recipe
+        self.train_options = dict(train_options)
+        self.config = TrainConfig(**train_options)  # checks the options now; fit applies the recipe under them
+        self.recipe_used: Recipe | None = None
         self.data_dir, self.split, self.fill, self.runs_dir = data_dir, split, fill, runs_dir
         self.run: LoadedRun | None = None
         self.result = None  # TrainResult of the last fit
@@ -59,17 +71,20 @@ class Forecaster:
         from .data import Scaler
 
         source = str(data) if isinstance(data, (str, Path)) else "<DataFrame>"
+        config, model_kwargs, recipe = recipe_training(self.model_name, data, self.horizon, self.recipe,
+                                                       self.train_options, self.model_kwargs)
         run_dir = None
         if self.runs_dir is not None:
             name = Path(source).name.split(".")[0] if isinstance(data, (str, Path)) else "dataframe"
             run_dir = rd.default_run_dir(self.runs_dir, self.model_name, name, self.lookback, self.horizon)
         result, prepared = fit_run(self.model_name, data, horizon=self.horizon, lookback=self.lookback,
-                                   model_kwargs=self.model_kwargs, config=self.config, data_dir=self.data_dir,
-                                   split=self.split, fill=self.fill, run_dir=run_dir)
+                                   model_kwargs=model_kwargs, config=config, data_dir=self.data_dir,
+                                   split=self.split, fill=self.fill, run_dir=run_dir, recipe=recipe)
         from .training.trainer import run_config
 
-        cfg = run_config(result.model, prepared, self.config, next(result.model.parameters()).device,
-                         self.model_kwargs, {"source": source})
+        self.config, self.recipe_used = config, recipe
+        cfg = run_config(result.model, prepared, config, next(result.model.parameters()).device,
+                         model_kwargs, {"source": source}, recipe.to_dict())
         self.result = result
         self.run = LoadedRun(model=result.model.eval(), scaler=Scaler.from_dict(prepared.scaler.to_dict()), config=cfg)
         return self
@@ -226,8 +241,9 @@ class Forecaster:
         d = run.config["data"]
         known = {f.name for f in fields(TrainConfig)}
         train_cfg = {k: v for k, v in run.config.get("train", {}).items() if k in known}
+        # every option and the model's kwargs were recorded after the recipe was applied: refit as recorded
         fc = cls(run.config["model"]["name"], lookback=d["lookback"], horizon=d["horizon"],
-                 model_kwargs=run.config["model"].get("kwargs") or {}, **train_cfg)
+                 model_kwargs=run.config["model"].get("kwargs") or {}, recipe="ltsf", **train_cfg)
         fc.run = run
         return fc
 

@@ -1,6 +1,7 @@
 """The ``samovar`` command: train, evaluate, forecast, datasets, models.
 
     samovar train --model dlinear --dataset ETTh1 --horizon 96 --lr 0.005
+    samovar train --model samovar --dataset ETTh1 --horizon 96      # the paper's recipe and lookback
     samovar evaluate runs/dlinear-ETTh1-L336-H96-20260101-120000
     samovar forecast RUN_DIR --input data.csv --output forecast.csv --plot forecast.png
 """
@@ -46,6 +47,19 @@ def _split(text: Optional[str]) -> tuple[float, float, float] | None:
     return values  # type: ignore[return-value]
 
 
+def _betas(text: Optional[str]) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    parts = [p for p in text.replace(",", " ").split() if p]
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 2:
+        fail(f"--betas {text!r}: give two numbers beta1,beta2, e.g. --betas 0.9,0.95")
+    return values  # type: ignore[return-value]
+
+
 @app.command()
 def train(
     model: str = typer.Option("dlinear", help="Registered model name (see `samovar models`)."),
@@ -53,16 +67,19 @@ def train(
     horizon: int = typer.Option(96, help="Steps to forecast."),
     lookback: Optional[int] = typer.Option(None, help="Input steps (default: the model's published lookback)."),
     data_dir: Optional[Path] = typer.Option(None, help="Directory with the dataset files (else $SAMOVAR_DATA_DIR, cache, download)."),
-    epochs: int = typer.Option(10),
-    batch_size: int = typer.Option(32),
-    lr: float = typer.Option(1e-4, help="Learning rate (DLinear's ETTh1 recipe uses 0.005)."),
-    schedule: str = typer.Option("type1", help="type1 (LTSF: lr for 2 epochs, then halved every epoch) | constant | cosine | onecycle."),
-    optimizer: str = typer.Option("adam", help="adam | adamw."),
-    weight_decay: float = typer.Option(0.0),
-    patience: int = typer.Option(3, help="Early-stopping patience in epochs (0: never stop early)."),
-    grad_clip: Optional[float] = typer.Option(None, help="Clip the gradient norm to this value."),
-    accumulate: int = typer.Option(1, help="Micro-batches per optimizer step."),
-    seed: int = typer.Option(2021),
+    recipe: str = typer.Option("auto", help="auto (the model's published recipe when it has one for the dataset, else ltsf) "
+                               "| paper | ltsf (Adam, lr 1e-4, type1, 10 epochs, patience 3). The options below override single fields."),
+    epochs: Optional[int] = typer.Option(None, help="Maximum epochs [recipe; ltsf: 10]."),
+    batch_size: Optional[int] = typer.Option(None, help="[recipe; ltsf: 32]"),
+    lr: Optional[float] = typer.Option(None, help="Learning rate [recipe; ltsf: 1e-4] (DLinear's ETTh1 runs use 0.005)."),
+    schedule: Optional[str] = typer.Option(None, help="type1 | type2 | type3 | type2_cats | type3_fits | constant | cosine | onecycle [recipe; ltsf: type1]."),
+    optimizer: Optional[str] = typer.Option(None, help="adam | adamw [recipe; ltsf: adam]."),
+    betas: Optional[str] = typer.Option(None, help="Adam/AdamW beta1,beta2, e.g. 0.9,0.95 [recipe; ltsf: 0.9,0.999]."),
+    weight_decay: Optional[float] = typer.Option(None, help="[recipe; ltsf: 0]"),
+    patience: Optional[int] = typer.Option(None, help="Early-stopping patience in epochs, 0: never stop early [recipe; ltsf: 3]."),
+    grad_clip: Optional[float] = typer.Option(None, help="Clip the gradient norm to this value, 0: no clipping [recipe; ltsf: none]."),
+    accumulate: Optional[int] = typer.Option(None, help="Micro-batches per optimizer step [recipe; ltsf: 1]."),
+    seed: Optional[int] = typer.Option(None, help="[recipe; ltsf: 2021]"),
     device: str = typer.Option("auto", help="auto | cpu | cuda | mps."),
     threads: int = typer.Option(1, help="torch threads (1 is fastest for small models on few cores)."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run directories are created."),
@@ -70,26 +87,42 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
     fill: str = typer.Option("error", help="Missing values: error | interpolate."),
     split: Optional[str] = typer.Option(None, help="Train,val,test shares for your own files, e.g. 0.7,0.1,0.2."),
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="Model hyper-parameter key=value (repeatable)."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Model hyper-parameter key=value (repeatable; over the recipe's)."),
 ) -> None:
-    """Train a model, evaluate it on every test window and write a run directory."""
-    from .training import TrainConfig
+    """Train a model, evaluate it on every test window and write a run directory.
+
+    Without options the model's published recipe is used (e.g. SAMoVAR: AdamW, linear one-cycle,
+    100 epochs, patience 12) and its published lookback for the horizon.
+    """
     from .training.rundir import default_run_dir
-    from .training.runs import fit_run, parse_set_options, resolve_lookback, resume_run
+    from .training.runs import fit_run, parse_set_options, recipe_training, resolve_lookback, resume_run
 
     try:
         if resume is not None:
             result, data = resume_run(resume, quiet=quiet, device=device if device != "auto" else None, data_dir=data_dir)
         else:
-            kwargs = parse_set_options(set_)
+            given_lookback = lookback
             lookback = resolve_lookback(model, lookback, horizon)
-            config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule, optimizer=optimizer,
-                                 weight_decay=weight_decay, patience=patience, grad_clip=grad_clip, accumulate=accumulate,
-                                 seed=seed, device=device, threads=threads, quiet=quiet)
+            given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "schedule": schedule, "optimizer": optimizer,
+                     "betas": _betas(betas), "weight_decay": weight_decay, "patience": patience,
+                     "grad_clip": grad_clip, "accumulate": accumulate, "seed": seed}
+            overrides = {k: v for k, v in given.items() if v is not None}
+            if overrides.get("grad_clip") == 0:
+                overrides["grad_clip"] = None
+            overrides.update(device=device, threads=threads, quiet=quiet)
+            config, kwargs, rec = recipe_training(model, dataset, horizon, recipe, overrides, parse_set_options(set_))
+            where = "given" if given_lookback is not None else f"the model's default for horizon {horizon}"
+            changed = sorted(k for k in overrides if k in given)
+            console.print(f"recipe: {rec.label}" + (f", overridden: {', '.join(changed)}" if changed else "")
+                          + f"; {config.optimizer} lr {config.lr:g}, {config.schedule}, {config.epochs} epochs, "
+                          f"batch {config.batch_size}, patience {config.patience}; lookback {lookback} ({where})",
+                          highlight=False, soft_wrap=True)
+            for note in rec.notes:
+                console.print(f"  note: {note}", highlight=False, soft_wrap=True)
             name = Path(dataset).name.split(".")[0] if Path(dataset).suffix else dataset
             run_dir = default_run_dir(runs_dir, model.lower(), name, lookback, horizon)
             result, data = fit_run(model, dataset, horizon=horizon, lookback=lookback, model_kwargs=kwargs, config=config,
-                                   data_dir=data_dir, split=_split(split), fill=fill, run_dir=run_dir)
+                                   data_dir=data_dir, split=_split(split), fill=fill, run_dir=run_dir, recipe=rec)
     except (ValueError, FileNotFoundError, FileExistsError, KeyError, FloatingPointError) as exc:
         fail(str(exc))
         return

@@ -5,10 +5,15 @@ Programmatic entry point::
     from samovar.training import TrainConfig, train
     result = train(model, data, TrainConfig(lr=0.005, epochs=10), run_dir="runs/my-run")
     result.test_metrics  # {"mse", "mae", "mse_raw", "mae_raw", "windows", "best_epoch"}
+
+    recipe = resolve_recipe("samovar", "ETTh1", 96)   # a model's published recipe (or the LTSF one)
+    config = TrainConfig(**{**recipe.train, "epochs": 20})
 """
 
 from .config import TrainConfig, learning_rate
 from .metrics import evaluate, predict_windows
+from .recipes import Recipe, resolve_recipe
 from .trainer import TrainResult, train
 
-__all__ = ["TrainConfig", "TrainResult", "evaluate", "learning_rate", "predict_windows", "train"]
+__all__ = ["Recipe", "TrainConfig", "TrainResult", "evaluate", "learning_rate", "predict_windows", "resolve_recipe",
+           "train"]

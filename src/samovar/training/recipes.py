@@ -105,7 +105,8 @@ def resolve_recipe(model: str, dataset: str, horizon: int, recipe: str = "auto")
     if dropped:
         notes.append(f"recipe model options {dropped} are not options of {model}; ignored")
         model_kwargs = {k: v for k, v in model_kwargs.items() if k in options}
-    return Recipe("paper", train, model_kwargs, f"paper ({source})" if source else "paper", notes)
+    label = f"paper ({source or f'{cls.__name__}.paper_training_config'})"
+    return Recipe("paper", train, model_kwargs, label, notes)
 
 
 __all__ = ["RECIPES", "Recipe", "paper_recipe", "recipe_dataset_name", "resolve_recipe"]

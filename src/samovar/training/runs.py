@@ -20,6 +20,7 @@ from ..utils import resolve_device, seed_everything
 from . import rundir as rd
 from .config import TrainConfig
 from .metrics import evaluate
+from .recipes import Recipe, recipe_dataset_name, resolve_recipe
 from .trainer import TrainResult, train
 
 
@@ -94,6 +95,21 @@ def parse_set_options(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
+def recipe_training(model: str, source: Any, horizon: int, recipe: str = "auto",
+                    overrides: dict[str, Any] | None = None,
+                    model_kwargs: dict[str, Any] | None = None) -> tuple[TrainConfig, dict[str, Any], Recipe]:
+    """(TrainConfig, model kwargs, Recipe) for training `model` on `source` with a named recipe.
+
+    TrainConfig = its defaults, then the recipe's options, then `overrides` (explicit options win,
+    one field at a time); model kwargs = the recipe's, then `model_kwargs`. recipe: "auto"
+    (the model's published recipe when it has one for this dataset, else the LTSF defaults),
+    "paper" or "ltsf" (``samovar.training.recipes.resolve_recipe``).
+    """
+    rec = resolve_recipe(model, recipe_dataset_name(source), horizon, recipe)
+    config = TrainConfig(**{**rec.train, **(overrides or {})})
+    return config, {**rec.model_kwargs, **(model_kwargs or {})}, rec
+
+
 def _prepare(source: Any, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error"):
     from ..data import prepare_data  # imported here: the data layer pulls in pandas/pooch
 
@@ -113,8 +129,12 @@ def fit_run(
     fill: str = "error",
     run_dir: str | Path | None = None,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+    recipe: Recipe | None = None,
 ) -> tuple[TrainResult, Any]:
-    """Prepare `source`, build `model` (seeded with config.seed), train; returns (result, data)."""
+    """Prepare `source`, build `model` (seeded with config.seed), train; returns (result, data).
+
+    recipe: the `Recipe` config and model_kwargs came from (`recipe_training`), recorded in config.json.
+    """
     config = config or TrainConfig()
     lookback = resolve_lookback(model, lookback, horizon)
     _model_class(model)  # unknown model: fail before loading data
@@ -131,7 +151,7 @@ def fit_run(
         "protocol": data.protocol,
     }
     result = train(net, data, config, run_dir, model_kwargs=dict(model_kwargs or {}), data_source=source_info,
-                   on_epoch_end=on_epoch_end)
+                   on_epoch_end=on_epoch_end, recipe=recipe.to_dict() if recipe is not None else None)
     return result, data
 
 

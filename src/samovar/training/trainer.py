@@ -94,12 +94,14 @@ def _data_info(data: Any) -> dict[str, Any]:
 
 
 def run_config(model: ForecastModel, data: Any, config: TrainConfig, device: torch.device,
-               model_kwargs: dict[str, Any] | None, data_source: dict[str, Any] | None) -> dict[str, Any]:
-    """The resolved configuration written to config.json."""
+               model_kwargs: dict[str, Any] | None, data_source: dict[str, Any] | None,
+               recipe: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The resolved configuration written to config.json (with "recipe": name, label, notes when given)."""
     return {
         "model": {"name": model.name, "kwargs": model_kwargs, "parameters": model.num_parameters()},
         "data": {**_data_info(data), **(data_source or {})},
         "train": config.to_dict(),
+        **({"recipe": recipe} if recipe is not None else {}),
         "seed": config.seed,
         "device": str(device),
         "versions": {"samovar": __version__, "torch": torch.__version__, "python": platform.python_version()},
@@ -167,13 +169,15 @@ def train(
     model_kwargs: dict[str, Any] | None = None,
     data_source: dict[str, Any] | None = None,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+    recipe: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train `model` on `data` (a `samovar.data.ForecastData`) and evaluate it on the test split.
 
     run_dir: where to write config/metrics/weights/checkpoint (None: write nothing).
     resume: continue the run in `run_dir` from its checkpoint (must use the same config).
     model_kwargs / data_source: recorded in config.json so the run can be rebuilt
-    (`samovar.training.load_run`); data_source holds e.g. ``{"source": "ETTh1", "data_dir": ...}``.
+    (`samovar.training.load_run`); data_source holds e.g. ``{"source": "ETTh1", "data_dir": ...}``;
+    recipe (``Recipe.to_dict()``) too.
     on_epoch_end: called with each epoch's metrics row after the checkpoint is written.
     """
     config = config or TrainConfig()
@@ -193,12 +197,12 @@ def train(
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     try:
-        return _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_epoch_end)
+        return _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_epoch_end, recipe)
     finally:
         torch.set_num_threads(old_threads)
 
 
-def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_epoch_end) -> TrainResult:
+def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_epoch_end, recipe) -> TrainResult:
     started = time.perf_counter()
     device = _usable_device(config.device)
     model.to(device)
@@ -234,7 +238,7 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
             if (run_dir / rd.CHECKPOINT).exists():
                 raise FileExistsError(f"{run_dir} already holds a run; resume it (resume=True / --resume) or choose a new directory")
             run_dir.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(run_dir / rd.CONFIG, run_config(model, data, config, device, model_kwargs, data_source))
+            write_json_atomic(run_dir / rd.CONFIG, run_config(model, data, config, device, model_kwargs, data_source, recipe))
             write_json_atomic(run_dir / rd.SCALER, data.scaler.to_dict())
 
     progress = _Progress(config.quiet, config.epochs, steps_per_epoch, start_epoch)
