@@ -131,3 +131,37 @@ def test_property_chunked_equals_naive(batch, heads, length, d_k, d_v, chunk_siz
     ref = linear_attention_naive(*inputs, normalize=normalize)
     fast = linear_attention_chunked(*inputs, chunk_size=chunk_size, normalize=normalize)
     assert_same(fast, ref, inputs, atol=1e-9)
+
+
+@pytest.mark.parametrize("length, d_k, d_v", [(1, 3, 3), (7, 5, 4), (22, 8, 8), (23, 8, 8), (31, 4, 3)])
+@pytest.mark.parametrize("normalize", [False, True])
+def test_one_chunk_path_matches_naive_float64(length, d_k, d_v, normalize):
+    """A sequence that fits in one chunk takes the masked-product path (scores saved when
+    length <= 2 d_k + d_v, recomputed above: (31, 4, 3)); inputs given as transposed views."""
+    gen = torch.Generator().manual_seed(length)
+    q, k, v = (torch.randn(2, length, 3, d, generator=gen, dtype=torch.float64) for d in (d_k, d_k, d_v))
+    if normalize:
+        q, k = q.exp(), k.exp()
+    leaves = [t.requires_grad_() for t in (q, k, v)]
+    inputs = [t.transpose(1, 2) for t in leaves]  # (B, H, L, d) views, not contiguous
+    fast = linear_attention_chunked(*inputs, chunk_size=32, normalize=normalize)
+    if not normalize:  # the one-chunk Function made it (under the reshape to (B, H, L, d))
+        assert fast.is_contiguous() and type(fast.grad_fn.next_functions[0][0]).__name__ == "_OneChunkLinearAttentionBackward"
+    assert_same(fast, linear_attention_naive(*inputs, normalize=normalize), leaves, atol=1e-10)
+    gen_state = linear_attention_chunked(*inputs, chunk_size=32, normalize=normalize, return_state=True)[0]
+    torch.testing.assert_close(gen_state, fast, atol=1e-10, rtol=1e-10)  # the general path, same numbers
+
+
+@pytest.mark.parametrize("chunk_size", [4, 32])
+def test_backward_inside_autocast_region_stays_float32(chunk_size):
+    """Both Functions' backwards run with autocast off: calling backward inside a bfloat16
+    autocast region gives the float32 gradients (the chunked one used to fail there)."""
+    inputs = qkv(length=19, dtype=torch.float32)
+    weight = torch.randn(2, 3, 19, 4)
+    ref = torch.autograd.grad((linear_attention_chunked(*inputs, chunk_size=chunk_size) * weight).sum(), inputs)
+    out = linear_attention_chunked(*inputs, chunk_size=chunk_size)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        grads = torch.autograd.grad((out * weight).sum(), inputs)
+    for g, r in zip(grads, ref):
+        assert g.dtype == torch.float32
+        torch.testing.assert_close(g, r, atol=1e-6, rtol=1e-6)
