@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import samovar.models as models
-from samovar.layers.arx import StructuralMatrix, segment_series
+from samovar.layers.arx import ARXTokenizer, StructuralMatrix, segment_series
 from samovar.models.samovar import PAPER_LOOKBACK, SAMoVAR, paper_training_config
 
 from conftest import SHARED_DATA, require_file
@@ -62,6 +62,35 @@ def test_segments_are_left_padded_with_zeros():
     assert seg.shape == (2, 3, 5, 12)
     assert torch.all(seg[:, :, 0, :10] == 0) and torch.equal(seg[0, 0, 0, 10:], torch.tensor([1.0, 2.0]))
     assert torch.equal(seg[0, 1].flatten()[10:], torch.arange(1.0, 51.0))
+
+
+@pytest.mark.parametrize("segment,dim", [(12, 16), (40, 8), (5, 6)])
+def test_tokenizer_projects_then_mixes_as_the_definition_float64(segment, dim):
+    """The tokenizer's fast form (time projection, then channel mixing) equals the definition
+    (channel mixing, then time projection): values and gradients, non-zero biases."""
+    torch.manual_seed(0)
+    tok = ARXTokenizer(segment, 3, dim).double()
+    with torch.no_grad():
+        for p in (tok.channel_mix.bias, tok.time_bias, tok.norm_weight):
+            p.normal_()
+    segments = torch.randn(2, 3, 4, segment, dtype=torch.float64, requires_grad=True)
+    fast, ref = tok(segments), tok.forward_reference(segments)
+    assert fast.shape == (2, 3, 4, 2, dim)
+    assert torch.allclose(fast, ref, rtol=1e-12, atol=1e-12)
+    weight = torch.randn(fast.shape, dtype=torch.float64)
+    inputs = [segments, *tok.parameters()]
+    for a, b in zip(torch.autograd.grad((fast * weight).sum(), inputs), torch.autograd.grad((ref * weight).sum(), inputs)):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_instance_normalization_statistics():
+    """mean of the last horizon, unbiased std of the whole window (+1e-8), also far from zero."""
+    model = make()
+    x = 1000.0 + torch.randn(4, 50, 3, dtype=torch.float64)
+    z, mean, std = model.normalize(x)
+    assert torch.allclose(mean, x[:, -12:].mean(dim=1, keepdim=True), rtol=1e-14)
+    assert torch.allclose(std, x.std(dim=1, keepdim=True) + 1e-8, rtol=1e-12)
+    assert torch.allclose(z, (x - mean) / std, rtol=1e-12)
 
 
 @pytest.mark.parametrize("t", [0, 2, 3])

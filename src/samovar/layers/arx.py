@@ -46,7 +46,10 @@ class ARXTokenizer(nn.Module):
     For channel c and segment n, with x_n: (s, C) all channels of segment n:
     context token = RMSNorm_ctx(W_t · (x_n W_c + b_c)[:, c] + b_t)   (channels mixed, then time)
     main token    = RMSNorm_main(W_m · x_n[:, c] + b_m)              (the channel alone)
-    Both time projections are applied in one batched matmul.
+    Both maps are linear, so the context token is computed time projection first, then channel
+    mixing on the D-wide projections (cheaper than mixing s-long segments when s > D):
+    W_t · (x_n W_c + b_c)[:, c] = Σ_c' W_c[c, c'] (W_t · x_n[:, c']) + b_c[c] Σ_t W_t[t].
+    Both time projections are applied in one matmul.
     """
 
     def __init__(self, segment: int, channels: int, dim: int) -> None:
@@ -61,6 +64,16 @@ class ARXTokenizer(nn.Module):
 
     def forward(self, segments: torch.Tensor) -> torch.Tensor:
         """segments: (B, C, N, s) -> tokens (B, C, N, 2, D); [..., 0, :] context, [..., 1, :] main."""
+        s, dim = self.segment, self.dim
+        both = self.time_weight.transpose(0, 1).reshape(s, 2 * dim)  # (s, 2D): [context | main]
+        proj = torch.matmul(segments, both).unflatten(-1, (2, dim))  # (B, C, N, 2, D)
+        mixed = torch.einsum("ck,bknd->bcnd", self.channel_mix.weight, proj[..., 0, :])  # (B, C, N, D)
+        context = mixed + self.channel_mix.bias[:, None, None] * self.time_weight[0].sum(0)
+        tokens = torch.stack([context, proj[..., 1, :]], dim=3) + self.time_bias  # (B, C, N, 2, D)
+        return F.rms_norm(tokens, (dim,), eps=NORM_EPS) * self.norm_weight
+
+    def forward_reference(self, segments: torch.Tensor) -> torch.Tensor:
+        """The definition, channels mixed first (for tests): the same as ``forward``."""
         mixed = self.channel_mix(segments.transpose(1, 3)).transpose(1, 3)  # (B, C, N, s)
         pair = torch.stack([mixed, segments], dim=3)  # (B, C, N, 2, s)
         tokens = torch.einsum("bcnts,tsd->bcntd", pair, self.time_weight) + self.time_bias  # (B, C, N, 2, D)
