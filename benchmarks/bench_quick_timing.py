@@ -1,30 +1,57 @@
-"""Per-cell cost of `samovar bench run --profile quick` for every registered model (ETTh1, one horizon, 1 thread).
+"""CPU cost of `samovar bench run --profile quick`: one cell in detail, or the whole grid (--grid).
 
-Measures CPU time (time.process_time, robust to other processes sharing the machine) of
-  step: one optimizer step at the cell's recipe batch size (mean of `--steps` steps after one warm-up step)
-  val:  one pass over every validation window;  test: one pass over every test window
-and estimates a quick cell as epochs * steps_per_epoch * step + epochs * val + test
-(the quick profile validates after every epoch and tests once; early stopping cannot
-trigger within 3 epochs at patience >= 3). Prints a Markdown table.
+Everything is CPU time (time.process_time, 1 torch thread), so other processes sharing the
+machine do not inflate it. Measured per cell:
 
-    python benchmarks/bench_quick_timing.py --horizon 96 --data-dir ../shared/data
+  step   one optimizer step at the cell's recipe batch size (mean of `--steps` steps after one
+         warm-up step; each step gathers its batch from random training windows, as the trainer does)
+  eval   forecast + metrics per window at the evaluation batch size (the test-style pass: scaled
+         and original-scale metrics), on the first `--eval-windows` windows of the test split
+  data   prepare_data (reading and scaling the file)
+
+and a cell is estimated as
+
+  data + epochs * steps_per_epoch * step + epochs * val_windows * eval + test_windows * eval
+
+(the quick profile validates after every epoch and tests once over EVERY window; early stopping
+cannot trigger when epochs <= patience, so this is the cell's cost, not a bound). The grid adds
+`--overhead` per cell for the spawned worker process (interpreter + imports, measured by
+--grid once in a child process).
+
+    # one cell per model (full passes over val and test)
+    python benchmarks/bench_quick_timing.py --dataset ETTh1 --horizon 96 --data-dir ../shared/data
+    # the whole deliverable grid, per-model and total CPU-minutes (short measurements, extrapolated)
+    python benchmarks/bench_quick_timing.py --grid --data-dir ../shared/data [--max-epochs 1 --max-steps 50]
+
+--grid measures per (model, dataset, lookback) the smallest and the largest horizon that model
+trains at that lookback, interpolates the step and per-window costs linearly in the horizon
+between them (heads and CATS's queries grow with the horizon), and applies them with each
+cell's own window counts and step count. A model whose cost does not depend on the dataset beyond its window counts (the
+encoder Transformer: one token per time step, channels only enter its embedding) can be
+measured on one dataset with --shared-cost transformer.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
+import subprocess
+import sys
 import time
+from collections import defaultdict
 
 import torch
 
 from samovar import models
 from samovar.bench.grid import plan
 from samovar.bench.runner import cap_training_windows
-from samovar.data import prepare_data
-from samovar.training.config import learning_rate
+from samovar.data import WindowSet, prepare_data
 from samovar.training.metrics import evaluate
 from samovar.training.runs import build_model
 from samovar.training.trainer import _batch_plan, _make_optimizer
+
+DELIVERABLE = dict(datasets="ETTh1,ETTh2,ETTm1,Weather,Exchange,ILI", horizons="96,192,336,720")
 
 
 def cpu(fn) -> float:
@@ -33,43 +60,201 @@ def cpu(fn) -> float:
     return time.process_time() - t
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--dataset", default="ETTh1")
-    parser.add_argument("--horizon", type=int, default=96)
-    parser.add_argument("--models", default=",".join(models.available()))
-    parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--data-dir", default=None)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    print(f"| model | lookback | batch | params | step s | val pass s | test pass s | steps/epoch | est. quick cell s |")
+def first_windows(windows: WindowSet, k: int) -> WindowSet:
+    """The first k windows of a split as a WindowSet of their own (same rows, same tensor)."""
+    k = min(k, len(windows))
+    return WindowSet(windows.data, windows.start, windows.start + k + windows.lookback + windows.horizon - 1,
+                     windows.lookback, windows.horizon, windows.name)
+
+
+def measure(cell, *, steps: int, eval_windows: int | None, data_dir: str | None) -> dict:
+    """CPU seconds of data loading, one step, and one eval window (or full passes if eval_windows is None)."""
+    t0 = time.process_time()
+    data = prepare_data(cell.dataset, lookback=cell.lookback, horizon=cell.horizon, data_dir=data_dir)
+    t_data = time.process_time() - t0
+    config = cell.train_config(threads=1, quiet=True)
+    capped, _ = cap_training_windows(data, cell)
+    _, steps_per_epoch = _batch_plan(len(capped.train), config)
+    net = build_model(cell.model, cell.lookback, cell.horizon, data.channels, cell.model_kwargs, seed=1)
+    opt = _make_optimizer(net, config)
+    batch = config.batch_size * config.accumulate
+    gen = torch.Generator().manual_seed(0)
+
+    def step() -> None:
+        x, y = data.train.batch(torch.randint(len(data.train), (batch,), generator=gen))
+        opt.zero_grad(set_to_none=True)
+        net.training_loss(x, y).backward()
+        opt.step()
+
+    net.train()
+    step()  # warm-up
+    t_step = cpu(lambda: [step() for _ in range(steps)]) / steps
+    out = {"model": cell.model, "dataset": cell.dataset, "horizon": cell.horizon, "lookback": cell.lookback,
+           "channels": data.channels, "batch": batch, "params": net.num_parameters(), "epochs": config.epochs,
+           "steps_per_epoch": steps_per_epoch, "eval_batch": config.eval_batch_size,
+           "eval_batch_config": config.eval_batch_size, "data_s": t_data,
+           "step_s": t_step, "train_windows": len(data.train), "val_windows": len(data.val),
+           "test_windows": len(data.test)}
+    if eval_windows is None:  # full passes
+        out["val_pass_s"] = cpu(lambda: evaluate(net, data.val, batch_size=config.eval_batch_size))
+        out["test_pass_s"] = cpu(lambda: evaluate(net, data.test, batch_size=config.eval_batch_size,
+                                                  scaler=data.scaler, raw_values=data.values))
+        out["eval_window_s"] = (out["val_pass_s"] + out["test_pass_s"]) / (len(data.val) + len(data.test))
+    else:
+        part = first_windows(data.test, eval_windows)
+        batch_size = min(config.eval_batch_size, len(part))
+        out["eval_batch"] = batch_size  # the batch size actually timed
+        evaluate(net, first_windows(part, min(8, len(part))), batch_size=batch_size)  # warm-up
+        t = cpu(lambda: evaluate(net, part, batch_size=batch_size, scaler=data.scaler, raw_values=data.values))
+        out["eval_window_s"] = t / len(part)
+        out["eval_measured_windows"] = len(part)
+    return out
+
+
+def interpolate(lo: dict, hi: dict, horizon: int) -> dict:
+    """Step and per-window costs at `horizon`, linear between the measurements at two horizons."""
+    if hi["horizon"] == lo["horizon"]:
+        return lo
+    w = (horizon - lo["horizon"]) / (hi["horizon"] - lo["horizon"])
+    return {**lo, **{k: (1 - w) * lo[k] + w * hi[k] for k in ("step_s", "eval_window_s", "data_s")}}
+
+
+def cell_cost(m: dict, *, val_windows: int, test_windows: int, steps_per_epoch: int, epochs: int) -> dict:
+    train = epochs * steps_per_epoch * m["step_s"]
+    val = epochs * val_windows * m["eval_window_s"]
+    test = test_windows * m["eval_window_s"]
+    return {"data": m["data_s"], "train": train, "val": val, "test": test, "total": m["data_s"] + train + val + test}
+
+
+def process_overhead() -> float:
+    """CPU seconds of a fresh interpreter importing what a bench worker imports."""
+    code = ("import torch, samovar, samovar.cli, samovar.bench.runner, samovar.training.trainer, samovar.data, "
+            "samovar.models; from samovar import models; [models.model_class(m) for m in models.available()]")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-c", code], check=True, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def one_cell_table(args) -> None:
+    print("| model | lookback | batch | params | step CPU s | val pass CPU s | test pass CPU s | steps/epoch | est. quick cell CPU s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in args.models.split(","):
-        (cell,) = plan([name], [args.dataset], [args.horizon], [2021], profile="quick", data_dir=args.data_dir)
+        (cell,) = plan([name], [args.dataset], [args.horizon], [2021], profile="quick", data_dir=args.data_dir,
+                       max_epochs=args.max_epochs, max_steps_per_epoch=args.max_steps,
+                       overrides={"eval_batch_size": args.eval_batch_size} if args.eval_batch_size else None)
         if cell.na_reason:
             print(f"| {name} | {cell.lookback} | N/A: {cell.na_reason.splitlines()[0]} |")
             continue
-        data = prepare_data(cell.dataset, lookback=cell.lookback, horizon=cell.horizon, data_dir=args.data_dir)
-        config = cell.train_config(threads=1, quiet=True)
-        capped, _ = cap_training_windows(data, cell)
-        _, steps_per_epoch = _batch_plan(len(capped.train), config)
-        net = build_model(name, cell.lookback, cell.horizon, data.channels, cell.model_kwargs, seed=1)
-        opt = _make_optimizer(net, config)
-        batch = config.batch_size * config.accumulate
-        x, y = data.train.batch(torch.arange(batch))
+        m = measure(cell, steps=args.steps, eval_windows=None, data_dir=args.data_dir)
+        c = cell_cost(m, val_windows=m["val_windows"], test_windows=m["test_windows"],
+                      steps_per_epoch=m["steps_per_epoch"], epochs=m["epochs"])
+        print(f"| {name} | {cell.lookback} | {m['batch']} | {m['params']:,} | {m['step_s']:.3f} | {m['val_pass_s']:.1f} "
+              f"| {m['test_pass_s']:.1f} | {m['steps_per_epoch']} x {m['epochs']} | {c['total']:.0f} |", flush=True)
 
-        def step() -> None:
-            opt.zero_grad(set_to_none=True)
-            net.training_loss(x, y).backward()
-            opt.step()
 
-        step()  # warm-up
-        t_step = cpu(lambda: [step() for _ in range(args.steps)]) / args.steps
-        t_val = cpu(lambda: evaluate(net, data.val, batch_size=config.eval_batch_size))
-        t_test = cpu(lambda: evaluate(net, data.test, batch_size=config.eval_batch_size))
-        est = config.epochs * steps_per_epoch * t_step + config.epochs * t_val + t_test
-        print(f"| {name} | {cell.lookback} | {batch} | {net.num_parameters():,} | {t_step:.3f} | {t_val:.1f} | {t_test:.1f} "
-              f"| {steps_per_epoch} x {config.epochs} | {est:.0f} |", flush=True)
+def grid_table(args) -> None:
+    names = models.available() if args.models == "all" else args.models.split(",")
+    cells = plan(names, args.datasets.split(","), [int(h) for h in args.horizons.split(",")], [2021], profile="quick",
+                 data_dir=args.data_dir, max_epochs=args.max_epochs, max_steps_per_epoch=args.max_steps,
+                 overrides={"eval_batch_size": args.eval_batch_size} if args.eval_batch_size else None)
+    live = [c for c in cells if c.na_reason is None]
+    shared = set(filter(None, (args.shared_cost or "").split(",")))
+    # measurements per (model, dataset, lookback) -- per (model, lookback) for shared-cost models
+    groups: dict[tuple, list] = defaultdict(list)
+    for c in live:
+        groups[(c.model, None if c.model in shared else c.dataset, c.lookback)].append(c)
+    overhead = process_overhead() if args.overhead is None else args.overhead
+    print(f"# {len(cells)} cells, {len(cells) - len(live)} N/A, {len(live)} to run; {len(groups)} measurements; "
+          f"per-cell process overhead {overhead:.1f} CPU s", flush=True)
+    measured: dict[tuple, dict] = {}
+    if args.reuse:  # step and per-window costs do not depend on the epoch/step caps: re-estimate without measuring
+        with open(args.reuse) as fh:
+            for m in json.load(fh)["measured"]:
+                measured[tuple(m["key"])] = m
+    spent = time.process_time()
+    for key, group in groups.items():
+        for horizon in sorted({min(c.horizon for c in group), max(c.horizon for c in group)}):
+            probe = max((c for c in group if c.horizon == horizon), key=lambda c: c.dataset)
+            old = measured.get(key + (horizon,))
+            if old is not None and old["eval_batch_config"] == probe.train_config().eval_batch_size:
+                continue
+            m = measure(probe, steps=args.steps, eval_windows=args.eval_windows, data_dir=args.data_dir)
+            m["key"] = list(key + (horizon,))
+            measured[key + (horizon,)] = m
+            print(f"#   measured {probe.label()}: step {m['step_s']:.3f} s (batch {m['batch']}), "
+                  f"eval {1e3 * m['eval_window_s']:.2f} ms/window (batch {m['eval_batch']}), data {m['data_s']:.2f} s",
+                  flush=True)
+    print(f"# measuring took {time.process_time() - spent:.0f} CPU s", flush=True)
+    rows = []
+    for key, group in groups.items():
+        lo, hi = min(c.horizon for c in group), max(c.horizon for c in group)
+        for c in group:
+            m = interpolate(measured[key + (lo,)], measured[key + (hi,)], c.horizon)
+            # the cell's own window counts (cheap: no model, no training)
+            config = c.train_config()
+            t0 = time.process_time()
+            data = prepare_data(c.dataset, lookback=c.lookback, horizon=c.horizon, data_dir=args.data_dir)
+            t_data = time.process_time() - t0
+            capped, _ = cap_training_windows(data, c)
+            _, steps = _batch_plan(len(capped.train), config)
+            cost = cell_cost(m, val_windows=len(data.val), test_windows=len(data.test), steps_per_epoch=steps,
+                             epochs=config.epochs)
+            cost["total"] += t_data - cost["data"]
+            cost["data"] = t_data
+            rows.append({"model": c.model, "dataset": c.dataset, "horizon": c.horizon, "lookback": c.lookback,
+                         "steps": steps, "epochs": config.epochs, "val_windows": len(data.val),
+                         "test_windows": len(data.test), **cost, "total": cost["total"] + overhead})
+    print()
+    print("| model | cells | train CPU min | val CPU min | test CPU min | other CPU min | total CPU min |")
+    print("|---|---|---|---|---|---|---|")
+    total = defaultdict(float)
+    for name in sorted({r["model"] for r in rows}):
+        mine = [r for r in rows if r["model"] == name]
+        s = {k: sum(r[k] for r in mine) / 60 for k in ("train", "val", "test", "total")}
+        s["other"] = s["total"] - s["train"] - s["val"] - s["test"]
+        for k, v in s.items():
+            total[k] += v
+        print(f"| {name} | {len(mine)} | {s['train']:.1f} | {s['val']:.1f} | {s['test']:.1f} | {s['other']:.1f} | {s['total']:.1f} |")
+    print(f"| **all** | {len(rows)} | {total['train']:.1f} | {total['val']:.1f} | {total['test']:.1f} | {total['other']:.1f} "
+          f"| **{total['total']:.1f}** |")
+    print()
+    print("| dataset | " + " | ".join(sorted({r['model'] for r in rows})) + " | all |")
+    print("|---|" + "---|" * (len({r['model'] for r in rows}) + 1))
+    for dataset in dict.fromkeys(c.dataset for c in cells):
+        per = [sum(r["total"] for r in rows if r["dataset"] == dataset and r["model"] == name) / 60
+               for name in sorted({r['model'] for r in rows})]
+        print(f"| {dataset} | " + " | ".join(f"{v:.1f}" for v in per) + f" | {sum(per):.1f} |")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"overhead_s": overhead, "measured": list(measured.values()), "cells": rows,
+                       "args": vars(args)}, fh, indent=1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--grid", action="store_true", help="estimate the whole grid (default: the deliverable's)")
+    parser.add_argument("--dataset", default="ETTh1", help="one-cell mode")
+    parser.add_argument("--horizon", type=int, default=96, help="one-cell mode")
+    parser.add_argument("--datasets", default=DELIVERABLE["datasets"], help="--grid")
+    parser.add_argument("--horizons", default=DELIVERABLE["horizons"], help="--grid")
+    parser.add_argument("--models", default="all")
+    parser.add_argument("--max-epochs", type=int, default=None, help="as `bench run --max-epochs` (default: the quick profile's)")
+    parser.add_argument("--max-steps", type=int, default=None, help="as `bench run --max-steps`")
+    parser.add_argument("--eval-batch-size", type=int, default=None, help="override the cells' evaluation batch size")
+    parser.add_argument("--steps", type=int, default=2, help="measured optimizer steps per measurement (after a warm-up)")
+    parser.add_argument("--eval-windows", type=int, default=256, help="--grid: test windows timed per measurement")
+    parser.add_argument("--shared-cost", default="transformer", help="--grid: models measured on one dataset only")
+    parser.add_argument("--overhead", type=float, default=None, help="--grid: per-cell process overhead in CPU s (default: measure)")
+    parser.add_argument("--json", default=None, help="--grid: also write every measurement and cell estimate here")
+    parser.add_argument("--reuse", default=None, help="--grid: take measurements from an earlier --json file (same "
+                        "eval batch size) and measure only what it lacks; e.g. to estimate other --max-epochs/--max-steps")
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if args.models == "all" and not args.grid:
+        args.models = ",".join(models.available())
+    grid_table(args) if args.grid else one_cell_table(args)
 
 
 if __name__ == "__main__":
