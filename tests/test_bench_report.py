@@ -57,7 +57,7 @@ def test_ranks_by_hand(tmp_path):
 def test_markdown_bold_underline_dagger_na_and_seeds(tmp_path):
     rep = Report(make_db(tmp_path / "r.db"), reference={"D1": {"samovar": 0.3}}, reference_label="paper table")
     md = rep.markdown()
-    assert "quick" in md and "NOT the papers' settings" in md and "at most 2 epoch(s) and 5 optimizer steps" in md
+    assert "quick" in md and "NOT the papers' settings" in md and "at most 2 epoch(s) of at most 5 optimizer steps" in md
     d1 = next(line for line in md.splitlines() if line.startswith("| D1 |"))
     assert d1.split(" | ")[1:4] == ["**0.455**", "<u>0.485</u>", "0.505"]
     assert d1.rstrip(" |").endswith("0.300")  # the published column, shown as is

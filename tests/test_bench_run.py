@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ import pytest
 import torch
 
 from samovar.bench.db import ResultsDB
-from samovar.bench.grid import Cell, lookbacks_for, na_reason, plan, resolve_recipe
+from samovar.bench.grid import QUICK_EPOCHS, QUICK_EVAL_BATCH, QUICK_STEPS, Cell, lookbacks_for, na_reason, plan, resolve_recipe
 from samovar.bench.runner import EpochSubset, execute_cell, run_grid
 from samovar.data import prepare_data
 from samovar.models import model_class
@@ -59,8 +60,21 @@ def test_lookback_policy():
 
 def test_quick_profile_caps_and_validates():
     cells = plan(["samovar"], ["etth1"], [96], [1, 2], profile="quick")
-    assert [c.dataset for c in cells] == ["ETTh1", "ETTh1"] and cells[0].train["epochs"] == 3
-    assert cells[0].max_steps_per_epoch == 100 and cells[0].lookback == 1024
+    assert [c.dataset for c in cells] == ["ETTh1", "ETTh1"] and cells[0].train["epochs"] == QUICK_EPOCHS == 1
+    assert cells[0].max_steps_per_epoch == QUICK_STEPS == 50 and cells[0].lookback == 1024
+    assert cells[0].train["eval_batch_size"] == QUICK_EVAL_BATCH  # speed only: not part of the hash
+    assert cells[0].key("v") == plan(["samovar"], ["etth1"], [96], [1], profile="quick",
+                                     overrides={"eval_batch_size": 7})[0].key("v")
+    assert plan(["samovar"], ["etth1"], [96], [1], profile="paper")[0].train.get("eval_batch_size") is None
+    # an epoch cap that keeps a per-epoch schedule below the recipe's lr says so in the cell's notes
+    (patchtst,) = plan(["patchtst"], ["ETTh1"], [96], [1], profile="quick")
+    assert any("never leaves its starting lr 0.0001 / 25" in n for n in patchtst.notes)
+    (patchtst,) = plan(["patchtst"], ["ETTh1"], [96], [1], profile="quick", max_epochs=2)
+    assert not any("never leaves" in n for n in patchtst.notes)  # type3 sets the full lr after epoch 1
+    from samovar.bench import cli
+
+    assert f"quick default: {QUICK_EPOCHS})" in inspect.getsource(cli.run)  # the --help text names the real caps
+    assert f"quick default: {QUICK_STEPS})" in inspect.getsource(cli.run)
     assert cells[0].key("v")["config_hash"] == cells[1].key("v")["config_hash"]  # seed is a key column, not hashed
     with pytest.raises(ValueError, match="unknown model"):
         plan(["nope"], ["synthetic"], [24], [1])

@@ -41,8 +41,8 @@ def run(
     seeds: str = typer.Option("2021", help="Comma-separated seeds (several give mean ± std)."),
     profile: str = typer.Option("quick", help="'quick' (CPU-sized budget, labelled as such) or 'paper' (published recipes)."),
     lookback: str = typer.Option("paper", help="'paper' (each model's default), a number, or a list chosen on validation MSE."),
-    max_epochs: Optional[int] = typer.Option(None, help="Cap on epochs (quick default: 3)."),
-    max_steps: Optional[int] = typer.Option(None, help="Cap on optimizer steps per epoch (quick default: 100)."),
+    max_epochs: Optional[int] = typer.Option(None, help="Cap on epochs (quick default: 1)."),
+    max_steps: Optional[int] = typer.Option(None, help="Cap on optimizer steps per epoch (quick default: 50)."),
     db: Optional[Path] = typer.Option(None, help=DB_HELP),
     runs_root: Optional[Path] = typer.Option(None, help="Where run directories go (default: runs/ beside the database)."),
     data_dir: Optional[Path] = typer.Option(None, help="Directory with dataset files (else $SAMOVAR_DATA_DIR, cache)."),
@@ -58,7 +58,7 @@ def run(
 ) -> None:
     """Run every (model, dataset, horizon, lookback, seed) cell not finished yet; results go to the database."""
     from .. import models as registry
-    from .grid import parse_list, plan
+    from .grid import budget_of, parse_list, plan, quick_label
     from .runner import run_grid
 
     try:
@@ -70,7 +70,7 @@ def run(
         fail(str(exc))
     na = sum(c.na_reason is not None for c in cells)
     console.print(f"[bold]{len(cells)} cells[/] ({na} N/A), profile [bold]{profile}[/]"
-                  + (" [yellow](CPU-sized budget, not the papers' settings)[/]" if profile == "quick" else ""))
+                  + (f" [yellow]— {quick_label(*budget_of(cells))}[/]" if profile == "quick" else ""))
     if dry_run:
         table = Table("cell", "recipe", "N/A reason / notes")
         for c in cells:

@@ -9,7 +9,8 @@ Profiles:
          recorded in the cell's notes.
   quick  the same recipe on a CPU-sized budget: at most QUICK_EPOCHS epochs and at most
          QUICK_STEPS optimizer steps per epoch (an evenly spaced subset of the training
-         windows, shifted every epoch). Validation and test always use every window.
+         windows, shifted every epoch), evaluated QUICK_EVAL_BATCH windows at a time.
+         Validation and test always use every window.
 
 Lookback policy: "paper" (``Model.default_lookback(horizon)``), a fixed number ("336"), or a
 list ("96,336,720"): every listed lookback is trained and the report keeps, per
@@ -21,17 +22,35 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..training.config import TrainConfig
+from ..training.config import EPOCH_SCHEDULES, TrainConfig, epoch_learning_rate
 from ..training.recipes import paper_recipe
 from ..training.recipes import resolve_recipe as shared_resolve_recipe
 from .db import config_hash
 
 PROFILES = ("paper", "quick")
-QUICK_EPOCHS = 3
-QUICK_STEPS = 100
+# The quick budget: sized so the deliverable grid (9 models x 6 datasets x 4 horizons) costs a few
+# CPU-hours, not days (benchmarks/bench_quick_timing.py --grid; docs/bench.md). One epoch: every
+# further epoch costs another pass over every validation window, which for most cells costs more
+# than 50 training steps.
+QUICK_EPOCHS = 1
+QUICK_STEPS = 50
+QUICK_EVAL_BATCH = 64  # speed only: on 1 CPU thread 64 windows per forward beat 256 by 20-40 % (same numbers)
 # TrainConfig options that do not change results (never hashed, set per executor).
 RESULT_FREE = ("quiet", "device", "threads", "eval_batch_size", "seed")
 FALLBACK_LOOKBACK = 96
+
+
+def quick_label(epochs: int, steps: int) -> str:
+    """The words every quick-profile output carries (CLI, report)."""
+    return (f"quick — a CPU-sized budget, NOT the papers' settings: at most {epochs} epoch(s) of at most {steps} "
+            "optimizer steps (evenly spaced training windows); validation and test use every window")
+
+
+def budget_of(cells: list["Cell"]) -> tuple[int, int]:
+    """(largest epoch count, largest step cap) of the cells (the defaults when none is set)."""
+    epochs = [int(c.train.get("epochs", TrainConfig.epochs)) for c in cells]
+    steps = [c.max_steps_per_epoch for c in cells if c.max_steps_per_epoch]
+    return max(epochs or [QUICK_EPOCHS]), max(steps or [QUICK_STEPS])
 
 
 @dataclass
@@ -160,6 +179,18 @@ def na_reason(dataset: str, lookback: int, horizon: int, data_dir: str | None = 
 # ----------------------------------------------------------------------------- the grid
 
 
+def _capped_schedule_notes(train: dict[str, Any]) -> list[str]:
+    """What an epoch cap does to a per-epoch schedule that starts below the recipe's lr."""
+    config = TrainConfig(**train)
+    if config.schedule not in EPOCH_SCHEDULES or config.pre_schedule_lr_div == 1.0:
+        return []
+    rates = [epoch_learning_rate(config.schedule, config.lr, e, config.pre_schedule_lr_div) for e in range(config.epochs)]
+    if max(rates) >= config.lr:
+        return []
+    return [f"with {config.epochs} epoch(s) the {config.schedule!r} schedule never leaves its starting lr "
+            f"{config.lr:g} / {config.pre_schedule_lr_div:g} (the recipe's lr {config.lr:g} is set only after a later epoch)"]
+
+
 def plan(
     models: list[str],
     datasets: list[str],
@@ -201,6 +232,9 @@ def plan(
                 train, model_kwargs, recipe, notes = resolve_recipe(model, cls, dataset, horizon)
                 if max_epochs is not None and train.get("epochs", TrainConfig.epochs) > max_epochs:
                     train["epochs"] = int(max_epochs)
+                    notes = notes + _capped_schedule_notes(train)
+                if profile == "quick":
+                    train.setdefault("eval_batch_size", QUICK_EVAL_BATCH)
                 if overrides:
                     train.update(overrides)
                 TrainConfig(**train)  # validate now, not in a worker

@@ -31,7 +31,7 @@ import pandas as pd
 
 from ..utils import write_text_atomic
 from .db import ResultsDB
-from .grid import QUICK_EPOCHS, QUICK_STEPS
+from .grid import QUICK_EPOCHS, QUICK_STEPS, quick_label
 from .reference import Published, as_published
 
 METRICS = ("mse", "mae")
@@ -204,8 +204,7 @@ class Report:
         steps = sorted({c.get("max_steps_per_epoch") for c in configs if c.get("max_steps_per_epoch")})
         epochs = sorted({c.get("train", {}).get("epochs") for c in configs if c.get("train", {}).get("epochs")})
         if self.profile == "quick":
-            return (f"profile **quick** — a CPU-sized budget, NOT the papers' settings: at most {max(epochs or [QUICK_EPOCHS])} "
-                    f"epoch(s) and {max(steps or [QUICK_STEPS])} optimizer steps per epoch; validation and test use every window")
+            return "profile **" + quick_label(max(epochs or [QUICK_EPOCHS]), max(steps or [QUICK_STEPS])).replace("quick", "quick**", 1)
         return "profile **paper** — each model's published recipe where it has one (else the LTSF default; see notes)"
 
     def na_reasons(self) -> dict[tuple[str, str, int], str]:
