@@ -165,3 +165,26 @@ def test_backward_inside_autocast_region_stays_float32(chunk_size):
     for g, r in zip(grads, ref):
         assert g.dtype == torch.float32
         torch.testing.assert_close(g, r, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("narrow", [0, 64])  # every product as written / every narrow product transposed
+@pytest.mark.parametrize("slice_positions", [1, 50, 1 << 14])  # one row per slice, 2+2+1 rows, one slice
+def test_chunked_layouts_and_slices_match_naive(monkeypatch, narrow, slice_positions):
+    """The chunked kernel's two product layouts and its slicing over batch·heads rows give the
+    naive numbers, with an initial state and the final state (gradcheck covers both)."""
+    import samovar.ops.linear_attention as la
+
+    monkeypatch.setattr(la, "_NARROW", narrow)
+    monkeypatch.setattr(la, "_SLICE_POSITIONS", slice_positions)
+    inputs = qkv(batch=5, heads=1, length=21, d_k=6, d_v=5)  # 5 rows of 6 chunks of 4 (3 padded)
+    assert_same(linear_attention_chunked(*inputs, chunk_size=4), linear_attention_naive(*inputs), inputs, atol=1e-10)
+    q, k, v = qkv(batch=5, heads=1, length=9, d_k=3, d_v=2)
+    s0 = torch.randn(5, 1, 3, 2, dtype=torch.float64, requires_grad=True)
+    fn = lambda q, k, v, s0: linear_attention_chunked(q, k, v, chunk_size=2, initial_state=s0, return_state=True)
+    assert torch.autograd.gradcheck(fn, (q, k, v, s0))
+
+
+def test_chunked_wide_heads_float64():
+    """Head widths above the narrow limit (products as written) with unequal d_k, d_v."""
+    inputs = qkv(batch=1, heads=2, length=45, d_k=20, d_v=24)
+    assert_same(linear_attention_chunked(*inputs, chunk_size=16), linear_attention_naive(*inputs), inputs, atol=1e-10)

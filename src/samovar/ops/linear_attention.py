@@ -161,17 +161,6 @@ def _to_chunks(x: Tensor, chunk: int) -> Tensor:
     return x.reshape(batch * heads, (length + pad) // chunk, chunk, dim).contiguous()
 
 
-# Work on this many floats of (C, C) score blocks at a time: the intermediates of one slice
-# stay cache-sized and the peak memory does not grow with the score blocks of the whole batch.
-_SLICE_FLOATS = 1 << 20
-
-
-def _slices(G: int, N: int, C: int):
-    """Ranges over the batch·heads axis holding about _SLICE_FLOATS score entries each."""
-    step = max(1, _SLICE_FLOATS // max(1, N * C * C))
-    return [slice(i, min(i + step, G)) for i in range(0, G, step)]
-
-
 def _without_autocast(backward):
     """Run an autograd.Function's backward with autocast off, so its products stay in the dtype of
     the saved inputs, as in the forward (``loss.backward()`` called inside an autocast region, or
@@ -185,61 +174,105 @@ def _without_autocast(backward):
     return wrapped
 
 
+# Work on about this many positions (all chunks of a few batch·head rows) at a time: the
+# intermediates of one slice (score blocks, chunk states) stay cache-sized, and nothing but
+# q, k, v is kept for the backward, so the memory beyond inputs, output and gradients is one
+# slice's intermediates whatever the batch and length.
+_SLICE_POSITIONS = 1 << 14
+# Head widths up to this are "narrow": products with that many columns are computed transposed.
+_NARROW = 16
+
+
+def _slices(G: int, N: int, C: int):
+    """Ranges over the batch·heads axis covering about _SLICE_POSITIONS positions each."""
+    step = max(1, _SLICE_POSITIONS // max(1, N * C))
+    return [slice(i, min(i + step, G)) for i in range(0, G, step)]
+
+
+def _chunk_start_states(k3: Tensor, v3: Tensor, s0: Tensor) -> tuple[Tensor, Tensor]:
+    """k3: (R·N, C, d_k), v3: (R·N, C, d_v), s0: (R, d_k, d_v) -> (S: (R·N, d_k, d_v) with
+    S_n = s0 + Σ_{m<n} k_mᵀ v_m, the state at the start of chunk n; final state (R, d_k, d_v))."""
+    d_k, d_v = k3.shape[-1], v3.shape[-1]
+    chunk_states = torch.bmm(k3.transpose(1, 2), v3).view(s0.shape[0], -1, d_k, d_v)
+    starts = torch.cumsum(chunk_states, dim=1)
+    final = starts[:, -1] + s0
+    starts.sub_(chunk_states).add_(s0.unsqueeze(1))  # exclusive cumsum, in place
+    return starts.view(-1, d_k, d_v), final
+
+
+def _bmm_add(a: Tensor, b: Tensor, c: Tensor, d: Tensor, out: Tensor, buf: Tensor | None) -> None:
+    """out = a b + c d for batches of (C, w) results, w a head width.
+
+    With ``buf`` (an (n, w, C) scratch tensor) the product is computed transposed, as
+    bᵀ aᵀ + dᵀ cᵀ into buf, and copied into out: the batched GEMM runs a product with only w
+    (e.g. 8) columns at a fraction of the speed of the same product with w rows.
+    """
+    if buf is None:
+        torch.bmm(a, b, out=out).baddbmm_(c, d)
+    else:
+        t = buf[: out.shape[0]]
+        torch.bmm(b.transpose(1, 2), a.transpose(1, 2), out=t).baddbmm_(d.transpose(1, 2), c.transpose(1, 2))
+        out.copy_(t.transpose(1, 2))
+
+
 class _ChunkedLinearAttention(torch.autograd.Function):
     """Chunked causal linear attention on chunked inputs with a hand-written backward.
 
     Inputs qc, kc: (G, N, C, d_k), vc: (G, N, C, d_v) with G = batch·heads, s0: (G, d_k, d_v),
     mask: (C, C) lower-triangular ones. Outputs o: (G, N, C, d_v) and the final state (G, d_k, d_v).
 
-    Forward:  A = tril(q kᵀ) per chunk;  U_n = k_nᵀ v_n;  S_n = s0 + Σ_{m<n} U_m (exclusive
-    cumsum, no loop over chunks);  o = A v + q S_n.  Every product is a batched matmul over
-    the chunks of a slice of G. Saved for the backward: q, k, v and the chunk-start states S
-    (d_k·d_v/C floats per position and head); the score blocks are recomputed slice by slice,
-    so at most one slice of (C, C) blocks exists at any time.
+    Forward:  A = q kᵀ ⊙ M per chunk;  U_n = k_nᵀ v_n;  S_n = s0 + Σ_{m<n} U_m (exclusive
+    cumsum, no loop over chunks);  o = A v + q S_n.  Every product is a batched matmul over the
+    chunks of a slice of the G rows, one slice at a time. Saved for the backward: q, k, v only;
+    chunk states and score blocks are recomputed slice by slice, so the memory beyond inputs,
+    output and gradients is one slice's intermediates. Products with a narrow head width
+    (≤ _NARROW) as their column count are computed transposed (see ``_bmm_add``).
     """
 
     @staticmethod
     def forward(ctx, qc: Tensor, kc: Tensor, vc: Tensor, s0: Tensor, mask: Tensor):
         G, N, C, d_k = qc.shape
         d_v = vc.shape[-1]
-        chunk_states = torch.matmul(kc.transpose(-1, -2), vc)  # (G, N, d_k, d_v)
-        inclusive = torch.cumsum(chunk_states, dim=1)
-        final = inclusive[:, -1] + s0
-        starts = inclusive.sub_(chunk_states).add_(s0.unsqueeze(1))  # s0 + Σ_{m<n} U_m
-        out = torch.empty_like(vc)
-        for sl in _slices(G, N, C):
-            q3, k3, v3 = (x[sl].reshape(-1, C, x.shape[-1]) for x in (qc, kc, vc))
+        out, final = torch.empty_like(vc), torch.empty_like(s0)
+        slices = _slices(G, N, C)
+        rows = slices[0].stop - slices[0].start
+        buf = qc.new_empty(rows * N, d_v, C) if d_v <= _NARROW else None
+        for sl in slices:
+            q3, k3, v3 = (x[sl].view(-1, C, x.shape[-1]) for x in (qc, kc, vc))
+            starts, final[sl] = _chunk_start_states(k3, v3, s0[sl])
             scores = torch.bmm(q3, k3.transpose(1, 2)).mul_(mask)
-            o3 = out[sl].view(-1, C, d_v)  # written in place: no extra copy
-            torch.bmm(q3, starts[sl].reshape(-1, d_k, d_v), out=o3).baddbmm_(scores, v3)
-        ctx.save_for_backward(qc, kc, vc, starts, mask)
+            _bmm_add(q3, starts, scores, v3, out[sl].view(-1, C, d_v), buf)
+        ctx.save_for_backward(qc, kc, vc, s0, mask)
         return out, final
 
     @staticmethod
     @_without_autocast
     def backward(ctx, d_out: Tensor, d_final: Tensor):
-        qc, kc, vc, starts, mask = ctx.saved_tensors
+        qc, kc, vc, s0, mask = ctx.saved_tensors
         G, N, C, d_k = qc.shape
         d_v = vc.shape[-1]
         d_out = d_out.contiguous()
-        # G_n = q_nᵀ dO_n is the gradient wrt the state at the start of chunk n; that state
-        # sums all earlier chunk states, so dU_m = Σ_{n>m} G_n + d_final = total − Σ_{n≤m} G_n + d_final.
-        g = torch.matmul(qc.transpose(-1, -2), d_out)  # (G, N, d_k, d_v)
-        total = g.sum(1, keepdim=True) + d_final.unsqueeze(1)
-        d_s0 = total.squeeze(1)
-        d_chunk_state = torch.cumsum(g, dim=1).neg_().add_(total)
-        dq, dk, dv = torch.empty_like(qc), torch.empty_like(kc), torch.empty_like(vc)
-        for sl in _slices(G, N, C):
-            q3, k3, v3, do3 = (x[sl].reshape(-1, C, x.shape[-1]) for x in (qc, kc, vc, d_out))
-            s3 = starts[sl].reshape(-1, d_k, d_v)
-            du3 = d_chunk_state[sl].reshape(-1, d_k, d_v)
+        dq, dk, dv, d_s0 = torch.empty_like(qc), torch.empty_like(kc), torch.empty_like(vc), torch.empty_like(s0)
+        slices = _slices(G, N, C)
+        rows = slices[0].stop - slices[0].start
+        buf_k = qc.new_empty(rows * N, d_k, C) if d_k <= _NARROW else None
+        buf_v = qc.new_empty(rows * N, d_v, C) if d_v <= _NARROW else None
+        for sl in slices:
+            q3, k3, v3, do3 = (x[sl].view(-1, C, x.shape[-1]) for x in (qc, kc, vc, d_out))
+            starts, _ = _chunk_start_states(k3, v3, s0[sl])
+            # g_n = q_nᵀ dO_n is the gradient wrt the state at the start of chunk n; that state
+            # sums all earlier chunk states, so dU_m = Σ_{n>m} g_n + dS_final = total − Σ_{n≤m} g_n.
+            g = torch.bmm(q3.transpose(1, 2), do3).view(-1, N, d_k, d_v)
+            total = g.sum(1).add_(d_final[sl])
+            d_s0[sl] = total
+            du3 = g.cumsum_(1).neg_().add_(total.unsqueeze(1)).view(-1, d_k, d_v)
             # dq = (dO vᵀ ⊙ M) k + dO Sᵀ ;  dk = (dO vᵀ ⊙ M)ᵀ q + v dUᵀ ;  dv = (q kᵀ ⊙ M)ᵀ dO + k dU
             dq3, dk3, dv3 = dq[sl].view(-1, C, d_k), dk[sl].view(-1, C, d_k), dv[sl].view(-1, C, d_v)
             d_scores = torch.bmm(do3, v3.transpose(1, 2)).mul_(mask)
-            torch.bmm(do3, s3.transpose(1, 2), out=dq3).baddbmm_(d_scores, k3)
-            torch.bmm(v3, du3.transpose(1, 2), out=dk3).baddbmm_(d_scores.transpose(1, 2), q3)
+            _bmm_add(do3, starts.transpose(1, 2), d_scores, k3, dq3, buf_k)
+            _bmm_add(v3, du3.transpose(1, 2), d_scores.transpose(1, 2), q3, dk3, buf_k)
             scores = torch.bmm(q3, k3.transpose(1, 2)).mul_(mask)
-            torch.bmm(k3, du3, out=dv3).baddbmm_(scores.transpose(1, 2), do3)
+            _bmm_add(k3, du3, scores.transpose(1, 2), do3, dv3, buf_v)
         return dq, dk, dv, d_s0, None
 
 
