@@ -55,7 +55,7 @@ def test_ranks_by_hand(tmp_path):
 
 
 def test_markdown_bold_underline_dagger_na_and_seeds(tmp_path):
-    rep = Report(make_db(tmp_path / "r.db"), reference={"D1": {"samovar": 0.3}}, reference_label="paper table")
+    rep = Report(make_db(tmp_path / "r.db"), reference={"D1": {"c": 0.3}}, reference_label="paper table")
     md = rep.markdown()
     assert "quick" in md and "NOT the papers' settings" in md and "at most 2 epoch(s) of at most 5 optimizer steps" in md
     d1 = next(line for line in md.splitlines() if line.startswith("| D1 |"))
@@ -64,7 +64,7 @@ def test_markdown_bold_underline_dagger_na_and_seeds(tmp_path):
     d2 = next(line for line in md.splitlines() if line.startswith("| D2 |"))
     # c has D2 only at H192: dagger, and not eligible for bold; b's H96 value is its validation-chosen lookback 512
     assert d2.split(" | ")[1:4] == ["<u>1.100</u>", "**1.025**", "1.000†"]
-    assert "samovar (published)" in md and "samovar" not in rep.summary.index
+    assert "c (published)" in md and "paper table" in md
     assert "0.410 ± 0.014" in md  # a, D1, H96: two seeds
     assert "N/A*" in md and "c / D2 / H96: D2: the test split has 10 rows" in md
     assert "Counting rule" in md
@@ -110,9 +110,10 @@ def test_task_table(tmp_path):
 def test_published_numbers_are_shown_but_never_ranked(tmp_path):
     db = make_db(tmp_path / "r.db")
     plain = Report(db)
-    # published values better than every measured one, for a measured model's name ("a") and another ("z")
+    # published values better than every measured one, under the names of measured models
     per_horizon = {96: (0.01, 0.02), 192: (0.03, 0.04), 336: (0.05, 0.06), 720: (0.07, 0.08)}
-    ref = {"D1": {"a": Published.from_horizons("paper X, Table 1", per_horizon), "z": Published(mse=0.001, source="paper Y")},
+    ref = {"D1": {"a": Published.from_horizons("paper X, Table 1", per_horizon), "b": Published(mse=0.001, source="paper Y"),
+                  "z": Published(mse=0.2, source="paper W")},  # a model the report does not have: left out
            "D9": {"a": Published(mse=0.5, source="paper Z")}}  # a dataset the report does not have: left out
     rep = Report(db, reference=ref)
     pd.testing.assert_frame_equal(rep.summary, plain.summary)  # AvgRank, #Top1, #cells unchanged
@@ -121,7 +122,7 @@ def test_published_numbers_are_shown_but_never_ranked(tmp_path):
     md = rep.markdown()
     lines = md.splitlines()
     mse_header, mae_header = [line for line in lines if line.startswith("| Dataset | a | b | c |")][:2]
-    assert mse_header.endswith("| a (published) | z (published) |") and mae_header.endswith("| c | a (published) |")
+    assert mse_header.endswith("| a (published) | b (published) |") and mae_header.endswith("| c | a (published) |")
     d1_mse, d1_mae = [line for line in lines if line.startswith("| D1 |")][:2]
     # measured cells keep their marks; published ones (better than all) are shown as printed, unmarked
     assert d1_mse.strip("| ").split(" | ") == ["D1", "**0.455**", "<u>0.485</u>", "0.505", "0.040", "0.001"]
@@ -132,7 +133,8 @@ def test_published_numbers_are_shown_but_never_ranked(tmp_path):
     # per-horizon tables carry the entries printed per horizon
     assert next(line for line in lines if line.startswith("| D1 | 96 | MSE |")).rstrip(" |").endswith("0.010")
     assert next(line for line in lines if line.startswith("| D1 | 192 | MAE |")).rstrip(" |").endswith("0.040")
-    assert "paper X, Table 1" in md and "paper Y" in md and "paper Z" not in md and "never ranked" in md
+    assert "paper X, Table 1" in md and "paper Y" in md and "never ranked" in md
+    assert "paper Z" not in md and "paper W" not in md and "z (published)" not in md
     page = rep.html()
     assert "a (published)" in page and "paper X, Table 1" in page
 

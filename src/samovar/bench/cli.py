@@ -69,8 +69,8 @@ def run(
     except (ValueError, KeyError) as exc:
         fail(str(exc))
     na = sum(c.na_reason is not None for c in cells)
-    console.print(f"[bold]{len(cells)} cells[/] ({na} N/A), profile [bold]{profile}[/]"
-                  + (f" [yellow]— {quick_label(*budget_of(cells))}[/]" if profile == "quick" else ""))
+    console.print(f"[bold]{len(cells)} cells[/] ({na} N/A), profile "
+                  + (f"[yellow]{quick_label(*budget_of(cells))}[/]" if profile == "quick" else f"[bold]{profile}[/]"))
     if dry_run:
         table = Table("cell", "recipe", "N/A reason / notes")
         for c in cells:

@@ -43,8 +43,9 @@ COUNTING_RULE = (
     "Published numbers are not ranked and take no part in bold/underline."
 )
 PUBLISHED_NOTE = (
-    "Published numbers (columns \"<model> (published)\"): each paper's own full training budget and look-back, "
-    "for orientation only; not comparable with a quick-profile run, never ranked, never bold/underlined."
+    "Published numbers (columns \"<model> (published)\"; averages over horizons 96/192/336/720): each paper's own "
+    "full training budget and look-back, for orientation only; not comparable with a quick-profile run, never ranked, "
+    "never bold/underlined."
 )
 
 
@@ -192,9 +193,11 @@ class Report:
         self.datasets = sorted(set(self.agg["dataset"]) | (set(self.na["dataset"]) if len(self.na) else set()), key=str.lower)
         self.ranks = rank_cells(self.agg)
         self.summary = rank_summary(self.ranks, self.models)
-        # published entries of the reported datasets only: dataset -> model -> Published
-        self.reference = {d: {m: as_published(v, reference_label) for m, v in entries.items()}
+        # published entries of the reported datasets and models only: dataset -> model -> Published
+        wanted = set(self.models) | ({m.lower() for m in models} if models else set())
+        self.reference = {d: {m: as_published(v, reference_label) for m, v in entries.items() if m in wanted}
                           for d, entries in (reference or {}).items() if d in self.datasets}
+        self.reference = {d: entries for d, entries in self.reference.items() if entries}
         self.reference_label = reference_label
 
     # -- labels
