@@ -39,6 +39,7 @@ from torch import nn
 
 from . import register
 from ._common import (
+    Dropout,
     InstanceNorm,
     MultiheadAttention,
     check_dropout,
@@ -88,7 +89,7 @@ class CrossDecoderLayer(nn.Module):
         self.cross_attn = MultiheadAttention(d_model, heads, proj_dropout=dropout)
         self.mask_attn = QueryAdaptiveMask(qam_start, qam_end)
         self.norm_attn = nn.LayerNorm(d_model)
-        self.ff = nn.Sequential(nn.Linear(d_model, d_ff), GEGLU(), nn.Dropout(dropout), nn.Linear(d_ff // 2, d_model))
+        self.ff = nn.Sequential(nn.Linear(d_model, d_ff), GEGLU(), Dropout(dropout), nn.Linear(d_ff // 2, d_model))
         self.mask_ff = QueryAdaptiveMask(qam_start, qam_end)
         self.norm_ff = nn.LayerNorm(d_model)
 
@@ -141,7 +142,7 @@ class CATS(ForecastModel):
         self.pos_embed = nn.Parameter(torch.empty(self.num_patches, d_model).uniform_(-0.02, 0.02))
         query_shape = (self.num_queries, self.patch_len) if query_independence else (channels, self.num_queries, self.patch_len)
         self.queries = nn.Parameter(0.5 * torch.randn(query_shape))
-        self.embed_dropout = nn.Dropout(dropout)
+        self.embed_dropout = Dropout(dropout)
         self.layers = nn.ModuleList(
             CrossDecoderLayer(d_model, heads, d_ff, dropout, self.qam_start, self.qam_end) for _ in range(layers)
         )

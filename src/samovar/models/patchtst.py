@@ -23,6 +23,7 @@ from torch import nn
 
 from . import register
 from ._common import (
+    Dropout,
     InstanceNorm,
     MultiheadAttention,
     check_dropout,
@@ -53,10 +54,10 @@ class PatchEncoderLayer(nn.Module):
     def __init__(self, d_model: int, heads: int, d_ff: int, dropout: float, attn_dropout: float) -> None:
         super().__init__()
         self.attn = MultiheadAttention(d_model, heads, attn_dropout=attn_dropout, proj_dropout=dropout)
-        self.drop_attn = nn.Dropout(dropout)
+        self.drop_attn = Dropout(dropout)
         self.norm_attn = BatchNormTokens(d_model)
-        self.ff = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model))
-        self.drop_ff = nn.Dropout(dropout)
+        self.ff = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), Dropout(dropout), nn.Linear(d_ff, d_model))
+        self.drop_ff = Dropout(dropout)
         self.norm_ff = BatchNormTokens(d_model)
 
     def forward(self, x: torch.Tensor, prev_scores: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,11 +100,11 @@ class PatchTST(ForecastModel):
         self.patch_embed = nn.Linear(self.patch_len, d_model)
         # learnable positional embedding, initialised U(-0.02, 0.02) as in the authors' code
         self.pos_embed = nn.Parameter(torch.empty(self.num_patches, d_model).uniform_(-0.02, 0.02))
-        self.embed_dropout = nn.Dropout(dropout)
+        self.embed_dropout = Dropout(dropout)
         self.layers = nn.ModuleList(
             PatchEncoderLayer(d_model, heads, d_ff, dropout, attn_dropout) for _ in range(layers)
         )
-        self.head_dropout = nn.Dropout(head_dropout)
+        self.head_dropout = Dropout(head_dropout)
         self.head = nn.Linear(self.num_patches * d_model, self.horizon)
 
     @classmethod

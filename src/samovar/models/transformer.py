@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from . import register
-from ._common import InstanceNorm, MultiheadAttention, check_dropout, check_input, check_positive_int, training_recipe
+from ._common import Dropout, InstanceNorm, MultiheadAttention, check_dropout, check_input, check_positive_int, training_recipe
 from .base import ForecastModel
 
 
@@ -49,12 +49,12 @@ class PreNormEncoderLayer(nn.Module):
         self.attn = MultiheadAttention(d_model, heads, attn_dropout=dropout, proj_dropout=dropout)
         self.norm_ff = nn.LayerNorm(d_model)
         self.ff = nn.Sequential(
-            nn.Linear(d_model, d_ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model), nn.Dropout(dropout)
+            nn.Linear(d_model, d_ff), nn.GELU(), Dropout(dropout), nn.Linear(d_ff, d_model), Dropout(dropout)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.norm_attn(x)
-        x = x + self.attn(h, h)[0]
+        x = x + self.attn(h, h, need_scores=False)[0]
         return x + self.ff(self.norm_ff(x))
 
 
@@ -84,7 +84,7 @@ class EncoderTransformer(ForecastModel):
         self.norm = InstanceNorm(channels) if instance_norm else None
         self.embed = nn.Linear(channels, d_model)
         self.register_buffer("positions", sinusoidal_positions(self.lookback, d_model), persistent=False)
-        self.embed_dropout = nn.Dropout(dropout)
+        self.embed_dropout = Dropout(dropout)
         self.layers = nn.ModuleList(PreNormEncoderLayer(d_model, heads, d_ff, dropout) for _ in range(layers))
         self.final_norm = nn.LayerNorm(d_model)
         self.to_channels = nn.Linear(d_model, channels)
