@@ -184,7 +184,19 @@ def test_chunked_layouts_and_slices_match_naive(monkeypatch, narrow, slice_posit
     assert torch.autograd.gradcheck(fn, (q, k, v, s0))
 
 
-def test_chunked_wide_heads_float64():
-    """Head widths above the narrow limit (products as written) with unequal d_k, d_v."""
+@pytest.mark.parametrize("chunk_size", [2, 16])  # 23 chunks (a blocked scan with padding) / 3 chunks
+def test_chunked_wide_heads_float64(chunk_size):
+    """Head widths above the narrow limit (products as written, blocked scan of the states)."""
     inputs = qkv(batch=1, heads=2, length=45, d_k=20, d_v=24)
-    assert_same(linear_attention_chunked(*inputs, chunk_size=16), linear_attention_naive(*inputs), inputs, atol=1e-10)
+    assert_same(linear_attention_chunked(*inputs, chunk_size=chunk_size), linear_attention_naive(*inputs), inputs, atol=1e-10)
+
+
+@pytest.mark.parametrize("length", [1, 5, 16, 17, 48, 300])
+@pytest.mark.parametrize("width", [3, 256])  # cumsum / blocked triangular matmuls (recursive past 256)
+def test_exclusive_scan(length, width):
+    from samovar.ops.linear_attention import _exclusive_scan
+
+    x = torch.randn(2, length, width, dtype=torch.float64, generator=torch.Generator().manual_seed(length))
+    inclusive = x.cumsum(1)
+    torch.testing.assert_close(_exclusive_scan(x), inclusive - x, atol=1e-10, rtol=1e-10)
+    torch.testing.assert_close(_exclusive_scan(x, reverse=True), inclusive[:, -1:] - inclusive, atol=1e-10, rtol=1e-10)

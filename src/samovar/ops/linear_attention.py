@@ -189,14 +189,42 @@ def _slices(G: int, N: int, C: int):
     return [slice(i, min(i + step, G)) for i in range(0, G, step)]
 
 
+_SCAN_BLOCK = 16
+
+
+def _exclusive_scan(x: Tensor, reverse: bool = False) -> Tensor:
+    """x: (R, N, D) -> y: (R, N, D) contiguous with y_n = Σ_{m<n} x_m (Σ_{m>n} x_m with ``reverse``).
+
+    torch.cumsum along a non-last axis runs far below memory speed, so for wide rows (D ≥ 256,
+    e.g. 32×32 states) the scan is blocked: a (b, b) strictly triangular matmul inside blocks of
+    b = _SCAN_BLOCK entries, the same scan (recursively) over the block totals, one broadcast add.
+    """
+    R, N, D = x.shape
+    if D < 256:
+        if reverse:
+            return torch.cumsum(x, dim=1).neg_().add_(x.sum(1, keepdim=True))  # total − Σ_{m≤n}
+        return torch.cumsum(x, dim=1).sub_(x)
+    b = min(N, _SCAN_BLOCK)
+    tri = torch.ones(b, b, dtype=x.dtype, device=x.device).tril_(-1)
+    if reverse:
+        tri = tri.t()
+    blocks = -(-N // b)
+    padded = F.pad(x, (0, 0, 0, blocks * b - N)) if blocks * b != N else x
+    grouped = padded.view(R, blocks, b, D)
+    within = torch.matmul(tri, grouped)  # (R, blocks, b, D)
+    if blocks > 1:
+        within += _exclusive_scan(grouped.sum(2), reverse).unsqueeze(2)
+    within = within.view(R, blocks * b, D)
+    return within if blocks * b == N else within[:, :N].contiguous()
+
+
 def _chunk_start_states(k3: Tensor, v3: Tensor, s0: Tensor) -> tuple[Tensor, Tensor]:
     """k3: (R·N, C, d_k), v3: (R·N, C, d_v), s0: (R, d_k, d_v) -> (S: (R·N, d_k, d_v) with
     S_n = s0 + Σ_{m<n} k_mᵀ v_m, the state at the start of chunk n; final state (R, d_k, d_v))."""
     d_k, d_v = k3.shape[-1], v3.shape[-1]
-    chunk_states = torch.bmm(k3.transpose(1, 2), v3).view(s0.shape[0], -1, d_k, d_v)
-    starts = torch.cumsum(chunk_states, dim=1)
-    final = starts[:, -1] + s0
-    starts.sub_(chunk_states).add_(s0.unsqueeze(1))  # exclusive cumsum, in place
+    chunk_states = torch.bmm(k3.transpose(1, 2), v3).view(s0.shape[0], -1, d_k * d_v)
+    starts = _exclusive_scan(chunk_states).add_(s0.view(-1, 1, d_k * d_v))
+    final = (starts[:, -1] + chunk_states[:, -1]).view_as(s0)
     return starts.view(-1, d_k, d_v), final
 
 
@@ -261,11 +289,11 @@ class _ChunkedLinearAttention(torch.autograd.Function):
             q3, k3, v3, do3 = (x[sl].view(-1, C, x.shape[-1]) for x in (qc, kc, vc, d_out))
             starts, _ = _chunk_start_states(k3, v3, s0[sl])
             # g_n = q_nᵀ dO_n is the gradient wrt the state at the start of chunk n; that state
-            # sums all earlier chunk states, so dU_m = Σ_{n>m} g_n + dS_final = total − Σ_{n≤m} g_n.
-            g = torch.bmm(q3.transpose(1, 2), do3).view(-1, N, d_k, d_v)
-            total = g.sum(1).add_(d_final[sl])
-            d_s0[sl] = total
-            du3 = g.cumsum_(1).neg_().add_(total.unsqueeze(1)).view(-1, d_k, d_v)
+            # sums all earlier chunk states, so dU_m = Σ_{n>m} g_n + dS_final, and dS0 = dU_0 + g_0.
+            g = torch.bmm(q3.transpose(1, 2), do3).view(-1, N, d_k * d_v)
+            du = _exclusive_scan(g, reverse=True).add_(d_final[sl].reshape(-1, 1, d_k * d_v))
+            d_s0[sl] = (du[:, 0] + g[:, 0]).view(-1, d_k, d_v)
+            du3 = du.view(-1, d_k, d_v)
             # dq = (dO vᵀ ⊙ M) k + dO Sᵀ ;  dk = (dO vᵀ ⊙ M)ᵀ q + v dUᵀ ;  dv = (q kᵀ ⊙ M)ᵀ dO + k dU
             dq3, dk3, dv3 = dq[sl].view(-1, C, d_k), dk[sl].view(-1, C, d_k), dv[sl].view(-1, C, d_v)
             d_scores = torch.bmm(do3, v3.transpose(1, 2)).mul_(mask)
