@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import samovar.models as models
-from samovar.layers.arx import head_rms_norm, head_rms_norm_reference
+from samovar.layers.arx import RMSNorm, head_rms_norm, head_rms_norm_reference
 
 NAMES = ["lintrans", "fixedvar"]
 
@@ -103,3 +103,17 @@ def test_head_rms_norm_matches_reference_float64():
         assert torch.allclose(a, b, atol=1e-12)
     with pytest.raises(ValueError, match="trailing axes"):
         head_rms_norm(x, torch.ones(3, 8, dtype=torch.float64))
+
+
+def test_rms_norm_module_equals_torch_float64():
+    """layers.arx.RMSNorm (hand-written backward) == nn.RMSNorm: values, gradients, state dict."""
+    torch.manual_seed(0)
+    ours, ref = RMSNorm(64, eps=1e-5).double(), torch.nn.RMSNorm(64, eps=1e-5).double()
+    with torch.no_grad():
+        ours.weight.normal_()
+    ref.load_state_dict(ours.state_dict())
+    x = torch.randn(5, 7, 64, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(5, 7, 64, dtype=torch.float64)
+    assert torch.allclose(ours(x), ref(x), rtol=1e-12, atol=1e-12)
+    for a, b in zip(torch.autograd.grad((ours(x) * g).sum(), (x, ours.weight)), torch.autograd.grad((ref(x) * g).sum(), (x, ref.weight))):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)

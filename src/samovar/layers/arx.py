@@ -9,6 +9,7 @@ Not a sequence mixer (nothing here is registered): these are the pieces the mode
                          (the channel's own segment projected), each with its own RMSNorm
 * ``MLP``                Linear D->4D, GELU, Linear 4D->D, dropout
 * ``head_rms_norm``      RMSNorm over the last axis with one weight vector per head
+* ``RMSNorm``            nn.RMSNorm (same parameter and numbers) with head_rms_norm's hand-written backward
 * ``StructuralMatrix``   S = L U per head: L unit lower-triangular, U upper-triangular with a
                          softplus-positive diagonal, hence always invertible
 """
@@ -70,7 +71,7 @@ class ARXTokenizer(nn.Module):
         mixed = torch.einsum("ck,bknd->bcnd", self.channel_mix.weight, proj[..., 0, :])  # (B, C, N, D)
         context = mixed + self.channel_mix.bias[:, None, None] * self.time_weight[0].sum(0)
         tokens = torch.stack([context, proj[..., 1, :]], dim=3) + self.time_bias  # (B, C, N, 2, D)
-        return F.rms_norm(tokens, (dim,), eps=NORM_EPS) * self.norm_weight
+        return head_rms_norm(tokens, self.norm_weight, eps=NORM_EPS)
 
     def forward_reference(self, segments: torch.Tensor) -> torch.Tensor:
         """The definition, channels mixed first (for tests): the same as ``forward``."""
@@ -137,6 +138,17 @@ def head_rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float = HEAD_NORM_
 def head_rms_norm_reference(x: torch.Tensor, weight: torch.Tensor, eps: float = HEAD_NORM_EPS) -> torch.Tensor:
     """The obviously-correct form of ``head_rms_norm`` (for tests)."""
     return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps) * weight
+
+
+class RMSNorm(nn.RMSNorm):
+    """``nn.RMSNorm(dim, eps)`` computed by ``head_rms_norm``: the same parameter (so the same
+    state dict) and numbers, with the hand-written backward (~1.5x faster at D = 64 than autograd
+    through F.rms_norm). x: (..., dim) -> (..., dim), float32 for low-precision inputs."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.weight is None or self.eps is None:  # not used by the models here: torch's own
+            return super().forward(x)
+        return head_rms_norm(x, self.weight, self.eps)
 
 
 class StructuralMatrix(nn.Module):

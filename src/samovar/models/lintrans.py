@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..layers.arx import MLP, NORM_EPS
+from ..layers.arx import MLP, NORM_EPS, RMSNorm
 from ..ops.linear_attention import linear_attention_step
 from . import register
 from .samovar import ARXForecaster, attend
@@ -30,12 +30,12 @@ class LinearAttentionBlock(nn.Module):
         super().__init__()
         self.dim, self.heads, self.head_dim = dim, heads, dim // heads
         self.kernel, self.chunk_size = kernel, chunk_size
-        self.attn_norm = nn.RMSNorm(dim, eps=NORM_EPS)
+        self.attn_norm = RMSNorm(dim, eps=NORM_EPS)
         self.qv_linear = nn.Linear(dim, 2 * dim)  # queries and values in one projection
         self.k_linear = nn.Linear(dim, dim)
         self.out_proj = nn.Linear(dim, dim)
         self.dropout = nn.Dropout(dropout)
-        self.mlp_norm = nn.RMSNorm(dim, eps=NORM_EPS)
+        self.mlp_norm = RMSNorm(dim, eps=NORM_EPS)
         self.mlp = MLP(dim, dropout)
 
     def _qkv(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers.arx import MLP, NORM_EPS, ARXTokenizer, StructuralMatrix, head_rms_norm, segment_series
+from ..layers.arx import MLP, NORM_EPS, ARXTokenizer, RMSNorm, StructuralMatrix, head_rms_norm, segment_series
 from ..ops.linear_attention import (
     linear_attention_chunked,
     linear_attention_materialized,
@@ -140,8 +140,8 @@ class ARXForecaster(ForecastModel, metaclass=ABCMeta):
 
         self.tokenizer = ARXTokenizer(self.horizon, self.channels, self.dim)
         self.token_dropout = nn.Dropout(dropout)
-        self.pre_norm = nn.RMSNorm(self.dim, eps=NORM_EPS)
-        self.final_norm = nn.RMSNorm(self.dim, eps=NORM_EPS)
+        self.pre_norm = RMSNorm(self.dim, eps=NORM_EPS)
+        self.final_norm = RMSNorm(self.dim, eps=NORM_EPS)
         self.head = nn.Linear(self.dim, self.horizon)
 
     @classmethod
@@ -322,9 +322,9 @@ class SAMoVAR(ARXForecaster):
         self.type_emb = nn.Parameter(0.02 * torch.randn(2, D))
         self.channel_type_emb = nn.Parameter(0.02 * torch.randn(C, 1, 2, D))
         # Trunk: pre-norm residual MLP blocks.
-        self.trunk_norms = nn.ModuleList([nn.RMSNorm(D, eps=NORM_EPS) for _ in range(n_layers)])
+        self.trunk_norms = nn.ModuleList([RMSNorm(D, eps=NORM_EPS) for _ in range(n_layers)])
         self.trunk = nn.ModuleList([MLP(D, self.dropout_p) for _ in range(n_layers)])
-        self.var_norm = nn.RMSNorm(D, eps=NORM_EPS)
+        self.var_norm = RMSNorm(D, eps=NORM_EPS)
         if self.data_dependent_qv:
             # Per layer: query and value projections of x0, each followed by a per-head RMSNorm.
             # (Separate projections, not one fused one: their gradients then flow into x0
