@@ -168,14 +168,14 @@ def test_backward_inside_autocast_region_stays_float32(chunk_size):
 
 
 @pytest.mark.parametrize("narrow", [0, 64])  # every product as written / every narrow product transposed
-@pytest.mark.parametrize("slice_positions", [1, 50, 1 << 14])  # one row per slice, 2+2+1 rows, one slice
-def test_chunked_layouts_and_slices_match_naive(monkeypatch, narrow, slice_positions):
+@pytest.mark.parametrize("slice_floats", [1, 300, 1 << 17])  # one row per slice, 2+2+1 rows, one slice
+def test_chunked_layouts_and_slices_match_naive(monkeypatch, narrow, slice_floats):
     """The chunked kernel's two product layouts and its slicing over batch·heads rows give the
     naive numbers, with an initial state and the final state (gradcheck covers both)."""
     import samovar.ops.linear_attention as la
 
     monkeypatch.setattr(la, "_NARROW", narrow)
-    monkeypatch.setattr(la, "_SLICE_POSITIONS", slice_positions)
+    monkeypatch.setattr(la, "_SLICE_FLOATS", slice_floats)
     inputs = qkv(batch=5, heads=1, length=21, d_k=6, d_v=5)  # 5 rows of 6 chunks of 4 (3 padded)
     assert_same(linear_attention_chunked(*inputs, chunk_size=4), linear_attention_naive(*inputs), inputs, atol=1e-10)
     q, k, v = qkv(batch=5, heads=1, length=9, d_k=3, d_v=2)

@@ -174,18 +174,18 @@ def _without_autocast(backward):
     return wrapped
 
 
-# Work on about this many positions (all chunks of a few batch·head rows) at a time: the
-# intermediates of one slice (score blocks, chunk states) stay cache-sized, and nothing but
-# q, k, v is kept for the backward, so the memory beyond inputs, output and gradients is one
-# slice's intermediates whatever the batch and length.
-_SLICE_POSITIONS = 1 << 14
+# Work on the chunks of a few batch·head rows at a time, about this many floats of each input
+# (positions × head width, 512 KB in float32): the intermediates of one slice (score blocks, chunk
+# states) stay cache-sized, and nothing but q, k, v is kept for the backward, so the memory beyond
+# inputs, output and gradients is one slice's intermediates whatever the batch and length.
+_SLICE_FLOATS = 1 << 17
 # Head widths up to this are "narrow": products with that many columns are computed transposed.
-_NARROW = 16
+_NARROW = 8
 
 
-def _slices(G: int, N: int, C: int):
-    """Ranges over the batch·heads axis covering about _SLICE_POSITIONS positions each."""
-    step = max(1, _SLICE_POSITIONS // max(1, N * C))
+def _slices(G: int, N: int, C: int, width: int):
+    """Ranges over the batch·heads axis covering about _SLICE_FLOATS / width positions each."""
+    step = max(1, _SLICE_FLOATS // max(1, N * C * width))
     return [slice(i, min(i + step, G)) for i in range(0, G, step)]
 
 
@@ -262,7 +262,7 @@ class _ChunkedLinearAttention(torch.autograd.Function):
         G, N, C, d_k = qc.shape
         d_v = vc.shape[-1]
         out, final = torch.empty_like(vc), torch.empty_like(s0)
-        slices = _slices(G, N, C)
+        slices = _slices(G, N, C, max(d_k, d_v))
         rows = slices[0].stop - slices[0].start
         buf = qc.new_empty(rows * N, d_v, C) if d_v <= _NARROW else None
         for sl in slices:
@@ -281,7 +281,7 @@ class _ChunkedLinearAttention(torch.autograd.Function):
         d_v = vc.shape[-1]
         d_out = d_out.contiguous()
         dq, dk, dv, d_s0 = torch.empty_like(qc), torch.empty_like(kc), torch.empty_like(vc), torch.empty_like(s0)
-        slices = _slices(G, N, C)
+        slices = _slices(G, N, C, max(d_k, d_v))
         rows = slices[0].stop - slices[0].start
         buf_k = qc.new_empty(rows * N, d_k, C) if d_k <= _NARROW else None
         buf_v = qc.new_empty(rows * N, d_v, C) if d_v <= _NARROW else None
@@ -339,9 +339,12 @@ class _OneChunkLinearAttention(torch.autograd.Function):
 
 def default_chunk_size(d_k: int) -> int:
     """Chunk size for CPU: intra-chunk work grows with C·d, inter-chunk work with d², and tiny
-    matmuls run far below peak. Measured fwd+bwd (float32): 16 is fastest at d_k = 8, 32 ≈ 64 at 32."""
+    matmuls run far below peak. Measured fwd+bwd (float32, 1 thread): at d_k = 8, 16 ≈ 32;
+    at 16, 16 ≈ 32 < 64; at 32, 32 is ~10% faster than 64 and 128 is ~40% slower; at 64, 64."""
     if d_k <= 16:
         return 16
+    if d_k <= 32:
+        return 32
     if d_k <= 64:
         return 64
     return 128
