@@ -15,8 +15,8 @@ and a cell is estimated as
 
 (the quick profile validates after every epoch and tests once over EVERY window; early stopping
 cannot trigger when epochs <= patience, so this is the cell's cost, not a bound). The grid adds
-`--overhead` per cell for the spawned worker process (interpreter + imports, measured by
---grid once in a child process).
+`--overhead` per cell for the spawned worker process (interpreter, imports, database and
+run-directory writes; measured by --grid once in a child process that runs a negligible cell).
 
     # one cell per model (full passes over val and test)
     python benchmarks/bench_quick_timing.py --dataset ETTh1 --horizon 96 --data-dir ../shared/data
@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -127,11 +128,21 @@ def cell_cost(m: dict, *, val_windows: int, test_windows: int, steps_per_epoch: 
 
 
 def process_overhead() -> float:
-    """CPU seconds of a fresh interpreter importing what a bench worker imports."""
-    code = ("import torch, samovar, samovar.cli, samovar.bench.runner, samovar.training.trainer, samovar.data, "
-            "samovar.models; from samovar import models; [models.model_class(m) for m in models.available()]")
+    """CPU seconds a bench worker process spends besides a cell's data/training/evaluation: a fresh
+    interpreter that imports the CLI and runs one cell through the worker entry point (claim, run
+    directory, checkpoint, forecast sample, database writes) on a cell whose own compute is negligible
+    (DLinear on the synthetic set, one step)."""
+    code = (
+        "import sys, tempfile, samovar.cli\n"
+        "from samovar.bench.db import ResultsDB\n"
+        "from samovar.bench.grid import plan\n"
+        "from samovar.bench.runner import _worker\n"
+        "d = tempfile.mkdtemp()\n"
+        "(cell,) = plan(['dlinear'], ['synthetic'], [24], [1], profile='quick', max_steps_per_epoch=1, lookback='48')\n"
+        "_worker(cell, d + '/o.db', {'runs_root': d + '/runs', 'threads': 1, 'code_version': 'overhead'})\n"
+    )
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-c", code], check=True, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
@@ -156,7 +167,7 @@ def one_cell_table(args) -> None:
 def grid_table(args) -> None:
     names = models.available() if args.models == "all" else args.models.split(",")
     cells = plan(names, args.datasets.split(","), [int(h) for h in args.horizons.split(",")], [2021], profile="quick",
-                 data_dir=args.data_dir, max_epochs=args.max_epochs, max_steps_per_epoch=args.max_steps,
+                 lookback=args.lookback, data_dir=args.data_dir, max_epochs=args.max_epochs, max_steps_per_epoch=args.max_steps,
                  overrides={"eval_batch_size": args.eval_batch_size} if args.eval_batch_size else None)
     live = [c for c in cells if c.na_reason is None]
     shared = set(filter(None, (args.shared_cost or "").split(",")))
@@ -241,6 +252,7 @@ def main() -> None:
     parser.add_argument("--models", default="all")
     parser.add_argument("--max-epochs", type=int, default=None, help="as `bench run --max-epochs` (default: the quick profile's)")
     parser.add_argument("--max-steps", type=int, default=None, help="as `bench run --max-steps`")
+    parser.add_argument("--lookback", default="paper", help="--grid: lookback policy, as `bench run --lookback`")
     parser.add_argument("--eval-batch-size", type=int, default=None, help="override the cells' evaluation batch size")
     parser.add_argument("--steps", type=int, default=2, help="measured optimizer steps per measurement (after a warm-up)")
     parser.add_argument("--eval-windows", type=int, default=256, help="--grid: test windows timed per measurement")
