@@ -77,13 +77,15 @@ def test_csv_html_and_plots(tmp_path):
                  "accuracy_vs_cost.png", "forecasts.png", "forecasts.svg"):
         assert paths[name].exists() and paths[name].stat().st_size > 0, name
     csv = paths["results.csv"].read_text().splitlines()
-    assert csv[0].startswith("profile,model,dataset,horizon,mse,mse_std,mae")
-    columns = csv[0].split(",")
-    row = dict(zip(columns, next(line for line in csv if line.startswith("quick,b,D2,96,")).split(",")))
-    assert (float(row["val_mse"]), float(row["val_mae"])) == (0.1, pytest.approx(0.15))  # the validation-chosen lookback
+    assert csv[0].startswith("profile,budget,model,dataset,horizon,mse,mse_std,mae")
+    assert all("NOT the papers' settings: at most 2 epoch(s) of at most 5 optimizer steps" in line for line in csv[1:])
+    frame = pd.read_csv(paths["results.csv"]).set_index(["model", "dataset", "horizon"])
+    assert set(frame["profile"]) == {"quick"}
+    row = frame.loc[("b", "D2", 96)]
+    assert (row["val_mse"], row["val_mae"]) == (0.1, pytest.approx(0.15))  # the validation-chosen lookback
     md = paths["report.md"].read_text()
     assert "| val MSE | val MAE |" in md and "| b | D2 | 96 | 512 | 1 | 0.1000 | 0.1500 |" in md
-    assert any(line.startswith("quick,c,D2,96,") and ",na," in line for line in csv)
+    assert frame.loc[("c", "D2", 96), "status"] == "na"
     page = paths["report.html"].read_text()
     assert "<b>0.455</b>" in page and "<u>0.485</u>" in page and "data:image/png;base64," in page
 

@@ -210,6 +210,12 @@ class Report:
             return "profile **" + quick_label(max(epochs or [QUICK_EPOCHS]), max(steps or [QUICK_STEPS])).replace("quick", "quick**", 1)
         return "profile **paper** — each model's published recipe where it has one (else the LTSF default; see notes)"
 
+    def _short_budget(self) -> str:
+        """The budget in a plot title: the quick label up to its caps."""
+        if self.profile != "quick":
+            return f"{self.profile} profile"
+        return self.budget_label().replace("**", "").removeprefix("profile ").split(" (evenly")[0]
+
     def na_reasons(self) -> dict[tuple[str, str, int], str]:
         out = {}
         for _, r in self.na.iterrows():
@@ -332,6 +338,7 @@ class Report:
             na = na[na["_merge"] == "left_only"].drop(columns="_merge").assign(status="na")
             frame = pd.concat([frame, na], ignore_index=True)
         frame.insert(0, "profile", self.profile)
+        frame.insert(1, "budget", self.budget_label().replace("**", "").removeprefix("profile "))
         return frame.sort_values(["dataset", "horizon", "model"]).to_csv(index=False)
 
     def html(self, title: str = "Benchmark", figures: dict[str, bytes] | None = None) -> str:
@@ -387,7 +394,7 @@ class Report:
             ax.set_ylabel("test MSE")
             ax.set_xticks(sorted(sub["horizon"].unique()))
         axes[0][-1].legend(fontsize=7)
-        fig.suptitle(f"Test MSE vs horizon ({self.profile} profile)")
+        fig.suptitle(f"Test MSE vs horizon ({self._short_budget()})", fontsize=9)
         fig.tight_layout()
         figs["mse_vs_horizon"] = fig
 
@@ -403,7 +410,8 @@ class Report:
             ax.set_xscale("log")
             ax.set_xlabel(xlabel)
             ax.set_ylabel("test MSE / best MSE of the cell (mean)")
-        fig.suptitle(f"Accuracy vs cost ({self.profile} profile; 1.0 = best model in every dataset x horizon cell)")
+        fig.suptitle(f"Accuracy vs cost ({self._short_budget()}; 1.0 = best model in every dataset x horizon cell)",
+                     fontsize=9)
         fig.tight_layout()
         figs["accuracy_vs_cost"] = fig
 
@@ -426,6 +434,7 @@ class Report:
                     ax.plot(range(h), s["pred"], lw=1, label=r["model"])
                 ax.set_xlabel("step (0 = first forecast)")
                 ax.legend(fontsize=6)
+            fig.suptitle(f"First test window ({self._short_budget()})", fontsize=9)
             fig.tight_layout()
             figs["forecasts"] = fig
         return figs
