@@ -171,6 +171,13 @@ def _fmt(value: float, std: float | None = None, digits: int = 3) -> str:
     return text
 
 
+def _title(fig: Any, text: str) -> None:
+    """A figure title wrapped to the figure's width (9 pt: about 13 characters per inch)."""
+    import textwrap
+
+    fig.suptitle(textwrap.fill(text, width=max(40, int(fig.get_figwidth() * 13))), fontsize=9)
+
+
 def _markup(text: str, style: str | None, fmt: str) -> str:
     if style == "best":
         return f"**{text}**" if fmt == "md" else f"<b>{text}</b>"
@@ -394,7 +401,7 @@ class Report:
             ax.set_ylabel("test MSE")
             ax.set_xticks(sorted(sub["horizon"].unique()))
         axes[0][-1].legend(fontsize=7)
-        fig.suptitle(f"Test MSE vs horizon ({self._short_budget()})", fontsize=9)
+        _title(fig, f"Test MSE vs horizon ({self._short_budget()})")
         fig.tight_layout()
         figs["mse_vs_horizon"] = fig
 
@@ -410,8 +417,7 @@ class Report:
             ax.set_xscale("log")
             ax.set_xlabel(xlabel)
             ax.set_ylabel("test MSE / best MSE of the cell (mean)")
-        fig.suptitle(f"Accuracy vs cost ({self._short_budget()}; 1.0 = best model in every dataset x horizon cell)",
-                     fontsize=9)
+        _title(fig, f"Accuracy vs cost (1.0 = best model in every dataset x horizon cell; {self._short_budget()})")
         fig.tight_layout()
         figs["accuracy_vs_cost"] = fig
 
@@ -434,7 +440,7 @@ class Report:
                     ax.plot(range(h), s["pred"], lw=1, label=r["model"])
                 ax.set_xlabel("step (0 = first forecast)")
                 ax.legend(fontsize=6)
-            fig.suptitle(f"First test window ({self._short_budget()})", fontsize=9)
+            _title(fig, f"First test window ({self._short_budget()})")
             fig.tight_layout()
             figs["forecasts"] = fig
         return figs
