@@ -23,13 +23,17 @@ CONFIGS = {
 }
 
 
-def reference_forward(self, q_in, kv_in, prev_scores=None, need_scores=True):
+def reference_forward(self, q_in, kv_in, prev_scores=None, need_scores=True, kv=None):
     """MultiheadAttention.forward with the attention written out (every score materialised)."""
     n, lq, d = q_in.shape
-    lk = kv_in.shape[1]
     q = self.q_proj(q_in).view(n, lq, self.heads, self.head_dim).transpose(1, 2)
-    k = self.k_proj(kv_in).view(n, lk, self.heads, self.head_dim).transpose(1, 2)
-    v = self.v_proj(kv_in).view(n, lk, self.heads, self.head_dim).transpose(1, 2)
+    if kv is None:
+        k, v = self.k_proj(kv_in), self.v_proj(kv_in)
+    else:  # projected by project_kv_through (CATS without embedding dropout; tested on its own below)
+        k, v = kv.chunk(2, dim=-1)
+    lk = k.shape[1]
+    k = k.reshape(n, lk, self.heads, self.head_dim).transpose(1, 2)
+    v = v.reshape(n, lk, self.heads, self.head_dim).transpose(1, 2)
     p = self.attn_dropout.p if self.training else 0.0
     keep = keep_mask((n, self.heads, lq, lk), p, device=q.device) if p > 0 else None
     out, scores = attention_naive(q, k, v, prev_scores=prev_scores, keep=keep, keep_prob=1.0 - p)
@@ -63,6 +67,53 @@ def test_fast_attention_paths_match_written_out_attention(name, mode, monkeypatc
     if mode == "train":  # dropout is really on: another seed gives another loss
         other, _ = loss_and_grads(model, x, y, seed=6)
         assert not torch.equal(other, ref_loss)
+
+
+@pytest.mark.parametrize("mode,dropout", [("eval", 0.3), ("train", 0.0)])
+def test_cats_keys_and_values_straight_from_the_patches_equal_the_two_step_form(mode, dropout):
+    """Without embedding dropout CATS composes the patch embedding with each layer's K and V maps
+    (project_kv_through); the loss and every gradient equal the two-step form's."""
+    torch.manual_seed(0)
+    config = dict(CONFIGS["cats"], dropout=dropout)
+    lookback = config.pop("lookback")
+    model = models.get("cats", lookback=lookback, horizon=11, channels=3, **config).double()
+    model.train(mode == "train")
+    x = torch.randn(4, lookback, 3, dtype=torch.float64) * 3 + 1
+    y = torch.randn(4, 11, 3, dtype=torch.float64)
+    calls = []
+    real = MultiheadAttention.project_kv_through
+    MultiheadAttention.project_kv_through = lambda self, *a: calls.append(1) or real(self, *a)
+    try:
+        folded_loss, folded_grads = loss_and_grads(model, x, y, seed=5)
+        model.fold_patch_embed = False
+        loss, grads = loss_and_grads(model, x, y, seed=5)
+    finally:
+        MultiheadAttention.project_kv_through = real
+    assert len(calls) == len(model.layers)  # the folded run used it, the two-step run did not
+    torch.testing.assert_close(folded_loss, loss, rtol=1e-12, atol=1e-12)
+    for key in grads:
+        torch.testing.assert_close(folded_grads[key], grads[key], rtol=1e-9, atol=1e-11, msg=key)
+
+
+def test_cats_folded_keys_in_float32_at_the_paper_configuration():
+    torch.manual_seed(0)
+    model = models.get("cats", lookback=512, horizon=96, channels=7).eval()
+    x = torch.randn(4, 512, 7) * 3 + 1
+    with torch.no_grad():
+        folded = model(x)
+        model.fold_patch_embed = False
+        two_step = model(x)
+    torch.testing.assert_close(folded, two_step, rtol=1e-5, atol=1e-5)
+
+
+def test_cats_embedding_dropout_keeps_the_two_step_form():
+    model = models.get("cats", lookback=43, horizon=11, channels=3, patch_len=7, stride=7, layers=2, heads=2,
+                       d_model=12, d_ff=16, dropout=0.3)
+    used = []
+    model.layers[0].cross_attn.project_kv_through = lambda *a: used.append(1)
+    model.train()
+    model(torch.randn(2, 43, 3))
+    assert not used
 
 
 def test_transformer_attention_never_materialises_scores(monkeypatch):

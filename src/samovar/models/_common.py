@@ -118,11 +118,12 @@ class Dropout(nn.Module):
 class MultiheadAttention(nn.Module):
     """Multi-head scaled dot-product attention with dropout on the attention weights.
 
-    ``forward(q_in: (N, Lq, d), kv_in: (N, Lk, d), prev_scores=None, need_scores=True)`` returns
+    ``forward(q_in: (N, Lq, d), kv_in: (N, Lk, d), prev_scores=None, need_scores=True, kv=None)`` returns
     ``(out: (N, Lq, d), scores: (N, heads, Lq, Lk))``. The pre-softmax scores are returned
     (and ``prev_scores`` added) for the residual-attention variant of PatchTST and CATS; with
     ``need_scores=False`` and no ``prev_scores`` they are never materialised (``ops.attention``:
     fused SDPA without dropout, blocked kernel with it) and ``None`` is returned in their place.
+    ``kv`` (instead of ``kv_in``) takes keys and values already projected by ``project_kv_through``.
     """
 
     def __init__(self, d_model: int, heads: int, attn_dropout: float = 0.0, proj_dropout: float = 0.0) -> None:
@@ -138,14 +139,30 @@ class MultiheadAttention(nn.Module):
         self.attn_dropout = Dropout(attn_dropout)  # its p is used for the attention weights' keep mask
         self.proj_dropout = Dropout(proj_dropout)
 
+    def project_kv_through(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """K and V of ``kv_in = x @ weight.T + bias`` without building kv_in: (N, Lk, 2 d).
+
+        x: (N, Lk, m), weight: (d, m), bias: (d,) or (Lk, d). The two linear maps are composed
+        (``x @ (W_k weight).T + (bias @ W_k.T + b_k)``, the same for V), which is cheaper when
+        m < d (CATS: 24-value patches, d = 256). Pass the result as ``forward(..., kv=...)``."""
+        w_kv = torch.cat([self.k_proj.weight, self.v_proj.weight])  # (2d, d)
+        b_kv = torch.cat([self.k_proj.bias, self.v_proj.bias])
+        kv = torch.mm(x.reshape(-1, x.shape[-1]), (w_kv @ weight).t()).view(*x.shape[:-1], -1)
+        return kv.add_(bias @ w_kv.t() + b_kv)
+
     def forward(
-        self, q_in: torch.Tensor, kv_in: torch.Tensor, prev_scores: torch.Tensor | None = None, need_scores: bool = True
+        self, q_in: torch.Tensor, kv_in: torch.Tensor | None, prev_scores: torch.Tensor | None = None,
+        need_scores: bool = True, kv: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         n, lq, d = q_in.shape
-        lk = kv_in.shape[1]
         q = self.q_proj(q_in).view(n, lq, self.heads, self.head_dim).transpose(1, 2)
-        k = self.k_proj(kv_in).view(n, lk, self.heads, self.head_dim).transpose(1, 2)
-        v = self.v_proj(kv_in).view(n, lk, self.heads, self.head_dim).transpose(1, 2)
+        if kv is None:
+            lk = kv_in.shape[1]
+            k = self.k_proj(kv_in).view(n, lk, self.heads, self.head_dim).transpose(1, 2)
+            v = self.v_proj(kv_in).view(n, lk, self.heads, self.head_dim).transpose(1, 2)
+        else:  # already projected (project_kv_through): (N, Lk, 2 d)
+            lk = kv.shape[1]
+            k, v = (t.reshape(n, lk, self.heads, self.head_dim).transpose(1, 2) for t in kv.chunk(2, dim=-1))
         p = self.attn_dropout.p if self.training else 0.0
         keep = keep_mask((n, self.heads, lq, lk), p, device=q.device) if p > 0 else None
         if need_scores or prev_scores is not None:
