@@ -200,3 +200,6 @@ def test_exclusive_scan(length, width):
     inclusive = x.cumsum(1)
     torch.testing.assert_close(_exclusive_scan(x), inclusive - x, atol=1e-10, rtol=1e-10)
     torch.testing.assert_close(_exclusive_scan(x, reverse=True), inclusive[:, -1:] - inclusive, atol=1e-10, rtol=1e-10)
+    out = torch.full_like(x, float("nan"))  # written in place when given
+    assert _exclusive_scan(x, out=out) is out
+    torch.testing.assert_close(out, inclusive - x, atol=1e-10, rtol=1e-10)

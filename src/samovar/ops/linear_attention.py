@@ -193,38 +193,55 @@ def _slices(G: int, N: int, C: int, width: int):
 _SCAN_BLOCK = 16
 
 
-def _exclusive_scan(x: Tensor, reverse: bool = False) -> Tensor:
-    """x: (R, N, D) -> y: (R, N, D) contiguous with y_n = Σ_{m<n} x_m (Σ_{m>n} x_m with ``reverse``).
+def _exclusive_scan(x: Tensor, reverse: bool = False, out: Tensor | None = None) -> Tensor:
+    """x: (R, N, D) -> y: (R, N, D) (written into ``out`` when given) with y_n = Σ_{m<n} x_m
+    (Σ_{m>n} x_m with ``reverse``).
 
     torch.cumsum along a non-last axis runs far below memory speed, so for wide rows (D ≥ 256,
     e.g. 32×32 states) the scan is blocked: a (b, b) strictly triangular matmul inside blocks of
     b = _SCAN_BLOCK entries, the same scan (recursively) over the block totals, one broadcast add.
     """
     R, N, D = x.shape
+    if out is None:
+        out = torch.empty_like(x)
     if D < 256:
+        torch.cumsum(x, dim=1, out=out)
         if reverse:
-            return torch.cumsum(x, dim=1).neg_().add_(x.sum(1, keepdim=True))  # total − Σ_{m≤n}
-        return torch.cumsum(x, dim=1).sub_(x)
+            return out.neg_().add_(x.sum(1, keepdim=True))  # total − Σ_{m≤n}
+        return out.sub_(x)
     b = min(N, _SCAN_BLOCK)
-    tri = torch.ones(b, b, dtype=x.dtype, device=x.device).tril_(-1)
-    if reverse:
-        tri = tri.t()
     blocks = -(-N // b)
-    padded = F.pad(x, (0, 0, 0, blocks * b - N)) if blocks * b != N else x
-    grouped = padded.view(R, blocks, b, D)
-    within = torch.matmul(tri, grouped)  # (R, blocks, b, D)
+    if blocks * b != N:  # pad to whole blocks (a copy; only when N is not a multiple of b)
+        return out.copy_(_exclusive_scan(F.pad(x, (0, 0, 0, blocks * b - N)), reverse)[:, :N])
+    tri = torch.ones(b, b, dtype=x.dtype, device=x.device).tril_(-1)
+    grouped, within = x.view(R, blocks, b, D), out.view(R, blocks, b, D)
+    torch.matmul(tri.t() if reverse else tri, grouped, out=within)
     if blocks > 1:
         within += _exclusive_scan(grouped.sum(2), reverse).unsqueeze(2)
-    within = within.view(R, blocks * b, D)
-    return within if blocks * b == N else within[:, :N].contiguous()
+    return out
 
 
-def _chunk_start_states(k3: Tensor, v3: Tensor, s0: Tensor) -> tuple[Tensor, Tensor]:
+class _Workspace:
+    """Scratch tensors for one slice, allocated once per call and reused by every slice (a fresh
+    allocation per slice costs page faults: measured up to ~30% of the time at d = 32).
+    ``take(name, n, *shape)`` returns the first n entries of an (n_max, *shape) tensor."""
+
+    def __init__(self, like: Tensor, n_max: int):
+        self.like, self.n_max, self.tensors = like, n_max, {}
+
+    def take(self, name: str, n: int, *shape: int) -> Tensor:
+        if name not in self.tensors:
+            self.tensors[name] = self.like.new_empty(self.n_max, *shape)
+        return self.tensors[name][:n]
+
+
+def _chunk_start_states(k3: Tensor, v3: Tensor, s0: Tensor, ws: _Workspace) -> tuple[Tensor, Tensor]:
     """k3: (R·N, C, d_k), v3: (R·N, C, d_v), s0: (R, d_k, d_v) -> (S: (R·N, d_k, d_v) with
     S_n = s0 + Σ_{m<n} k_mᵀ v_m, the state at the start of chunk n; final state (R, d_k, d_v))."""
-    d_k, d_v = k3.shape[-1], v3.shape[-1]
-    chunk_states = torch.bmm(k3.transpose(1, 2), v3).view(s0.shape[0], -1, d_k * d_v)
-    starts = _exclusive_scan(chunk_states).add_(s0.view(-1, 1, d_k * d_v))
+    n, d_k, d_v = k3.shape[0], k3.shape[-1], v3.shape[-1]
+    chunk_states = torch.bmm(k3.transpose(1, 2), v3, out=ws.take("U", n, d_k, d_v)).view(s0.shape[0], -1, d_k * d_v)
+    starts = _exclusive_scan(chunk_states, out=ws.take("S", n, d_k, d_v).view_as(chunk_states))
+    starts.add_(s0.view(-1, 1, d_k * d_v))
     final = (starts[:, -1] + chunk_states[:, -1]).view_as(s0)
     return starts.view(-1, d_k, d_v), final
 
@@ -239,9 +256,8 @@ def _bmm_add(a: Tensor, b: Tensor, c: Tensor, d: Tensor, out: Tensor, buf: Tenso
     if buf is None:
         torch.bmm(a, b, out=out).baddbmm_(c, d)
     else:
-        t = buf[: out.shape[0]]
-        torch.bmm(b.transpose(1, 2), a.transpose(1, 2), out=t).baddbmm_(d.transpose(1, 2), c.transpose(1, 2))
-        out.copy_(t.transpose(1, 2))
+        torch.bmm(b.transpose(1, 2), a.transpose(1, 2), out=buf).baddbmm_(d.transpose(1, 2), c.transpose(1, 2))
+        out.copy_(buf.transpose(1, 2))
 
 
 class _ChunkedLinearAttention(torch.autograd.Function):
@@ -251,11 +267,12 @@ class _ChunkedLinearAttention(torch.autograd.Function):
     mask: (C, C) lower-triangular ones. Outputs o: (G, N, C, d_v) and the final state (G, d_k, d_v).
 
     Forward:  A = q kᵀ ⊙ M per chunk;  U_n = k_nᵀ v_n;  S_n = s0 + Σ_{m<n} U_m (exclusive
-    cumsum, no loop over chunks);  o = A v + q S_n.  Every product is a batched matmul over the
-    chunks of a slice of the G rows, one slice at a time. Saved for the backward: q, k, v only;
-    chunk states and score blocks are recomputed slice by slice, so the memory beyond inputs,
-    output and gradients is one slice's intermediates. Products with a narrow head width
-    (≤ _NARROW) as their column count are computed transposed (see ``_bmm_add``).
+    prefix sum, no loop over chunks);  o = A v + q S_n.  Every product is a batched matmul over
+    the chunks of a slice of the G rows, one slice at a time, into scratch tensors reused by every
+    slice. Saved for the backward: q, k, v only; chunk states and score blocks are recomputed
+    slice by slice, so the memory beyond inputs, output and gradients is one slice's scratch.
+    Products with a narrow head width (≤ _NARROW) as their column count are computed transposed
+    (see ``_bmm_add``).
     """
 
     @staticmethod
@@ -264,13 +281,13 @@ class _ChunkedLinearAttention(torch.autograd.Function):
         d_v = vc.shape[-1]
         out, final = torch.empty_like(vc), torch.empty_like(s0)
         slices = _slices(G, N, C, max(d_k, d_v))
-        rows = slices[0].stop - slices[0].start
-        buf = qc.new_empty(rows * N, d_v, C) if d_v <= _NARROW else None
+        ws = _Workspace(qc, (slices[0].stop - slices[0].start) * N)
         for sl in slices:
             q3, k3, v3 = (x[sl].view(-1, C, x.shape[-1]) for x in (qc, kc, vc))
-            starts, final[sl] = _chunk_start_states(k3, v3, s0[sl])
-            scores = torch.bmm(q3, k3.transpose(1, 2)).mul_(mask)
-            _bmm_add(q3, starts, scores, v3, out[sl].view(-1, C, d_v), buf)
+            n = q3.shape[0]
+            starts, final[sl] = _chunk_start_states(k3, v3, s0[sl], ws)
+            scores = torch.bmm(q3, k3.transpose(1, 2), out=ws.take("A", n, C, C)).mul_(mask)
+            _bmm_add(q3, starts, scores, v3, out[sl].view(-1, C, d_v), ws.take("Tv", n, d_v, C) if d_v <= _NARROW else None)
         ctx.save_for_backward(qc, kc, vc, s0, mask)
         return out, final
 
@@ -283,24 +300,26 @@ class _ChunkedLinearAttention(torch.autograd.Function):
         d_out = d_out.contiguous()
         dq, dk, dv, d_s0 = torch.empty_like(qc), torch.empty_like(kc), torch.empty_like(vc), torch.empty_like(s0)
         slices = _slices(G, N, C, max(d_k, d_v))
-        rows = slices[0].stop - slices[0].start
-        buf_k = qc.new_empty(rows * N, d_k, C) if d_k <= _NARROW else None
-        buf_v = qc.new_empty(rows * N, d_v, C) if d_v <= _NARROW else None
+        ws = _Workspace(qc, (slices[0].stop - slices[0].start) * N)
         for sl in slices:
             q3, k3, v3, do3 = (x[sl].view(-1, C, x.shape[-1]) for x in (qc, kc, vc, d_out))
-            starts, _ = _chunk_start_states(k3, v3, s0[sl])
+            n = q3.shape[0]
+            buf_k = ws.take("Tk", n, d_k, C) if d_k <= _NARROW else None
+            buf_v = ws.take("Tv", n, d_v, C) if d_v <= _NARROW else None
+            starts, _ = _chunk_start_states(k3, v3, s0[sl], ws)
             # g_n = q_nᵀ dO_n is the gradient wrt the state at the start of chunk n; that state
             # sums all earlier chunk states, so dU_m = Σ_{n>m} g_n + dS_final, and dS0 = dU_0 + g_0.
-            g = torch.bmm(q3.transpose(1, 2), do3).view(-1, N, d_k * d_v)
-            du = _exclusive_scan(g, reverse=True).add_(d_final[sl].reshape(-1, 1, d_k * d_v))
+            g = torch.bmm(q3.transpose(1, 2), do3, out=ws.take("g", n, d_k, d_v)).view(-1, N, d_k * d_v)
+            du = _exclusive_scan(g, reverse=True, out=ws.take("dU", n, d_k, d_v).view_as(g))
+            du.add_(d_final[sl].reshape(-1, 1, d_k * d_v))
             d_s0[sl] = (du[:, 0] + g[:, 0]).view(-1, d_k, d_v)
             du3 = du.view(-1, d_k, d_v)
             # dq = (dO vᵀ ⊙ M) k + dO Sᵀ ;  dk = (dO vᵀ ⊙ M)ᵀ q + v dUᵀ ;  dv = (q kᵀ ⊙ M)ᵀ dO + k dU
             dq3, dk3, dv3 = dq[sl].view(-1, C, d_k), dk[sl].view(-1, C, d_k), dv[sl].view(-1, C, d_v)
-            d_scores = torch.bmm(do3, v3.transpose(1, 2)).mul_(mask)
+            d_scores = torch.bmm(do3, v3.transpose(1, 2), out=ws.take("dA", n, C, C)).mul_(mask)
             _bmm_add(do3, starts.transpose(1, 2), d_scores, k3, dq3, buf_k)
             _bmm_add(v3, du3.transpose(1, 2), d_scores.transpose(1, 2), q3, dk3, buf_k)
-            scores = torch.bmm(q3, k3.transpose(1, 2)).mul_(mask)
+            scores = torch.bmm(q3, k3.transpose(1, 2), out=ws.take("A", n, C, C)).mul_(mask)
             _bmm_add(k3, du3, scores.transpose(1, 2), do3, dv3, buf_v)
         return dq, dk, dv, d_s0, None
 
