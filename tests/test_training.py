@@ -306,18 +306,22 @@ def test_same_seed_same_result_bit_for_bit() -> None:
     assert not same_state(a.model.state_dict(), c.model.state_dict())
 
 
+
+class _Killed(Exception):
+    """Raised by `kill_after_two` to simulate a process killed after its second epoch."""
+
+
+def kill_after_two(row: dict) -> None:
+    if row["epoch"] == 2:
+        raise _Killed
+
+
 def test_resume_after_a_kill_equals_an_uninterrupted_run(tmp_path) -> None:
     data = toy_data()
     full = _train_dropout(data, 3, tmp_path / "full")
 
-    class Killed(Exception):
-        pass
 
-    def kill_after_two(row: dict) -> None:
-        if row["epoch"] == 2:
-            raise Killed
-
-    with pytest.raises(Killed):
+    with pytest.raises(_Killed):
         _train_dropout(data, 3, tmp_path / "part", on_epoch_end=kill_after_two)
     assert len(rd.read_jsonl(tmp_path / "part" / rd.METRICS)) == 2
     assert not (tmp_path / "part" / rd.TEST_METRICS).exists()
@@ -379,14 +383,8 @@ def test_resume_with_cycled_momentum_equals_an_uninterrupted_run(tmp_path) -> No
     data = toy_data()
     full, cfg = _train_onecycle(data, tmp_path / "full")
 
-    class Killed(Exception):
-        pass
 
-    def kill_after_two(row: dict) -> None:
-        if row["epoch"] == 2:
-            raise Killed
-
-    with pytest.raises(Killed):
+    with pytest.raises(_Killed):
         _train_onecycle(data, tmp_path / "part", on_epoch_end=kill_after_two)
     torch.manual_seed(999)
     resumed = train(DropoutMLP(L, H, 2), data, TrainConfig.from_dict(rd.read_json(tmp_path / "part" / rd.CONFIG)["train"]),

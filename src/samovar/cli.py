@@ -34,30 +34,28 @@ def _metrics_table(title: str, metrics: dict[str, float]) -> Table:
     return table
 
 
-def _split(text: Optional[str]) -> tuple[float, float, float] | None:
-    if text is None:
-        return None
+def _numbers(text: str, count: int, what: str) -> tuple[float, ...]:
+    """Parse `count` numbers separated by commas, spaces or slashes; else fail with `what` as the hint."""
     parts = [p for p in text.replace(",", " ").replace("/", " ").split() if p]
     try:
         values = tuple(float(p) for p in parts)
     except ValueError:
         values = ()
-    if len(values) != 3:
-        fail(f"--split {text!r}: give three shares train,val,test, e.g. --split 0.7,0.1,0.2")
-    return values  # type: ignore[return-value]
+    if len(values) != count:
+        fail(f"{text!r}: {what}")
+    return values
+
+
+def _split(text: Optional[str]) -> tuple[float, float, float] | None:
+    if text is None:
+        return None
+    return _numbers(text, 3, "--split needs three shares train,val,test, e.g. --split 0.7,0.1,0.2")  # type: ignore[return-value]
 
 
 def _betas(text: Optional[str]) -> tuple[float, float] | None:
     if text is None:
         return None
-    parts = [p for p in text.replace(",", " ").split() if p]
-    try:
-        values = tuple(float(p) for p in parts)
-    except ValueError:
-        values = ()
-    if len(values) != 2:
-        fail(f"--betas {text!r}: give two numbers beta1,beta2, e.g. --betas 0.9,0.95")
-    return values  # type: ignore[return-value]
+    return _numbers(text, 2, "--betas needs two numbers beta1,beta2, e.g. --betas 0.9,0.95")  # type: ignore[return-value]
 
 
 @app.command()
