@@ -319,8 +319,6 @@ def kill_after_two(row: dict) -> None:
 def test_resume_after_a_kill_equals_an_uninterrupted_run(tmp_path) -> None:
     data = toy_data()
     full = _train_dropout(data, 3, tmp_path / "full")
-
-
     with pytest.raises(_Killed):
         _train_dropout(data, 3, tmp_path / "part", on_epoch_end=kill_after_two)
     assert len(rd.read_jsonl(tmp_path / "part" / rd.METRICS)) == 2
