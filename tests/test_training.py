@@ -380,8 +380,6 @@ def test_resume_with_cycled_momentum_equals_an_uninterrupted_run(tmp_path) -> No
     """beta1 is set from (epoch, step) every step, so a resumed run needs no scheduler state."""
     data = toy_data()
     full, cfg = _train_onecycle(data, tmp_path / "full")
-
-
     with pytest.raises(_Killed):
         _train_onecycle(data, tmp_path / "part", on_epoch_end=kill_after_two)
     torch.manual_seed(999)
