@@ -5,46 +5,54 @@
 
 Each (model, horizon, variant) cell trains once and writes one JSON file
 (``benchmarks/results/baselines/<model>_h<H>_<setting>[_<variant>].json``, written atomically); a cell
-whose JSON exists is skipped, so an interrupted grid resumes where it stopped. A setting is
-one of the authors' scripts (FITS has two); variants are the hyper-parameters a script
-searches (FITS etth1_fin.sh: the harmonic order); the variant with the lowest validation
-MSE is reported, the test split is never used for a choice.
-After every cell the markdown table ``docs/results/baselines.md`` is rewritten, with the
-papers' numbers in separate, cited columns.
+whose JSON exists is skipped. A setting is one of the authors' scripts (FITS and CATS have
+two); variants are the hyper-parameters a script searches (FITS etth1_fin.sh: the harmonic
+order); the variant with the lowest validation MSE is reported, the test split is never used
+for a choice. After every cell the markdown table ``docs/results/baselines.md`` is rewritten,
+with the papers' numbers in separate, cited columns.
 
-Training follows each paper's recipe (``Model.paper_training_config("ETTh1", horizon)``):
-optimiser, learning rate, batch size, epochs, early-stopping patience and the paper's own
-learning-rate schedule (the per-epoch rules of each code base, ``samovar.training.config.
-epoch_learning_rate``, or the SAMoVAR authors' linear one-cycle). The script predates
-``TrainConfig`` expressing these recipes and keeps its own short loop so earlier cells stay
-comparable; metrics come from ``samovar.training.metrics.evaluate`` (every window, float64
-sums, standardised scale as in the papers).
+Every cell is trained by the common trainer (``samovar.training.train`` through ``fit_run``,
+as ``samovar train --recipe paper`` does) into its own run directory,
+``benchmarks/runs/baselines/<cell>/`` (git-ignored; ``--runs-root`` to put it elsewhere), with
+a checkpoint after every epoch: re-running the script on a killed cell resumes it from that
+checkpoint and ends exactly as an uninterrupted run would (to train a cell afresh, delete its
+JSON and its run directory). The JSON records the run directory.
+
+The recipe is the paper's, resolved as the CLI resolves ``--recipe paper``
+(``samovar.training.runs.recipe_training`` -> ``Model.paper_training_config("ETTh1", horizon,
+**script)``): optimiser and betas, learning rate, batch size, epochs, early-stopping patience,
+the code base's learning-rate schedule (per-epoch rules type1/type2/type3/type3_fits/type2_cats
+with ``pre_schedule_lr_div``, or torch's one-cycle per step), gradient clipping; the published
+lookback and model hyper-parameters. Anything of the recipe the trainer could not apply stops
+the cell. Training drops the last incomplete batch (as the reference code); validation and
+test use every window on the standardised scale (``samovar.training.metrics.evaluate``,
+float64 sums); the test is measured with the best validation epoch's weights.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import subprocess
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 
 from samovar import models
-from samovar.data import prepare_data
-from samovar.training.config import epoch_learning_rate
-from samovar.training.metrics import evaluate
-from samovar.utils import seed_everything, write_json_atomic, write_text_atomic
+from samovar.training import rundir as rd
+from samovar.training.runs import fit_run, recipe_training
+from samovar.utils import write_json_atomic, write_text_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "baselines"
 TABLE = REPO / "docs" / "results" / "baselines.md"
+RUNS = REPO / "benchmarks" / "runs" / "baselines"  # one run directory per cell (git-ignored: runs/)
+DATASET = "ETTh1"
 MODELS = ["fits", "itransformer", "cats", "patchtst", "transformer"]  # cheapest first
 HORIZONS = [96, 720]
 
@@ -75,95 +83,69 @@ SETTINGS = {
 DEFAULT_SETTING = [("paper", {}, None)]
 
 
-# ----------------------------------------------------------------------------- schedules
-
-
-def epoch_lr(schedule: str, base: float, epoch: int, pre_schedule_div: float = 1.0) -> float:
-    """Learning rate for 0-based `epoch` under the code bases' per-epoch rules
-    (``samovar.training.config.epoch_learning_rate``: type1, type2, type3, type2_cats, type3_fits, constant).
-
-    The reference code calls ``adjust_learning_rate(epoch + 1)`` after each epoch, so epoch e
-    (0-based) trains with the value set after epoch e (1-based count), or lr / pre_schedule_div
-    before the rule first sets one.
-    """
-    return epoch_learning_rate(schedule, base, epoch, pre_schedule_div)
-
-
 # ----------------------------------------------------------------------------- one run
 
+# Training options that are not part of a recipe: they only choose where and how fast it runs.
+SPEED_OPTIONS = ("threads", "device", "quiet", "eval_batch_size")
 
-def make_optimizer(model: torch.nn.Module, recipe: dict) -> torch.optim.Optimizer:
-    if recipe["optimizer"] == "adamw":
-        return torch.optim.AdamW(model.parameters(), lr=recipe["lr"], betas=tuple(recipe.get("betas", (0.9, 0.999))),
-                                 weight_decay=recipe.get("weight_decay", 0.0))
-    return torch.optim.Adam(model.parameters(), lr=recipe["lr"])
+
+def cell_training(name: str, horizon: int, script: dict, overrides: dict, seed: int, threads: int = 1,
+                  device: str = "cpu"):
+    """(TrainConfig, model kwargs, Recipe) of one cell: the paper recipe exactly as ``samovar train
+    --recipe paper`` resolves it, with the seed and where/how fast to run. Raises RuntimeError if
+    the trainer cannot apply part of the recipe (a resolver note other than the unsearched grid)."""
+    config, hyper, rec = recipe_training(
+        name, DATASET, horizon, "paper",
+        overrides={"seed": seed, "threads": threads, "device": device, "quiet": True, "eval_batch_size": 512},
+        model_kwargs=overrides, recipe_options=script)
+    lost = [n for n in rec.notes if not n.startswith("the paper searched")]
+    if lost:
+        raise RuntimeError(f"{name} H={horizon} {script}: the trainer cannot apply all of the paper recipe: {lost}")
+    if rec.lookback is None:
+        raise RuntimeError(f"{name}'s paper recipe {script} names no lookback")
+    return config, hyper, rec
 
 
 def run_cell(name: str, horizon: int, setting: str, script: dict, overrides: dict, data_dir: str | None, seed: int,
-             log) -> dict:
-    """Train one model with its paper recipe; return the result record."""
-    cls = models.model_class(name)
-    recipe = cls.paper_training_config("ETTh1", horizon, **script)
-    lookback = recipe["lookback"]
-    hyper = {**recipe["model"], **overrides}
-    data = prepare_data("ETTh1", lookback=lookback, horizon=horizon, data_dir=data_dir)
-    seed_everything(seed)
-    model = cls(lookback=lookback, horizon=horizon, channels=data.channels, **hyper)
-    optimizer = make_optimizer(model, recipe)
-    batch, n_train = recipe["batch_size"], len(data.train)
-    steps_per_epoch = n_train // batch  # drop_last=True for training, as in the reference code
-    scheduler = None
-    if recipe["schedule"] == "onecycle":
-        momentum = recipe.get("onecycle_momentum")
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=recipe["lr"], epochs=recipe["epochs"] + recipe.get("schedule_extra_epochs", 0),
-            steps_per_epoch=steps_per_epoch, pct_start=recipe["onecycle_pct_start"],
-            div_factor=recipe.get("onecycle_div_factor", 25.0), anneal_strategy=recipe.get("onecycle_anneal", "cos"),
-            cycle_momentum=momentum is not None, **(dict(zip(("base_momentum", "max_momentum"), momentum)) if momentum else {}))
-    generator = torch.Generator().manual_seed(seed)
-    best_val, best_state, best_epoch, bad, history = math.inf, None, 0, 0, []
-    started = time.perf_counter()
-    for epoch in range(recipe["epochs"]):
-        t0 = time.perf_counter()
-        if scheduler is None:
-            for group in optimizer.param_groups:
-                group["lr"] = epoch_lr(recipe["schedule"], recipe["lr"], epoch, recipe.get("pre_schedule_lr_div", 1.0))
-        model.train()
-        order = torch.randperm(n_train, generator=generator)[: steps_per_epoch * batch].view(steps_per_epoch, batch)
-        loss_sum = 0.0
-        for idx in order:
-            x, y = data.train.batch(idx)
-            optimizer.zero_grad(set_to_none=True)
-            loss = model.training_loss(x, y)
-            loss.backward()
-            if recipe.get("grad_clip"):
-                torch.nn.utils.clip_grad_norm_(model.parameters(), recipe["grad_clip"])
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            loss_sum += loss.item()
-        val = evaluate(model, data.val, batch_size=512)["mse"]
-        improved = val < best_val
-        if improved:
-            best_val, best_epoch, bad = val, epoch + 1, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            bad += 1
-        lr_now = optimizer.param_groups[0]["lr"]
-        history.append({"epoch": epoch + 1, "train_loss": loss_sum / steps_per_epoch, "val_mse": val, "lr": lr_now,
-                        "seconds": round(time.perf_counter() - t0, 2)})
-        log(f"  {name} H={horizon} {overrides or ''} epoch {epoch + 1}: train {loss_sum / steps_per_epoch:.4f} "
-            f"val {val:.4f} lr {lr_now:.2e} ({time.perf_counter() - t0:.0f}s)")
-        if bad >= recipe["patience"]:
-            break
-    model.load_state_dict(best_state)
-    test = evaluate(model, data.test, batch_size=512, scaler=data.scaler, raw_values=data.values)
+             log: Callable[[str], None], run_dir: Path, threads: int = 1, device: str = "cpu",
+             on_epoch_end: Callable[[dict[str, Any]], None] | None = None) -> dict:
+    """Train one model with its paper recipe into `run_dir` (resuming its checkpoint if there is
+    one); return the result record."""
+    config, hyper, rec = cell_training(name, horizon, script, overrides, seed, threads, device)
+    run_dir = Path(run_dir)
+    resume = (run_dir / rd.CHECKPOINT).exists()
+    earlier, resumed_from = 0.0, 0
+    if resume:
+        recorded = rd.read_json(run_dir / rd.CONFIG)
+        if recorded["model"]["kwargs"] != json.loads(json.dumps(hyper)) or recorded["data"]["lookback"] != rec.lookback:
+            raise RuntimeError(f"{run_dir} was started with model {recorded['model']['kwargs']}, lookback "
+                               f"{recorded['data']['lookback']}; the recipe now gives {hyper}, lookback {rec.lookback}. "
+                               "Remove the directory to start the cell over.")
+        done = rd.load_checkpoint(run_dir / rd.CHECKPOINT)["history"]
+        resumed_from, earlier = len(done), sum(r["seconds"] for r in done)
+        log(f"  resume {run_dir} after epoch {resumed_from}")
+
+    def each_epoch(row: dict[str, Any]) -> None:
+        log(f"  {name} H={horizon} {overrides or ''} epoch {row['epoch']}: train {row['train_loss']:.4f} "
+            f"val {row['val_mse']:.4f} lr {row['lr']:.2e} ({row['seconds']:.0f}s)")
+        if on_epoch_end is not None:
+            on_epoch_end(row)
+
+    result, _ = fit_run(name, DATASET, horizon=horizon, lookback=rec.lookback, model_kwargs=hyper, config=config,
+                        data_dir=data_dir, run_dir=run_dir, on_epoch_end=each_epoch, recipe=rec, resume=resume)
+    try:
+        run_dir_text = str(run_dir.resolve().relative_to(REPO))
+    except ValueError:
+        run_dir_text = str(run_dir.resolve())
     return {
-        "model": name, "setting": setting, "horizon": horizon, "lookback": lookback, "dataset": "ETTh1", "seed": seed,
-        "hyper": hyper, "overrides": overrides, "recipe": recipe,
-        "val_mse": best_val, "best_epoch": best_epoch, "epochs_run": len(history),
-        "test": test, "seconds": round(time.perf_counter() - started, 1), "history": history,
-        "parameters": model.num_parameters(), "threads": torch.get_num_threads(),
+        "model": name, "setting": setting, "horizon": horizon, "lookback": rec.lookback, "dataset": DATASET, "seed": seed,
+        "hyper": hyper, "overrides": overrides, "recipe": rec.published, "recipe_label": rec.label,
+        "recipe_notes": rec.notes, "train_config": {k: v for k, v in config.to_dict().items() if k not in SPEED_OPTIONS},
+        "val_mse": result.best_val_mse, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+        "stopped_early": result.stopped_early, "test": result.test_metrics,
+        "seconds": round(earlier + result.seconds, 1), "resumed_from_epoch": resumed_from, "history": result.history,
+        "parameters": result.model.num_parameters(), "threads": threads, "device": device, "run_dir": run_dir_text,
+        "trainer": "samovar.training.train",
         "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "git_commit": _git_commit(), "python": platform.python_version(), "torch": torch.__version__,
     }
@@ -272,13 +254,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--table-only", action="store_true", help="only rebuild docs/results/baselines.md")
     parser.add_argument("--stop-after", default=None,
                         help="UTC time HH:MM after which no new run starts (a running one finishes)")
+    parser.add_argument("--runs-root", type=Path, default=RUNS,
+                        help="where each cell's run directory (checkpoint, metrics) goes")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (the earlier cells ran on the CPU)")
     args = parser.parse_args(argv)
     names = [n.strip().lower() for n in args.models.split(",") if n.strip()]
     unknown = sorted(set(names) - set(MODELS))
     if unknown:
         parser.error(f"unknown model(s) {unknown}; choose from {MODELS}")
     horizons = [int(h) for h in args.horizons.split(",")]
-    torch.set_num_threads(args.threads)
 
     def log(msg: str) -> None:
         print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {msg}", flush=True)
@@ -297,7 +281,8 @@ def main(argv: list[str] | None = None) -> None:
                         log(f"not starting {path.name}: past --stop-after {args.stop_after}")
                         continue
                     log(f"run {path.name}")
-                    record = run_cell(name, horizon, setting, script, overrides, args.data_dir, args.seed, log)
+                    record = run_cell(name, horizon, setting, script, overrides, args.data_dir, args.seed, log,
+                                      run_dir=args.runs_root / path.stem, threads=args.threads, device=args.device)
                     write_json_atomic(path, record)
                     log(f"done {path.name}: val {record['val_mse']:.4f} test mse {record['test']['mse']:.4f} "
                         f"mae {record['test']['mae']:.4f} in {record['seconds'] / 60:.1f} min")

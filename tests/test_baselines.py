@@ -386,26 +386,18 @@ def test_short_training_on_etth1_beats_the_naive_forecast(name, shared_data_dir)
 # ----------------------------------------------------------------------------- reproduction script
 
 
-def _load_benchmark():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "reproduce_baselines.py"
-    spec = importlib.util.spec_from_file_location("reproduce_baselines", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("schedule", ["type1", "type2", "type3", "type2_cats", "type3_fits"])
 def test_reproduction_schedules_follow_the_reference_loop(schedule):
-    """epoch_lr(e) must equal the lr the LTSF code trains epoch e with: it starts at lr and
-    calls adjust_learning_rate(epoch + 1) after every epoch, which sets lr only for the
-    epochs its rule lists."""
-    bench = _load_benchmark()
+    """The trainer's lr for epoch e (what the reproduction script trains with) must equal the lr
+    the LTSF code trains epoch e with: it starts at lr and calls adjust_learning_rate(epoch + 1)
+    after every epoch, which sets lr only for the epochs its rule lists."""
+    from samovar.training.config import learning_rate
+
     base, lr = 1e-3, 1e-3
+    config = TrainConfig(lr=base, schedule=schedule)
     for epoch in range(22):
-        assert bench.epoch_lr(schedule, base, epoch) == pytest.approx(lr, rel=1e-12)
+        for step in (0, 7):
+            assert learning_rate(config, epoch, step, 8) == pytest.approx(lr, rel=1e-12)
         done = epoch + 1  # adjust_learning_rate(model_optim, epoch + 1, args)
         rule = {
             "type1": {done: base * 0.5 ** (done - 1)},
@@ -415,4 +407,5 @@ def test_reproduction_schedules_follow_the_reference_loop(schedule):
             "type3_fits": {done: base * 0.95 ** (done - 1)},
         }[schedule]
         lr = rule.get(done, lr)
-    assert bench.epoch_lr(schedule, base, 0, 25.0) == pytest.approx(base / 25, rel=1e-12)
+    assert learning_rate(TrainConfig(lr=base, schedule=schedule, pre_schedule_lr_div=25.0), 0, 0, 8) == pytest.approx(
+        base / 25, rel=1e-12)

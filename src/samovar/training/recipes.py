@@ -4,7 +4,8 @@
     config = TrainConfig(**{**recipe.train, "epochs": 20})     # explicit options override single fields
     model = get("samovar", ..., **recipe.model_kwargs)
 
-A model publishes its recipe as ``Model.paper_training_config(dataset[, horizon]) -> dict``:
+A model publishes its recipe as ``Model.paper_training_config(dataset[, horizon][, **options]) -> dict``
+(options: e.g. FITS's and CATS's ``script``, which of the authors' scripts):
 either plain TrainConfig keyword arguments (SAMoVAR, LinTrans, FixedVAR) or a description with
 ``source``, ``lookback``, ``model`` (constructor hyper-parameters), ``dropout`` and ``search``
 beside the TrainConfig options (the baselines). Whatever the trainer cannot apply is named in
@@ -13,6 +14,7 @@ beside the TrainConfig options (the baselines). Whatever the trainer cannot appl
 
 from __future__ import annotations
 
+import copy
 import inspect
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -32,19 +34,35 @@ class Recipe:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     label: str = LTSF_LABEL  # "paper (<source>)" | "ltsf-default"
     notes: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)  # paper_training_config options (e.g. {"script": "fin"})
+    lookback: int | None = None  # the published lookback (the caller chooses the lookback it trains with)
+    published: dict[str, Any] = field(default_factory=dict)  # paper_training_config's dict as returned
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "label": self.label, "notes": list(self.notes)}
+        return {"name": self.name, "label": self.label, "notes": list(self.notes),
+                **({"options": dict(self.options)} if self.options else {})}
 
 
-def paper_recipe(model_cls: type, dataset: str, horizon: int) -> tuple[dict | None, str]:
-    """The model's published recipe for this dataset (a copy), or (None, why not)."""
+def paper_recipe(model_cls: type, dataset: str, horizon: int,
+                 options: dict[str, Any] | None = None) -> tuple[dict | None, str]:
+    """The model's published recipe for this dataset (a copy), or (None, why not).
+
+    options: further keyword arguments of ``paper_training_config`` (e.g. ``{"script": "fin"}``);
+    one it does not take is a ValueError naming the ones it does.
+    """
     method = getattr(model_cls, "paper_training_config", None)
     if method is None:
         return None, f"{model_cls.__name__} publishes no training recipe (no paper_training_config)"
-    kwargs = {"horizon": horizon} if "horizon" in inspect.signature(method).parameters else {}
+    params = inspect.signature(method).parameters
+    kwargs = {"horizon": horizon} if "horizon" in params else {}
+    options = dict(options or {})
+    accepted = [k for k in params if k not in ("cls", "self", "dataset", "horizon")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"{model_cls.__name__}.paper_training_config has no option(s) {unknown}; "
+                         f"its options: {accepted or 'none'}")
     try:
-        return dict(method(dataset, **kwargs)), ""
+        return copy.deepcopy(dict(method(dataset, **kwargs, **options))), ""
     except (ValueError, KeyError) as exc:
         return None, f"no published recipe for {dataset}: {exc}"
 
@@ -64,12 +82,15 @@ def recipe_dataset_name(source: Any) -> str:
     return spec.name if spec is not None else name
 
 
-def resolve_recipe(model: str, dataset: str, horizon: int, recipe: str = "auto") -> Recipe:
+def resolve_recipe(model: str, dataset: str, horizon: int, recipe: str = "auto",
+                   options: dict[str, Any] | None = None) -> Recipe:
     """The recipe to train `model` on `dataset` at `horizon` with.
 
     recipe: "paper" (the model's published recipe; ValueError if it has none for the dataset),
     "ltsf" (TrainConfig defaults: Adam, lr 1e-4, type1, 10 epochs, patience 3) or "auto"
     (paper when the model has one covering the dataset, else ltsf, with the reason in the notes).
+    options: keyword arguments of ``paper_training_config`` choosing among published recipes
+    (e.g. FITS ``{"script": "fin"}``); given, a missing paper recipe is an error even with "auto".
     """
     from .runs import _model_class, model_options
 
@@ -77,17 +98,20 @@ def resolve_recipe(model: str, dataset: str, horizon: int, recipe: str = "auto")
         raise ValueError(f"recipe {recipe!r}: choose one of {', '.join(RECIPES)}")
     cls = _model_class(model)
     if recipe == "ltsf":
+        if options:
+            raise ValueError(f"recipe options {dict(options)} apply to the paper recipe, not to 'ltsf'")
         return Recipe("ltsf")
-    raw, why = paper_recipe(cls, dataset, horizon)
+    raw, why = paper_recipe(cls, dataset, horizon, options)
     if raw is None:
-        if recipe == "paper":
+        if recipe == "paper" or options:
             raise ValueError(f"recipe 'paper' for {model}: {why}; use the generic recipe (--recipe ltsf)")
         return Recipe("ltsf", notes=[f"{why}; used the LTSF default recipe (TrainConfig defaults)"])
+    published = copy.deepcopy(raw)
     known = {f.name for f in fields(TrainConfig)}
     train, notes = {}, []
     source = raw.pop("source", None)
     model_kwargs = dict(raw.pop("model", {}) or {})
-    raw.pop("lookback", None)  # the lookback is the caller's (default: Model.default_lookback(horizon))
+    lookback = raw.pop("lookback", None)  # the lookback is the caller's (default: Model.default_lookback(horizon))
     if "dropout" in model_kwargs or raw.get("dropout") == 0:  # given to the model, or none to apply
         raw.pop("dropout", None)
     search = raw.pop("search", None)
@@ -100,13 +124,13 @@ def resolve_recipe(model: str, dataset: str, horizon: int, recipe: str = "auto")
             train[key] = value
         else:
             notes.append(f"recipe option {key}={value!r} cannot be expressed by TrainConfig; ignored")
-    options = model_options(model)
-    dropped = sorted(set(model_kwargs) - set(options))
+    accepted = model_options(model)
+    dropped = sorted(set(model_kwargs) - set(accepted))
     if dropped:
         notes.append(f"recipe model options {dropped} are not options of {model}; ignored")
-        model_kwargs = {k: v for k, v in model_kwargs.items() if k in options}
+        model_kwargs = {k: v for k, v in model_kwargs.items() if k in accepted}
     label = f"paper ({source or f'{cls.__name__}.paper_training_config'})"
-    return Recipe("paper", train, model_kwargs, label, notes)
+    return Recipe("paper", train, model_kwargs, label, notes, dict(options or {}), lookback, published)
 
 
 __all__ = ["RECIPES", "Recipe", "paper_recipe", "recipe_dataset_name", "resolve_recipe"]

@@ -97,15 +97,17 @@ def parse_set_options(items: list[str] | None) -> dict[str, Any]:
 
 def recipe_training(model: str, source: Any, horizon: int, recipe: str = "auto",
                     overrides: dict[str, Any] | None = None,
-                    model_kwargs: dict[str, Any] | None = None) -> tuple[TrainConfig, dict[str, Any], Recipe]:
+                    model_kwargs: dict[str, Any] | None = None,
+                    recipe_options: dict[str, Any] | None = None) -> tuple[TrainConfig, dict[str, Any], Recipe]:
     """(TrainConfig, model kwargs, Recipe) for training `model` on `source` with a named recipe.
 
     TrainConfig = its defaults, then the recipe's options, then `overrides` (explicit options win,
     one field at a time); model kwargs = the recipe's, then `model_kwargs`. recipe: "auto"
     (the model's published recipe when it has one for this dataset, else the LTSF defaults),
-    "paper" or "ltsf" (``samovar.training.recipes.resolve_recipe``).
+    "paper" or "ltsf" (``samovar.training.recipes.resolve_recipe``). recipe_options: keyword
+    arguments of the model's ``paper_training_config`` (e.g. FITS ``{"script": "fin"}``).
     """
-    rec = resolve_recipe(model, recipe_dataset_name(source), horizon, recipe)
+    rec = resolve_recipe(model, recipe_dataset_name(source), horizon, recipe, recipe_options)
     config = TrainConfig(**{**rec.train, **(overrides or {})})
     return config, {**rec.model_kwargs, **(model_kwargs or {})}, rec
 
@@ -130,10 +132,12 @@ def fit_run(
     run_dir: str | Path | None = None,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
     recipe: Recipe | None = None,
+    resume: bool = False,
 ) -> tuple[TrainResult, Any]:
     """Prepare `source`, build `model` (seeded with config.seed), train; returns (result, data).
 
     recipe: the `Recipe` config and model_kwargs came from (`recipe_training`), recorded in config.json.
+    resume: continue the run in `run_dir` from its checkpoint (the trainer refuses other training options).
     """
     config = config or TrainConfig()
     lookback = resolve_lookback(model, lookback, horizon)
@@ -150,8 +154,9 @@ def fit_run(
         "fill": fill,
         "protocol": data.protocol,
     }
-    result = train(net, data, config, run_dir, model_kwargs=dict(model_kwargs or {}), data_source=source_info,
-                   on_epoch_end=on_epoch_end, recipe=recipe.to_dict() if recipe is not None else None)
+    result = train(net, data, config, run_dir, resume=resume, model_kwargs=dict(model_kwargs or {}),
+                   data_source=source_info, on_epoch_end=on_epoch_end,
+                   recipe=recipe.to_dict() if recipe is not None else None)
     return result, data
 
 

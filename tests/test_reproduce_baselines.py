@@ -1,0 +1,141 @@
+"""benchmarks/reproduce_baselines.py: paper recipes through the common trainer, resumable cells."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from samovar import models
+from samovar.training import rundir as rd
+from samovar.training.recipes import resolve_recipe
+
+from conftest import REPO, require_file
+
+
+def _load_benchmark():
+    path = REPO / "benchmarks" / "reproduce_baselines.py"
+    spec = importlib.util.spec_from_file_location("reproduce_baselines", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_cell_trains_with_exactly_its_paper_recipe():
+    """Each cell's TrainConfig holds every training field of paper_training_config(ETTh1, H, **script),
+    its model kwargs are the recipe's plus the variant, and nothing of the recipe is dropped."""
+    bench = _load_benchmark()
+    keep = ("optimizer", "lr", "betas", "weight_decay", "batch_size", "epochs", "patience", "schedule",
+            "pre_schedule_lr_div", "onecycle_pct_start", "onecycle_anneal", "onecycle_div_factor",
+            "onecycle_momentum", "schedule_extra_epochs", "grad_clip")
+    for name in bench.MODELS:
+        for horizon in (96, 720):
+            for _, script, overrides in bench.variants(name):
+                paper = models.model_class(name).paper_training_config("ETTh1", horizon, **script)
+                config, hyper, rec = bench.cell_training(name, horizon, script, overrides, seed=2021)
+                for key in keep:
+                    if key in paper:
+                        got = getattr(config, key)
+                        assert (list(got) if isinstance(got, tuple) else got) == (
+                            list(paper[key]) if isinstance(paper[key], tuple) else paper[key]), (name, key)
+                assert config.drop_last and config.accumulate == 1 and config.seed == 2021
+                assert hyper == {**paper["model"], **overrides}
+                assert rec.lookback == paper["lookback"] and rec.published == paper
+                unused = set(paper) - set(keep) - {"source", "lookback", "model", "dropout", "search"}
+                assert not unused, (name, unused)
+
+
+def test_recipe_options_choose_the_authors_script():
+    fin = resolve_recipe("fits", "ETTh1", 96, "paper", {"script": "fin"})
+    best = resolve_recipe("fits", "ETTh1", 96, "paper")
+    assert (fin.train["batch_size"], fin.train["patience"], fin.lookback) == (256, 3, 720)
+    assert (best.train["batch_size"], best.train["patience"], best.lookback) == (128, 20, 360)
+    assert fin.to_dict()["options"] == {"script": "fin"} and "options" not in best.to_dict()
+    assert resolve_recipe("cats", "ETTh1", 96, "paper", {"script": "96"}).train["batch_size"] == 256
+    with pytest.raises(ValueError, match="no option"):
+        resolve_recipe("itransformer", "ETTh1", 96, "paper", {"script": "fin"})
+    with pytest.raises(ValueError, match="script must be one of"):  # not a silent fall-back to ltsf
+        resolve_recipe("fits", "ETTh1", 96, "auto", {"script": "nope"})
+
+
+TINY = {  # iTransformer's recipe fields at toy size: 3 short epochs, dropout on (the RNG must resume too)
+    "source": "test recipe", "lookback": 96, "optimizer": "adam", "lr": 1e-3, "batch_size": 512, "epochs": 3,
+    "patience": 3, "schedule": "type1", "pre_schedule_lr_div": 25.0, "dropout": 0.1,
+    "model": {"layers": 1, "heads": 2, "d_model": 8, "d_ff": 8, "dropout": 0.1},
+}
+
+
+class Killed(Exception):
+    pass
+
+
+def test_killed_cell_resumes_and_ends_as_an_uninterrupted_one(tmp_path, monkeypatch, shared_data_dir):
+    require_file("ETTh1.csv.gz")
+    bench = _load_benchmark()
+    monkeypatch.setattr(models.model_class("itransformer"), "paper_training_config",
+                        classmethod(lambda cls, dataset, horizon=None: json.loads(json.dumps(TINY))))
+    monkeypatch.setattr(bench, "TABLE", tmp_path / "table.md")
+    args = ["--models", "itransformer", "--horizons", "24", "--data-dir", str(shared_data_dir), "--threads", "1"]
+
+    def grid(name: str, extra=()):
+        monkeypatch.setattr(bench, "RESULTS", tmp_path / name / "results")
+        bench.main(args + ["--runs-root", str(tmp_path / name / "runs"), *extra])
+        return tmp_path / name / "results" / "itransformer_h24_paper.json", tmp_path / name / "runs" / "itransformer_h24_paper"
+
+    whole, _ = grid("whole")
+    plain = bench.run_cell
+
+    def killed_after_epoch_1(*a, **k):
+        def kill(row):
+            if row["epoch"] == 1:
+                raise Killed
+
+        return plain(*a, **k, on_epoch_end=kill)
+
+    monkeypatch.setattr(bench, "run_cell", killed_after_epoch_1)
+    with pytest.raises(Killed):
+        grid("killed")
+    record_path = tmp_path / "killed" / "results" / "itransformer_h24_paper.json"
+    run_dir = tmp_path / "killed" / "runs" / "itransformer_h24_paper"
+    assert not record_path.exists()
+    assert rd.load_checkpoint(run_dir / rd.CHECKPOINT)["epoch"] == 1
+
+    monkeypatch.setattr(bench, "run_cell", plain)
+    resumed_path, _ = grid("killed")
+    a, b = json.loads(whole.read_text()), json.loads(resumed_path.read_text())
+    assert (a["resumed_from_epoch"], b["resumed_from_epoch"]) == (0, 1)
+    assert b["test"] == a["test"] and b["val_mse"] == a["val_mse"]
+    assert (b["best_epoch"], b["epochs_run"]) == (a["best_epoch"], a["epochs_run"]) and a["epochs_run"] == 3
+    assert [r["val_mse"] for r in b["history"]] == [r["val_mse"] for r in a["history"]]
+    assert [r["lr"] for r in a["history"]] == pytest.approx([1e-3 / 25, 1e-3, 5e-4], rel=1e-12)  # lr/25 until type1 sets it
+    assert Path(b["run_dir"]) == run_dir.resolve() and b["trainer"] == "samovar.training.train"
+    assert b["recipe"] == TINY and b["train_config"]["batch_size"] == 512
+
+    before = resumed_path.read_text()
+    grid("killed")  # a finished cell is skipped
+    assert resumed_path.read_text() == before
+
+
+def test_table_reports_the_variant_with_the_lowest_validation_mse(tmp_path, monkeypatch):
+    """write_table over FITS fin variants (records in the committed format) picks the lowest val MSE."""
+    bench = _load_benchmark()
+    monkeypatch.setattr(bench, "RESULTS", tmp_path)
+    monkeypatch.setattr(bench, "TABLE", tmp_path / "table.md")
+    for order, val, test in ((4, 0.40, 0.30), (5, 0.35, 0.50), (6, 0.45, 0.20)):
+        record = {"model": "fits", "setting": "fin", "horizon": 96, "lookback": 720, "val_mse": val,
+                  "best_epoch": 2, "epochs_run": 5, "test": {"mse": test, "mae": 0.4}, "seconds": 60.0,
+                  "overrides": {"harmonic_order": order}}
+        bench.cell_path("fits", 96, "fin", {"harmonic_order": order}).write_text(json.dumps(record))
+    row = next(line for line in bench.write_table(["fits"], [96]).splitlines() if line.startswith("| fits (fin) | 96"))
+    assert "harmonic_order=5 (best val of 3/4 variants)" in row and "| 0.5000 |" in row
+
+
+def test_committed_results_still_render(tmp_path, monkeypatch):
+    bench = _load_benchmark()
+    if not any(bench.RESULTS.glob("*.json")):
+        pytest.skip("no committed baseline results")
+    monkeypatch.setattr(bench, "TABLE", tmp_path / "table.md")
+    text = bench.write_table(bench.MODELS, bench.HORIZONS)
+    assert "| fits (best) | 96 |" in text
