@@ -139,3 +139,14 @@ def test_committed_results_still_render(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "TABLE", tmp_path / "table.md")
     text = bench.write_table(bench.MODELS, bench.HORIZONS)
     assert "| fits (best) | 96 |" in text
+
+
+def test_paper_numbers_are_looked_up_per_setting_where_a_paper_gives_several():
+    script = _load_benchmark()
+    # CATS reports ETTh1 separately for input 96 (Table 11) and input 512 (Table 14)
+    assert script.paper_numbers("cats", "input96", 720) == (0.474, 0.461)
+    assert script.paper_numbers("cats", "input512", 720) == (0.435, 0.446)
+    # one-setting models: the same numbers whatever the label
+    assert script.paper_numbers("itransformer", "paper", 96) == (0.386, 0.405)
+    assert script.paper_numbers("fits", "fin", 720) == (0.427, None)
+    assert script.paper_numbers("transformer", "paper", 96) == (None, None)
