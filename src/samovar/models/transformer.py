@@ -1,4 +1,5 @@
-"""A plain encoder-only Transformer forecaster ("EncFormer" in the SAMoVAR paper's tables).
+"""A plain encoder-only Transformer forecaster, our own design with the hyper-parameters of the
+SAMoVAR paper's "EncFormer" baseline (the authors' model itself is ``encformer``).
 
 One token per time step:
 1. the window is standardised per channel over time (as every other baseline here does;
@@ -11,11 +12,14 @@ One token per time step:
 4. the head: ``Linear(d_model -> channels)`` per time step gives (B, lookback, C), then
    ``Linear(lookback -> horizon)`` over time gives (B, horizon, C).
 
-The authors' baseline code (``models/FormerBaseline.py`` of LJC-FVNR/Structural-Aligned-
-Mixture-of-VAR) was not available to us; the hyper-parameters follow their ``baseline.sh``
-(3 layers, 8 heads, d_model 128, dropout 0.1; AdamW lr 1e-4, betas (0.9, 0.95), weight
-decay 0.1, one-cycle schedule with 5 % warm-up, gradient clipping 1, patience 12,
-lookbacks 512-4096). The MLP width 4 * d_model and the head above are our choices.
+The hyper-parameters follow the SAMoVAR authors' ``baseline.sh`` (3 layers, 8 heads, d_model
+128, dropout 0.1; AdamW lr 1e-4, betas (0.9, 0.95), weight decay 0.1, one-cycle schedule with
+5 % warm-up, gradient clipping 1, patience 12, lookbacks 512-4096). This model was written
+before the authors' ``FormerBaseline`` code was found (``models/FormerBaseline.py`` of
+LJC-FVNR/ARMA-Attention); the instance normalisation, sinusoidal positions, GELU MLP of width
+4 * d_model, final LayerNorm and the head above are our choices and differ from it. The
+authors' model (appended output tokens, last-value subtraction, learned positions, ReLU MLP
+of width 8 * d_model) is ``encformer`` (``encformer.py``).
 """
 
 from __future__ import annotations
