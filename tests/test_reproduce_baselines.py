@@ -138,7 +138,11 @@ def test_committed_results_still_render(tmp_path, monkeypatch):
         pytest.skip("no committed baseline results")
     monkeypatch.setattr(bench, "TABLE", tmp_path / "table.md")
     text = bench.write_table(bench.MODELS, bench.HORIZONS)
-    assert "| fits (best) | 96 |" in text
+    for path in bench.RESULTS.glob("*.json"):  # every committed cell has its row
+        record = json.loads(path.read_text())
+        setting = path.stem.split("_")[2]  # <model>_h<H>_<setting>[_<variant>] (old files lack the field)
+        label = record["model"] if setting == "paper" else f"{record['model']} ({setting})"
+        assert f"| {label} | {record['horizon']} |" in text, path.name
 
 
 def test_paper_numbers_are_looked_up_per_setting_where_a_paper_gives_several():
