@@ -28,3 +28,18 @@ def require_file(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"{name} not found in {SHARED_DATA} (set SAMOVAR_TEST_DATA to the data directory)")
     return path
+
+
+class EvenSubset:
+    """A training set of n windows spread evenly over another window set (same `len`/`batch` interface);
+    keeps real-data training tests to a few seconds."""
+
+    def __init__(self, windows, n: int) -> None:
+        self.windows = windows
+        self.index = torch.linspace(0, len(windows) - 1, min(n, len(windows))).round().long()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def batch(self, idx: torch.Tensor):
+        return self.windows.batch(self.index[idx])

@@ -20,7 +20,7 @@ from samovar.models.cats import QueryAdaptiveMask
 from samovar.models.fits import FITS, ComplexLinear, harmonic_cutoff
 from samovar.training import TrainConfig
 
-from conftest import require_file
+from conftest import EvenSubset, require_file
 
 NAMES = ["patchtst", "itransformer", "fits", "cats", "transformer"]
 
@@ -334,20 +334,6 @@ def test_patchtst_patch_count_and_head_size():
 
 
 # ----------------------------------------------------------------------------- real data
-
-
-class EvenSubset:
-    """The first-class window-set interface over an evenly spread subset of another set's windows."""
-
-    def __init__(self, windows, n: int) -> None:
-        self.windows = windows
-        self.index = torch.linspace(0, len(windows) - 1, min(n, len(windows))).round().long()
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def batch(self, idx: torch.Tensor):
-        return self.windows.batch(self.index[idx])
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ from torch import nn
 from samovar import models
 from samovar.training import TrainConfig
 
-from conftest import require_file
+from conftest import EvenSubset, require_file
 
 SMALL = dict(layers=2, heads=2, d_model=16, mlp_ratio=2)
 
@@ -196,20 +196,6 @@ def test_eval_is_deterministic_and_train_mode_is_stochastic():
         assert torch.equal(model.eval()(x), model(x))
         model.train()
         assert not torch.equal(model(x), model(x))
-
-
-class EvenSubset:
-    """The window-set interface over an evenly spread subset of another set's windows."""
-
-    def __init__(self, windows, n: int) -> None:
-        self.windows = windows
-        self.index = torch.linspace(0, len(windows) - 1, min(n, len(windows))).round().long()
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def batch(self, idx: torch.Tensor):
-        return self.windows.batch(self.index[idx])
 
 
 @pytest.mark.slow
