@@ -31,6 +31,7 @@ SMALL = {
     "fits": dict(cut_freq=6),
     "cats": dict(patch_len=8, stride=8, layers=2, heads=2, d_model=16, d_ff=32),
     "transformer": dict(layers=2, heads=2, d_model=16, d_ff=32),
+    "encformer": dict(layers=2, heads=2, d_model=16, mlp_ratio=2),  # its own tests: test_encformer.py
 }
 
 
@@ -94,7 +95,7 @@ def test_wrong_input_shape_is_a_clear_error(name):
         model(torch.randn(37, 3))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [*NAMES, "encformer"])
 def test_output_depends_only_on_its_own_lookback(name):
     """Eval mode: a window's forecast is a function of that window alone (not of the values
     after it, nor of the other windows in the batch)."""
