@@ -67,8 +67,8 @@ def copy_reference_into(ref: Reference, model: nn.Module) -> None:
                 proj.weight.copy_(w)
                 proj.bias.copy_(b)
             ours.attn.out_proj.load_state_dict(attn.out_proj.state_dict())
-            ours.norm1.load_state_dict(theirs.norm1.state_dict())
-            ours.norm2.load_state_dict(theirs.norm2.state_dict())
+            ours.norm_attn.load_state_dict(theirs.norm1.state_dict())
+            ours.norm_ff.load_state_dict(theirs.norm2.state_dict())
             ours.ff[0].load_state_dict(theirs.linear1.state_dict())
             ours.ff[3].load_state_dict(theirs.linear2.state_dict())
 

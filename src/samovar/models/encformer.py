@@ -34,42 +34,24 @@ import torch
 from torch import nn
 
 from . import register
-from ._common import Dropout, MultiheadAttention, check_dropout, check_input, check_positive_int, training_recipe
+from ._common import check_dropout, check_input, check_positive_int, training_recipe
 from .base import ForecastModel
 from .transformer import _RECIPES as _BASELINE_SH_RECIPES
-from .transformer import EncoderTransformer
+from .transformer import EncoderTransformer, PreNormEncoderLayer
 
 
-class TorchStylePreNormLayer(nn.Module):
-    """torch ``TransformerEncoderLayer(norm_first=True, activation=relu)``: (B, L, d) -> (B, Lq, d).
-
-    ``forward(x, queries=None)``: with ``queries = n`` only the last n positions are computed
-    (keys and values still come from all L positions), giving (B, n, d)."""
-
-    def __init__(self, d_model: int, heads: int, d_ff: int, dropout: float) -> None:
-        super().__init__()
-        self.norm1 = nn.LayerNorm(d_model)
-        self.attn = MultiheadAttention(d_model, heads, attn_dropout=dropout, proj_dropout=dropout)
-        self.norm2 = nn.LayerNorm(d_model)
-        self.ff = nn.Sequential(
-            nn.Linear(d_model, d_ff), nn.ReLU(), Dropout(dropout), nn.Linear(d_ff, d_model), Dropout(dropout)
-        )
-        # torch's nn.MultiheadAttention initialisation: Xavier-uniform over the (3d, d) in-projection,
-        # zero in-projection and out-projection biases (out-projection weight: nn.Linear's default)
-        bound = math.sqrt(6.0 / (d_model + 3 * d_model))
-        for proj in (self.attn.q_proj, self.attn.k_proj, self.attn.v_proj):
-            nn.init.uniform_(proj.weight, -bound, bound)
-            nn.init.zeros_(proj.bias)
-        nn.init.zeros_(self.attn.out_proj.bias)
-
-    def forward(self, x: torch.Tensor, queries: int | None = None) -> torch.Tensor:
-        h = self.norm1(x)
-        if queries is not None:
-            x, q = x[:, -queries:], h[:, -queries:]
-        else:
-            q = h
-        x = x + self.attn(q, h, need_scores=False)[0]
-        return x + self.ff(self.norm2(x))
+def torch_style_layer(d_model: int, heads: int, d_ff: int, dropout: float) -> PreNormEncoderLayer:
+    """torch ``TransformerEncoderLayer(norm_first=True, activation=relu)`` as a ``PreNormEncoderLayer``
+    (ReLU MLP), initialised the way torch's ``nn.MultiheadAttention`` is: Xavier-uniform over the
+    (3d, d) in-projection, zero in-projection and out-projection biases (out-projection weight:
+    nn.Linear's default)."""
+    layer = PreNormEncoderLayer(d_model, heads, d_ff, dropout, activation=nn.ReLU)
+    bound = math.sqrt(6.0 / (d_model + 3 * d_model))
+    for proj in (layer.attn.q_proj, layer.attn.k_proj, layer.attn.v_proj):
+        nn.init.uniform_(proj.weight, -bound, bound)
+        nn.init.zeros_(proj.bias)
+    nn.init.zeros_(layer.attn.out_proj.bias)
+    return layer
 
 
 @register("encformer")
@@ -95,7 +77,7 @@ class EncFormer(ForecastModel):
         self.embed = nn.Linear(channels, d_model)
         self.positions = nn.Parameter(0.01 * torch.randn(self.lookback + self.horizon, d_model))  # (L + H, d)
         self.layers = nn.ModuleList(
-            TorchStylePreNormLayer(d_model, heads, mlp_ratio * d_model, dropout) for _ in range(layers)
+            torch_style_layer(d_model, heads, mlp_ratio * d_model, dropout) for _ in range(layers)
         )
         self.to_channels = nn.Linear(d_model, channels)
 

@@ -45,20 +45,28 @@ def sinusoidal_positions(length: int, d_model: int) -> torch.Tensor:
 
 
 class PreNormEncoderLayer(nn.Module):
-    """x + Attn(LN(x)), then x + MLP(LN(x)); (B, L, d) -> (B, L, d)."""
+    """x + Attn(LN(x)), then x + MLP(LN(x)); (B, L, d) -> (B, L, d).
 
-    def __init__(self, d_model: int, heads: int, d_ff: int, dropout: float) -> None:
+    ``activation``: the MLP's nonlinearity (GELU here; EncFormer uses ReLU, as torch's layer).
+    ``forward(x, queries=n)`` computes only the last n positions (keys and values still come from
+    all L positions), giving (B, n, d)."""
+
+    def __init__(self, d_model: int, heads: int, d_ff: int, dropout: float,
+                 activation: type[nn.Module] = nn.GELU) -> None:
         super().__init__()
         self.norm_attn = nn.LayerNorm(d_model)
         self.attn = MultiheadAttention(d_model, heads, attn_dropout=dropout, proj_dropout=dropout)
         self.norm_ff = nn.LayerNorm(d_model)
         self.ff = nn.Sequential(
-            nn.Linear(d_model, d_ff), nn.GELU(), Dropout(dropout), nn.Linear(d_ff, d_model), Dropout(dropout)
+            nn.Linear(d_model, d_ff), activation(), Dropout(dropout), nn.Linear(d_ff, d_model), Dropout(dropout)
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, queries: int | None = None) -> torch.Tensor:
         h = self.norm_attn(x)
-        x = x + self.attn(h, h, need_scores=False)[0]
+        q = h
+        if queries is not None:
+            x, q = x[:, -queries:], h[:, -queries:]
+        x = x + self.attn(q, h, need_scores=False)[0]
         return x + self.ff(self.norm_ff(x))
 
 
