@@ -200,7 +200,32 @@ def _fmt(v, digits=3):
     return "—" if v is None else f"{v:.{digits}f}"
 
 
-def write_table(model_names: list[str], horizons: list[int]) -> str:
+def utc_hhmm() -> str:
+    """The UTC time of day as HH:MM (what --stop-after is compared with)."""
+    return datetime.now(timezone.utc).strftime("%H:%M")
+
+
+class Paused(Exception):
+    """Raised at the end of an epoch past --stop-after; the cell's checkpoint is already written."""
+
+    def __init__(self, epoch: int):
+        super().__init__(f"paused after epoch {epoch}")
+        self.epoch = epoch
+
+
+def progress(run_dir: Path) -> str:
+    """What an unfinished cell has done: 'not run', or its checkpointed epochs and best validation MSE."""
+    if not (run_dir / rd.CHECKPOINT).exists() or not (run_dir / rd.METRICS).exists():
+        return "not run"
+    rows = rd.read_jsonl(run_dir / rd.METRICS)
+    if not rows:
+        return "not run"
+    best = min(rows, key=lambda r: r["val_mse"])
+    return (f"unfinished: {len(rows)} epoch{'s' if len(rows) != 1 else ''} checkpointed ({sum(r['seconds'] for r in rows) / 60:.0f} min), "
+            f"best val MSE {best['val_mse']:.4f} at epoch {best['epoch']}; running the script again resumes it")
+
+
+def write_table(model_names: list[str], horizons: list[int], runs_root: Path = RUNS) -> str:
     rows, missing = [], []
     for name in model_names:
         settings = [st for st, _, _ in SETTINGS.get(name, DEFAULT_SETTING)]
@@ -212,7 +237,9 @@ def write_table(model_names: list[str], horizons: list[int]) -> str:
                 todo = [o for (st, _, o), p in zip(runs, paths) if not p.exists()]
                 label = name if setting == "paper" else f"{name} ({setting})"
                 if todo:
-                    missing.append(f"{label} H={horizon}: " + (", ".join(str(o) for o in todo) if todo != [{}] else "not run"))
+                    missing.append(f"{label} H={horizon}: " + "; ".join(
+                        (f"{o}: " if o else "") + progress(runs_root / cell_path(name, horizon, setting, o).stem)
+                        for o in todo))
                 if not done:
                     continue
                 best = min(done, key=lambda r: r["val_mse"])
@@ -254,7 +281,7 @@ def write_table(model_names: list[str], horizons: list[int]) -> str:
         "",
     ]
     if missing:
-        lines += ["Not run yet:", "", *[f"- {m}" for m in missing], ""]
+        lines += ["Not finished yet:", "", *[f"- {m}" for m in missing], ""]
     text = "\n".join(lines)
     write_text_atomic(TABLE, text)
     return text
@@ -270,7 +297,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--settings", default=None, help="comma list of setting labels to run (default: all)")
     parser.add_argument("--table-only", action="store_true", help="only rebuild docs/results/baselines.md")
     parser.add_argument("--stop-after", default=None,
-                        help="UTC time HH:MM after which no new run starts (a running one finishes)")
+                        help="UTC time HH:MM after which no new run starts and a running one pauses at the end of "
+                             "its epoch (its checkpoint stays; running the script again resumes it)")
     parser.add_argument("--runs-root", type=Path, default=RUNS,
                         help="where each cell's run directory (checkpoint, metrics) goes")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (the earlier cells ran on the CPU)")
@@ -284,6 +312,13 @@ def main(argv: list[str] | None = None) -> None:
     def log(msg: str) -> None:
         print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {msg}", flush=True)
 
+    def past_deadline() -> bool:
+        return bool(args.stop_after) and utc_hhmm() >= args.stop_after
+
+    def pause_if_late(row: dict[str, Any]) -> None:  # called after the epoch's checkpoint is written
+        if past_deadline():
+            raise Paused(row["epoch"])
+
     if not args.table_only:
         for horizon in horizons:
             for name in names:
@@ -294,17 +329,24 @@ def main(argv: list[str] | None = None) -> None:
                     if path.exists():
                         log(f"skip {path.name} (done)")
                         continue
-                    if args.stop_after and datetime.now(timezone.utc).strftime("%H:%M") >= args.stop_after:
+                    if past_deadline():
                         log(f"not starting {path.name}: past --stop-after {args.stop_after}")
                         continue
                     log(f"run {path.name}")
-                    record = run_cell(name, horizon, setting, script, overrides, args.data_dir, args.seed, log,
-                                      run_dir=args.runs_root / path.stem, threads=args.threads, device=args.device)
+                    try:
+                        record = run_cell(name, horizon, setting, script, overrides, args.data_dir, args.seed, log,
+                                          run_dir=args.runs_root / path.stem, threads=args.threads,
+                                          device=args.device, on_epoch_end=pause_if_late)
+                    except Paused as paused:
+                        log(f"paused {path.stem} after epoch {paused.epoch} (past --stop-after {args.stop_after}); "
+                            f"its checkpoint is in {args.runs_root / path.stem}, running the script again resumes it")
+                        write_table(MODELS, HORIZONS, args.runs_root)
+                        continue
                     write_json_atomic(path, record)
                     log(f"done {path.name}: val {record['val_mse']:.4f} test mse {record['test']['mse']:.4f} "
                         f"mae {record['test']['mae']:.4f} in {record['seconds'] / 60:.1f} min")
-                    write_table(MODELS, HORIZONS)
-    print(write_table(MODELS, HORIZONS))
+                    write_table(MODELS, HORIZONS, args.runs_root)
+    print(write_table(MODELS, HORIZONS, args.runs_root))
 
 
 if __name__ == "__main__":

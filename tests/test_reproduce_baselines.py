@@ -87,7 +87,7 @@ def test_killed_cell_resumes_and_ends_as_an_uninterrupted_one(tmp_path, monkeypa
     whole, _ = grid("whole")
     plain = bench.run_cell
 
-    def killed_after_epoch_1(*a, **k):
+    def killed_after_epoch_1(*a, on_epoch_end=None, **k):
         def kill(row):
             if row["epoch"] == 1:
                 raise Killed
@@ -154,3 +154,34 @@ def test_paper_numbers_are_looked_up_per_setting_where_a_paper_gives_several():
     assert script.paper_numbers("itransformer", "paper", 96) == (0.386, 0.405)
     assert script.paper_numbers("fits", "fin", 720) == (0.427, None)
     assert script.paper_numbers("transformer", "paper", 96) == (None, None)
+
+
+def test_stop_after_pauses_a_running_cell_at_an_epoch_end_and_the_table_shows_it(tmp_path, monkeypatch,
+                                                                                  shared_data_dir):
+    """Past --stop-after, the running cell stops after the epoch it is in (checkpoint kept, no
+    record), the next cell does not start, the table says how far the cell got, and running
+    again without the deadline finishes it from that checkpoint."""
+    require_file("ETTh1.csv.gz")
+    bench = _load_benchmark()
+    monkeypatch.setattr(models.model_class("itransformer"), "paper_training_config",
+                        classmethod(lambda cls, dataset, horizon=None: json.loads(json.dumps(TINY))))
+    monkeypatch.setattr(bench, "TABLE", tmp_path / "table.md")
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(bench, "HORIZONS", [24, 48])  # the horizons the table covers
+    clock = iter(["09:59", "10:00", "10:01"])  # start check, after epoch 1, after epoch 2 (and later)
+    monkeypatch.setattr(bench, "utc_hhmm", lambda: next(clock, "10:30"))
+    args = ["--models", "itransformer", "--horizons", "24,48", "--data-dir", str(shared_data_dir), "--threads", "1",
+            "--runs-root", str(tmp_path / "runs")]
+    bench.main(args + ["--stop-after", "10:01"])
+    run_dir = tmp_path / "runs" / "itransformer_h24_paper"
+    assert rd.load_checkpoint(run_dir / rd.CHECKPOINT)["epoch"] == 2
+    assert not (tmp_path / "results" / "itransformer_h24_paper.json").exists()
+    assert not (tmp_path / "runs" / "itransformer_h48_paper").exists()  # not started past the deadline
+    table = (tmp_path / "table.md").read_text()
+    assert "- itransformer H=24: unfinished: 2 epochs checkpointed" in table
+    assert "- itransformer H=48: not run" in table
+
+    bench.main(args + ["--horizons", "24"])
+    record = json.loads((tmp_path / "results" / "itransformer_h24_paper.json").read_text())
+    assert (record["resumed_from_epoch"], record["epochs_run"]) == (2, 3)
+    assert "itransformer H=24" not in (tmp_path / "table.md").read_text().split("Not finished yet")[-1]
