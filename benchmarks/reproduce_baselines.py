@@ -264,7 +264,9 @@ def write_table(model_names: list[str], horizons: list[int], runs_root: Path = R
         "(no `drop_last`). Each model uses its own paper's lookback and training recipe "
         "(`paper_training_config`, the script named in the sources below); where the script searches a "
         "hyper-parameter, the value with the lowest validation MSE is reported. One seed (2021); CPU, one thread, "
-        "shared with other jobs (wall times are inflated).",
+        "shared with other jobs (wall times are inflated). PatchTST's and CATS's authors score the test split with a "
+        "drop-last loader; the same cells scored that way are in `baselines_test_protocol.md` "
+        "(`benchmarks/baselines_test_protocol.py`).",
         "",
         "| model (script) | horizon | lookback | chosen on validation | val MSE | **test MSE** | **test MAE** | paper MSE | paper MAE | Δ MSE (ours − paper) | within +0.02 | best epoch / epochs run | wall time, all variants (min) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
