@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -43,3 +44,11 @@ class EvenSubset:
 
     def batch(self, idx: torch.Tensor):
         return self.windows.batch(self.index[idx])
+
+
+def load_benchmark(name: str):
+    """Import ``benchmarks/<name>.py`` (the benchmarks are scripts, not a package) as a module."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 import torch
 
 from samovar.training import TrainConfig
 from samovar.training.runs import fit_run
 
-from conftest import REPO
-
-
-def _load():
-    path = REPO / "benchmarks" / "baselines_test_protocol.py"
-    spec = importlib.util.spec_from_file_location("baselines_test_protocol", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_benchmark
 
 
 def test_kept_windows_is_what_a_drop_last_dataloader_yields():
-    proto = _load()
+    proto = load_benchmark("baselines_test_protocol")
     for n, batch in ((2161, 128), (2785, 256), (7, 7), (2161, 1)):
         loader = torch.utils.data.DataLoader(range(n), batch_size=batch, shuffle=False, drop_last=True)
         assert proto.kept_windows(n, batch) == sum(len(b) for b in loader)
@@ -31,7 +21,7 @@ def test_kept_windows_is_what_a_drop_last_dataloader_yields():
 
 
 def test_rescore_reproduces_the_record_and_scores_exactly_the_first_windows(tmp_path):
-    proto = _load()
+    proto = load_benchmark("baselines_test_protocol")
     config = TrainConfig(epochs=1, batch_size=64, lr=1e-3, quiet=True, threads=1)
     run_dir = tmp_path / "runs" / "dlinear_cell"
     result, data = fit_run("dlinear", "synthetic:seed=3,length=900,channels=2", horizon=12, lookback=48,

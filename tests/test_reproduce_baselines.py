@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -12,21 +11,13 @@ from samovar import models
 from samovar.training import rundir as rd
 from samovar.training.recipes import resolve_recipe
 
-from conftest import REPO, require_file
-
-
-def _load_benchmark():
-    path = REPO / "benchmarks" / "reproduce_baselines.py"
-    spec = importlib.util.spec_from_file_location("reproduce_baselines", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_benchmark, require_file
 
 
 def test_every_cell_trains_with_exactly_its_paper_recipe():
     """Each cell's TrainConfig holds every training field of paper_training_config(ETTh1, H, **script),
     its model kwargs are the recipe's plus the variant, and nothing of the recipe is dropped."""
-    bench = _load_benchmark()
+    bench = load_benchmark("reproduce_baselines")
     keep = ("optimizer", "lr", "betas", "weight_decay", "batch_size", "epochs", "patience", "schedule",
             "pre_schedule_lr_div", "onecycle_pct_start", "onecycle_anneal", "onecycle_div_factor",
             "onecycle_momentum", "schedule_extra_epochs", "grad_clip")
@@ -73,7 +64,7 @@ class Killed(Exception):
 
 def test_killed_cell_resumes_and_ends_as_an_uninterrupted_one(tmp_path, monkeypatch, shared_data_dir):
     require_file("ETTh1.csv.gz")
-    bench = _load_benchmark()
+    bench = load_benchmark("reproduce_baselines")
     monkeypatch.setattr(models.model_class("itransformer"), "paper_training_config",
                         classmethod(lambda cls, dataset, horizon=None: json.loads(json.dumps(TINY))))
     monkeypatch.setattr(bench, "TABLE", tmp_path / "table.md")
@@ -120,7 +111,7 @@ def test_killed_cell_resumes_and_ends_as_an_uninterrupted_one(tmp_path, monkeypa
 
 def test_table_reports_the_variant_with_the_lowest_validation_mse(tmp_path, monkeypatch):
     """write_table over FITS fin variants (records in the committed format) picks the lowest val MSE."""
-    bench = _load_benchmark()
+    bench = load_benchmark("reproduce_baselines")
     monkeypatch.setattr(bench, "RESULTS", tmp_path)
     monkeypatch.setattr(bench, "TABLE", tmp_path / "table.md")
     for order, val, test in ((4, 0.40, 0.30), (5, 0.35, 0.50), (6, 0.45, 0.20)):
@@ -133,7 +124,7 @@ def test_table_reports_the_variant_with_the_lowest_validation_mse(tmp_path, monk
 
 
 def test_committed_results_still_render(tmp_path, monkeypatch):
-    bench = _load_benchmark()
+    bench = load_benchmark("reproduce_baselines")
     if not any(bench.RESULTS.glob("*.json")):
         pytest.skip("no committed baseline results")
     monkeypatch.setattr(bench, "TABLE", tmp_path / "table.md")
@@ -146,7 +137,7 @@ def test_committed_results_still_render(tmp_path, monkeypatch):
 
 
 def test_paper_numbers_are_looked_up_per_setting_where_a_paper_gives_several():
-    script = _load_benchmark()
+    script = load_benchmark("reproduce_baselines")
     # CATS reports ETTh1 separately for input 96 (Table 11) and input 512 (Table 14)
     assert script.paper_numbers("cats", "input96", 720) == (0.474, 0.461)
     assert script.paper_numbers("cats", "input512", 720) == (0.435, 0.446)
@@ -162,7 +153,7 @@ def test_stop_after_pauses_a_running_cell_at_an_epoch_end_and_the_table_shows_it
     record), the next cell does not start, the table says how far the cell got, and running
     again without the deadline finishes it from that checkpoint."""
     require_file("ETTh1.csv.gz")
-    bench = _load_benchmark()
+    bench = load_benchmark("reproduce_baselines")
     monkeypatch.setattr(models.model_class("itransformer"), "paper_training_config",
                         classmethod(lambda cls, dataset, horizon=None: json.loads(json.dumps(TINY))))
     monkeypatch.setattr(bench, "TABLE", tmp_path / "table.md")
