@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 
 from samovar.data import prepare_data
+from samovar.training import rundir as rd
 from samovar.training.metrics import evaluate
 from samovar.training.runs import load_run
 from samovar.utils import write_text_atomic
@@ -71,7 +72,7 @@ def kept_windows(n: int, batch_size: int) -> int:
 def rescore(record: dict, runs_root: Path, data_dir: str | None) -> dict | None:
     """Every-window and authors'-loader test MSE/MAE of one finished cell; None without its run dir."""
     run_dir = runs_root / Path(record["run_dir"]).name if record.get("run_dir") else None
-    if run_dir is None or not (run_dir / "best.safetensors").exists():
+    if run_dir is None or not (run_dir / rd.BEST).exists():
         return None
     run = load_run(run_dir)
     data = prepare_data(record["dataset"], lookback=record["lookback"], horizon=record["horizon"], data_dir=data_dir)

@@ -221,7 +221,8 @@ def progress(run_dir: Path) -> str:
     if not rows:
         return "not run"
     best = min(rows, key=lambda r: r["val_mse"])
-    return (f"unfinished: {len(rows)} epoch{'s' if len(rows) != 1 else ''} checkpointed ({sum(r['seconds'] for r in rows) / 60:.0f} min), "
+    epochs = f"{len(rows)} epoch{'s' if len(rows) != 1 else ''}"
+    return (f"unfinished: {epochs} checkpointed ({sum(r['seconds'] for r in rows) / 60:.0f} min), "
             f"best val MSE {best['val_mse']:.4f} at epoch {best['epoch']}; running the script again resumes it")
 
 
