@@ -19,6 +19,7 @@ from samovar.models._common import InstanceNorm, MultiheadAttention, num_patches
 from samovar.models.cats import QueryAdaptiveMask
 from samovar.models.fits import FITS, ComplexLinear, harmonic_cutoff
 from samovar.training import TrainConfig
+from samovar.training.config import beta1
 
 from conftest import EvenSubset, require_file
 
@@ -396,3 +397,20 @@ def test_reproduction_schedules_follow_the_reference_loop(schedule):
         lr = rule.get(done, lr)
     assert learning_rate(TrainConfig(lr=base, schedule=schedule, pre_schedule_lr_div=25.0), 0, 0, 8) == pytest.approx(
         base / 25, rel=1e-12)
+
+
+@pytest.mark.parametrize("name,script", [("patchtst", {}), ("cats", {"script": "512"}), ("cats", {"script": "96"})])
+def test_recipe_keeps_what_the_authors_unstepped_one_cycle_scheduler_sets(name, script):
+    """PatchTST's and CATS's exp_main.py build a torch OneCycleLR they never step (their per-epoch
+    rule changes only the lr). Building it leaves Adam at lr / 25 and beta1 = 0.95 (its
+    cycle_momentum max); the recipe must reproduce both: pre_schedule_lr_div and betas."""
+    recipe = models.model_class(name).paper_training_config("ETTh1", 720, **script)
+    param = torch.nn.Parameter(torch.zeros(3))
+    optimizer = torch.optim.Adam([param], lr=recipe["lr"])
+    torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe["lr"], steps_per_epoch=57, epochs=recipe["epochs"],
+                                        pct_start=0.3)
+    group = optimizer.param_groups[0]
+    assert group["lr"] == pytest.approx(recipe["lr"] / recipe["pre_schedule_lr_div"], rel=1e-12)
+    assert tuple(group["betas"]) == tuple(recipe["betas"]) == (0.95, 0.999)
+    config = TrainConfig(**{k: recipe[k] for k in ("lr", "betas", "schedule", "pre_schedule_lr_div")})
+    assert all(beta1(config, epoch, step, 57) == 0.95 for epoch in (0, 4, 9) for step in (0, 56))

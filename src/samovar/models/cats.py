@@ -162,8 +162,9 @@ class CATS(ForecastModel):
         or 96 (``script="96"``, ``scripts/ETTh1_96_input.sh``; patch 48, d_ff 512, 32 heads, batch 256).
         Both with ``run.py`` defaults: Adam, lr 1e-3, 10 epochs, patience 10, CATS's own "type2"
         schedule (``type2_cats``: lr halved after epochs 2, 4, 6, 8, 10), dropout 0.2, QAM end
-        probability by horizon. Epochs 1-2 run at lr/25 (``pre_schedule_lr_div``): ``exp_main.py``
-        builds a OneCycleLR it never steps, which sets the lr to max_lr / 25 until the first halving."""
+        probability by horizon. ``exp_main.py`` builds a OneCycleLR it never steps; building it
+        sets the lr to max_lr / 25, so epochs 1-2 run at lr/25 (``pre_schedule_lr_div``), and sets
+        Adam's beta1 to its max_momentum 0.95, which nothing resets (``betas`` (0.95, 0.999))."""
         recipes = training_recipe("CATS", _RECIPES, dataset)
         if script not in recipes:
             raise ValueError(f"CATS script must be one of {sorted(recipes)}, got {script!r}")
@@ -224,6 +225,7 @@ _RECIPES = {
             "patience": 10,
             "schedule": "type2_cats",  # lr * 0.5**min(5, epoch // 2) for 0-based epoch >= 2
             "pre_schedule_lr_div": 25.0,  # epochs 0-1: the unused OneCycleLR's starting lr, lr / 25
+            "betas": (0.95, 0.999),  # the unused OneCycleLR's max_momentum, set once as Adam's beta1
             "dropout": 0.2,
             "model": {"layers": 3, "heads": 16, "d_model": 256, "d_ff": 256, "dropout": 0.2,
                       "patch_len": 24, "stride": 24, "qam_start": 0.1, "qam_end": 0.2},
@@ -238,6 +240,7 @@ _RECIPES = {
             "patience": 10,
             "schedule": "type2_cats",
             "pre_schedule_lr_div": 25.0,
+            "betas": (0.95, 0.999),
             "dropout": 0.2,
             "model": {"layers": 3, "heads": 32, "d_model": 256, "d_ff": 512, "dropout": 0.2,
                       "patch_len": 48, "stride": 48, "qam_start": 0.1, "qam_end": 0.2},

@@ -119,7 +119,8 @@ class PatchTST(ForecastModel):
         Adam, lr 1e-4, batch 128, 100 epochs, early-stopping patience 100 (i.e. none in
         practice), "type3" schedule (lr for epochs 2-4, then x0.9 per epoch). Epoch 1 runs at lr/25
         (``pre_schedule_lr_div``): ``exp_main.py`` builds a OneCycleLR it never steps for "type3",
-        and building it sets the lr to max_lr / 25.
+        and building it sets the lr to max_lr / 25 and Adam's beta1 to its max_momentum 0.95,
+        which nothing resets (``betas`` (0.95, 0.999)).
         """
         return training_recipe("PatchTST", _RECIPES, dataset)
 
@@ -153,6 +154,7 @@ _RECIPES = {
         "patience": 100,
         "schedule": "type3",  # lr for epochs 2-4, then lr * 0.9**(epoch-4) (1-based epochs)
         "pre_schedule_lr_div": 25.0,  # epoch 1: the unused OneCycleLR's starting lr, lr / 25
+        "betas": (0.95, 0.999),  # the unused OneCycleLR's max_momentum, set once as Adam's beta1
         "dropout": 0.3,
         "model": {"layers": 3, "heads": 4, "d_model": 16, "d_ff": 128, "dropout": 0.3, "head_dropout": 0.0,
                   "patch_len": 16, "stride": 8},
