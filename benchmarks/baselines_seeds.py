@@ -28,7 +28,6 @@ import sys
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -172,13 +171,6 @@ def main(argv: list[str] | None = None) -> None:
     def log(msg: str) -> None:
         print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {msg}", flush=True)
 
-    def past_deadline() -> bool:
-        return bool(args.stop_after) and rb.utc_hhmm() >= args.stop_after
-
-    def pause_if_late(row: dict[str, Any]) -> None:
-        if past_deadline():
-            raise rb.Paused(row["epoch"])
-
     for seed in seeds:
         out = seed_path(stem, seed)
         if out.exists():
@@ -193,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
             record["copied_from"] = rb.repo_relative(headline)
             runs_root = args.headline_runs_root
         else:
-            if past_deadline():
+            if rb.is_past(args.stop_after):
                 log(f"not starting seed {seed}: past --stop-after {args.stop_after}")
                 break
             runs_root = args.runs_root / str(seed)
@@ -201,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
             try:
                 record = rb.run_cell(args.model, args.horizon, args.setting, script, overrides, args.data_dir, seed,
                                      log, run_dir=runs_root / stem, threads=args.threads, device=args.device,
-                                     on_epoch_end=pause_if_late)
+                                     on_epoch_end=rb.pause_past(args.stop_after))
             except rb.Paused as paused:
                 log(f"paused seed {seed} after epoch {paused.epoch}; running the script again resumes it")
                 break

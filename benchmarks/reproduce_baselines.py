@@ -220,6 +220,22 @@ class Paused(Exception):
         self.epoch = epoch
 
 
+def is_past(stop_after: str | None) -> bool:
+    """True when a deadline `stop_after` (UTC HH:MM, or None for none) has been reached."""
+    return bool(stop_after) and utc_hhmm() >= stop_after
+
+
+def pause_past(stop_after: str | None) -> Callable[[dict[str, Any]], None]:
+    """An ``on_epoch_end`` callback that raises `Paused` after an epoch ending at or past
+    `stop_after` (UTC HH:MM), unless that epoch was the cell's last: a finished cell is tested now."""
+
+    def pause_if_late(row: dict[str, Any]) -> None:
+        if not row["last"] and is_past(stop_after):
+            raise Paused(row["epoch"])
+
+    return pause_if_late
+
+
 def progress(run_dir: Path) -> str:
     """What an unfinished cell has done: 'not run', or its checkpointed epochs and best validation MSE."""
     if not (run_dir / rd.CHECKPOINT).exists() or not (run_dir / rd.METRICS).exists():
@@ -328,13 +344,6 @@ def main(argv: list[str] | None = None) -> None:
     def log(msg: str) -> None:
         print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {msg}", flush=True)
 
-    def past_deadline() -> bool:
-        return bool(args.stop_after) and utc_hhmm() >= args.stop_after
-
-    def pause_if_late(row: dict[str, Any]) -> None:  # called after the epoch's checkpoint is written
-        if past_deadline():
-            raise Paused(row["epoch"])
-
     if not args.table_only:
         for horizon in horizons:
             for name in names:
@@ -345,14 +354,14 @@ def main(argv: list[str] | None = None) -> None:
                     if path.exists():
                         log(f"skip {path.name} (done)")
                         continue
-                    if past_deadline():
+                    if is_past(args.stop_after):
                         log(f"not starting {path.name}: past --stop-after {args.stop_after}")
                         continue
                     log(f"run {path.name}")
                     try:
                         record = run_cell(name, horizon, setting, script, overrides, args.data_dir, args.seed, log,
                                           run_dir=args.runs_root / path.stem, threads=args.threads,
-                                          device=args.device, on_epoch_end=pause_if_late)
+                                          device=args.device, on_epoch_end=pause_past(args.stop_after))
                     except Paused as paused:
                         log(f"paused {path.stem} after epoch {paused.epoch} (past --stop-after {args.stop_after}); "
                             f"its checkpoint is in {args.runs_root / path.stem}, running the script again resumes it")

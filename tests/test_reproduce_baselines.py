@@ -176,3 +176,21 @@ def test_stop_after_pauses_a_running_cell_at_an_epoch_end_and_the_table_shows_it
     record = json.loads((tmp_path / "results" / "itransformer_h24_paper.json").read_text())
     assert (record["resumed_from_epoch"], record["epochs_run"]) == (2, 3)
     assert "itransformer H=24" not in (tmp_path / "table.md").read_text().split("Not finished yet")[-1]
+
+
+def test_stop_after_does_not_pause_a_cell_whose_last_epoch_just_ended(tmp_path, monkeypatch, shared_data_dir):
+    """A deadline passed during a cell's final epoch lets the cell finish: it is tested and its
+    record written now, not left as a checkpoint for the next run; the next cell does not start."""
+    require_file("ETTh1.csv.gz")
+    bench = load_benchmark("reproduce_baselines")
+    monkeypatch.setattr(models.model_class("itransformer"), "paper_training_config",
+                        classmethod(lambda cls, dataset, horizon=None: json.loads(json.dumps(TINY))))
+    monkeypatch.setattr(bench, "TABLE", tmp_path / "table.md")
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
+    clock = iter(["09:59", "09:59", "09:59"])  # start check, after epochs 1 and 2; past 10:00 after epoch 3 of 3
+    monkeypatch.setattr(bench, "utc_hhmm", lambda: next(clock, "10:30"))
+    bench.main(["--models", "itransformer", "--horizons", "24,48", "--data-dir", str(shared_data_dir), "--threads", "1",
+                "--runs-root", str(tmp_path / "runs"), "--stop-after", "10:00"])
+    record = json.loads((tmp_path / "results" / "itransformer_h24_paper.json").read_text())
+    assert record["epochs_run"] == 3 and record["test"]["mse"] > 0
+    assert not (tmp_path / "runs" / "itransformer_h48_paper").exists()

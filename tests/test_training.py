@@ -492,14 +492,22 @@ class DriftingBias(ForecastModel):
 def test_early_stopping_restores_the_best_epoch(tmp_path) -> None:
     data = toy_data()
     states: list[float] = []
+    last: list[bool] = []
+
+    def after_epoch(row: dict) -> None:
+        states.append(model.b.item())
+        last.append(row["last"])
+
     model = DriftingBias(L, H, 2)
     cfg = quiet(lr=0.05, schedule="constant", epochs=30, batch_size=64, patience=3)
-    result = train(model, data, cfg, tmp_path / "run", on_epoch_end=lambda row: states.append(model.b.item()))
+    result = train(model, data, cfg, tmp_path / "run", on_epoch_end=after_epoch)
     vals = [r["val_mse"] for r in result.history]
     best = int(np.argmin(vals))
     assert 0 < best < len(vals) - 1  # improved for a while, then got worse
     assert result.best_epoch == best + 1 and result.best_val_mse == vals[best]
     assert result.stopped_early and result.epochs_run == best + 1 + 3  # patience 3
+    assert last == [False] * (result.epochs_run - 1) + [True]  # the callback is told which epoch ends training
+    assert "last" not in result.history[-1]  # ... without it entering the metrics rows
     assert result.model.b.item() == states[best] != states[-1]
     assert float(rd.load_weights(tmp_path / "run" / rd.BEST)["b"]) == states[best]
     # the reported test metrics are those of the restored best weights

@@ -178,7 +178,8 @@ def train(
     model_kwargs / data_source: recorded in config.json so the run can be rebuilt
     (`samovar.training.load_run`); data_source holds e.g. ``{"source": "ETTh1", "data_dir": ...}``;
     recipe (``Recipe.to_dict()``) too.
-    on_epoch_end: called with each epoch's metrics row after the checkpoint is written.
+    on_epoch_end: called after each epoch, once its checkpoint is written, with the epoch's metrics
+    row plus ``"last"``: True when no epoch follows (early stopping or the epoch budget).
     """
     config = config or TrainConfig()
     config.validate()
@@ -311,7 +312,7 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
                 })
             progress.epoch_end(row)
             if on_epoch_end is not None:
-                on_epoch_end(row)
+                on_epoch_end({**row, "last": stopped or epoch + 1 == config.epochs})
     finally:
         progress.close()
 
