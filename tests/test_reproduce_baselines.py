@@ -147,20 +147,29 @@ def test_paper_numbers_are_looked_up_per_setting_where_a_paper_gives_several():
     assert script.paper_numbers("transformer", "paper", 96) == (None, None)
 
 
-def test_stop_after_pauses_a_running_cell_at_an_epoch_end_and_the_table_shows_it(tmp_path, monkeypatch,
-                                                                                  shared_data_dir):
-    """Past --stop-after, the running cell stops after the epoch it is in (checkpoint kept, no
-    record), the next cell does not start, the table says how far the cell got, and running
-    again without the deadline finishes it from that checkpoint."""
+def tiny_bench_with_clock(tmp_path, monkeypatch, clock: list[str]):
+    """The script with iTransformer's recipe shrunk to TINY, its table and records under
+    `tmp_path`, the table covering horizons 24 and 48, and a UTC clock that reads `clock`
+    in turn, then 10:30."""
     require_file("ETTh1.csv.gz")
     bench = load_benchmark("reproduce_baselines")
     monkeypatch.setattr(models.model_class("itransformer"), "paper_training_config",
                         classmethod(lambda cls, dataset, horizon=None: json.loads(json.dumps(TINY))))
     monkeypatch.setattr(bench, "TABLE", tmp_path / "table.md")
     monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
-    monkeypatch.setattr(bench, "HORIZONS", [24, 48])  # the horizons the table covers
-    clock = iter(["09:59", "10:00", "10:01"])  # start check, after epoch 1, after epoch 2 (and later)
-    monkeypatch.setattr(bench, "utc_hhmm", lambda: next(clock, "10:30"))
+    monkeypatch.setattr(bench, "HORIZONS", [24, 48])
+    times = iter(clock)
+    monkeypatch.setattr(bench, "utc_hhmm", lambda: next(times, "10:30"))
+    return bench
+
+
+def test_stop_after_pauses_a_running_cell_at_an_epoch_end_and_the_table_shows_it(tmp_path, monkeypatch,
+                                                                                  shared_data_dir):
+    """Past --stop-after, the running cell stops after the epoch it is in (checkpoint kept, no
+    record), the next cell does not start, the table says how far the cell got, and running
+    again without the deadline finishes it from that checkpoint."""
+    # the clock at the start check, after epoch 1, after epoch 2 (and later)
+    bench = tiny_bench_with_clock(tmp_path, monkeypatch, ["09:59", "10:00", "10:01"])
     args = ["--models", "itransformer", "--horizons", "24,48", "--data-dir", str(shared_data_dir), "--threads", "1",
             "--runs-root", str(tmp_path / "runs")]
     bench.main(args + ["--stop-after", "10:01"])
@@ -181,14 +190,8 @@ def test_stop_after_pauses_a_running_cell_at_an_epoch_end_and_the_table_shows_it
 def test_stop_after_does_not_pause_a_cell_whose_last_epoch_just_ended(tmp_path, monkeypatch, shared_data_dir):
     """A deadline passed during a cell's final epoch lets the cell finish: it is tested and its
     record written now, not left as a checkpoint for the next run; the next cell does not start."""
-    require_file("ETTh1.csv.gz")
-    bench = load_benchmark("reproduce_baselines")
-    monkeypatch.setattr(models.model_class("itransformer"), "paper_training_config",
-                        classmethod(lambda cls, dataset, horizon=None: json.loads(json.dumps(TINY))))
-    monkeypatch.setattr(bench, "TABLE", tmp_path / "table.md")
-    monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
-    clock = iter(["09:59", "09:59", "09:59"])  # start check, after epochs 1 and 2; past 10:00 after epoch 3 of 3
-    monkeypatch.setattr(bench, "utc_hhmm", lambda: next(clock, "10:30"))
+    # the clock at the start check and after epochs 1 and 2; past 10:00 after epoch 3 of 3
+    bench = tiny_bench_with_clock(tmp_path, monkeypatch, ["09:59", "09:59", "09:59"])
     bench.main(["--models", "itransformer", "--horizons", "24,48", "--data-dir", str(shared_data_dir), "--threads", "1",
                 "--runs-root", str(tmp_path / "runs"), "--stop-after", "10:00"])
     record = json.loads((tmp_path / "results" / "itransformer_h24_paper.json").read_text())
