@@ -517,6 +517,16 @@ def test_early_stopping_restores_the_best_epoch(tmp_path) -> None:
     assert len({r["val_mae"] for r in result.history}) == len(result.history)
 
 
+def test_an_equal_validation_mse_counts_as_an_improvement() -> None:
+    """As the LTSF code's EarlyStopping: with an lr too small to change a float32 weight, every
+    epoch's validation MSE is the same, so each epoch is a new best and patience never runs out."""
+    result = train(DriftingBias(L, H, 2), toy_data(), quiet(lr=1e-30, schedule="constant", epochs=4, batch_size=64,
+                                                            patience=1))
+    assert len({r["val_mse"] for r in result.history}) == 1
+    assert [r["best"] for r in result.history] == [True] * 4
+    assert (result.best_epoch, result.epochs_run, result.stopped_early) == (4, 4, False)
+
+
 # ----------------------------------------------------------------------------- run directory, atomic writes
 
 

@@ -285,7 +285,7 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
                 )
             val = evaluate(model, data.val, batch_size=config.eval_batch_size, device=device)
             val_mse = val["mse"]
-            improved = val_mse < best_val  # as the LTSF code: a tie is not an improvement
+            improved = val_mse <= best_val  # as the LTSF EarlyStopping: an equal loss counts as an improvement
             if improved:
                 best_val, best_epoch, bad_epochs = val_mse, epoch + 1, 0
                 best_state = _cpu_state(model)
