@@ -152,7 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--headline-runs-root", type=Path, default=rb.RUNS,
                         help="where the headline (seed 2021) cell's run directory is, for the authors'-loader score")
     parser.add_argument("--stop-after", default=None,
-                        help="UTC time HH:MM after which no new seed starts and a running one pauses at its epoch end")
+                        help="UTC time HH:MM (its next occurrence) after which no new seed starts and a running one "
+                             "pauses at its epoch end")
     parser.add_argument("--table-only", action="store_true")
     args = parser.parse_args(argv)
     if args.table_only:
@@ -171,6 +172,10 @@ def main(argv: list[str] | None = None) -> None:
     def log(msg: str) -> None:
         print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {msg}", flush=True)
 
+    try:
+        deadline = rb.stop_time(args.stop_after)
+    except ValueError as err:
+        parser.error(f"--stop-after: {err}")
     for seed in seeds:
         out = seed_path(stem, seed)
         if out.exists():
@@ -185,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
             record["copied_from"] = rb.repo_relative(headline)
             runs_root = args.headline_runs_root
         else:
-            if rb.is_past(args.stop_after):
+            if rb.is_past(deadline):
                 log(f"not starting seed {seed}: past --stop-after {args.stop_after}")
                 break
             runs_root = args.runs_root / str(seed)
@@ -193,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
             try:
                 record = rb.run_cell(args.model, args.horizon, args.setting, script, overrides, args.data_dir, seed,
                                      log, run_dir=runs_root / stem, threads=args.threads, device=args.device,
-                                     on_epoch_end=rb.pause_past(args.stop_after))
+                                     on_epoch_end=rb.pause_past(deadline))
             except rb.Paused as paused:
                 log(f"paused seed {seed} after epoch {paused.epoch}; running the script again resumes it")
                 break

@@ -46,7 +46,7 @@ import torch
 from samovar import models
 from samovar.training import rundir as rd
 from samovar.training.runs import fit_run, recipe_training
-from samovar.utils import write_json_atomic, write_text_atomic
+from samovar.utils import next_time_of_day, write_json_atomic, write_text_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "baselines"
@@ -207,9 +207,15 @@ def _fmt(v, digits=3):
     return "—" if v is None else f"{v:.{digits}f}"
 
 
-def utc_hhmm() -> str:
-    """The UTC time of day as HH:MM (what --stop-after is compared with)."""
-    return datetime.now(timezone.utc).strftime("%H:%M")
+def utc_now() -> datetime:
+    """The current UTC time (what --stop-after is compared with)."""
+    return datetime.now(timezone.utc)
+
+
+def stop_time(stop_after: str | None) -> datetime | None:
+    """--stop-after's UTC HH:MM as a moment: its next occurrence from now, so a deadline just after
+    midnight given before midnight is tomorrow's. None (no deadline) stays None."""
+    return None if stop_after is None else next_time_of_day(stop_after, utc_now())
 
 
 class Paused(Exception):
@@ -220,17 +226,17 @@ class Paused(Exception):
         self.epoch = epoch
 
 
-def is_past(stop_after: str | None) -> bool:
-    """True when a deadline `stop_after` (UTC HH:MM, or None for none) has been reached."""
-    return bool(stop_after) and utc_hhmm() >= stop_after
+def is_past(deadline: datetime | None) -> bool:
+    """True when `deadline` (from `stop_time`; None for none) has been reached."""
+    return deadline is not None and utc_now() >= deadline
 
 
-def pause_past(stop_after: str | None) -> Callable[[dict[str, Any]], None]:
+def pause_past(deadline: datetime | None) -> Callable[[dict[str, Any]], None]:
     """An ``on_epoch_end`` callback that raises `Paused` after an epoch ending at or past
-    `stop_after` (UTC HH:MM), unless that epoch was the cell's last: a finished cell is tested now."""
+    `deadline`, unless that epoch was the cell's last: a finished cell is tested now."""
 
     def pause_if_late(row: dict[str, Any]) -> None:
-        if not row["last"] and is_past(stop_after):
+        if not row["last"] and is_past(deadline):
             raise Paused(row["epoch"])
 
     return pause_if_late
@@ -325,8 +331,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--settings", default=None, help="comma list of setting labels to run (default: all)")
     parser.add_argument("--table-only", action="store_true", help="only rebuild docs/results/baselines.md")
     parser.add_argument("--stop-after", default=None,
-                        help="UTC time HH:MM after which no new run starts and a running one pauses at the end of "
-                             "its epoch (its checkpoint stays; running the script again resumes it)")
+                        help="UTC time HH:MM (its next occurrence) after which no new run starts and a running one "
+                             "pauses at the end of its epoch (its checkpoint stays; running the script again resumes it)")
     parser.add_argument("--runs-root", type=Path, default=RUNS,
                         help="where each cell's run directory (checkpoint, metrics) goes")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (the earlier cells ran on the CPU)")
@@ -344,6 +350,13 @@ def main(argv: list[str] | None = None) -> None:
     def log(msg: str) -> None:
         print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {msg}", flush=True)
 
+    try:
+        deadline = stop_time(args.stop_after)
+    except ValueError as err:
+        parser.error(f"--stop-after: {err}")
+    if deadline is not None and not args.table_only:
+        log(f"--stop-after {args.stop_after}: from {deadline:%Y-%m-%d %H:%M} UTC no cell starts, "
+            "and a running one pauses at its epoch end")
     if not args.table_only:
         for horizon in horizons:
             for name in names:
@@ -354,14 +367,14 @@ def main(argv: list[str] | None = None) -> None:
                     if path.exists():
                         log(f"skip {path.name} (done)")
                         continue
-                    if is_past(args.stop_after):
+                    if is_past(deadline):
                         log(f"not starting {path.name}: past --stop-after {args.stop_after}")
                         continue
                     log(f"run {path.name}")
                     try:
                         record = run_cell(name, horizon, setting, script, overrides, args.data_dir, args.seed, log,
                                           run_dir=args.runs_root / path.stem, threads=args.threads,
-                                          device=args.device, on_epoch_end=pause_past(args.stop_after))
+                                          device=args.device, on_epoch_end=pause_past(deadline))
                     except Paused as paused:
                         log(f"paused {path.stem} after epoch {paused.epoch} (past --stop-after {args.stop_after}); "
                             f"its checkpoint is in {args.runs_root / path.stem}, running the script again resumes it")

@@ -40,7 +40,7 @@ from samovar import models
 from samovar.data import prepare_data
 from samovar.models.samovar import paper_training_config
 from samovar.training.metrics import evaluate
-from samovar.utils import atomic_path, seed_everything, write_json_atomic, write_text_atomic
+from samovar.utils import atomic_path, next_time_of_day, seed_everything, write_json_atomic, write_text_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "samovar"
@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="override the paper's lookback (an experiment, not the recipe: needs --results-dir)")
     parser.add_argument("--max-epochs", type=int, default=None, help="cap the epochs (a smoke run; marked in the table)")
     parser.add_argument("--table-only", action="store_true", help="only rebuild docs/results/samovar.md")
-    parser.add_argument("--stop-after", default=None, help="UTC HH:MM after which no new cell starts")
+    parser.add_argument("--stop-after", default=None, help="UTC HH:MM (its next occurrence) after which no new cell starts")
     parser.add_argument("--results-dir", default=None, help="write cells and the table here instead (smoke runs)")
     parser.add_argument("--evaluate-checkpoint", action="store_true",
                         help="print the test metrics of the best epoch so far of unfinished cells (writes nothing)")
@@ -331,6 +331,10 @@ def main(argv: list[str] | None = None) -> None:
                                (set(horizons) - set(HORIZONS), HORIZONS, "horizon")):
         if bad:
             parser.error(f"unknown {what}(s) {sorted(bad)}; choose from {allowed}")
+    try:
+        deadline = next_time_of_day(args.stop_after, datetime.now(timezone.utc)) if args.stop_after else None
+    except ValueError as err:
+        parser.error(f"--stop-after: {err}")
     torch.set_num_threads(args.threads)
     print(f"glibc keeps freed memory: {keep_freed_memory()}", flush=True)
     if args.evaluate_checkpoint:
@@ -354,7 +358,7 @@ def main(argv: list[str] | None = None) -> None:
                 if path.exists():
                     log(f"skip {path.name} (done)")
                     continue
-                if args.stop_after and datetime.now(timezone.utc).strftime("%H:%M") >= args.stop_after:
+                if deadline is not None and datetime.now(timezone.utc) >= deadline:
                     log(f"stop: it is past {args.stop_after} UTC")
                     print(write_table())
                     return

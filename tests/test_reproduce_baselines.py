@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -149,8 +150,9 @@ def test_paper_numbers_are_looked_up_per_setting_where_a_paper_gives_several():
 
 def tiny_bench_with_clock(tmp_path, monkeypatch, clock: list[str]):
     """The script with iTransformer's recipe shrunk to TINY, its table and records under
-    `tmp_path`, the table covering horizons 24 and 48, and a UTC clock that reads `clock`
-    in turn, then 10:30."""
+    `tmp_path`, the table covering horizons 24 and 48, and a UTC clock that reads the
+    times of day `clock` in turn (moving to the next day whenever the time goes back),
+    then stands still at the last one."""
     require_file("ETTh1.csv.gz")
     bench = load_benchmark("reproduce_baselines")
     monkeypatch.setattr(models.model_class("itransformer"), "paper_training_config",
@@ -158,8 +160,14 @@ def tiny_bench_with_clock(tmp_path, monkeypatch, clock: list[str]):
     monkeypatch.setattr(bench, "TABLE", tmp_path / "table.md")
     monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
     monkeypatch.setattr(bench, "HORIZONS", [24, 48])
-    times = iter(clock)
-    monkeypatch.setattr(bench, "utc_hhmm", lambda: next(times, "10:30"))
+    moments, day = [], datetime(2026, 1, 1, tzinfo=timezone.utc)
+    for hhmm in clock:
+        moment = day.replace(hour=int(hhmm[:2]), minute=int(hhmm[3:]))
+        if moments and moment < moments[-1]:
+            day, moment = day + timedelta(days=1), moment + timedelta(days=1)
+        moments.append(moment)
+    times = iter(moments)
+    monkeypatch.setattr(bench, "utc_now", lambda: next(times, moments[-1]))
     return bench
 
 
@@ -168,8 +176,8 @@ def test_stop_after_pauses_a_running_cell_at_an_epoch_end_and_the_table_shows_it
     """Past --stop-after, the running cell stops after the epoch it is in (checkpoint kept, no
     record), the next cell does not start, the table says how far the cell got, and running
     again without the deadline finishes it from that checkpoint."""
-    # the clock at the start check, after epoch 1, after epoch 2 (and later)
-    bench = tiny_bench_with_clock(tmp_path, monkeypatch, ["09:59", "10:00", "10:01"])
+    # the clock when the deadline is set, at the start check, after epoch 1, after epoch 2 (and later)
+    bench = tiny_bench_with_clock(tmp_path, monkeypatch, ["09:58", "09:59", "10:00", "10:01"])
     args = ["--models", "itransformer", "--horizons", "24,48", "--data-dir", str(shared_data_dir), "--threads", "1",
             "--runs-root", str(tmp_path / "runs")]
     bench.main(args + ["--stop-after", "10:01"])
@@ -187,11 +195,30 @@ def test_stop_after_pauses_a_running_cell_at_an_epoch_end_and_the_table_shows_it
     assert "itransformer H=24" not in (tmp_path / "table.md").read_text().split("Not finished yet")[-1]
 
 
+def test_stop_after_just_past_midnight_given_before_it_is_the_coming_midnight(tmp_path, monkeypatch,
+                                                                             shared_data_dir):
+    """--stop-after 00:05 given at 23:50 is a quarter of an hour away, not a time already gone
+    (comparing "23:55" >= "00:05" as text would stop the run before it starts)."""
+    # the clock when the deadline is set, at the start check, after epoch 1, after epoch 2
+    bench = tiny_bench_with_clock(tmp_path, monkeypatch, ["23:50", "23:55", "23:59", "00:06"])
+    bench.main(["--models", "itransformer", "--horizons", "24", "--data-dir", str(shared_data_dir), "--threads", "1",
+                "--runs-root", str(tmp_path / "runs"), "--stop-after", "00:05"])
+    assert rd.load_checkpoint(tmp_path / "runs" / "itransformer_h24_paper" / rd.CHECKPOINT)["epoch"] == 2
+    assert not (tmp_path / "results" / "itransformer_h24_paper.json").exists()
+
+
+def test_stop_after_that_is_not_a_time_of_day_is_refused(capsys):
+    bench = load_benchmark("reproduce_baselines")
+    with pytest.raises(SystemExit):
+        bench.main(["--models", "itransformer", "--stop-after", "2:30pm"])
+    assert "give it as HH:MM on the 24-hour clock" in capsys.readouterr().err
+
+
 def test_stop_after_does_not_pause_a_cell_whose_last_epoch_just_ended(tmp_path, monkeypatch, shared_data_dir):
     """A deadline passed during a cell's final epoch lets the cell finish: it is tested and its
     record written now, not left as a checkpoint for the next run; the next cell does not start."""
-    # the clock at the start check and after epochs 1 and 2; past 10:00 after epoch 3 of 3
-    bench = tiny_bench_with_clock(tmp_path, monkeypatch, ["09:59", "09:59", "09:59"])
+    # the clock when the deadline is set, at the start check and after epochs 1 and 2; past 10:00 after epoch 3 of 3
+    bench = tiny_bench_with_clock(tmp_path, monkeypatch, ["09:58", "09:59", "09:59", "09:59", "10:30"])
     bench.main(["--models", "itransformer", "--horizons", "24,48", "--data-dir", str(shared_data_dir), "--threads", "1",
                 "--runs-root", str(tmp_path / "runs"), "--stop-after", "10:00"])
     record = json.loads((tmp_path / "results" / "itransformer_h24_paper.json").read_text())

@@ -1,12 +1,14 @@
-"""Small shared helpers: device choice, seeding, atomic file writes."""
+"""Small shared helpers: device choice, seeding, atomic file writes, deadlines."""
 
 from __future__ import annotations
 
 import json
 import os
 import random
+import re
 import tempfile
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -60,3 +62,15 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def next_time_of_day(hhmm: str, now: datetime) -> datetime:
+    """The first moment at or after `now` (to the minute) whose time of day is `hhmm` ("HH:MM",
+    in `now`'s time zone): today's if that minute has not gone by, else tomorrow's. So "00:30"
+    given at 23:00 means half an hour after midnight, not a time already past."""
+    match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", hhmm)
+    if match is None:
+        raise ValueError(f"{hhmm!r} is not a time of day: give it as HH:MM on the 24-hour clock, e.g. 02:30")
+    hour, minute = int(match[1]), int(match[2])
+    today = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return today if today >= now.replace(second=0, microsecond=0) else today + timedelta(days=1)
