@@ -161,9 +161,7 @@ def run_cell(name: str, dataset: str, horizon: int, args: argparse.Namespace, lo
         # Diagnostic only: the test MSE of every epoch is recorded (never used to choose anything)
         # to compare with protocols that report a test number other than the best-validation epoch's.
         test_diag = evaluate(model, data.test, batch_size=256)["mse"] if args.test_each_epoch else None
-        # A tie is no improvement here, unlike the authors' EarlyStopping and samovar's trainer,
-        # which count one; exact ties of a float validation MSE do not occur in these runs.
-        improved = val < state["best_val"]
+        improved = val <= state["best_val"]  # as the authors' EarlyStopping: an equal loss counts as an improvement
         if improved:
             state.update(best_val=val, best_epoch=epoch + 1, bad=0,
                          best_state={k: v.detach().clone() for k, v in model.state_dict().items()})
