@@ -354,10 +354,10 @@ def main(argv: list[str] | None = None) -> None:
         deadline = stop_time(args.stop_after)
     except ValueError as err:
         parser.error(f"--stop-after: {err}")
-    if deadline is not None and not args.table_only:
-        log(f"--stop-after {args.stop_after}: from {deadline:%Y-%m-%d %H:%M} UTC no cell starts, "
-            "and a running one pauses at its epoch end")
     if not args.table_only:
+        if deadline is not None:
+            log(f"--stop-after {args.stop_after}: from {deadline:%Y-%m-%d %H:%M} UTC no cell starts, "
+                "and a running one pauses at its epoch end")
         for horizon in horizons:
             for name in names:
                 for setting, script, overrides in variants(name):
