@@ -11,7 +11,8 @@ import torch
 
 import samovar.ops.attention as attn_ops
 from samovar.ops.attention import attention, attention_naive, attention_with_scores
-from samovar.ops.dropout import dropout, keep_mask, uniform
+import samovar.ops.dropout as dropout_ops
+from samovar.ops.dropout import dropout, dropout_reference, keep_mask, keep_mask_reference, uniform
 
 from compare import assert_same
 
@@ -146,6 +147,52 @@ def test_keep_mask_statistics_and_reproducibility():
     assert torch.equal(c, keep_mask((3, 1000), 0.5))  # the global torch seed governs it
     assert not torch.equal(c, keep_mask((3, 1000), 0.5))
     assert keep_mask((5, 7), 0.0).all()
+
+
+# element counts around the block size (even/odd, one word past a block) and a multi-block one
+MASK_SHAPES = [(1,), (7,), (3, 5), (1 << 18,), ((1 << 18) + 1,), (2, (1 << 18) + 3), (3, 333_333)]
+
+
+@pytest.mark.parametrize("shape", MASK_SHAPES)
+@pytest.mark.parametrize("p", [0.1, 0.3, 0.5, 0.9, 0.0])
+def test_keep_mask_is_bit_identical_to_float_draw_reference(shape, p):
+    """The integer test on raw PCG64 words gives exactly the mask of ``float32 draw < 1 - p``,
+    whatever the number of threads the words are drawn on."""
+    reference = keep_mask_reference(shape, p, generator=torch.Generator().manual_seed(11))
+    for threads in (1, 2, 3):
+        fast = keep_mask(shape, p, generator=torch.Generator().manual_seed(11), threads=threads)
+        assert fast.shape == reference.shape and torch.equal(fast, reference), threads
+
+
+def test_keep_mask_threads_split_large_masks(monkeypatch):
+    """Masks past the parallel threshold are drawn in several jumped-ahead pieces (checked at a
+    small threshold so the test stays fast); the pieces join into the one-thread mask."""
+    monkeypatch.setattr(dropout_ops, "_PARALLEL_MIN", 1000)
+    calls = []
+    fill = dropout_ops._fill_keep
+    monkeypatch.setattr(dropout_ops, "_fill_keep", lambda out, *a: (calls.append(out.size), fill(out, *a)))
+    shape = (5, 1001)
+    reference = keep_mask_reference(shape, 0.2, generator=torch.Generator().manual_seed(5))
+    fast = keep_mask(shape, 0.2, generator=torch.Generator().manual_seed(5), threads=2)
+    assert sorted(calls) == [2502, 2503] and torch.equal(fast, reference)
+
+
+def test_keep_mask_threshold_edges():
+    """The cut sits exactly where float32 puts 1 - p: for p = 0.1, float32(0.9) * 2^24 is the
+    integer 15099494, so the draw 15099494 * 2^-24 is dropped and the one below it kept."""
+    assert math.ceil(float(torch.tensor(0.9, dtype=torch.float32)) * 2**24) == 15099494
+    draws = torch.tensor([15099493, 15099494], dtype=torch.float32) * 2**-24
+    assert (draws < 0.9).tolist() == [True, False]
+    assert keep_mask((3, 3), 0.0).all() and keep_mask_reference((3, 3), 0.0).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_dropout_is_bit_identical_to_reference(dtype):
+    x = torch.randn(37, 7001, dtype=dtype)
+    torch.manual_seed(3)
+    fast = dropout(x, 0.1)
+    torch.manual_seed(3)
+    assert torch.equal(fast, dropout_reference(x, 0.1))
 
 
 def test_uniform_draws():
