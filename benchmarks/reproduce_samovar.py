@@ -24,7 +24,6 @@ trainer, tested bit-exact against such a loop); metrics are
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import math
 import os
@@ -40,7 +39,8 @@ from samovar import models
 from samovar.data import prepare_data
 from samovar.models.samovar import paper_training_config
 from samovar.training.metrics import evaluate
-from samovar.utils import atomic_path, next_time_of_day, seed_everything, write_json_atomic, write_text_atomic
+from samovar.utils import (atomic_path, keep_freed_memory, next_time_of_day, seed_everything, write_json_atomic,
+                           write_text_atomic)
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "samovar"
@@ -58,25 +58,6 @@ PAPER_AVG_MSE = {
 # The authors' own code run on this machine's CPU (measured before this work, quoted in the issue):
 # test MSE, MAE and seconds per training epoch.
 AUTHORS_CODE_HERE = {("samovar", "ETTh1", 96): (0.3736, 0.4054, 67.0)}
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc to keep freed memory instead of returning it to the OS after every tensor.
-
-    PyTorch's CPU allocator frees each large temporary with ``free``; glibc's defaults unmap
-    (or trim) it, so the next op page-faults the same megabytes back in: about 10k page
-    faults per SAMoVAR training step at 1024/96, some 20% of the step. Raising the mmap and
-    trim thresholds keeps the memory mapped. Returns False where there is no glibc.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
-    ok = libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024)  # the largest value glibc accepts
-    ok &= libc.mallopt(m_trim_threshold, 1 << 30)
-    ok &= libc.mallopt(m_top_pad, 64 * 1024 * 1024)
-    return bool(ok)
 
 
 def recipe(dataset: str, horizon: int) -> dict:

@@ -24,12 +24,6 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-from reproduce_samovar import keep_freed_memory  # noqa: E402
 
 SHAPES = [(1024, 96), (4096, 720)]
 CHANNELS, BATCH = 7, 32
@@ -45,6 +39,7 @@ def measure(spec: dict) -> dict:
     import torch
 
     from samovar import models
+    from samovar.utils import keep_freed_memory
 
     keep_freed_memory()
     torch.set_num_threads(spec["threads"])
@@ -95,6 +90,7 @@ def measure_epoch(threads: int, data_dir: str | None) -> dict | None:
     import torch
 
     from samovar import models
+    from samovar.utils import keep_freed_memory
     from samovar.data import prepare_data
 
     keep_freed_memory()

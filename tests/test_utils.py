@@ -1,8 +1,12 @@
 """samovar.utils: atomic writes keep the old file on failure and get normal permissions;
-deadlines given as a time of day are the next such time."""
+deadlines given as a time of day are the next such time; once glibc is asked to keep freed
+memory, large tensors come from its heap and stay there after they are freed."""
 
 import os
+import platform
 import stat
+import subprocess
+import sys
 from datetime import datetime, timezone
 
 import pytest
@@ -47,3 +51,43 @@ def test_next_time_of_day(now, hhmm, expected):
 def test_next_time_of_day_refuses_what_is_not_hh_mm(bad):
     with pytest.raises(ValueError, match="HH:MM on the 24-hour clock"):
         next_time_of_day(bad, datetime(2026, 11, 24, tzinfo=timezone.utc))
+
+
+# A child process allocates a 256 MiB tensor, frees it, and reports glibc's own accounting
+# (mallinfo2): bytes in mmapped blocks while the tensor lives, and bytes the heap keeps after
+# the free. By default such a block is mmapped and unmapped on free (nothing kept); after
+# keep_freed_memory() it comes from the heap and stays there for the next tensor.
+_MALLINFO = """
+import ctypes, sys, torch
+from samovar.utils import keep_freed_memory
+if sys.argv[1] == "keep":
+    assert keep_freed_memory()
+class Info(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
+mallinfo2.restype = Info
+t = torch.empty(64 << 20)  # 256 MiB of float32
+t.fill_(1.0)
+mmapped = mallinfo2().hblkhd
+del t
+print(mmapped >> 20, mallinfo2().fordblks >> 20)
+"""
+
+
+def _glibc_with_mallinfo2() -> bool:
+    name, version = platform.libc_ver()
+    return platform.system() == "Linux" and name == "glibc" and tuple(map(int, version.split(".")[:2])) >= (2, 33)
+
+
+@pytest.mark.skipif(not _glibc_with_mallinfo2(), reason="needs glibc >= 2.33 (mallinfo2)")
+def test_keep_freed_memory_serves_large_tensors_from_the_heap_and_keeps_them():
+    mib = {}
+    for mode in ("default", "keep"):
+        out = subprocess.run([sys.executable, "-c", _MALLINFO, mode], capture_output=True, text=True, check=True)
+        mib[mode] = tuple(int(v) for v in out.stdout.split())
+    mmapped_default, kept_default = mib["default"]
+    mmapped_keep, kept_keep = mib["keep"]
+    assert mmapped_default >= 256 and kept_default < 64  # an mmapped block, unmapped on free
+    assert mmapped_keep < 64 and kept_keep >= 256  # a heap block, kept for reuse

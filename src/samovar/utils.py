@@ -1,7 +1,8 @@
-"""Small shared helpers: device choice, seeding, atomic file writes, deadlines."""
+"""Small shared helpers: device choice, seeding, atomic file writes, deadlines, glibc memory reuse."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import random
@@ -74,3 +75,28 @@ def next_time_of_day(hhmm: str, now: datetime) -> datetime:
     hour, minute = int(match[1]), int(match[2])
     today = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
     return today if today >= now.replace(second=0, microsecond=0) else today + timedelta(days=1)
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc to keep freed memory for reuse instead of returning it to the OS.
+
+    PyTorch's CPU allocator frees every tensor with ``free``. By default glibc serves blocks
+    above its mmap threshold (at most 32 MB) with fresh ``mmap`` pages and unmaps them on free,
+    and trims the heap's top, so every large activation of a training step page-faults its
+    memory in again: about 2 ns per float32 element here, as much as a pass over the data.
+    This serves every block from the heap (``M_MMAP_MAX = 0``: threads' arenas still fall back
+    to mmap when a heap cannot hold a block) and keeps freed memory there for the next tensors:
+    an EncFormer 512 -> 720 training step on two threads took 9.3 / 8.9 s against 12.7 / 11.3 s
+    (two interleaved runs, medians of 3 steps). The price is fragmentation: the process keeps
+    more than it uses at its peak (that step: 3.8 GB peak RSS against 3.4 GB). Affects the
+    whole process from the call on; idempotent. Returns False where there is no glibc (other C
+    libraries keep their own policy). ``samovar.training.train`` calls it for CPU runs."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_top_pad, m_mmap_max = -1, -2, -4
+    ok = libc.mallopt(m_mmap_max, 0)
+    ok &= libc.mallopt(m_trim_threshold, 1 << 30)
+    ok &= libc.mallopt(m_top_pad, 64 * 1024 * 1024)
+    return bool(ok)

@@ -67,7 +67,8 @@ def dropout(x: torch.Tensor, p: float, training: bool = True, generator: torch.G
         return x
     keep = 1.0 - p
     if x.dtype == torch.float32 and x.device.type == "cpu":
-        noise = keep_mask(x.shape, p, generator=generator).to(x.dtype)  # the 0/1 that `u < keep` gives
+        # the 0/1 that `u < keep` gives (from the uint8 view: converting bool costs ~8x more)
+        noise = keep_mask(x.shape, p, generator=generator).view(torch.uint8).to(x.dtype)
     else:
         noise = uniform(x.shape, dtype=x.dtype, device=x.device, generator=generator).lt_(keep)
     return x * noise.div_(keep)  # {0, 1/keep}, as F.dropout's scaled bernoulli noise

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from .. import __version__
 from ..training import rundir as rd
 from ..training.state import cpu_state, rng_state, set_rng_state
-from ..utils import resolve_device, write_json_atomic
+from ..utils import keep_freed_memory, resolve_device, write_json_atomic
 from .base import ClassificationData, TensorSplit
 from .lm import TokenCorpus, random_windows, sequential_mask, sequential_windows
 
@@ -338,6 +338,8 @@ def _train(model, task, config, run_dir, resume, run_info, on_eval) -> TaskResul
 
     started = time.perf_counter()
     device = resolve_device(config.device)
+    if device.type == "cpu":
+        keep_freed_memory()  # large activations reuse mapped memory instead of page-faulting it in again
     model.to(device)
     optimizer = make_optimizer(model, config)
     history: list[dict[str, Any]] = []

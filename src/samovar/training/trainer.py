@@ -26,7 +26,7 @@ import torch
 
 from .. import __version__
 from ..models.base import ForecastModel
-from ..utils import resolve_device, write_json_atomic
+from ..utils import keep_freed_memory, resolve_device, write_json_atomic
 from . import rundir as rd
 from .config import TrainConfig, beta1, learning_rate
 from .metrics import evaluate
@@ -206,6 +206,8 @@ def train(
 def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_epoch_end, recipe) -> TrainResult:
     started = time.perf_counter()
     device = _usable_device(config.device)
+    if device.type == "cpu":
+        keep_freed_memory()  # large activations reuse mapped memory instead of page-faulting it in again
     model.to(device)
     use_amp = config.amp and device.type == "cuda"
     grad_scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
