@@ -90,8 +90,8 @@ def measure_epoch(threads: int, data_dir: str | None) -> dict | None:
     import torch
 
     from samovar import models
-    from samovar.utils import keep_freed_memory
     from samovar.data import prepare_data
+    from samovar.utils import keep_freed_memory
 
     keep_freed_memory()
     torch.set_num_threads(threads)
