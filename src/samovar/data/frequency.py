@@ -1,0 +1,52 @@
+"""Seasonal period of a sampling frequency: the number of steps in one cycle of the data's dominant
+calendar season (a day for sub-daily data, a week for daily, a year for weekly and coarser).
+
+    seasonal_period("h") == 24; seasonal_period("10min") == 144; seasonal_period("D") == 7
+
+Used by the seasonal-naive forecast and by MASE's scale; ``None`` means no calendar season is known
+(no frequency, a frequency that does not divide a day, or yearly data).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+_DAY = pd.Timedelta(days=1)
+# Spellings older pandas accepted and pandas 3 refuses, read as they were meant.
+_LEGACY = {"H": "h", "T": "min", "S": "s", "L": "ms", "M": "ME", "Q": "QE", "A": "YE", "Y": "YE", "BM": "BME", "BQ": "BQE"}
+# Offsets of a day or longer, by the leading letters of their alias (pandas 2 and 3 spellings).
+_CALENDAR = {"D": 7, "B": 5, "C": 5, "W": 52, "SM": 24, "SMS": 24, "M": 12, "ME": 12, "MS": 12, "BM": 12,
+             "BME": 12, "BMS": 12, "Q": 4, "QE": 4, "QS": 4, "BQ": 4, "BQE": 4, "BQS": 4}
+
+
+def seasonal_period(freq: str | None) -> int | None:
+    """Steps per season for a pandas frequency alias (see the module text), or None if there is none.
+
+    Raises ValueError for a string pandas does not read as a frequency.
+    """
+    if freq is None:
+        return None
+    digits = str(freq).rstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")  # "2H" -> "2", "H" -> ""
+    letters = str(freq)[len(digits):]
+    text = digits + _LEGACY[letters] if letters in _LEGACY else str(freq)
+    try:
+        offset = pd.tseries.frequencies.to_offset(text)
+    except (ValueError, TypeError):
+        raise ValueError(f"{freq!r} is not a pandas frequency alias (e.g. 'h', '15min', 'D', 'W', 'MS')") from None
+    alias = offset.name  # without the multiple: "10min" -> "min", "W-TUE" -> "W-TUE"
+    base = alias.split("-")[0]
+    if isinstance(offset, pd.offsets.Tick):  # fixed length: h, min, s, ...; D is a Tick in some pandas versions
+        step = pd.Timedelta(offset)
+        if step < _DAY:
+            per_day, rest = divmod(_DAY, step)
+            return int(per_day) if rest == pd.Timedelta(0) and per_day > 1 else None
+        if step == _DAY:
+            return 7
+        return None
+    if base in _CALENDAR:
+        per_season, rest = divmod(_CALENDAR[base], offset.n)
+        return int(per_season) if rest == 0 and per_season > 1 else None
+    return None  # yearly and anything else: no shorter calendar season
+
+
+__all__ = ["seasonal_period"]
