@@ -33,7 +33,7 @@ def seasonal_period(freq: str | None) -> int | None:
         offset = pd.tseries.frequencies.to_offset(text)
     except (ValueError, TypeError):
         raise ValueError(f"{freq!r} is not a pandas frequency alias (e.g. 'h', '15min', 'D', 'W', 'MS')") from None
-    alias = offset.name  # without the multiple: "10min" -> "min", "W-TUE" -> "W-TUE"
+    alias = offset.rule_code  # without the multiple: "10min" -> "min", "W-TUE" -> "W-TUE"
     base = alias.split("-")[0]
     if isinstance(offset, pd.offsets.Tick):  # fixed length: h, min, s, ...; D is a Tick in some pandas versions
         step = pd.Timedelta(offset)
