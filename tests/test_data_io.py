@@ -270,6 +270,20 @@ def test_bad_split_and_arguments():
         prepare_data("ETTh1", lookback=4, horizon=2, split=(0.6, 0.2, 0.2))  # refused before any file lookup
 
 
+def test_a_zero_test_share_trains_and_validates_on_every_row():
+    """The refits of a cross-validation split the rows before a cut-off into train and val only."""
+    frame = pd.DataFrame({"v": np.arange(200.0)})
+    data = prepare_data(frame, lookback=8, horizon=4, split=(0.8, 0.2, 0))
+    # train = int(0.8 * 200) = 160 rows, val = the other 40 (with 8 rows of history), no test windows
+    assert data.split_rows["train"] == (0, 160) and data.split_rows["val"] == (152, 200)
+    assert len(data.val) == 40 - 4 + 1 and len(data.test) == 0 and not data.notes
+    np.testing.assert_allclose(data.scaler.mean, [79.5])  # the train rows only
+    with pytest.raises(DataError, match="train and val positive.*test positive or 0"):
+        prepare_data(frame, lookback=8, horizon=4, split=(1.0, 0, 0))
+    with pytest.raises(DataError, match="val split has 2 rows of its own"):  # still required, still explained
+        prepare_data(frame, lookback=8, horizon=4, split=(0.99, 0.01, 0))
+
+
 def test_registered_weather_keeps_its_irregular_rows(shared_data_dir):
     require_file("weather.csv.gz")
     data = prepare_data("weather", lookback=96, horizon=96, data_dir=shared_data_dir)

@@ -6,7 +6,7 @@
 
 from samovar.data.errors import DataError
 from samovar.data.io import Table, cache_dir, content_sha256, locate, read_table, search_locations
-from samovar.data.prepare import ForecastData, dataset_table, prepare_data
+from samovar.data.prepare import ForecastData, dataset_table, load_table, prepare_data
 from samovar.data.registry import DATASETS, DatasetSpec, SplitProtocol, available_datasets, get_spec
 from samovar.data.splits import Scaler, WindowSet
 from samovar.data.synthetic import make_synthetic
@@ -25,6 +25,7 @@ __all__ = [
     "content_sha256",
     "dataset_table",
     "get_spec",
+    "load_table",
     "locate",
     "make_synthetic",
     "prepare_data",

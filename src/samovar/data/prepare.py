@@ -70,9 +70,10 @@ def _ratio_protocol(split) -> SplitProtocol:
         train, val, test = (float(s) for s in split)
     except (TypeError, ValueError):
         raise DataError(f"split must be three numbers (train, val, test), e.g. (0.7, 0.1, 0.2); got {split!r}") from None
-    if min(train, val, test) <= 0 or abs(train + val + test - 1.0) > 1e-6:
-        raise DataError(f"split shares must be positive and sum to 1, got {split!r} (sum {train + val + test:g}); "
-                        "e.g. (0.7, 0.1, 0.2)")
+    if min(train, val) <= 0 or test < 0 or abs(train + val + test - 1.0) > 1e-6:
+        raise DataError(f"split shares must sum to 1 with train and val positive (val: early stopping) and test "
+                        f"positive or 0 (0: no test split, e.g. for backtest refits), got {split!r} "
+                        f"(sum {train + val + test:g}); e.g. (0.7, 0.1, 0.2) or (0.875, 0.125, 0)")
     return SplitProtocol("ratio", train, val, test)
 
 
@@ -103,13 +104,20 @@ def _load(source, data_dir, fill: str) -> tuple[Table, str, SplitProtocol | None
     return read_table(path, fill=fill), name, None, False, str(path)
 
 
+def load_table(source, *, data_dir=None, fill: str = "error") -> Table:
+    """The validated series of any `prepare_data` source (registered name, "synthetic...", file,
+    DataFrame), unsplit and unscaled."""
+    return _load(source, data_dir, fill)[0]
+
+
 def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error") -> ForecastData:
     """Load `source`, split it, fit the scaler on the train rows, and build the three window sets.
 
     source: a registered name (case-insensitive; see DATASETS), "synthetic" (optionally
     "synthetic:seed=1,length=2000,channels=3"), a file path (.csv/.txt/.npz, optionally .gz)
     or a DataFrame. split: (train, val, test) shares for data that is not registered
-    (default 0.7/0.1/0.2); registered datasets always use their published protocol.
+    (default 0.7/0.1/0.2; test may be 0: no test split, no test windows); registered datasets
+    always use their published protocol.
     fill: "error" (NaN/inf raise DataError) or "interpolate".
     """
     lookback = _check_positive_int("lookback", lookback)

@@ -90,6 +90,9 @@ def _data_info(data: Any) -> dict[str, Any]:
         "freq": data.freq,
         "split_rows": {k: list(v) for k, v in data.split_rows.items()},
         "windows": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
+        # the date of the last row training or early stopping read (None without dates): a model is
+        # only scored honestly on rows after it (`Forecaster.cross_validation(reuse_fitted=True)`)
+        "last_seen": None if data.dates is None else str(data.dates[data.split_rows["val"][1] - 1]),
     }
 
 
