@@ -81,7 +81,9 @@ def test_backtest_forecasts_next_to_actuals(fitted, frame) -> None:
     np.testing.assert_allclose(table["ch0"].to_numpy()[:H], fitted.predict(frame.iloc[:600])["ch0"].to_numpy(), rtol=1e-5)
     cols = ["ch0", "ch1", "ch2"]
     err = table[cols].to_numpy() - table[[f"{c}_actual" for c in cols]].to_numpy()
-    assert metrics["mse"] == pytest.approx(np.mean(err**2)) and metrics["mae"] == pytest.approx(np.mean(np.abs(err)))
+    assert metrics["mse_raw"] == pytest.approx(np.mean(err**2)) and metrics["mae_raw"] == pytest.approx(np.mean(np.abs(err)))
+    scaled = err / fitted.run.scaler.std  # bare names: the standardized scale, as the trainer's test metrics
+    assert metrics["mse"] == pytest.approx(np.mean(scaled**2)) and metrics["mae"] == pytest.approx(np.mean(np.abs(scaled)))
     by_date, _ = fitted.backtest(frame, start=str(frame["date"].iloc[600]), end=659, stride=1)
     assert by_date["origin"].nunique() == 60 - H + 1
     with pytest.raises(ValueError, match="history"):

@@ -83,7 +83,8 @@ def test_backtest_writes_forecasts_next_to_actuals(trained: Path, csv_input: Pat
     table = pd.read_csv(out)
     assert {"origin", "date", "step_ahead", "ch0", "ch0_actual"} <= set(table.columns)
     assert table["origin"].nunique() == (755 - 696 + 1) // 12  # 2020-01-30 00:00 is row 696
-    assert "MSE" in result.output and png.stat().st_size > 5000
+    assert "MSE" in result.output and "standardized" in result.output and "original" in result.output
+    assert png.stat().st_size > 5000
 
 
 def test_resume_after_a_kill_matches_an_uninterrupted_cli_run(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -160,7 +160,8 @@ class Forecaster:
         Forecasts start at `start`, `start + stride`, ... (stride defaults to the horizon:
         back-to-back forecasts); each uses the `lookback` rows before it. Returns a long table
         (origin, date/step, step_ahead, then each column's forecast and ``<column>_actual``)
-        and metrics over all forecast values: mse/mae in data units and mse_scaled/mae_scaled.
+        and metrics over all forecast values (`point_metrics`: mse/mae on the model's standardized
+        scale, mse_raw/mae_raw in data units) with ``forecasts``, their count.
         """
         run = self._need_fit()
         table = self._table(df, fill)
@@ -177,25 +178,30 @@ class Forecaster:
         if len(origins) == 0:
             raise ValueError(f"rows {first}..{last} hold {last - first + 1} rows, fewer than one horizon ({H}); "
                              "widen the backtest range")
-        windows = np.stack([table.values[o - L:o] for o in origins])
-        forecasts = self._forecast(windows)  # (N, H, C)
+        frame, forecasts, actual = self._rolling(table, origins)
+        return frame, {**point_metrics(forecasts, actual, run.scaler.std), "forecasts": int(len(origins))}
+
+    def _rolling(self, table, origins: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """A forecast from each origin row (first row forecast, from the `lookback` rows before it).
+
+        Returns the long table (origin, date/step, step_ahead, each column's forecast and
+        ``<column>_actual``) and the forecasts and actuals as (origins, horizon, channels) arrays.
+        """
+        run = self._need_fit()
+        L, H = run.lookback, run.horizon
+        forecasts = self._forecast(np.stack([table.values[o - L:o] for o in origins]))  # (N, H, C)
         target_rows = origins[:, None] + np.arange(H)[None, :]
         actual = table.values[target_rows].astype(np.float64)
-        err = forecasts - actual
-        scaled_err = err / run.scaler.std
-        metrics = {"mse": float(np.mean(err**2)), "mae": float(np.mean(np.abs(err))),
-                   "mse_scaled": float(np.mean(scaled_err**2)), "mae_scaled": float(np.mean(np.abs(scaled_err))),
-                   "forecasts": int(len(origins))}
-        label = (lambda rows: table.dates[rows]) if table.dates is not None else (lambda rows: rows)
+        label = _row_labels(table)
         frame = pd.DataFrame({
-            "origin": np.repeat(np.asarray(label(origins)), H),
-            "date" if table.dates is not None else "step": np.asarray(label(target_rows.reshape(-1))),
+            "origin": np.repeat(label(origins), H),
+            "date" if table.dates is not None else "step": label(target_rows.reshape(-1)),
             "step_ahead": np.tile(np.arange(1, H + 1), len(origins)),
         })
         for c, name in enumerate(run.columns):
             frame[name] = forecasts[:, :, c].reshape(-1)
             frame[f"{name}_actual"] = actual[:, :, c].reshape(-1)
-        return frame, metrics
+        return frame, forecasts, actual
 
     @staticmethod
     def _row(table, value: Any, *, default: int, what: str) -> int:
@@ -250,6 +256,24 @@ class Forecaster:
     def __repr__(self) -> str:
         state = "fitted" if self.run is not None else "not fitted"
         return f"Forecaster(model={self.model_name!r}, lookback={self.lookback}, horizon={self.horizon}, {state})"
+
+
+def point_metrics(forecast: np.ndarray, actual: np.ndarray, std: np.ndarray) -> dict[str, float]:
+    """MSE and MAE of point forecasts in the trainer's vocabulary: ``mse``, ``mae`` on the
+    standardized scale (errors divided by `std`, the per-channel std of the scaler of the model
+    that made each forecast, broadcast against the arrays), ``mse_raw``, ``mae_raw`` in data units.
+    forecast, actual: (..., channels) in data units."""
+    err = np.asarray(forecast, dtype=np.float64) - np.asarray(actual, dtype=np.float64)
+    scaled = err / np.asarray(std, dtype=np.float64)
+    return {"mse": float(np.mean(scaled**2)), "mae": float(np.mean(np.abs(scaled))),
+            "mse_raw": float(np.mean(err**2)), "mae_raw": float(np.mean(np.abs(err)))}
+
+
+def _row_labels(table) -> Callable[[np.ndarray], np.ndarray]:
+    """Row numbers -> their dates, or the row numbers themselves for data without dates."""
+    if table.dates is None:
+        return lambda rows: np.asarray(rows)
+    return lambda rows: np.asarray(table.dates[rows])
 
 
 # ---------------------------------------------------------------------- plots (matplotlib, Agg)

@@ -177,12 +177,7 @@ def forecast(
             frame, metrics = fc.backtest(input, backtest_start, backtest_end, stride=backtest_stride, fill=fill)
             write_text_atomic(output, frame.to_csv(index=False))
             console.print(f"backtest: {metrics['forecasts']} forecasts written to {output}", highlight=False)
-            table = Table(title="backtest")
-            for col in ("scale", "MSE", "MAE"):
-                table.add_column(col, justify="right" if col != "scale" else "left")
-            table.add_row("original", f"{metrics['mse']:.4f}", f"{metrics['mae']:.4f}")
-            table.add_row("standardized", f"{metrics['mse_scaled']:.4f}", f"{metrics['mae_scaled']:.4f}")
-            console.print(table)
+            console.print(_metrics_table("backtest", metrics))
         if plot is not None:
             from .api import plot_backtest, plot_forecast
 
