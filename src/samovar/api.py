@@ -3,6 +3,7 @@
     fc = Forecaster(model="dlinear", lookback=336, horizon=96, lr=0.005).fit(df)
     fc = Forecaster(model="samovar", horizon=96, recipe="paper").fit("ETTh1")   # the paper's recipe and lookback
     future = fc.predict(df)          # the `horizon` rows after the end of df, dates continued
+    forecasts, per_cutoff, overall = fc.cross_validation(df, n_windows=5, refit=True)   # retrain at each cut-off
     fc.save("my-model"); fc = Forecaster.load("my-model")   # or a run directory of `samovar train`
 
 A DataFrame has a ``date`` column or a DatetimeIndex (optional) and numeric columns;
@@ -68,11 +69,16 @@ class Forecaster:
 
     def fit(self, data: pd.DataFrame | str | Path) -> "Forecaster":
         """Train on a DataFrame, a file path or a registered dataset name (split train/val/test)."""
+        return self._fit(data, *self._training(data))
+
+    def _training(self, data: Any) -> tuple[TrainConfig, dict[str, Any], Recipe]:
+        """(TrainConfig, model kwargs, Recipe) of a fit on `data`: the recipe resolved for it under the options."""
+        return recipe_training(self.model_name, data, self.horizon, self.recipe, self.train_options, self.model_kwargs)
+
+    def _fit(self, data: Any, config: TrainConfig, model_kwargs: dict[str, Any], recipe: Recipe) -> "Forecaster":
         from .data import Scaler
 
         source = str(data) if isinstance(data, (str, Path)) else "<DataFrame>"
-        config, model_kwargs, recipe = recipe_training(self.model_name, data, self.horizon, self.recipe,
-                                                       self.train_options, self.model_kwargs)
         run_dir = None
         if self.runs_dir is not None:
             name = Path(source).name.split(".")[0] if isinstance(data, (str, Path)) else "dataframe"
@@ -203,6 +209,112 @@ class Forecaster:
             frame[f"{name}_actual"] = actual[:, :, c].reshape(-1)
         return frame, forecasts, actual
 
+    def cross_validation(self, df: pd.DataFrame | str | Path, *, n_windows: int, step: int | None = None,
+                         refit: bool | int = False, reuse_fitted: bool = False, fill: str = "error",
+                         on_cutoff: Callable[[dict[str, Any]], None] | None = None,
+                         ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+        """Rolling-origin cross-validation: forecasts from `n_windows` cut-offs at the end of `df`,
+        each scored against the truth by a model trained only on rows before its cut-off.
+
+        A cut-off is the first row forecast. The last leaves exactly one horizon after it, the
+        others lie `step` rows apart before it (step defaults to the horizon: back-to-back
+        horizons); each forecast reads the `lookback` rows before its cut-off. df: a DataFrame,
+        a file path or a registered dataset name (its whole file).
+
+        refit: False / 0 trains once, on the rows before the first cut-off, and forecasts every
+        cut-off with that model; True / 1 retrains at every cut-off; K retrains at every K-th
+        (cut-offs 0, K, 2K, ...). Every fit is a fresh model with this Forecaster's settings
+        (model, lookback, horizon, model_kwargs, options, recipe resolved for `df`) trained on the
+        values of the rows before its cut-off, split into train and validation (early stopping)
+        by the train:val ratio of ``split`` (default 0.7:0.1, so 87.5% / 12.5%), no test split.
+        This Forecaster's own fitted model is not used and not changed: where its training data
+        ended is in general unknown. reuse_fitted=True (with refit=0) forecasts with it instead,
+        only when its fit recorded the date of the last row it trained or validated on and the
+        first cut-off comes after that date; otherwise ValueError.
+
+        Returns (forecasts, per_cutoff, overall). forecasts: the long table of `backtest` with
+        ``cutoff`` for ``origin``. per_cutoff: one row per cut-off with ``cutoff``, ``fitted``
+        (a model was trained at this cut-off), ``fit_rows`` (rows before the cut-off of the
+        fit that made the forecast; <NA> for a reused model) and `point_metrics` (mse, mae on the
+        standardized scale of the scaler of the model that made the forecast; mse_raw, mae_raw in
+        data units). overall: the same metrics over all forecast values, ``windows`` and ``fits``.
+        on_cutoff: called with each per_cutoff row as a dict, in order (progress).
+        """
+        from .data import DataError, SplitProtocol, load_table
+        from .data.prepare import DEFAULT_SPLIT
+        from .data.splits import check_split_sizes
+
+        n_windows = _count(n_windows, "n_windows (--windows)", 1, "give at least 1 cut-off")
+        step = self.horizon if step is None else _count(step, "step (--step)", 1, "give the rows between cut-offs")
+        every = _count(int(refit) if isinstance(refit, bool) else refit, "refit (--refit)", 0,
+                       "give 0 (train once), 1 (retrain at every cut-off) or K (retrain every K cut-offs)")
+        if reuse_fitted and every != 0:
+            raise ValueError(f"reuse_fitted=True forecasts every cut-off with the fitted model; it cannot be combined "
+                             f"with refit={refit!r}: pass refit=0, or reuse_fitted=False to retrain")
+        table = self._table(df, fill) if reuse_fitted else load_table(df, data_dir=self.data_dir, fill=fill)
+        L, H, n = self.lookback, self.horizon, len(table.values)
+        cutoffs = n - H - step * np.arange(n_windows - 1, -1, -1)
+        first = int(cutoffs[0])
+        what = f"{n_windows} cut-off(s) {step} rows apart, the last one horizon ({H} rows) before the end of {n} rows,"
+        fix = "use fewer windows (--windows), a smaller step (--step) or a longer series"
+        if first < L:
+            raise ValueError(f"{what} put the first cut-off at row {first}, but a forecast needs the {L} rows "
+                             f"(lookback) before it; {fix}")
+        train_share, val_share = (self.split or DEFAULT_SPLIT)[:2]
+        split = (train_share / (train_share + val_share), val_share / (train_share + val_share), 0.0)
+        if reuse_fitted:
+            self._check_unseen(table, first)
+        else:
+            try:
+                check_split_sizes(SplitProtocol("ratio", *split), first, L, H, "the fit before the first cut-off")
+            except DataError as exc:
+                raise ValueError(f"{what} leave only {first} rows to train on before the first: {exc} Or {fix}.") from None
+            config, model_kwargs, recipe = self._training(df)
+        values = pd.DataFrame(table.values, columns=table.columns)  # what the fits read: values, row numbers as index
+        model = self if reuse_fitted else None
+        frames, forecasts, actuals, stds, rows = [], [], [], [], []
+        starts = [] if reuse_fitted else list(range(0, n_windows, every or n_windows))  # cut-offs that get a fit
+        groups = [0, *starts[1:], n_windows]  # cut-offs [lo, hi) are forecast by one model, fitted at lo if in starts
+        for lo, hi in zip(groups[:-1], groups[1:]):
+            fitted = lo in starts
+            if fitted:
+                model = Forecaster(self.model_name, L, H, model_kwargs=self.model_kwargs, data_dir=self.data_dir,
+                                   split=split, recipe=self.recipe, **self.train_options)
+                model._fit(values.iloc[:int(cutoffs[lo])], config, model_kwargs, recipe)
+            frame, forecast, actual = model._rolling(table, cutoffs[lo:hi])
+            std = model._need_fit().scaler.std
+            frames.append(frame)
+            for j in range(hi - lo):
+                cut = int(cutoffs[lo + j])
+                row = {"cutoff": cut if table.dates is None else table.dates[cut], "fitted": fitted and j == 0,
+                       "fit_rows": pd.NA if reuse_fitted else int(cutoffs[lo]),
+                       **point_metrics(forecast[j], actual[j], std)}
+                rows.append(row)
+                if on_cutoff is not None:
+                    on_cutoff(row)
+            forecasts.append(forecast)
+            actuals.append(actual)
+            stds.append(np.broadcast_to(std, (hi - lo, 1, len(std))))
+        overall = {**point_metrics(np.concatenate(forecasts), np.concatenate(actuals), np.concatenate(stds)),
+                   "windows": n_windows, "fits": len(starts)}
+        per_cutoff = pd.DataFrame(rows).astype({"fit_rows": "Int64"})
+        return pd.concat(frames, ignore_index=True).rename(columns={"origin": "cutoff"}), per_cutoff, overall
+
+    def _check_unseen(self, table, first: int) -> None:
+        """Raise ValueError unless row `first` of `table` is known to come after every row the fitted model saw."""
+        last_seen = self._need_fit().config["data"].get("last_seen")
+        refit = "retrain at the cut-offs instead (refit=1 or K; command line: --refit 1)"
+        if last_seen is None:
+            raise ValueError("it is unknown where this model's training data ended (it was trained on data without "
+                             f"dates, or before samovar recorded it), so scoring it could use rows it has seen; {refit}")
+        if table.dates is None:
+            raise ValueError(f"the input has no dates, so its cut-offs cannot be placed after the model's training data "
+                             f"(which ended at {last_seen}); give dates, or {refit}")
+        if table.dates[first] <= pd.Timestamp(last_seen):
+            raise ValueError(f"the model was trained and validated on data up to {last_seen}, which reaches past the "
+                             f"first cut-off {table.dates[first]}: scoring it there would use rows it has seen; {refit}, "
+                             f"or place the cut-offs after {last_seen} (fewer windows or a smaller step)")
+
     @staticmethod
     def _row(table, value: Any, *, default: int, what: str) -> int:
         """A row number from None (default), an int / digit string (row), or a date."""
@@ -276,6 +388,13 @@ def _row_labels(table) -> Callable[[np.ndarray], np.ndarray]:
     return lambda rows: np.asarray(table.dates[rows])
 
 
+def _count(value: Any, what: str, least: int, hint: str) -> int:
+    """`value` as an int >= least, else ValueError naming `what` and `hint`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise ValueError(f"{what} must be an integer >= {least}, got {value!r}: {hint}")
+    return int(value)
+
+
 # ---------------------------------------------------------------------- plots (matplotlib, Agg)
 
 MAX_PLOTTED_CHANNELS = 4
@@ -329,23 +448,31 @@ def plot_forecast(fc: Forecaster, data: pd.DataFrame | str | Path, forecast: pd.
 
 def plot_backtest(fc: Forecaster, data: pd.DataFrame | str | Path, backtest: pd.DataFrame, path: str | Path,
                   *, fill: str = "error") -> None:
-    """Draw the data around the backtest range, each rolling forecast and the actuals to `path`."""
-    table = fc._table(data, fill)
-    run = fc._need_fit()
+    """Draw the data around the forecast range, each rolling forecast and the actuals to `path`.
+
+    backtest: the forecasts of `Forecaster.backtest` (grouped by ``origin``) or of
+    `Forecaster.cross_validation` (grouped by ``cutoff``); `fc` gives the lookback and the model name.
+    """
+    from .data import load_table
+
+    table = load_table(data, data_dir=fc.data_dir, fill=fill)
     key = "date" if "date" in backtest.columns else "step"
+    group = "cutoff" if "cutoff" in backtest.columns else "origin"
+    columns = [c[: -len("_actual")] for c in backtest.columns if c.endswith("_actual")]
     index = table.dates if table.dates is not None else pd.RangeIndex(len(table.values))
     targets = pd.Index(backtest[key].to_numpy())
     first = int(index.get_indexer(targets[:1])[0])
     last = int(index.get_indexer(targets[-1:])[0])
-    lo = max(0, first - run.lookback)
-    plt, fig, axes = _figure(len(_plotted_columns(run.columns)))
-    for ax, name in zip(axes, _plotted_columns(run.columns)):
-        c = run.columns.index(name)
+    lo = max(0, first - fc.lookback)
+    plt, fig, axes = _figure(len(_plotted_columns(columns)))
+    for ax, name in zip(axes, _plotted_columns(columns)):
+        c = table.columns.index(name)
         ax.plot(index[lo:last + 1], table.values[lo:last + 1, c], color="0.3", lw=1, label="actual")
-        for i, (_, part) in enumerate(backtest.groupby("origin", sort=False)):
+        for i, (_, part) in enumerate(backtest.groupby(group, sort=False)):
             ax.plot(part[key].to_numpy(), part[name].to_numpy(), color="tab:red", lw=1.2,
                     label="forecast" if i == 0 else None)
         ax.set_ylabel(name)
     axes[0].legend(loc="upper left")
-    axes[0].set_title(f"{run.config['model']['name']}: backtest, {backtest['origin'].nunique()} forecasts of {run.horizon} steps")
+    what = "cross-validation" if group == "cutoff" else "backtest"
+    axes[0].set_title(f"{fc.model_name}: {what}, {backtest[group].nunique()} forecasts of {fc.horizon} steps")
     _save(plt, fig, path)

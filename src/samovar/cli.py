@@ -4,6 +4,7 @@
     samovar train --model samovar --dataset ETTh1 --horizon 96      # the paper's recipe and lookback
     samovar evaluate runs/dlinear-ETTh1-L336-H96-20260101-120000
     samovar forecast RUN_DIR --input data.csv --output forecast.csv --plot forecast.png
+    samovar backtest --model dlinear --dataset ETTh1 --horizon 96 --windows 5 --refit 1 --output cv.csv
 """
 
 from __future__ import annotations
@@ -188,6 +189,107 @@ def forecast(
             console.print(f"plot written to {plot}", highlight=False)
     except (DataError, ValueError, FileNotFoundError, KeyError) as exc:
         fail(str(exc))
+
+
+@app.command()
+def backtest(
+    run_dir: Optional[Path] = typer.Argument(None, help="A run directory of `samovar train` (or a saved Forecaster): its "
+                                             "model and settings; refits reuse them. Else give --model and --dataset."),
+    input: Optional[Path] = typer.Option(None, "--input", "-i", help="With RUN_DIR: CSV with the run's columns (and dates)."),
+    model: Optional[str] = typer.Option(None, help="Without RUN_DIR: the registered model to train at the cut-offs."),
+    dataset: Optional[str] = typer.Option(None, help="Without RUN_DIR: registered dataset name (its whole file), "
+                                          "'synthetic', or a CSV/NPZ path."),
+    horizon: Optional[int] = typer.Option(None, help="Without RUN_DIR: steps to forecast (default 96)."),
+    lookback: Optional[int] = typer.Option(None, help="Without RUN_DIR: input steps (default: the model's published lookback)."),
+    windows: int = typer.Option(5, help="Number of cut-offs; the last leaves exactly one horizon of data after it."),
+    step: Optional[int] = typer.Option(None, help="Rows between cut-offs (default: the horizon, back-to-back forecasts)."),
+    refit: int = typer.Option(0, help="0: one model for every cut-off: without RUN_DIR it is trained on the rows before the "
+                              "first cut-off; with RUN_DIR it is the run's own model, used only if the run recorded the date "
+                              "its training and validation data ended and the first cut-off comes after it (so it is "
+                              "scored on rows it never saw), else this is refused: use --refit. 1: train a fresh model "
+                              "on the rows before every cut-off; K: at every K-th cut-off (K >= --windows: once, at the "
+                              "first, with the run's settings)."),
+    output: Path = typer.Option(..., "--output", "-o", help="CSV to write the forecasts next to the actual values to."),
+    plot: Optional[Path] = typer.Option(None, help="Also draw the forecasts of every cut-off against the truth to this image."),
+    recipe: Optional[str] = typer.Option(None, help="Without RUN_DIR: auto | paper | ltsf, as for `samovar train` (default auto)."),
+    epochs: Optional[int] = typer.Option(None, help="Maximum epochs of each fit (default: the recipe's, or the run's)."),
+    batch_size: Optional[int] = typer.Option(None, help="Windows per batch (default: the recipe's, or the run's)."),
+    lr: Optional[float] = typer.Option(None, help="Learning rate (default: the recipe's, or the run's)."),
+    patience: Optional[int] = typer.Option(None, help="Early-stopping patience in epochs (default: the recipe's, or the run's)."),
+    seed: Optional[int] = typer.Option(None, help="Seed of each fit (default: the recipe's, or the run's)."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Without RUN_DIR: model hyper-parameter key=value (repeatable)."),
+    data_dir: Optional[Path] = typer.Option(None, help="Directory with the dataset files."),
+    fill: str = typer.Option("error", help="Missing values: error | interpolate."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda | mps."),
+    threads: int = typer.Option(1, help="torch threads."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress (no line per cut-off, no training bars)."),
+) -> None:
+    """Rolling-origin cross-validation: forecast from --windows cut-offs at the end of the data, each
+    with a model trained only on the rows before its cut-off (see --refit), and score them.
+
+    Unlike the test metrics of `samovar train` (one model, every stride-1 window of a fixed test
+    split), this retrains at the cut-offs and scores a few non-overlapping horizons.
+    """
+    from .api import Forecaster, plot_backtest
+    from .data import DataError
+    from .training.runs import parse_set_options
+    from .utils import write_text_atomic
+
+    given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "patience": patience, "seed": seed}
+    overrides = {k: v for k, v in given.items() if v is not None} | {"device": device, "threads": threads, "quiet": quiet}
+    try:
+        if run_dir is not None:
+            fixed = [name for name, value in (("--model", model), ("--dataset", dataset), ("--horizon", horizon),
+                     ("--lookback", lookback), ("--recipe", recipe), ("--set", set_)) if value]
+            if fixed or input is None:
+                fail(f"with RUN_DIR the model, lookback, horizon and recipe are the run's and the data is --input CSV: "
+                     + (f"drop {', '.join(fixed)}" if fixed else "add --input CSV")
+                     + " (or drop RUN_DIR to train --model on --dataset)")
+            fc = Forecaster.load(run_dir)
+            fc.train_options.update(overrides)
+            fc.data_dir, source = data_dir, input
+        else:
+            if model is None or dataset is None or input is not None:
+                fail("without RUN_DIR give --model and --dataset (a registered name, 'synthetic' or a CSV path); "
+                     "--input is for a run's data")
+            fc = Forecaster(model, lookback=lookback, horizon=96 if horizon is None else horizon,
+                            model_kwargs=parse_set_options(set_), data_dir=data_dir, recipe=recipe or "auto", **overrides)
+            source = dataset
+
+        run_model = run_dir is not None and refit == 0
+
+        def progress(row: dict[str, Any]) -> None:
+            how = _model_used(row, run_model) + (f" on {row['fit_rows']} rows" if row["fitted"] else "")
+            console.print(f"cut-off {row['cutoff']}: {how}, mse {row['mse']:.4f}, mae {row['mae']:.4f}", highlight=False)
+
+        frame, per_cutoff, overall = fc.cross_validation(source, n_windows=windows, step=step, refit=refit,
+                                                         reuse_fitted=run_model, fill=fill,
+                                                         on_cutoff=None if quiet else progress)
+        write_text_atomic(output, frame.to_csv(index=False))
+        console.print(f"{fc.model_name}, lookback {fc.lookback}, horizon {fc.horizon}: {windows} cut-offs, "
+                      f"{overall['fits']} fit(s); forecasts written to {output}", highlight=False)
+        console.print(_cutoff_table(per_cutoff, overall, run_model))
+        if plot is not None:
+            plot_backtest(fc, source, frame, plot, fill=fill)
+            console.print(f"plot written to {plot}", highlight=False)
+    except (DataError, ValueError, FileNotFoundError, KeyError, FloatingPointError) as exc:
+        fail(str(exc))
+
+
+def _model_used(row: dict[str, Any], run_model: bool) -> str:
+    return "run's model" if run_model else "fitted" if row["fitted"] else "reused"
+
+
+def _cutoff_table(per_cutoff, overall: dict[str, float], run_model: bool) -> Table:
+    """Metrics per cut-off and over all of them: standardized (each forecasting model's scaler) and original scale."""
+    table = Table(title="cross-validation")
+    for col in ("cut-off", "model", "MSE", "MAE", "MSE raw", "MAE raw"):
+        table.add_column(col, justify="left" if col in ("cut-off", "model") else "right")
+    numbers = lambda m: [f"{m[k]:.4f}" for k in ("mse", "mae", "mse_raw", "mae_raw")]  # noqa: E731
+    for row in per_cutoff.to_dict("records"):
+        table.add_row(str(row["cutoff"]), _model_used(row, run_model), *numbers(row))
+    table.add_row("overall", f"{overall['fits']} fit(s)", *numbers(overall), style="bold")
+    return table
 
 
 @app.command()
