@@ -285,7 +285,10 @@ def _cutoff_table(per_cutoff, overall: dict[str, float], run_model: bool) -> Tab
     table = Table(title="cross-validation")
     for col in ("cut-off", "model", "MSE", "MAE", "MSE raw", "MAE raw"):
         table.add_column(col, justify="left" if col in ("cut-off", "model") else "right")
-    numbers = lambda m: [f"{m[k]:.4f}" for k in ("mse", "mae", "mse_raw", "mae_raw")]  # noqa: E731
+
+    def numbers(metrics: dict[str, Any]) -> list[str]:
+        return [f"{metrics[k]:.4f}" for k in ("mse", "mae", "mse_raw", "mae_raw")]
+
     for row in per_cutoff.to_dict("records"):
         table.add_row(str(row["cutoff"]), _model_used(row, run_model), *numbers(row))
     table.add_row("overall", f"{overall['fits']} fit(s)", *numbers(overall), style="bold")
