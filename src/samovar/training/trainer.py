@@ -3,7 +3,8 @@
 ``train(model, data, config, run_dir)`` minimises ``model.training_loss(x, y)`` on the train
 windows, validates on the plain forecast MSE over every validation window, stops early
 when the validation MSE has not improved for ``patience`` epochs, restores the best epoch's
-weights and measures the test metrics over every test window.
+weights, measures the test metrics over every test window and calibrates split-conformal
+prediction intervals on the validation windows (``samovar.training.intervals``).
 
 Batches are gathered by index from the data's one scaled tensor (``WindowSet.batch``);
 the shuffle order comes from a seeded ``torch.Generator``, so a run is repeatable bit for
@@ -29,6 +30,7 @@ from ..models.base import ForecastModel
 from ..utils import keep_freed_memory, resolve_device, write_json_atomic
 from . import rundir as rd
 from .config import TrainConfig, beta1, learning_rate
+from .intervals import Calibration, calibrate
 from .metrics import evaluate
 from .state import cpu_state as _cpu_state, rng_state as _rng_state, set_rng_state as _set_rng_state
 
@@ -48,6 +50,7 @@ class TrainResult:
     run_dir: Path | None = None
     config: TrainConfig = field(default_factory=TrainConfig)
     best_val_mae: float | None = None  # validation MAE of the best epoch (None: a run resumed from before it was recorded)
+    calibration: Calibration | None = None  # conformal interval radii of the best weights on the validation windows
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -326,6 +329,9 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
         test_metrics["best_epoch"] = best_epoch
         if run_dir is not None:
             write_json_atomic(run_dir / rd.TEST_METRICS, test_metrics)
+    calibration = calibrate(model, data.val, split="val", batch_size=config.eval_batch_size, device=device)
+    if run_dir is not None:
+        calibration.save(run_dir / rd.INTERVALS)
     return TrainResult(
         model=model,
         best_val_mse=best_val,
@@ -338,4 +344,5 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
         test_metrics=test_metrics,
         run_dir=run_dir,
         config=config,
+        calibration=calibration,
     )
