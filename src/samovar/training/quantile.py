@@ -7,7 +7,9 @@ linear map (shared by the channels) from the instance-normalized lookback to, pe
 a centre offset and one spread increment per quantile other than 0.5. The increments are made
 non-negative with softplus and accumulated outward from the centre (upward for q > 0.5,
 downward for q < 0.5), so quantiles can never cross; everything is scaled by the window's std.
-The head starts as the Gaussian quantiles of the window's std (zero weights, biases set so).
+The head starts as the Gaussian quantiles of the window's std (zero weights, biases set so) and
+is trained at its own peak learning rate HEAD_LR following the run's schedule (its spreads must
+travel far from that start whatever the base model's recipe, e.g. the LTSF lr of 1e-4).
 
 ``training_loss`` = the base model's own ``training_loss`` (e.g. SAMoVAR's next-segment
 objective) + the mean pinball loss of the quantiles. The point forecast enters the quantile
@@ -27,6 +29,7 @@ from torch import nn
 from ..models.base import ForecastModel
 
 DEFAULT_QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
+HEAD_LR = 1e-2  # peak learning rate of the quantile head
 _EPS = 1e-5
 
 
@@ -105,6 +108,9 @@ class QuantileForecaster(ForecastModel):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.base(x)
 
+    def parameter_groups(self) -> list[dict]:
+        return [*self.base.parameter_groups(), {"params": list(self.head.parameters()), "peak_lr": HEAD_LR}]
+
     def forward_quantiles(self, x: torch.Tensor) -> torch.Tensor:
         """(B, lookback, C) -> (B, horizon, C, Q), non-decreasing along Q."""
         return self.base(x).unsqueeze(-1) + self.head(x)
@@ -116,4 +122,4 @@ class QuantileForecaster(ForecastModel):
         return point_loss + pinball_loss(point.unsqueeze(-1) + self.head(x), y, self.levels.to(x.dtype))
 
 
-__all__ = ["DEFAULT_QUANTILES", "QuantileForecaster", "QuantileHead", "check_quantiles", "pinball_loss", "quantile_name"]
+__all__ = ["DEFAULT_QUANTILES", "HEAD_LR", "QuantileForecaster", "QuantileHead", "check_quantiles", "pinball_loss", "quantile_name"]

@@ -66,11 +66,14 @@ def _batch_plan(n: int, config: TrainConfig) -> tuple[int, int]:
 
 
 def _make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
+    """Adam/AdamW over the model's parameter groups (``ForecastModel.parameter_groups``)."""
+    groups = model.parameter_groups() if isinstance(model, ForecastModel) else [{"params": list(model.parameters())}]
+    groups = [{**g, "params": [p for p in g["params"] if p.requires_grad]} for g in groups]
+    groups = [g for g in groups if g["params"]]
+    if not groups:
         raise ValueError("the model has no trainable parameters")
     cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-    return cls(params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+    return cls(groups, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
 
 
 def _usable_device(name: str) -> torch.device:
@@ -261,8 +264,8 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
             for step in range(steps_per_epoch):
                 lr = learning_rate(config, epoch, step, steps_per_epoch)
                 b1 = beta1(config, epoch, step, steps_per_epoch)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
+                for group in optimizer.param_groups:  # a group with its own peak_lr follows the schedule's shape
+                    group["lr"] = lr * group["peak_lr"] / config.lr if "peak_lr" in group else lr
                     group["betas"] = (b1, group["betas"][1])
                 optimizer.zero_grad(set_to_none=True)
                 group_batches = micro_batches[step * config.accumulate:(step + 1) * config.accumulate]
