@@ -136,10 +136,12 @@ def calibrate(model: ForecastModel, windows: Any, *, split: str = "val", batch_s
         raise ValueError(f"cannot calibrate on the {split} split: it has no windows")
     was_training = model.training
     model.eval()
-    errors = torch.empty((n, windows.horizon, model.channels), dtype=torch.float32)
+    errors = None
     for start in range(0, n, batch_size):
         idx = torch.arange(start, min(start + batch_size, n))
         x, y = windows.batch(idx)
+        if errors is None:
+            errors = torch.empty((n, *y.shape[1:]), dtype=torch.float32)
         errors[start:start + len(idx)] = (model(x.to(device)).float().cpu() - y.float()).abs()
     model.train(was_training)
     return Calibration(radii=radii_from_errors(errors, levels), levels=tuple(levels), windows=n, split=split)
