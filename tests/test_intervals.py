@@ -49,7 +49,7 @@ def test_infinite_radius_when_n_is_too_small() -> None:
     cal = Calibration(radii=radii_from_errors(torch.rand(5, 3, 2)), levels=LEVELS, windows=5, split="val")
     assert cal.max_finite_level == 83  # ceil(6 p) <= 5 <=> p <= 5/6
     assert torch.isfinite(cal.radius(83)).all() and torch.isinf(cal.radius(84)).all()
-    assert cal.check_finite([50, 84, 99]) == [84, 99]
+    assert cal.infinite_levels([50, 84, 99]) == [84, 99]
 
 
 @pytest.mark.parametrize("levels, message", [

@@ -63,6 +63,11 @@ def test_bad_quantiles_are_named() -> None:
     with pytest.raises(ValueError, match="loss must be one of"):
         TrainConfig(loss="mae")
     assert TrainConfig(loss="quantile").quantiles == (0.1, 0.5, 0.9)
+    data = prepare_data(pd.DataFrame({"a": np.sin(np.arange(400.0))}), lookback=L, horizon=H, split=(0.6, 0.2, 0.2))
+    with pytest.raises(ValueError, match=r"build_model\(\.\.\., quantiles=config.quantiles\)"):
+        train(build_model("dlinear", L, H, 1), data, TrainConfig(loss="quantile", quiet=True))
+    with pytest.raises(ValueError, match="differ from TrainConfig.quantiles None"):
+        train(build_model("dlinear", L, H, 1, quantiles=(0.1, 0.9)), data, TrainConfig(quiet=True))
     assert (quantile_name(0.1), quantile_name(0.5), quantile_name(0.025)) == ("q10", "q50", "q2.5")
 
 

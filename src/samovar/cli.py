@@ -198,7 +198,7 @@ def calibrate(
 
 def _note_infinite(cal, levels) -> None:
     """Say which levels have infinite radii (too few calibration windows)."""
-    infinite = cal.check_finite(levels)
+    infinite = cal.infinite_levels(levels)
     if infinite:
         console.print(f"note: {cal.windows} calibration windows are too few for level(s) {', '.join(map(str, infinite))}: "
                       f"their radius is infinite (rank ceil((n+1)p) > n); highest finite level: {cal.max_finite_level}",

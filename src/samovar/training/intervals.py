@@ -100,7 +100,7 @@ class Calibration:
         finite = [lv for lv in self.levels if conformal_rank(self.windows, lv) <= self.windows]
         return max(finite) if finite else None
 
-    def check_finite(self, levels: Iterable[int]) -> list[int]:
+    def infinite_levels(self, levels: Iterable[int]) -> list[int]:
         """The levels of `levels` whose radius is infinite (too few calibration windows)."""
         return [lv for lv in levels if conformal_rank(self.windows, lv) > self.windows]
 

@@ -31,6 +31,7 @@ from ..utils import keep_freed_memory, resolve_device, write_json_atomic
 from . import rundir as rd
 from .config import TrainConfig, beta1, learning_rate
 from .intervals import Calibration, calibrate
+from .quantile import QuantileForecaster
 from .metrics import evaluate
 from .state import cpu_state as _cpu_state, rng_state as _rng_state, set_rng_state as _set_rng_state
 
@@ -196,6 +197,10 @@ def train(
             f"model expects lookback={model.lookback}, horizon={model.horizon}, channels={model.channels} "
             f"but the data has lookback={data.lookback}, horizon={data.horizon}, channels={data.channels}"
         )
+    quantiles = model.quantiles if isinstance(model, QuantileForecaster) else None
+    if quantiles != config.quantiles:  # config.json must say how to rebuild the model (load_run)
+        raise ValueError(f"the model's quantiles {quantiles} differ from TrainConfig.quantiles {config.quantiles} "
+                         f"(loss {config.loss!r}); build it with build_model(..., quantiles=config.quantiles)")
     if len(data.val) == 0:
         raise ValueError("the validation split has no windows (needed for early stopping): "
                          "shorten lookback/horizon or give the validation split more rows")
