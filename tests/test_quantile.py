@@ -14,6 +14,7 @@ import samovar
 from samovar.cli import app
 from samovar.data import prepare_data
 from samovar.training import TrainConfig, train
+from samovar.training import rundir as rd
 from samovar.training.quantile import QuantileForecaster, check_quantiles, pinball_loss, quantile_name
 from samovar.training.runs import build_model, fit_run, load_run
 
@@ -119,3 +120,27 @@ def test_forecaster_and_cli_take_the_quantile_loss(noisy, tmp_path: Path) -> Non
                           (["--loss", "quantile", "--quantiles", "x"], "--quantiles needs")):
         result = CliRunner().invoke(app, [*base, *args], env={"COLUMNS": "300"})
         assert result.exit_code == 2 and message in result.output, result.output
+
+
+class _Killed(Exception):
+    pass
+
+
+def _kill_after_two(row) -> None:
+    if row["epoch"] == 2:
+        raise _Killed
+
+
+def test_a_killed_quantile_run_resumes_to_the_same_weights_head_lr_and_intervals(noisy, tmp_path: Path) -> None:
+    data = prepare_data(noisy.iloc[:1500], lookback=L, horizon=H, split=(0.7, 0.1, 0.2))
+    config = TrainConfig(epochs=3, lr=5e-3, batch_size=64, patience=0, quiet=True, loss="quantile")
+    build = lambda: build_model("dlinear", L, H, 2, seed=0, quantiles=config.quantiles)  # noqa: E731
+    full = train(build(), data, config, tmp_path / "full")
+    with pytest.raises(_Killed):
+        train(build(), data, config, tmp_path / "part", on_epoch_end=_kill_after_two)
+    resumed = train(build(), data, config, tmp_path / "part", resume=True)
+    for key, value in full.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    groups = rd.load_checkpoint(tmp_path / "part" / rd.CHECKPOINT)["optimizer"]["param_groups"]
+    assert [g.get("peak_lr") for g in groups] == [None, 1e-2]
+    assert torch.equal(full.calibration.radii, resumed.calibration.radii)
