@@ -36,7 +36,7 @@ def _metrics_table(title: str, metrics: dict[str, float]) -> Table:
 
 
 def _numbers(text: str, count: int | None, what: str) -> tuple[float, ...]:
-    """Parse `count` (None: one or more) numbers separated by commas, spaces or slashes; else fail with `what` as the hint."""
+    """Parse `count` numbers (None: one or more) separated by commas, spaces or slashes; else fail with `what`."""
     parts = [p for p in text.replace(",", " ").replace("/", " ").split() if p]
     try:
         values = tuple(float(p) for p in parts)

@@ -178,12 +178,15 @@ def coverage_scores(model: ForecastModel, windows: Any, calibration: Calibration
         x, y = windows.batch(idx)
         pred = model(x.to(device)).double().cpu()
         err = (pred - y.double()).abs()
-        covered += (err[None] <= radii[:, None]).flatten(1).sum(1)
         count += err.numel()
+        err_raw = None
         if raw is not None:
             rows = (first + idx)[:, None] + torch.arange(y.shape[1])[None, :]
             err_raw = (scaler.inverse_transform(pred) - raw[rows]).abs()
-            covered_raw += (err_raw[None] <= (radii * std)[:, None]).flatten(1).sum(1)
+        for k in range(len(levels)):  # one level at a time: memory of one batch of errors
+            covered[k] += int((err <= radii[k]).sum())
+            if err_raw is not None:
+                covered_raw[k] += int((err_raw <= radii[k] * std).sum())
     model.train(was_training)
     out = []
     for k, level in enumerate(levels):
