@@ -52,7 +52,7 @@ def test_dates_continue_at_the_datas_frequency_and_dateless_input_gets_steps(tmp
 
 def test_save_load_round_trip(fitted, frame, tmp_path) -> None:
     path = fitted.save(tmp_path / "model")
-    assert {p.name for p in path.iterdir()} == {rd.CONFIG, rd.BEST, rd.SCALER}
+    assert {p.name for p in path.iterdir()} == {rd.CONFIG, rd.BEST, rd.SCALER, rd.INTERVALS}
     loaded = samovar.Forecaster.load(path)
     assert (loaded.lookback, loaded.horizon, loaded.model_name) == (L, H, "dlinear")
     pd.testing.assert_frame_equal(loaded.predict(frame), fitted.predict(frame))

@@ -538,7 +538,7 @@ def test_run_directory_contents(tmp_path) -> None:
     result = train(model, data, quiet(lr=5e-3, epochs=3), run, model_kwargs={"kernel_size": 5},
                    data_source={"source": "toy.csv"})
     assert sorted(p.name for p in run.iterdir()) == sorted(
-        [rd.CONFIG, rd.METRICS, rd.SCALER, rd.BEST, rd.CHECKPOINT, rd.TEST_METRICS])
+        [rd.CONFIG, rd.METRICS, rd.SCALER, rd.BEST, rd.CHECKPOINT, rd.TEST_METRICS, rd.INTERVALS])
     cfg = rd.read_json(run / rd.CONFIG)
     assert cfg["model"] == {"name": "dlinear", "kwargs": {"kernel_size": 5}, "parameters": model.num_parameters()}
     assert cfg["data"]["source"] == "toy.csv" and cfg["data"]["lookback"] == L and cfg["data"]["horizon"] == H

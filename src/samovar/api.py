@@ -3,12 +3,15 @@
     fc = Forecaster(model="dlinear", lookback=336, horizon=96, lr=0.005).fit(df)
     fc = Forecaster(model="samovar", horizon=96, recipe="paper").fit("ETTh1")   # the paper's recipe and lookback
     future = fc.predict(df)          # the `horizon` rows after the end of df, dates continued
+    future = fc.predict(df, levels=[80, 95])   # plus <col>-lo-95, <col>-lo-80, <col>-hi-80, <col>-hi-95
     forecasts, per_cutoff, overall = fc.cross_validation(df, n_windows=5, refit=True)   # retrain at each cut-off
     fc.save("my-model"); fc = Forecaster.load("my-model")   # or a run directory of `samovar train`
 
 A DataFrame has a ``date`` column or a DatetimeIndex (optional) and numeric columns;
 predict returns the same columns indexed by the continued dates (``date``), or by
-integer step numbers (``step``) when the data has no dates.
+integer step numbers (``step``) when the data has no dates. Prediction intervals are
+split-conformal (``samovar.training.intervals``, calibrated by `fit`); a model trained with
+``loss="quantile"`` adds its quantiles as ``<col>-q10``, ``<col>-q50``, ... columns.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import torch
 
 from .training import TrainConfig
 from .training import rundir as rd
+from .training.intervals import check_levels
+from .training.quantile import quantile_name
 from .training.recipes import RECIPES, Recipe
 from .training.runs import LoadedRun, fit_run, load_run, recipe_training, resolve_lookback
 from .utils import write_json_atomic
@@ -92,7 +97,8 @@ class Forecaster:
         cfg = run_config(result.model, prepared, config, next(result.model.parameters()).device,
                          model_kwargs, {"source": source}, recipe.to_dict())
         self.result = result
-        self.run = LoadedRun(model=result.model.eval(), scaler=Scaler.from_dict(prepared.scaler.to_dict()), config=cfg)
+        self.run = LoadedRun(model=result.model.eval(), scaler=Scaler.from_dict(prepared.scaler.to_dict()), config=cfg,
+                             intervals=result.calibration)
         return self
 
     @property
@@ -127,15 +133,43 @@ class Forecaster:
         return table
 
     @torch.no_grad()
-    def _forecast(self, windows: np.ndarray) -> np.ndarray:
-        """windows: (N, lookback, C) raw values -> (N, horizon, C) raw forecasts (float64)."""
+    def _forecast(self, windows: np.ndarray, quantiles: bool = False) -> np.ndarray:
+        """windows: (N, lookback, C) raw values -> (N, horizon, C) raw forecasts (float64);
+        quantiles: the quantile forecasts (N, horizon, C, Q) of a quantile model instead."""
         run = self._need_fit()
         device = next(run.model.parameters()).device
         scaled = np.ascontiguousarray(run.scaler.transform(windows.astype(np.float64)))  # layout-independent results
         x = torch.as_tensor(scaled, dtype=torch.float32, device=device)
         run.model.eval()
-        out = torch.cat([run.model(chunk) for chunk in x.split(256)])
-        return run.scaler.inverse_transform(out.double().cpu().numpy())
+        model = run.model.forward_quantiles if quantiles else run.model
+        out = torch.cat([model(chunk) for chunk in x.split(256)]).double().cpu().numpy()
+        if quantiles:  # the scaler works on the last axis: put the channels there and back
+            return run.scaler.inverse_transform(out.swapaxes(-1, -2)).swapaxes(-1, -2)
+        return run.scaler.inverse_transform(out)
+
+    def _levels(self, levels: Any) -> tuple[int, ...]:
+        """Requested interval levels, checked against the calibrated grid."""
+        run = self._need_fit()
+        if run.intervals is None:
+            raise ValueError(f"this model has no calibrated intervals ({rd.INTERVALS}); "
+                             "compute them with `samovar calibrate RUN_DIR` or fit again")
+        return check_levels(levels, run.intervals.levels)
+
+    def _radii(self, levels: tuple[int, ...]) -> dict[int, np.ndarray]:
+        """{level: interval radius (horizon, C) in data units}."""
+        run = self._need_fit()
+        return {lv: run.intervals.radius(lv).double().numpy() * run.scaler.std for lv in levels}
+
+    @staticmethod
+    def _interval_columns(name: str, levels: tuple[int, ...]) -> list[tuple[str, int, int]]:
+        """(column, level, sign) beside `name`, left to right ascending: lo of the widest level first."""
+        order = sorted(levels)
+        return [(f"{name}-lo-{lv}", lv, -1) for lv in reversed(order)] + [(f"{name}-hi-{lv}", lv, 1) for lv in order]
+
+    @property
+    def quantiles(self) -> tuple[float, ...] | None:
+        """The quantile levels of a model trained with loss="quantile" (else None)."""
+        return getattr(self._need_fit().model, "quantiles", None)
 
     def _future_index(self, table, steps: int) -> pd.Index:
         run = self._need_fit()
@@ -148,28 +182,47 @@ class Forecaster:
                              "(and the training data had none); give regularly spaced dates")
         return pd.date_range(table.dates[-1], periods=steps + 1, freq=freq)[1:].rename("date")
 
-    def predict(self, df: pd.DataFrame | str | Path, *, fill: str = "error") -> pd.DataFrame:
+    def predict(self, df: pd.DataFrame | str | Path, *, levels: Any = None, fill: str = "error") -> pd.DataFrame:
         """Forecast the `horizon` rows after the end of `df` from its last `lookback` rows.
 
-        Returns a DataFrame with the training columns, indexed by the continued dates
-        (``date``, at the data's frequency) or by step numbers (``step``) for date-less data.
+        Returns a DataFrame indexed by the continued dates (``date``, at the data's frequency) or
+        by step numbers (``step``) for date-less data. Per training column: the forecast, then
+        with `levels` (percent, e.g. [80, 95]) its conformal interval bounds ``<col>-lo-95``,
+        ``<col>-lo-80``, ``<col>-hi-80``, ``<col>-hi-95`` (ascending left to right; ±inf where
+        the calibration had too few windows for the level), then for a quantile model
+        ``<col>-q10``, ``<col>-q50``, ... (`quantile_name`).
         """
         run = self._need_fit()
+        levels = () if levels is None else self._levels(levels)
         table = self._table(df, fill)
-        forecast = self._forecast(table.values[None, -run.lookback:])[0]
-        return pd.DataFrame(forecast, index=self._future_index(table, run.horizon), columns=run.columns)
+        window = table.values[None, -run.lookback:]
+        forecast = self._forecast(window)[0]
+        radii = self._radii(levels)
+        quantiles = self._forecast(window, quantiles=True)[0] if self.quantiles else None
+        columns: dict[str, np.ndarray] = {}
+        for c, name in enumerate(run.columns):
+            columns[name] = forecast[:, c]
+            for column, level, sign in self._interval_columns(name, levels):
+                columns[column] = forecast[:, c] + sign * radii[level][:, c]
+            for k, q in enumerate(self.quantiles or ()):
+                columns[f"{name}-{quantile_name(q)}"] = quantiles[:, c, k]
+        return pd.DataFrame(columns, index=self._future_index(table, run.horizon))
 
     def backtest(self, df: pd.DataFrame | str | Path, start: Any = None, end: Any = None, *,
-                 stride: int | None = None, fill: str = "error") -> tuple[pd.DataFrame, dict[str, float]]:
+                 stride: int | None = None, levels: Any = None,
+                 fill: str = "error") -> tuple[pd.DataFrame, dict[str, float]]:
         """Rolling forecasts whose targets all lie in rows [start, end] of `df` (dates or row numbers).
 
         Forecasts start at `start`, `start + stride`, ... (stride defaults to the horizon:
         back-to-back forecasts); each uses the `lookback` rows before it. Returns a long table
         (origin, date/step, step_ahead, then each column's forecast and ``<column>_actual``)
         and metrics over all forecast values (`point_metrics`: mse/mae on the model's standardized
-        scale, mse_raw/mae_raw in data units) with ``forecasts``, their count.
+        scale, mse_raw/mae_raw in data units) with ``forecasts``, their count. With `levels`
+        (percent): each column's interval bounds (as in `predict`) after its forecast, and
+        ``coverage-<level>`` (share of actuals inside) in the metrics.
         """
         run = self._need_fit()
+        levels = () if levels is None else self._levels(levels)
         table = self._table(df, fill)
         n, L, H = len(table.values), run.lookback, run.horizon
         first = self._row(table, start, default=L, what="backtest start")
@@ -184,14 +237,20 @@ class Forecaster:
         if len(origins) == 0:
             raise ValueError(f"rows {first}..{last} hold {last - first + 1} rows, fewer than one horizon ({H}); "
                              "widen the backtest range")
-        frame, forecasts, actual = self._rolling(table, origins)
-        return frame, {**point_metrics(forecasts, actual, run.scaler.std), "forecasts": int(len(origins))}
+        frame, forecasts, actual = self._rolling(table, origins, levels)
+        metrics = {**point_metrics(forecasts, actual, run.scaler.std), "forecasts": int(len(origins))}
+        radii = self._radii(levels)
+        for level in sorted(levels):
+            metrics[f"coverage-{level}"] = float(np.mean(np.abs(forecasts - actual) <= radii[level]))
+        return frame, metrics
 
-    def _rolling(self, table, origins: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    def _rolling(self, table, origins: np.ndarray,
+                 levels: tuple[int, ...] = ()) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
         """A forecast from each origin row (first row forecast, from the `lookback` rows before it).
 
-        Returns the long table (origin, date/step, step_ahead, each column's forecast and
-        ``<column>_actual``) and the forecasts and actuals as (origins, horizon, channels) arrays.
+        Returns the long table (origin, date/step, step_ahead, each column's forecast, its interval
+        bounds at `levels` as in `predict`, and ``<column>_actual``) and the forecasts and actuals
+        as (origins, horizon, channels) arrays.
         """
         run = self._need_fit()
         L, H = run.lookback, run.horizon
@@ -204,8 +263,11 @@ class Forecaster:
             "date" if table.dates is not None else "step": label(target_rows.reshape(-1)),
             "step_ahead": np.tile(np.arange(1, H + 1), len(origins)),
         })
+        radii = self._radii(levels)
         for c, name in enumerate(run.columns):
             frame[name] = forecasts[:, :, c].reshape(-1)
+            for column, level, sign in self._interval_columns(name, levels):
+                frame[column] = (forecasts[:, :, c] + sign * radii[level][:, c]).reshape(-1)
             frame[f"{name}_actual"] = actual[:, :, c].reshape(-1)
         return frame, forecasts, actual
 
@@ -343,13 +405,15 @@ class Forecaster:
     # ------------------------------------------------------------------ save / load
 
     def save(self, path: str | Path) -> Path:
-        """Write config.json, best.safetensors and scaler.json to directory `path`."""
+        """Write config.json, best.safetensors, scaler.json (and intervals.safetensors) to directory `path`."""
         run = self._need_fit()
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path / rd.CONFIG, run.config)
         rd.save_weights(path / rd.BEST, run.model)
         write_json_atomic(path / rd.SCALER, run.scaler.to_dict())
+        if run.intervals is not None:
+            run.intervals.save(path / rd.INTERVALS)
         return path
 
     @classmethod
@@ -430,7 +494,8 @@ def _save(plt, fig, path: str | Path) -> None:
 
 def plot_forecast(fc: Forecaster, data: pd.DataFrame | str | Path, forecast: pd.DataFrame, path: str | Path,
                   *, fill: str = "error") -> None:
-    """Draw the last rows of `data` (history) and `forecast` (from `predict`) per channel to `path`."""
+    """Draw the last rows of `data` (history) and `forecast` (from `predict`) per channel to `path`,
+    with a shaded band for each interval level among the forecast's columns (wider: lighter)."""
     table = fc._table(data, fill)
     run = fc._need_fit()
     shown = max(run.lookback, 3 * run.horizon)
@@ -439,6 +504,12 @@ def plot_forecast(fc: Forecaster, data: pd.DataFrame | str | Path, forecast: pd.
     for ax, name in zip(axes, _plotted_columns(run.columns)):
         c = run.columns.index(name)
         ax.plot(index[-shown:], table.values[-shown:, c], color="0.3", lw=1, label="history")
+        levels = sorted(int(col.rsplit("-", 1)[1]) for col in forecast.columns if col.startswith(f"{name}-lo-"))
+        for k, level in enumerate(reversed(levels)):  # widest first, drawn lightest
+            ax.fill_between(forecast.index, forecast[f"{name}-lo-{level}"].to_numpy(),
+                            forecast[f"{name}-hi-{level}"].to_numpy(), color="tab:red", lw=0,
+                            alpha=0.2 + 0.2 * k / max(1, len(levels) - 1),
+                            label=f"{level}% interval")
         ax.plot(forecast.index, forecast[name].to_numpy(), color="tab:red", lw=1.4, label="forecast")
         ax.set_ylabel(name)
     axes[0].legend(loc="upper left")

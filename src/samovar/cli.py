@@ -3,7 +3,8 @@
     samovar train --model dlinear --dataset ETTh1 --horizon 96 --lr 0.005
     samovar train --model samovar --dataset ETTh1 --horizon 96      # the paper's recipe and lookback
     samovar evaluate runs/dlinear-ETTh1-L336-H96-20260101-120000
-    samovar forecast RUN_DIR --input data.csv --output forecast.csv --plot forecast.png
+    samovar forecast RUN_DIR --input data.csv --output forecast.csv --plot forecast.png --levels 80,95
+    samovar calibrate RUN_DIR --split val
     samovar backtest --model dlinear --dataset ETTh1 --horizon 96 --windows 5 --refit 1 --output cv.csv
 """
 
@@ -35,14 +36,14 @@ def _metrics_table(title: str, metrics: dict[str, float]) -> Table:
     return table
 
 
-def _numbers(text: str, count: int, what: str) -> tuple[float, ...]:
-    """Parse `count` numbers separated by commas, spaces or slashes; else fail with `what` as the hint."""
+def _numbers(text: str, count: int | None, what: str) -> tuple[float, ...]:
+    """Parse `count` numbers (None: one or more) separated by commas, spaces or slashes; else fail with `what`."""
     parts = [p for p in text.replace(",", " ").replace("/", " ").split() if p]
     try:
         values = tuple(float(p) for p in parts)
     except ValueError:
         values = ()
-    if len(values) != count:
+    if not values or (count is not None and len(values) != count):
         fail(f"{text!r}: {what}")
     return values
 
@@ -57,6 +58,18 @@ def _betas(text: Optional[str]) -> tuple[float, float] | None:
     if text is None:
         return None
     return _numbers(text, 2, "--betas needs two numbers beta1,beta2, e.g. --betas 0.9,0.95")  # type: ignore[return-value]
+
+
+def _quantiles(text: Optional[str]) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    return _numbers(text, None, "--quantiles needs numbers in (0, 1), e.g. --quantiles 0.1,0.5,0.9")
+
+
+def _levels(text: Optional[str]) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    return _numbers(text, None, "--levels needs interval levels in percent, e.g. --levels 80,95")
 
 
 @app.command()
@@ -87,12 +100,15 @@ def train(
     fill: str = typer.Option("error", help="Missing values: error | interpolate."),
     split: Optional[str] = typer.Option(None, help="Train,val,test shares for your own files, e.g. 0.7,0.1,0.2."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Model hyper-parameter key=value (repeatable; over the recipe's)."),
+    loss: Optional[str] = typer.Option(None, help="mse (the model's own loss) | quantile (plus the pinball loss of a quantile head)."),
+    quantiles: Optional[str] = typer.Option(None, help="Quantile levels with --loss quantile, e.g. 0.1,0.5,0.9 (the default)."),
 ) -> None:
     """Train a model, evaluate it on every test window and write a run directory.
 
     Without options the model's published recipe is used (e.g. SAMoVAR: AdamW, linear one-cycle,
     100 epochs, patience 12) and its published lookback for the horizon.
     """
+    from .training import rundir as rd
     from .training.rundir import default_run_dir
     from .training.runs import fit_run, parse_set_options, recipe_training, resolve_lookback, resume_run
 
@@ -104,7 +120,8 @@ def train(
             lookback = resolve_lookback(model, lookback, horizon)
             given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "schedule": schedule, "optimizer": optimizer,
                      "betas": _betas(betas), "weight_decay": weight_decay, "patience": patience,
-                     "grad_clip": grad_clip, "accumulate": accumulate, "seed": seed}
+                     "grad_clip": grad_clip, "accumulate": accumulate, "seed": seed, "loss": loss,
+                     "quantiles": _quantiles(quantiles)}
             overrides = {k: v for k, v in given.items() if v is not None}
             if overrides.get("grad_clip") == 0:
                 overrides["grad_clip"] = None
@@ -130,6 +147,9 @@ def train(
                   f"{', stopped early' if result.stopped_early else ''}), {result.seconds:.1f}s", highlight=False)
     if result.test_metrics is not None:
         console.print(_metrics_table(f"test ({result.test_metrics['windows']} windows)", result.test_metrics))
+    if result.calibration is not None:
+        console.print(f"prediction intervals calibrated on {result.calibration.windows} validation windows "
+                      f"({rd.INTERVALS})", highlight=False)
     console.print(f"run directory: {result.run_dir}", highlight=False, soft_wrap=True)
 
 
@@ -151,6 +171,42 @@ def evaluate(
 
 
 @app.command()
+def calibrate(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `samovar train`."),
+    split: str = typer.Option("val", help="Windows to calibrate on: val (default) | train | test."),
+    data_dir: Optional[Path] = typer.Option(None, help="Directory with the dataset files."),
+    device: str = typer.Option("auto"),
+) -> None:
+    """(Re)compute the split-conformal prediction intervals of a run on every window of a split."""
+    from .training import rundir as rd
+    from .training.intervals import calibrate_run
+
+    try:
+        cal = calibrate_run(run_dir, split=split, data_dir=data_dir, device=device)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        fail(str(exc))
+        return
+    table = Table(title=f"interval radius (standardized), {cal.windows} {split} windows")
+    for col in ("level", "mean radius", "min", "max"):
+        table.add_column(col, justify="right")
+    for level in (50, 80, 90, 95, 99):
+        r = cal.radius(level)
+        table.add_row(f"{level}%", f"{float(r.mean()):.4f}", f"{float(r.min()):.4f}", f"{float(r.max()):.4f}")
+    console.print(table)
+    _note_infinite(cal, cal.levels)
+    console.print(f"written to {Path(run_dir) / rd.INTERVALS}", highlight=False, soft_wrap=True)
+
+
+def _note_infinite(cal, levels) -> None:
+    """Say which levels have infinite radii (too few calibration windows)."""
+    infinite = cal.infinite_levels(levels)
+    if infinite:
+        console.print(f"note: {cal.windows} calibration windows are too few for level(s) {', '.join(map(str, infinite))}: "
+                      f"their radius is infinite (rank ceil((n+1)p) > n); highest finite level: {cal.max_finite_level}",
+                      highlight=False, soft_wrap=True)
+
+
+@app.command()
 def forecast(
     run_dir: Path = typer.Argument(..., help="A run directory of `samovar train` (or a saved Forecaster)."),
     input: Path = typer.Option(..., "--input", "-i", help="CSV with the training columns (and optionally a date column)."),
@@ -160,6 +216,8 @@ def forecast(
     backtest_end: Optional[str] = typer.Option(None, help="Last row or date a backtest forecast may reach (default: the end)."),
     backtest_stride: Optional[int] = typer.Option(None, help="Rows between backtest forecasts (default: the horizon)."),
     fill: str = typer.Option("error", help="Missing values in the input: error | interpolate."),
+    levels: Optional[str] = typer.Option(None, help="Conformal prediction intervals at these levels in percent, "
+                                         "e.g. 80,95: adds <col>-lo-95, <col>-lo-80, <col>-hi-80, <col>-hi-95."),
 ) -> None:
     """Forecast the horizon after the end of --input, or backtest over a range of it."""
     from .api import Forecaster
@@ -168,17 +226,23 @@ def forecast(
 
     try:
         fc = Forecaster.load(run_dir)
+        chosen = _levels(levels)
         if backtest_start is None and backtest_end is None:
-            frame = fc.predict(input, fill=fill)
+            frame = fc.predict(input, levels=chosen, fill=fill)
             write_text_atomic(output, frame.to_csv())
             console.print(f"forecast of {len(frame)} steps ({frame.index[0]} .. {frame.index[-1]}) written to {output}",
                           highlight=False)
             metrics = None
         else:
-            frame, metrics = fc.backtest(input, backtest_start, backtest_end, stride=backtest_stride, fill=fill)
+            frame, metrics = fc.backtest(input, backtest_start, backtest_end, stride=backtest_stride, levels=chosen,
+                                         fill=fill)
             write_text_atomic(output, frame.to_csv(index=False))
             console.print(f"backtest: {metrics['forecasts']} forecasts written to {output}", highlight=False)
             console.print(_metrics_table("backtest", metrics))
+            for key in (k for k in metrics if k.startswith("coverage-")):
+                console.print(f"{key.split('-')[1]}% interval coverage: {metrics[key]:.3f}", highlight=False)
+        if chosen is not None:  # valid levels: predict / backtest checked them
+            _note_infinite(fc.run.intervals, [int(v) for v in chosen])
         if plot is not None:
             from .api import plot_backtest, plot_forecast
 

@@ -37,5 +37,10 @@ class ForecastModel(nn.Module):
         """Loss to minimise on a batch; x: (B, lookback, C), y: (B, horizon, C). Default: MSE."""
         return F.mse_loss(self(x), y)
 
+    def parameter_groups(self) -> list[dict]:
+        """Optimizer parameter groups; a group may set ``peak_lr``: its learning rate is then the
+        schedule's times peak_lr / TrainConfig.lr (the same shape at another height). Default: one group."""
+        return [{"params": list(self.parameters())}]
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)

@@ -23,11 +23,14 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from .quantile import DEFAULT_QUANTILES, check_quantiles
+
 OPTIMIZERS = ("adam", "adamw")
 EPOCH_SCHEDULES = ("type1", "type2", "type3", "type2_cats", "type3_fits", "constant")
 STEP_SCHEDULES = ("cosine", "onecycle")
 SCHEDULES = EPOCH_SCHEDULES + STEP_SCHEDULES
 ANNEALS = ("cos", "linear")
+LOSSES = ("mse", "quantile")
 
 # TSLib / PatchTST "type2": absolute learning rates after these epochs.
 TYPE2_TABLE = {2: 5e-5, 4: 1e-5, 6: 5e-6, 8: 1e-6, 10: 5e-7, 15: 1e-7, 20: 5e-8}
@@ -69,9 +72,14 @@ class TrainConfig:
     amp: bool = True  # mixed precision, used only when the device is CUDA
     threads: int | None = 1  # torch.set_num_threads for the run (None: leave torch's setting)
     quiet: bool = False  # no progress display
+    loss: str = "mse"  # "mse": the model's own training_loss; "quantile": that plus the pinball loss of a
+    # quantile head (samovar.training.quantile.QuantileForecaster)
+    quantiles: tuple[float, ...] | None = None  # loss "quantile" only; default DEFAULT_QUANTILES (0.1, 0.5, 0.9)
 
     def __post_init__(self) -> None:
         self.betas = _pair("betas", self.betas)
+        if self.loss == "quantile":
+            self.quantiles = check_quantiles(DEFAULT_QUANTILES if self.quantiles is None else self.quantiles)
         if self.onecycle_momentum is not None:
             self.onecycle_momentum = _pair("onecycle_momentum", self.onecycle_momentum)
         self.validate()
@@ -112,6 +120,10 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.threads must be a positive integer or None, got {self.threads!r}")
         if isinstance(self.seed, bool) or int(self.seed) != self.seed or self.seed < 0:
             raise ValueError(f"TrainConfig.seed must be a non-negative integer, got {self.seed!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"TrainConfig.loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.loss != "quantile" and self.quantiles is not None:
+            raise ValueError(f"TrainConfig.quantiles {self.quantiles!r} need loss='quantile' (--loss quantile)")
 
     @property
     def schedule_epochs(self) -> int:
@@ -121,7 +133,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready options (pairs as lists), equal after a round trip through config.json."""
         d = asdict(self)
-        for name in ("betas", "onecycle_momentum"):
+        for name in ("betas", "onecycle_momentum", "quantiles"):
             if d[name] is not None:
                 d[name] = list(d[name])
         return d

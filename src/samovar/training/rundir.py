@@ -9,6 +9,8 @@ Layout of ``runs/<model>-<dataset>-L<lookback>-H<horizon>-<timestamp>/``::
     best.safetensors   weights of the epoch with the lowest validation MSE
     checkpoint.pt      resumable state after the last finished epoch (torch.save)
     test_metrics.json  final metrics on every test window (written when training ends)
+    intervals.safetensors  split-conformal interval radii per level, horizon step and channel
+                       (standardized scale), with the calibration split and window count
 
 Every file is replaced in one rename (``samovar.utils.atomic_path``), so a killed run leaves
 either the old or the new version of each file, never a torn one.
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from ..utils import atomic_path, write_json_atomic, write_text_atomic
@@ -33,6 +36,7 @@ SCALER = "scaler.json"
 BEST = "best.safetensors"
 CHECKPOINT = "checkpoint.pt"
 TEST_METRICS = "test_metrics.json"
+INTERVALS = "intervals.safetensors"
 
 
 def default_run_dir(root: str | Path, model: str, dataset: str, lookback: int, horizon: int) -> Path:
@@ -47,12 +51,22 @@ def default_run_dir(root: str | Path, model: str, dataset: str, lookback: int, h
     return path
 
 
-def save_weights(path: str | Path, model: torch.nn.Module | dict[str, torch.Tensor]) -> None:
-    """Write a state dict as safetensors, atomically (tensors are copied to contiguous CPU memory)."""
-    state = model.state_dict() if isinstance(model, torch.nn.Module) else model
-    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    """Write named tensors (and string metadata) as safetensors, atomically (copied to contiguous CPU memory)."""
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp))
+        save_file(tensors, str(tmp), metadata=metadata)
+
+
+def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors and the string metadata of a safetensors file."""
+    with safe_open(str(path), framework="pt") as f:
+        return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
+
+
+def save_weights(path: str | Path, model: torch.nn.Module | dict[str, torch.Tensor]) -> None:
+    """Write a state dict as safetensors, atomically."""
+    save_tensors(path, model.state_dict() if isinstance(model, torch.nn.Module) else model)
 
 
 def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
@@ -112,16 +126,19 @@ __all__ = [
     "BEST",
     "CHECKPOINT",
     "CONFIG",
+    "INTERVALS",
     "METRICS",
     "SCALER",
     "TEST_METRICS",
     "default_run_dir",
     "load_checkpoint",
     "load_resume_checkpoint",
+    "load_tensors",
     "load_weights",
     "read_json",
     "read_jsonl",
     "save_checkpoint",
+    "save_tensors",
     "save_weights",
     "write_json_atomic",
     "write_jsonl",

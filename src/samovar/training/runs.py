@@ -19,7 +19,9 @@ from ..models.base import ForecastModel
 from ..utils import resolve_device, seed_everything
 from . import rundir as rd
 from .config import TrainConfig
+from .intervals import Calibration
 from .metrics import evaluate
+from .quantile import QuantileForecaster
 from .recipes import Recipe, recipe_dataset_name, resolve_recipe
 from .trainer import TrainResult, train
 
@@ -53,8 +55,12 @@ def resolve_lookback(name: str, lookback: int | None, horizon: int) -> int:
 
 
 def build_model(name: str, lookback: int, horizon: int, channels: int, kwargs: dict[str, Any] | None = None,
-                seed: int | None = None) -> ForecastModel:
-    """Seed (if given), then construct registered model `name`; unknown options are named."""
+                seed: int | None = None, quantiles: tuple[float, ...] | None = None) -> ForecastModel:
+    """Seed (if given), then construct registered model `name`; unknown options are named.
+
+    quantiles: wrap the model in a `QuantileForecaster` with these levels (``TrainConfig.quantiles``
+    of a ``loss="quantile"`` run); the base model is built first, so its init does not depend on it.
+    """
     kwargs = dict(kwargs or {})
     options = model_options(name)
     unknown = sorted(set(kwargs) - set(options))
@@ -64,9 +70,10 @@ def build_model(name: str, lookback: int, horizon: int, channels: int, kwargs: d
     if seed is not None:
         seed_everything(seed)
     try:
-        return models.get(name, lookback=lookback, horizon=horizon, channels=channels, **kwargs)
+        net = models.get(name, lookback=lookback, horizon=horizon, channels=channels, **kwargs)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"cannot build model {name!r} with {kwargs}: {exc}") from exc
+    return QuantileForecaster(net, quantiles) if quantiles else net
 
 
 def parse_set_options(items: list[str] | None) -> dict[str, Any]:
@@ -143,7 +150,7 @@ def fit_run(
     lookback = resolve_lookback(model, lookback, horizon)
     _model_class(model)  # unknown model: fail before loading data
     data = _prepare(source, lookback, horizon, data_dir, split, fill)
-    net = build_model(model, lookback, horizon, data.channels, model_kwargs, seed=config.seed)
+    net = build_model(model, lookback, horizon, data.channels, model_kwargs, seed=config.seed, quantiles=config.quantiles)
     if isinstance(source, (str, Path)) and Path(source).suffix and Path(source).expanduser().is_file():
         source = str(Path(source).expanduser().resolve())  # a file: absolute, so the run can be re-evaluated anywhere
     source_info = {
@@ -168,7 +175,8 @@ def resume_run(run_dir: str | Path, *, quiet: bool | None = None, device: str | 
     train_cfg = cfg["train"] | ({"quiet": quiet} if quiet is not None else {}) | ({"device": device} if device else {})
     config = TrainConfig.from_dict(train_cfg)
     data = _rebuild_data(cfg, data_dir)
-    net = build_model(cfg["model"]["name"], data.lookback, data.horizon, data.channels, cfg["model"]["kwargs"], seed=config.seed)
+    net = build_model(cfg["model"]["name"], data.lookback, data.horizon, data.channels, cfg["model"]["kwargs"],
+                      seed=config.seed, quantiles=config.quantiles)
     result = train(net, data, config, run_dir, resume=True)
     return result, data
 
@@ -190,13 +198,23 @@ def _rebuild_data(cfg: dict[str, Any], data_dir=None):
     return _prepare(source, d["lookback"], d["horizon"], data_dir or d.get("data_dir"), split, d.get("fill", "error"))
 
 
+def rebuild_run_data(run: "LoadedRun", data_dir: str | Path | None = None):
+    """The data a loaded run was trained on, rebuilt from its config (same columns, else ValueError)."""
+    data = _rebuild_data(run.config, data_dir)
+    if data.columns != run.columns:
+        raise ValueError(f"the data's columns {data.columns} differ from the run's {run.columns}")
+    return data
+
+
 @dataclass
 class LoadedRun:
-    """A trained model with what is needed to use it: scaler, columns, frequency, config."""
+    """A trained model with what is needed to use it: scaler, columns, frequency, config, and the
+    conformal interval radii when the run has them."""
 
     model: ForecastModel
     scaler: Any
     config: dict[str, Any]
+    intervals: Calibration | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -216,7 +234,8 @@ class LoadedRun:
 
 
 def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
-    """Load config.json + best.safetensors + scaler.json from a run (or saved Forecaster) directory."""
+    """Load config.json + best.safetensors + scaler.json (+ intervals.safetensors if there) from a run
+    (or saved Forecaster) directory; a ``loss="quantile"`` run is rebuilt with its quantile head."""
     from ..data import Scaler
 
     path = Path(path)
@@ -225,18 +244,20 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
         if not (path / name).exists():
             raise FileNotFoundError(f"{path} has no {name}: the run has not finished an epoch yet, or files were removed")
     d = cfg["data"]
-    net = build_model(cfg["model"]["name"], d["lookback"], d["horizon"], d["channels"], cfg["model"].get("kwargs"))
+    train_cfg = cfg.get("train", {})
+    quantiles = train_cfg.get("quantiles") if train_cfg.get("loss") == "quantile" else None
+    net = build_model(cfg["model"]["name"], d["lookback"], d["horizon"], d["channels"], cfg["model"].get("kwargs"),
+                      quantiles=quantiles)
     net.load_state_dict(rd.load_weights(path / rd.BEST))
     net.to(resolve_device(device)).eval()
-    return LoadedRun(model=net, scaler=Scaler.from_dict(rd.read_json(path / rd.SCALER)), config=cfg)
+    intervals = Calibration.load(path / rd.INTERVALS) if (path / rd.INTERVALS).exists() else None
+    return LoadedRun(model=net, scaler=Scaler.from_dict(rd.read_json(path / rd.SCALER)), config=cfg, intervals=intervals)
 
 
 def evaluate_run(run_dir: str | Path, *, data_dir: str | Path | None = None, device: str = "auto",
                  batch_size: int = 256) -> dict[str, float]:
     """Recompute the test metrics of a run's best weights on its recorded data."""
     run = load_run(run_dir, device=device)
-    data = _rebuild_data(run.config, data_dir)
-    if data.columns != run.columns:
-        raise ValueError(f"the data's columns {data.columns} differ from the run's {run.columns}")
+    data = rebuild_run_data(run, data_dir)
     dev = next(run.model.parameters()).device
     return evaluate(run.model, data.test, batch_size=batch_size, device=dev, scaler=data.scaler, raw_values=data.values)

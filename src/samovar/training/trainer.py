@@ -3,7 +3,8 @@
 ``train(model, data, config, run_dir)`` minimises ``model.training_loss(x, y)`` on the train
 windows, validates on the plain forecast MSE over every validation window, stops early
 when the validation MSE has not improved for ``patience`` epochs, restores the best epoch's
-weights and measures the test metrics over every test window.
+weights, measures the test metrics over every test window and calibrates split-conformal
+prediction intervals on the validation windows (``samovar.training.intervals``).
 
 Batches are gathered by index from the data's one scaled tensor (``WindowSet.batch``);
 the shuffle order comes from a seeded ``torch.Generator``, so a run is repeatable bit for
@@ -29,6 +30,8 @@ from ..models.base import ForecastModel
 from ..utils import keep_freed_memory, resolve_device, write_json_atomic
 from . import rundir as rd
 from .config import TrainConfig, beta1, learning_rate
+from .intervals import Calibration, calibrate
+from .quantile import QuantileForecaster
 from .metrics import evaluate
 from .state import cpu_state as _cpu_state, rng_state as _rng_state, set_rng_state as _set_rng_state
 
@@ -48,6 +51,7 @@ class TrainResult:
     run_dir: Path | None = None
     config: TrainConfig = field(default_factory=TrainConfig)
     best_val_mae: float | None = None  # validation MAE of the best epoch (None: a run resumed from before it was recorded)
+    calibration: Calibration | None = None  # conformal interval radii of the best weights on the validation windows
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -63,11 +67,14 @@ def _batch_plan(n: int, config: TrainConfig) -> tuple[int, int]:
 
 
 def _make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
+    """Adam/AdamW over the model's parameter groups (``ForecastModel.parameter_groups``)."""
+    groups = model.parameter_groups() if isinstance(model, ForecastModel) else [{"params": list(model.parameters())}]
+    groups = [{**g, "params": [p for p in g["params"] if p.requires_grad]} for g in groups]
+    groups = [g for g in groups if g["params"]]
+    if not groups:
         raise ValueError("the model has no trainable parameters")
     cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-    return cls(params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+    return cls(groups, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
 
 
 def _usable_device(name: str) -> torch.device:
@@ -193,6 +200,10 @@ def train(
             f"model expects lookback={model.lookback}, horizon={model.horizon}, channels={model.channels} "
             f"but the data has lookback={data.lookback}, horizon={data.horizon}, channels={data.channels}"
         )
+    quantiles = model.quantiles if isinstance(model, QuantileForecaster) else None
+    if quantiles != config.quantiles:  # config.json must say how to rebuild the model (load_run)
+        raise ValueError(f"the model's quantiles {quantiles} differ from TrainConfig.quantiles {config.quantiles} "
+                         f"(loss {config.loss!r}); build it with build_model(..., quantiles=config.quantiles)")
     if len(data.val) == 0:
         raise ValueError("the validation split has no windows (needed for early stopping): "
                          "shorten lookback/horizon or give the validation split more rows")
@@ -261,8 +272,8 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
             for step in range(steps_per_epoch):
                 lr = learning_rate(config, epoch, step, steps_per_epoch)
                 b1 = beta1(config, epoch, step, steps_per_epoch)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
+                for group in optimizer.param_groups:  # a group with its own peak_lr follows the schedule's shape
+                    group["lr"] = lr * group["peak_lr"] / config.lr if "peak_lr" in group else lr
                     group["betas"] = (b1, group["betas"][1])
                 optimizer.zero_grad(set_to_none=True)
                 group_batches = micro_batches[step * config.accumulate:(step + 1) * config.accumulate]
@@ -329,6 +340,9 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
         test_metrics["best_epoch"] = best_epoch
         if run_dir is not None:
             write_json_atomic(run_dir / rd.TEST_METRICS, test_metrics)
+    calibration = calibrate(model, data.val, split="val", batch_size=config.eval_batch_size, device=device)
+    if run_dir is not None:
+        calibration.save(run_dir / rd.INTERVALS)
     return TrainResult(
         model=model,
         best_val_mse=best_val,
@@ -341,4 +355,5 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
         test_metrics=test_metrics,
         run_dir=run_dir,
         config=config,
+        calibration=calibration,
     )
