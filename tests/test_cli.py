@@ -196,3 +196,23 @@ def test_train_on_a_user_csv_then_evaluate_from_elsewhere(csv_input: Path, tmp_p
     monkeypatch.chdir(tmp_path)
     result = invoke("evaluate", run)
     assert result.exit_code == 0 and f"{rd.read_json(run / rd.TEST_METRICS)['mse']:.4f}" in result.output
+
+
+def test_version_option_prints_the_installed_package_version():
+    from importlib.metadata import version
+
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.output.strip() == f"samovar {version('samovar')}"
+
+
+def test_python_dash_m_samovar_runs_the_command():
+    import os
+    import subprocess
+    import sys
+
+    import samovar
+
+    env = {**os.environ, "PYTHONPATH": str(Path(samovar.__file__).parents[1])}
+    done = subprocess.run([sys.executable, "-m", "samovar", "--help"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Usage: samovar" in done.stdout and "train" in done.stdout

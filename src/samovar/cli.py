@@ -23,6 +23,22 @@ app.add_typer(task_app, name="task")  # samovar task ...
 app.add_typer(bench_app, name="bench")  # samovar bench ...
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"samovar {version('samovar')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                      help="Print the installed samovar version and exit."),
+) -> None:
+    """samovar: train and use time-series forecasting models."""
+
+
 def _metrics_table(title: str, metrics: dict[str, float]) -> Table:
     table = Table(title=title)
     table.add_column("scale")
