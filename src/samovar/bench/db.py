@@ -101,7 +101,7 @@ def code_version() -> str:
     """``samovar.__version__``, plus ``+g<commit>`` when the package runs from a git checkout."""
     global _CODE_VERSION
     if _CODE_VERSION is None:
-        from .. import __version__
+        from .._version import __version__
 
         version = __version__
         try:

@@ -20,23 +20,9 @@ from ..utils import resolve_device, seed_everything
 from . import rundir as rd
 from .config import TrainConfig
 from .metrics import evaluate
+from .modelspec import model_class, model_options
 from .recipes import Recipe, recipe_dataset_name, resolve_recipe
 from .trainer import TrainResult, train
-
-
-def model_options(name: str) -> dict[str, Any]:
-    """The model's own keyword hyper-parameters and their defaults (lookback/horizon/channels excluded)."""
-    cls = _model_class(name)
-    params = inspect.signature(cls.__init__).parameters
-    return {k: p.default for k, p in params.items()
-            if k not in ("self", "lookback", "horizon", "channels") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
-
-
-def _model_class(name: str) -> type[ForecastModel]:
-    try:
-        return models.model_class(name)
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; available: {', '.join(models.available())}") from None
 
 
 def resolve_lookback(name: str, lookback: int | None, horizon: int) -> int:
@@ -44,7 +30,7 @@ def resolve_lookback(name: str, lookback: int | None, horizon: int) -> int:
     if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
     if lookback is None:
-        lookback = _model_class(name).default_lookback(int(horizon))
+        lookback = model_class(name).default_lookback(int(horizon))
         if lookback is None:
             raise ValueError(f"model {name!r} has no default lookback; pass one (--lookback N)")
     if isinstance(lookback, bool) or int(lookback) != lookback or lookback < 1:
@@ -58,7 +44,7 @@ def build_model(name: str, lookback: int, horizon: int, channels: int, kwargs: d
     kwargs = dict(kwargs or {})
     options = model_options(name)
     unknown = sorted(set(kwargs) - set(options))
-    if unknown and not any(p.kind == p.VAR_KEYWORD for p in inspect.signature(_model_class(name).__init__).parameters.values()):
+    if unknown and not any(p.kind == p.VAR_KEYWORD for p in inspect.signature(model_class(name).__init__).parameters.values()):
         raise ValueError(f"model {name!r} has no option(s) {unknown}; its options: "
                          + (", ".join(f"{k}={v!r}" for k, v in options.items()) or "none"))
     if seed is not None:
@@ -141,7 +127,7 @@ def fit_run(
     """
     config = config or TrainConfig()
     lookback = resolve_lookback(model, lookback, horizon)
-    _model_class(model)  # unknown model: fail before loading data
+    model_class(model)  # unknown model: fail before loading data
     data = _prepare(source, lookback, horizon, data_dir, split, fill)
     net = build_model(model, lookback, horizon, data.channels, model_kwargs, seed=config.seed)
     if isinstance(source, (str, Path)) and Path(source).suffix and Path(source).expanduser().is_file():
