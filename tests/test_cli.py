@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -216,3 +217,39 @@ def test_python_dash_m_samovar_runs_the_command():
     done = subprocess.run([sys.executable, "-m", "samovar", "--help"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "Usage: samovar" in done.stdout and "train" in done.stdout
+
+
+def damaged_copy(run: Path, tmp_path: Path, name: str, content: bytes | None = None) -> Path:
+    """A copy of `run` whose file `name` is cut to half its length (or replaced by `content`)."""
+    import shutil
+
+    copy = tmp_path / "damaged"
+    shutil.copytree(run, copy)
+    data = (copy / name).read_bytes()
+    (copy / name).write_bytes(data[: len(data) // 2] if content is None else content)
+    return copy
+
+
+@pytest.mark.parametrize("name, content", [(rd.BEST, None), (rd.CONFIG, b"{model: 1}"), (rd.SCALER, b'{"mean": [0]}'),
+                                           (rd.CONFIG, b'{"model": {}}')])
+def test_damaged_run_files_are_one_line_naming_the_file(trained: Path, csv_input: Path, tmp_path: Path,
+                                                        name: str, content: bytes | None) -> None:
+    run = damaged_copy(trained, tmp_path, name, content)
+    for args in (["evaluate", run], ["forecast", run, "-i", csv_input, "-o", tmp_path / "f.csv"]):
+        result = invoke(*args)
+        assert result.exit_code == 2, result.output
+        message = " ".join(result.output.split())
+        assert message.startswith(f"error: cannot read {run / name} (") and "restore it from a copy, or train the run again" in message
+        assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_damaged_checkpoint_or_metrics_name_the_file(trained: Path, tmp_path: Path) -> None:
+    run = damaged_copy(trained, tmp_path, rd.CHECKPOINT)
+    result = invoke("train", "--resume", run, "--quiet")
+    assert result.exit_code == 2 and f"cannot read {run / rd.CHECKPOINT} (" in " ".join(result.output.split())
+    (run / rd.METRICS).write_text('{"epoch": 1}\n{"epoch": ')
+    with pytest.raises(rd.RunFileError, match=re.escape(f"cannot read {run / rd.METRICS}")):
+        rd.read_jsonl(run / rd.METRICS)
+    (run / rd.TEST_METRICS).write_text("")
+    with pytest.raises(rd.RunFileError, match=re.escape(f"cannot read {run / rd.TEST_METRICS}")):
+        rd.read_json(run / rd.TEST_METRICS)

@@ -159,11 +159,23 @@ def resume_run(run_dir: str | Path, *, quiet: bool | None = None, device: str | 
     return result, data
 
 
+# The entries of config.json a run is rebuilt from: (section, key).
+RUN_CONFIG_ENTRIES = (("model", "name"), ("data", "lookback"), ("data", "horizon"), ("data", "channels"))
+
+
 def read_run_config(run_dir: str | Path) -> dict[str, Any]:
+    """config.json of a forecasting run; a missing or damaged file is an error naming it."""
     path = Path(run_dir) / rd.CONFIG
     if not path.exists():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no {rd.CONFIG}); pass the directory `samovar train` printed")
-    return rd.read_json(path)
+    cfg = rd.read_json(path)
+    with rd.reading(path):
+        if not isinstance(cfg, dict):
+            raise ValueError(f"a JSON object expected, found {type(cfg).__name__}")
+        for section, key in RUN_CONFIG_ENTRIES:
+            if not isinstance(cfg.get(section), dict) or key not in cfg[section]:
+                raise ValueError(f"no entry {section}.{key}")
+    return cfg
 
 
 def _rebuild_data(cfg: dict[str, Any], data_dir=None):
@@ -212,9 +224,14 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
             raise FileNotFoundError(f"{path} has no {name}: the run has not finished an epoch yet, or files were removed")
     d = cfg["data"]
     net = build_model(cfg["model"]["name"], d["lookback"], d["horizon"], d["channels"], cfg["model"].get("kwargs"))
-    net.load_state_dict(rd.load_weights(path / rd.BEST))
+    weights = rd.load_weights(path / rd.BEST)
+    with rd.reading(path / rd.BEST):
+        net.load_state_dict(weights)
     net.to(resolve_device(device)).eval()
-    return LoadedRun(model=net, scaler=Scaler.from_dict(rd.read_json(path / rd.SCALER)), config=cfg)
+    scaler = rd.read_json(path / rd.SCALER)
+    with rd.reading(path / rd.SCALER):
+        scaler = Scaler.from_dict(scaler)
+    return LoadedRun(model=net, scaler=scaler, config=cfg)
 
 
 def evaluate_run(run_dir: str | Path, *, data_dir: str | Path | None = None, device: str = "auto",
