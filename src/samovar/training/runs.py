@@ -169,6 +169,9 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any]:
     if not path.exists():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no {rd.CONFIG}); pass the directory `samovar train` printed")
     cfg = rd.read_json(path)
+    if isinstance(cfg, dict) and "task" in cfg:
+        raise ValueError(f"{run_dir} is a task run (written by `samovar task run`), not a forecasting run: "
+                         f"use `samovar task evaluate {run_dir}`, or `samovar task generate {run_dir}` for a language model")
     with rd.reading(path):
         if not isinstance(cfg, dict):
             raise ValueError(f"a JSON object expected, found {type(cfg).__name__}")
