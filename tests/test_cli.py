@@ -253,3 +253,17 @@ def test_damaged_checkpoint_or_metrics_name_the_file(trained: Path, tmp_path: Pa
     (run / rd.TEST_METRICS).write_text("")
     with pytest.raises(rd.RunFileError, match=re.escape(f"cannot read {run / rd.TEST_METRICS}")):
         rd.read_json(run / rd.TEST_METRICS)
+
+
+def test_train_data_error_comes_first_and_names_the_file_line(csv_input: Path, tmp_path: Path) -> None:
+    lines = csv_input.read_text().splitlines(keepends=True)
+    fields = lines[10].rstrip("\n").split(",")
+    lines[10] = ",".join([fields[0], "oops", *fields[2:]]) + "\n"  # line 11 of the file (header = line 1)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("".join(lines))
+    result = invoke("train", "--model", "dlinear", "--dataset", bad, "--lookback", "48", "--horizon", "12",
+                    "--runs-dir", tmp_path / "runs", "--quiet")
+    assert result.exit_code == 2
+    assert result.output.startswith("error: "), result.output  # no recipe line or notes before the error
+    assert f"{bad}: column 'ch0' is not numeric: line 11 ('oops')" in result.output
+    assert not (tmp_path / "runs").exists()

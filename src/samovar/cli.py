@@ -109,7 +109,7 @@ def train(
     100 epochs, patience 12) and its published lookback for the horizon.
     """
     from .training.rundir import default_run_dir
-    from .training.runs import fit_run, parse_set_options, recipe_training, resolve_lookback, resume_run
+    from .training.runs import fit_run, parse_set_options, prepare_source, recipe_training, resolve_lookback, resume_run
 
     try:
         if resume is not None:
@@ -125,6 +125,7 @@ def train(
                 overrides["grad_clip"] = None
             overrides.update(device=device, threads=threads, quiet=quiet)
             config, kwargs, rec = recipe_training(model, dataset, horizon, recipe, overrides, parse_set_options(set_))
+            data = prepare_source(dataset, lookback, horizon, data_dir, _split(split), fill)  # data errors come first
             where = "given" if given_lookback is not None else f"the model's default for horizon {horizon}"
             changed = sorted(k for k in overrides if k in given)
             console.print(f"recipe: {rec.label}" + (f", overridden: {', '.join(changed)}" if changed else "")
@@ -136,7 +137,7 @@ def train(
             name = Path(dataset).name.split(".")[0] if Path(dataset).suffix else dataset
             run_dir = default_run_dir(runs_dir, model.lower(), name, lookback, horizon)
             result, data = fit_run(model, dataset, horizon=horizon, lookback=lookback, model_kwargs=kwargs, config=config,
-                                   data_dir=data_dir, split=_split(split), fill=fill, run_dir=run_dir, recipe=rec)
+                                   data_dir=data_dir, split=_split(split), fill=fill, run_dir=run_dir, recipe=rec, data=data)
     except (ValueError, FileNotFoundError, FileExistsError, KeyError, FloatingPointError) as exc:
         fail(str(exc))
         return

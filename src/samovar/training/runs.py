@@ -98,7 +98,8 @@ def recipe_training(model: str, source: Any, horizon: int, recipe: str = "auto",
     return config, {**rec.model_kwargs, **(model_kwargs or {})}, rec
 
 
-def _prepare(source: Any, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error"):
+def prepare_source(source: Any, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error"):
+    """`source` as the train/val/test windows a run trains on (``samovar.data.prepare_data``)."""
     from ..data import prepare_data  # imported here: the data layer pulls in pandas/pooch
 
     return prepare_data(source, lookback=lookback, horizon=horizon, data_dir=data_dir, split=split, fill=fill)
@@ -119,16 +120,19 @@ def fit_run(
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
     recipe: Recipe | None = None,
     resume: bool = False,
+    data: Any = None,
 ) -> tuple[TrainResult, Any]:
     """Prepare `source`, build `model` (seeded with config.seed), train; returns (result, data).
 
     recipe: the `Recipe` config and model_kwargs came from (`recipe_training`), recorded in config.json.
     resume: continue the run in `run_dir` from its checkpoint (the trainer refuses other training options).
+    data: `source` already prepared with these options (``prepare_source``), so it is not loaded twice.
     """
     config = config or TrainConfig()
     lookback = resolve_lookback(model, lookback, horizon)
     model_class(model)  # unknown model: fail before loading data
-    data = _prepare(source, lookback, horizon, data_dir, split, fill)
+    if data is None:
+        data = prepare_source(source, lookback, horizon, data_dir, split, fill)
     net = build_model(model, lookback, horizon, data.channels, model_kwargs, seed=config.seed)
     if isinstance(source, (str, Path)) and Path(source).suffix and Path(source).expanduser().is_file():
         source = str(Path(source).expanduser().resolve())  # a file: absolute, so the run can be re-evaluated anywhere
@@ -188,7 +192,7 @@ def _rebuild_data(cfg: dict[str, Any], data_dir=None):
         raise ValueError(f"this run was trained on an in-memory {source or 'table'}; its data cannot be reloaded "
                          "from the run directory (train from a file or a dataset name to evaluate later)")
     split = tuple(d["split"]) if d.get("split") else None
-    return _prepare(source, d["lookback"], d["horizon"], data_dir or d.get("data_dir"), split, d.get("fill", "error"))
+    return prepare_source(source, d["lookback"], d["horizon"], data_dir or d.get("data_dir"), split, d.get("fill", "error"))
 
 
 @dataclass
