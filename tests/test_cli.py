@@ -267,3 +267,26 @@ def test_train_data_error_comes_first_and_names_the_file_line(csv_input: Path, t
     assert result.output.startswith("error: "), result.output  # no recipe line or notes before the error
     assert f"{bad}: column 'ch0' is not numeric: line 11 ('oops')" in result.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_backtest_over_the_training_rows_of_the_training_file_warns(csv_input: Path, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    trained = invoke("train", "--model", "dlinear", "--dataset", csv_input, "--lookback", "48", "--horizon", "12",
+                     "--epochs", "1", "--quiet", "--runs-dir", runs)
+    assert trained.exit_code == 0, trained.output
+    run = only_run(runs)
+    train_end = rd.read_json(run / rd.CONFIG)["data"]["split_rows"]["train"][1]
+    assert train_end == 560  # 70% of 800 rows
+
+    def backtest(source: Path, start: int):
+        result = invoke("forecast", run, "-i", source, "-o", tmp_path / "bt.csv", "--backtest-start", start)
+        assert result.exit_code == 0, result.output
+        return [line for line in result.output.splitlines() if line.startswith("warning:")]
+
+    (warning,) = backtest(csv_input, 500)  # origins 500, 512, ..., 548 have targets before row 560
+    assert warning.startswith("warning: the first 5 forecasts' targets lie in rows the model trained on (before row 560 of")
+    assert "errors are optimistic" in warning
+    assert backtest(csv_input, train_end) == []  # held-out rows only
+    other = tmp_path / "other.csv"
+    other.write_bytes(csv_input.read_bytes())
+    assert backtest(other, 500) == []  # not the file the model was trained on

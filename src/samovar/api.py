@@ -160,7 +160,9 @@ class Forecaster:
         Forecasts start at `start`, `start + stride`, ... (stride defaults to the horizon:
         back-to-back forecasts); each uses the `lookback` rows before it. Returns a long table
         (origin, date/step, step_ahead, then each column's forecast and ``<column>_actual``)
-        and metrics over all forecast values: mse/mae in data units and mse_scaled/mae_scaled.
+        and metrics over all forecast values: mse/mae in data units and mse_scaled/mae_scaled. When `df`
+        is the file the model was trained on, also train_rows_end (the first row after its training rows)
+        and forecasts_on_train_rows (how many of the first forecasts have targets in those rows).
         """
         run = self._need_fit()
         table = self._table(df, fill)
@@ -186,6 +188,9 @@ class Forecaster:
         metrics = {"mse": float(np.mean(err**2)), "mae": float(np.mean(np.abs(err))),
                    "mse_scaled": float(np.mean(scaled_err**2)), "mae_scaled": float(np.mean(np.abs(scaled_err))),
                    "forecasts": int(len(origins))}
+        train_end = run.train_rows_end(df)
+        if train_end is not None:  # `df` is the training file: forecasts with targets in its training rows
+            metrics.update(train_rows_end=train_end, forecasts_on_train_rows=int((origins < train_end).sum()))
         label = (lambda rows: table.dates[rows]) if table.dates is not None else (lambda rows: rows)
         frame = pd.DataFrame({
             "origin": np.repeat(np.asarray(label(origins)), H),

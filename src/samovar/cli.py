@@ -194,6 +194,11 @@ def forecast(
             frame, metrics = fc.backtest(input, backtest_start, backtest_end, stride=backtest_stride, fill=fill)
             write_text_atomic(output, frame.to_csv(index=False))
             console.print(f"backtest: {metrics['forecasts']} forecasts written to {output}", highlight=False)
+            if metrics.get("forecasts_on_train_rows"):
+                console.print(f"[yellow]warning: the first {metrics['forecasts_on_train_rows']} forecasts' targets lie in "
+                              f"rows the model trained on (before row {metrics['train_rows_end']} of {input}), so their "
+                              f"errors are optimistic; start at row {metrics['train_rows_end']} or later for held-out errors[/]",
+                              highlight=False, soft_wrap=True)
             table = Table(title="backtest")
             for col in ("scale", "MSE", "MAE"):
                 table.add_column(col, justify="right" if col != "scale" else "left")

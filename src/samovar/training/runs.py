@@ -219,6 +219,16 @@ class LoadedRun:
     def freq(self) -> str | None:
         return self.config["data"].get("freq")
 
+    def train_rows_end(self, source: Any) -> int | None:
+        """End (exclusive) of the rows the model trained on, when `source` is the file it was trained on
+        (config.json's data source or location); None for other inputs or when config.json does not say."""
+        d = self.config["data"]
+        end = (d.get("split_rows") or {}).get("train", [None, None])[1]
+        if end is None or not isinstance(source, (str, Path)) or not Path(source).expanduser().is_file():
+            return None
+        trained_on = [Path(p) for p in (d.get("source"), d.get("location")) if isinstance(p, str) and Path(p).is_file()]
+        return int(end) if any(p.samefile(Path(source).expanduser()) for p in trained_on) else None
+
 
 def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
     """Load config.json + best.safetensors + scaler.json from a run (or saved Forecaster) directory."""
