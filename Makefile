@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.samovar-installed
 
-# Where benchmark files live; ../shared/data is used when present, else the user cache / download.
+# Where benchmark files live: $SAMOVAR_DATA_DIR when set, else ../shared/data when present, else the user cache / download.
 SAMOVAR_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export SAMOVAR_DATA_DIR
 

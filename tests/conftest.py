@@ -13,8 +13,10 @@ import torch
 torch.set_num_threads(int(os.environ.get("SAMOVAR_TEST_THREADS", "1")))
 
 REPO = Path(__file__).resolve().parents[1]
-# Real data: $SAMOVAR_TEST_DATA, else ../shared/data beside the checkout.
-SHARED_DATA = Path(os.environ.get("SAMOVAR_TEST_DATA", REPO.parent / "shared" / "data"))
+# Real data: $SAMOVAR_TEST_DATA, else $SAMOVAR_DATA_DIR (the package's and the Makefile's variable),
+# else ../shared/data beside the checkout.
+SHARED_DATA = Path(os.environ.get("SAMOVAR_TEST_DATA") or os.environ.get("SAMOVAR_DATA_DIR")
+                   or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +29,7 @@ def require_file(name: str) -> Path:
     """Path of a real benchmark file, or skip the calling test saying what is missing."""
     path = SHARED_DATA / name
     if not path.exists():
-        pytest.skip(f"{name} not found in {SHARED_DATA} (set SAMOVAR_TEST_DATA to the data directory)")
+        pytest.skip(f"{name} not found in {SHARED_DATA} (set SAMOVAR_TEST_DATA or SAMOVAR_DATA_DIR to the data directory)")
     return path
 
 

@@ -34,6 +34,31 @@ def test_run_status_report(tmp_path):
     assert (tmp_path / "rep" / "report.html").exists() and (tmp_path / "rep" / "forecasts.png").exists()
 
 
+def test_na_for_a_missing_dataset_is_rechecked_on_every_run(tmp_path):
+    from samovar.data import make_synthetic
+
+    db, data = tmp_path / "bench.db", tmp_path / "mine.csv"
+    grid = [*GRID[:3], str(data), "--horizons", "24", *GRID[6:], "--db", str(db)]
+    first = runner.invoke(app, ["bench", "run", *grid])
+    assert first.exit_code == 0, first.output
+    assert "1 cells (1 N/A)" in first.output and "na 1" in first.output
+    make_synthetic(length=800, channels=2, seed=1).to_csv(data, index=False)  # the data appears
+    second = runner.invoke(app, ["bench", "run", *grid])
+    assert second.exit_code == 0, second.output
+    assert "1 cells (0 N/A)" in second.output and "done 1" in second.output
+    assert ResultsDB(db).counts() == {"done": 1}
+
+
+def test_report_and_status_on_a_missing_database_fail_without_creating_it(tmp_path, monkeypatch):
+    default = tmp_path / "user-data" / "bench.db"
+    monkeypatch.setenv("SAMOVAR_BENCH_DB", str(default))
+    for args in (["report", "--out", str(tmp_path / "rep")], ["status"], ["report", "--db", str(tmp_path / "nope.db")]):
+        out = runner.invoke(app, ["bench", *args])
+        assert out.exit_code == 2, out.output
+        assert "no results database at" in out.output and "samovar bench run" in out.output
+    assert not default.exists() and not (tmp_path / "nope.db").exists() and not (tmp_path / "rep").exists()
+
+
 def test_task_report_and_bad_input(tmp_path):
     db = tmp_path / "bench.db"
     ResultsDB(db).record_task(task="listops", mixer="gla", metric="accuracy", value=0.4, budget="quick")
@@ -41,5 +66,6 @@ def test_task_report_and_bad_input(tmp_path):
     assert out.exit_code == 0 and "| listops | accuracy | quick | 0.4000 |" in out.output
     bad = runner.invoke(app, ["bench", "run", "--models", "nosuch", "--db", str(db)])
     assert bad.exit_code == 2 and "unknown model" in bad.output
+    ResultsDB(tmp_path / "empty.db")
     empty = runner.invoke(app, ["bench", "report", "--db", str(tmp_path / "empty.db"), "--out", str(tmp_path / "e")])
     assert empty.exit_code == 2 and "no results yet" in empty.output

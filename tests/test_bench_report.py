@@ -59,11 +59,13 @@ def test_markdown_bold_underline_dagger_na_and_seeds(tmp_path):
     md = rep.markdown()
     assert "quick" in md and "NOT the papers' settings" in md and "at most 2 epoch(s) of at most 5 optimizer steps" in md
     d1 = next(line for line in md.splitlines() if line.startswith("| D1 |"))
-    assert d1.split(" | ")[1:4] == ["**0.455**", "<u>0.485</u>", "0.505"]
-    assert d1.rstrip(" |").endswith("0.300")  # the published column, shown as is
+    assert d1.split(" | ")[1:5] == ["96/192", "**0.455**", "<u>0.485</u>", "0.505"]
+    # the published number is an average over 96/192/336/720: not beside a 96/192 mean
+    assert d1.rstrip(" |").endswith("–")
     d2 = next(line for line in md.splitlines() if line.startswith("| D2 |"))
-    # c has D2 only at H192: dagger, and not eligible for bold; b's H96 value is its validation-chosen lookback 512
-    assert d2.split(" | ")[1:4] == ["<u>1.100</u>", "**1.025**", "1.000†"]
+    # c has D2 only at H192: dagger with its horizon, and not eligible for bold; b's H96 value is its
+    # validation-chosen lookback 512
+    assert d2.split(" | ")[1:5] == ["96/192", "<u>1.100</u>", "**1.025**", "1.000† (192)"]
     assert "c (published)" in md and "paper table" in md
     assert "0.410 ± 0.014" in md  # a, D1, H96: two seeds
     assert "N/A*" in md and "c / D2 / H96: D2: the test split has 10 rows" in md
@@ -123,15 +125,16 @@ def test_published_numbers_are_shown_but_never_ranked(tmp_path):
     pd.testing.assert_frame_equal(rep.agg, plain.agg)
     md = rep.markdown()
     lines = md.splitlines()
-    mse_header, mae_header = [line for line in lines if line.startswith("| Dataset | a | b | c |")][:2]
+    mse_header, mae_header = [line for line in lines if line.startswith("| Dataset | Horizons | a | b | c |")][:2]
     assert mse_header.endswith("| a (published) | b (published) |") and mae_header.endswith("| c | a (published) |")
     d1_mse, d1_mae = [line for line in lines if line.startswith("| D1 |")][:2]
-    # measured cells keep their marks; published ones (better than all) are shown as printed, unmarked
-    assert d1_mse.strip("| ").split(" | ") == ["D1", "**0.455**", "<u>0.485</u>", "0.505", "0.040", "0.001"]
-    assert d1_mae.strip("| ").split(" | ")[-1] == "0.050"
-    for name in ("AvgRank", "#Top1", "#cells ranked"):  # nothing under the published columns
-        row = next(line for line in lines if line.startswith(f"| {name} |"))
-        assert [c.strip() for c in row.split("|")[1:-1]][4:] == ["", ""]
+    # measured cells keep their marks; published ones (better than all) are unmarked, averaged like with like:
+    # a's over the row's horizons 96/192 from its per-horizon numbers; b's four-horizon average is not shown
+    assert d1_mse.strip("| ").split(" | ") == ["D1", "96/192", "**0.455**", "<u>0.485</u>", "0.505", "0.020", "–"]
+    assert d1_mae.strip("| ").split(" | ")[-1] == "0.030"
+    for name in ("AvgRank", "#Top1", "#cells ranked"):  # nothing under the horizons and published columns
+        cells = [c.strip() for c in next(line for line in lines if line.startswith(f"| {name} |")).split("|")[1:-1]]
+        assert cells[1] == "" and cells[5:] == ["", ""]
     # per-horizon tables carry the entries printed per horizon
     assert next(line for line in lines if line.startswith("| D1 | 96 | MSE |")).rstrip(" |").endswith("0.010")
     assert next(line for line in lines if line.startswith("| D1 | 192 | MAE |")).rstrip(" |").endswith("0.040")
@@ -139,6 +142,19 @@ def test_published_numbers_are_shown_but_never_ranked(tmp_path):
     assert "paper Z" not in md and "paper W" not in md and "z (published)" not in md
     page = rep.html()
     assert "a (published)" in page and "paper X, Table 1" in page
+
+
+def test_published_average_stands_only_beside_a_row_of_the_same_horizons(tmp_path):
+    db = ResultsDB(tmp_path / "r.db")
+    for horizon, mse in zip((96, 192, 336, 720), (0.1, 0.2, 0.3, 0.4)):
+        key = dict(model="a", dataset="D1", horizon=horizon, lookback=336, seed=1, code_version="t", config_hash="h")
+        db.claim(key, profile="quick", config={})
+        db.finish(key, "done", val_mse=0.1, test_mse=mse, test_mae=mse)
+    reference = {"D1": {"a": Published(mse=0.5, source="paper Y")}}
+    assert Report(db, reference=reference).main_rows("mse", "md")[1][0] == ["D1", "96/192/336/720", "0.250", "0.500"]
+    only_96 = Report(db, reference=reference)
+    only_96.agg = only_96.agg[only_96.agg["horizon"] == 96]
+    assert only_96.main_rows("mse", "md")[1][0] == ["D1", "96", "0.100", "–"]
 
 
 def test_built_in_published_numbers():

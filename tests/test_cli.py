@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -197,3 +198,96 @@ def test_train_on_a_user_csv_then_evaluate_from_elsewhere(csv_input: Path, tmp_p
     monkeypatch.chdir(tmp_path)
     result = invoke("evaluate", run)
     assert result.exit_code == 0 and f"{rd.read_json(run / rd.TEST_METRICS)['mse']:.4f}" in result.output
+
+
+def test_version_option_prints_the_installed_package_version():
+    from importlib.metadata import version
+
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.output.strip() == f"samovar {version('samovar')}"
+
+
+def test_python_dash_m_samovar_runs_the_command():
+    import os
+    import subprocess
+    import sys
+
+    import samovar
+
+    env = {**os.environ, "PYTHONPATH": str(Path(samovar.__file__).parents[1])}
+    done = subprocess.run([sys.executable, "-m", "samovar", "--help"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Usage: samovar" in done.stdout and "train" in done.stdout
+
+
+def damaged_copy(run: Path, tmp_path: Path, name: str, content: bytes | None = None) -> Path:
+    """A copy of `run` whose file `name` is cut to half its length (or replaced by `content`)."""
+    import shutil
+
+    copy = tmp_path / "damaged"
+    shutil.copytree(run, copy)
+    data = (copy / name).read_bytes()
+    (copy / name).write_bytes(data[: len(data) // 2] if content is None else content)
+    return copy
+
+
+@pytest.mark.parametrize("name, content", [(rd.BEST, None), (rd.CONFIG, b"{model: 1}"), (rd.SCALER, b'{"mean": [0]}'),
+                                           (rd.CONFIG, b'{"model": {}}')])
+def test_damaged_run_files_are_one_line_naming_the_file(trained: Path, csv_input: Path, tmp_path: Path,
+                                                        name: str, content: bytes | None) -> None:
+    run = damaged_copy(trained, tmp_path, name, content)
+    for args in (["evaluate", run], ["forecast", run, "-i", csv_input, "-o", tmp_path / "f.csv"]):
+        result = invoke(*args)
+        assert result.exit_code == 2, result.output
+        message = " ".join(result.output.split())
+        assert message.startswith(f"error: cannot read {run / name} (") and "restore it from a copy, or train the run again" in message
+        assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_damaged_checkpoint_or_metrics_name_the_file(trained: Path, tmp_path: Path) -> None:
+    run = damaged_copy(trained, tmp_path, rd.CHECKPOINT)
+    result = invoke("train", "--resume", run, "--quiet")
+    assert result.exit_code == 2 and f"cannot read {run / rd.CHECKPOINT} (" in " ".join(result.output.split())
+    (run / rd.METRICS).write_text('{"epoch": 1}\n{"epoch": ')
+    with pytest.raises(rd.RunFileError, match=re.escape(f"cannot read {run / rd.METRICS}")):
+        rd.read_jsonl(run / rd.METRICS)
+    (run / rd.TEST_METRICS).write_text("")
+    with pytest.raises(rd.RunFileError, match=re.escape(f"cannot read {run / rd.TEST_METRICS}")):
+        rd.read_json(run / rd.TEST_METRICS)
+
+
+def test_train_data_error_comes_first_and_names_the_file_line(csv_input: Path, tmp_path: Path) -> None:
+    lines = csv_input.read_text().splitlines(keepends=True)
+    fields = lines[10].rstrip("\n").split(",")
+    lines[10] = ",".join([fields[0], "oops", *fields[2:]]) + "\n"  # line 11 of the file (header = line 1)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("".join(lines))
+    result = invoke("train", "--model", "dlinear", "--dataset", bad, "--lookback", "48", "--horizon", "12",
+                    "--runs-dir", tmp_path / "runs", "--quiet")
+    assert result.exit_code == 2
+    assert result.output.startswith("error: "), result.output  # no recipe line or notes before the error
+    assert f"{bad}: column 'ch0' is not numeric: line 11 ('oops')" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_backtest_over_the_training_rows_of_the_training_file_warns(csv_input: Path, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    trained = invoke("train", "--model", "dlinear", "--dataset", csv_input, "--lookback", "48", "--horizon", "12",
+                     "--epochs", "1", "--quiet", "--runs-dir", runs)
+    assert trained.exit_code == 0, trained.output
+    run = only_run(runs)
+    train_end = rd.read_json(run / rd.CONFIG)["data"]["split_rows"]["train"][1]
+    assert train_end == 560  # 70% of 800 rows
+
+    def backtest(source: Path, start: int):
+        result = invoke("forecast", run, "-i", source, "-o", tmp_path / "bt.csv", "--backtest-start", start)
+        assert result.exit_code == 0, result.output
+        return [line for line in result.output.splitlines() if line.startswith("warning:")]
+
+    (warning,) = backtest(csv_input, 500)  # origins 500, 512, ..., 548 have targets before row 560
+    assert warning.startswith("warning: the first 5 forecasts' targets lie in rows the model trained on (before row 560 of")
+    assert "errors are optimistic" in warning
+    assert backtest(csv_input, train_end) == []  # held-out rows only
+    other = tmp_path / "other.csv"
+    other.write_bytes(csv_input.read_bytes())
+    assert backtest(other, 500) == []  # not the file the model was trained on

@@ -197,36 +197,49 @@ def user_csv(tmp_path, text, name="mine.csv"):
 
 def test_missing_date_is_an_error_naming_the_row(tmp_path):
     path = user_csv(tmp_path, TINY_CSV.replace("2021-01-01 05:00:00", ""))
-    with pytest.raises(DataError, match=r"1 of 24 rows have a missing or unreadable date.*row 5"):
+    with pytest.raises(DataError, match=r"1 of 24 rows have a missing or unreadable date.*line 7 \(nan\)\."):
         read_table(path)
     path = user_csv(tmp_path, TINY_CSV.replace("2021-01-01 07:00:00", "yesterday"))
-    with pytest.raises(DataError, match=r"row 7 \('yesterday'\)"):
+    with pytest.raises(DataError, match=r"line 9 \('yesterday'\)"):
         read_table(path)
 
 
 def test_duplicate_dates_are_an_error(tmp_path):
     path = user_csv(tmp_path, TINY_CSV.replace("2021-01-01 06:00:00", "2021-01-01 05:00:00"))
-    with pytest.raises(DataError, match=r"2 rows share a date.*row 5.*row 6.*drop_duplicates"):
+    with pytest.raises(DataError, match=r"2 rows share a date.*line 7.*line 8.*drop_duplicates"):
         read_table(path)
 
 
 def test_unsorted_dates_are_an_error(tmp_path):
     lines = TINY_CSV.splitlines(keepends=True)
     lines[4], lines[5] = lines[5], lines[4]  # data rows 3 and 4 swapped
-    with pytest.raises(DataError, match=r"not in increasing order: row 4 \(2021-01-01 03:00:00\).*sort"):
+    with pytest.raises(DataError, match=r"not in increasing order: line 6 \(2021-01-01 03:00:00\) comes before line 5.*sort"):
         read_table(user_csv(tmp_path, "".join(lines)))
 
 
 def test_non_numeric_column_is_an_error_naming_it(tmp_path):
     text = TINY_CSV.replace("date,a,b", "date,a,b,site").replace("\n", ",x\n").replace("date,a,b,site,x", "date,a,b,site")
-    with pytest.raises(DataError, match=r"column 'site' is not numeric: row 0 \('x'\).*drop the column"):
+    with pytest.raises(DataError, match=r"column 'site' is not numeric: line 2 \('x'\).*drop the column"):
         read_table(user_csv(tmp_path, text))
-    with pytest.raises(DataError, match=r"column 'a' is not numeric: row 3 \('oops'\)"):
+    with pytest.raises(DataError, match=r"column 'a' is not numeric: line 5 \('oops'\)"):
         read_table(user_csv(tmp_path, TINY_CSV.replace(",3,7", ",oops,7")))
 
 
+def test_rows_are_named_by_file_line_or_dataframe_row(tmp_path):
+    """Files: the line an editor shows (header = line 1, blank lines counted); DataFrames and arrays: the row position."""
+    text = TINY_CSV.replace(",3,7", ",oops,7")
+    with pytest.raises(DataError, match=r"column 'a' is not numeric: line 6 \('oops'\)"):
+        read_table(user_csv(tmp_path, text.replace("\n", "\n\n", 1)))  # a blank line after the header
+    headerless = "".join(text.splitlines(keepends=True)[1:])
+    with pytest.raises(DataError, match=r"column '1' is not numeric: line 4 \('oops'\)"):
+        read_table(user_csv(tmp_path, headerless, name="plain.csv"))
+    frame = pd.read_csv(user_csv(tmp_path, TINY_CSV.replace(",3,7", ",,7")))
+    with pytest.raises(DataError, match=r"DataFrame: 1 missing or non-finite.*first at row 3, column 'a'"):
+        read_table(frame)
+
+
 def test_nan_and_inf_are_errors_by_default(tmp_path):
-    with pytest.raises(DataError, match=r"1 missing or non-finite.*first at row 3, column 'a'.*fill='interpolate'"):
+    with pytest.raises(DataError, match=r"1 missing or non-finite.*first at line 5, column 'a'.*fill='interpolate'"):
         read_table(user_csv(tmp_path, TINY_CSV.replace(",3,7", ",,7")))
     with pytest.raises(DataError, match=r"2 missing or non-finite.*'b': 2"):
         read_table(user_csv(tmp_path, TINY_CSV.replace(",3,7", ",3,inf").replace(",4,9", ",4,nan")))

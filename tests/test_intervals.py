@@ -17,7 +17,8 @@ from samovar.data import make_synthetic, prepare_data
 from samovar.models.base import ForecastModel
 from samovar.training import rundir as rd
 from samovar.training.intervals import (LEVELS, Calibration, calibrate, check_levels, conformal_rank,
-                                        coverage_scores, interval_scores, radii_from_errors)
+                                        coverage_scores, radii_from_errors)
+from samovar.training.runs import interval_scores
 
 runner = CliRunner()
 PERIOD = 24

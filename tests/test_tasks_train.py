@@ -134,8 +134,9 @@ def test_classification_training_learns_a_simple_rule():
 def test_registry_names_the_issue_tasks():
     assert tasks.available() == ["listops", "text", "retrieval", "image", "pathfinder", "shakespeare", "wikitext",
                                  "speech-commands"]
-    with pytest.raises(KeyError, match="unknown task"):
+    with pytest.raises(KeyError, match="unknown task") as raised:
         tasks.get_task("mnist")
+    assert str(raised.value).startswith("unknown task 'mnist'; available: listops")  # no KeyError repr quotes
     assert tasks.get_task("listops").published[0].value == 36.37
 
 
@@ -169,11 +170,24 @@ def test_cli_run_generate_resume_and_db(tmp_path, monkeypatch):
     assert evaluated.exit_code == 0, evaluated.output
     assert f"{results['val_loss']:.4f}" in evaluated.output  # the final weights are the last ones
 
+    for command in (["forecast", str(run_dir), "-i", str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.csv")],
+                    ["evaluate", str(run_dir)]):  # forecasting commands on a task run say what to use instead
+        wrong = runner.invoke(app, command)
+        message = " ".join(wrong.output.split())
+        assert wrong.exit_code == 2 and f"{run_dir} is a task run (written by `samovar task run`)" in message
+        assert f"samovar task evaluate {run_dir}" in message and "samovar task generate" in message
+        assert "finished an epoch" not in message
+
     again = runner.invoke(app, ["task", "run", "--resume", str(run_dir), "--quiet"])
     assert again.exit_code == 0, again.output  # the run had finished: nothing left to train, metrics re-reported
     bad = runner.invoke(app, ["task", "run", "shakespeare", "--mixer", "nope", "--data-dir", str(data),
                               "--runs-dir", str(tmp_path), "--no-record"])
     assert bad.exit_code == 2 and "unknown mixer" in bad.output
+
+
+def test_cli_unknown_task_is_a_plain_message(tmp_path):
+    task = CliRunner().invoke(app, ["task", "run", "mnist", "--runs-dir", str(tmp_path), "--no-record"])
+    assert task.exit_code == 2 and task.output.startswith("error: unknown task 'mnist'; available: listops"), task.output
 
 
 def test_wikitext_run_reports_perplexity_on_valid_and_test(tmp_path, monkeypatch):

@@ -2,7 +2,8 @@
 
 These tests feed the trainer tiny in-test series through a minimal stand-in with the
 `samovar.data` window interface (`len`, `batch(idx)`, `target_rows(i)`), so they can use
-float64 and hand-picked sizes; tests/test_training_data.py runs the same trainer on
+float64 and hand-picked sizes; test_metrics_on_prepared_data_equal_a_by_hand_inverse_transform
+below and tests/test_cli.py (through `samovar train`) run the same trainer on
 `samovar.data.prepare_data`.
 """
 

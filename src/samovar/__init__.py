@@ -1,6 +1,6 @@
 """samovar: efficient sequence modelling and SAMoVAR linear-attention forecasting."""
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = ["Forecaster", "__version__"]
 

@@ -219,7 +219,9 @@ class Forecaster:
         and metrics over all forecast values (`point_metrics`: mse/mae on the model's standardized
         scale, mse_raw/mae_raw in data units) with ``forecasts``, their count. With `levels`
         (percent): each column's interval bounds (as in `predict`) after its forecast, and
-        ``coverage-<level>`` (share of actuals inside) in the metrics.
+        ``coverage-<level>`` (share of actuals inside) in the metrics. When `df` is the file the
+        model was trained on, also train_rows_end (the first row after its training rows) and
+        forecasts_on_train_rows (how many of the first forecasts have targets in those rows).
         """
         run = self._need_fit()
         levels = () if levels is None else self._levels(levels)
@@ -242,6 +244,9 @@ class Forecaster:
         radii = self._radii(levels)
         for level in sorted(levels):
             metrics[f"coverage-{level}"] = float(np.mean(np.abs(forecasts - actual) <= radii[level]))
+        train_end = run.train_rows_end(df)
+        if train_end is not None:  # `df` is the training file: forecasts with targets in its training rows
+            metrics.update(train_rows_end=train_end, forecasts_on_train_rows=int((origins < train_end).sum()))
         return frame, metrics
 
     def _rolling(self, table, origins: np.ndarray,

@@ -25,6 +25,22 @@ app.add_typer(task_app, name="task")  # samovar task ...
 app.add_typer(bench_app, name="bench")  # samovar bench ...
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"samovar {version('samovar')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                      help="Print the installed samovar version and exit."),
+) -> None:
+    """samovar: train and use time-series forecasting models."""
+
+
 def _metrics_table(title: str, metrics: dict[str, float]) -> Table:
     table = Table(title=title)
     table.add_column("scale")
@@ -110,7 +126,7 @@ def train(
     """
     from .training import rundir as rd
     from .training.rundir import default_run_dir
-    from .training.runs import fit_run, parse_set_options, recipe_training, resolve_lookback, resume_run
+    from .training.runs import fit_run, parse_set_options, prepare_source, recipe_training, resolve_lookback, resume_run
 
     try:
         if resume is not None:
@@ -127,6 +143,7 @@ def train(
                 overrides["grad_clip"] = None
             overrides.update(device=device, threads=threads, quiet=quiet)
             config, kwargs, rec = recipe_training(model, dataset, horizon, recipe, overrides, parse_set_options(set_))
+            data = prepare_source(dataset, lookback, horizon, data_dir, _split(split), fill)  # data errors come first
             where = "given" if given_lookback is not None else f"the model's default for horizon {horizon}"
             changed = sorted(k for k in overrides if k in given)
             console.print(f"recipe: {rec.label}" + (f", overridden: {', '.join(changed)}" if changed else "")
@@ -138,7 +155,7 @@ def train(
             name = Path(dataset).name.split(".")[0] if Path(dataset).suffix else dataset
             run_dir = default_run_dir(runs_dir, model.lower(), name, lookback, horizon)
             result, data = fit_run(model, dataset, horizon=horizon, lookback=lookback, model_kwargs=kwargs, config=config,
-                                   data_dir=data_dir, split=_split(split), fill=fill, run_dir=run_dir, recipe=rec)
+                                   data_dir=data_dir, split=_split(split), fill=fill, run_dir=run_dir, recipe=rec, data=data)
     except (ValueError, FileNotFoundError, FileExistsError, KeyError, FloatingPointError) as exc:
         fail(str(exc))
         return
@@ -179,7 +196,7 @@ def calibrate(
 ) -> None:
     """(Re)compute the split-conformal prediction intervals of a run on every window of a split."""
     from .training import rundir as rd
-    from .training.intervals import calibrate_run
+    from .training.runs import calibrate_run
 
     try:
         cal = calibrate_run(run_dir, split=split, data_dir=data_dir, device=device)
@@ -238,6 +255,11 @@ def forecast(
                                          fill=fill)
             write_text_atomic(output, frame.to_csv(index=False))
             console.print(f"backtest: {metrics['forecasts']} forecasts written to {output}", highlight=False)
+            if metrics.get("forecasts_on_train_rows"):
+                console.print(f"[yellow]warning: the first {metrics['forecasts_on_train_rows']} forecasts' targets lie in "
+                              f"rows the model trained on (before row {metrics['train_rows_end']} of {input}), so their "
+                              f"errors are optimistic; start at row {metrics['train_rows_end']} or later for held-out errors[/]",
+                              highlight=False, soft_wrap=True)
             console.print(_metrics_table("backtest", metrics))
             for key in (k for k in metrics if k.startswith("coverage-")):
                 console.print(f"{key.split('-')[1]}% interval coverage: {metrics[key]:.3f}", highlight=False)

@@ -29,6 +29,6 @@ console = _StdoutConsole()
 
 
 def fail(message: str) -> None:
-    """Print an error in red on stderr and exit with status 2 (no traceback)."""
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print an error in red on stderr, on one line however long, and exit with status 2 (no traceback)."""
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)

@@ -9,6 +9,13 @@ from typing import Callable, Generic, TypeVar
 T = TypeVar("T", bound=type)
 
 
+class UnknownNameError(KeyError):
+    """A name not in a registry. A KeyError whose text is its message (KeyError's own quotes it as a repr)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class Registry(Generic[T]):
     """Classes registered by name (lower case); `package` is imported lazily on first lookup."""
 
@@ -49,5 +56,5 @@ class Registry(Generic[T]):
         self._load_all()
         key = name.lower()
         if key not in self._classes:
-            raise KeyError(f"unknown {self.kind} {name!r}; available: {', '.join(sorted(self._classes))}")
+            raise UnknownNameError(f"unknown {self.kind} {name!r}; available: {', '.join(sorted(self._classes))}")
         return self._classes[key]

@@ -23,10 +23,13 @@ bench_app = typer.Typer(add_completion=False, no_args_is_help=True,
 DB_HELP = "Results database file (default: $SAMOVAR_BENCH_DB or the user data directory's samovar/bench.db)."
 
 
+def _open_db(path: Optional[Path], *, create: bool = True):
+    """The results database at `path` (default: `default_db_path()`); create=False: a missing file is an error."""
+    from .db import ResultsDB, default_db_path
 
-def _open_db(path: Optional[Path]):
-    from .db import ResultsDB
-
+    path = path or default_db_path()
+    if not create and not path.exists():
+        fail(f"no results database at {path}: run `samovar bench run` first, or pass the database with --db FILE")
     try:
         return ResultsDB(path)
     except (ValueError, RuntimeError, OSError) as exc:
@@ -100,7 +103,7 @@ def run(
 def status(db: Optional[Path] = typer.Option(None, help=DB_HELP),
            show: str = typer.Option("", help="Also list the cells with this status (failed, running, na).")) -> None:
     """Counts of cells per status; with --show failed, the failed cells and their errors."""
-    database = _open_db(db)
+    database = _open_db(db, create=False)
     console.print(f"{database.path}: " + (", ".join(f"{k} {v}" for k, v in sorted(database.counts().items())) or "empty"))
     if show:
         table = Table("model", "dataset", "H", "L", "seed", "profile", "reason")
@@ -126,7 +129,7 @@ def report(
     from .reference import load_reference
     from .report import Report, task_table
 
-    database = _open_db(db)
+    database = _open_db(db, create=False)
     if task is not None:
         text = task_table(database, None if task == "all" else task)
         out.mkdir(parents=True, exist_ok=True)

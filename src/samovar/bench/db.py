@@ -101,7 +101,7 @@ def code_version() -> str:
     """``samovar.__version__``, plus ``+g<commit>`` when the package runs from a git checkout."""
     global _CODE_VERSION
     if _CODE_VERSION is None:
-        from .. import __version__
+        from .._version import __version__
 
         version = __version__
         try:
@@ -245,8 +245,9 @@ class ResultsDB:
               take_over: bool = False, stale_seconds: float = 3600.0) -> tuple[bool, str]:
         """Atomically mark `cell` running for this process if it should run; returns (claimed, why).
 
-        Not claimed: done or N/A cells; failed cells unless `retry_failed`; cells running in a
-        live process. A 'running' row whose process is gone (same host, dead pid) or whose
+        Not claimed: done cells; failed cells unless `retry_failed`; cells running in a live
+        process. An N/A row is claimed: the caller re-checked the cell (a dataset that was
+        missing may have appeared) and found it can run. A 'running' row whose process is gone (same host, dead pid) or whose
         heartbeat is older than `stale_seconds` is taken over only with `take_over` (--resume).
         """
         key = self._key(cell)
@@ -258,8 +259,6 @@ class ResultsDB:
                 status = row["status"]
                 if status == "done":
                     return False, "done"
-                if status == "na":
-                    return False, f"N/A: {row['reason']}"
                 if status == "failed" and not retry_failed:
                     return False, "failed before (pass --retry-failed to run it again)"
                 if status == "running":
@@ -273,7 +272,7 @@ class ResultsDB:
                     f"started_at = ?, heartbeat_at = ?, finished_at = NULL, profile = ?, config_json = ? WHERE {where}",
                     (host, pid, now, now, profile, canonical_json(config), *key),
                 )
-                return True, "resumed" if status == "running" else "retry"
+                return True, {"running": "resumed", "na": "no longer N/A"}.get(status, "retry")
             con.execute(
                 f"INSERT INTO runs ({', '.join(RUN_KEY)}, profile, config_json, status, host, pid, attempts, started_at, heartbeat_at) "
                 f"VALUES ({', '.join('?' * len(RUN_KEY))}, ?, ?, 'running', ?, ?, 1, ?, ?)",

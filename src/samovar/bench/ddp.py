@@ -16,7 +16,7 @@ Validation and test are computed on every rank over every window (identical weig
 identical numbers, and identical early-stopping decisions); rank 0 writes the run directory.
 
 Launch: ``samovar bench ddp --nproc 2 ...`` (spawns processes on this machine), or under
-torchrun: ``torchrun --nproc_per_node 4 --nnodes 2 ... -m samovar.bench.ddp --model samovar ...``.
+torchrun: ``torchrun --nproc_per_node 4 --nnodes 2 ... -m samovar bench ddp --model samovar ...``.
 """
 
 from __future__ import annotations
@@ -224,8 +224,3 @@ def launch(spec: DDPSpec, nproc: int = 2) -> dict[str, Any] | None:
         mp.spawn(_spawned, args=(nproc, spec, _free_port(), out), nprocs=nproc, join=True)
         return json.loads(Path(out).read_text())
 
-
-if __name__ == "__main__":  # torchrun ... -m samovar.bench.ddp --model ... (the options of `samovar bench ddp`)
-    from .cli import bench_app
-
-    bench_app(["ddp", *sys.argv[1:]])

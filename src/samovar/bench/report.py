@@ -6,9 +6,12 @@ Selection and aggregation (stated in every report):
   2. Lookback: when several lookbacks were trained, the one with the lowest *validation* MSE
      is kept per (model, dataset, horizon, seed). Test results never choose anything.
   3. Seeds: mean and standard deviation (ddof 1) of the test MSE/MAE over seeds.
-  4. Main table: the mean over horizons of (3) per dataset and model. A model missing a
-     horizon that another model has on that dataset gets a dagger (average over fewer
-     horizons) and takes no part in bold/underline for that row.
+  4. Main table: the mean over horizons of (3) per dataset and model; the Horizons column
+     says which horizons the row's means cover. A model missing a horizon that another model
+     has on that dataset gets a dagger and its own horizons (an average over fewer horizons)
+     and takes no part in bold/underline for that row. Published numbers are averaged over
+     the row's horizons too (from a paper's per-horizon numbers); a paper's printed average
+     stands only beside a row of exactly the horizons it covers.
   5. Ranks: every (dataset, horizon, metric in {MSE, MAE}) with at least two models is a
      cell; models with a value are ranked by it, lowest first, ties sharing the best rank
      (1, 1, 3). AvgRank = mean rank over the cells where the model has a value; #Top1 =
@@ -32,7 +35,7 @@ import pandas as pd
 from ..utils import write_text_atomic
 from .db import ResultsDB
 from .grid import QUICK_EPOCHS, QUICK_STEPS, quick_label
-from .reference import Published, as_published
+from .reference import HORIZONS, Published, as_published
 
 METRICS = ("mse", "mae")
 COUNTING_RULE = (
@@ -43,7 +46,9 @@ COUNTING_RULE = (
     "Published numbers are not ranked and take no part in bold/underline."
 )
 PUBLISHED_NOTE = (
-    "Published numbers (columns \"<model> (published)\"; averages over horizons 96/192/336/720): each paper's own "
+    "Published numbers (columns \"<model> (published)\"), averaged over the row's horizons like the measured ones: "
+    "from the per-horizon numbers a paper prints, or its printed average when that covers exactly the row's horizons "
+    f"({'/'.join(map(str, HORIZONS))}); – where the paper gives no mean over those horizons. Each paper's own "
     "full training budget and look-back, for orientation only; not comparable with a quick-profile run, never ranked, "
     "never bold/underlined."
 )
@@ -151,6 +156,19 @@ def main_table(agg: pd.DataFrame, metric: str = "mse") -> tuple[pd.DataFrame, pd
     return values, complete
 
 
+def published_mean(entry: Published, horizons: list[int], metric: str) -> float | None:
+    """`entry`'s `metric` averaged over exactly `horizons`: from its per-horizon numbers, else its printed
+    average when that covers exactly these horizons; None when the paper gives no such mean."""
+    values = [entry.per_horizon[h][METRICS.index(metric)] if h in entry.per_horizon else None for h in horizons]
+    if horizons and None not in values:
+        return sum(values) / len(values)
+    return getattr(entry, metric) if sorted(horizons) == list(HORIZONS) else None
+
+
+def _horizon_list(horizons) -> str:
+    return "/".join(str(int(h)) for h in sorted(horizons))
+
+
 def best_two(row: pd.Series, eligible: pd.Series) -> tuple[set[str], set[str]]:
     """(models with the lowest value, models with the second-lowest distinct value) among eligible ones."""
     vals = row[eligible.astype(bool)].dropna()
@@ -233,28 +251,31 @@ class Report:
 
     def main_rows(self, metric: str, fmt: str) -> tuple[list[str], list[list[str]]]:
         values, complete = main_table(self.agg, metric) if len(self.agg) else (pd.DataFrame(), pd.DataFrame())
-        header = ["Dataset"] + self.models
+        header = ["Dataset", "Horizons"] + self.models
         ref_models = sorted({m for d in self.reference.values() for m, e in d.items() if getattr(e, metric) is not None})
         header += [f"{m} (published)" for m in ref_models]
         body = []
         for dataset in self.datasets:
-            row = [dataset]
+            measured = self.agg[self.agg["dataset"] == dataset]
+            horizons = sorted(set(measured["horizon"]))  # as main_table counts a mean complete
+            row = [dataset, _horizon_list(horizons)]
             best, second = (best_two(values.loc[dataset], complete.loc[dataset]) if dataset in values.index else (set(), set()))
             for model in self.models:
                 if dataset in values.index and model in values.columns and not math.isnan(values.loc[dataset, model]):
-                    text = _fmt(values.loc[dataset, model]) + ("" if complete.loc[dataset, model] else "†")
+                    own = measured.loc[(measured["model"] == model) & measured[metric].notna(), "horizon"]
+                    text = _fmt(values.loc[dataset, model]) + ("" if complete.loc[dataset, model] else f"† ({_horizon_list(own)})")
                     style = "best" if model in best else "second" if model in second else None
                     row.append(_markup(text, style, fmt))
                 else:
                     row.append("N/A")
             for model in ref_models:
                 ref = self.reference.get(dataset, {}).get(model)
-                value = getattr(ref, metric) if ref is not None else None
+                value = published_mean(ref, horizons, metric) if ref is not None else None
                 row.append(_fmt(value) if value is not None else "–")
             body.append(row)
-        avg = ["AvgRank"] + [_fmt(self.summary.loc[m, "avg_rank"], digits=2) if m in self.summary.index else "N/A" for m in self.models]
-        top = ["#Top1"] + [str(self.summary.loc[m, "top1"]) if m in self.summary.index else "0" for m in self.models]
-        cells = ["#cells ranked"] + [str(self.summary.loc[m, "cells"]) if m in self.summary.index else "0" for m in self.models]
+        avg = ["AvgRank", ""] + [_fmt(self.summary.loc[m, "avg_rank"], digits=2) if m in self.summary.index else "N/A" for m in self.models]
+        top = ["#Top1", ""] + [str(self.summary.loc[m, "top1"]) if m in self.summary.index else "0" for m in self.models]
+        cells = ["#cells ranked", ""] + [str(self.summary.loc[m, "cells"]) if m in self.summary.index else "0" for m in self.models]
         pad = [""] * len(ref_models)
         return header, body + [avg + pad, top + pad, cells + pad]
 
@@ -302,8 +323,9 @@ class Report:
 
         parts = [f"# {title}", "", self.budget_label() + ".", "",
                  "## Test MSE averaged over horizons (rows datasets, columns models)", "",
-                 "Best **bold**, runner-up <u>underlined</u>; † = average over fewer horizons than other models "
-                 "(not marked best)." + (" " + PUBLISHED_NOTE if self.reference else ""),
+                 "Best **bold**, runner-up <u>underlined</u>; Horizons = the horizons each mean of the row covers; "
+                 "† = a model's average over fewer horizons than the row's, its horizons in brackets (not marked best)."
+                 + (" " + PUBLISHED_NOTE if self.reference else ""),
                  "", table(*self.main_rows("mse", "md")), "",
                  "## Test MAE averaged over horizons", "", table(*self.main_rows("mae", "md")), "",
                  "Counting rule: " + COUNTING_RULE, "",
@@ -369,7 +391,8 @@ class Report:
         return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
                 f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1><p class='label'>{label}</p>"
                 f"<h2>Test MSE averaged over horizons</h2><p>Best <b>bold</b>, runner-up <u>underlined</u>; "
-                f"† = fewer horizons.{(' ' + html.escape(PUBLISHED_NOTE)) if self.reference else ''}</p>"
+                f"Horizons = the horizons each mean of the row covers; † = a model's average over fewer horizons "
+                f"(its horizons in brackets).{(' ' + html.escape(PUBLISHED_NOTE)) if self.reference else ''}</p>"
                 f"{table(*self.main_rows('mse', 'html'))}"
                 f"<h2>Test MAE averaged over horizons</h2>{table(*self.main_rows('mae', 'html'))}"
                 f"<p>Counting rule: {html.escape(COUNTING_RULE)}</p>"

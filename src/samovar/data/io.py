@@ -260,12 +260,40 @@ def _read_file(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _show_rows(rows: np.ndarray, values, limit: int = 3) -> str:
-    shown = ", ".join(f"row {int(r)} ({v!r})" for r, v in zip(rows[:limit], values[:limit]))
+class Origin:
+    """Where a table comes from: its name opens every message, and `row(i)` names data row i as the
+    user finds it: the line of a text file (header = line 1) as an editor shows it, else "row i"
+    (the position in a DataFrame or an array, as df.iloc counts)."""
+
+    def __init__(self, name: str, text_file: Path | None = None) -> None:
+        self.name = name
+        self.text_file = text_file
+        self._lines: list[int] | None = None  # file line of each data row, read on the first error
+
+    def __str__(self) -> str:
+        return self.name
+
+    def row(self, i: int) -> str:
+        if self.text_file is None:
+            return f"row {i}"
+        if self._lines is None:
+            self._lines = _data_line_numbers(self.text_file)
+        return f"line {self._lines[i]}" if i < len(self._lines) else f"row {i}"
+
+
+def _data_line_numbers(path: Path) -> list[int]:
+    """1-based line numbers of the data rows of a text file as `_read_file` reads it (blank lines and header skipped)."""
+    with open_binary(path) as handle:
+        numbers = [n for n, line in enumerate(handle, start=1) if line.strip()]
+    return numbers if _is_data_line(_first_line(path)) else numbers[1:]
+
+
+def _show_rows(rows: np.ndarray, values, origin: Origin, limit: int = 3) -> str:
+    shown = ", ".join(f"{origin.row(int(r))} ({v!r})" for r, v in zip(rows[:limit], values[:limit]))
     return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
-def _parse_dates(raw: pd.Series, origin: str) -> pd.DatetimeIndex:
+def _parse_dates(raw: pd.Series, origin: Origin) -> pd.DatetimeIndex:
     """Parse a date column; empty or unparseable entries raise DataError naming their rows."""
     dates = pd.to_datetime(raw, errors="coerce")
     bad = dates.isna().to_numpy()
@@ -276,26 +304,27 @@ def _parse_dates(raw: pd.Series, origin: str) -> pd.DatetimeIndex:
         rows = np.flatnonzero(bad)
         raise DataError(
             f"{origin}: {len(rows)} of {len(raw)} rows have a missing or unreadable date in column "
-            f"{raw.name!r}: {_show_rows(rows, raw.to_numpy()[rows])} (0-based data rows). "
+            f"{raw.name!r}: {_show_rows(rows, raw.to_numpy()[rows], origin)}. "
             "To fix: fill in or delete those rows, or write the dates as YYYY-MM-DD HH:MM:SS."
         )
     return pd.DatetimeIndex(dates)
 
 
-def _check_date_order(dates: pd.DatetimeIndex, origin: str) -> None:
+def _check_date_order(dates: pd.DatetimeIndex, origin: Origin) -> None:
     """Strict checks for user data: no duplicate dates, increasing order."""
     duplicated = dates.duplicated(keep=False)
     if duplicated.any():
         rows = np.flatnonzero(duplicated)
         raise DataError(
-            f"{origin}: {len(rows)} rows share a date with another row: {_show_rows(rows, [str(d) for d in dates[rows]])}. "
+            f"{origin}: {len(rows)} rows share a date with another row: {_show_rows(rows, [str(d) for d in dates[rows]], origin)}. "
             "To fix: remove or merge the duplicate rows (e.g. df.drop_duplicates('date') or df.groupby('date').mean())."
         )
     steps = np.diff(dates.asi8)
     if (steps < 0).any():
         i = int(np.flatnonzero(steps < 0)[0]) + 1
         raise DataError(
-            f"{origin}: dates are not in increasing order: row {i} ({dates[i]}) comes before row {i - 1} ({dates[i - 1]}). "
+            f"{origin}: dates are not in increasing order: {origin.row(i)} ({dates[i]}) comes before "
+            f"{origin.row(i - 1)} ({dates[i - 1]}). "
             "To fix: sort the rows by date (e.g. df.sort_values('date'))."
         )
 
@@ -324,7 +353,7 @@ def infer_freq(dates: pd.DatetimeIndex) -> tuple[str | None, str | None]:
     return alias, note
 
 
-def _numeric_values(frame: pd.DataFrame, origin: str) -> np.ndarray:
+def _numeric_values(frame: pd.DataFrame, origin: Origin) -> np.ndarray:
     """(rows, channels) float64; a column with text in it raises DataError naming it."""
     columns = []
     for name in frame.columns:
@@ -337,7 +366,7 @@ def _numeric_values(frame: pd.DataFrame, origin: str) -> np.ndarray:
         if text.any():
             rows = np.flatnonzero(text)
             raise DataError(
-                f"{origin}: column {name!r} is not numeric: {_show_rows(rows, column.to_numpy()[rows])}. "
+                f"{origin}: column {name!r} is not numeric: {_show_rows(rows, column.to_numpy()[rows], origin)}. "
                 f"To fix: drop the column (df.drop(columns=[{name!r}])) or convert it to numbers; "
                 f"a date column must be named one of {', '.join(DATE_COLUMN_NAMES)} or come first."
             )
@@ -345,7 +374,7 @@ def _numeric_values(frame: pd.DataFrame, origin: str) -> np.ndarray:
     return np.stack(columns, axis=1)
 
 
-def _handle_missing(values: np.ndarray, columns: list[str], fill: str, origin: str) -> tuple[np.ndarray, int, str | None]:
+def _handle_missing(values: np.ndarray, columns: list[str], fill: str, origin: Origin) -> tuple[np.ndarray, int, str | None]:
     """Raise on NaN/inf (fill="error") or interpolate them linearly in time ("interpolate")."""
     bad = ~np.isfinite(values)
     count = int(bad.sum())
@@ -357,7 +386,7 @@ def _handle_missing(values: np.ndarray, columns: list[str], fill: str, origin: s
     if fill == "error":
         raise DataError(
             f"{origin}: {count} missing or non-finite values (NaN/inf) in {int((per_column > 0).sum())} columns "
-            f"({worst}); first at row {first_row}, column {columns[first_col]!r}. "
+            f"({worst}); first at {origin.row(first_row)}, column {columns[first_col]!r}. "
             "To fix: clean the data, or pass fill='interpolate' (command line: --fill interpolate) "
             "to fill them by linear interpolation along time."
         )
@@ -371,7 +400,7 @@ def _handle_missing(values: np.ndarray, columns: list[str], fill: str, origin: s
     return filled, count, note
 
 
-def frame_to_table(frame: pd.DataFrame, *, origin: str, fill: str = "error", strict_dates: bool = True,
+def frame_to_table(frame: pd.DataFrame, *, origin: str | Origin, fill: str = "error", strict_dates: bool = True,
                    freq: str | None = None) -> Table:
     """Validate a DataFrame into a Table (values as float64 until the final float32 copy).
 
@@ -379,7 +408,9 @@ def frame_to_table(frame: pd.DataFrame, *, origin: str, fill: str = "error", str
     a non-numeric first column that parses as dates; without any, dates are None.
     strict_dates: duplicates / unsorted dates raise (user data); registered files skip this.
     freq: known frequency (registered files); None means infer it from the dates.
+    origin: a name, or an `Origin` that also names rows by their file line.
     """
+    origin = origin if isinstance(origin, Origin) else Origin(origin)
     if fill not in FILL_MODES:
         raise DataError(f"fill={fill!r} is not an option; use one of {FILL_MODES}.")
     if frame.shape[0] == 0:
@@ -429,12 +460,17 @@ def read_table(source: str | os.PathLike | pd.DataFrame, *, fill: str = "error")
     if isinstance(source, pd.DataFrame):
         return frame_to_table(source, origin="DataFrame", fill=fill)
     path = Path(source).expanduser()
-    return frame_to_table(_read_file(path), origin=str(path), fill=fill)
+    return frame_to_table(_read_file(path), origin=_file_origin(str(path), path), fill=fill)
+
+
+def _file_origin(name: str, path: Path) -> Origin:
+    """Rows of a text file are named by their line; rows of an .npz array by their position."""
+    return Origin(name, None if _stem(path).endswith(".npz") else path)
 
 
 def read_registered(spec: DatasetSpec, path: Path, *, fill: str = "error") -> Table:
     """Read a registered benchmark file exactly as published: rows kept as they are, shape checked."""
-    origin = f"{spec.name} ({path})"
+    origin = _file_origin(f"{spec.name} ({path})", path)
     frame = _read_file(path)
     if spec.file_format == "csv":
         if frame.columns[0] != "date":

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any, Callable
 
+from ..registry import UnknownNameError
+
 
 @dataclass(frozen=True)
 class Published:
@@ -111,7 +113,7 @@ def available() -> list[str]:
 def get_task(name: str) -> TaskSpec:
     key = name.lower()
     if key not in TASKS:
-        raise KeyError(f"unknown task {name!r}; available: {', '.join(TASKS)}")
+        raise UnknownNameError(f"unknown task {name!r}; available: {', '.join(TASKS)}")
     return TASKS[key]
 
 

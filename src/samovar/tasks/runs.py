@@ -174,16 +174,21 @@ def load_task_run(run_dir: str | Path, device: str | torch.device = "cpu",
     if weights == "best":
         if not (run_dir / rd.BEST).exists():
             raise FileNotFoundError(f"{run_dir} has no {rd.BEST}: the run has not evaluated once yet")
-        model.load_state_dict(rd.load_weights(run_dir / rd.BEST))
+        best_state = rd.load_weights(run_dir / rd.BEST)
+        with rd.reading(run_dir / rd.BEST):
+            model.load_state_dict(best_state)
     elif weights == "last":
-        model.load_state_dict(rd.load_checkpoint(run_dir / rd.CHECKPOINT)["model"])
+        checkpoint = rd.load_checkpoint(run_dir / rd.CHECKPOINT)
+        with rd.reading(run_dir / rd.CHECKPOINT):
+            model.load_state_dict(checkpoint["model"])
     else:
         raise ValueError(f"weights must be 'best' or 'last', got {weights!r}")
     model.to(device).eval()
     corpus = None
     if spec.kind == "lm":
         v = rd.read_json(run_dir / VOCAB)
-        corpus = TokenCorpus(name=cfg["task"]["name"], level=v["level"], vocab=v["vocab"], train=None, val=None, test=None)
+        with rd.reading(run_dir / VOCAB):
+            corpus = TokenCorpus(name=cfg["task"]["name"], level=v["level"], vocab=v["vocab"], train=None, val=None, test=None)
     return model, cfg, corpus
 
 

@@ -31,7 +31,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from .. import __version__
+from .._version import __version__
 from ..training import rundir as rd
 from ..training.state import cpu_state, rng_state, set_rng_state
 from ..utils import keep_freed_memory, resolve_device, write_json_atomic

@@ -121,7 +121,7 @@ class Calibration:
                              "recompute it with `samovar calibrate RUN_DIR`") from None
 
 
-def _check_split(split: str) -> str:
+def check_split(split: str) -> str:
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     return split
@@ -197,40 +197,5 @@ def coverage_scores(model: ForecastModel, windows: Any, calibration: Calibration
     return out
 
 
-def calibrate_run(run_dir: str | Path, *, split: str = "val", data_dir: str | Path | None = None,
-                  device: str = "auto", batch_size: int = 256) -> Calibration:
-    """(Re)compute the intervals of a run directory on its recorded data and write ``intervals.safetensors``."""
-    run, data = _run_and_data(run_dir, data_dir, device)
-    dev = next(run.model.parameters()).device
-    calibration = calibrate(run.model, getattr(data, _check_split(split)), split=split, batch_size=batch_size, device=dev)
-    calibration.save(Path(run_dir) / rd.INTERVALS)
-    return calibration
-
-
-def interval_scores(run_dir: str | Path, *, split: str = "test", levels: Iterable[int] = DEFAULT_SCORE_LEVELS,
-                    data_dir: str | Path | None = None, device: str = "auto",
-                    batch_size: int = 256) -> list[dict[str, Any]]:
-    """Coverage and width per level of a calibrated run's intervals over every window of `split`.
-
-    Rows as `coverage_scores` (both scales), plus ``split``, ``calibration_split`` and
-    ``calibration_windows``. The run needs ``intervals.safetensors`` (`samovar calibrate RUN_DIR`).
-    """
-    run, data = _run_and_data(run_dir, data_dir, device)
-    if run.intervals is None:
-        raise FileNotFoundError(f"{run_dir} has no {rd.INTERVALS}; compute it with `samovar calibrate {run_dir}`")
-    dev = next(run.model.parameters()).device
-    rows = coverage_scores(run.model, getattr(data, _check_split(split)), run.intervals, levels,
-                           batch_size=batch_size, device=dev, scaler=data.scaler, raw_values=data.values)
-    extra = {"split": split, "calibration_split": run.intervals.split, "calibration_windows": run.intervals.windows}
-    return [{**row, **extra} for row in rows]
-
-
-def _run_and_data(run_dir: str | Path, data_dir: str | Path | None, device: str):
-    from .runs import load_run, rebuild_run_data  # runs imports the trainer, which imports this module
-
-    run = load_run(run_dir, device=device)
-    return run, rebuild_run_data(run, data_dir)
-
-
-__all__ = ["DEFAULT_SCORE_LEVELS", "LEVELS", "Calibration", "calibrate", "calibrate_run", "check_levels",
-           "conformal_rank", "coverage_scores", "interval_scores", "radii_from_errors"]
+__all__ = ["DEFAULT_SCORE_LEVELS", "LEVELS", "Calibration", "calibrate", "check_levels", "check_split",
+           "conformal_rank", "coverage_scores", "radii_from_errors"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .config import SCHEDULES, TrainConfig
+from .modelspec import model_class, model_options
 
 RECIPES = ("auto", "paper", "ltsf")
 LTSF_LABEL = "ltsf-default"
@@ -92,11 +93,9 @@ def resolve_recipe(model: str, dataset: str, horizon: int, recipe: str = "auto",
     options: keyword arguments of ``paper_training_config`` choosing among published recipes
     (e.g. FITS ``{"script": "fin"}``); given, a missing paper recipe is an error even with "auto".
     """
-    from .runs import _model_class, model_options
-
     if recipe not in RECIPES:
         raise ValueError(f"recipe {recipe!r}: choose one of {', '.join(RECIPES)}")
-    cls = _model_class(model)
+    cls = model_class(model)
     if recipe == "ltsf":
         if options:
             raise ValueError(f"recipe options {dict(options)} apply to the paper recipe, not to 'ltsf'")

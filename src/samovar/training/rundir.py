@@ -13,19 +13,22 @@ Layout of ``runs/<model>-<dataset>-L<lookback>-H<horizon>-<timestamp>/``::
                        (standardized scale), with the calibration split and window count
 
 Every file is replaced in one rename (``samovar.utils.atomic_path``), so a killed run leaves
-either the old or the new version of each file, never a torn one.
+either the old or the new version of each file, never a torn one. A file that cannot be read
+anyway (damaged, cut short, edited by hand) is a `RunFileError` naming it.
 """
 
 from __future__ import annotations
 
 import json
+import pickle
 import re
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from ..utils import atomic_path, write_json_atomic, write_text_atomic
@@ -51,6 +54,29 @@ def default_run_dir(root: str | Path, model: str, dataset: str, lookback: int, h
     return path
 
 
+class RunFileError(ValueError):
+    """A run-directory file that cannot be read or does not hold what it should; the message names it."""
+
+
+@contextmanager
+def reading(path: str | Path) -> Iterator[None]:
+    """Turn a failure to read or interpret the run file `path` into one RunFileError line naming it."""
+    try:
+        yield
+    except RunFileError:
+        raise
+    except KeyError as exc:
+        raise RunFileError(_damaged(path, f"no entry {exc.args[0]!r}")) from None
+    except (OSError, ValueError, TypeError, RuntimeError, EOFError, pickle.UnpicklingError, SafetensorError) as exc:
+        detail = (str(exc).strip().splitlines() or [""])[0]
+        raise RunFileError(_damaged(path, f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__)) from None
+
+
+def _damaged(path: str | Path, reason: str) -> str:
+    return (f"cannot read {path} ({reason}): the file is damaged or incomplete; "
+            "restore it from a copy, or train the run again")
+
+
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
     """Write named tensors (and string metadata) as safetensors, atomically (copied to contiguous CPU memory)."""
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
@@ -60,7 +86,7 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: d
 
 def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """The tensors and the string metadata of a safetensors file."""
-    with safe_open(str(path), framework="pt") as f:
+    with reading(path), safe_open(str(path), framework="pt") as f:
         return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
 
 
@@ -70,7 +96,8 @@ def save_weights(path: str | Path, model: torch.nn.Module | dict[str, torch.Tens
 
 
 def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
-    return load_file(str(path))
+    with reading(path):
+        return load_file(str(path))
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -79,11 +106,13 @@ def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    with reading(path):
+        return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
 def read_json(path: str | Path) -> Any:
-    return json.loads(Path(path).read_text())
+    with reading(path):
+        return json.loads(Path(path).read_text())
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
@@ -93,7 +122,8 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a checkpoint written by `save_checkpoint` (tensors, numbers, strings, lists, dicts only)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    with reading(path):
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 # Options that may change when a run is resumed: they do not affect its result.
@@ -113,7 +143,8 @@ def load_resume_checkpoint(run_dir: str | Path, config: dict[str, Any],
     if not ckpt_path.exists():
         raise FileNotFoundError(f"no checkpoint to resume in {run_dir} (expected {CHECKPOINT})")
     ckpt = load_checkpoint(ckpt_path)
-    recorded = {**(defaults or {}), **ckpt["config"]}
+    with reading(ckpt_path):
+        recorded = {**(defaults or {}), **ckpt["config"]}
     saved = {k: v for k, v in recorded.items() if k not in RESUME_FREE_OPTIONS}
     given = {k: v for k, v in config.items() if k not in RESUME_FREE_OPTIONS}
     if saved != given:
@@ -128,6 +159,7 @@ __all__ = [
     "CONFIG",
     "INTERVALS",
     "METRICS",
+    "RunFileError",
     "SCALER",
     "TEST_METRICS",
     "default_run_dir",
@@ -137,6 +169,7 @@ __all__ = [
     "load_weights",
     "read_json",
     "read_jsonl",
+    "reading",
     "save_checkpoint",
     "save_tensors",
     "save_weights",

@@ -10,7 +10,7 @@ import ast
 import inspect
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import torch
 
@@ -19,26 +19,12 @@ from ..models.base import ForecastModel
 from ..utils import resolve_device, seed_everything
 from . import rundir as rd
 from .config import TrainConfig
-from .intervals import Calibration
+from .intervals import DEFAULT_SCORE_LEVELS, Calibration, calibrate, check_split, coverage_scores
 from .metrics import evaluate
+from .modelspec import model_class, model_options
 from .quantile import QuantileForecaster
 from .recipes import Recipe, recipe_dataset_name, resolve_recipe
 from .trainer import TrainResult, train
-
-
-def model_options(name: str) -> dict[str, Any]:
-    """The model's own keyword hyper-parameters and their defaults (lookback/horizon/channels excluded)."""
-    cls = _model_class(name)
-    params = inspect.signature(cls.__init__).parameters
-    return {k: p.default for k, p in params.items()
-            if k not in ("self", "lookback", "horizon", "channels") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
-
-
-def _model_class(name: str) -> type[ForecastModel]:
-    try:
-        return models.model_class(name)
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; available: {', '.join(models.available())}") from None
 
 
 def resolve_lookback(name: str, lookback: int | None, horizon: int) -> int:
@@ -46,7 +32,7 @@ def resolve_lookback(name: str, lookback: int | None, horizon: int) -> int:
     if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
     if lookback is None:
-        lookback = _model_class(name).default_lookback(int(horizon))
+        lookback = model_class(name).default_lookback(int(horizon))
         if lookback is None:
             raise ValueError(f"model {name!r} has no default lookback; pass one (--lookback N)")
     if isinstance(lookback, bool) or int(lookback) != lookback or lookback < 1:
@@ -64,7 +50,7 @@ def build_model(name: str, lookback: int, horizon: int, channels: int, kwargs: d
     kwargs = dict(kwargs or {})
     options = model_options(name)
     unknown = sorted(set(kwargs) - set(options))
-    if unknown and not any(p.kind == p.VAR_KEYWORD for p in inspect.signature(_model_class(name).__init__).parameters.values()):
+    if unknown and not any(p.kind == p.VAR_KEYWORD for p in inspect.signature(model_class(name).__init__).parameters.values()):
         raise ValueError(f"model {name!r} has no option(s) {unknown}; its options: "
                          + (", ".join(f"{k}={v!r}" for k, v in options.items()) or "none"))
     if seed is not None:
@@ -119,7 +105,8 @@ def recipe_training(model: str, source: Any, horizon: int, recipe: str = "auto",
     return config, {**rec.model_kwargs, **(model_kwargs or {})}, rec
 
 
-def _prepare(source: Any, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error"):
+def prepare_source(source: Any, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error"):
+    """`source` as the train/val/test windows a run trains on (``samovar.data.prepare_data``)."""
     from ..data import prepare_data  # imported here: the data layer pulls in pandas/pooch
 
     return prepare_data(source, lookback=lookback, horizon=horizon, data_dir=data_dir, split=split, fill=fill)
@@ -140,16 +127,19 @@ def fit_run(
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
     recipe: Recipe | None = None,
     resume: bool = False,
+    data: Any = None,
 ) -> tuple[TrainResult, Any]:
     """Prepare `source`, build `model` (seeded with config.seed), train; returns (result, data).
 
     recipe: the `Recipe` config and model_kwargs came from (`recipe_training`), recorded in config.json.
     resume: continue the run in `run_dir` from its checkpoint (the trainer refuses other training options).
+    data: `source` already prepared with these options (``prepare_source``), so it is not loaded twice.
     """
     config = config or TrainConfig()
     lookback = resolve_lookback(model, lookback, horizon)
-    _model_class(model)  # unknown model: fail before loading data
-    data = _prepare(source, lookback, horizon, data_dir, split, fill)
+    model_class(model)  # unknown model: fail before loading data
+    if data is None:
+        data = prepare_source(source, lookback, horizon, data_dir, split, fill)
     net = build_model(model, lookback, horizon, data.channels, model_kwargs, seed=config.seed, quantiles=config.quantiles)
     if isinstance(source, (str, Path)) and Path(source).suffix and Path(source).expanduser().is_file():
         source = str(Path(source).expanduser().resolve())  # a file: absolute, so the run can be re-evaluated anywhere
@@ -181,11 +171,26 @@ def resume_run(run_dir: str | Path, *, quiet: bool | None = None, device: str | 
     return result, data
 
 
+# The entries of config.json a run is rebuilt from: (section, key).
+RUN_CONFIG_ENTRIES = (("model", "name"), ("data", "lookback"), ("data", "horizon"), ("data", "channels"))
+
+
 def read_run_config(run_dir: str | Path) -> dict[str, Any]:
+    """config.json of a forecasting run; a missing or damaged file is an error naming it."""
     path = Path(run_dir) / rd.CONFIG
     if not path.exists():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no {rd.CONFIG}); pass the directory `samovar train` printed")
-    return rd.read_json(path)
+    cfg = rd.read_json(path)
+    if isinstance(cfg, dict) and "task" in cfg:
+        raise ValueError(f"{run_dir} is a task run (written by `samovar task run`), not a forecasting run: "
+                         f"use `samovar task evaluate {run_dir}`, or `samovar task generate {run_dir}` for a language model")
+    with rd.reading(path):
+        if not isinstance(cfg, dict):
+            raise ValueError(f"a JSON object expected, found {type(cfg).__name__}")
+        for section, key in RUN_CONFIG_ENTRIES:
+            if not isinstance(cfg.get(section), dict) or key not in cfg[section]:
+                raise ValueError(f"no entry {section}.{key}")
+    return cfg
 
 
 def _rebuild_data(cfg: dict[str, Any], data_dir=None):
@@ -195,7 +200,7 @@ def _rebuild_data(cfg: dict[str, Any], data_dir=None):
         raise ValueError(f"this run was trained on an in-memory {source or 'table'}; its data cannot be reloaded "
                          "from the run directory (train from a file or a dataset name to evaluate later)")
     split = tuple(d["split"]) if d.get("split") else None
-    return _prepare(source, d["lookback"], d["horizon"], data_dir or d.get("data_dir"), split, d.get("fill", "error"))
+    return prepare_source(source, d["lookback"], d["horizon"], data_dir or d.get("data_dir"), split, d.get("fill", "error"))
 
 
 def rebuild_run_data(run: "LoadedRun", data_dir: str | Path | None = None):
@@ -232,6 +237,16 @@ class LoadedRun:
     def freq(self) -> str | None:
         return self.config["data"].get("freq")
 
+    def train_rows_end(self, source: Any) -> int | None:
+        """End (exclusive) of the rows the model trained on, when `source` is the file it was trained on
+        (config.json's data source or location); None for other inputs or when config.json does not say."""
+        d = self.config["data"]
+        end = (d.get("split_rows") or {}).get("train", [None, None])[1]
+        if end is None or not isinstance(source, (str, Path)) or not Path(source).expanduser().is_file():
+            return None
+        trained_on = [Path(p) for p in (d.get("source"), d.get("location")) if isinstance(p, str) and Path(p).is_file()]
+        return int(end) if any(p.samefile(Path(source).expanduser()) for p in trained_on) else None
+
 
 def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
     """Load config.json + best.safetensors + scaler.json (+ intervals.safetensors if there) from a run
@@ -248,10 +263,18 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
     quantiles = train_cfg.get("quantiles") if train_cfg.get("loss") == "quantile" else None
     net = build_model(cfg["model"]["name"], d["lookback"], d["horizon"], d["channels"], cfg["model"].get("kwargs"),
                       quantiles=quantiles)
-    net.load_state_dict(rd.load_weights(path / rd.BEST))
+    weights = rd.load_weights(path / rd.BEST)
+    with rd.reading(path / rd.BEST):
+        net.load_state_dict(weights)
     net.to(resolve_device(device)).eval()
-    intervals = Calibration.load(path / rd.INTERVALS) if (path / rd.INTERVALS).exists() else None
-    return LoadedRun(model=net, scaler=Scaler.from_dict(rd.read_json(path / rd.SCALER)), config=cfg, intervals=intervals)
+    scaler = rd.read_json(path / rd.SCALER)
+    with rd.reading(path / rd.SCALER):
+        scaler = Scaler.from_dict(scaler)
+    intervals = None
+    if (path / rd.INTERVALS).exists():
+        with rd.reading(path / rd.INTERVALS):
+            intervals = Calibration.load(path / rd.INTERVALS)
+    return LoadedRun(model=net, scaler=scaler, config=cfg, intervals=intervals)
 
 
 def evaluate_run(run_dir: str | Path, *, data_dir: str | Path | None = None, device: str = "auto",
@@ -261,3 +284,36 @@ def evaluate_run(run_dir: str | Path, *, data_dir: str | Path | None = None, dev
     data = rebuild_run_data(run, data_dir)
     dev = next(run.model.parameters()).device
     return evaluate(run.model, data.test, batch_size=batch_size, device=dev, scaler=data.scaler, raw_values=data.values)
+
+
+def calibrate_run(run_dir: str | Path, *, split: str = "val", data_dir: str | Path | None = None,
+                  device: str = "auto", batch_size: int = 256) -> Calibration:
+    """(Re)compute the intervals of a run directory on its recorded data and write ``intervals.safetensors``."""
+    run, data = _run_and_data(run_dir, data_dir, device)
+    dev = next(run.model.parameters()).device
+    calibration = calibrate(run.model, getattr(data, check_split(split)), split=split, batch_size=batch_size, device=dev)
+    calibration.save(Path(run_dir) / rd.INTERVALS)
+    return calibration
+
+
+def interval_scores(run_dir: str | Path, *, split: str = "test", levels: Iterable[int] = DEFAULT_SCORE_LEVELS,
+                    data_dir: str | Path | None = None, device: str = "auto",
+                    batch_size: int = 256) -> list[dict[str, Any]]:
+    """Coverage and width per level of a calibrated run's intervals over every window of `split`.
+
+    Rows as `coverage_scores` (both scales), plus ``split``, ``calibration_split`` and
+    ``calibration_windows``. The run needs ``intervals.safetensors`` (`samovar calibrate RUN_DIR`).
+    """
+    run, data = _run_and_data(run_dir, data_dir, device)
+    if run.intervals is None:
+        raise FileNotFoundError(f"{run_dir} has no {rd.INTERVALS}; compute it with `samovar calibrate {run_dir}`")
+    dev = next(run.model.parameters()).device
+    rows = coverage_scores(run.model, getattr(data, check_split(split)), run.intervals, levels,
+                           batch_size=batch_size, device=dev, scaler=data.scaler, raw_values=data.values)
+    extra = {"split": split, "calibration_split": run.intervals.split, "calibration_windows": run.intervals.windows}
+    return [{**row, **extra} for row in rows]
+
+
+def _run_and_data(run_dir: str | Path, data_dir: str | Path | None, device: str):
+    run = load_run(run_dir, device=device)
+    return run, rebuild_run_data(run, data_dir)

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import torch
 
-from .. import __version__
+from .._version import __version__
 from ..models.base import ForecastModel
 from ..utils import keep_freed_memory, resolve_device, write_json_atomic
 from . import rundir as rd
