@@ -16,10 +16,10 @@ import torch
 
 from .. import models
 from ..models.base import ForecastModel
-from ..utils import resolve_device, seed_everything
+from ..utils import module_device, resolve_device, seed_everything
 from . import rundir as rd
 from .config import TrainConfig
-from .metrics import evaluate
+from .metrics import evaluate, mase_scale
 from .recipes import Recipe, recipe_dataset_name, resolve_recipe
 from .trainer import TrainResult, train
 
@@ -67,6 +67,23 @@ def build_model(name: str, lookback: int, horizon: int, channels: int, kwargs: d
         return models.get(name, lookback=lookback, horizon=horizon, channels=channels, **kwargs)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"cannot build model {name!r} with {kwargs}: {exc}") from exc
+
+
+def fill_seasonal_period(name: str, kwargs: dict[str, Any] | None, freq: str | None) -> dict[str, Any]:
+    """`kwargs`, with ``period`` taken from the data's frequency when model `name` has a ``period``
+    option left at None (``samovar.data.frequency.seasonal_period``), so the run records the period used."""
+    kwargs = dict(kwargs or {})
+    options = model_options(name)
+    if "period" not in options or kwargs.get("period", options["period"]) is not None:
+        return kwargs
+    from ..data.frequency import seasonal_period
+
+    period = seasonal_period(freq)
+    if period is None:
+        where = f"the data's frequency {freq!r} has no calendar season" if freq else "the data has no known frequency"
+        raise ValueError(f"model {name!r} needs a seasonal period and {where}; "
+                         "give one (--set period=24 on the command line, model_kwargs={'period': 24} in Python)")
+    return {**kwargs, "period": period}
 
 
 def parse_set_options(items: list[str] | None) -> dict[str, Any]:
@@ -143,6 +160,7 @@ def fit_run(
     lookback = resolve_lookback(model, lookback, horizon)
     _model_class(model)  # unknown model: fail before loading data
     data = _prepare(source, lookback, horizon, data_dir, split, fill)
+    model_kwargs = fill_seasonal_period(model, model_kwargs, data.freq)
     net = build_model(model, lookback, horizon, data.channels, model_kwargs, seed=config.seed)
     if isinstance(source, (str, Path)) and Path(source).suffix and Path(source).expanduser().is_file():
         source = str(Path(source).expanduser().resolve())  # a file: absolute, so the run can be re-evaluated anywhere
@@ -238,5 +256,5 @@ def evaluate_run(run_dir: str | Path, *, data_dir: str | Path | None = None, dev
     data = _rebuild_data(run.config, data_dir)
     if data.columns != run.columns:
         raise ValueError(f"the data's columns {data.columns} differ from the run's {run.columns}")
-    dev = next(run.model.parameters()).device
-    return evaluate(run.model, data.test, batch_size=batch_size, device=dev, scaler=data.scaler, raw_values=data.values)
+    return evaluate(run.model, data.test, batch_size=batch_size, device=module_device(run.model), scaler=data.scaler,
+                    raw_values=data.values, mase_scale=mase_scale(data))
