@@ -47,6 +47,11 @@ COUNTING_RULE = (
     "number of cells where it ranks first (ties count for each). Lookbacks are chosen on validation MSE. "
     "Published numbers are not ranked and take no part in bold/underline."
 )
+PUBLISHED_NOTE = (
+    "Published numbers (columns \"<model> (published)\"; averages over horizons 96/192/336/720): each paper's own "
+    "full training budget and look-back, for orientation only; not comparable with a quick-profile run, never ranked, "
+    "never bold/underlined."
+)
 
 
 def check_metric(name: str) -> str:
@@ -55,11 +60,6 @@ def check_metric(name: str) -> str:
     if key not in TEST_SCORES:
         raise ValueError(f"unknown metric {name!r}; the recorded test scores are: {', '.join(TEST_SCORES)}")
     return key
-PUBLISHED_NOTE = (
-    "Published numbers (columns \"<model> (published)\"; averages over horizons 96/192/336/720): each paper's own "
-    "full training budget and look-back, for orientation only; not comparable with a quick-profile run, never ranked, "
-    "never bold/underlined."
-)
 
 
 # ----------------------------------------------------------------------------- loading

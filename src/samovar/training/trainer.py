@@ -187,6 +187,7 @@ def _without_training(model, data, config, run_dir, device, started, model_kwarg
         rd.write_jsonl(run_dir / rd.METRICS, [])  # no epochs
         rd.save_weights(run_dir / rd.BEST, model)  # no parameters: an empty file, so load_run reads it like any run
     val = evaluate(model, data.val, batch_size=config.eval_batch_size, device=device)
+    test_metrics = _test_metrics(model, data, config, device, run_dir, best_epoch=0)
     return TrainResult(
         model=model.eval(),
         best_val_mse=val["mse"],
@@ -196,7 +197,7 @@ def _without_training(model, data, config, run_dir, device, started, model_kwarg
         stopped_early=False,
         seconds=time.perf_counter() - started,
         history=[],
-        test_metrics=_test_metrics(model, data, config, device, run_dir, best_epoch=0),
+        test_metrics=test_metrics,
         run_dir=run_dir,
         config=config,
     )
