@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from typer.testing import CliRunner
 
 from samovar.bench.db import ResultsDB
@@ -69,3 +72,27 @@ def test_task_report_and_bad_input(tmp_path):
     ResultsDB(tmp_path / "empty.db")
     empty = runner.invoke(app, ["bench", "report", "--db", str(tmp_path / "empty.db"), "--out", str(tmp_path / "e")])
     assert empty.exit_code == 2 and "no results yet" in empty.output
+
+
+def test_naive_floor_by_default_and_report_ranked_on_any_score(tmp_path):
+    import json
+
+    db = tmp_path / "bench.db"
+    dry = runner.invoke(app, ["bench", "run", "--datasets", "synthetic", "--horizons", "24", "--db", str(db), "--dry-run"],
+                        env={"COLUMNS": "250"})
+    assert dry.exit_code == 0, dry.output
+    assert all(f"{m}/synthetic/H24/L336/" in dry.output for m in ("dlinear", "naive", "seasonal_naive", "mean", "drift"))
+    out = runner.invoke(app, ["bench", "run", "--models", "naive,seasonal_naive", "--datasets", "synthetic", "--horizons", "24",
+                              "--lookback", "48", "--executor", "inline", "--threads", "1", "--db", str(db)])
+    assert out.exit_code == 0 and "done 2" in out.output, out.output
+    rows = {r["model"]: r for r in ResultsDB(db).rows(status="done")}
+    for row in rows.values():
+        assert row["params"] == 0 and row["epochs"] == 0 and row["test_mase"] > 0 and row["test_smape_raw"] > 0
+        assert row["test_rmse"] == pytest.approx(row["test_mse"] ** 0.5)
+    config = json.loads((Path(rows["seasonal_naive"]["run_dir"]) / "config.json").read_text())
+    assert config["model"]["kwargs"] == {"period": 24}  # from the data's hourly frequency
+    report = runner.invoke(app, ["bench", "report", "--db", str(db), "--out", str(tmp_path / "rep"), "--metric", "mase"])
+    assert report.exit_code == 0, report.output
+    assert "Test MASE averaged over horizons" in report.output and "metric in {MASE}" in report.output
+    bad = runner.invoke(app, ["bench", "report", "--db", str(db), "--out", str(tmp_path / "rep"), "--metric", "nosuch"])
+    assert bad.exit_code == 2 and "unknown metric 'nosuch'" in bad.output

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from samovar.bench.db import SCHEMA_VERSION, ResultsDB, config_hash
+from samovar.bench.db import SCHEMA_VERSION, ResultsDB, config_hash, scores_as_columns
 
 
 def cell(**kw):
@@ -53,7 +53,7 @@ def test_claim_finish_and_skip_rules(tmp_path):
     assert db.get(f)["attempts"] == 2 and db.get(f)["reason"] is None
 
     with pytest.raises(ValueError, match="unknown result column"):
-        db.finish(f, "done", test_rmse=1.0)
+        db.finish(f, "done", test_crps=1.0)
     with pytest.raises(RuntimeError, match="never claimed"):
         db.finish(cell(seed=99), "done")
 
@@ -138,15 +138,39 @@ def test_concurrent_writers_claim_each_cell_once(tmp_path):
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_version_1_database_is_migrated(tmp_path):
-    db = ResultsDB(tmp_path / "r.db")
+def _downgrade(db: ResultsDB, version: int, dropped: tuple[str, ...]) -> None:
+    """Make `db` look like a database of an older schema version: without the columns added since."""
     con = sqlite3.connect(db.path)
-    con.execute("ALTER TABLE runs DROP COLUMN cpu_seconds")
-    con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    for column in dropped:
+        con.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
     con.commit()
     con.close()
+
+
+NEW_SCORES = ("test_rmse", "test_rmse_raw", "test_mape_raw", "test_smape_raw", "test_wape_raw", "test_mase")
+
+
+def test_version_1_database_is_migrated(tmp_path):
+    _downgrade(ResultsDB(tmp_path / "r.db"), 1, ("cpu_seconds", *NEW_SCORES))
     db = ResultsDB(tmp_path / "r.db")
-    assert db.schema_version() == SCHEMA_VERSION == 2
+    assert db.schema_version() == SCHEMA_VERSION == 3
     db.claim(cell(), profile="quick", config={})
-    db.finish(cell(), "done", cpu_seconds=1.5)
-    assert db.get(cell())["cpu_seconds"] == 1.5
+    db.finish(cell(), "done", cpu_seconds=1.5, test_mase=0.9)
+    assert db.get(cell())["cpu_seconds"] == 1.5 and db.get(cell())["test_mase"] == 0.9
+
+
+def test_version_2_database_gains_the_score_columns_and_keeps_its_rows(tmp_path):
+    db = ResultsDB(tmp_path / "r.db")
+    db.claim(cell(), profile="quick", config={})
+    db.finish(cell(), "done", test_mse=0.5, cpu_seconds=2.0)
+    _downgrade(db, 2, NEW_SCORES)
+    db = ResultsDB(tmp_path / "r.db")
+    assert db.schema_version() == 3
+    old = db.get(cell())
+    assert old["test_mse"] == 0.5 and old["cpu_seconds"] == 2.0 and all(old[c] is None for c in NEW_SCORES)
+    db.claim(cell(seed=2), profile="quick", config={})
+    db.finish(cell(seed=2), "done", **scores_as_columns({"mse": 0.4, "rmse": 0.2, "smape_raw": 0.3, "mase": 1.1}))
+    new = db.get(cell(seed=2))
+    assert (new["test_mse"], new["test_rmse"], new["test_smape_raw"], new["test_mase"]) == (0.4, 0.2, 0.3, 1.1)
+    assert new["test_wape_raw"] is None  # a score the metrics do not hold stays NULL

@@ -178,3 +178,36 @@ def test_reference_csv(tmp_path):
     with pytest.raises(ValueError, match="missing column"):
         (tmp_path / "bad.csv").write_text("dataset,model\nD1,a\n")
         load_reference(tmp_path / "bad.csv")
+
+
+def test_rank_on_any_recorded_score(tmp_path):
+    """--metric ranks on one score alone; every recorded score is tabled; bad names are one clear error."""
+    db = ResultsDB(tmp_path / "r.db")
+    # (model, horizon) -> (test_mse, test_mase, test_smape_raw): MSE ranks a first, MASE ranks b first
+    rows = {("a", 96): (0.40, 1.2, 0.30), ("b", 96): (0.45, 0.9, 0.20), ("c", 96): (0.50, 1.0, 0.25),
+            ("a", 192): (0.50, 1.4, 0.35), ("b", 192): (0.55, 1.1, 0.30), ("c", 192): (0.60, 1.1, 0.28)}
+    for (model, horizon), (mse, mase, smape) in rows.items():
+        key = dict(model=model, dataset="D1", horizon=horizon, lookback=336, seed=1, code_version="t", config_hash="h")
+        db.claim(key, profile="quick", config={})
+        db.finish(key, "done", val_mse=0.3, test_mse=mse, test_mae=mse, test_mase=mase, test_smape_raw=smape, params=0,
+                  train_seconds=0.1, peak_mem_mb=1.0)
+    by_mse = Report(db).summary
+    assert by_mse.loc["a", "avg_rank"] == 1 and by_mse.loc["a", "cells"] == 4  # MSE and MAE cells, as the papers
+    rep = Report(db, metric="MASE")
+    s = rep.summary
+    assert s.loc["b", "avg_rank"] == 1 and s.loc["b", "top1"] == 2 and s.loc["b", "cells"] == 2  # MASE cells only
+    assert s.loc["c", "avg_rank"] == pytest.approx(1.5) and s.loc["c", "top1"] == 1  # a tie with b at H192
+    assert s.loc["a", "avg_rank"] == 3
+    md = rep.markdown()
+    assert md.index("## Test MASE averaged over horizons") < md.index("## Test MSE averaged over horizons")
+    mase_row = next(line for line in md.splitlines() if line.startswith("| D1 |")).rstrip(" |")
+    assert mase_row.split(" | ")[2:5] == ["1.300", "**1.000**", "<u>1.050</u>"]
+    assert "metric in {MASE}" in md and "| D1 | H | MASE |" not in md and "| D1 | 96 | MASE |" in md
+    scores_row = next(line for line in md.splitlines() if line.startswith("| D1 | b |"))
+    # MSE, MAE, RMSE, MSE/MAE/RMSE/MAPE orig. (not recorded), sMAPE orig., WAPE orig. (not recorded), MASE
+    assert scores_row == "| D1 | b | 0.5000 | 0.5000 | – | – | – | – | – | 0.2500 | – | 1.0000 |"
+    assert "<h2>Test MASE averaged over horizons</h2>" in rep.html()
+    with pytest.raises(ValueError, match="unknown metric 'crps'; the recorded test scores are: mse, mae, rmse"):
+        Report(db, metric="crps")
+    with pytest.raises(ValueError, match="recorded wape_raw"):
+        Report(db, metric="wape_raw")

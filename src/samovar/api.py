@@ -29,8 +29,8 @@ from .training import rundir as rd
 from .training.intervals import check_levels
 from .training.quantile import quantile_name
 from .training.recipes import RECIPES, Recipe
-from .training.runs import LoadedRun, fit_run, load_run, recipe_training, resolve_lookback
-from .utils import write_json_atomic
+from .training.runs import LoadedRun, fill_seasonal_period, fit_run, load_run, recipe_training, resolve_lookback
+from .utils import module_device, write_json_atomic
 
 
 class Forecaster:
@@ -94,7 +94,8 @@ class Forecaster:
         from .training.trainer import run_config
 
         self.config, self.recipe_used = config, recipe
-        cfg = run_config(result.model, prepared, config, next(result.model.parameters()).device,
+        model_kwargs = fill_seasonal_period(self.model_name, model_kwargs, prepared.freq)  # as fit_run built it
+        cfg = run_config(result.model, prepared, config, module_device(result.model),
                          model_kwargs, {"source": source}, recipe.to_dict())
         self.result = result
         self.run = LoadedRun(model=result.model.eval(), scaler=Scaler.from_dict(prepared.scaler.to_dict()), config=cfg,
@@ -137,7 +138,7 @@ class Forecaster:
         """windows: (N, lookback, C) raw values -> (N, horizon, C) raw forecasts (float64);
         quantiles: the quantile forecasts (N, horizon, C, Q) of a quantile model instead."""
         run = self._need_fit()
-        device = next(run.model.parameters()).device
+        device = module_device(run.model)
         scaled = np.ascontiguousarray(run.scaler.transform(windows.astype(np.float64)))  # layout-independent results
         x = torch.as_tensor(scaled, dtype=torch.float32, device=device)
         run.model.eval()

@@ -42,13 +42,20 @@ def _main(
 
 
 def _metrics_table(title: str, metrics: dict[str, float]) -> Table:
+    """Every point score of ``samovar.training.evaluate``: one row per scale (MASE is scale-free)."""
+    columns = ("MSE", "MAE", "RMSE", "MAPE", "sMAPE", "WAPE", "MASE")
     table = Table(title=title)
     table.add_column("scale")
-    table.add_column("MSE", justify="right")
-    table.add_column("MAE", justify="right")
-    table.add_row("standardized", f"{metrics['mse']:.4f}", f"{metrics['mae']:.4f}")
+    for column in columns:
+        table.add_column(column, justify="right")
+
+    def cell(key: str) -> str:
+        value = metrics.get(key)
+        return "-" if value is None else f"{value:.4f}"
+
+    table.add_row("standardized", cell("mse"), cell("mae"), cell("rmse"), "-", "-", "-", cell("mase"))
     if "mse_raw" in metrics:
-        table.add_row("original", f"{metrics['mse_raw']:.4f}", f"{metrics['mae_raw']:.4f}")
+        table.add_row("original", *(cell(f"{name.lower()}_raw") for name in columns[:-1]), cell("mase"))
     return table
 
 
@@ -125,6 +132,7 @@ def train(
     100 epochs, patience 12) and its published lookback for the horizon.
     """
     from .training import rundir as rd
+    from .models import model_class
     from .training.rundir import default_run_dir
     from .training.runs import fit_run, parse_set_options, prepare_source, recipe_training, resolve_lookback, resume_run
 
@@ -145,13 +153,16 @@ def train(
             config, kwargs, rec = recipe_training(model, dataset, horizon, recipe, overrides, parse_set_options(set_))
             data = prepare_source(dataset, lookback, horizon, data_dir, _split(split), fill)  # data errors come first
             where = "given" if given_lookback is not None else f"the model's default for horizon {horizon}"
-            changed = sorted(k for k in overrides if k in given)
-            console.print(f"recipe: {rec.label}" + (f", overridden: {', '.join(changed)}" if changed else "")
-                          + f"; {config.optimizer} lr {config.lr:g}, {config.schedule}, {config.epochs} epochs, "
-                          f"batch {config.batch_size}, patience {config.patience}; lookback {lookback} ({where})",
-                          highlight=False, soft_wrap=True)
-            for note in rec.notes:
-                console.print(f"  note: {note}", highlight=False, soft_wrap=True)
+            if model_class(model).trainable:
+                changed = sorted(k for k in overrides if k in given)
+                console.print(f"recipe: {rec.label}" + (f", overridden: {', '.join(changed)}" if changed else "")
+                              + f"; {config.optimizer} lr {config.lr:g}, {config.schedule}, {config.epochs} epochs, "
+                              f"batch {config.batch_size}, patience {config.patience}; lookback {lookback} ({where})",
+                              highlight=False, soft_wrap=True)
+                for note in rec.notes:
+                    console.print(f"  note: {note}", highlight=False, soft_wrap=True)
+            else:
+                console.print(f"{model} has nothing to train (no recipe); lookback {lookback} ({where})", highlight=False)
             name = Path(dataset).name.split(".")[0] if Path(dataset).suffix else dataset
             run_dir = default_run_dir(runs_dir, model.lower(), name, lookback, horizon)
             result, data = fit_run(model, dataset, horizon=horizon, lookback=lookback, model_kwargs=kwargs, config=config,
@@ -160,8 +171,12 @@ def train(
         fail(str(exc))
         return
     console.print(f"{data!r}", highlight=False)
-    console.print(f"epochs run: {result.epochs_run} (best epoch {result.best_epoch}, best val MSE {result.best_val_mse:.4f}"
-                  f"{', stopped early' if result.stopped_early else ''}), {result.seconds:.1f}s", highlight=False)
+    if result.model.trainable:
+        console.print(f"epochs run: {result.epochs_run} (best epoch {result.best_epoch}, best val MSE {result.best_val_mse:.4f}"
+                      f"{', stopped early' if result.stopped_early else ''}), {result.seconds:.1f}s", highlight=False)
+    else:
+        console.print(f"nothing to train ({result.model.name} has no parameters): val MSE {result.best_val_mse:.4f}, "
+                      f"{result.seconds:.1f}s", highlight=False)
     if result.test_metrics is not None:
         console.print(_metrics_table(f"test ({result.test_metrics['windows']} windows)", result.test_metrics))
     if result.calibration is not None:
@@ -328,7 +343,7 @@ def backtest(
             fixed = [name for name, value in (("--model", model), ("--dataset", dataset), ("--horizon", horizon),
                      ("--lookback", lookback), ("--recipe", recipe), ("--set", set_)) if value]
             if fixed or input is None:
-                fail(f"with RUN_DIR the model, lookback, horizon and recipe are the run's and the data is --input CSV: "
+                fail("with RUN_DIR the model, lookback, horizon and recipe are the run's and the data is --input CSV: "
                      + (f"drop {', '.join(fixed)}" if fixed else "add --input CSV")
                      + " (or drop RUN_DIR to train --model on --dataset)")
             fc = Forecaster.load(run_dir)

@@ -21,7 +21,8 @@ bench_app = typer.Typer(add_completion=False, no_args_is_help=True,
                         help="Benchmark grids: results database, resumable runs, ranked tables and plots.")
 
 DB_HELP = "Results database file (default: $SAMOVAR_BENCH_DB or the user data directory's samovar/bench.db)."
-
+# DLinear and the naive floor (no parameters, no training: they cost one pass over the evaluation windows)
+DEFAULT_MODELS = "dlinear,naive,seasonal_naive,mean,drift"
 
 def _open_db(path: Optional[Path], *, create: bool = True):
     """The results database at `path` (default: `default_db_path()`); create=False: a missing file is an error."""
@@ -38,7 +39,8 @@ def _open_db(path: Optional[Path], *, create: bool = True):
 
 @bench_app.command()
 def run(
-    models: str = typer.Option("dlinear", help="Comma-separated registered models, or 'all' (see `samovar models`)."),
+    models: str = typer.Option(DEFAULT_MODELS, help="Comma-separated registered models, or 'all' (see `samovar models`); "
+                               "the default holds the naive floor every model has to beat."),
     datasets: str = typer.Option("ETTh1", help="Comma-separated registered datasets, 'synthetic', or file paths."),
     horizons: str = typer.Option("96,192,336,720", help="Comma-separated forecast horizons."),
     seeds: str = typer.Option("2021", help="Comma-separated seeds (several give mean ± std)."),
@@ -123,6 +125,8 @@ def report(
     reference: Optional[Path] = typer.Option(None, help="CSV dataset,model,mse[,source] of published numbers (shown, never ranked)."),
     task: Optional[str] = typer.Option(None, help="Table downstream-task results instead (a task name, or 'all')."),
     title: Optional[str] = typer.Option(None, help="Report title."),
+    metric: Optional[str] = typer.Option(None, help="Rank on this recorded test score: mse, mae, rmse, mse_raw, mae_raw, "
+                                         "rmse_raw, mape_raw, smape_raw, wape_raw, mase (default: MSE and MAE, as the papers)."),
 ) -> None:
     """Render the paper-style table (best bold, runner-up underlined, AvgRank, #Top1), per-horizon tables and plots."""
     from .grid import parse_list
@@ -141,11 +145,12 @@ def report(
     try:
         ref, label = load_reference(reference)
         rep = Report(database, profile=profile, models=parse_list(models, "models") if models else None,
-                     datasets=parse_list(datasets, "datasets") if datasets else None, reference=ref, reference_label=label)
+                     datasets=parse_list(datasets, "datasets") if datasets else None, reference=ref, reference_label=label,
+                     metric=metric)
         paths = rep.write(out, title)
     except ValueError as exc:
         fail(str(exc))
-    console.print(rep.markdown(title or f"samovar bench — {rep.profile} profile").split("## Per horizon")[0])
+    console.print(rep.markdown(title or f"samovar bench — {rep.profile} profile").split("## Per horizon")[0], soft_wrap=True)
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
 
 

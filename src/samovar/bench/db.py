@@ -3,7 +3,7 @@
 Two tables, each keyed so that a re-run finds what is already done::
 
     runs          one row per (model, dataset, horizon, lookback, seed, code_version, config_hash):
-                  status running | done | failed | na, val/test MSE/MAE, epochs, wall time,
+                  status running | done | failed | na, val MSE/MAE, every test score, epochs, wall time,
                   peak memory, parameter count, device, the error or N/A reason, a forecast sample
     task_results  one row per (task, dataset, model, mixer, metric, budget, seed, code_version,
                   config_hash): a downstream-task metric (accuracy, bits per character, ...)
@@ -37,17 +37,24 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-SCHEMA_VERSION = 2  # 2: runs.cpu_seconds
+SCHEMA_VERSION = 3  # 2: runs.cpu_seconds; 3: runs.test_<score> for every point score
 STATUSES = ("running", "done", "failed", "na")
 RUN_KEY = ("model", "dataset", "horizon", "lookback", "seed", "code_version", "config_hash")
 TASK_KEY = ("task", "dataset", "model", "mixer", "metric", "budget", "seed", "code_version", "config_hash")
 
+# The test scores a run records, as `samovar.training.evaluate` names them (column: test_<score>).
+TEST_SCORES = ("mse", "mae", "rmse", "mse_raw", "mae_raw", "rmse_raw", "mape_raw", "smape_raw", "wape_raw", "mase")
+
 # Result columns of `runs` that `finish` may set (besides status/reason/finished_at).
 RUN_RESULT_COLUMNS = (
-    "val_mse", "val_mae", "test_mse", "test_mae", "test_mse_raw", "test_mae_raw", "test_windows",
+    "val_mse", "val_mae", *(f"test_{score}" for score in TEST_SCORES), "test_windows",
     "epochs", "best_epoch", "train_seconds", "wall_seconds", "peak_mem_mb", "params", "device",
     "threads", "run_dir", "forecast_json", "notes", "cpu_seconds",
 )  # fmt: skip
+
+# Columns of `runs` added after schema version 1, by the version that added them (all REAL).
+_ADDED_COLUMNS = {2: ("cpu_seconds",), 3: ("test_rmse", "test_rmse_raw", "test_mape_raw", "test_smape_raw",
+                                          "test_wape_raw", "test_mase")}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,6 +66,7 @@ CREATE TABLE IF NOT EXISTS runs (
     status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'na')),
     reason TEXT,
     val_mse REAL, val_mae REAL, test_mse REAL, test_mae REAL, test_mse_raw REAL, test_mae_raw REAL,
+    test_rmse REAL, test_rmse_raw REAL, test_mape_raw REAL, test_smape_raw REAL, test_wape_raw REAL, test_mase REAL,
     test_windows INTEGER, epochs INTEGER, best_epoch INTEGER,
     train_seconds REAL, wall_seconds REAL, peak_mem_mb REAL, params INTEGER, device TEXT, threads INTEGER,
     run_dir TEXT, forecast_json TEXT, notes TEXT, cpu_seconds REAL,
@@ -125,6 +133,11 @@ def default_db_path() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("samovar")) / "bench.db"
+
+
+def scores_as_columns(metrics: dict[str, Any] | None) -> dict[str, Any]:
+    """The test_<score> result columns from `evaluate`'s metrics (None for a score it did not compute)."""
+    return {f"test_{score}": (metrics or {}).get(score) for score in TEST_SCORES}
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -211,8 +224,11 @@ class ResultsDB:
                     f"{self.path} has schema version {version}, newer than this samovar's {SCHEMA_VERSION}; "
                     "upgrade samovar or use another --db file"
                 )
-            if version < 2:  # v1 -> v2: CPU time of the cell's process
-                con.execute("ALTER TABLE runs ADD COLUMN cpu_seconds REAL")
+            have = {r["name"] for r in con.execute("PRAGMA table_info(runs)")}
+            for added_in, columns in _ADDED_COLUMNS.items():
+                for column in columns:
+                    if version < added_in and column not in have:
+                        con.execute(f"ALTER TABLE runs ADD COLUMN {column} REAL")
             con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     def schema_version(self) -> int:

@@ -160,7 +160,7 @@ def run_rank(rank: int, world: int, spec: DDPSpec) -> dict[str, Any]:
 
 def _record(spec: DDPSpec, metrics: dict[str, Any], net: ForecastModel, world: int, device: torch.device) -> None:
     """Store the run as a cell of profile 'ddp' in the results database."""
-    from .db import ResultsDB, code_version, config_hash
+    from .db import ResultsDB, code_version, config_hash, scores_as_columns
 
     config = {"profile": "ddp", "train": {k: v for k, v in asdict(spec).items() if k not in ("db", "run_dir", "data_dir", "threads")},
               "world_size": world}
@@ -171,8 +171,8 @@ def _record(spec: DDPSpec, metrics: dict[str, Any], net: ForecastModel, world: i
     if not claimed:
         print(f"not recorded in {spec.db}: {why}", file=sys.stderr)
         return
-    db.finish(key, "done", val_mse=metrics["best_val_mse"], val_mae=metrics.get("best_val_mae"), test_mse=metrics.get("mse"), test_mae=metrics.get("mae"),
-              test_mse_raw=metrics.get("mse_raw"), test_mae_raw=metrics.get("mae_raw"), test_windows=metrics.get("windows"),
+    db.finish(key, "done", val_mse=metrics["best_val_mse"], val_mae=metrics.get("best_val_mae"),
+              **scores_as_columns(metrics), test_windows=metrics.get("windows"),
               epochs=metrics["epochs"], best_epoch=metrics.get("best_epoch"), train_seconds=metrics["seconds"],
               wall_seconds=metrics["seconds"], params=net.num_parameters(), device=f"{device.type} x{world}",
               run_dir=spec.run_dir, notes=json.dumps([f"DistributedDataParallel over {world} processes"]))

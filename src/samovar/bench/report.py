@@ -16,7 +16,9 @@ Selection and aggregation (stated in every report):
      cell; models with a value are ranked by it, lowest first, ties sharing the best rank
      (1, 1, 3). AvgRank = mean rank over the cells where the model has a value; #Top1 =
      number of cells where it ranks first (ties count for each). Reference (published)
-     numbers are never ranked.
+     numbers are never ranked. ``metric=`` (``--metric``) ranks on one recorded score instead
+     (any of db.TEST_SCORES: mse, mae, rmse, *_raw, mape_raw, smape_raw, wape_raw, mase).
+  6. Every recorded test score is tabled too (seed mean, averaged over horizons), ranked or not.
 """
 
 from __future__ import annotations
@@ -33,13 +35,16 @@ import numpy as np
 import pandas as pd
 
 from ..utils import write_text_atomic
-from .db import ResultsDB
+from .db import TEST_SCORES, ResultsDB
 from .grid import QUICK_EPOCHS, QUICK_STEPS, quick_label
 from .reference import HORIZONS, Published, as_published
 
-METRICS = ("mse", "mae")
+METRICS = ("mse", "mae")  # ranked by default, as the papers do
+LABELS = {"mse": "MSE", "mae": "MAE", "rmse": "RMSE", "mse_raw": "MSE (original scale)",
+          "mae_raw": "MAE (original scale)", "rmse_raw": "RMSE (original scale)", "mape_raw": "MAPE (original scale)",
+          "smape_raw": "sMAPE (original scale)", "wape_raw": "WAPE (original scale)", "mase": "MASE"}
 COUNTING_RULE = (
-    "AvgRank and #Top1 are computed over every (dataset, horizon, metric) cell, metric in {MSE, MAE}, "
+    "AvgRank and #Top1 are computed over every (dataset, horizon, metric) cell, metric in {METRICS}, "
     "that has at least two models: models are ranked by their seed-mean test value (lowest first; ties "
     "share the best rank); AvgRank is a model's mean rank over the cells where it has a value, #Top1 the "
     "number of cells where it ranks first (ties count for each). Lookbacks are chosen on validation MSE. "
@@ -52,6 +57,14 @@ PUBLISHED_NOTE = (
     "full training budget and look-back, for orientation only; not comparable with a quick-profile run, never ranked, "
     "never bold/underlined."
 )
+
+
+def check_metric(name: str) -> str:
+    """A recorded test score's name (lower case), or a ValueError listing them."""
+    key = str(name).strip().lower()
+    if key not in TEST_SCORES:
+        raise ValueError(f"unknown metric {name!r}; the recorded test scores are: {', '.join(TEST_SCORES)}")
+    return key
 
 
 # ----------------------------------------------------------------------------- loading
@@ -76,7 +89,7 @@ def load(db: ResultsDB, *, profile: str | None = None, models: list[str] | None 
     if datasets:
         wanted = {d.lower() for d in datasets}
         rows = rows[rows["dataset"].str.lower().isin(wanted)]
-    for col in ("val_mse", "val_mae", "test_mse", "test_mae", "train_seconds", "params", "peak_mem_mb"):
+    for col in ("val_mse", "val_mae", *(f"test_{score}" for score in TEST_SCORES), "train_seconds", "params", "peak_mem_mb"):
         rows[col] = pd.to_numeric(rows[col])  # a column that is NULL everywhere (e.g. val_mae of old rows) as NaN
     key = ["model", "dataset", "horizon", "lookback", "seed"]
     done = rows[rows["status"] == "done"].sort_values("finished_at").drop_duplicates(key, keep="last")
@@ -93,15 +106,16 @@ def select_lookback(done: pd.DataFrame) -> pd.DataFrame:
 
 
 def aggregate(chosen: pd.DataFrame) -> pd.DataFrame:
-    """Seed mean/std per (model, dataset, horizon): mse, mse_std, mae, mae_std (test), val_mse, val_mae (best
-    epoch's validation, seed mean), seeds, lookback, seconds, params, peak_mem_mb."""
+    """Seed mean/std per (model, dataset, horizon): every test score and its std (mse, mse_std, mae, mae_std,
+    rmse, ..., mase, mase_std), val_mse, val_mae (best epoch's validation, seed mean), seeds, lookback,
+    seconds, params, peak_mem_mb."""
+    scores = {col: agg for score in TEST_SCORES
+              for col, agg in ((score, (f"test_{score}", "mean")), (f"{score}_std", (f"test_{score}", "std")))}
     if chosen.empty:
-        return pd.DataFrame(columns=["model", "dataset", "horizon", "mse", "mse_std", "mae", "mae_std", "val_mse",
-                                     "val_mae", "seeds"])
+        return pd.DataFrame(columns=["model", "dataset", "horizon", *scores, "val_mse", "val_mae", "seeds"])
     grouped = chosen.groupby(["model", "dataset", "horizon"])
     out = grouped.agg(
-        mse=("test_mse", "mean"), mse_std=("test_mse", "std"), mae=("test_mae", "mean"), mae_std=("test_mae", "std"),
-        val_mse=("val_mse", "mean"), val_mae=("val_mae", "mean"),
+        **scores, val_mse=("val_mse", "mean"), val_mae=("val_mae", "mean"),
         seeds=("seed", "nunique"), lookback=("lookback", lambda s: ",".join(map(str, sorted(set(s))))),
         seconds=("train_seconds", "mean"), params=("params", "mean"), peak_mem_mb=("peak_mem_mb", "max"),
     ).reset_index()
@@ -111,11 +125,11 @@ def aggregate(chosen: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- ranking
 
 
-def rank_cells(agg: pd.DataFrame) -> pd.DataFrame:
+def rank_cells(agg: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
     """One row per (dataset, horizon, metric, model) with the model's rank in that cell."""
     records = []
     for (dataset, horizon), group in agg.groupby(["dataset", "horizon"]):
-        for metric in METRICS:
+        for metric in metrics:
             values = group[["model", metric]].dropna()
             if len(values) < 2:
                 continue
@@ -159,7 +173,9 @@ def main_table(agg: pd.DataFrame, metric: str = "mse") -> tuple[pd.DataFrame, pd
 def published_mean(entry: Published, horizons: list[int], metric: str) -> float | None:
     """`entry`'s `metric` averaged over exactly `horizons`: from its per-horizon numbers, else its printed
     average when that covers exactly these horizons; None when the paper gives no such mean."""
-    values = [entry.per_horizon[h][METRICS.index(metric)] if h in entry.per_horizon else None for h in horizons]
+    if metric not in ("mse", "mae"):  # the papers publish MSE and MAE only
+        return None
+    values = [entry.per_horizon[h][("mse", "mae").index(metric)] if h in entry.per_horizon else None for h in horizons]
     if horizons and None not in values:
         return sum(values) / len(values)
     return getattr(entry, metric) if sorted(horizons) == list(HORIZONS) else None
@@ -209,14 +225,21 @@ class Report:
 
     def __init__(self, db: ResultsDB, *, profile: str | None = None, models: list[str] | None = None,
                  datasets: list[str] | None = None, reference: dict[str, dict[str, Published | float]] | None = None,
-                 reference_label: str = "") -> None:
+                 reference_label: str = "", metric: str | None = None) -> None:
+        """metric: rank on this recorded test score alone (default: MSE and MAE, as the papers)."""
         self.db = db
+        self.rank_metrics = METRICS if metric is None else (check_metric(metric),)
         self.done, self.na, self.profile = load(db, profile=profile, models=models, datasets=datasets)
         self.chosen = select_lookback(self.done)
         self.agg = aggregate(self.chosen)
+        if metric is not None and len(self.agg) and self.agg[self.rank_metrics[0]].isna().all():
+            raise ValueError(f"no finished run of this selection recorded {self.rank_metrics[0]} (runs recorded "
+                             "before samovar computed it); choose another --metric or run the cells again")
+        # one main table per ranked metric, then MSE and MAE if not ranked
+        self.table_metrics = tuple(dict.fromkeys(self.rank_metrics + METRICS))
         self.models = sorted(set(self.agg["model"]) | set(self.na["model"]) if len(self.na) else set(self.agg["model"]))
         self.datasets = sorted(set(self.agg["dataset"]) | (set(self.na["dataset"]) if len(self.na) else set()), key=str.lower)
-        self.ranks = rank_cells(self.agg)
+        self.ranks = rank_cells(self.agg, self.rank_metrics)
         self.summary = rank_summary(self.ranks, self.models)
         # published entries of the reported datasets and models only: dataset -> model -> Published
         wanted = set(self.models) | ({m.lower() for m in models} if models else set())
@@ -241,6 +264,9 @@ class Report:
             return f"{self.profile} profile"
         return self.budget_label().replace("**", "").removeprefix("profile ").split(" (evenly")[0]
 
+    def counting_rule(self) -> str:
+        return COUNTING_RULE.format(METRICS="{" + ", ".join(LABELS[m] for m in self.rank_metrics) + "}")
+
     def na_reasons(self) -> dict[tuple[str, str, int], str]:
         out = {}
         for _, r in self.na.iterrows():
@@ -252,7 +278,7 @@ class Report:
     def main_rows(self, metric: str, fmt: str) -> tuple[list[str], list[list[str]]]:
         values, complete = main_table(self.agg, metric) if len(self.agg) else (pd.DataFrame(), pd.DataFrame())
         header = ["Dataset", "Horizons"] + self.models
-        ref_models = sorted({m for d in self.reference.values() for m, e in d.items() if getattr(e, metric) is not None})
+        ref_models = sorted({m for d in self.reference.values() for m, e in d.items() if getattr(e, metric, None) is not None})
         header += [f"{m} (published)" for m in ref_models]
         body = []
         for dataset in self.datasets:
@@ -273,11 +299,28 @@ class Report:
                 value = published_mean(ref, horizons, metric) if ref is not None else None
                 row.append(_fmt(value) if value is not None else "–")
             body.append(row)
+        if metric not in self.rank_metrics:
+            return header, body
         avg = ["AvgRank", ""] + [_fmt(self.summary.loc[m, "avg_rank"], digits=2) if m in self.summary.index else "N/A" for m in self.models]
         top = ["#Top1", ""] + [str(self.summary.loc[m, "top1"]) if m in self.summary.index else "0" for m in self.models]
         cells = ["#cells ranked", ""] + [str(self.summary.loc[m, "cells"]) if m in self.summary.index else "0" for m in self.models]
         pad = [""] * len(ref_models)
         return header, body + [avg + pad, top + pad, cells + pad]
+
+    def score_rows(self) -> tuple[list[str], list[list[str]]]:
+        """Every recorded test score averaged over horizons: one row per (dataset, model); † = fewer horizons."""
+        header = ["Dataset", "model"] + [LABELS[s].replace(" (original scale)", " orig.") for s in TEST_SCORES]
+        if self.agg.empty:
+            return header, []
+        tables = [main_table(self.agg, score) for score in TEST_SCORES]
+        body = []
+        for dataset in tables[0][0].index:
+            for model in tables[0][0].columns:
+                cells = [_fmt(values.loc[dataset, model], digits=4) + ("" if complete.loc[dataset, model] else "†")
+                         if not math.isnan(values.loc[dataset, model]) else "–" for values, complete in tables]
+                if any(c != "–" for c in cells):
+                    body.append([dataset, model] + cells)
+        return header, body
 
     def horizon_rows(self, fmt: str) -> tuple[list[str], list[list[str]]]:
         header = ["Dataset", "H", "metric"] + self.models
@@ -290,10 +333,10 @@ class Report:
                               | set(self.na.loc[self.na["dataset"] == dataset, "horizon"] if len(self.na) else []))
             for horizon in horizons:
                 cell = self.agg[(self.agg["dataset"] == dataset) & (self.agg["horizon"] == horizon)].set_index("model")
-                for metric in METRICS:
+                for metric in self.rank_metrics:
                     vals = cell[metric].dropna() if len(cell) else pd.Series(dtype=float)
                     distinct = sorted(set(vals.round(12)))
-                    row = [dataset, str(int(horizon)), metric.upper()]
+                    row = [dataset, str(int(horizon)), LABELS[metric]]
                     for model in self.models:
                         if model in vals.index:
                             v = round(vals[model], 12)
@@ -308,7 +351,7 @@ class Report:
                     for model in ref_models:  # shown as printed, never marked
                         ref = self.reference.get(dataset, {}).get(model)
                         pair = ref.per_horizon.get(int(horizon)) if ref is not None else None
-                        value = pair[METRICS.index(metric)] if pair is not None else None
+                        value = pair[METRICS.index(metric)] if pair is not None and metric in METRICS else None
                         row.append(_fmt(value) if value is not None else "–")
                     body.append(row)
         return header, body
@@ -321,15 +364,19 @@ class Report:
             lines += ["| " + " | ".join(r) + " |" for r in body]
             return "\n".join(lines)
 
-        parts = [f"# {title}", "", self.budget_label() + ".", "",
-                 "## Test MSE averaged over horizons (rows datasets, columns models)", "",
-                 "Best **bold**, runner-up <u>underlined</u>; Horizons = the horizons each mean of the row covers; "
-                 "† = a model's average over fewer horizons than the row's, its horizons in brackets (not marked best)."
-                 + (" " + PUBLISHED_NOTE if self.reference else ""),
-                 "", table(*self.main_rows("mse", "md")), "",
-                 "## Test MAE averaged over horizons", "", table(*self.main_rows("mae", "md")), "",
-                 "Counting rule: " + COUNTING_RULE, "",
-                 "## Per horizon (mean ± std over seeds where several)", "", table(*self.horizon_rows("md")), "",
+        parts = [f"# {title}", "", self.budget_label() + ".", ""]
+        for i, metric in enumerate(self.table_metrics):
+            parts += [f"## Test {LABELS[metric]} averaged over horizons" + (" (rows datasets, columns models)" if i == 0 else ""), ""]
+            if i == 0:
+                parts += ["Best **bold**, runner-up <u>underlined</u>; Horizons = the horizons each mean of the row covers; "
+                          "† = a model's average over fewer horizons than the row's, its horizons in brackets (not marked best)." + (" " + PUBLISHED_NOTE if self.reference else ""), ""]
+            parts += [table(*self.main_rows(metric, "md")), ""]
+        parts += ["Counting rule: " + self.counting_rule(), "",
+                  "## Every test score averaged over horizons", "",
+                  "Standardized scale unless marked orig. (original units); MAPE/sMAPE/WAPE as fractions; "
+                  "MASE is scale-free (docs/training.md, Scores). – = not recorded.", "",
+                  table(*self.score_rows()), "",
+                  "## Per horizon (mean ± std over seeds where several)", "", table(*self.horizon_rows("md")), "",
                  "N/A* = the cell cannot exist; reasons below. – = not run.", ""]
         if self.reference:
             parts += ["## Published numbers (not ranked)", "", PUBLISHED_NOTE, ""]
@@ -390,12 +437,13 @@ class Report:
                  ".label{background:#fff3cd;padding:.5em;border:1px solid #e0c060}img{max-width:100%}")
         return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
                 f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1><p class='label'>{label}</p>"
-                f"<h2>Test MSE averaged over horizons</h2><p>Best <b>bold</b>, runner-up <u>underlined</u>; "
+                f"<p>Best <b>bold</b>, runner-up <u>underlined</u>; "
                 f"Horizons = the horizons each mean of the row covers; † = a model's average over fewer horizons "
                 f"(its horizons in brackets).{(' ' + html.escape(PUBLISHED_NOTE)) if self.reference else ''}</p>"
-                f"{table(*self.main_rows('mse', 'html'))}"
-                f"<h2>Test MAE averaged over horizons</h2>{table(*self.main_rows('mae', 'html'))}"
-                f"<p>Counting rule: {html.escape(COUNTING_RULE)}</p>"
+                + "".join(f"<h2>Test {html.escape(LABELS[m])} averaged over horizons</h2>{table(*self.main_rows(m, 'html'))}"
+                          for m in self.table_metrics)
+                + f"<p>Counting rule: {html.escape(self.counting_rule())}</p>"
+                f"<h2>Every test score averaged over horizons</h2>{table(*self.score_rows())}"
                 f"<h2>Per horizon</h2>{table(*self.horizon_rows('html'))}"
                 f"{published}<h2>N/A cells</h2><ul>{reasons or '<li>none</li>'}</ul><h2>Plots</h2>{imgs}</body></html>")
 
@@ -437,7 +485,11 @@ class Report:
             ax.scatter(per_model[col], per_model["mse"])
             for model, r in per_model.iterrows():
                 ax.annotate(model, (r[col], r["mse"]), fontsize=8, xytext=(3, 3), textcoords="offset points")
-            ax.set_xscale("log")
+            positive = per_model[col][per_model[col] > 0]
+            if len(positive) == len(per_model):
+                ax.set_xscale("log")
+            else:  # the naive baselines: no parameters, (almost) no time; linear near 0, logarithmic above
+                ax.set_xscale("symlog", linthresh=float(positive.min()) if len(positive) else 1.0)
             ax.set_xlabel(xlabel)
             ax.set_ylabel("test MSE / best MSE of the cell (mean)")
         _title(fig, f"Accuracy vs cost (1.0 = best model in every dataset x horizon cell; {self._short_budget()})")

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import torch
 
-from .db import ResultsDB, code_version as current_code_version
+from .db import ResultsDB, code_version as current_code_version, scores_as_columns
 from .grid import Cell
 
 EXECUTORS = ("local", "ray", "inline")
@@ -119,7 +119,7 @@ def execute_cell(
     """Claim, train and record one cell; returns (status, message). Never raises for a failed run."""
     from ..data import prepare_data
     from ..training import rundir as rd
-    from ..training.runs import build_model
+    from ..training.runs import build_model, fill_seasonal_period
     from ..training.trainer import train
     from ..utils import resolve_device
 
@@ -138,7 +138,8 @@ def execute_cell(
         config = cell.train_config(threads=threads, device=device, quiet=True)
         data = prepare_data(cell.dataset, lookback=cell.lookback, horizon=cell.horizon, data_dir=cell.data_dir)
         train_data, subset = cap_training_windows(data, cell)
-        model = build_model(cell.model, cell.lookback, cell.horizon, data.channels, cell.model_kwargs, seed=cell.seed)
+        model_kwargs = fill_seasonal_period(cell.model, cell.model_kwargs, data.freq)
+        model = build_model(cell.model, cell.lookback, cell.horizon, data.channels, model_kwargs, seed=cell.seed)
         resuming = (run_dir / rd.CHECKPOINT).exists()
         if not resuming and run_dir.exists():
             shutil.rmtree(run_dir)  # this cell's own directory, killed before its first checkpoint
@@ -152,7 +153,7 @@ def execute_cell(
 
         source = {"source": cell.dataset, "data_dir": cell.data_dir, "bench_profile": cell.profile,
                   "max_steps_per_epoch": cell.max_steps_per_epoch}
-        result = train(model, train_data, config, run_dir, resume=resuming, model_kwargs=cell.model_kwargs,
+        result = train(model, train_data, config, run_dir, resume=resuming, model_kwargs=model_kwargs,
                        data_source=source, on_epoch_end=on_epoch_end)
         dev = resolve_device(device)
         test = result.test_metrics or {}
@@ -160,8 +161,7 @@ def execute_cell(
         db.finish(
             key, "done",
             val_mse=result.best_val_mse, val_mae=result.best_val_mae,  # of the best epoch (the weights tested)
-            test_mse=test.get("mse"), test_mae=test.get("mae"), test_mse_raw=test.get("mse_raw"),
-            test_mae_raw=test.get("mae_raw"), test_windows=test.get("windows"),
+            **scores_as_columns(test), test_windows=test.get("windows"),
             epochs=result.epochs_run, best_epoch=result.best_epoch, train_seconds=result.seconds,
             wall_seconds=time.perf_counter() - started, cpu_seconds=time.process_time() - cpu_started, peak_mem_mb=peak_memory_mb(dev),
             params=result.model.num_parameters(), device=str(dev), threads=threads, run_dir=str(run_dir),

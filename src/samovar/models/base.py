@@ -15,9 +15,13 @@ class ForecastModel(nn.Module):
     A model with an auxiliary objective (e.g. SAMoVAR's next-segment loss) overrides
     ``training_loss``; the trainer always optimises ``training_loss`` and validates on
     the plain forecast MSE.
+
+    ``trainable`` (a class attribute) says whether the model has anything to learn; the trainer
+    only validates and tests a model with ``trainable = False`` (the naive baselines).
     """
 
     name: str = "model"
+    trainable: bool = True
 
     def __init__(self, lookback: int, horizon: int, channels: int) -> None:
         super().__init__()

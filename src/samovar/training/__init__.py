@@ -4,7 +4,7 @@ Programmatic entry point::
 
     from samovar.training import TrainConfig, train
     result = train(model, data, TrainConfig(lr=0.005, epochs=10), run_dir="runs/my-run")
-    result.test_metrics  # {"mse", "mae", "mse_raw", "mae_raw", "windows", "best_epoch"}
+    result.test_metrics  # {"mse", "mae", "rmse", "mse_raw", ..., "mape_raw", "smape_raw", "wape_raw", "mase", "windows", "best_epoch"}
 
     recipe = resolve_recipe("samovar", "ETTh1", 96)   # a model's published recipe (or the LTSF one)
     config = TrainConfig(**{**recipe.train, "epochs": 20})

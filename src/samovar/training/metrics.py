@@ -2,17 +2,21 @@
 
 Errors are summed in float64 over all windows (no drop_last, no mean of batch means), on the
 standardized scale (the published LTSF convention) and on the original scale (predictions
-inverse-transformed with the train scaler, compared with the raw data).
+inverse-transformed with the train scaler, compared with the raw data). Only running sums are
+kept, never the predictions. The scores and their zero-denominator rules are those of
+``samovar.training.scores``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import torch
 
 from ..models.base import ForecastModel
+from . import scores
 
 
 def _first_target_row(windows: Any) -> int:
@@ -36,6 +40,55 @@ def predict_windows(model: ForecastModel, windows: Any, batch_size: int, device:
     return torch.cat(out)
 
 
+def mase_scale(data: Any) -> np.ndarray:
+    """MASE's per-channel scale for a ``ForecastData``: the in-sample seasonal-naive MAE of its raw
+    training rows, lag = ``seasonal_period(data.freq)`` (1 when the frequency has no season)."""
+    from ..data.frequency import seasonal_period
+
+    start, end = data.split_rows["train"]
+    return scores.seasonal_naive_scale(data.values[start:end], seasonal_period(data.freq))
+
+
+class _ErrorSums:
+    """Running float64 sums of one scale's errors; ``relative`` adds the sums MAPE/sMAPE/WAPE/MASE need."""
+
+    def __init__(self, relative: bool) -> None:
+        self.relative = relative
+        self.count = 0
+        self.sq = self.ab = 0.0
+        self.ape = self.sape = self.abs_true = 0.0
+        self.ape_count = 0
+        self.ab_channel: np.ndarray | float = 0.0
+
+    def add(self, true: np.ndarray, pred: np.ndarray) -> None:
+        """true, pred: (B, horizon, C) float64."""
+        err = np.abs(true - pred)
+        self.count += err.size
+        self.sq += float(np.square(err).sum())
+        self.ab += float(err.sum())
+        if self.relative:
+            self.ab_channel = self.ab_channel + err.reshape(-1, err.shape[-1]).sum(axis=0)
+            ape = scores.percentage_errors(true, pred)
+            kept = ~np.isnan(ape)
+            self.ape += float(ape[kept].sum())
+            self.ape_count += int(kept.sum())
+            self.sape += float(scores.symmetric_percentage_errors(true, pred).sum())
+            self.abs_true += float(np.abs(true).sum())
+
+    def point(self, suffix: str = "") -> dict[str, float]:
+        mse = self.sq / self.count
+        return {f"mse{suffix}": mse, f"mae{suffix}": self.ab / self.count, f"rmse{suffix}": math.sqrt(mse)}
+
+    def percentages(self, suffix: str = "") -> dict[str, float]:
+        return {f"mape{suffix}": scores.ratio_or_nan(self.ape, self.ape_count),
+                f"smape{suffix}": self.sape / self.count,
+                f"wape{suffix}": scores.ratio_or_nan(self.ab, self.abs_true)}
+
+    def mase(self, scale: np.ndarray) -> float:
+        channels = np.asarray(self.ab_channel).size
+        return scores.scaled_errors(np.asarray(self.ab_channel) / (self.count // channels), scale)
+
+
 @torch.no_grad()
 def evaluate(
     model: ForecastModel,
@@ -45,40 +98,41 @@ def evaluate(
     device: torch.device | str = "cpu",
     scaler: Any = None,
     raw_values: np.ndarray | None = None,
+    mase_scale: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """MSE/MAE of `model` over all windows of a `WindowSet`.
+    """Point scores of `model` over all windows of a `WindowSet`, streamed over batches.
 
-    Returns ``mse``, ``mae`` (standardized scale) and, when `scaler` and `raw_values` (T, C)
-    are given, ``mse_raw``, ``mae_raw`` (original scale), plus ``windows`` (the count).
+    Always: ``mse``, ``mae``, ``rmse`` (standardized scale) and ``windows`` (the count). With
+    `scaler` and `raw_values` (T, C): ``mse_raw``, ``mae_raw``, ``rmse_raw``, ``mape_raw``,
+    ``smape_raw``, ``wape_raw`` (original scale; the percentage scores only exist there). With
+    `mase_scale` (C,) too (``mase_scale(data)``, from the training rows): ``mase``.
     """
     n = len(windows)
     if n == 0:
         raise ValueError("cannot evaluate on a split with no windows")
+    raw = scaler is not None and raw_values is not None
+    if mase_scale is not None and not raw:
+        raise ValueError("MASE is computed on the original scale: pass scaler and raw_values with mase_scale")
     device = torch.device(device)
     was_training = model.training
     model.eval()
-    raw = None
-    if scaler is not None and raw_values is not None:
-        raw = torch.as_tensor(np.asarray(raw_values), dtype=torch.float64)
+    if raw:
+        raw_values = np.asarray(raw_values, dtype=np.float64)
         first = _first_target_row(windows)
-    sq = ab = sq_raw = ab_raw = 0.0
-    count = 0
+    scaled, original = _ErrorSums(relative=False), _ErrorSums(relative=True)
     for start in range(0, n, batch_size):
         idx = torch.arange(start, min(start + batch_size, n))
         x, y = windows.batch(idx)
         pred = model(x.to(device)).double().cpu()
-        diff = pred - y.double()
-        sq += float(diff.square().sum())
-        ab += float(diff.abs().sum())
-        count += diff.numel()
-        if raw is not None:
-            horizon = y.shape[1]
-            rows = (first + idx)[:, None] + torch.arange(horizon)[None, :]  # (B, horizon)
-            diff_raw = scaler.inverse_transform(pred) - raw[rows]  # float64 throughout
-            sq_raw += float(diff_raw.square().sum())
-            ab_raw += float(diff_raw.abs().sum())
+        scaled.add(y.double().numpy(), pred.numpy())
+        if raw:
+            rows = (first + idx.numpy())[:, None] + np.arange(y.shape[1])[None, :]  # (B, horizon)
+            pred_raw = torch.as_tensor(scaler.inverse_transform(pred), dtype=torch.float64).numpy()  # float64 throughout
+            original.add(raw_values[rows], pred_raw)
     model.train(was_training)
-    metrics = {"mse": sq / count, "mae": ab / count, "windows": n}
-    if raw is not None:
-        metrics.update(mse_raw=sq_raw / count, mae_raw=ab_raw / count)
+    metrics: dict[str, float] = {**scaled.point(), "windows": n}
+    if raw:
+        metrics.update(original.point("_raw"), **original.percentages("_raw"))
+    if mase_scale is not None:
+        metrics["mase"] = original.mase(np.asarray(mase_scale, dtype=np.float64))
     return metrics

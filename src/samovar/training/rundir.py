@@ -6,9 +6,10 @@ Layout of ``runs/<model>-<dataset>-L<lookback>-H<horizon>-<timestamp>/``::
                        seed, samovar/torch versions, device
     metrics.jsonl      one JSON object per finished epoch (epoch, train_loss, val_mse, val_mae, lr, seconds)
     scaler.json        the train-split scaler (mean, std per channel)
-    best.safetensors   weights of the epoch with the lowest validation MSE
-    checkpoint.pt      resumable state after the last finished epoch (torch.save)
-    test_metrics.json  final metrics on every test window (written when training ends)
+    best.safetensors   weights of the epoch with the lowest validation MSE (empty for a model
+                       with nothing to train: ``trainable = False``)
+    checkpoint.pt      resumable state after the last finished epoch (torch.save; none without training)
+    test_metrics.json  every point score on every test window (written when training ends)
     intervals.safetensors  split-conformal interval radii per level, horizon step and channel
                        (standardized scale), with the calibration split and window count
 

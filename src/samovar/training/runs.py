@@ -16,11 +16,11 @@ import torch
 
 from .. import models
 from ..models.base import ForecastModel
-from ..utils import resolve_device, seed_everything
+from ..utils import module_device, resolve_device, seed_everything
 from . import rundir as rd
 from .config import TrainConfig
 from .intervals import DEFAULT_SCORE_LEVELS, Calibration, calibrate, check_split, coverage_scores
-from .metrics import evaluate
+from .metrics import evaluate, mase_scale
 from .modelspec import model_class, model_options
 from .quantile import QuantileForecaster
 from .recipes import Recipe, recipe_dataset_name, resolve_recipe
@@ -60,6 +60,23 @@ def build_model(name: str, lookback: int, horizon: int, channels: int, kwargs: d
     except (TypeError, ValueError) as exc:
         raise ValueError(f"cannot build model {name!r} with {kwargs}: {exc}") from exc
     return QuantileForecaster(net, quantiles) if quantiles else net
+
+
+def fill_seasonal_period(name: str, kwargs: dict[str, Any] | None, freq: str | None) -> dict[str, Any]:
+    """`kwargs`, with ``period`` taken from the data's frequency when model `name` has a ``period``
+    option left at None (``samovar.data.frequency.seasonal_period``), so the run records the period used."""
+    kwargs = dict(kwargs or {})
+    options = model_options(name)
+    if "period" not in options or kwargs.get("period", options["period"]) is not None:
+        return kwargs
+    from ..data.frequency import seasonal_period
+
+    period = seasonal_period(freq)
+    if period is None:
+        where = f"the data's frequency {freq!r} has no calendar season" if freq else "the data has no known frequency"
+        raise ValueError(f"model {name!r} needs a seasonal period and {where}; "
+                         "give one (--set period=24 on the command line, model_kwargs={'period': 24} in Python)")
+    return {**kwargs, "period": period}
 
 
 def parse_set_options(items: list[str] | None) -> dict[str, Any]:
@@ -140,6 +157,7 @@ def fit_run(
     model_class(model)  # unknown model: fail before loading data
     if data is None:
         data = prepare_source(source, lookback, horizon, data_dir, split, fill)
+    model_kwargs = fill_seasonal_period(model, model_kwargs, data.freq)
     net = build_model(model, lookback, horizon, data.channels, model_kwargs, seed=config.seed, quantiles=config.quantiles)
     if isinstance(source, (str, Path)) and Path(source).suffix and Path(source).expanduser().is_file():
         source = str(Path(source).expanduser().resolve())  # a file: absolute, so the run can be re-evaluated anywhere
@@ -282,15 +300,15 @@ def evaluate_run(run_dir: str | Path, *, data_dir: str | Path | None = None, dev
     """Recompute the test metrics of a run's best weights on its recorded data."""
     run = load_run(run_dir, device=device)
     data = rebuild_run_data(run, data_dir)
-    dev = next(run.model.parameters()).device
-    return evaluate(run.model, data.test, batch_size=batch_size, device=dev, scaler=data.scaler, raw_values=data.values)
+    return evaluate(run.model, data.test, batch_size=batch_size, device=module_device(run.model), scaler=data.scaler,
+                    raw_values=data.values, mase_scale=mase_scale(data))
 
 
 def calibrate_run(run_dir: str | Path, *, split: str = "val", data_dir: str | Path | None = None,
                   device: str = "auto", batch_size: int = 256) -> Calibration:
     """(Re)compute the intervals of a run directory on its recorded data and write ``intervals.safetensors``."""
     run, data = _run_and_data(run_dir, data_dir, device)
-    dev = next(run.model.parameters()).device
+    dev = module_device(run.model)
     calibration = calibrate(run.model, getattr(data, check_split(split)), split=split, batch_size=batch_size, device=dev)
     calibration.save(Path(run_dir) / rd.INTERVALS)
     return calibration
@@ -307,7 +325,7 @@ def interval_scores(run_dir: str | Path, *, split: str = "test", levels: Iterabl
     run, data = _run_and_data(run_dir, data_dir, device)
     if run.intervals is None:
         raise FileNotFoundError(f"{run_dir} has no {rd.INTERVALS}; compute it with `samovar calibrate {run_dir}`")
-    dev = next(run.model.parameters()).device
+    dev = module_device(run.model)
     rows = coverage_scores(run.model, getattr(data, check_split(split)), run.intervals, levels,
                            batch_size=batch_size, device=dev, scaler=data.scaler, raw_values=data.values)
     extra = {"split": split, "calibration_split": run.intervals.split, "calibration_windows": run.intervals.windows}

@@ -3,8 +3,10 @@
 ``train(model, data, config, run_dir)`` minimises ``model.training_loss(x, y)`` on the train
 windows, validates on the plain forecast MSE over every validation window, stops early
 when the validation MSE has not improved for ``patience`` epochs, restores the best epoch's
-weights, measures the test metrics over every test window and calibrates split-conformal
-prediction intervals on the validation windows (``samovar.training.intervals``).
+weights, measures every point score over every test window and calibrates split-conformal
+prediction intervals on the validation windows (``samovar.training.intervals``). A model with
+nothing to learn (``trainable = False``: the naive baselines) is validated, tested and calibrated
+as it is, with no optimiser and no epochs; its run directory holds an empty weights file.
 
 Batches are gathered by index from the data's one scaled tensor (``WindowSet.batch``);
 the shuffle order comes from a seeded ``torch.Generator``, so a run is repeatable bit for
@@ -31,8 +33,8 @@ from ..utils import keep_freed_memory, resolve_device, write_json_atomic
 from . import rundir as rd
 from .config import TrainConfig, beta1, learning_rate
 from .intervals import Calibration, calibrate
+from .metrics import evaluate, mase_scale
 from .quantile import QuantileForecaster
-from .metrics import evaluate
 from .state import cpu_state as _cpu_state, rng_state as _rng_state, set_rng_state as _set_rng_state
 
 
@@ -42,12 +44,12 @@ class TrainResult:
 
     model: ForecastModel
     best_val_mse: float
-    best_epoch: int  # 1-based
+    best_epoch: int  # 1-based; 0 for a model that is not trained (trainable = False)
     epochs_run: int
     stopped_early: bool
     seconds: float  # wall time of this call (a resumed run counts only its own part)
     history: list[dict[str, Any]]
-    test_metrics: dict[str, float] | None  # mse, mae, mse_raw, mae_raw, windows
+    test_metrics: dict[str, float] | None  # metrics.evaluate's keys (mse, mae, rmse, *_raw, mase, windows) + best_epoch
     run_dir: Path | None = None
     config: TrainConfig = field(default_factory=TrainConfig)
     best_val_mae: float | None = None  # validation MAE of the best epoch (None: a run resumed from before it was recorded)
@@ -166,6 +168,62 @@ class _Progress:
             self.bar.stop()
 
 
+def _start_run_dir(run_dir: Path, cfg: dict[str, Any], data: Any) -> None:
+    """Create a new run directory with its config.json and scaler.json (refuses one holding a run)."""
+    if (run_dir / rd.CHECKPOINT).exists() or (run_dir / rd.TEST_METRICS).exists():
+        raise FileExistsError(f"{run_dir} already holds a run; resume it (resume=True / --resume) or choose a new directory")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_dir / rd.CONFIG, cfg)
+    write_json_atomic(run_dir / rd.SCALER, data.scaler.to_dict())
+
+
+def _test_metrics(model: ForecastModel, data: Any, config: TrainConfig, device: torch.device, run_dir: Path | None,
+                  best_epoch: int) -> dict[str, float] | None:
+    """Every point score over every test window (None without test windows), written to the run directory."""
+    if len(data.test) == 0:
+        return None
+    metrics = evaluate(model, data.test, batch_size=config.eval_batch_size, device=device,
+                       scaler=data.scaler, raw_values=data.values, mase_scale=mase_scale(data))
+    metrics["best_epoch"] = best_epoch
+    if run_dir is not None:
+        write_json_atomic(run_dir / rd.TEST_METRICS, metrics)
+    return metrics
+
+
+def _calibrate(model: ForecastModel, data: Any, config: TrainConfig, device: torch.device,
+               run_dir: Path | None) -> Calibration:
+    """Split-conformal radii of the final weights on the validation windows, written to the run directory."""
+    calibration = calibrate(model, data.val, split="val", batch_size=config.eval_batch_size, device=device)
+    if run_dir is not None:
+        calibration.save(run_dir / rd.INTERVALS)
+    return calibration
+
+
+def _without_training(model, data, config, run_dir, device, started, model_kwargs, data_source, recipe) -> TrainResult:
+    """A model with nothing to learn: validate and test it as it is (no optimiser, no epochs)."""
+    if run_dir is not None:
+        _start_run_dir(run_dir, run_config(model, data, config, device, model_kwargs, data_source, recipe), data)
+        rd.write_jsonl(run_dir / rd.METRICS, [])  # no epochs
+        rd.save_weights(run_dir / rd.BEST, model)  # no parameters: an empty file, so load_run reads it like any run
+    val = evaluate(model, data.val, batch_size=config.eval_batch_size, device=device)
+    test_metrics = _test_metrics(model, data, config, device, run_dir, best_epoch=0)
+    calibration = _calibrate(model, data, config, device, run_dir)
+    return TrainResult(
+        model=model.eval(),
+        best_val_mse=val["mse"],
+        best_val_mae=val["mae"],
+        best_epoch=0,
+        epochs_run=0,
+        stopped_early=False,
+        seconds=time.perf_counter() - started,
+        history=[],
+        test_metrics=test_metrics,
+        run_dir=run_dir,
+        config=config,
+        calibration=calibration,
+    )
+
+
 # ----------------------------------------------------------------------------- train
 
 
@@ -223,6 +281,11 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
     if device.type == "cpu":
         keep_freed_memory()  # large activations reuse mapped memory instead of page-faulting it in again
     model.to(device)
+    if not model.trainable:
+        if resume:
+            raise ValueError(f"model {model.name!r} has nothing to train, so its run has no checkpoint to resume; "
+                             "run it again or evaluate its run directory")
+        return _without_training(model, data, config, run_dir, device, started, model_kwargs, data_source, recipe)
     use_amp = config.amp and device.type == "cuda"
     grad_scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     autocast = (lambda: torch.autocast("cuda", dtype=torch.float16)) if use_amp else nullcontext
@@ -252,11 +315,7 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
         torch.manual_seed(config.seed)  # dropout etc.; the model's init is the caller's business
         generator.manual_seed(config.seed)
         if run_dir is not None:
-            if (run_dir / rd.CHECKPOINT).exists():
-                raise FileExistsError(f"{run_dir} already holds a run; resume it (resume=True / --resume) or choose a new directory")
-            run_dir.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(run_dir / rd.CONFIG, run_config(model, data, config, device, model_kwargs, data_source, recipe))
-            write_json_atomic(run_dir / rd.SCALER, data.scaler.to_dict())
+            _start_run_dir(run_dir, run_config(model, data, config, device, model_kwargs, data_source, recipe), data)
 
     progress = _Progress(config.quiet, config.epochs, steps_per_epoch, start_epoch)
     try:
@@ -333,16 +392,8 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
         progress.close()
 
     model.load_state_dict(best_state)
-    test_metrics = None
-    if len(data.test) > 0:
-        test_metrics = evaluate(model, data.test, batch_size=config.eval_batch_size, device=device,
-                                scaler=data.scaler, raw_values=data.values)
-        test_metrics["best_epoch"] = best_epoch
-        if run_dir is not None:
-            write_json_atomic(run_dir / rd.TEST_METRICS, test_metrics)
-    calibration = calibrate(model, data.val, split="val", batch_size=config.eval_batch_size, device=device)
-    if run_dir is not None:
-        calibration.save(run_dir / rd.INTERVALS)
+    test_metrics = _test_metrics(model, data, config, device, run_dir, best_epoch)
+    calibration = _calibrate(model, data, config, device, run_dir)
     return TrainResult(
         model=model,
         best_val_mse=best_val,
