@@ -1,6 +1,8 @@
 # Set-up and everyday commands. Everything runs inside .venv, created on first use.
 #   make train   - set up, then train and evaluate DLinear on ETTh1 (lookback 336, horizon 96)
 #   make test    - set up, then run the test suite
+#   make gpu-check - on a CUDA machine: the cuda-marked tests, then a short timing table written to
+#                  benchmarks/results/gpu_check.json (see docs/bench.md, "Running on a GPU")
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -15,7 +17,7 @@ DATASET  ?= ETTh1
 LOOKBACK ?= 336
 HORIZON  ?= 96
 
-.PHONY: setup train test bench-mixers clean
+.PHONY: setup train test gpu-check bench-mixers clean
 
 setup: $(STAMP)
 
@@ -31,6 +33,12 @@ train: setup
 
 test: setup
 	$(BIN)/python -m pytest -n 2 -q
+
+# The CUDA tests (skipped, with the reason, without a device) and the timings; the timing script
+# exits 2 with one line when there is no CUDA device, so the target fails there.
+gpu-check: setup
+	$(BIN)/python -m pytest -m cuda -q -rs tests/test_cuda.py
+	$(BIN)/python benchmarks/gpu_check.py
 
 bench-mixers: setup
 	$(BIN)/python benchmarks/mixers.py

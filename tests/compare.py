@@ -6,9 +6,9 @@ import torch
 
 
 def assert_same(fast: torch.Tensor, ref: torch.Tensor, inputs, atol: float) -> None:
-    """fast == ref, and so are their gradients w.r.t. `inputs` under one random output weighting."""
+    """fast == ref (on any device), and so are their gradients w.r.t. `inputs` under one random output weighting."""
     torch.testing.assert_close(fast, ref, atol=atol, rtol=atol)
-    weight = torch.randn(fast.shape, generator=torch.Generator().manual_seed(1), dtype=fast.dtype)
+    weight = torch.randn(fast.shape, generator=torch.Generator().manual_seed(1), dtype=fast.dtype).to(fast.device)
     g_fast = torch.autograd.grad((fast * weight).sum(), inputs)
     g_ref = torch.autograd.grad((ref * weight).sum(), inputs)
     for a, b in zip(g_fast, g_ref):

@@ -167,6 +167,24 @@ def test_backward_inside_autocast_region_stays_float32(chunk_size):
         torch.testing.assert_close(g, r, atol=1e-6, rtol=1e-6)
 
 
+@pytest.mark.parametrize("chunk_size", [4, 32])  # the chunked / the one-chunk path
+def test_forward_inside_autocast_region_stays_float32(chunk_size):
+    """float32 inputs under bfloat16 autocast: both paths compute in float32 (the one-chunk path
+    used to run its products in bfloat16, and its backward then failed on mixed dtypes)."""
+    inputs = qkv(length=19, dtype=torch.float32)
+    weight = torch.randn(2, 3, 19, 4)
+    ref = linear_attention_chunked(*inputs, chunk_size=chunk_size)
+    ref_grads = torch.autograd.grad((ref * weight).sum(), inputs)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = linear_attention_chunked(*inputs, chunk_size=chunk_size)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, ref, atol=1e-6, rtol=1e-6)
+    grads = torch.autograd.grad((out * weight).sum(), inputs)
+    for g, r in zip(grads, ref_grads):
+        assert g.dtype == torch.float32
+        torch.testing.assert_close(g, r, atol=1e-6, rtol=1e-6)
+
+
 @pytest.mark.parametrize("narrow", [0, 64])  # every product as written / every narrow product transposed
 @pytest.mark.parametrize("slice_floats", [1, 300, 1 << 17])  # one row per slice, 2+2+1 rows, one slice
 def test_chunked_layouts_and_slices_match_naive(monkeypatch, narrow, slice_floats):

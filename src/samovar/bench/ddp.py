@@ -137,7 +137,13 @@ def run_rank(rank: int, world: int, spec: DDPSpec) -> dict[str, Any]:
         subset = EpochSubset(data.train, spec.max_steps_per_epoch * spec.batch_size)
     view.train = RankShare(subset if subset is not None else data.train, rank, world)
     net = build_model(spec.model, lookback, spec.horizon, data.channels, spec.model_kwargs, seed=spec.seed)
-    device = torch.device("cuda", rank % torch.cuda.device_count()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    if dist.get_backend() == "nccl":
+        # one GPU per process: this node's rank (torchrun's LOCAL_RANK; spawned processes: the rank),
+        # made the current device so NCCL and any unplaced CUDA work use it rather than GPU 0
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)) % torch.cuda.device_count())
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cpu")
     net.to(device)
     model = DistributedModel(net, device_ids=[device.index] if device.type == "cuda" else None)
     config.device = str(device)

@@ -422,13 +422,18 @@ def linear_attention_chunked(
     elif length <= chunk_size and initial_state is None and not return_state:
         mask = torch.ones(length, length, dtype=q.dtype, device=q.device).tril_()
         flat = (x.reshape(batch * heads, length, x.shape[-1]) for x in (q, k, v))
-        out = _OneChunkLinearAttention.apply(*flat, mask).reshape(batch, heads, length, width)
+        # autocast off: the products stay in the inputs' dtype, as the chunked path's (and both
+        # backwards') do; under autocast the forward would otherwise run in float16/bfloat16 and
+        # the backward fail on mixed dtypes
+        with torch.autocast(q.device.type, enabled=False):
+            out = _OneChunkLinearAttention.apply(*flat, mask).reshape(batch, heads, length, width)
         final = None  # not asked for
     else:
         mask = torch.ones(chunk, chunk, dtype=q.dtype, device=q.device).tril_()
-        out, final = _ChunkedLinearAttention.apply(
-            _to_chunks(q, chunk), _to_chunks(k, chunk), _to_chunks(v, chunk), s0.reshape(batch * heads, d_k, width), mask
-        )
+        with torch.autocast(q.device.type, enabled=False):
+            out, final = _ChunkedLinearAttention.apply(
+                _to_chunks(q, chunk), _to_chunks(k, chunk), _to_chunks(v, chunk), s0.reshape(batch * heads, d_k, width), mask
+            )
         out = out.view(batch, heads, -1, width)
         if out.shape[2] != length:
             out = out[:, :, :length]

@@ -303,7 +303,8 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
         ckpt = rd.load_resume_checkpoint(run_dir, config.to_dict(), defaults=TrainConfig().to_dict())
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        grad_scaler.load_state_dict(ckpt["grad_scaler"])
+        if ckpt["grad_scaler"]:  # empty when written without float16 (CPU, MPS, amp off): a CUDA resume starts a fresh scale
+            grad_scaler.load_state_dict(ckpt["grad_scaler"])
         history = list(ckpt["history"])
         best_val, best_epoch, bad_epochs, stopped = ckpt["best_val"], ckpt["best_epoch"], ckpt["bad_epochs"], ckpt["stopped"]
         best_state = ckpt["best_state"]
