@@ -7,8 +7,10 @@
 A model publishes its recipe as ``Model.paper_training_config(dataset[, horizon][, **options]) -> dict``
 (options: e.g. FITS's and CATS's ``script``, which of the authors' scripts):
 either plain TrainConfig keyword arguments (SAMoVAR, LinTrans, FixedVAR) or a description with
-``source``, ``lookback``, ``model`` (constructor hyper-parameters), ``dropout`` and ``search``
-beside the TrainConfig options (the baselines). Whatever the trainer cannot apply is named in
+``source``, ``lookback``, ``model`` (constructor hyper-parameters), ``dropout``, ``search`` and
+``notes`` (what the authors' script does that the trainer does not) beside the TrainConfig options
+(the baselines). A dataset the authors give no setting for is a ValueError stating why, which
+"auto" turns into the LTSF fallback with that reason in the notes. Whatever the trainer cannot apply is named in
 ``Recipe.notes``, never silently dropped.
 """
 
@@ -114,6 +116,7 @@ def resolve_recipe(model: str, dataset: str, horizon: int, recipe: str = "auto",
     lookback = raw.pop("lookback", None)  # the lookback is the caller's (default: Model.default_lookback(horizon))
     if "dropout" in model_kwargs or raw.get("dropout") == 0:  # given to the model, or none to apply
         raw.pop("dropout", None)
+    notes.extend(raw.pop("notes", None) or [])  # the recipe's own remarks (what the trainer does differently)
     search = raw.pop("search", None)
     if search:
         notes.append(f"the paper searched {search}; not searched here (the recipe's values used)")
