@@ -195,7 +195,7 @@ def training_recipe(owner: str, recipes: dict[str, dict | str], dataset: str) ->
         )
     entry = recipes[key]
     if isinstance(entry, str):
-        raise ValueError(f"{owner} has no published training recipe for {dataset}: {entry}")
+        raise ValueError(entry)
     return copy.deepcopy(dict(entry))
 
 

@@ -26,6 +26,14 @@ from .config import SCHEDULES, TrainConfig
 RECIPES = ("auto", "paper", "ltsf")
 LTSF_LABEL = "ltsf-default"
 
+# Models of the published reference tables (shared/reference/seed_table.csv) that samovar does not
+# implement: why no recipe resolves for them.
+NOT_IMPLEMENTED = {
+    "cats_ats": ("Lu et al.'s CATS (ICML 2024, auxiliary time series) is not implemented in samovar, so no "
+                 "training recipe is recorded for it (the registered 'cats' is Kim et al.'s cross-attention "
+                 "CATS, NeurIPS 2024, a different model)"),
+}
+
 
 @dataclass
 class Recipe:
@@ -98,6 +106,8 @@ def resolve_recipe(model: str, dataset: str, horizon: int, recipe: str = "auto",
 
     if recipe not in RECIPES:
         raise ValueError(f"recipe {recipe!r}: choose one of {', '.join(RECIPES)}")
+    if model.lower() in NOT_IMPLEMENTED:
+        raise ValueError(f"unknown model {model!r}: {NOT_IMPLEMENTED[model.lower()]}")
     cls = _model_class(model)
     if recipe == "ltsf":
         if options:
@@ -136,4 +146,19 @@ def resolve_recipe(model: str, dataset: str, horizon: int, recipe: str = "auto",
     return Recipe("paper", train, model_kwargs, label, notes, dict(options or {}), lookback, published)
 
 
-__all__ = ["RECIPES", "Recipe", "paper_recipe", "recipe_dataset_name", "resolve_recipe"]
+def paper_recipe_or_reason(model: str, dataset: str, horizon: int,
+                           options: dict[str, Any] | None = None) -> tuple[Recipe | None, str]:
+    """(the model's published recipe for `dataset` at `horizon`, "") or (None, the stated reason
+    why there is none: the model is not implemented, or its authors give no setting for the dataset)."""
+    from .runs import _model_class
+
+    if model.lower() in NOT_IMPLEMENTED:
+        return None, NOT_IMPLEMENTED[model.lower()]
+    raw, why = paper_recipe(_model_class(model), dataset, horizon, options)
+    if raw is None:
+        return None, why
+    return resolve_recipe(model, dataset, horizon, "paper", options), ""
+
+
+__all__ = ["NOT_IMPLEMENTED", "RECIPES", "Recipe", "paper_recipe", "paper_recipe_or_reason", "recipe_dataset_name",
+           "resolve_recipe"]
