@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..training.config import EPOCH_SCHEDULES, TrainConfig, epoch_learning_rate
-from ..training.recipes import paper_recipe
 from ..training.recipes import resolve_recipe as shared_resolve_recipe
 from .db import config_hash
 
@@ -124,16 +123,13 @@ def lookbacks_for(policy: str | int, model_cls: type, horizon: int) -> tuple[lis
 # ----------------------------------------------------------------------------- recipes
 
 
-def _paper_recipe(model_cls: type, dataset: str, horizon: int) -> tuple[dict | None, str]:
-    """The model's recipe for this dataset, or (None, why not)."""
-    return paper_recipe(model_cls, dataset, horizon)
-
-
 def resolve_recipe(model: str, model_cls: type, dataset: str, horizon: int) -> tuple[dict, dict, str, list[str]]:
     """(TrainConfig kwargs, model kwargs, recipe label, notes) of the paper recipe or the LTSF fallback.
 
-    ``samovar.training.recipes.resolve_recipe(model, dataset, horizon)`` (the one `samovar train`
-    uses), without the options the grid sets itself (RESULT_FREE: seed, device, threads, ...).
+    ``samovar.training.recipes.resolve_recipe(model, dataset, horizon, "auto")``, the one `samovar train`
+    uses (the grid has no recipe logic of its own: where ``--recipe paper`` resolves, the cell gets the
+    same recipe; where it is refused, the cell falls back to the LTSF recipe with the stated reason in
+    its notes), without the options the grid sets itself (RESULT_FREE: seed, device, threads, ...).
     Whatever the trainer cannot express is named in the notes, never silently dropped.
     """
     recipe = shared_resolve_recipe(model, dataset, horizon, "auto")
