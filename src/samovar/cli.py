@@ -70,7 +70,7 @@ def train(
                                "| paper | ltsf (Adam, lr 1e-4, type1, 10 epochs, patience 3). The options below override single fields."),
     epochs: Optional[int] = typer.Option(None, help="Maximum epochs (default: the recipe's; ltsf: 10)."),
     batch_size: Optional[int] = typer.Option(None, help="Windows per batch (default: the recipe's; ltsf: 32)."),
-    lr: Optional[float] = typer.Option(None, help="Learning rate (default: the recipe's; ltsf: 1e-4) (DLinear's ETTh1 runs use 0.005)."),
+    lr: Optional[float] = typer.Option(None, help="Learning rate (default: the recipe's; ltsf: 1e-4)."),
     schedule: Optional[str] = typer.Option(None, help="type1 | type2 | type3 | type2_cats | type3_fits | constant | cosine | onecycle (default: the recipe's; ltsf: type1)."),
     optimizer: Optional[str] = typer.Option(None, help="adam | adamw (default: the recipe's; ltsf: adam)."),
     betas: Optional[str] = typer.Option(None, help="Adam/AdamW beta1,beta2, e.g. 0.9,0.95 (default: the recipe's; ltsf: 0.9,0.999)."),
