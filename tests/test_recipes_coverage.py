@@ -133,3 +133,35 @@ def test_per_dataset_and_per_horizon_settings():
     assert traffic.lookback == 2880 and traffic.train["batch_size"] == 8 and traffic.model_kwargs["query_independence"]
     with pytest.raises(ValueError, match="script must be one of"):
         resolve_recipe("cats", "ETTh2", 96, "paper", {"script": "2880"})
+
+
+def test_the_paper_lookback_is_the_recipes_for_the_dataset(monkeypatch):
+    """`bench --lookback paper` and `samovar train` without --lookback use the lookback the recipe
+    publishes for the dataset (FITS: 360 on ETTh1, 720 on ETTm2), else the model's default."""
+    from typer.testing import CliRunner
+
+    from samovar.bench.grid import plan
+    from samovar.cli import app
+    from samovar.training import runs
+
+    cells = plan(["fits", "patchtst"], ["ETTh1", "ETTm2"], [96], [1], profile="paper", lookback="paper")
+    assert {(c.model, c.dataset): c.lookback for c in cells} == {
+        ("fits", "ETTh1"): 360, ("fits", "ETTm2"): 720, ("patchtst", "ETTh1"): 336, ("patchtst", "ETTm2"): 336}
+    (solar,) = plan(["fits"], ["Solar"], [96], [1], profile="paper", lookback="paper")
+    assert solar.lookback == 360 and solar.recipe == "ltsf-default"  # no recipe: the model's default
+
+    seen = {}
+
+    def stop(model, dataset, **kwargs):
+        seen.update(kwargs)
+        raise ValueError("stopped before training")
+
+    monkeypatch.setattr(runs, "fit_run", stop)
+    runner = CliRunner()
+    for args, lookback, where in ((["--dataset", "ETTm2"], 720, "the recipe's"),
+                                  (["--dataset", "ETTm2", "--lookback", "96"], 96, "given"),
+                                  (["--dataset", "ETTm2", "--recipe", "ltsf"], 360, "the model's default")):
+        result = runner.invoke(app, ["train", "--model", "fits", "--horizon", "96", "--quiet", *args],
+                               env={"COLUMNS": "300"})
+        line = " ".join(result.output.split())
+        assert f"lookback {lookback} ({where}" in line and seen["lookback"] == lookback, line

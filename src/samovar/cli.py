@@ -64,7 +64,7 @@ def train(
     model: str = typer.Option("dlinear", help="Registered model name (see `samovar models`)."),
     dataset: str = typer.Option("ETTh1", help="Registered dataset name, 'synthetic', or a CSV/NPZ file path."),
     horizon: int = typer.Option(96, help="Steps to forecast."),
-    lookback: Optional[int] = typer.Option(None, help="Input steps (default: the model's published lookback)."),
+    lookback: Optional[int] = typer.Option(None, help="Input steps (default: the paper recipe's lookback for the dataset, else the model's published default)."),
     data_dir: Optional[Path] = typer.Option(None, help="Directory with the dataset files (else $SAMOVAR_DATA_DIR, cache, download)."),
     recipe: str = typer.Option("auto", help="auto (the model's published recipe when it has one for the dataset, else ltsf) "
                                "| paper | ltsf (Adam, lr 1e-4, type1, 10 epochs, patience 3). The options below override single fields."),
@@ -101,7 +101,6 @@ def train(
             result, data = resume_run(resume, quiet=quiet, device=device if device != "auto" else None, data_dir=data_dir)
         else:
             given_lookback = lookback
-            lookback = resolve_lookback(model, lookback, horizon)
             given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "schedule": schedule, "optimizer": optimizer,
                      "betas": _betas(betas), "weight_decay": weight_decay, "patience": patience,
                      "grad_clip": grad_clip, "accumulate": accumulate, "seed": seed}
@@ -110,7 +109,10 @@ def train(
                 overrides["grad_clip"] = None
             overrides.update(device=device, threads=threads, quiet=quiet)
             config, kwargs, rec = recipe_training(model, dataset, horizon, recipe, overrides, parse_set_options(set_))
-            where = "given" if given_lookback is not None else f"the model's default for horizon {horizon}"
+            published = rec.lookback if rec.name == "paper" and given_lookback is None else None
+            lookback = resolve_lookback(model, published or given_lookback, horizon)
+            where = ("given" if given_lookback is not None else "the recipe's" if published
+                     else f"the model's default for horizon {horizon}")
             changed = sorted(k for k in overrides if k in given)
             console.print(f"recipe: {rec.label}" + (f", overridden: {', '.join(changed)}" if changed else "")
                           + f"; {config.optimizer} lr {config.lr:g}, {config.schedule}, {config.epochs} epochs, "
