@@ -76,8 +76,8 @@ def test_recipe_model_options_build_a_valid_model(horizon):
     torch.manual_seed(0)
     channels = 3
     cases = [(model, dataset, {}) for model, dataset in all_pairs()]
-    cases += [("cats", dataset, {"script": script}) for dataset in ("ETTh1", "ECL", "Traffic") for script in ("96", "2880")
-              if (dataset, script) != ("ETTh1", "2880")]
+    cases += [("cats", dataset, {"script": script}) for dataset in ("ETTh1", "ECL", "Traffic")
+              for script in ("96", "2880") if (dataset, script) != ("ETTh1", "2880")]
     cases += [("fits", "ETTh1", {"script": "fin"})]
     for model, dataset, options in cases:
         rec, _ = paper_recipe_or_reason(model, dataset, horizon, options)

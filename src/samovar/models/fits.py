@@ -241,11 +241,13 @@ _RECIPES = {
     "ecl": {"grid": {**_best("electricity.sh", 720, 128, 20, 24, 10),
                      "source": "VEWOXIC/FITS scripts/FITS/electricity.sh (a grid search; its first point), "
                                "run_longExp_F.py defaults",
-                     "search": {"lookback": [720, 360, 180, 90], "harmonic_order": [10, 8, 6, 4], "train_mode": [1, 2]}}},
+                     "search": {"lookback": [720, 360, 180, 90], "harmonic_order": [10, 8, 6, 4],
+                                "train_mode": [1, 2]}}},
     "traffic": {"grid": {**_best("traffic.sh", 720, 128, 10, 24, 10),
                          "source": "VEWOXIC/FITS scripts/FITS/traffic.sh (a grid search; its first point), "
                                    "run_longExp_F.py defaults",
-                         "search": {"lookback": [720, 360, 180, 90], "harmonic_order": [10, 8, 5], "train_mode": [1, 2]}}},
+                         "search": {"lookback": [720, 360, 180, 90], "harmonic_order": [10, 8, 5],
+                                    "train_mode": [1, 2]}}},
     "solar": _NO_SCRIPT.format("Solar"),
     "pems03": _NO_SCRIPT.format("PEMS03"),
     "pems04": _NO_SCRIPT.format("PEMS04"),
