@@ -35,8 +35,11 @@ def tiny(**kw) -> list[Cell]:
 
 
 def test_recipes_of_both_shapes_and_the_fallback():
-    train, model_kwargs, label, notes = resolve_recipe("dlinear", model_class("dlinear"), "ETTh1", 96)
+    train, model_kwargs, label, notes = resolve_recipe("dlinear", model_class("dlinear"), "Solar", 96)
     assert (train, model_kwargs, label) == ({}, {}, "ltsf-default") and "LTSF default" in notes[0]
+    assert "no Solar setting" in notes[0]  # the stated reason
+    train, model_kwargs, label, notes = resolve_recipe("dlinear", model_class("dlinear"), "ETTh1", 96)
+    assert label.startswith("paper (cure-lab/LTSF-Linear") and train["lr"] == 0.005 and notes == []
     train, model_kwargs, label, notes = resolve_recipe("samovar", model_class("samovar"), "ECL", 96)
     assert train["batch_size"] == 8 and train["accumulate"] == 4 and train["optimizer"] == "adamw"
     assert "seed" not in train  # the grid's seeds decide
@@ -47,8 +50,10 @@ def test_recipes_of_both_shapes_and_the_fallback():
     assert train["betas"] == (0.9, 0.95) and train["onecycle_anneal"] == "linear" and notes == []
     train, _, _, notes = resolve_recipe("fits", model_class("fits"), "ETTh1", 96)
     assert train["schedule"] == "type3_fits" and notes == []
-    train, _, label, notes = resolve_recipe("patchtst", model_class("patchtst"), "Weather", 96)
-    assert label == "ltsf-default" and "no published recipe for Weather" in notes[0]
+    train, model_kwargs, label, notes = resolve_recipe("patchtst", model_class("patchtst"), "Weather", 96)
+    assert "weather.sh" in label and model_kwargs["d_model"] == 128 and train["patience"] == 20 and notes == []
+    train, _, label, notes = resolve_recipe("patchtst", model_class("patchtst"), "PEMS08", 96)
+    assert label == "ltsf-default" and "no published recipe for PEMS08" in notes[0]
 
 
 def test_lookback_policy():

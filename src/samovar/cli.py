@@ -100,13 +100,13 @@ def train(
     model: str = typer.Option("dlinear", help="Registered model name (see `samovar models`)."),
     dataset: str = typer.Option("ETTh1", help="Registered dataset name, 'synthetic', or a CSV/NPZ file path."),
     horizon: int = typer.Option(96, help="Steps to forecast."),
-    lookback: Optional[int] = typer.Option(None, help="Input steps (default: the model's published lookback)."),
+    lookback: Optional[int] = typer.Option(None, help="Input steps (default: the paper recipe's lookback for the dataset, else the model's published default)."),
     data_dir: Optional[Path] = typer.Option(None, help="Directory with the dataset files (else $SAMOVAR_DATA_DIR, cache, download)."),
     recipe: str = typer.Option("auto", help="auto (the model's published recipe when it has one for the dataset, else ltsf) "
                                "| paper | ltsf (Adam, lr 1e-4, type1, 10 epochs, patience 3). The options below override single fields."),
     epochs: Optional[int] = typer.Option(None, help="Maximum epochs (default: the recipe's; ltsf: 10)."),
     batch_size: Optional[int] = typer.Option(None, help="Windows per batch (default: the recipe's; ltsf: 32)."),
-    lr: Optional[float] = typer.Option(None, help="Learning rate (default: the recipe's; ltsf: 1e-4) (DLinear's ETTh1 runs use 0.005)."),
+    lr: Optional[float] = typer.Option(None, help="Learning rate (default: the recipe's; ltsf: 1e-4)."),
     schedule: Optional[str] = typer.Option(None, help="type1 | type2 | type3 | type2_cats | type3_fits | constant | cosine | onecycle (default: the recipe's; ltsf: type1)."),
     optimizer: Optional[str] = typer.Option(None, help="adam | adamw (default: the recipe's; ltsf: adam)."),
     betas: Optional[str] = typer.Option(None, help="Adam/AdamW beta1,beta2, e.g. 0.9,0.95 (default: the recipe's; ltsf: 0.9,0.999)."),
@@ -141,7 +141,6 @@ def train(
             result, data = resume_run(resume, quiet=quiet, device=device if device != "auto" else None, data_dir=data_dir)
         else:
             given_lookback = lookback
-            lookback = resolve_lookback(model, lookback, horizon)
             given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "schedule": schedule, "optimizer": optimizer,
                      "betas": _betas(betas), "weight_decay": weight_decay, "patience": patience,
                      "grad_clip": grad_clip, "accumulate": accumulate, "seed": seed, "loss": loss,
@@ -151,8 +150,11 @@ def train(
                 overrides["grad_clip"] = None
             overrides.update(device=device, threads=threads, quiet=quiet)
             config, kwargs, rec = recipe_training(model, dataset, horizon, recipe, overrides, parse_set_options(set_))
+            published = rec.lookback if rec.name == "paper" and given_lookback is None else None
+            lookback = resolve_lookback(model, published or given_lookback, horizon)
             data = prepare_source(dataset, lookback, horizon, data_dir, _split(split), fill)  # data errors come first
-            where = "given" if given_lookback is not None else f"the model's default for horizon {horizon}"
+            where = ("given" if given_lookback is not None else "the recipe's" if published
+                     else f"the model's default for horizon {horizon}")
             if model_class(model).trainable:
                 changed = sorted(k for k in overrides if k in given)
                 console.print(f"recipe: {rec.label}" + (f", overridden: {', '.join(changed)}" if changed else "")

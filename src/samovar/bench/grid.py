@@ -12,7 +12,8 @@ Profiles:
          windows, shifted every epoch), evaluated QUICK_EVAL_BATCH windows at a time.
          Validation and test always use every window.
 
-Lookback policy: "paper" (``Model.default_lookback(horizon)``), a fixed number ("336"), or a
+Lookback policy: "paper" (the paper recipe's lookback for the dataset, as ``samovar train`` uses
+it, else ``Model.default_lookback(horizon)``), a fixed number ("336"), or a
 list ("96,336,720"): every listed lookback is trained and the report keeps, per
 (model, dataset, horizon, seed), the one with the lowest *validation* MSE (never test).
 """
@@ -23,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..training.config import EPOCH_SCHEDULES, TrainConfig, epoch_learning_rate
-from ..training.recipes import paper_recipe
+from ..training.recipes import Recipe
 from ..training.recipes import resolve_recipe as shared_resolve_recipe
 from .db import config_hash
 
@@ -108,11 +109,15 @@ def parse_list(text: str | list | tuple, what: str, cast=str) -> list:
     return list(dict.fromkeys(out))  # order kept, duplicates dropped
 
 
-def lookbacks_for(policy: str | int, model_cls: type, horizon: int) -> tuple[list[int], str | None]:
-    """(candidate lookbacks, note) for a policy: "paper", "336" or "96,336,720"."""
+def lookbacks_for(policy: str | int, model_cls: type, horizon: int,
+                  published: int | None = None) -> tuple[list[int], str | None]:
+    """(candidate lookbacks, note) for a policy: "paper", "336" or "96,336,720".
+
+    "paper": `published` (the paper recipe's lookback for the cell's dataset, as `samovar train`
+    uses it) when given, else ``Model.default_lookback(horizon)``."""
     text = str(policy).strip().lower()
     if text == "paper":
-        lookback = model_cls.default_lookback(int(horizon))
+        lookback = published or model_cls.default_lookback(int(horizon))
         if lookback is None:
             return [FALLBACK_LOOKBACK], f"no published lookback for this horizon; used {FALLBACK_LOOKBACK}"
         return [int(lookback)], None
@@ -124,19 +129,19 @@ def lookbacks_for(policy: str | int, model_cls: type, horizon: int) -> tuple[lis
 # ----------------------------------------------------------------------------- recipes
 
 
-def _paper_recipe(model_cls: type, dataset: str, horizon: int) -> tuple[dict | None, str]:
-    """The model's recipe for this dataset, or (None, why not)."""
-    return paper_recipe(model_cls, dataset, horizon)
-
-
 def resolve_recipe(model: str, model_cls: type, dataset: str, horizon: int) -> tuple[dict, dict, str, list[str]]:
     """(TrainConfig kwargs, model kwargs, recipe label, notes) of the paper recipe or the LTSF fallback.
 
-    ``samovar.training.recipes.resolve_recipe(model, dataset, horizon)`` (the one `samovar train`
-    uses), without the options the grid sets itself (RESULT_FREE: seed, device, threads, ...).
+    ``samovar.training.recipes.resolve_recipe(model, dataset, horizon, "auto")``, the one `samovar train`
+    uses (the grid has no recipe logic of its own: where ``--recipe paper`` resolves, the cell gets the
+    same recipe; where it is refused, the cell falls back to the LTSF recipe with the stated reason in
+    its notes), without the options the grid sets itself (RESULT_FREE: seed, device, threads, ...).
     Whatever the trainer cannot express is named in the notes, never silently dropped.
     """
-    recipe = shared_resolve_recipe(model, dataset, horizon, "auto")
+    return _cell_recipe(shared_resolve_recipe(model, dataset, horizon, "auto"))
+
+
+def _cell_recipe(recipe: Recipe) -> tuple[dict, dict, str, list[str]]:
     train = {k: v for k, v in recipe.train.items() if k not in RESULT_FREE}
     return train, dict(recipe.model_kwargs), recipe.label, list(recipe.notes)
 
@@ -229,7 +234,8 @@ def plan(
         cls = registry.model_class(model)
         for dataset in map(canonical_dataset, datasets):
             for horizon in horizons:
-                train, model_kwargs, recipe, notes = resolve_recipe(model, cls, dataset, horizon)
+                resolved = shared_resolve_recipe(model, dataset, horizon, "auto")
+                train, model_kwargs, recipe, notes = _cell_recipe(resolved)
                 if max_epochs is not None and train.get("epochs", TrainConfig.epochs) > max_epochs:
                     train["epochs"] = int(max_epochs)
                     notes = notes + _capped_schedule_notes(train)
@@ -238,7 +244,8 @@ def plan(
                 if overrides:
                     train.update(overrides)
                 TrainConfig(**train)  # validate now, not in a worker
-                candidates, lb_note = lookbacks_for(lookback, cls, horizon)
+                published = resolved.lookback if resolved.name == "paper" else None
+                candidates, lb_note = lookbacks_for(lookback, cls, horizon, published)
                 for lb in candidates:
                     if (dataset, lb, horizon) not in na_cache:
                         na_cache[dataset, lb, horizon] = na_reason(dataset, lb, horizon, data_dir, download)

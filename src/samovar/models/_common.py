@@ -5,6 +5,8 @@ Not a model module (the leading underscore keeps the registry from importing it 
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -173,12 +175,52 @@ class MultiheadAttention(nn.Module):
         return self.proj_dropout(self.out_proj(out)), scores
 
 
-def training_recipe(owner: str, recipes: dict[str, dict], dataset: str) -> dict:
-    """Look up a paper's training recipe by dataset name (case-insensitive); a copy."""
+def training_recipe(owner: str, recipes: dict[str, dict | str], dataset: str) -> dict:
+    """Look up a paper's training recipe by dataset name (case-insensitive, registry aliases
+    such as "electricity" for ECL accepted); a copy.
+
+    An entry that is a string is the stated reason why the authors publish no setting for that
+    dataset: it is raised as the ValueError's message, as is an unrecorded dataset.
+    """
     key = dataset.lower()
+    if key not in recipes:
+        from ..data.registry import find_spec  # light: the registry imports no pandas
+
+        spec = find_spec(dataset)
+        key = spec.name.lower() if spec is not None else key
     if key not in recipes:
         raise ValueError(
             f"{owner} has no published training recipe recorded for dataset {dataset!r}; "
-            f"recorded: {', '.join(sorted(recipes))}"
+            f"recorded: {', '.join(sorted(k for k, v in recipes.items() if not isinstance(v, str)))}"
         )
-    return dict(recipes[key])
+    entry = recipes[key]
+    if isinstance(entry, str):
+        raise ValueError(entry)
+    return copy.deepcopy(dict(entry))
+
+
+def recipe_at_horizon(recipe: dict, horizon: int | None) -> dict:
+    """Apply a recipe's per-horizon settings (its optional ``"horizons"``: {H: changed fields};
+    a changed ``"model"`` is merged into the recipe's) for `horizon`; a copy without ``"horizons"``.
+
+    Without a horizon the recipe's own fields are returned. A horizon the authors' script does not
+    run takes the setting of the nearest one it runs (the longer on a tie), and a note says so.
+    """
+    recipe = copy.deepcopy(dict(recipe))
+    table = recipe.pop("horizons", None)
+    if not table or horizon is None:
+        return recipe
+    listed = sorted(table)
+    chosen = min(listed, key=lambda h: (abs(h - int(horizon)), -h))
+    if chosen != int(horizon):
+        recipe.setdefault("notes", []).append(
+            f"the authors' script runs horizons {listed}, not {horizon}; the setting of horizon {chosen} is used"
+        )
+    for field, value in copy.deepcopy(table[chosen]).items():
+        if field == "model":
+            recipe["model"] = {**recipe.get("model", {}), **value}
+        elif field == "notes":
+            recipe.setdefault("notes", []).extend(value)
+        else:
+            recipe[field] = value
+    return recipe

@@ -48,6 +48,7 @@ from ._common import (
     check_positive_int,
     num_patches,
     patchify,
+    recipe_at_horizon,
     training_recipe,
 )
 from .base import ForecastModel
@@ -158,17 +159,25 @@ class CATS(ForecastModel):
 
     @classmethod
     def paper_training_config(cls, dataset: str, horizon: int | None = None, script: str = "512") -> dict:
-        """The authors' ETTh1 recipe for lookback 512 (``script="512"``, ``scripts/ETTh1_512_input.sh``)
-        or 96 (``script="96"``, ``scripts/ETTh1_96_input.sh``; patch 48, d_ff 512, 32 heads, batch 256).
-        Both with ``run.py`` defaults: Adam, lr 1e-3, 10 epochs, patience 10, CATS's own "type2"
-        schedule (``type2_cats``: lr halved after epochs 2, 4, 6, 8, 10), dropout 0.2, QAM end
-        probability by horizon. ``exp_main.py`` builds a OneCycleLR it never steps; building it
-        sets the lr to max_lr / 25, so epochs 1-2 run at lr/25 (``pre_schedule_lr_div``), and sets
-        Adam's beta1 to its max_momentum 0.95, which nothing resets (``betas`` (0.95, 0.999))."""
+        """The authors' recipe for `dataset` from their lookback-512 (``script="512"``,
+        ``scripts/<dataset>_512_input.sh``), lookback-96 (``"96"``, ``<dataset>_96_input.sh``) or,
+        for ECL and Traffic, lookback-2880 (``"2880"``, ``<dataset>_2880_Large_input.sh``) script,
+        with ``run.py`` defaults: Adam, lr 1e-3, 30 epochs, patience 10, 3 layers, dropout 0.2,
+        patch = stride = 24, QAM from 0.1 to an end probability by horizon (0.2 / 0.3 / 0.5 / 0.7),
+        CATS's own "type2" schedule (``type2_cats``: lr halved after epochs 2, 4, 6, 8, 10).
+        Per script: d_model, d_ff, heads, batch, epochs (ETTh1/ETTh2: 10; Traffic: 100 with
+        patience 20; Weather-512: 10 at horizon 720 only), query sharing (``query_independence``:
+        ETTh2, ETTm2, Traffic), patch 48 (ETTh1/ETTh2 at lookback 96), "type1" (ETTh2-96) and the
+        "TST" schedule of ECL and Traffic (torch's OneCycleLR stepped per batch, pct_start 0.4 for
+        ECL-512/96, else 0.3; ECL-2880: lr 1e-2 with "type2").
+        With the per-epoch schedules ``exp_main.py`` builds a OneCycleLR it never steps; building it
+        sets the lr to max_lr / 25, so the epochs before the rule first sets the lr run at lr/25
+        (``pre_schedule_lr_div``), and sets Adam's beta1 to its max_momentum 0.95, which nothing
+        resets (``betas`` (0.95, 0.999)). The authors' scripts have no Solar or PEMS setting."""
         recipes = training_recipe("CATS", _RECIPES, dataset)
         if script not in recipes:
-            raise ValueError(f"CATS script must be one of {sorted(recipes)}, got {script!r}")
-        recipe = dict(recipes[script])
+            raise ValueError(f"CATS script must be one of {sorted(recipes)} for {dataset}, got {script!r}")
+        recipe = recipe_at_horizon(recipes[script], horizon)
         if horizon is not None:
             recipe["model"] = dict(recipe["model"], qam_end=default_qam_end(horizon))
         return recipe
@@ -213,37 +222,78 @@ def default_qam_end(horizon: int) -> float:
     return 0.7
 
 
+def _script(name: str, lookback: int, d_model: int, d_ff: int, heads: int, batch_size: int, epochs: int = 30,
+            patience: int = 10, schedule: str = "type2_cats", lr: float = 1e-3, patch_len: int = 24,
+            query_independence: bool = False, pct_start: float = 0.3, **extra) -> dict:
+    """One script's setting (the rest: run.py defaults); schedule "TST": the one-cycle schedule."""
+    recipe = {
+        "source": f"dongbeank/CATS scripts/{name}, run.py defaults, exp/exp_main.py",
+        "lookback": lookback,
+        "optimizer": "adam",
+        "lr": lr,
+        "batch_size": batch_size,
+        "epochs": epochs,
+        "patience": patience,
+    }
+    if schedule == "TST":  # OneCycleLR(max_lr=lr, pct_start, epochs, steps_per_epoch) stepped every batch
+        recipe.update({"schedule": "onecycle", "onecycle_pct_start": pct_start, "onecycle_anneal": "cos",
+                       "onecycle_div_factor": 25.0, "onecycle_final_div_factor": 1e4,
+                       "onecycle_momentum": (0.85, 0.95)})
+    else:
+        recipe.update({
+            "schedule": schedule,  # type2_cats: lr * 0.5**min(5, epoch // 2) for 0-based epoch >= 2
+            "pre_schedule_lr_div": 25.0,  # until the rule first sets the lr: the unused OneCycleLR's lr / 25
+            "betas": (0.95, 0.999),  # the unused OneCycleLR's max_momentum, set once as Adam's beta1
+        })
+    model = {"layers": 3, "heads": heads, "d_model": d_model, "d_ff": d_ff, "dropout": 0.2,
+             "patch_len": patch_len, "stride": patch_len, "qam_start": 0.1, "qam_end": 0.2}
+    if query_independence:
+        model["query_independence"] = True
+    return {**recipe, "dropout": 0.2, "model": model, **extra}
+
+
+_NO_SCRIPT = ("CATS's official scripts (dongbeank/CATS scripts/: ETTh1/2, ETTm1/2, Weather, Electricity, "
+              "Traffic) have no {} setting")
+
 _RECIPES = {
     "etth1": {
-        "512": {
-            "source": "dongbeank/CATS scripts/ETTh1_512_input.sh, run.py defaults, exp/exp_main.py",
-            "lookback": 512,
-            "optimizer": "adam",
-            "lr": 1e-3,
-            "batch_size": 128,
-            "epochs": 10,
-            "patience": 10,
-            "schedule": "type2_cats",  # lr * 0.5**min(5, epoch // 2) for 0-based epoch >= 2
-            "pre_schedule_lr_div": 25.0,  # epochs 0-1: the unused OneCycleLR's starting lr, lr / 25
-            "betas": (0.95, 0.999),  # the unused OneCycleLR's max_momentum, set once as Adam's beta1
-            "dropout": 0.2,
-            "model": {"layers": 3, "heads": 16, "d_model": 256, "d_ff": 256, "dropout": 0.2,
-                      "patch_len": 24, "stride": 24, "qam_start": 0.1, "qam_end": 0.2},
-        },
-        "96": {
-            "source": "dongbeank/CATS scripts/ETTh1_96_input.sh, run.py defaults, exp/exp_main.py",
-            "lookback": 96,
-            "optimizer": "adam",
-            "lr": 1e-3,
-            "batch_size": 256,
-            "epochs": 10,
-            "patience": 10,
-            "schedule": "type2_cats",
-            "pre_schedule_lr_div": 25.0,
-            "betas": (0.95, 0.999),
-            "dropout": 0.2,
-            "model": {"layers": 3, "heads": 32, "d_model": 256, "d_ff": 512, "dropout": 0.2,
-                      "patch_len": 48, "stride": 48, "qam_start": 0.1, "qam_end": 0.2},
-        },
-    }
+        "512": _script("ETTh1_512_input.sh", 512, 256, 256, 16, 128, epochs=10),
+        "96": _script("ETTh1_96_input.sh", 96, 256, 512, 32, 256, epochs=10, patch_len=48),
+    },
+    "etth2": {
+        "512": _script("ETTh2_512_input.sh", 512, 256, 512, 16, 256, epochs=10, query_independence=True),
+        "96": _script("ETTh2_96_input.sh", 96, 256, 512, 32, 256, epochs=10, schedule="type1", patch_len=48,
+                      query_independence=True),
+    },
+    "ettm1": {
+        "512": _script("ETTm1_512_input.sh", 512, 128, 256, 16, 128),
+        "96": _script("ETTm1_96_input.sh", 96, 256, 512, 32, 128),
+    },
+    "ettm2": {
+        "512": _script("ETTm2_512_input.sh", 512, 256, 512, 16, 128, query_independence=True),
+        "96": _script("ETTm2_96_input.sh", 96, 256, 512, 32, 128, query_independence=True),
+    },
+    "weather": {
+        "512": _script("Weather_512_input.sh", 512, 128, 256, 16, 128,
+                       horizons={96: {}, 192: {}, 336: {}, 720: {"epochs": 10}}),
+        "96": _script("Weather_96_input.sh", 96, 256, 512, 32, 64),
+    },
+    "ecl": {
+        "512": _script("Electricity_512_input.sh", 512, 128, 256, 16, 32, schedule="TST", pct_start=0.4),
+        "96": _script("Electricity_96_input.sh", 96, 256, 512, 32, 32, schedule="TST", pct_start=0.4),
+        "2880": _script("Electricity_2880_Large_input.sh", 2880, 128, 256, 16, 32, lr=1e-2),
+    },
+    "traffic": {
+        "512": _script("Traffic_512_input.sh", 512, 128, 256, 16, 32, epochs=100, patience=20, schedule="TST",
+                       query_independence=True),
+        "96": _script("Traffic_96_input.sh", 96, 256, 512, 32, 32, epochs=100, patience=20, schedule="TST",
+                      query_independence=True),
+        "2880": _script("Traffic_2880_Large_input.sh", 2880, 128, 256, 16, 8, epochs=100, patience=20,
+                        schedule="TST", query_independence=True),
+    },
+    "solar": _NO_SCRIPT.format("Solar"),
+    "pems03": _NO_SCRIPT.format("PEMS03"),
+    "pems04": _NO_SCRIPT.format("PEMS04"),
+    "pems07": _NO_SCRIPT.format("PEMS07"),
+    "pems08": _NO_SCRIPT.format("PEMS08"),
 }

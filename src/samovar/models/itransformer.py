@@ -24,7 +24,15 @@ import torch
 from torch import nn
 
 from . import register
-from ._common import InstanceNorm, MultiheadAttention, check_dropout, check_input, check_positive_int, training_recipe
+from ._common import (
+    InstanceNorm,
+    MultiheadAttention,
+    check_dropout,
+    check_input,
+    check_positive_int,
+    recipe_at_horizon,
+    training_recipe,
+)
 from .base import ForecastModel
 
 
@@ -77,12 +85,13 @@ class ITransformer(ForecastModel):
 
     @classmethod
     def paper_training_config(cls, dataset: str, horizon: int | None = None) -> dict:
-        """The authors' ETTh1 recipe: Adam, lr 1e-4, batch 32, 10 epochs, patience 3, "type1"
-        (lr halved every epoch); d_model = d_ff = 256 for horizons <= 192, 512 above."""
-        recipe = training_recipe("iTransformer", _RECIPES, dataset)
-        if horizon is not None and horizon > 192:
-            recipe["model"] = dict(recipe["model"], d_model=512, d_ff=512)
-        return recipe
+        """The authors' recipe for `dataset` (``scripts/multivariate_forecasting/<dataset>/...sh`` +
+        ``run.py`` defaults): lookback 96, Adam, 10 epochs, patience 3, "type1" (lr halved every
+        epoch), 8 heads, dropout 0.1, d_ff = d_model; layers, d_model, lr, batch size (and for PEMS
+        the series normalisation ``use_norm``) per dataset, and per horizon where the script
+        changes them (ETTh1: d_model 256 for horizons 96/192, 512 for 336/720; PEMS08). The PEMS
+        scripts run horizons 12/24/48/96 only: a longer horizon gets the horizon-96 setting, with a note."""
+        return recipe_at_horizon(training_recipe("iTransformer", _RECIPES, dataset), horizon)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(self, x)
@@ -98,17 +107,40 @@ class ITransformer(ForecastModel):
         return y
 
 
-_RECIPES = {
-    "etth1": {
-        "source": "thuml/iTransformer scripts/multivariate_forecasting/ETT/iTransformer_ETTh1.sh, run.py defaults",
+def _script(path: str, layers: int, d_model: int, lr: float = 1e-4, batch_size: int = 32, **extra) -> dict:
+    """One dataset's setting from the authors' script (the rest: run.py defaults)."""
+    return {
+        "source": f"thuml/iTransformer scripts/multivariate_forecasting/{path}, run.py defaults",
         "lookback": 96,
         "optimizer": "adam",
-        "lr": 1e-4,
-        "batch_size": 32,
+        "lr": lr,
+        "batch_size": batch_size,
         "epochs": 10,
         "patience": 3,
         "schedule": "type1",  # lr * 0.5**(epoch-1)
         "dropout": 0.1,
-        "model": {"layers": 2, "heads": 8, "d_model": 256, "d_ff": 256, "dropout": 0.1},
+        "model": {"layers": layers, "heads": 8, "d_model": d_model, "d_ff": d_model, "dropout": 0.1},
+        **extra,
     }
+
+
+_LARGE = {"model": {"d_model": 512, "d_ff": 512}}
+_PEMS_DEEP = {"lr": 1e-3, "batch_size": 16, "model": {"layers": 4, "use_norm": False}}
+
+_RECIPES = {
+    "etth1": _script("ETT/iTransformer_ETTh1.sh", 2, 256, horizons={96: {}, 192: {}, 336: _LARGE, 720: _LARGE}),
+    "etth2": _script("ETT/iTransformer_ETTh2.sh", 2, 128),
+    "ettm1": _script("ETT/iTransformer_ETTm1.sh", 2, 128),
+    "ettm2": _script("ETT/iTransformer_ETTm2.sh", 2, 128),
+    "weather": _script("Weather/iTransformer.sh", 3, 512),
+    "ecl": _script("ECL/iTransformer.sh", 3, 512, lr=5e-4, batch_size=16),
+    "traffic": _script("Traffic/iTransformer.sh", 4, 512, lr=1e-3, batch_size=16),
+    "solar": _script("SolarEnergy/iTransformer.sh", 2, 512, lr=5e-4),
+    "pems03": _script("PEMS/iTransformer_03.sh", 4, 512, lr=1e-3, horizons={12: {}, 24: {}, 48: {}, 96: {}}),
+    "pems04": {**_script("PEMS/iTransformer_04.sh", 4, 1024, lr=5e-4, horizons={12: {}, 24: {}, 48: {}, 96: {}}),
+               "model": {"layers": 4, "heads": 8, "d_model": 1024, "d_ff": 1024, "dropout": 0.1, "use_norm": False}},
+    "pems07": {**_script("PEMS/iTransformer_07.sh", 2, 512, lr=1e-3,
+                         horizons={12: {}, 24: {}, 48: _PEMS_DEEP, 96: _PEMS_DEEP}),
+               "model": {"layers": 2, "heads": 8, "d_model": 512, "d_ff": 512, "dropout": 0.1, "use_norm": False}},
+    "pems08": _script("PEMS/iTransformer_08.sh", 2, 512, horizons={12: {}, 24: {}, 48: _PEMS_DEEP, 96: _PEMS_DEEP}),
 }

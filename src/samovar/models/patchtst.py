@@ -32,6 +32,7 @@ from ._common import (
     check_positive_int,
     num_patches,
     patchify,
+    recipe_at_horizon,
     training_recipe,
 )
 from .base import ForecastModel
@@ -113,16 +114,22 @@ class PatchTST(ForecastModel):
 
     @classmethod
     def paper_training_config(cls, dataset: str, horizon: int | None = None) -> dict:
-        """The authors' recipe for `dataset` (only ETTh1 recorded): optimiser, schedule, model hyper-parameters.
+        """The authors' recipe for `dataset` (``PatchTST_supervised/scripts/PatchTST/<dataset>.sh`` +
+        ``run_longExp.py`` defaults; the same for every horizon): optimiser, schedule, model hyper-parameters.
 
-        ETTh1 (``PatchTST_supervised/scripts/PatchTST/etth1.sh`` + ``run_longExp.py`` defaults):
-        Adam, lr 1e-4, batch 128, 100 epochs, early-stopping patience 100 (i.e. none in
-        practice), "type3" schedule (lr for epochs 2-4, then x0.9 per epoch). Epoch 1 runs at lr/25
+        All: lookback 336, patch 16 / stride 8, 3 layers, Adam, lr 1e-4, 100 epochs.
+        ETTh1/ETTh2: 4 heads, d_model 16, d_ff 128, dropout 0.3, batch 128, patience 100 (i.e. none
+        in practice), "type3" schedule (lr for epochs 2-4, then x0.9 per epoch). Epoch 1 runs at lr/25
         (``pre_schedule_lr_div``): ``exp_main.py`` builds a OneCycleLR it never steps for "type3",
         and building it sets the lr to max_lr / 25 and Adam's beta1 to its max_momentum 0.95,
         which nothing resets (``betas`` (0.95, 0.999)).
+        Weather: the same schedule with 16 heads, d_model 128, d_ff 256, dropout 0.2, patience 20.
+        ETTm1/ETTm2 (pct_start 0.4, patience 20), ECL (batch 32) and Traffic (batch 24; both pct_start
+        0.2, patience 10): the larger model and the "TST" schedule, torch's OneCycleLR stepped per
+        batch over the 100 epochs with its defaults (cosine, div_factor 25, beta1 cycled 0.85-0.95).
+        The authors' scripts have no Solar or PEMS setting.
         """
-        return training_recipe("PatchTST", _RECIPES, dataset)
+        return recipe_at_horizon(training_recipe("PatchTST", _RECIPES, dataset), horizon)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(self, x)
@@ -143,20 +150,55 @@ class PatchTST(ForecastModel):
         return y
 
 
-_RECIPES = {
-    "etth1": {
-        "source": "yuqinie98/PatchTST PatchTST_supervised/scripts/PatchTST/etth1.sh, run_longExp.py defaults",
+_SMALL = {"layers": 3, "heads": 4, "d_model": 16, "d_ff": 128, "dropout": 0.3, "head_dropout": 0.0,
+          "patch_len": 16, "stride": 8}  # ETTh1/ETTh2 scripts
+_LARGE = {"layers": 3, "heads": 16, "d_model": 128, "d_ff": 256, "dropout": 0.2, "head_dropout": 0.0,
+          "patch_len": 16, "stride": 8}  # ETTm1/ETTm2, Weather, Electricity, Traffic scripts
+
+
+def _script(name: str, model: dict, batch_size: int, patience: int, pct_start: float | None = None) -> dict:
+    """One dataset's setting from the authors' script; pct_start given: the "TST" (one-cycle) schedule."""
+    recipe = {
+        "source": f"yuqinie98/PatchTST PatchTST_supervised/scripts/PatchTST/{name}, run_longExp.py defaults",
         "lookback": 336,
         "optimizer": "adam",
         "lr": 1e-4,
-        "batch_size": 128,
+        "batch_size": batch_size,
         "epochs": 100,
-        "patience": 100,
-        "schedule": "type3",  # lr for epochs 2-4, then lr * 0.9**(epoch-4) (1-based epochs)
-        "pre_schedule_lr_div": 25.0,  # epoch 1: the unused OneCycleLR's starting lr, lr / 25
-        "betas": (0.95, 0.999),  # the unused OneCycleLR's max_momentum, set once as Adam's beta1
-        "dropout": 0.3,
-        "model": {"layers": 3, "heads": 4, "d_model": 16, "d_ff": 128, "dropout": 0.3, "head_dropout": 0.0,
-                  "patch_len": 16, "stride": 8},
+        "patience": patience,
     }
+    if pct_start is None:
+        recipe.update({
+            "schedule": "type3",  # lr for epochs 2-4, then lr * 0.9**(epoch-4) (1-based epochs)
+            "pre_schedule_lr_div": 25.0,  # epoch 1: the unused OneCycleLR's starting lr, lr / 25
+            "betas": (0.95, 0.999),  # the unused OneCycleLR's max_momentum, set once as Adam's beta1
+        })
+    else:  # lradj "TST": OneCycleLR(max_lr=lr, pct_start, epochs, steps_per_epoch) stepped every batch
+        recipe.update({
+            "schedule": "onecycle",
+            "onecycle_pct_start": pct_start,
+            "onecycle_anneal": "cos",
+            "onecycle_div_factor": 25.0,
+            "onecycle_final_div_factor": 1e4,
+            "onecycle_momentum": (0.85, 0.95),  # torch's cycle_momentum default: beta1 cycled
+        })
+    return {**recipe, "dropout": model["dropout"], "model": dict(model)}
+
+
+_NO_SCRIPT = ("PatchTST's official scripts (PatchTST_supervised/scripts/PatchTST/) have no {} setting; "
+              "the PatchTST paper does not evaluate it")
+
+_RECIPES = {
+    "etth1": _script("etth1.sh", _SMALL, 128, 100),
+    "etth2": _script("etth2.sh", _SMALL, 128, 100),
+    "ettm1": _script("ettm1.sh", _LARGE, 128, 20, pct_start=0.4),
+    "ettm2": _script("ettm2.sh", _LARGE, 128, 20, pct_start=0.4),
+    "weather": _script("weather.sh", _LARGE, 128, 20),
+    "ecl": _script("electricity.sh", _LARGE, 32, 10, pct_start=0.2),
+    "traffic": _script("traffic.sh", _LARGE, 24, 10, pct_start=0.2),
+    "solar": _NO_SCRIPT.format("Solar"),
+    "pems03": _NO_SCRIPT.format("PEMS03"),
+    "pems04": _NO_SCRIPT.format("PEMS04"),
+    "pems07": _NO_SCRIPT.format("PEMS07"),
+    "pems08": _NO_SCRIPT.format("PEMS08"),
 }

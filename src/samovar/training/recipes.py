@@ -7,8 +7,10 @@
 A model publishes its recipe as ``Model.paper_training_config(dataset[, horizon][, **options]) -> dict``
 (options: e.g. FITS's and CATS's ``script``, which of the authors' scripts):
 either plain TrainConfig keyword arguments (SAMoVAR, LinTrans, FixedVAR) or a description with
-``source``, ``lookback``, ``model`` (constructor hyper-parameters), ``dropout`` and ``search``
-beside the TrainConfig options (the baselines). Whatever the trainer cannot apply is named in
+``source``, ``lookback``, ``model`` (constructor hyper-parameters), ``dropout``, ``search`` and
+``notes`` (what the authors' script does that the trainer does not) beside the TrainConfig options
+(the baselines). A dataset the authors give no setting for is a ValueError stating why, which
+"auto" turns into the LTSF fallback with that reason in the notes. Whatever the trainer cannot apply is named in
 ``Recipe.notes``, never silently dropped.
 """
 
@@ -24,6 +26,14 @@ from .modelspec import model_class, model_options
 
 RECIPES = ("auto", "paper", "ltsf")
 LTSF_LABEL = "ltsf-default"
+
+# Models of the published reference tables (shared/reference/seed_table.csv) that samovar does not
+# implement: why no recipe resolves for them.
+NOT_IMPLEMENTED = {
+    "cats_ats": ("Lu et al.'s CATS (ICML 2024, auxiliary time series) is not implemented in samovar, so no "
+                 "training recipe is recorded for it (the registered 'cats' is Kim et al.'s cross-attention "
+                 "CATS, NeurIPS 2024, a different model)"),
+}
 
 
 @dataclass
@@ -95,6 +105,8 @@ def resolve_recipe(model: str, dataset: str, horizon: int, recipe: str = "auto",
     """
     if recipe not in RECIPES:
         raise ValueError(f"recipe {recipe!r}: choose one of {', '.join(RECIPES)}")
+    if model.lower() in NOT_IMPLEMENTED:
+        raise ValueError(f"unknown model {model!r}: {NOT_IMPLEMENTED[model.lower()]}")
     cls = model_class(model)
     if recipe == "ltsf":
         if options:
@@ -113,6 +125,7 @@ def resolve_recipe(model: str, dataset: str, horizon: int, recipe: str = "auto",
     lookback = raw.pop("lookback", None)  # the lookback is the caller's (default: Model.default_lookback(horizon))
     if "dropout" in model_kwargs or raw.get("dropout") == 0:  # given to the model, or none to apply
         raw.pop("dropout", None)
+    notes.extend(raw.pop("notes", None) or [])  # the recipe's own remarks (what the trainer does differently)
     search = raw.pop("search", None)
     if search:
         notes.append(f"the paper searched {search}; not searched here (the recipe's values used)")
@@ -132,4 +145,17 @@ def resolve_recipe(model: str, dataset: str, horizon: int, recipe: str = "auto",
     return Recipe("paper", train, model_kwargs, label, notes, dict(options or {}), lookback, published)
 
 
-__all__ = ["RECIPES", "Recipe", "paper_recipe", "recipe_dataset_name", "resolve_recipe"]
+def paper_recipe_or_reason(model: str, dataset: str, horizon: int,
+                           options: dict[str, Any] | None = None) -> tuple[Recipe | None, str]:
+    """(the model's published recipe for `dataset` at `horizon`, "") or (None, the stated reason
+    why there is none: the model is not implemented, or its authors give no setting for the dataset)."""
+    if model.lower() in NOT_IMPLEMENTED:
+        return None, NOT_IMPLEMENTED[model.lower()]
+    raw, why = paper_recipe(model_class(model), dataset, horizon, options)
+    if raw is None:
+        return None, why
+    return resolve_recipe(model, dataset, horizon, "paper", options), ""
+
+
+__all__ = ["NOT_IMPLEMENTED", "RECIPES", "Recipe", "paper_recipe", "paper_recipe_or_reason", "recipe_dataset_name",
+           "resolve_recipe"]
