@@ -17,6 +17,7 @@ import pytest
 from conftest import require_file
 from samovar.data import DATASETS, DataError, cache_dir, dataset_table, locate, prepare_data, read_table
 from samovar.data.registry import RATIO_70_10_20
+from samovar.data.prepare import ALL_ROWS, validation_split
 
 
 @pytest.fixture(autouse=True)
@@ -291,10 +292,20 @@ def test_a_zero_test_share_trains_and_validates_on_every_row():
     assert data.split_rows["train"] == (0, 160) and data.split_rows["val"] == (152, 200)
     assert len(data.val) == 40 - 4 + 1 and len(data.test) == 0 and not data.notes
     np.testing.assert_allclose(data.scaler.mean, [79.5])  # the train rows only
-    with pytest.raises(DataError, match="train and val positive.*test positive or 0"):
-        prepare_data(frame, lookback=8, horizon=4, split=(1.0, 0, 0))
+    with pytest.raises(DataError, match="train positive and val and test positive or 0"):
+        prepare_data(frame, lookback=8, horizon=4, split=(1.1, -0.1, 0))
     with pytest.raises(DataError, match="val split has 2 rows of its own"):  # still required, still explained
         prepare_data(frame, lookback=8, horizon=4, split=(0.99, 0.01, 0))
+
+
+def test_all_rows_trains_on_every_row_with_no_validation_or_test_windows():
+    """fit_mode "epochs" and the final fit of "refit" train on every row (ALL_ROWS)."""
+    frame = pd.DataFrame({"v": np.arange(200.0)})
+    data = prepare_data(frame, lookback=8, horizon=4, split=ALL_ROWS)
+    assert data.split_rows["train"] == (0, 200) and len(data.train) == 200 - 12 + 1
+    assert len(data.val) == 0 and len(data.test) == 0
+    np.testing.assert_allclose(data.scaler.mean, [99.5])  # the scaler has seen every row
+    assert validation_split((0.7, 0.1, 0.2)) == pytest.approx((0.875, 0.125, 0.0))
 
 
 def test_registered_weather_keeps_its_irregular_rows(shared_data_dir):

@@ -1,11 +1,15 @@
 """``samovar.Forecaster``: fit / predict / backtest on pandas DataFrames, save / load.
 
-    fc = Forecaster(model="dlinear", lookback=336, horizon=96, lr=0.005).fit(df)
+    fc = Forecaster(model="dlinear", lookback=336, horizon=96, lr=0.005).fit(df)   # your data: refit on every row
     fc = Forecaster(model="samovar", horizon=96, recipe="paper").fit("ETTh1")   # the paper's recipe and lookback
     future = fc.predict(df)          # the `horizon` rows after the end of df, dates continued
     future = fc.predict(df, levels=[80, 95])   # plus <col>-lo-95, <col>-lo-80, <col>-hi-80, <col>-hi-95
     forecasts, per_cutoff, overall = fc.cross_validation(df, n_windows=5, refit=True)   # retrain at each cut-off
     fc.save("my-model"); fc = Forecaster.load("my-model")   # or a run directory of `samovar train`
+
+`fit` on your data (a DataFrame or a file) chooses the epochs on a validation tail and then
+refits on every row (fit_mode="refit"); a registered benchmark is trained and tested by its
+published protocol (fit_mode="holdout"); see `Forecaster.fit`.
 
 A DataFrame has a ``date`` column or a DatetimeIndex (optional) and numeric columns;
 predict returns the same columns indexed by the continued dates (``date``), or by
@@ -72,15 +76,31 @@ class Forecaster:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, data: pd.DataFrame | str | Path) -> "Forecaster":
-        """Train on a DataFrame, a file path or a registered dataset name (split train/val/test)."""
-        return self._fit(data, *self._training(data))
+    def fit(self, data: pd.DataFrame | str | Path, *, fit_mode: str | None = None) -> "Forecaster":
+        """Train on a DataFrame, a file path or a registered dataset name.
+
+        fit_mode: how the rows are used (``samovar.training.runs.FIT_MODES``):
+        "refit": early stopping on a validation tail (the train:val ratio of ``split``, default
+        87.5% / 12.5%, no test split), then a fresh model trained on every row for the best epoch
+        count of that first fit; the scaler is fit on every row; prediction intervals are those of
+        the validation-stage model (its conformal radii on the validation tail). No test metrics.
+        "epochs": ``epochs`` epochs on every row, no validation, no early stopping, no intervals.
+        "holdout": train / val / test by ``split`` (default 70/10/20) or the published protocol,
+        with ``test_metrics``: the model never sees the validation and test rows.
+        None (default): "holdout" for a registered dataset name, "synthetic..." or a ``split`` with
+        a test share, else "refit". ``run.config["fit"]`` records the mode and the rows each stage used.
+        """
+        from .training.runs import default_fit_mode
+
+        mode = default_fit_mode(data, self.split) if fit_mode is None else fit_mode
+        return self._fit(data, *self._training(data), fit_mode=mode)
 
     def _training(self, data: Any) -> tuple[TrainConfig, dict[str, Any], Recipe]:
         """(TrainConfig, model kwargs, Recipe) of a fit on `data`: the recipe resolved for it under the options."""
         return recipe_training(self.model_name, data, self.horizon, self.recipe, self.train_options, self.model_kwargs)
 
-    def _fit(self, data: Any, config: TrainConfig, model_kwargs: dict[str, Any], recipe: Recipe) -> "Forecaster":
+    def _fit(self, data: Any, config: TrainConfig, model_kwargs: dict[str, Any], recipe: Recipe,
+             fit_mode: str) -> "Forecaster":
         from .data import Scaler
 
         source = str(data) if isinstance(data, (str, Path)) else "<DataFrame>"
@@ -90,13 +110,13 @@ class Forecaster:
             run_dir = rd.default_run_dir(self.runs_dir, self.model_name, name, self.lookback, self.horizon)
         result, prepared = fit_run(self.model_name, data, horizon=self.horizon, lookback=self.lookback,
                                    model_kwargs=model_kwargs, config=config, data_dir=self.data_dir,
-                                   split=self.split, fill=self.fill, run_dir=run_dir, recipe=recipe)
+                                   split=self.split, fill=self.fill, run_dir=run_dir, recipe=recipe, fit_mode=fit_mode)
         from .training.trainer import run_config
 
         self.config, self.recipe_used = config, recipe
         model_kwargs = fill_seasonal_period(self.model_name, model_kwargs, prepared.freq)  # as fit_run built it
-        cfg = run_config(result.model, prepared, config, module_device(result.model),
-                         model_kwargs, {"source": source}, recipe.to_dict())
+        cfg = run_config(result.model, prepared, result.config, module_device(result.model),
+                         model_kwargs, {"source": source}, recipe.to_dict(), result.fit)
         self.result = result
         self.run = LoadedRun(model=result.model.eval(), scaler=Scaler.from_dict(prepared.scaler.to_dict()), config=cfg,
                              intervals=result.calibration)
@@ -104,7 +124,8 @@ class Forecaster:
 
     @property
     def test_metrics(self) -> dict[str, float] | None:
-        """Metrics of the last fit on every test window (mse, mae on the scaled data; *_raw in data units)."""
+        """Metrics of the last fit on every test window (mse, mae on the scaled data; *_raw in data units);
+        None after a fit without a test split (fit_mode "refit" or "epochs")."""
         return None if self.result is None else self.result.test_metrics
 
     def _need_fit(self) -> LoadedRun:
@@ -151,6 +172,10 @@ class Forecaster:
     def _levels(self, levels: Any) -> tuple[int, ...]:
         """Requested interval levels, checked against the calibrated grid."""
         run = self._need_fit()
+        if run.intervals is None and (run.config.get("fit") or {}).get("mode") == "epochs":
+            raise ValueError("this model has no prediction intervals: it was trained with fit_mode='epochs' on every row, "
+                             "so no held-out windows were left to calibrate them on; fit with fit_mode='refit' (intervals "
+                             "from its validation stage) or 'holdout' to get intervals")
         if run.intervals is None:
             raise ValueError(f"this model has no calibrated intervals ({rd.INTERVALS}); "
                              "compute them with `samovar calibrate RUN_DIR` or fit again")
@@ -309,7 +334,7 @@ class Forecaster:
         on_cutoff: called with each per_cutoff row as a dict, in order (progress).
         """
         from .data import DataError, SplitProtocol, load_table
-        from .data.prepare import DEFAULT_SPLIT
+        from .data.prepare import validation_split
         from .data.splits import check_split_sizes
 
         n_windows = _count(n_windows, "n_windows (--windows)", 1, "give at least 1 cut-off")
@@ -328,8 +353,7 @@ class Forecaster:
         if first < L:
             raise ValueError(f"{what} put the first cut-off at row {first}, but a forecast needs the {L} rows "
                              f"(lookback) before it; {fix}")
-        train_share, val_share = (self.split or DEFAULT_SPLIT)[:2]
-        split = (train_share / (train_share + val_share), val_share / (train_share + val_share), 0.0)
+        split = validation_split(self.split)
         if reuse_fitted:
             self._check_unseen(table, first)
         else:
@@ -348,7 +372,7 @@ class Forecaster:
             if fitted:
                 model = Forecaster(self.model_name, L, H, model_kwargs=self.model_kwargs, data_dir=self.data_dir,
                                    split=split, recipe=self.recipe, **self.train_options)
-                model._fit(values.iloc[:int(cutoffs[lo])], config, model_kwargs, recipe)
+                model._fit(values.iloc[:int(cutoffs[lo])], config, model_kwargs, recipe, fit_mode="holdout")
             frame, forecast, actual = model._rolling(table, cutoffs[lo:hi])
             std = model._need_fit().scaler.std
             frames.append(frame)
@@ -429,6 +453,9 @@ class Forecaster:
         d = run.config["data"]
         known = {f.name for f in fields(TrainConfig)}
         train_cfg = {k: v for k, v in run.config.get("train", {}).items() if k in known}
+        fit = run.config.get("fit") or {}
+        if "validation" in fit:  # a refit ran the best epoch count; later fits get the validation stage's budget
+            train_cfg["epochs"] = fit["validation"]["max_epochs"]
         # every option and the model's kwargs were recorded after the recipe was applied: refit as recorded
         fc = cls(run.config["model"]["name"], lookback=d["lookback"], horizon=d["horizon"],
                  model_kwargs=run.config["model"].get("kwargs") or {}, recipe="ltsf", **train_cfg)

@@ -2,6 +2,7 @@
 
     samovar train --model dlinear --dataset ETTh1 --horizon 96 --lr 0.005
     samovar train --model samovar --dataset ETTh1 --horizon 96      # the paper's recipe and lookback
+    samovar train --model dlinear --dataset my.csv --fit-mode refit  # your data: validate, then refit on every row
     samovar evaluate runs/dlinear-ETTh1-L336-H96-20260101-120000
     samovar forecast RUN_DIR --input data.csv --output forecast.csv --plot forecast.png --levels 80,95
     samovar calibrate RUN_DIR --split val
@@ -121,20 +122,27 @@ def train(
     resume: Optional[Path] = typer.Option(None, help="Resume this run directory from its checkpoint (other options are taken from it)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
     fill: str = typer.Option("error", help="Missing values: error | interpolate."),
-    split: Optional[str] = typer.Option(None, help="Train,val,test shares for your own files, e.g. 0.7,0.1,0.2."),
+    split: Optional[str] = typer.Option(None, help="Train,val,test shares for your own files, e.g. 0.7,0.1,0.2 "
+                                        "(with --fit-mode refit: train,val of the validation stage, test 0)."),
+    fit_mode: Optional[str] = typer.Option(None, help="refit: early stopping on a validation tail, then a refit on every "
+                                           "row for the best epoch count | epochs: --epochs epochs on every row, no "
+                                           "validation | holdout: train/val/test with test metrics. Default: holdout "
+                                           "for registered datasets, 'synthetic' or a --split with a test share, else refit."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Model hyper-parameter key=value (repeatable; over the recipe's)."),
     loss: Optional[str] = typer.Option(None, help="mse (the model's own loss) | quantile (plus the pinball loss of a quantile head)."),
     quantiles: Optional[str] = typer.Option(None, help="Quantile levels with --loss quantile, e.g. 0.1,0.5,0.9 (the default)."),
 ) -> None:
-    """Train a model, evaluate it on every test window and write a run directory.
+    """Train a model and write a run directory (holdout: with its metrics on every test window).
 
     Without options the model's published recipe is used (e.g. SAMoVAR: AdamW, linear one-cycle,
-    100 epochs, patience 12) and its published lookback for the horizon.
+    100 epochs, patience 12) and its published lookback for the horizon. On your own files the
+    final model trains on every row (--fit-mode refit); on registered benchmarks it is tested.
     """
     from .training import rundir as rd
     from .models import model_class
     from .training.rundir import default_run_dir
-    from .training.runs import fit_run, parse_set_options, prepare_source, recipe_training, resolve_lookback, resume_run
+    from .training.runs import (check_fit_mode, default_fit_mode, fit_run, parse_set_options, prepare_source,
+                                recipe_training, resolve_lookback, resume_run, stage_split)
 
     try:
         if resume is not None:
@@ -151,38 +159,61 @@ def train(
                 overrides["grad_clip"] = None
             overrides.update(device=device, threads=threads, quiet=quiet)
             config, kwargs, rec = recipe_training(model, dataset, horizon, recipe, overrides, parse_set_options(set_))
-            data = prepare_source(dataset, lookback, horizon, data_dir, _split(split), fill)  # data errors come first
+            mode = default_fit_mode(dataset, _split(split)) if fit_mode is None else fit_mode
+            check_fit_mode(mode, dataset, _split(split))
+            data = prepare_source(dataset, lookback, horizon, data_dir, stage_split(mode, _split(split)), fill)  # data errors come first
             where = "given" if given_lookback is not None else f"the model's default for horizon {horizon}"
             if model_class(model).trainable:
                 changed = sorted(k for k in overrides if k in given)
                 console.print(f"recipe: {rec.label}" + (f", overridden: {', '.join(changed)}" if changed else "")
                               + f"; {config.optimizer} lr {config.lr:g}, {config.schedule}, {config.epochs} epochs, "
-                              f"batch {config.batch_size}, patience {config.patience}; lookback {lookback} ({where})",
-                              highlight=False, soft_wrap=True)
+                              f"batch {config.batch_size}, patience {config.patience}; lookback {lookback} ({where}); "
+                              f"fit mode {mode}", highlight=False, soft_wrap=True)
                 for note in rec.notes:
                     console.print(f"  note: {note}", highlight=False, soft_wrap=True)
             else:
-                console.print(f"{model} has nothing to train (no recipe); lookback {lookback} ({where})", highlight=False)
+                console.print(f"{model} has nothing to train (no recipe); lookback {lookback} ({where}); fit mode {mode}",
+                              highlight=False)
             name = Path(dataset).name.split(".")[0] if Path(dataset).suffix else dataset
             run_dir = default_run_dir(runs_dir, model.lower(), name, lookback, horizon)
             result, data = fit_run(model, dataset, horizon=horizon, lookback=lookback, model_kwargs=kwargs, config=config,
-                                   data_dir=data_dir, split=_split(split), fill=fill, run_dir=run_dir, recipe=rec, data=data)
+                                   data_dir=data_dir, split=_split(split), fill=fill, run_dir=run_dir, recipe=rec, data=data,
+                                   fit_mode=mode)
     except (ValueError, FileNotFoundError, FileExistsError, KeyError, FloatingPointError) as exc:
         fail(str(exc))
         return
     console.print(f"{data!r}", highlight=False)
-    if result.model.trainable:
+    fit = result.fit or {"mode": "holdout"}
+    stage = fit.get("validation")
+    if stage is not None:  # refit: the validation stage chose the epochs
+        console.print(f"validation stage: best epoch {stage['best_epoch']} of {stage['epochs_run']} run, best val MSE "
+                      f"{stage['best_val_mse']:.4f}{', stopped early' if stage['stopped_early'] else ''} "
+                      f"(rows {_rows(stage['rows'])}); refit on every row (rows {_rows(fit['rows'])}): "
+                      f"{result.epochs_run} epochs, {result.seconds:.1f}s", highlight=False, soft_wrap=True)
+    elif not result.model.trainable:
+        val = "" if fit["mode"] == "epochs" else f": val MSE {result.best_val_mse:.4f}"
+        console.print(f"nothing to train ({result.model.name} has no parameters){val}, {result.seconds:.1f}s", highlight=False)
+    elif fit["mode"] == "epochs":
+        console.print(f"epochs run: {result.epochs_run} on every row (rows {_rows(fit['rows'])}, no validation), "
+                      f"{result.seconds:.1f}s", highlight=False)
+    else:
         console.print(f"epochs run: {result.epochs_run} (best epoch {result.best_epoch}, best val MSE {result.best_val_mse:.4f}"
                       f"{', stopped early' if result.stopped_early else ''}), {result.seconds:.1f}s", highlight=False)
-    else:
-        console.print(f"nothing to train ({result.model.name} has no parameters): val MSE {result.best_val_mse:.4f}, "
-                      f"{result.seconds:.1f}s", highlight=False)
     if result.test_metrics is not None:
         console.print(_metrics_table(f"test ({result.test_metrics['windows']} windows)", result.test_metrics))
     if result.calibration is not None:
-        console.print(f"prediction intervals calibrated on {result.calibration.windows} validation windows "
+        by = " of the validation-stage model" if stage is not None else ""
+        console.print(f"prediction intervals calibrated on {result.calibration.windows} validation windows{by} "
                       f"({rd.INTERVALS})", highlight=False)
+    elif fit["mode"] == "epochs":
+        console.print("no prediction intervals: fit mode epochs leaves no held-out windows to calibrate them on",
+                      highlight=False)
     console.print(f"run directory: {result.run_dir}", highlight=False, soft_wrap=True)
+
+
+def _rows(rows: dict[str, list[int]]) -> str:
+    """{"train": [0, 700], "val": [652, 800]} -> "train 0..699, val 652..799"."""
+    return ", ".join(f"{name} {start}..{end - 1}" for name, (start, end) in rows.items())
 
 
 @app.command()

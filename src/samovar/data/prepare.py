@@ -17,6 +17,7 @@ from samovar.data.splits import SPLITS, Scaler, WindowSet, check_split_sizes, ow
 from samovar.data.synthetic import DEFAULT_CHANNELS, DEFAULT_LENGTH, SYNTHETIC_NAME, make_synthetic, parse_synthetic_source
 
 DEFAULT_SPLIT = (0.7, 0.1, 0.2)
+ALL_ROWS = (1.0, 0.0, 0.0)  # every row trains: no validation, no test (fit_mode "epochs" and the final fit of "refit")
 
 
 @dataclass(repr=False)
@@ -70,11 +71,19 @@ def _ratio_protocol(split) -> SplitProtocol:
         train, val, test = (float(s) for s in split)
     except (TypeError, ValueError):
         raise DataError(f"split must be three numbers (train, val, test), e.g. (0.7, 0.1, 0.2); got {split!r}") from None
-    if min(train, val) <= 0 or test < 0 or abs(train + val + test - 1.0) > 1e-6:
-        raise DataError(f"split shares must sum to 1 with train and val positive (val: early stopping) and test "
-                        f"positive or 0 (0: no test split, e.g. for backtest refits), got {split!r} "
+    if train <= 0 or min(val, test) < 0 or abs(train + val + test - 1.0) > 1e-6:
+        raise DataError(f"split shares must sum to 1 with train positive and val and test positive or 0 "
+                        f"(val 0: no validation windows; test 0: no test split), got {split!r} "
                         f"(sum {train + val + test:g}); e.g. (0.7, 0.1, 0.2) or (0.875, 0.125, 0)")
     return SplitProtocol("ratio", train, val, test)
+
+
+def validation_split(split=None) -> tuple[float, float, float]:
+    """The train:val ratio of `split` (default DEFAULT_SPLIT) as a split of all rows with no test share:
+    (0.7, 0.1, 0.2) -> (0.875, 0.125, 0). Used by fits that need early stopping but no test split
+    (fit_mode "refit", the fits of a backtest)."""
+    train, val = (float(s) for s in (split or DEFAULT_SPLIT)[:2])
+    return train / (train + val), val / (train + val), 0.0
 
 
 def _load(source, data_dir, fill: str) -> tuple[Table, str, SplitProtocol | None, bool, str]:
@@ -116,8 +125,8 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
     source: a registered name (case-insensitive; see DATASETS), "synthetic" (optionally
     "synthetic:seed=1,length=2000,channels=3"), a file path (.csv/.txt/.npz, optionally .gz)
     or a DataFrame. split: (train, val, test) shares for data that is not registered
-    (default 0.7/0.1/0.2; test may be 0: no test split, no test windows); registered datasets
-    always use their published protocol.
+    (default 0.7/0.1/0.2; test may be 0: no test split, no test windows; val may be 0: no
+    validation windows, e.g. ALL_ROWS); registered datasets always use their published protocol.
     fill: "error" (NaN/inf raise DataError) or "interpolate".
     """
     lookback = _check_positive_int("lookback", lookback)
