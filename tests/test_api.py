@@ -216,3 +216,35 @@ def test_benchmarks_and_an_explicit_test_share_keep_the_holdout_protocol(small) 
     assert fc.run.config["fit"]["mode"] == "holdout" and fc.test_metrics is not None
     with pytest.raises(ValueError, match="registered benchmark.*fit mode 'holdout'"):
         samovar.Forecaster("dlinear", epochs=1, **SMALL).fit("ETTh1", fit_mode="refit")
+
+
+# ---------------------------------------------------------------------- dates: formats and frequency
+
+
+def test_an_input_at_another_frequency_is_refused_unless_allowed(fitted, frame) -> None:
+    daily = frame.assign(date=pd.date_range("2020-01-01", periods=len(frame), freq="D"))
+    message = r"at frequency 'D' \(a step of 1 days.*trained on data at 'h'.*allow_freq_mismatch=True"
+    with pytest.raises(ValueError, match=message):
+        fitted.predict(daily)
+    with pytest.raises(ValueError, match=message):
+        fitted.backtest(daily, start=600)
+    out = fitted.predict(daily, allow_freq_mismatch=True)
+    assert out.index.equals(pd.date_range(daily["date"].iloc[-1], periods=H + 1, freq="D")[1:])
+    np.testing.assert_allclose(out.to_numpy(), fitted.predict(frame).to_numpy())  # the same values, other dates
+    sixty = frame.assign(date=frame["date"].dt.strftime("%Y-%m-%d %H:%M"))  # text dates of the same frequency pass
+    pd.testing.assert_frame_equal(fitted.predict(sixty), fitted.predict(frame))
+
+
+def test_day_first_csv_dates_are_read_as_told_and_the_option_is_kept_with_the_model(small, tmp_path) -> None:
+    path = tmp_path / "dayfirst.csv"
+    small.assign(date=small["date"].dt.strftime("%d/%m/%Y %H:%M")).to_csv(path, index=False)
+    with pytest.raises(ValueError, match="are day-first .* pass dayfirst=True"):
+        samovar.Forecaster("dlinear", epochs=1, **SMALL).fit(path)
+    fc = samovar.Forecaster("dlinear", epochs=1, dayfirst=True, **SMALL).fit(path)
+    out = fc.predict(path)  # the forecast input is read day-first too
+    assert out.index[0] == small["date"].iloc[-1] + pd.Timedelta(hours=1)
+    loaded = samovar.Forecaster.load(fc.save(tmp_path / "saved"))
+    assert loaded.dayfirst and loaded.run.config["data"]["dayfirst"] is True
+    pd.testing.assert_frame_equal(loaded.predict(path), out)
+    by_format = samovar.Forecaster.load(tmp_path / "saved", dayfirst=False, date_format="%d/%m/%Y %H:%M")
+    pd.testing.assert_frame_equal(by_format.predict(path), out)

@@ -345,3 +345,30 @@ def test_an_epochs_run_resumes_and_a_refit_run_is_refused(csv_input: Path, tmp_p
     fit_run("dlinear", csv_input, run_dir=tmp_path / "refit", **{**options, "fit_mode": "refit"})
     result = invoke("train", "--resume", tmp_path / "refit", "--quiet")
     assert result.exit_code == 2 and "cannot be resumed; train it again" in " ".join(result.output.split())
+
+
+def test_date_options_and_the_frequency_check_on_the_command_line(csv_input: Path, tmp_path: Path) -> None:
+    frame = pd.read_csv(csv_input, parse_dates=["date"])
+    dayfirst = tmp_path / "dayfirst.csv"
+    frame.assign(date=frame["date"].dt.strftime("%d/%m/%Y %H:%M")).to_csv(dayfirst, index=False)
+    base = ["train", "--model", "dlinear", "--dataset", dayfirst, "--lookback", "48", "--horizon", "12", "--epochs", "1",
+            "--quiet", "--runs-dir", tmp_path / "runs"]
+    result = runner.invoke(app, [str(a) for a in base], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "pass dayfirst=True (command line: --dayfirst)" in " ".join(result.output.split())
+    assert len(result.output.strip().splitlines()) == 1
+    assert invoke(*base, "--dayfirst").exit_code == 0
+    run = only_run(tmp_path / "runs")
+    assert invoke("forecast", run, "-i", dayfirst, "-o", tmp_path / "f.csv").exit_code == 0  # read day-first as trained
+    by_format = invoke("forecast", run, "-i", csv_input, "-o", tmp_path / "iso.csv", "--date-format", "%Y-%m-%d %H:%M:%S")
+    assert by_format.exit_code == 0, by_format.output
+    assert pd.read_csv(tmp_path / "f.csv")["date"].equals(pd.read_csv(tmp_path / "iso.csv")["date"])
+
+    daily = tmp_path / "daily.csv"
+    frame.assign(date=pd.date_range("2020-01-01", periods=len(frame), freq="D")).to_csv(daily, index=False)
+    for args in (["forecast", run, "-i", daily, "-o", tmp_path / "d.csv"],
+                 ["backtest", run, "-i", daily, "-o", tmp_path / "d.csv", "--windows", "1", "--quiet"]):
+        result = runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "300"})
+        line = " ".join(result.output.split())
+        assert result.exit_code == 2 and "at frequency 'D'" in line and "--allow-freq-mismatch" in line, result.output
+    allowed = invoke("forecast", run, "-i", daily, "-o", tmp_path / "d.csv", "--allow-freq-mismatch")
+    assert allowed.exit_code == 0 and pd.read_csv(tmp_path / "d.csv")["date"].iloc[0] == "2022-03-11"

@@ -13,7 +13,10 @@ published protocol (fit_mode="holdout"); see `Forecaster.fit`.
 
 A DataFrame has a ``date`` column or a DatetimeIndex (optional) and numeric columns;
 predict returns the same columns indexed by the continued dates (``date``), or by
-integer step numbers (``step``) when the data has no dates. Prediction intervals are
+integer step numbers (``step``) when the data has no dates. Text dates are read as
+``date_format=`` / ``dayfirst=`` say (day-first dates read without them are an error naming
+them); a forecast input at another frequency than the training data is an error unless
+``allow_freq_mismatch=True``. Prediction intervals are
 split-conformal (``samovar.training.intervals``, calibrated by `fit`); a model trained with
 ``loss="quantile"`` adds its quantiles as ``<col>-q10``, ``<col>-q50``, ... columns.
 """
@@ -47,14 +50,16 @@ class Forecaster:
     (it can depend on the dataset) and kept in ``recipe_used``. runs_dir: if given, `fit`
     writes a full run directory there. Other keywords are `TrainConfig` options (lr, epochs,
     batch_size, patience, seed, device, quiet, ...); each overrides that field of the recipe,
-    and model_kwargs override the recipe's model hyper-parameters.
+    and model_kwargs override the recipe's model hyper-parameters. date_format (e.g. "%d/%m/%Y"),
+    dayfirst: how text dates are read, in `fit` and in every later input (recorded with the model).
     ``config`` is the TrainConfig of the last fit (before a fit: the keywords over the defaults).
     """
 
     def __init__(self, model: str = "dlinear", lookback: int | None = None, horizon: int = 96, *,
                  model_kwargs: dict[str, Any] | None = None, data_dir: str | Path | None = None,
                  split: tuple[float, float, float] | None = None, fill: str = "error",
-                 runs_dir: str | Path | None = None, recipe: str = "auto", **train_options: Any) -> None:
+                 runs_dir: str | Path | None = None, recipe: str = "auto", date_format: str | None = None,
+                 dayfirst: bool = False, **train_options: Any) -> None:
         known = {f.name for f in fields(TrainConfig)}
         unknown = sorted(set(train_options) - known)
         if unknown:
@@ -71,6 +76,7 @@ class Forecaster:
         self.config = TrainConfig(**train_options)  # checks the options now; fit applies the recipe under them
         self.recipe_used: Recipe | None = None
         self.data_dir, self.split, self.fill, self.runs_dir = data_dir, split, fill, runs_dir
+        self.date_format, self.dayfirst = date_format, bool(dayfirst)
         self.run: LoadedRun | None = None
         self.result = None  # TrainResult of the last fit
 
@@ -110,17 +116,23 @@ class Forecaster:
             run_dir = rd.default_run_dir(self.runs_dir, self.model_name, name, self.lookback, self.horizon)
         result, prepared = fit_run(self.model_name, data, horizon=self.horizon, lookback=self.lookback,
                                    model_kwargs=model_kwargs, config=config, data_dir=self.data_dir,
-                                   split=self.split, fill=self.fill, run_dir=run_dir, recipe=recipe, fit_mode=fit_mode)
+                                   split=self.split, fill=self.fill, run_dir=run_dir, recipe=recipe, fit_mode=fit_mode,
+                                   **self._dates)
         from .training.trainer import run_config
 
         self.config, self.recipe_used = config, recipe
         model_kwargs = fill_seasonal_period(self.model_name, model_kwargs, prepared.freq)  # as fit_run built it
         cfg = run_config(result.model, prepared, result.config, module_device(result.model),
-                         model_kwargs, {"source": source}, recipe.to_dict(), result.fit)
+                         model_kwargs, {"source": source, **self._dates}, recipe.to_dict(), result.fit)
         self.result = result
         self.run = LoadedRun(model=result.model.eval(), scaler=Scaler.from_dict(prepared.scaler.to_dict()), config=cfg,
                              intervals=result.calibration)
         return self
+
+    @property
+    def _dates(self) -> dict[str, Any]:
+        """How text dates are read (``samovar.data.read_table``'s date_format, dayfirst)."""
+        return {"date_format": self.date_format, "dayfirst": self.dayfirst}
 
     @property
     def test_metrics(self) -> dict[str, float] | None:
@@ -135,11 +147,17 @@ class Forecaster:
 
     # ------------------------------------------------------------------ forecasting
 
-    def _table(self, df: pd.DataFrame | str | Path, fill: str):
+    def _table(self, df: pd.DataFrame | str | Path, fill: str, allow_freq_mismatch: bool = False):
         from .data import read_table
+        from .data.frequency import mean_step, same_frequency
 
         run = self._need_fit()
-        table = read_table(df, fill=fill)
+        table = read_table(df, fill=fill, **self._dates)
+        if not allow_freq_mismatch and table.freq and run.freq and not same_frequency(table.freq, run.freq):
+            raise ValueError(f"the input's dates are at frequency {table.freq!r} (a step of {mean_step(table.freq)}) but the "
+                             f"model was trained on data at {run.freq!r} ({mean_step(run.freq)}): give the input at the "
+                             "training frequency, or pass allow_freq_mismatch=True (command line: --allow-freq-mismatch) "
+                             "to forecast anyway, with dates continued at the input's frequency")
         if table.columns != run.columns:
             if sorted(table.columns) == sorted(run.columns):  # same columns, other order: reorder
                 order = [table.columns.index(c) for c in run.columns]
@@ -208,7 +226,8 @@ class Forecaster:
                              "(and the training data had none); give regularly spaced dates")
         return pd.date_range(table.dates[-1], periods=steps + 1, freq=freq)[1:].rename("date")
 
-    def predict(self, df: pd.DataFrame | str | Path, *, levels: Any = None, fill: str = "error") -> pd.DataFrame:
+    def predict(self, df: pd.DataFrame | str | Path, *, levels: Any = None, fill: str = "error",
+                allow_freq_mismatch: bool = False) -> pd.DataFrame:
         """Forecast the `horizon` rows after the end of `df` from its last `lookback` rows.
 
         Returns a DataFrame indexed by the continued dates (``date``, at the data's frequency) or
@@ -216,11 +235,12 @@ class Forecaster:
         with `levels` (percent, e.g. [80, 95]) its conformal interval bounds ``<col>-lo-95``,
         ``<col>-lo-80``, ``<col>-hi-80``, ``<col>-hi-95`` (ascending left to right; ±inf where
         the calibration had too few windows for the level), then for a quantile model
-        ``<col>-q10``, ``<col>-q50``, ... (`quantile_name`).
+        ``<col>-q10``, ``<col>-q50``, ... (`quantile_name`). An input whose dates are at another
+        frequency than the training data's is a ValueError unless allow_freq_mismatch=True.
         """
         run = self._need_fit()
         levels = () if levels is None else self._levels(levels)
-        table = self._table(df, fill)
+        table = self._table(df, fill, allow_freq_mismatch)
         window = table.values[None, -run.lookback:]
         forecast = self._forecast(window)[0]
         radii = self._radii(levels)
@@ -235,8 +255,8 @@ class Forecaster:
         return pd.DataFrame(columns, index=self._future_index(table, run.horizon))
 
     def backtest(self, df: pd.DataFrame | str | Path, start: Any = None, end: Any = None, *,
-                 stride: int | None = None, levels: Any = None,
-                 fill: str = "error") -> tuple[pd.DataFrame, dict[str, float]]:
+                 stride: int | None = None, levels: Any = None, fill: str = "error",
+                 allow_freq_mismatch: bool = False) -> tuple[pd.DataFrame, dict[str, float]]:
         """Rolling forecasts whose targets all lie in rows [start, end] of `df` (dates or row numbers).
 
         Forecasts start at `start`, `start + stride`, ... (stride defaults to the horizon:
@@ -248,10 +268,11 @@ class Forecaster:
         ``coverage-<level>`` (share of actuals inside) in the metrics. When `df` is the file the
         model was trained on, also train_rows_end (the first row after its training rows) and
         forecasts_on_train_rows (how many of the first forecasts have targets in those rows).
+        allow_freq_mismatch: as in `predict`.
         """
         run = self._need_fit()
         levels = () if levels is None else self._levels(levels)
-        table = self._table(df, fill)
+        table = self._table(df, fill, allow_freq_mismatch)
         n, L, H = len(table.values), run.lookback, run.horizon
         first = self._row(table, start, default=L, what="backtest start")
         last = self._row(table, end, default=n - 1, what="backtest end")
@@ -304,7 +325,7 @@ class Forecaster:
 
     def cross_validation(self, df: pd.DataFrame | str | Path, *, n_windows: int, step: int | None = None,
                          refit: bool | int = False, reuse_fitted: bool = False, fill: str = "error",
-                         on_cutoff: Callable[[dict[str, Any]], None] | None = None,
+                         on_cutoff: Callable[[dict[str, Any]], None] | None = None, allow_freq_mismatch: bool = False,
                          ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
         """Rolling-origin cross-validation: forecasts from `n_windows` cut-offs at the end of `df`,
         each scored against the truth by a model trained only on rows before its cut-off.
@@ -332,6 +353,7 @@ class Forecaster:
         standardized scale of the scaler of the model that made the forecast; mse_raw, mae_raw in
         data units). overall: the same metrics over all forecast values, ``windows`` and ``fits``.
         on_cutoff: called with each per_cutoff row as a dict, in order (progress).
+        allow_freq_mismatch: as in `predict` (the fitted model, reuse_fitted=True).
         """
         from .data import DataError, SplitProtocol, load_table
         from .data.prepare import validation_split
@@ -344,7 +366,8 @@ class Forecaster:
         if reuse_fitted and every != 0:
             raise ValueError(f"reuse_fitted=True forecasts every cut-off with the fitted model; it cannot be combined "
                              f"with refit={refit!r}: pass refit=0, or reuse_fitted=False to retrain")
-        table = self._table(df, fill) if reuse_fitted else load_table(df, data_dir=self.data_dir, fill=fill)
+        table = (self._table(df, fill, allow_freq_mismatch) if reuse_fitted
+                 else load_table(df, data_dir=self.data_dir, fill=fill, **self._dates))
         L, H, n = self.lookback, self.horizon, len(table.values)
         cutoffs = n - H - step * np.arange(n_windows - 1, -1, -1)
         first = int(cutoffs[0])
@@ -447,8 +470,12 @@ class Forecaster:
         return path
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> "Forecaster":
-        """Load a directory written by `save`, or a run directory of `samovar train`."""
+    def load(cls, path: str | Path, device: str = "cpu", *, date_format: str | None = None,
+             dayfirst: bool | None = None) -> "Forecaster":
+        """Load a directory written by `save`, or a run directory of `samovar train`.
+
+        date_format, dayfirst: how the text dates of later inputs are read (default: as recorded at training).
+        """
         run = load_run(path, device=device)
         d = run.config["data"]
         known = {f.name for f in fields(TrainConfig)}
@@ -458,7 +485,9 @@ class Forecaster:
             train_cfg["epochs"] = fit["validation"]["max_epochs"]
         # every option and the model's kwargs were recorded after the recipe was applied: refit as recorded
         fc = cls(run.config["model"]["name"], lookback=d["lookback"], horizon=d["horizon"],
-                 model_kwargs=run.config["model"].get("kwargs") or {}, recipe="ltsf", **train_cfg)
+                 model_kwargs=run.config["model"].get("kwargs") or {}, recipe="ltsf",
+                 date_format=date_format if date_format is not None else d.get("date_format"),
+                 dayfirst=dayfirst if dayfirst is not None else bool(d.get("dayfirst", False)), **train_cfg)
         fc.run = run
         return fc
 
@@ -526,10 +555,10 @@ def _save(plt, fig, path: str | Path) -> None:
 
 
 def plot_forecast(fc: Forecaster, data: pd.DataFrame | str | Path, forecast: pd.DataFrame, path: str | Path,
-                  *, fill: str = "error") -> None:
+                  *, fill: str = "error", allow_freq_mismatch: bool = False) -> None:
     """Draw the last rows of `data` (history) and `forecast` (from `predict`) per channel to `path`,
     with a shaded band for each interval level among the forecast's columns (wider: lighter)."""
-    table = fc._table(data, fill)
+    table = fc._table(data, fill, allow_freq_mismatch)
     run = fc._need_fit()
     shown = max(run.lookback, 3 * run.horizon)
     index = table.dates if table.dates is not None else pd.RangeIndex(len(table.values))
@@ -559,7 +588,7 @@ def plot_backtest(fc: Forecaster, data: pd.DataFrame | str | Path, backtest: pd.
     """
     from .data import load_table
 
-    table = load_table(data, data_dir=fc.data_dir, fill=fill)
+    table = load_table(data, data_dir=fc.data_dir, fill=fill, **fc._dates)
     key = "date" if "date" in backtest.columns else "step"
     group = "cutoff" if "cutoff" in backtest.columns else "origin"
     columns = [c[: -len("_actual")] for c in backtest.columns if c.endswith("_actual")]

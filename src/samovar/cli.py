@@ -90,6 +90,11 @@ def _quantiles(text: Optional[str]) -> tuple[float, ...] | None:
     return _numbers(text, None, "--quantiles needs numbers in (0, 1), e.g. --quantiles 0.1,0.5,0.9")
 
 
+DATE_FORMAT_HELP = "strftime format of the text dates, e.g. '%d/%m/%Y' (default: inferred; day-first dates need it or --dayfirst)."
+DAYFIRST_HELP = "Read text dates like 01/02/2023 day first (1 February)."
+FREQ_MISMATCH_HELP = "Forecast an input whose dates are at another frequency than the training data's (an error otherwise)."
+
+
 def _levels(text: Optional[str]) -> tuple[float, ...] | None:
     if text is None:
         return None
@@ -131,6 +136,8 @@ def train(
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Model hyper-parameter key=value (repeatable; over the recipe's)."),
     loss: Optional[str] = typer.Option(None, help="mse (the model's own loss) | quantile (plus the pinball loss of a quantile head)."),
     quantiles: Optional[str] = typer.Option(None, help="Quantile levels with --loss quantile, e.g. 0.1,0.5,0.9 (the default)."),
+    date_format: Optional[str] = typer.Option(None, help=DATE_FORMAT_HELP),
+    dayfirst: bool = typer.Option(False, "--dayfirst", help=DAYFIRST_HELP),
 ) -> None:
     """Train a model and write a run directory (holdout: with its metrics on every test window).
 
@@ -161,7 +168,8 @@ def train(
             config, kwargs, rec = recipe_training(model, dataset, horizon, recipe, overrides, parse_set_options(set_))
             mode = default_fit_mode(dataset, _split(split)) if fit_mode is None else fit_mode
             check_fit_mode(mode, dataset, _split(split))
-            data = prepare_source(dataset, lookback, horizon, data_dir, stage_split(mode, _split(split)), fill)  # data errors come first
+            data = prepare_source(dataset, lookback, horizon, data_dir, stage_split(mode, _split(split)), fill,
+                                  date_format, dayfirst)  # data errors come first
             where = "given" if given_lookback is not None else f"the model's default for horizon {horizon}"
             if model_class(model).trainable:
                 changed = sorted(k for k in overrides if k in given)
@@ -178,7 +186,7 @@ def train(
             run_dir = default_run_dir(runs_dir, model.lower(), name, lookback, horizon)
             result, data = fit_run(model, dataset, horizon=horizon, lookback=lookback, model_kwargs=kwargs, config=config,
                                    data_dir=data_dir, split=_split(split), fill=fill, run_dir=run_dir, recipe=rec, data=data,
-                                   fit_mode=mode)
+                                   fit_mode=mode, date_format=date_format, dayfirst=dayfirst)
     except (ValueError, FileNotFoundError, FileExistsError, KeyError, FloatingPointError) as exc:
         fail(str(exc))
         return
@@ -281,6 +289,9 @@ def forecast(
     fill: str = typer.Option("error", help="Missing values in the input: error | interpolate."),
     levels: Optional[str] = typer.Option(None, help="Conformal prediction intervals at these levels in percent, "
                                          "e.g. 80,95: adds <col>-lo-95, <col>-lo-80, <col>-hi-80, <col>-hi-95."),
+    date_format: Optional[str] = typer.Option(None, help=DATE_FORMAT_HELP.replace("inferred", "the run's")),
+    dayfirst: bool = typer.Option(False, "--dayfirst", help=DAYFIRST_HELP + " (default: as the run was trained)"),
+    allow_freq_mismatch: bool = typer.Option(False, "--allow-freq-mismatch", help=FREQ_MISMATCH_HELP),
 ) -> None:
     """Forecast the horizon after the end of --input, or backtest over a range of it."""
     from .api import Forecaster
@@ -288,17 +299,17 @@ def forecast(
     from .utils import write_text_atomic
 
     try:
-        fc = Forecaster.load(run_dir)
+        fc = Forecaster.load(run_dir, date_format=date_format, dayfirst=dayfirst or None)
         chosen = _levels(levels)
         if backtest_start is None and backtest_end is None:
-            frame = fc.predict(input, levels=chosen, fill=fill)
+            frame = fc.predict(input, levels=chosen, fill=fill, allow_freq_mismatch=allow_freq_mismatch)
             write_text_atomic(output, frame.to_csv())
             console.print(f"forecast of {len(frame)} steps ({frame.index[0]} .. {frame.index[-1]}) written to {output}",
                           highlight=False)
             metrics = None
         else:
             frame, metrics = fc.backtest(input, backtest_start, backtest_end, stride=backtest_stride, levels=chosen,
-                                         fill=fill)
+                                         fill=fill, allow_freq_mismatch=allow_freq_mismatch)
             write_text_atomic(output, frame.to_csv(index=False))
             console.print(f"backtest: {metrics['forecasts']} forecasts written to {output}", highlight=False)
             if metrics.get("forecasts_on_train_rows"):
@@ -315,7 +326,7 @@ def forecast(
             from .api import plot_backtest, plot_forecast
 
             if metrics is None:
-                plot_forecast(fc, input, frame, plot, fill=fill)
+                plot_forecast(fc, input, frame, plot, fill=fill, allow_freq_mismatch=allow_freq_mismatch)
             else:
                 plot_backtest(fc, input, frame, plot, fill=fill)
             console.print(f"plot written to {plot}", highlight=False)
@@ -355,6 +366,10 @@ def backtest(
     device: str = typer.Option("auto", help="auto | cpu | cuda | mps."),
     threads: int = typer.Option(1, help="torch threads."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress (no line per cut-off, no training bars)."),
+    date_format: Optional[str] = typer.Option(None, help=DATE_FORMAT_HELP),
+    dayfirst: bool = typer.Option(False, "--dayfirst", help=DAYFIRST_HELP),
+    allow_freq_mismatch: bool = typer.Option(False, "--allow-freq-mismatch", help="With RUN_DIR and --refit 0: "
+                                             + FREQ_MISMATCH_HELP),
 ) -> None:
     """Rolling-origin cross-validation: forecast from --windows cut-offs at the end of the data, each
     with a model trained only on the rows before its cut-off (see --refit), and score them.
@@ -377,7 +392,7 @@ def backtest(
                 fail("with RUN_DIR the model, lookback, horizon and recipe are the run's and the data is --input CSV: "
                      + (f"drop {', '.join(fixed)}" if fixed else "add --input CSV")
                      + " (or drop RUN_DIR to train --model on --dataset)")
-            fc = Forecaster.load(run_dir)
+            fc = Forecaster.load(run_dir, date_format=date_format, dayfirst=dayfirst or None)
             fc.train_options.update(overrides)
             fc.data_dir, source = data_dir, input
         else:
@@ -385,7 +400,8 @@ def backtest(
                 fail("without RUN_DIR give --model and --dataset (a registered name, 'synthetic' or a CSV path); "
                      "--input is for a run's data")
             fc = Forecaster(model, lookback=lookback, horizon=96 if horizon is None else horizon,
-                            model_kwargs=parse_set_options(set_), data_dir=data_dir, recipe=recipe or "auto", **overrides)
+                            model_kwargs=parse_set_options(set_), data_dir=data_dir, recipe=recipe or "auto",
+                            date_format=date_format, dayfirst=dayfirst, **overrides)
             source = dataset
 
         run_model = run_dir is not None and refit == 0
@@ -396,7 +412,8 @@ def backtest(
 
         frame, per_cutoff, overall = fc.cross_validation(source, n_windows=windows, step=step, refit=refit,
                                                          reuse_fitted=run_model, fill=fill,
-                                                         on_cutoff=None if quiet else progress)
+                                                         on_cutoff=None if quiet else progress,
+                                                         allow_freq_mismatch=allow_freq_mismatch)
         write_text_atomic(output, frame.to_csv(index=False))
         console.print(f"{fc.model_name}, lookback {fc.lookback}, horizon {fc.horizon}: {windows} cut-offs, "
                       f"{overall['fits']} fit(s); forecasts written to {output}", highlight=False)

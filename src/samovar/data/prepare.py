@@ -86,12 +86,14 @@ def validation_split(split=None) -> tuple[float, float, float]:
     return train / (train + val), val / (train + val), 0.0
 
 
-def _load(source, data_dir, fill: str) -> tuple[Table, str, SplitProtocol | None, bool, str]:
+def _load(source, data_dir, fill: str, date_format: str | None = None,
+          dayfirst: bool = False) -> tuple[Table, str, SplitProtocol | None, bool, str]:
     """(table, name, registered protocol or None, synthetic?, where it came from)."""
+    dates = dict(date_format=date_format, dayfirst=dayfirst)  # how a user's text dates are read
     if isinstance(source, pd.DataFrame):
         synthetic = bool(source.attrs.get("samovar_synthetic", False))
         name = str(source.attrs.get("samovar_name", "dataframe"))
-        return frame_to_table(source, origin=name, fill=fill), name, None, synthetic, "DataFrame"
+        return frame_to_table(source, origin=name, fill=fill, **dates), name, None, synthetic, "DataFrame"
     if not isinstance(source, (str, os.PathLike)):
         raise DataError(f"source must be a dataset name, a file path or a pandas DataFrame, got {type(source).__name__}")
     text = os.fspath(source)
@@ -110,16 +112,18 @@ def _load(source, data_dir, fill: str) -> tuple[Table, str, SplitProtocol | None
             raise DataError(f"file {path} does not exist; check the path (relative paths start at {Path.cwd()}).")
         get_spec(text)  # raises: unknown dataset name, listing the registered ones
     name = path.name.split(".")[0]
-    return read_table(path, fill=fill), name, None, False, str(path)
+    return read_table(path, fill=fill, **dates), name, None, False, str(path)
 
 
-def load_table(source, *, data_dir=None, fill: str = "error") -> Table:
+def load_table(source, *, data_dir=None, fill: str = "error", date_format: str | None = None,
+               dayfirst: bool = False) -> Table:
     """The validated series of any `prepare_data` source (registered name, "synthetic...", file,
     DataFrame), unsplit and unscaled."""
-    return _load(source, data_dir, fill)[0]
+    return _load(source, data_dir, fill, date_format, dayfirst)[0]
 
 
-def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error") -> ForecastData:
+def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error",
+                 date_format: str | None = None, dayfirst: bool = False) -> ForecastData:
     """Load `source`, split it, fit the scaler on the train rows, and build the three window sets.
 
     source: a registered name (case-insensitive; see DATASETS), "synthetic" (optionally
@@ -127,7 +131,8 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
     or a DataFrame. split: (train, val, test) shares for data that is not registered
     (default 0.7/0.1/0.2; test may be 0: no test split, no test windows; val may be 0: no
     validation windows, e.g. ALL_ROWS); registered datasets always use their published protocol.
-    fill: "error" (NaN/inf raise DataError) or "interpolate".
+    fill: "error" (NaN/inf raise DataError) or "interpolate". date_format (e.g. "%d/%m/%Y"),
+    dayfirst: how the text dates of a file or DataFrame are read (``samovar.data.io.frame_to_table``).
     """
     lookback = _check_positive_int("lookback", lookback)
     horizon = _check_positive_int("horizon", horizon)
@@ -136,7 +141,7 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
         raise DataError(f"{spec.name} is a registered benchmark and is always split by its published protocol "
                         f"({spec.protocol.describe()}); split= is for your own data. To split it differently, pass "
                         "the file path as source instead of the dataset name.")
-    table, name, protocol, synthetic, origin = _load(source, data_dir, fill)
+    table, name, protocol, synthetic, origin = _load(source, data_dir, fill, date_format, dayfirst)
     if protocol is None:
         protocol = _ratio_protocol(split)
     rows = len(table.values)

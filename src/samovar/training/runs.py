@@ -181,11 +181,13 @@ def stage_split(fit_mode: str, split=None):
     return {"holdout": split, "epochs": ALL_ROWS, "refit": validation_split(split)}[fit_mode]
 
 
-def prepare_source(source: Any, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error"):
+def prepare_source(source: Any, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error",
+                   date_format: str | None = None, dayfirst: bool = False):
     """`source` as the train/val/test windows a run trains on (``samovar.data.prepare_data``)."""
     from ..data import prepare_data  # imported here: the data layer pulls in pandas/pooch
 
-    return prepare_data(source, lookback=lookback, horizon=horizon, data_dir=data_dir, split=split, fill=fill)
+    return prepare_data(source, lookback=lookback, horizon=horizon, data_dir=data_dir, split=split, fill=fill,
+                        date_format=date_format, dayfirst=dayfirst)
 
 
 def fit_run(
@@ -205,6 +207,8 @@ def fit_run(
     resume: bool = False,
     data: Any = None,
     fit_mode: str = "holdout",
+    date_format: str | None = None,
+    dayfirst: bool = False,
 ) -> tuple[TrainResult, Any]:
     """Prepare `source`, build `model` (seeded with config.seed), train; returns (result, data).
 
@@ -220,6 +224,7 @@ def fit_run(
     resume: continue the run in `run_dir` from its checkpoint (the trainer refuses other training options).
     data: `source` already prepared with these options and ``stage_split(fit_mode, split)``, so it is not loaded twice.
     on_epoch_end: called after every epoch of every stage (a "refit" adds ``stage``: "validation" / "refit").
+    date_format, dayfirst: how text dates are read (``prepare_data``), recorded for reading inputs later.
     """
     config = config or TrainConfig()
     lookback = resolve_lookback(model, lookback, horizon)
@@ -229,7 +234,7 @@ def fit_run(
         raise ValueError("a fit mode 'refit' run (a validation stage, then a fit on every row) cannot be resumed; train it again")
     first_split = stage_split(fit_mode, split)
     if data is None:
-        data = prepare_source(source, lookback, horizon, data_dir, first_split, fill)
+        data = prepare_source(source, lookback, horizon, data_dir, first_split, fill, date_format, dayfirst)
     model_kwargs = fill_seasonal_period(model, model_kwargs, data.freq)
     if isinstance(source, (str, Path)) and Path(source).suffix and Path(source).expanduser().is_file():
         source = str(Path(source).expanduser().resolve())  # a file: absolute, so the run can be re-evaluated anywhere
@@ -241,6 +246,8 @@ def fit_run(
             "data_dir": str(data_dir) if data_dir is not None else None,
             "split": list(stage_split_used) if stage_split_used is not None else None,
             "fill": fill,
+            "date_format": date_format,
+            "dayfirst": dayfirst,
             "protocol": stage_data.protocol,
         }
         net = build_model(model, lookback, horizon, stage_data.channels, model_kwargs, seed=config.seed,
@@ -259,7 +266,7 @@ def fit_run(
     run_dir = Path(run_dir) if run_dir is not None else None
     first = stage(data, first_split, config, run_dir / rd.VALIDATION_RUN if run_dir else None,
                   {"mode": "refit", "stage": "validation", "rows": _stage_rows(data)}, stage_name="validation")
-    full = prepare_source(source, lookback, horizon, data_dir, ALL_ROWS, fill)
+    full = prepare_source(source, lookback, horizon, data_dir, ALL_ROWS, fill, date_format, dayfirst)
     epochs = max(first.best_epoch, 1)
     fit = {"mode": "refit", "stage": "refit", "rows": _stage_rows(full), "epochs": epochs,
            "validation": {"run": rd.VALIDATION_RUN if run_dir else None, "rows": _stage_rows(data),
@@ -326,7 +333,8 @@ def _rebuild_data(cfg: dict[str, Any], data_dir=None):
         raise ValueError(f"this run was trained on an in-memory {source or 'table'}; its data cannot be reloaded "
                          "from the run directory (train from a file or a dataset name to evaluate later)")
     split = tuple(d["split"]) if d.get("split") else None
-    return prepare_source(source, d["lookback"], d["horizon"], data_dir or d.get("data_dir"), split, d.get("fill", "error"))
+    return prepare_source(source, d["lookback"], d["horizon"], data_dir or d.get("data_dir"), split, d.get("fill", "error"),
+                          d.get("date_format"), bool(d.get("dayfirst", False)))
 
 
 def rebuild_run_data(run: "LoadedRun", data_dir: str | Path | None = None):
