@@ -372,3 +372,13 @@ def test_date_options_and_the_frequency_check_on_the_command_line(csv_input: Pat
         assert result.exit_code == 2 and "at frequency 'D'" in line and "--allow-freq-mismatch" in line, result.output
     allowed = invoke("forecast", run, "-i", daily, "-o", tmp_path / "d.csv", "--allow-freq-mismatch")
     assert allowed.exit_code == 0 and pd.read_csv(tmp_path / "d.csv")["date"].iloc[0] == "2022-03-11"
+
+
+def test_evaluate_and_calibrate_explain_a_run_trained_on_every_row(csv_input: Path, tmp_path: Path) -> None:
+    config = TrainConfig(epochs=1, lr=0.005, batch_size=64, quiet=True)
+    fit_run("dlinear", csv_input, lookback=48, horizon=12, config=config, run_dir=tmp_path / "run", fit_mode="refit")
+    for args, what in ((["evaluate"], "test windows to evaluate"), (["calibrate"], "val windows to calibrate")):
+        result = runner.invoke(app, [*args, str(tmp_path / "run")], env={"COLUMNS": "300"})
+        line = " ".join(result.output.split())
+        assert result.exit_code == 2 and f"fit mode 'refit' on every row, so it has no held-out {what} on" in line
+        assert "--fit-mode holdout" in line, result.output

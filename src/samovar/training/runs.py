@@ -415,6 +415,7 @@ def evaluate_run(run_dir: str | Path, *, data_dir: str | Path | None = None, dev
                  batch_size: int = 256) -> dict[str, float]:
     """Recompute the test metrics of a run's best weights on its recorded data."""
     run = load_run(run_dir, device=device)
+    _check_held_out(run, run_dir, "test", "evaluate")
     data = rebuild_run_data(run, data_dir)
     return evaluate(run.model, data.test, batch_size=batch_size, device=module_device(run.model), scaler=data.scaler,
                     raw_values=data.values, mase_scale=mase_scale(data))
@@ -424,6 +425,7 @@ def calibrate_run(run_dir: str | Path, *, split: str = "val", data_dir: str | Pa
                   device: str = "auto", batch_size: int = 256) -> Calibration:
     """(Re)compute the intervals of a run directory on its recorded data and write ``intervals.safetensors``."""
     run, data = _run_and_data(run_dir, data_dir, device)
+    _check_held_out(run, run_dir, check_split(split), "calibrate")
     dev = module_device(run.model)
     calibration = calibrate(run.model, getattr(data, check_split(split)), split=split, batch_size=batch_size, device=dev)
     calibration.save(Path(run_dir) / rd.INTERVALS)
@@ -446,6 +448,17 @@ def interval_scores(run_dir: str | Path, *, split: str = "test", levels: Iterabl
                            batch_size=batch_size, device=dev, scaler=data.scaler, raw_values=data.values)
     extra = {"split": split, "calibration_split": run.intervals.split, "calibration_windows": run.intervals.windows}
     return [{**row, **extra} for row in rows]
+
+
+def _check_held_out(run: LoadedRun, run_dir: str | Path, split: str, what: str) -> None:
+    """ValueError naming the fix when a run trained on every row (fit mode refit / epochs) has no `split` windows."""
+    mode = (run.config.get("fit") or {}).get("mode", "holdout")
+    if mode == "holdout" or split == "train":
+        return
+    intervals = "; its intervals were calibrated by its validation stage" if mode == "refit" else ""
+    raise ValueError(f"{run_dir} was trained with fit mode {mode!r} on every row, so it has no held-out {split} windows "
+                     f"to {what} on{intervals}: train with --fit-mode holdout for test metrics, or score it on later "
+                     "data with `samovar forecast RUN_DIR --input LATER.csv --backtest-start ...`")
 
 
 def _run_and_data(run_dir: str | Path, data_dir: str | Path | None, device: str):
