@@ -198,6 +198,7 @@ def test_epochs_mode_trains_exactly_n_epochs_without_validation_or_intervals(sma
 
 @pytest.mark.parametrize("split, mode, message", [
     ((1.0, 0.0, 0.0), None, "no validation share.*fit mode 'epochs'"),
+    ((1.0, 0.0, 0.0), "holdout", "validation split has no windows.*fit mode 'refit' or 'epochs'"),
     ((0.7, 0.1, 0.2), "refit", "has a test share.*'holdout' for test metrics"),
     ((0.9, 0.1, 0.0), "epochs", "has no use: drop it"),
     (None, "everything", "choose one of refit, epochs, holdout"),

@@ -129,6 +129,7 @@ def recipe_training(model: str, source: Any, horizon: int, recipe: str = "auto",
 #   holdout  train / val / test by `split` or the published protocol, with test metrics (the default
 #            for registered benchmarks and the built-in synthetic series)
 FIT_MODES = ("refit", "epochs", "holdout")
+REFIT_NOT_RESUMABLE = "a fit mode 'refit' run (a validation stage, then a fit on every row) cannot be resumed; train it again"
 
 
 def _is_benchmark(source: Any) -> bool:
@@ -231,7 +232,7 @@ def fit_run(
     model_class(model)  # unknown model: fail before loading data
     check_fit_mode(fit_mode, source, split)
     if resume and fit_mode == "refit":
-        raise ValueError("a fit mode 'refit' run (a validation stage, then a fit on every row) cannot be resumed; train it again")
+        raise ValueError(REFIT_NOT_RESUMABLE)
     first_split = stage_split(fit_mode, split)
     if data is None:
         data = prepare_source(source, lookback, horizon, data_dir, first_split, fill, date_format, dayfirst)
@@ -295,8 +296,7 @@ def resume_run(run_dir: str | Path, *, quiet: bool | None = None, device: str | 
     fit = cfg.get("fit")
     mode = (fit or {}).get("mode", "holdout")
     if mode == "refit":
-        raise ValueError(f"{run_dir} is a fit mode 'refit' run (a validation stage, then a fit on every row), "
-                         "which cannot be resumed; train it again")
+        raise ValueError(f"{run_dir}: {REFIT_NOT_RESUMABLE}")
     data = _rebuild_data(cfg, data_dir)
     net = build_model(cfg["model"]["name"], data.lookback, data.horizon, data.channels, cfg["model"]["kwargs"],
                       seed=config.seed, quantiles=config.quantiles)

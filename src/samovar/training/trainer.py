@@ -277,7 +277,8 @@ def train(
                          f"(loss {config.loss!r}); build it with build_model(..., quantiles=config.quantiles)")
     if validate and len(data.val) == 0:
         raise ValueError("the validation split has no windows (needed for early stopping): shorten lookback/horizon "
-                         "or give the validation split more rows; to train on every row use fit_mode 'refit' or 'epochs'")
+                         "or give the validation split more rows; to train on every row use fit mode 'refit' or 'epochs' "
+                         "(fit_mode= / --fit-mode)")
     run_dir = Path(run_dir) if run_dir is not None else None
     old_threads = torch.get_num_threads()
     if config.threads is not None:
