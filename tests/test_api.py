@@ -224,7 +224,8 @@ def test_benchmarks_and_an_explicit_test_share_keep_the_holdout_protocol(small) 
 
 def test_an_input_at_another_frequency_is_refused_unless_allowed(fitted, frame) -> None:
     daily = frame.assign(date=pd.date_range("2020-01-01", periods=len(frame), freq="D"))
-    message = r"at frequency 'D' \(a step of 1 days.*trained on data at 'h'.*allow_freq_mismatch=True"
+    message = r"the input: its dates are at frequency 'D' \(a step of 1 day\) but the model was trained on data at 'h' " \
+              r"\(01:00:00\).*allow_freq_mismatch=True"
     with pytest.raises(ValueError, match=message):
         fitted.predict(daily)
     with pytest.raises(ValueError, match=message):

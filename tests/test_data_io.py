@@ -230,6 +230,10 @@ def test_day_first_dates_stop_with_the_option_to_pass_and_read_with_it(tmp_path)
     for options in ({"dayfirst": True}, {"date_format": "%d/%m/%Y"}):
         table = read_table(path, **options)
         assert table.dates.equals(pd.DatetimeIndex(DAILY)) and table.freq == "D"
+    hourly = pd.date_range("2023-01-01", periods=400, freq="h")
+    with pytest.raises(DataError, match=r"date_format='%d\.%m\.%Y %H:%M' \(--date-format '%d\.%m\.%Y %H:%M'\)"):
+        read_table(dated_csv(tmp_path, hourly, "%d.%m.%Y %H:%M", "hourly.csv"))  # the suggested format fits the dates
+    assert read_table(tmp_path / "hourly.csv", date_format="%d.%m.%Y %H:%M").dates.equals(hourly)
     with pytest.raises(DataError, match=r"19 of 40 rows have a missing or unreadable date.*'13/01/2023'.*"
                                         r"date_format='%m/%d/%Y' says"):
         read_table(path, date_format="%m/%d/%Y")

@@ -149,13 +149,14 @@ class Forecaster:
 
     def _table(self, df: pd.DataFrame | str | Path, fill: str, allow_freq_mismatch: bool = False):
         from .data import read_table
-        from .data.frequency import mean_step, same_frequency
+        from .data.frequency import describe_step, same_frequency
 
         run = self._need_fit()
         table = read_table(df, fill=fill, **self._dates)
         if not allow_freq_mismatch and table.freq and run.freq and not same_frequency(table.freq, run.freq):
-            raise ValueError(f"the input's dates are at frequency {table.freq!r} (a step of {mean_step(table.freq)}) but the "
-                             f"model was trained on data at {run.freq!r} ({mean_step(run.freq)}): give the input at the "
+            name = df if isinstance(df, (str, Path)) else "the input"
+            raise ValueError(f"{name}: its dates are at frequency {table.freq!r} (a step of {describe_step(table.freq)}) but "
+                             f"the model was trained on data at {run.freq!r} ({describe_step(run.freq)}): give the input at the "
                              "training frequency, or pass allow_freq_mismatch=True (command line: --allow-freq-mismatch) "
                              "to forecast anyway, with dates continued at the input's frequency")
         if table.columns != run.columns:

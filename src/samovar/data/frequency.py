@@ -36,6 +36,14 @@ def mean_step(freq: str) -> pd.Timedelta:
     return (dates[-1] - dates[0]) / 100
 
 
+def describe_step(freq: str) -> str:
+    """The mean step of a frequency in words: 'h' -> "01:00:00", 'D' -> "1 day", 'W' -> "7 days"."""
+    step = mean_step(freq)
+    if step % pd.Timedelta(days=1) == pd.Timedelta(0):
+        return f"{step.days} day" + ("" if step.days == 1 else "s")
+    return str(step).removeprefix("0 days ")
+
+
 def same_frequency(a: str, b: str) -> bool:
     """True when two frequency aliases step alike (within 1%): 'h' == '60min', 'W-SUN' == 'W-TUE', 'D' != 'B'."""
     step_a, step_b = mean_step(a), mean_step(b)
@@ -66,4 +74,4 @@ def seasonal_period(freq: str | None) -> int | None:
     return None  # yearly and anything else: no shorter calendar season
 
 
-__all__ = ["mean_step", "same_frequency", "seasonal_period"]
+__all__ = ["describe_step", "mean_step", "same_frequency", "seasonal_period"]

@@ -296,7 +296,6 @@ def _show_rows(rows: np.ndarray, values, origin: Origin, limit: int = 3) -> str:
 
 # dates written with the day and the month first, in either order: 13/01/2023, 01-13-2023 10:00, 1.2.23
 _DAY_MONTH = re.compile(r"^\s*(\d{1,2})([/.\-])(\d{1,2})\2\d{2,4}(?!\d)")
-_DATE_OPTIONS = "dayfirst=True (command line: --dayfirst) or date_format='%d/%m/%Y' (--date-format '%d/%m/%Y')"
 
 
 def _is_text(raw: pd.Series) -> bool:
@@ -341,6 +340,14 @@ def _regular(dates: pd.Series) -> bool:
     return not index.hasnans and index.is_monotonic_increasing and index.is_unique and infer_freq(index)[1] is None
 
 
+def _date_options(example: str) -> str:
+    """The options that read day-first dates like `example`, with its format when pandas can guess it."""
+    from pandas.tseries.api import guess_datetime_format
+
+    fmt = guess_datetime_format(example.strip(), dayfirst=True) or "%d/%m/%Y"
+    return f"dayfirst=True (command line: --dayfirst) or date_format='{fmt}' (--date-format '{fmt}')"
+
+
 def _check_day_month(raw: pd.Series, origin: Origin) -> None:
     """Stop when text dates like 13/01/2023 can only be day-first, or read both ways and only day-first
     gives regular increasing dates: pandas reads them month-first, which would scramble the series."""
@@ -354,12 +361,13 @@ def _check_day_month(raw: pd.Series, origin: Origin) -> None:
     if (first > 12).any():
         i = int(np.argmax(first > 12))
         raise DataError(f"{name} are day-first ({raw.iloc[i]!r} has no month {first[i]}) but would be read month-first; "
-                        f"pass {_DATE_OPTIONS}.")
+                        f"pass {_date_options(str(raw.iloc[i]))}.")
     month_first, day_first = _to_datetime(raw), _to_datetime(raw, dayfirst=True)
     if not _regular(month_first) and _regular(day_first):
         i = int(np.argmax(first != second))  # a date whose two readings differ
         raise DataError(f"{name} read either way ({raw.iloc[i]!r}: month-first {month_first.iloc[i]:%Y-%m-%d}, day-first "
-                        f"{day_first.iloc[i]:%Y-%m-%d}) and only day-first gives regular increasing dates; pass {_DATE_OPTIONS}.")
+                        f"{day_first.iloc[i]:%Y-%m-%d}) and only day-first gives regular increasing dates; "
+                        f"pass {_date_options(str(raw.iloc[i]))}.")
 
 
 def _check_date_order(dates: pd.DatetimeIndex, origin: Origin) -> None:
