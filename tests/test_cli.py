@@ -362,6 +362,9 @@ def test_date_options_and_the_frequency_check_on_the_command_line(csv_input: Pat
     by_format = invoke("forecast", run, "-i", csv_input, "-o", tmp_path / "iso.csv", "--date-format", "%Y-%m-%d %H:%M:%S")
     assert by_format.exit_code == 0, by_format.output
     assert pd.read_csv(tmp_path / "f.csv")["date"].equals(pd.read_csv(tmp_path / "iso.csv")["date"])
+    cv = invoke("backtest", "--model", "dlinear", "--dataset", dayfirst, "--dayfirst", "--lookback", "48", "--horizon", "12",
+                "--windows", "1", "--epochs", "1", "--quiet", "-o", tmp_path / "cv.csv")
+    assert cv.exit_code == 0 and pd.read_csv(tmp_path / "cv.csv")["date"].iloc[-1] == str(frame["date"].iloc[-1]), cv.output
 
     daily = tmp_path / "daily.csv"
     frame.assign(date=pd.date_range("2020-01-01", periods=len(frame), freq="D")).to_csv(daily, index=False)
