@@ -202,6 +202,7 @@ def test_epochs_mode_trains_exactly_n_epochs_without_validation_or_intervals(sma
     ((0.7, 0.1, 0.2), "refit", "has a test share.*'holdout' for test metrics"),
     ((0.9, 0.1, 0.0), "epochs", "has no use: drop it"),
     (None, "everything", "choose one of refit, epochs, holdout"),
+    ((0.9, 0.1), None, r"split must be three numbers \(train, val, test\)"),
 ])
 def test_fit_mode_errors_name_the_fix(small, split, mode, message) -> None:
     with pytest.raises(ValueError, match=message):

@@ -82,8 +82,8 @@ def validation_split(split=None) -> tuple[float, float, float]:
     """The train:val ratio of `split` (default DEFAULT_SPLIT) as a split of all rows with no test share:
     (0.7, 0.1, 0.2) -> (0.875, 0.125, 0). Used by fits that need early stopping but no test split
     (fit_mode "refit", the fits of a backtest)."""
-    train, val = (float(s) for s in (split or DEFAULT_SPLIT)[:2])
-    return train / (train + val), val / (train + val), 0.0
+    protocol = _ratio_protocol(split)  # a malformed split is refused here, as by prepare_data
+    return protocol.train / (protocol.train + protocol.val), protocol.val / (protocol.train + protocol.val), 0.0
 
 
 def _load(source, data_dir, fill: str, date_format: str | None = None,
