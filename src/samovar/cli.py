@@ -195,8 +195,8 @@ def train(
     stage = fit.get("validation")
     if stage is not None:  # refit: the validation stage chose the epochs
         console.print(f"validation stage: best epoch {stage['best_epoch']} of {stage['epochs_run']} run, best val MSE "
-                      f"{stage['best_val_mse']:.4f}{', stopped early' if stage['stopped_early'] else ''} "
-                      f"(rows {_rows(stage['rows'])}); refit on every row (rows {_rows(fit['rows'])}): "
+                      f"{stage['best_val_mse']:.4f}{', stopped early' if stage['stopped_early'] else ''}, "
+                      f"{stage['seconds']:.1f}s (rows {_rows(stage['rows'])}); refit on every row (rows {_rows(fit['rows'])}): "
                       f"{result.epochs_run} epochs, {result.seconds:.1f}s", highlight=False, soft_wrap=True)
     elif not result.model.trainable:
         val = "" if fit["mode"] == "epochs" else f": val MSE {result.best_val_mse:.4f}"

@@ -272,7 +272,8 @@ def fit_run(
     fit = {"mode": "refit", "stage": "refit", "rows": _stage_rows(full), "epochs": epochs,
            "validation": {"run": rd.VALIDATION_RUN if run_dir else None, "rows": _stage_rows(data),
                           "max_epochs": config.epochs, "best_epoch": first.best_epoch, "epochs_run": first.epochs_run,
-                          "best_val_mse": first.best_val_mse, "stopped_early": first.stopped_early},
+                          "best_val_mse": first.best_val_mse, "stopped_early": first.stopped_early,
+                          "seconds": first.seconds},
            "intervals": "conformal radii of the validation-stage model on its validation windows"}
     result = stage(full, ALL_ROWS, replace(config, epochs=epochs), run_dir, fit, validate=False, stage_name="refit")
     result.calibration = first.calibration.rescaled(data.scaler.std / full.scaler.std)
