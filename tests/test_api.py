@@ -9,6 +9,7 @@ import torch
 
 import samovar
 from samovar.data import make_synthetic, prepare_data
+from samovar.data.prepare import ALL_ROWS
 from samovar.training import rundir as rd
 
 L, H = 48, 12
@@ -30,13 +31,15 @@ def test_predict_continues_the_dates_and_equals_the_model_by_hand(fitted, frame)
     assert list(out.columns) == ["ch0", "ch1", "ch2"] and out.index.name == "date"
     expected_dates = pd.date_range(frame["date"].iloc[-1], periods=H + 1, freq="h")[1:]
     assert out.index.equals(expected_dates)
-    # by hand: scale the last L rows with the train scaler, run the model, unscale
-    data = prepare_data(frame, lookback=L, horizon=H)
+    # by hand: scale the last L rows with the scaler of every row (fit_mode "refit" on a DataFrame), run the model, unscale
+    data = prepare_data(frame, lookback=L, horizon=H, split=ALL_ROWS)
     x = torch.from_numpy(data.scaler.transform(frame[["ch0", "ch1", "ch2"]].to_numpy()[-L:].astype(np.float64)))
     with torch.no_grad():
         y = fitted.run.model(x[None].float())[0].double().numpy()
     np.testing.assert_allclose(out.to_numpy(), data.scaler.inverse_transform(y), rtol=1e-5, atol=1e-4)  # float32 model
-    assert set(fitted.test_metrics) >= {"mse", "mae", "mse_raw", "mae_raw"}
+    assert fitted.run.config["fit"]["mode"] == "refit" and fitted.test_metrics is None  # every row trained: no test split
+    holdout = samovar.Forecaster("dlinear", lookback=L, horizon=H, **OPTIONS).fit(frame, fit_mode="holdout")
+    assert set(holdout.test_metrics) >= {"mse", "mae", "mse_raw", "mae_raw"}
 
 
 def test_dates_continue_at_the_datas_frequency_and_dateless_input_gets_steps(tmp_path) -> None:
@@ -133,3 +136,118 @@ def test_recipe_auto_falls_back_and_paper_without_one_is_an_error(frame) -> None
         samovar.Forecaster("dlinear", lookback=L, horizon=H, recipe="paper", quiet=True).fit(frame)
     with pytest.raises(ValueError, match="choose one of auto, paper, ltsf"):
         samovar.Forecaster("dlinear", recipe="published")
+
+
+# ---------------------------------------------------------------------- fit modes: training on every row
+
+SMALL = dict(lookback=24, horizon=6, lr=5e-3, batch_size=32, quiet=True)
+
+
+@pytest.fixture(scope="module")
+def small() -> pd.DataFrame:
+    return make_synthetic(length=300, channels=2, seed=3)
+
+
+def _changed_tail(frame: pd.DataFrame, rows: int = 10) -> pd.DataFrame:
+    out = frame.copy()
+    out.loc[out.index[-rows:], ["ch0", "ch1"]] += 5.0
+    return out
+
+
+@pytest.mark.parametrize("mode, sees_the_tail", [("refit", True), ("epochs", True), ("holdout", False)])
+def test_the_last_rows_change_the_forecast_only_when_the_final_model_trains_on_them(small, mode, sees_the_tail) -> None:
+    fits = [samovar.Forecaster("dlinear", epochs=2, **SMALL).fit(df, fit_mode=mode) for df in (small, _changed_tail(small))]
+    first, second = (fc.predict(small) for fc in fits)  # the same input: only the training data differs
+    assert (not np.allclose(first.to_numpy(), second.to_numpy())) == sees_the_tail
+
+
+def test_the_final_scaler_has_seen_the_rows_it_trains_on(small) -> None:
+    values = small[["ch0", "ch1"]].to_numpy(dtype=np.float64)
+    refit = samovar.Forecaster("dlinear", epochs=1, **SMALL).fit(small)
+    np.testing.assert_allclose(refit.run.scaler.mean, values.mean(axis=0))  # every row
+    holdout = samovar.Forecaster("dlinear", epochs=1, **SMALL).fit(small, fit_mode="holdout")
+    np.testing.assert_allclose(holdout.run.scaler.mean, values[:210].mean(axis=0))  # the train rows: 70% of 300
+
+
+def test_refit_records_both_stages_and_keeps_the_validation_stages_intervals(small, tmp_path) -> None:
+    fc = samovar.Forecaster("dlinear", epochs=3, patience=1, runs_dir=tmp_path, **SMALL).fit(small)
+    run = fc.result.run_dir
+    fit = rd.read_json(run / rd.CONFIG)["fit"]
+    stage = fit["validation"]
+    assert fit["mode"] == "refit" and fit["rows"] == {"train": [0, 300]}
+    assert stage["rows"] == {"train": [0, 262], "val": [238, 300]}  # 87.5% / 12.5%: the train:val ratio of 70/10
+    assert fit["epochs"] == stage["best_epoch"] == fc.result.epochs_run and stage["max_epochs"] == 3
+    validation = samovar.Forecaster.load(run / stage["run"])  # the validation stage is a complete run
+    assert validation.run.config["fit"] == {"mode": "refit", "stage": "validation", "rows": stage["rows"]}
+    # the same conformal radii in data units, expressed on the final model's scale
+    np.testing.assert_allclose(fc.run.intervals.radius(80).numpy() * fc.run.scaler.std,
+                               validation.run.intervals.radius(80).numpy() * validation.run.scaler.std, rtol=1e-5)
+    assert samovar.Forecaster.load(run).config.epochs == 3  # a reloaded Forecaster refits with the same budget
+
+
+def test_epochs_mode_trains_exactly_n_epochs_without_validation_or_intervals(small, tmp_path) -> None:
+    fc = samovar.Forecaster("dlinear", epochs=3, patience=1, runs_dir=tmp_path, **SMALL).fit(small, fit_mode="epochs")
+    history = rd.read_jsonl(fc.result.run_dir / rd.METRICS)
+    assert fc.result.epochs_run == 3 and [row["epoch"] for row in history] == [1, 2, 3]
+    assert all(row["val_mse"] is None for row in history) and fc.result.best_epoch == 3
+    assert rd.read_json(fc.result.run_dir / rd.CONFIG)["fit"] == {"mode": "epochs", "rows": {"train": [0, 300]}}
+    assert fc.test_metrics is None and not (fc.result.run_dir / rd.INTERVALS).exists()
+    with pytest.raises(ValueError, match="fit_mode='epochs' on every row, so no held-out windows"):
+        fc.predict(small, levels=[80])
+
+
+@pytest.mark.parametrize("split, mode, message", [
+    ((1.0, 0.0, 0.0), None, "no validation share.*fit mode 'epochs'"),
+    ((1.0, 0.0, 0.0), "holdout", "validation split has no windows.*fit mode 'refit' or 'epochs'"),
+    ((0.7, 0.1, 0.2), "refit", "has a test share.*'holdout' for test metrics"),
+    ((0.9, 0.1, 0.0), "epochs", "has no use: drop it"),
+    (None, "everything", "choose one of refit, epochs, holdout"),
+    ((0.9, 0.1), None, r"split must be three numbers \(train, val, test\)"),
+])
+def test_fit_mode_errors_name_the_fix(small, split, mode, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        samovar.Forecaster("dlinear", epochs=1, split=split, **SMALL).fit(small, fit_mode=mode)
+
+
+def test_benchmarks_and_an_explicit_test_share_keep_the_holdout_protocol(small) -> None:
+    from samovar.training.runs import default_fit_mode
+
+    assert default_fit_mode("ETTh1") == default_fit_mode("synthetic:length=300") == "holdout"
+    assert default_fit_mode(small) == default_fit_mode("my.csv") == default_fit_mode(small, (0.9, 0.1, 0)) == "refit"
+    fc = samovar.Forecaster("dlinear", epochs=1, split=(0.6, 0.2, 0.2), **SMALL).fit(small)
+    assert fc.run.config["fit"]["mode"] == "holdout" and fc.test_metrics is not None
+    with pytest.raises(ValueError, match="registered benchmark.*fit mode 'holdout'"):
+        samovar.Forecaster("dlinear", epochs=1, **SMALL).fit("ETTh1", fit_mode="refit")
+
+
+# ---------------------------------------------------------------------- dates: formats and frequency
+
+
+def test_an_input_at_another_frequency_is_refused_unless_allowed(fitted, frame) -> None:
+    daily = frame.assign(date=pd.date_range("2020-01-01", periods=len(frame), freq="D"))
+    message = r"the input: its dates are at frequency 'D' \(a step of 1 day\) but the model was trained on data at 'h' " \
+              r"\(01:00:00\).*allow_freq_mismatch=True"
+    with pytest.raises(ValueError, match=message):
+        fitted.predict(daily)
+    with pytest.raises(ValueError, match=message):
+        fitted.backtest(daily, start=600)
+    out = fitted.predict(daily, allow_freq_mismatch=True)
+    assert out.index.equals(pd.date_range(daily["date"].iloc[-1], periods=H + 1, freq="D")[1:])
+    np.testing.assert_allclose(out.to_numpy(), fitted.predict(frame).to_numpy())  # the same values, other dates
+    sixty = frame.assign(date=frame["date"].dt.strftime("%Y-%m-%d %H:%M"))  # text dates of the same frequency pass
+    pd.testing.assert_frame_equal(fitted.predict(sixty), fitted.predict(frame))
+
+
+def test_day_first_csv_dates_are_read_as_told_and_the_option_is_kept_with_the_model(small, tmp_path) -> None:
+    path = tmp_path / "dayfirst.csv"
+    small.assign(date=small["date"].dt.strftime("%d/%m/%Y %H:%M")).to_csv(path, index=False)
+    with pytest.raises(ValueError, match="are day-first .* pass dayfirst=True"):
+        samovar.Forecaster("dlinear", epochs=1, **SMALL).fit(path)
+    fc = samovar.Forecaster("dlinear", epochs=1, dayfirst=True, **SMALL).fit(path)
+    out = fc.predict(path)  # the forecast input is read day-first too
+    assert out.index[0] == small["date"].iloc[-1] + pd.Timedelta(hours=1)
+    loaded = samovar.Forecaster.load(fc.save(tmp_path / "saved"))
+    assert loaded.dayfirst and loaded.run.config["data"]["dayfirst"] is True
+    pd.testing.assert_frame_equal(loaded.predict(path), out)
+    by_format = samovar.Forecaster.load(tmp_path / "saved", dayfirst=False, date_format="%d/%m/%Y %H:%M")
+    pd.testing.assert_frame_equal(by_format.predict(path), out)

@@ -104,14 +104,16 @@ def test_metrics_per_cutoff_and_overall_by_hand(frame, fits) -> None:
 
 
 def test_a_fitted_model_is_reused_only_when_its_data_ended_before_the_cutoffs(frame, fits) -> None:
-    fc = forecaster().fit(frame.iloc[:200])  # 70/10/20 of 200 rows: it saw rows 0..159
-    assert fc.run.config["data"]["last_seen"] == str(frame["date"].iloc[159])
+    fc = forecaster().fit(frame.iloc[:200])  # fit_mode "refit": the final model saw every row, 0..199
+    assert fc.run.config["data"]["last_seen"] == str(frame["date"].iloc[199])
+    holdout = forecaster().fit(frame.iloc[:200], fit_mode="holdout")  # 70/10/20 of 200 rows: it saw rows 0..159
+    assert holdout.run.config["data"]["last_seen"] == str(frame["date"].iloc[159])
     fits.clear()
     forecasts, per_cutoff, overall = fc.cross_validation(frame, n_windows=4, reuse_fitted=True)
     assert not fits and overall["fits"] == 0 and not per_cutoff["fitted"].any() and per_cutoff["fit_rows"].isna().all()
     first = forecasts[forecasts["cutoff"] == per_cutoff["cutoff"].iloc[0]]
     np.testing.assert_allclose(first["ch0"].to_numpy(), fc.predict(frame.iloc[:300 - 4 * H])["ch0"].to_numpy(), rtol=1e-5)
-    with pytest.raises(ValueError, match=rf"up to {frame['date'].iloc[159]}, which reaches past the first cut-off.*refit=1"):
+    with pytest.raises(ValueError, match=rf"up to {frame['date'].iloc[199]}, which reaches past the first cut-off.*refit=1"):
         fc.cross_validation(frame, n_windows=30, reuse_fitted=True)
     dateless = forecaster().fit(frame.drop(columns="date").iloc[:200])
     with pytest.raises(ValueError, match="unknown where this model's training data ended"):

@@ -274,7 +274,7 @@ def test_train_data_error_comes_first_and_names_the_file_line(csv_input: Path, t
 def test_backtest_over_the_training_rows_of_the_training_file_warns(csv_input: Path, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     trained = invoke("train", "--model", "dlinear", "--dataset", csv_input, "--lookback", "48", "--horizon", "12",
-                     "--epochs", "1", "--quiet", "--runs-dir", runs)
+                     "--epochs", "1", "--quiet", "--runs-dir", runs, "--fit-mode", "holdout")
     assert trained.exit_code == 0, trained.output
     run = only_run(runs)
     train_end = rd.read_json(run / rd.CONFIG)["data"]["split_rows"]["train"][1]
@@ -292,3 +292,97 @@ def test_backtest_over_the_training_rows_of_the_training_file_warns(csv_input: P
     other = tmp_path / "other.csv"
     other.write_bytes(csv_input.read_bytes())
     assert backtest(other, 500) == []  # not the file the model was trained on
+
+
+def test_train_on_a_user_csv_refits_on_every_row_by_default(csv_input: Path, tmp_path: Path) -> None:
+    base = ["train", "--model", "dlinear", "--dataset", csv_input, "--lookback", "48", "--horizon", "12", "--lr", "0.005",
+            "--batch-size", "64", "--quiet"]
+    result = invoke(*base, "--epochs", "2", "--runs-dir", tmp_path / "refit")
+    assert result.exit_code == 0, result.output
+    line = " ".join(result.output.split())
+    assert "fit mode refit" in line and "validation stage: best epoch" in line and "(rows train 0..699, val 652..799)" in line
+    assert "refit on every row (rows train 0..799)" in line and "validation windows of the validation-stage model" in line
+    run = only_run(tmp_path / "refit")
+    assert rd.read_json(run / rd.CONFIG)["fit"]["mode"] == "refit" and (run / rd.VALIDATION_RUN / rd.CONFIG).exists()
+    assert not (run / rd.TEST_METRICS).exists() and "test (" not in line
+    bt = invoke("forecast", run, "-i", csv_input, "-o", tmp_path / "bt.csv", "--backtest-start", "700")
+    assert "the first 8 forecasts' targets lie in rows the model trained on (before row 800" in " ".join(bt.output.split())
+
+    result = invoke(*base, "--epochs", "2", "--fit-mode", "epochs", "--runs-dir", tmp_path / "epochs")
+    assert result.exit_code == 0, result.output
+    line = " ".join(result.output.split())
+    assert "epochs run: 2 on every row (rows train 0..799, no validation)" in line and "no prediction intervals" in line
+    assert len(rd.read_jsonl(only_run(tmp_path / "epochs") / rd.METRICS)) == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--fit-mode", "all"], "fit mode 'all': choose one of refit, epochs, holdout"),
+    (["--split", "1,0,0"], "has no validation share"),
+    (["--split", "0.8,0.2,0", "--fit-mode", "epochs"], "has no use: drop it"),
+    (["--dataset", "ETTh1", "--fit-mode", "refit"], "ETTh1 is a registered benchmark"),
+])
+def test_fit_mode_errors_are_clear(csv_input: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["train", "--dataset", str(csv_input), "--lookback", "48", "--horizon", "12", "--quiet",
+                                 "--runs-dir", str(tmp_path), *args], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_epochs_run_resumes_and_a_refit_run_is_refused(csv_input: Path, tmp_path: Path) -> None:
+    config = TrainConfig(epochs=2, lr=0.005, batch_size=64, quiet=True)
+    options = dict(lookback=48, horizon=12, config=config, fit_mode="epochs")
+    fit_run("dlinear", csv_input, run_dir=tmp_path / "full", **options)
+
+    def kill(row):
+        if row["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit_run("dlinear", csv_input, run_dir=tmp_path / "killed", on_epoch_end=kill, **options)
+    result = invoke("train", "--resume", tmp_path / "killed", "--quiet")
+    assert result.exit_code == 0 and "epochs run: 2 on every row" in " ".join(result.output.split()), result.output
+    resumed, uninterrupted = (rd.load_weights(tmp_path / name / rd.BEST) for name in ("killed", "full"))
+    assert resumed.keys() == uninterrupted.keys() and all(resumed[k].equal(uninterrupted[k]) for k in resumed)
+    fit_run("dlinear", csv_input, run_dir=tmp_path / "refit", **{**options, "fit_mode": "refit"})
+    result = invoke("train", "--resume", tmp_path / "refit", "--quiet")
+    assert result.exit_code == 2 and "cannot be resumed; train it again" in " ".join(result.output.split())
+
+
+def test_date_options_and_the_frequency_check_on_the_command_line(csv_input: Path, tmp_path: Path) -> None:
+    frame = pd.read_csv(csv_input, parse_dates=["date"])
+    dayfirst = tmp_path / "dayfirst.csv"
+    frame.assign(date=frame["date"].dt.strftime("%d/%m/%Y %H:%M")).to_csv(dayfirst, index=False)
+    base = ["train", "--model", "dlinear", "--dataset", dayfirst, "--lookback", "48", "--horizon", "12", "--epochs", "1",
+            "--quiet", "--runs-dir", tmp_path / "runs"]
+    result = runner.invoke(app, [str(a) for a in base], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "pass dayfirst=True (command line: --dayfirst)" in " ".join(result.output.split())
+    assert len(result.output.strip().splitlines()) == 1
+    assert invoke(*base, "--dayfirst").exit_code == 0
+    run = only_run(tmp_path / "runs")
+    assert invoke("forecast", run, "-i", dayfirst, "-o", tmp_path / "f.csv").exit_code == 0  # read day-first as trained
+    by_format = invoke("forecast", run, "-i", csv_input, "-o", tmp_path / "iso.csv", "--date-format", "%Y-%m-%d %H:%M:%S")
+    assert by_format.exit_code == 0, by_format.output
+    assert pd.read_csv(tmp_path / "f.csv")["date"].equals(pd.read_csv(tmp_path / "iso.csv")["date"])
+    cv = invoke("backtest", "--model", "dlinear", "--dataset", dayfirst, "--dayfirst", "--lookback", "48", "--horizon", "12",
+                "--windows", "1", "--epochs", "1", "--quiet", "-o", tmp_path / "cv.csv")
+    assert cv.exit_code == 0 and pd.read_csv(tmp_path / "cv.csv")["date"].iloc[-1] == str(frame["date"].iloc[-1]), cv.output
+
+    daily = tmp_path / "daily.csv"
+    frame.assign(date=pd.date_range("2020-01-01", periods=len(frame), freq="D")).to_csv(daily, index=False)
+    for args in (["forecast", run, "-i", daily, "-o", tmp_path / "d.csv"],
+                 ["backtest", run, "-i", daily, "-o", tmp_path / "d.csv", "--windows", "1", "--quiet"]):
+        result = runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "300"})
+        line = " ".join(result.output.split())
+        assert result.exit_code == 2 and "at frequency 'D'" in line and "--allow-freq-mismatch" in line, result.output
+    allowed = invoke("forecast", run, "-i", daily, "-o", tmp_path / "d.csv", "--allow-freq-mismatch")
+    assert allowed.exit_code == 0 and pd.read_csv(tmp_path / "d.csv")["date"].iloc[0] == "2022-03-11"
+
+
+def test_evaluate_and_calibrate_explain_a_run_trained_on_every_row(csv_input: Path, tmp_path: Path) -> None:
+    config = TrainConfig(epochs=1, lr=0.005, batch_size=64, quiet=True)
+    fit_run("dlinear", csv_input, lookback=48, horizon=12, config=config, run_dir=tmp_path / "run", fit_mode="refit")
+    for args, what in ((["evaluate"], "test windows to evaluate"), (["calibrate"], "val windows to calibrate")):
+        result = runner.invoke(app, [*args, str(tmp_path / "run")], env={"COLUMNS": "300"})
+        line = " ".join(result.output.split())
+        assert result.exit_code == 2 and f"fit mode 'refit' on every row, so it has no held-out {what} on" in line
+        assert "--fit-mode holdout" in line, result.output

@@ -1,9 +1,9 @@
-"""seasonal_period: steps per calendar season for every frequency the registered datasets use."""
+"""seasonal_period: steps per calendar season for every frequency the registered datasets use; same_frequency."""
 
 import pytest
 
 from samovar.data import DATASETS
-from samovar.data.frequency import seasonal_period
+from samovar.data.frequency import describe_step, same_frequency, seasonal_period
 
 
 @pytest.mark.parametrize(("freq", "period"), [
@@ -24,3 +24,9 @@ def test_every_registered_dataset_has_a_season():
 def test_bad_alias_names_the_problem():
     with pytest.raises(ValueError, match="not a pandas frequency alias"):
         seasonal_period("fortnightly")
+
+
+def test_same_frequency_compares_mean_steps_and_describe_step_says_them():
+    assert same_frequency("h", "60min") and same_frequency("H", "h") and same_frequency("W-SUN", "W-TUE")
+    assert same_frequency("MS", "ME") and not same_frequency("D", "B") and not same_frequency("10min", "15min")
+    assert (describe_step("h"), describe_step("D"), describe_step("W")) == ("01:00:00", "1 day", "7 days")

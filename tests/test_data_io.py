@@ -17,6 +17,7 @@ import pytest
 from conftest import require_file
 from samovar.data import DATASETS, DataError, cache_dir, dataset_table, locate, prepare_data, read_table
 from samovar.data.registry import RATIO_70_10_20
+from samovar.data.prepare import ALL_ROWS, validation_split
 
 
 @pytest.fixture(autouse=True)
@@ -206,8 +207,49 @@ def test_missing_date_is_an_error_naming_the_row(tmp_path):
 
 def test_duplicate_dates_are_an_error(tmp_path):
     path = user_csv(tmp_path, TINY_CSV.replace("2021-01-01 06:00:00", "2021-01-01 05:00:00"))
-    with pytest.raises(DataError, match=r"2 rows share a date.*line 7.*line 8.*drop_duplicates"):
+    with pytest.raises(DataError, match=r"2 rows share a date.*line 7.*line 8.*several series in long format") as info:
         read_table(path)
+    assert "df.pivot(index='date', columns='id', values='value')" in str(info.value)
+    assert "drop_duplicates" not in str(info.value) and "mean()" not in str(info.value)  # never drop or average rows
+
+
+def dated_csv(tmp_path, dates: pd.DatetimeIndex, date_format: str, name: str = "dates.csv") -> Path:
+    frame = pd.DataFrame({"date": dates.strftime(date_format), "v": np.arange(len(dates), dtype=float)})
+    frame.to_csv(tmp_path / name, index=False)
+    return tmp_path / name
+
+
+DAILY = pd.date_range("2023-01-01", periods=40, freq="D")
+
+
+def test_day_first_dates_stop_with_the_option_to_pass_and_read_with_it(tmp_path):
+    path = dated_csv(tmp_path, DAILY, "%d/%m/%Y")
+    with pytest.raises(DataError, match=r"are day-first \('13/01/2023' has no month 13\).*pass dayfirst=True "
+                                        r"\(command line: --dayfirst\) or date_format='%d/%m/%Y'"):
+        read_table(path)
+    for options in ({"dayfirst": True}, {"date_format": "%d/%m/%Y"}):
+        table = read_table(path, **options)
+        assert table.dates.equals(pd.DatetimeIndex(DAILY)) and table.freq == "D"
+    hourly = pd.date_range("2023-01-01", periods=400, freq="h")
+    with pytest.raises(DataError, match=r"date_format='%d\.%m\.%Y %H:%M' \(--date-format '%d\.%m\.%Y %H:%M'\)"):
+        read_table(dated_csv(tmp_path, hourly, "%d.%m.%Y %H:%M", "hourly.csv"))  # the suggested format fits the dates
+    assert read_table(tmp_path / "hourly.csv", date_format="%d.%m.%Y %H:%M").dates.equals(hourly)
+    with pytest.raises(DataError, match=r"19 of 40 rows have a missing or unreadable date.*'13/01/2023'.*"
+                                        r"date_format='%m/%d/%Y' says"):
+        read_table(path, date_format="%m/%d/%Y")
+
+
+def test_dates_that_read_both_ways_stop_when_only_day_first_is_regular(tmp_path):
+    monthly = pd.date_range("2021-01-01", periods=30, freq="MS")  # 01/02/2021 ...: every field <= 12
+    path = dated_csv(tmp_path, monthly, "%d/%m/%Y")
+    with pytest.raises(DataError, match=r"read either way \('01/02/2021': month-first 2021-01-02, day-first "
+                                        r"2021-02-01\) and only day-first gives regular increasing dates; pass dayfirst=True"):
+        read_table(path)
+    assert read_table(path, dayfirst=True).dates.equals(pd.DatetimeIndex(monthly))
+    us = read_table(dated_csv(tmp_path, DAILY, "%m/%d/%Y", "us.csv"))  # month-first: read as before
+    assert us.dates.equals(pd.DatetimeIndex(DAILY))
+    iso = read_table(dated_csv(tmp_path, DAILY, "%Y-%m-%d", "iso.csv"), dayfirst=True)  # dayfirst leaves ISO dates alone
+    assert iso.dates.equals(pd.DatetimeIndex(DAILY))
 
 
 def test_unsorted_dates_are_an_error(tmp_path):
@@ -291,10 +333,20 @@ def test_a_zero_test_share_trains_and_validates_on_every_row():
     assert data.split_rows["train"] == (0, 160) and data.split_rows["val"] == (152, 200)
     assert len(data.val) == 40 - 4 + 1 and len(data.test) == 0 and not data.notes
     np.testing.assert_allclose(data.scaler.mean, [79.5])  # the train rows only
-    with pytest.raises(DataError, match="train and val positive.*test positive or 0"):
-        prepare_data(frame, lookback=8, horizon=4, split=(1.0, 0, 0))
+    with pytest.raises(DataError, match="train positive and val and test positive or 0"):
+        prepare_data(frame, lookback=8, horizon=4, split=(1.1, -0.1, 0))
     with pytest.raises(DataError, match="val split has 2 rows of its own"):  # still required, still explained
         prepare_data(frame, lookback=8, horizon=4, split=(0.99, 0.01, 0))
+
+
+def test_all_rows_trains_on_every_row_with_no_validation_or_test_windows():
+    """fit_mode "epochs" and the final fit of "refit" train on every row (ALL_ROWS)."""
+    frame = pd.DataFrame({"v": np.arange(200.0)})
+    data = prepare_data(frame, lookback=8, horizon=4, split=ALL_ROWS)
+    assert data.split_rows["train"] == (0, 200) and len(data.train) == 200 - 12 + 1
+    assert len(data.val) == 0 and len(data.test) == 0
+    np.testing.assert_allclose(data.scaler.mean, [99.5])  # the scaler has seen every row
+    assert validation_split((0.7, 0.1, 0.2)) == pytest.approx((0.875, 0.125, 0.0))
 
 
 def test_registered_weather_keeps_its_irregular_rows(shared_data_dir):

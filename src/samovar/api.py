@@ -1,15 +1,22 @@
 """``samovar.Forecaster``: fit / predict / backtest on pandas DataFrames, save / load.
 
-    fc = Forecaster(model="dlinear", lookback=336, horizon=96, lr=0.005).fit(df)
+    fc = Forecaster(model="dlinear", lookback=336, horizon=96, lr=0.005).fit(df)   # your data: refit on every row
     fc = Forecaster(model="samovar", horizon=96, recipe="paper").fit("ETTh1")   # the paper's recipe and lookback
     future = fc.predict(df)          # the `horizon` rows after the end of df, dates continued
     future = fc.predict(df, levels=[80, 95])   # plus <col>-lo-95, <col>-lo-80, <col>-hi-80, <col>-hi-95
     forecasts, per_cutoff, overall = fc.cross_validation(df, n_windows=5, refit=True)   # retrain at each cut-off
     fc.save("my-model"); fc = Forecaster.load("my-model")   # or a run directory of `samovar train`
 
+`fit` on your data (a DataFrame or a file) chooses the epochs on a validation tail and then
+refits on every row (fit_mode="refit"); a registered benchmark is trained and tested by its
+published protocol (fit_mode="holdout"); see `Forecaster.fit`.
+
 A DataFrame has a ``date`` column or a DatetimeIndex (optional) and numeric columns;
 predict returns the same columns indexed by the continued dates (``date``), or by
-integer step numbers (``step``) when the data has no dates. Prediction intervals are
+integer step numbers (``step``) when the data has no dates. Text dates are read as
+``date_format=`` / ``dayfirst=`` say (day-first dates read without them are an error naming
+them); a forecast input at another frequency than the training data is an error unless
+``allow_freq_mismatch=True``. Prediction intervals are
 split-conformal (``samovar.training.intervals``, calibrated by `fit`); a model trained with
 ``loss="quantile"`` adds its quantiles as ``<col>-q10``, ``<col>-q50``, ... columns.
 """
@@ -43,14 +50,16 @@ class Forecaster:
     (it can depend on the dataset) and kept in ``recipe_used``. runs_dir: if given, `fit`
     writes a full run directory there. Other keywords are `TrainConfig` options (lr, epochs,
     batch_size, patience, seed, device, quiet, ...); each overrides that field of the recipe,
-    and model_kwargs override the recipe's model hyper-parameters.
+    and model_kwargs override the recipe's model hyper-parameters. date_format (e.g. "%d/%m/%Y"),
+    dayfirst: how text dates are read, in `fit` and in every later input (recorded with the model).
     ``config`` is the TrainConfig of the last fit (before a fit: the keywords over the defaults).
     """
 
     def __init__(self, model: str = "dlinear", lookback: int | None = None, horizon: int = 96, *,
                  model_kwargs: dict[str, Any] | None = None, data_dir: str | Path | None = None,
                  split: tuple[float, float, float] | None = None, fill: str = "error",
-                 runs_dir: str | Path | None = None, recipe: str = "auto", **train_options: Any) -> None:
+                 runs_dir: str | Path | None = None, recipe: str = "auto", date_format: str | None = None,
+                 dayfirst: bool = False, **train_options: Any) -> None:
         known = {f.name for f in fields(TrainConfig)}
         unknown = sorted(set(train_options) - known)
         if unknown:
@@ -67,20 +76,37 @@ class Forecaster:
         self.config = TrainConfig(**train_options)  # checks the options now; fit applies the recipe under them
         self.recipe_used: Recipe | None = None
         self.data_dir, self.split, self.fill, self.runs_dir = data_dir, split, fill, runs_dir
+        self.date_format, self.dayfirst = date_format, bool(dayfirst)
         self.run: LoadedRun | None = None
         self.result = None  # TrainResult of the last fit
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, data: pd.DataFrame | str | Path) -> "Forecaster":
-        """Train on a DataFrame, a file path or a registered dataset name (split train/val/test)."""
-        return self._fit(data, *self._training(data))
+    def fit(self, data: pd.DataFrame | str | Path, *, fit_mode: str | None = None) -> "Forecaster":
+        """Train on a DataFrame, a file path or a registered dataset name.
+
+        fit_mode: how the rows are used (``samovar.training.runs.FIT_MODES``):
+        "refit": early stopping on a validation tail (the train:val ratio of ``split``, default
+        87.5% / 12.5%, no test split), then a fresh model trained on every row for the best epoch
+        count of that first fit; the scaler is fit on every row; prediction intervals are those of
+        the validation-stage model (its conformal radii on the validation tail). No test metrics.
+        "epochs": ``epochs`` epochs on every row, no validation, no early stopping, no intervals.
+        "holdout": train / val / test by ``split`` (default 70/10/20) or the published protocol,
+        with ``test_metrics``: the model never sees the validation and test rows.
+        None (default): "holdout" for a registered dataset name, "synthetic..." or a ``split`` with
+        a test share, else "refit". ``run.config["fit"]`` records the mode and the rows each stage used.
+        """
+        from .training.runs import default_fit_mode
+
+        mode = default_fit_mode(data, self.split) if fit_mode is None else fit_mode
+        return self._fit(data, *self._training(data), fit_mode=mode)
 
     def _training(self, data: Any) -> tuple[TrainConfig, dict[str, Any], Recipe]:
         """(TrainConfig, model kwargs, Recipe) of a fit on `data`: the recipe resolved for it under the options."""
         return recipe_training(self.model_name, data, self.horizon, self.recipe, self.train_options, self.model_kwargs)
 
-    def _fit(self, data: Any, config: TrainConfig, model_kwargs: dict[str, Any], recipe: Recipe) -> "Forecaster":
+    def _fit(self, data: Any, config: TrainConfig, model_kwargs: dict[str, Any], recipe: Recipe,
+             fit_mode: str) -> "Forecaster":
         from .data import Scaler
 
         source = str(data) if isinstance(data, (str, Path)) else "<DataFrame>"
@@ -90,21 +116,28 @@ class Forecaster:
             run_dir = rd.default_run_dir(self.runs_dir, self.model_name, name, self.lookback, self.horizon)
         result, prepared = fit_run(self.model_name, data, horizon=self.horizon, lookback=self.lookback,
                                    model_kwargs=model_kwargs, config=config, data_dir=self.data_dir,
-                                   split=self.split, fill=self.fill, run_dir=run_dir, recipe=recipe)
+                                   split=self.split, fill=self.fill, run_dir=run_dir, recipe=recipe, fit_mode=fit_mode,
+                                   **self._dates)
         from .training.trainer import run_config
 
         self.config, self.recipe_used = config, recipe
         model_kwargs = fill_seasonal_period(self.model_name, model_kwargs, prepared.freq)  # as fit_run built it
-        cfg = run_config(result.model, prepared, config, module_device(result.model),
-                         model_kwargs, {"source": source}, recipe.to_dict())
+        cfg = run_config(result.model, prepared, result.config, module_device(result.model),
+                         model_kwargs, {"source": source, **self._dates}, recipe.to_dict(), result.fit)
         self.result = result
         self.run = LoadedRun(model=result.model.eval(), scaler=Scaler.from_dict(prepared.scaler.to_dict()), config=cfg,
                              intervals=result.calibration)
         return self
 
     @property
+    def _dates(self) -> dict[str, Any]:
+        """How text dates are read (``samovar.data.read_table``'s date_format, dayfirst)."""
+        return {"date_format": self.date_format, "dayfirst": self.dayfirst}
+
+    @property
     def test_metrics(self) -> dict[str, float] | None:
-        """Metrics of the last fit on every test window (mse, mae on the scaled data; *_raw in data units)."""
+        """Metrics of the last fit on every test window (mse, mae on the scaled data; *_raw in data units);
+        None after a fit without a test split (fit_mode "refit" or "epochs")."""
         return None if self.result is None else self.result.test_metrics
 
     def _need_fit(self) -> LoadedRun:
@@ -114,11 +147,18 @@ class Forecaster:
 
     # ------------------------------------------------------------------ forecasting
 
-    def _table(self, df: pd.DataFrame | str | Path, fill: str):
+    def _table(self, df: pd.DataFrame | str | Path, fill: str, allow_freq_mismatch: bool = False):
         from .data import read_table
+        from .data.frequency import describe_step, same_frequency
 
         run = self._need_fit()
-        table = read_table(df, fill=fill)
+        table = read_table(df, fill=fill, **self._dates)
+        if not allow_freq_mismatch and table.freq and run.freq and not same_frequency(table.freq, run.freq):
+            name = df if isinstance(df, (str, Path)) else "the input"
+            raise ValueError(f"{name}: its dates are at frequency {table.freq!r} (a step of {describe_step(table.freq)}) but "
+                             f"the model was trained on data at {run.freq!r} ({describe_step(run.freq)}): give the input at the "
+                             "training frequency, or pass allow_freq_mismatch=True (command line: --allow-freq-mismatch) "
+                             "to forecast anyway, with dates continued at the input's frequency")
         if table.columns != run.columns:
             if sorted(table.columns) == sorted(run.columns):  # same columns, other order: reorder
                 order = [table.columns.index(c) for c in run.columns]
@@ -151,6 +191,10 @@ class Forecaster:
     def _levels(self, levels: Any) -> tuple[int, ...]:
         """Requested interval levels, checked against the calibrated grid."""
         run = self._need_fit()
+        if run.intervals is None and (run.config.get("fit") or {}).get("mode") == "epochs":
+            raise ValueError("this model has no prediction intervals: it was trained with fit_mode='epochs' on every row, "
+                             "so no held-out windows were left to calibrate them on; fit with fit_mode='refit' (intervals "
+                             "from its validation stage) or 'holdout' to get intervals")
         if run.intervals is None:
             raise ValueError(f"this model has no calibrated intervals ({rd.INTERVALS}); "
                              "compute them with `samovar calibrate RUN_DIR` or fit again")
@@ -183,7 +227,8 @@ class Forecaster:
                              "(and the training data had none); give regularly spaced dates")
         return pd.date_range(table.dates[-1], periods=steps + 1, freq=freq)[1:].rename("date")
 
-    def predict(self, df: pd.DataFrame | str | Path, *, levels: Any = None, fill: str = "error") -> pd.DataFrame:
+    def predict(self, df: pd.DataFrame | str | Path, *, levels: Any = None, fill: str = "error",
+                allow_freq_mismatch: bool = False) -> pd.DataFrame:
         """Forecast the `horizon` rows after the end of `df` from its last `lookback` rows.
 
         Returns a DataFrame indexed by the continued dates (``date``, at the data's frequency) or
@@ -191,11 +236,12 @@ class Forecaster:
         with `levels` (percent, e.g. [80, 95]) its conformal interval bounds ``<col>-lo-95``,
         ``<col>-lo-80``, ``<col>-hi-80``, ``<col>-hi-95`` (ascending left to right; ±inf where
         the calibration had too few windows for the level), then for a quantile model
-        ``<col>-q10``, ``<col>-q50``, ... (`quantile_name`).
+        ``<col>-q10``, ``<col>-q50``, ... (`quantile_name`). An input whose dates are at another
+        frequency than the training data's is a ValueError unless allow_freq_mismatch=True.
         """
         run = self._need_fit()
         levels = () if levels is None else self._levels(levels)
-        table = self._table(df, fill)
+        table = self._table(df, fill, allow_freq_mismatch)
         window = table.values[None, -run.lookback:]
         forecast = self._forecast(window)[0]
         radii = self._radii(levels)
@@ -210,8 +256,8 @@ class Forecaster:
         return pd.DataFrame(columns, index=self._future_index(table, run.horizon))
 
     def backtest(self, df: pd.DataFrame | str | Path, start: Any = None, end: Any = None, *,
-                 stride: int | None = None, levels: Any = None,
-                 fill: str = "error") -> tuple[pd.DataFrame, dict[str, float]]:
+                 stride: int | None = None, levels: Any = None, fill: str = "error",
+                 allow_freq_mismatch: bool = False) -> tuple[pd.DataFrame, dict[str, float]]:
         """Rolling forecasts whose targets all lie in rows [start, end] of `df` (dates or row numbers).
 
         Forecasts start at `start`, `start + stride`, ... (stride defaults to the horizon:
@@ -223,10 +269,11 @@ class Forecaster:
         ``coverage-<level>`` (share of actuals inside) in the metrics. When `df` is the file the
         model was trained on, also train_rows_end (the first row after its training rows) and
         forecasts_on_train_rows (how many of the first forecasts have targets in those rows).
+        allow_freq_mismatch: as in `predict`.
         """
         run = self._need_fit()
         levels = () if levels is None else self._levels(levels)
-        table = self._table(df, fill)
+        table = self._table(df, fill, allow_freq_mismatch)
         n, L, H = len(table.values), run.lookback, run.horizon
         first = self._row(table, start, default=L, what="backtest start")
         last = self._row(table, end, default=n - 1, what="backtest end")
@@ -279,7 +326,7 @@ class Forecaster:
 
     def cross_validation(self, df: pd.DataFrame | str | Path, *, n_windows: int, step: int | None = None,
                          refit: bool | int = False, reuse_fitted: bool = False, fill: str = "error",
-                         on_cutoff: Callable[[dict[str, Any]], None] | None = None,
+                         on_cutoff: Callable[[dict[str, Any]], None] | None = None, allow_freq_mismatch: bool = False,
                          ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
         """Rolling-origin cross-validation: forecasts from `n_windows` cut-offs at the end of `df`,
         each scored against the truth by a model trained only on rows before its cut-off.
@@ -307,9 +354,10 @@ class Forecaster:
         standardized scale of the scaler of the model that made the forecast; mse_raw, mae_raw in
         data units). overall: the same metrics over all forecast values, ``windows`` and ``fits``.
         on_cutoff: called with each per_cutoff row as a dict, in order (progress).
+        allow_freq_mismatch: as in `predict` (the fitted model, reuse_fitted=True).
         """
         from .data import DataError, SplitProtocol, load_table
-        from .data.prepare import DEFAULT_SPLIT
+        from .data.prepare import validation_split
         from .data.splits import check_split_sizes
 
         n_windows = _count(n_windows, "n_windows (--windows)", 1, "give at least 1 cut-off")
@@ -319,7 +367,8 @@ class Forecaster:
         if reuse_fitted and every != 0:
             raise ValueError(f"reuse_fitted=True forecasts every cut-off with the fitted model; it cannot be combined "
                              f"with refit={refit!r}: pass refit=0, or reuse_fitted=False to retrain")
-        table = self._table(df, fill) if reuse_fitted else load_table(df, data_dir=self.data_dir, fill=fill)
+        table = (self._table(df, fill, allow_freq_mismatch) if reuse_fitted
+                 else load_table(df, data_dir=self.data_dir, fill=fill, **self._dates))
         L, H, n = self.lookback, self.horizon, len(table.values)
         cutoffs = n - H - step * np.arange(n_windows - 1, -1, -1)
         first = int(cutoffs[0])
@@ -328,8 +377,7 @@ class Forecaster:
         if first < L:
             raise ValueError(f"{what} put the first cut-off at row {first}, but a forecast needs the {L} rows "
                              f"(lookback) before it; {fix}")
-        train_share, val_share = (self.split or DEFAULT_SPLIT)[:2]
-        split = (train_share / (train_share + val_share), val_share / (train_share + val_share), 0.0)
+        split = validation_split(self.split)
         if reuse_fitted:
             self._check_unseen(table, first)
         else:
@@ -348,7 +396,7 @@ class Forecaster:
             if fitted:
                 model = Forecaster(self.model_name, L, H, model_kwargs=self.model_kwargs, data_dir=self.data_dir,
                                    split=split, recipe=self.recipe, **self.train_options)
-                model._fit(values.iloc[:int(cutoffs[lo])], config, model_kwargs, recipe)
+                model._fit(values.iloc[:int(cutoffs[lo])], config, model_kwargs, recipe, fit_mode="holdout")
             frame, forecast, actual = model._rolling(table, cutoffs[lo:hi])
             std = model._need_fit().scaler.std
             frames.append(frame)
@@ -423,15 +471,24 @@ class Forecaster:
         return path
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> "Forecaster":
-        """Load a directory written by `save`, or a run directory of `samovar train`."""
+    def load(cls, path: str | Path, device: str = "cpu", *, date_format: str | None = None,
+             dayfirst: bool | None = None) -> "Forecaster":
+        """Load a directory written by `save`, or a run directory of `samovar train`.
+
+        date_format, dayfirst: how the text dates of later inputs are read (default: as recorded at training).
+        """
         run = load_run(path, device=device)
         d = run.config["data"]
         known = {f.name for f in fields(TrainConfig)}
         train_cfg = {k: v for k, v in run.config.get("train", {}).items() if k in known}
+        fit = run.config.get("fit") or {}
+        if "validation" in fit:  # a refit ran the best epoch count; later fits get the validation stage's budget
+            train_cfg["epochs"] = fit["validation"]["max_epochs"]
         # every option and the model's kwargs were recorded after the recipe was applied: refit as recorded
         fc = cls(run.config["model"]["name"], lookback=d["lookback"], horizon=d["horizon"],
-                 model_kwargs=run.config["model"].get("kwargs") or {}, recipe="ltsf", **train_cfg)
+                 model_kwargs=run.config["model"].get("kwargs") or {}, recipe="ltsf",
+                 date_format=date_format if date_format is not None else d.get("date_format"),
+                 dayfirst=dayfirst if dayfirst is not None else bool(d.get("dayfirst", False)), **train_cfg)
         fc.run = run
         return fc
 
@@ -499,10 +556,10 @@ def _save(plt, fig, path: str | Path) -> None:
 
 
 def plot_forecast(fc: Forecaster, data: pd.DataFrame | str | Path, forecast: pd.DataFrame, path: str | Path,
-                  *, fill: str = "error") -> None:
+                  *, fill: str = "error", allow_freq_mismatch: bool = False) -> None:
     """Draw the last rows of `data` (history) and `forecast` (from `predict`) per channel to `path`,
     with a shaded band for each interval level among the forecast's columns (wider: lighter)."""
-    table = fc._table(data, fill)
+    table = fc._table(data, fill, allow_freq_mismatch)
     run = fc._need_fit()
     shown = max(run.lookback, 3 * run.horizon)
     index = table.dates if table.dates is not None else pd.RangeIndex(len(table.values))
@@ -532,7 +589,7 @@ def plot_backtest(fc: Forecaster, data: pd.DataFrame | str | Path, backtest: pd.
     """
     from .data import load_table
 
-    table = load_table(data, data_dir=fc.data_dir, fill=fill)
+    table = load_table(data, data_dir=fc.data_dir, fill=fill, **fc._dates)
     key = "date" if "date" in backtest.columns else "step"
     group = "cutoff" if "cutoff" in backtest.columns else "origin"
     columns = [c[: -len("_actual")] for c in backtest.columns if c.endswith("_actual")]

@@ -2,6 +2,7 @@
 
     samovar train --model dlinear --dataset ETTh1 --horizon 96 --lr 0.005
     samovar train --model samovar --dataset ETTh1 --horizon 96      # the paper's recipe and lookback
+    samovar train --model dlinear --dataset my.csv --fit-mode refit  # your data: validate, then refit on every row
     samovar evaluate runs/dlinear-ETTh1-L336-H96-20260101-120000
     samovar forecast RUN_DIR --input data.csv --output forecast.csv --plot forecast.png --levels 80,95
     samovar calibrate RUN_DIR --split val
@@ -89,6 +90,11 @@ def _quantiles(text: Optional[str]) -> tuple[float, ...] | None:
     return _numbers(text, None, "--quantiles needs numbers in (0, 1), e.g. --quantiles 0.1,0.5,0.9")
 
 
+DATE_FORMAT_HELP = "strftime format of the text dates, e.g. '%d/%m/%Y' (default: inferred; day-first dates need it or --dayfirst)."
+DAYFIRST_HELP = "Read text dates like 01/02/2023 day first (1 February)."
+FREQ_MISMATCH_HELP = "Forecast an input whose dates are at another frequency than the training data's (an error otherwise)."
+
+
 def _levels(text: Optional[str]) -> tuple[float, ...] | None:
     if text is None:
         return None
@@ -121,20 +127,29 @@ def train(
     resume: Optional[Path] = typer.Option(None, help="Resume this run directory from its checkpoint (other options are taken from it)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
     fill: str = typer.Option("error", help="Missing values: error | interpolate."),
-    split: Optional[str] = typer.Option(None, help="Train,val,test shares for your own files, e.g. 0.7,0.1,0.2."),
+    split: Optional[str] = typer.Option(None, help="Train,val,test shares for your own files, e.g. 0.7,0.1,0.2 "
+                                        "(with --fit-mode refit: train,val of the validation stage, test 0)."),
+    fit_mode: Optional[str] = typer.Option(None, help="refit: early stopping on a validation tail, then a refit on every "
+                                           "row for the best epoch count | epochs: --epochs epochs on every row, no "
+                                           "validation | holdout: train/val/test with test metrics. Default: holdout "
+                                           "for registered datasets, 'synthetic' or a --split with a test share, else refit."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Model hyper-parameter key=value (repeatable; over the recipe's)."),
     loss: Optional[str] = typer.Option(None, help="mse (the model's own loss) | quantile (plus the pinball loss of a quantile head)."),
     quantiles: Optional[str] = typer.Option(None, help="Quantile levels with --loss quantile, e.g. 0.1,0.5,0.9 (the default)."),
+    date_format: Optional[str] = typer.Option(None, help=DATE_FORMAT_HELP),
+    dayfirst: bool = typer.Option(False, "--dayfirst", help=DAYFIRST_HELP),
 ) -> None:
-    """Train a model, evaluate it on every test window and write a run directory.
+    """Train a model and write a run directory (holdout: with its metrics on every test window).
 
     Without options the model's published recipe is used (e.g. SAMoVAR: AdamW, linear one-cycle,
-    100 epochs, patience 12) and its published lookback for the horizon.
+    100 epochs, patience 12) and its published lookback for the horizon. On your own files the
+    final model trains on every row (--fit-mode refit); on registered benchmarks it is tested.
     """
     from .training import rundir as rd
     from .models import model_class
     from .training.rundir import default_run_dir
-    from .training.runs import fit_run, parse_set_options, prepare_source, recipe_training, resolve_lookback, resume_run
+    from .training.runs import (check_fit_mode, default_fit_mode, fit_run, parse_set_options, prepare_source,
+                                recipe_training, resolve_lookback, resume_run, stage_split)
 
     try:
         if resume is not None:
@@ -152,39 +167,63 @@ def train(
             config, kwargs, rec = recipe_training(model, dataset, horizon, recipe, overrides, parse_set_options(set_))
             published = rec.lookback if rec.name == "paper" and given_lookback is None else None
             lookback = resolve_lookback(model, published or given_lookback, horizon)
-            data = prepare_source(dataset, lookback, horizon, data_dir, _split(split), fill)  # data errors come first
+            mode = default_fit_mode(dataset, _split(split)) if fit_mode is None else fit_mode
+            check_fit_mode(mode, dataset, _split(split))
+            data = prepare_source(dataset, lookback, horizon, data_dir, stage_split(mode, _split(split)), fill,
+                                  date_format, dayfirst)  # data errors come first
             where = ("given" if given_lookback is not None else "the recipe's" if published
                      else f"the model's default for horizon {horizon}")
             if model_class(model).trainable:
                 changed = sorted(k for k in overrides if k in given)
                 console.print(f"recipe: {rec.label}" + (f", overridden: {', '.join(changed)}" if changed else "")
                               + f"; {config.optimizer} lr {config.lr:g}, {config.schedule}, {config.epochs} epochs, "
-                              f"batch {config.batch_size}, patience {config.patience}; lookback {lookback} ({where})",
-                              highlight=False, soft_wrap=True)
+                              f"batch {config.batch_size}, patience {config.patience}; lookback {lookback} ({where}); "
+                              f"fit mode {mode}", highlight=False, soft_wrap=True)
                 for note in rec.notes:
                     console.print(f"  note: {note}", highlight=False, soft_wrap=True)
             else:
-                console.print(f"{model} has nothing to train (no recipe); lookback {lookback} ({where})", highlight=False)
+                console.print(f"{model} has nothing to train (no recipe); lookback {lookback} ({where}); fit mode {mode}",
+                              highlight=False)
             name = Path(dataset).name.split(".")[0] if Path(dataset).suffix else dataset
             run_dir = default_run_dir(runs_dir, model.lower(), name, lookback, horizon)
             result, data = fit_run(model, dataset, horizon=horizon, lookback=lookback, model_kwargs=kwargs, config=config,
-                                   data_dir=data_dir, split=_split(split), fill=fill, run_dir=run_dir, recipe=rec, data=data)
+                                   data_dir=data_dir, split=_split(split), fill=fill, run_dir=run_dir, recipe=rec, data=data,
+                                   fit_mode=mode, date_format=date_format, dayfirst=dayfirst)
     except (ValueError, FileNotFoundError, FileExistsError, KeyError, FloatingPointError) as exc:
         fail(str(exc))
         return
     console.print(f"{data!r}", highlight=False)
-    if result.model.trainable:
+    fit = result.fit or {"mode": "holdout"}
+    stage = fit.get("validation")
+    if stage is not None:  # refit: the validation stage chose the epochs
+        console.print(f"validation stage: best epoch {stage['best_epoch']} of {stage['epochs_run']} run, best val MSE "
+                      f"{stage['best_val_mse']:.4f}{', stopped early' if stage['stopped_early'] else ''}, "
+                      f"{stage['seconds']:.1f}s (rows {_rows(stage['rows'])}); refit on every row (rows {_rows(fit['rows'])}): "
+                      f"{result.epochs_run} epochs, {result.seconds:.1f}s", highlight=False, soft_wrap=True)
+    elif not result.model.trainable:
+        val = "" if fit["mode"] == "epochs" else f": val MSE {result.best_val_mse:.4f}"
+        console.print(f"nothing to train ({result.model.name} has no parameters){val}, {result.seconds:.1f}s", highlight=False)
+    elif fit["mode"] == "epochs":
+        console.print(f"epochs run: {result.epochs_run} on every row (rows {_rows(fit['rows'])}, no validation), "
+                      f"{result.seconds:.1f}s", highlight=False)
+    else:
         console.print(f"epochs run: {result.epochs_run} (best epoch {result.best_epoch}, best val MSE {result.best_val_mse:.4f}"
                       f"{', stopped early' if result.stopped_early else ''}), {result.seconds:.1f}s", highlight=False)
-    else:
-        console.print(f"nothing to train ({result.model.name} has no parameters): val MSE {result.best_val_mse:.4f}, "
-                      f"{result.seconds:.1f}s", highlight=False)
     if result.test_metrics is not None:
         console.print(_metrics_table(f"test ({result.test_metrics['windows']} windows)", result.test_metrics))
     if result.calibration is not None:
-        console.print(f"prediction intervals calibrated on {result.calibration.windows} validation windows "
+        by = " of the validation-stage model" if stage is not None else ""
+        console.print(f"prediction intervals calibrated on {result.calibration.windows} validation windows{by} "
                       f"({rd.INTERVALS})", highlight=False)
+    elif fit["mode"] == "epochs":
+        console.print("no prediction intervals: fit mode epochs leaves no held-out windows to calibrate them on",
+                      highlight=False)
     console.print(f"run directory: {result.run_dir}", highlight=False, soft_wrap=True)
+
+
+def _rows(rows: dict[str, list[int]]) -> str:
+    """{"train": [0, 700], "val": [652, 800]} -> "train 0..699, val 652..799"."""
+    return ", ".join(f"{name} {start}..{end - 1}" for name, (start, end) in rows.items())
 
 
 @app.command()
@@ -252,6 +291,9 @@ def forecast(
     fill: str = typer.Option("error", help="Missing values in the input: error | interpolate."),
     levels: Optional[str] = typer.Option(None, help="Conformal prediction intervals at these levels in percent, "
                                          "e.g. 80,95: adds <col>-lo-95, <col>-lo-80, <col>-hi-80, <col>-hi-95."),
+    date_format: Optional[str] = typer.Option(None, help=DATE_FORMAT_HELP.replace("inferred", "the run's")),
+    dayfirst: bool = typer.Option(False, "--dayfirst", help=DAYFIRST_HELP + " (default: as the run was trained)"),
+    allow_freq_mismatch: bool = typer.Option(False, "--allow-freq-mismatch", help=FREQ_MISMATCH_HELP),
 ) -> None:
     """Forecast the horizon after the end of --input, or backtest over a range of it."""
     from .api import Forecaster
@@ -259,17 +301,17 @@ def forecast(
     from .utils import write_text_atomic
 
     try:
-        fc = Forecaster.load(run_dir)
+        fc = Forecaster.load(run_dir, date_format=date_format, dayfirst=dayfirst or None)
         chosen = _levels(levels)
         if backtest_start is None and backtest_end is None:
-            frame = fc.predict(input, levels=chosen, fill=fill)
+            frame = fc.predict(input, levels=chosen, fill=fill, allow_freq_mismatch=allow_freq_mismatch)
             write_text_atomic(output, frame.to_csv())
             console.print(f"forecast of {len(frame)} steps ({frame.index[0]} .. {frame.index[-1]}) written to {output}",
                           highlight=False)
             metrics = None
         else:
             frame, metrics = fc.backtest(input, backtest_start, backtest_end, stride=backtest_stride, levels=chosen,
-                                         fill=fill)
+                                         fill=fill, allow_freq_mismatch=allow_freq_mismatch)
             write_text_atomic(output, frame.to_csv(index=False))
             console.print(f"backtest: {metrics['forecasts']} forecasts written to {output}", highlight=False)
             if metrics.get("forecasts_on_train_rows"):
@@ -286,7 +328,7 @@ def forecast(
             from .api import plot_backtest, plot_forecast
 
             if metrics is None:
-                plot_forecast(fc, input, frame, plot, fill=fill)
+                plot_forecast(fc, input, frame, plot, fill=fill, allow_freq_mismatch=allow_freq_mismatch)
             else:
                 plot_backtest(fc, input, frame, plot, fill=fill)
             console.print(f"plot written to {plot}", highlight=False)
@@ -326,6 +368,10 @@ def backtest(
     device: str = typer.Option("auto", help="auto | cpu | cuda | mps."),
     threads: int = typer.Option(1, help="torch threads."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress (no line per cut-off, no training bars)."),
+    date_format: Optional[str] = typer.Option(None, help=DATE_FORMAT_HELP),
+    dayfirst: bool = typer.Option(False, "--dayfirst", help=DAYFIRST_HELP),
+    allow_freq_mismatch: bool = typer.Option(False, "--allow-freq-mismatch", help="With RUN_DIR and --refit 0: "
+                                             + FREQ_MISMATCH_HELP),
 ) -> None:
     """Rolling-origin cross-validation: forecast from --windows cut-offs at the end of the data, each
     with a model trained only on the rows before its cut-off (see --refit), and score them.
@@ -348,7 +394,7 @@ def backtest(
                 fail("with RUN_DIR the model, lookback, horizon and recipe are the run's and the data is --input CSV: "
                      + (f"drop {', '.join(fixed)}" if fixed else "add --input CSV")
                      + " (or drop RUN_DIR to train --model on --dataset)")
-            fc = Forecaster.load(run_dir)
+            fc = Forecaster.load(run_dir, date_format=date_format, dayfirst=dayfirst or None)
             fc.train_options.update(overrides)
             fc.data_dir, source = data_dir, input
         else:
@@ -356,7 +402,8 @@ def backtest(
                 fail("without RUN_DIR give --model and --dataset (a registered name, 'synthetic' or a CSV path); "
                      "--input is for a run's data")
             fc = Forecaster(model, lookback=lookback, horizon=96 if horizon is None else horizon,
-                            model_kwargs=parse_set_options(set_), data_dir=data_dir, recipe=recipe or "auto", **overrides)
+                            model_kwargs=parse_set_options(set_), data_dir=data_dir, recipe=recipe or "auto",
+                            date_format=date_format, dayfirst=dayfirst, **overrides)
             source = dataset
 
         run_model = run_dir is not None and refit == 0
@@ -367,7 +414,8 @@ def backtest(
 
         frame, per_cutoff, overall = fc.cross_validation(source, n_windows=windows, step=step, refit=refit,
                                                          reuse_fitted=run_model, fill=fill,
-                                                         on_cutoff=None if quiet else progress)
+                                                         on_cutoff=None if quiet else progress,
+                                                         allow_freq_mismatch=allow_freq_mismatch)
         write_text_atomic(output, frame.to_csv(index=False))
         console.print(f"{fc.model_name}, lookback {fc.lookback}, horizon {fc.horizon}: {windows} cut-offs, "
                       f"{overall['fits']} fit(s); forecasts written to {output}", highlight=False)

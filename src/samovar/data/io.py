@@ -16,6 +16,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -293,21 +294,80 @@ def _show_rows(rows: np.ndarray, values, origin: Origin, limit: int = 3) -> str:
     return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
-def _parse_dates(raw: pd.Series, origin: Origin) -> pd.DatetimeIndex:
-    """Parse a date column; empty or unparseable entries raise DataError naming their rows."""
-    dates = pd.to_datetime(raw, errors="coerce")
+# dates written with the day and the month first, in either order: 13/01/2023, 01-13-2023 10:00, 1.2.23
+_DAY_MONTH = re.compile(r"^\s*(\d{1,2})([/.\-])(\d{1,2})\2\d{2,4}(?!\d)")
+
+
+def _is_text(raw: pd.Series) -> bool:
+    return raw.dtype == object or pd.api.types.is_string_dtype(raw)
+
+
+def _to_datetime(raw: pd.Series, date_format: str | None = None, dayfirst: bool = False,
+                 mixed: bool = False) -> pd.Series:
+    """pd.to_datetime(errors="coerce") with the user's date options; dayfirst only applies to dates that
+    do not start with the year (pandas would read 2023-01-02 as 1 February)."""
+    if date_format is not None:
+        return pd.to_datetime(raw, errors="coerce", format=date_format)
+    dayfirst = dayfirst and _is_text(raw) and not raw.astype(str).str.match(r"\s*\d{4}").all()
+    return pd.to_datetime(raw, errors="coerce", dayfirst=dayfirst, **({"format": "mixed"} if mixed else {}))
+
+
+def _parse_dates(raw: pd.Series, origin: Origin, date_format: str | None = None,
+                 dayfirst: bool = False) -> pd.DatetimeIndex:
+    """Parse a date column; empty or unparseable entries raise DataError naming their rows, and day-first
+    dates read without dayfirst/date_format raise DataError naming the option (`_check_day_month`)."""
+    if date_format is None and not dayfirst and _is_text(raw):
+        _check_day_month(raw, origin)
+    dates = _to_datetime(raw, date_format, dayfirst)
     bad = dates.isna().to_numpy()
-    if bad.any() and not raw.isna().to_numpy()[bad].all():  # maybe mixed formats: try element-wise
-        dates = pd.to_datetime(raw, errors="coerce", format="mixed")
+    if bad.any() and date_format is None and not raw.isna().to_numpy()[bad].all():  # maybe mixed formats: element-wise
+        dates = _to_datetime(raw, dayfirst=dayfirst, mixed=True)
         bad = dates.isna().to_numpy()
     if bad.any():
         rows = np.flatnonzero(bad)
+        fix = (f"write them as date_format={date_format!r} says, or change date_format (--date-format)" if date_format
+               else "write the dates as YYYY-MM-DD HH:MM:SS, or give their format with date_format= (--date-format)")
         raise DataError(
             f"{origin}: {len(rows)} of {len(raw)} rows have a missing or unreadable date in column "
-            f"{raw.name!r}: {_show_rows(rows, raw.to_numpy()[rows], origin)}. "
-            "To fix: fill in or delete those rows, or write the dates as YYYY-MM-DD HH:MM:SS."
+            f"{raw.name!r}: {_show_rows(rows, raw.to_numpy()[rows], origin)}. To fix: fill in or delete those rows, or {fix}."
         )
     return pd.DatetimeIndex(dates)
+
+
+def _regular(dates: pd.Series) -> bool:
+    """Increasing dates at one frequency (pandas can infer it)."""
+    index = pd.DatetimeIndex(dates)
+    return not index.hasnans and index.is_monotonic_increasing and index.is_unique and infer_freq(index)[1] is None
+
+
+def _date_options(example: str) -> str:
+    """The options that read day-first dates like `example`, with its format when pandas can guess it."""
+    from pandas.tseries.api import guess_datetime_format
+
+    fmt = guess_datetime_format(example.strip(), dayfirst=True) or "%d/%m/%Y"
+    return f"dayfirst=True (command line: --dayfirst) or date_format='{fmt}' (--date-format '{fmt}')"
+
+
+def _check_day_month(raw: pd.Series, origin: Origin) -> None:
+    """Stop when text dates like 13/01/2023 can only be day-first, or read both ways and only day-first
+    gives regular increasing dates: pandas reads them month-first, which would scramble the series."""
+    parts = raw.astype(str).str.extract(_DAY_MONTH)
+    if len(parts) == 0 or parts[0].isna().any():
+        return  # not every date is written day and month first (e.g. ISO dates): nothing ambiguous
+    first, second = parts[0].astype(int).to_numpy(), parts[2].astype(int).to_numpy()
+    if (second > 12).any():
+        return  # only month-first fits (a day > 12 in second place), or neither: the parse explains
+    name = f"{origin}: the dates in column {raw.name!r}"
+    if (first > 12).any():
+        i = int(np.argmax(first > 12))
+        raise DataError(f"{name} are day-first ({raw.iloc[i]!r} has no month {first[i]}) but would be read month-first; "
+                        f"pass {_date_options(str(raw.iloc[i]))}.")
+    month_first, day_first = _to_datetime(raw), _to_datetime(raw, dayfirst=True)
+    if not _regular(month_first) and _regular(day_first):
+        i = int(np.argmax(first != second))  # a date whose two readings differ
+        raise DataError(f"{name} read either way ({raw.iloc[i]!r}: month-first {month_first.iloc[i]:%Y-%m-%d}, day-first "
+                        f"{day_first.iloc[i]:%Y-%m-%d}) and only day-first gives regular increasing dates; "
+                        f"pass {_date_options(str(raw.iloc[i]))}.")
 
 
 def _check_date_order(dates: pd.DatetimeIndex, origin: Origin) -> None:
@@ -317,7 +377,10 @@ def _check_date_order(dates: pd.DatetimeIndex, origin: Origin) -> None:
         rows = np.flatnonzero(duplicated)
         raise DataError(
             f"{origin}: {len(rows)} rows share a date with another row: {_show_rows(rows, [str(d) for d in dates[rows]], origin)}. "
-            "To fix: remove or merge the duplicate rows (e.g. df.drop_duplicates('date') or df.groupby('date').mean())."
+            "Repeated dates usually mean several series in long format (id, date, value) or an error in the data. "
+            "To fix: if the file holds several series, pass one series per file or pivot it to one column per series "
+            "(df.pivot(index='date', columns='id', values='value')); otherwise find out why those rows repeat and "
+            "correct the data at its source."
         )
     steps = np.diff(dates.asi8)
     if (steps < 0).any():
@@ -401,7 +464,7 @@ def _handle_missing(values: np.ndarray, columns: list[str], fill: str, origin: O
 
 
 def frame_to_table(frame: pd.DataFrame, *, origin: str | Origin, fill: str = "error", strict_dates: bool = True,
-                   freq: str | None = None) -> Table:
+                   freq: str | None = None, date_format: str | None = None, dayfirst: bool = False) -> Table:
     """Validate a DataFrame into a Table (values as float64 until the final float32 copy).
 
     The dates come from a DatetimeIndex (or an index named like a date), a column named like a date (see DATE_COLUMN_NAMES), or
@@ -409,6 +472,9 @@ def frame_to_table(frame: pd.DataFrame, *, origin: str | Origin, fill: str = "er
     strict_dates: duplicates / unsorted dates raise (user data); registered files skip this.
     freq: known frequency (registered files); None means infer it from the dates.
     origin: a name, or an `Origin` that also names rows by their file line.
+    date_format: the strftime format of text dates (e.g. "%d/%m/%Y"); dayfirst: read 01/02/2023 as
+    1 February. Without either, text dates that are only readable day-first, or that only give
+    regular dates day-first, raise DataError naming them.
     """
     origin = origin if isinstance(origin, Origin) else Origin(origin)
     if fill not in FILL_MODES:
@@ -428,7 +494,7 @@ def frame_to_table(frame: pd.DataFrame, *, origin: str | Origin, fill: str = "er
         if named:
             raw_dates = frame.pop(named[0])
         elif first is not None and not pd.api.types.is_numeric_dtype(frame[first]):
-            parsed = pd.to_datetime(frame[first], errors="coerce", format="mixed")
+            parsed = _to_datetime(frame[first], date_format, dayfirst, mixed=date_format is None)
             if parsed.notna().mean() >= 0.9:  # a first column of (mostly) dates is the date column
                 raw_dates = frame.pop(first)
     if frame.shape[1] == 0:
@@ -436,7 +502,7 @@ def frame_to_table(frame: pd.DataFrame, *, origin: str | Origin, fill: str = "er
     dates = None
     notes: list[str] = []
     if raw_dates is not None:
-        dates = _parse_dates(raw_dates.reset_index(drop=True), origin)
+        dates = _parse_dates(raw_dates.reset_index(drop=True), origin, date_format, dayfirst)
         if strict_dates:
             _check_date_order(dates, origin)
         if freq is None:
@@ -451,16 +517,19 @@ def frame_to_table(frame: pd.DataFrame, *, origin: str | Origin, fill: str = "er
     return Table(values=values.astype(np.float32), columns=columns, dates=dates, freq=freq, filled=filled, notes=notes)
 
 
-def read_table(source: str | os.PathLike | pd.DataFrame, *, fill: str = "error") -> Table:
+def read_table(source: str | os.PathLike | pd.DataFrame, *, fill: str = "error", date_format: str | None = None,
+               dayfirst: bool = False) -> Table:
     """Read and validate a user's series: a CSV/TXT/NPZ path (optionally .gz) or a DataFrame.
 
     Returns values (rows, channels) float32, column names, dates (or None) and the frequency
-    (inferred; irregular dates give the most common step with a warning).
+    (inferred; irregular dates give the most common step with a warning). date_format, dayfirst:
+    how text dates are read (`frame_to_table`).
     """
+    options = dict(fill=fill, date_format=date_format, dayfirst=dayfirst)
     if isinstance(source, pd.DataFrame):
-        return frame_to_table(source, origin="DataFrame", fill=fill)
+        return frame_to_table(source, origin="DataFrame", **options)
     path = Path(source).expanduser()
-    return frame_to_table(_read_file(path), origin=_file_origin(str(path), path), fill=fill)
+    return frame_to_table(_read_file(path), origin=_file_origin(str(path), path), **options)
 
 
 def _file_origin(name: str, path: Path) -> Origin:

@@ -17,6 +17,7 @@ from samovar.data.splits import SPLITS, Scaler, WindowSet, check_split_sizes, ow
 from samovar.data.synthetic import DEFAULT_CHANNELS, DEFAULT_LENGTH, SYNTHETIC_NAME, make_synthetic, parse_synthetic_source
 
 DEFAULT_SPLIT = (0.7, 0.1, 0.2)
+ALL_ROWS = (1.0, 0.0, 0.0)  # every row trains: no validation, no test (fit_mode "epochs" and the final fit of "refit")
 
 
 @dataclass(repr=False)
@@ -70,19 +71,29 @@ def _ratio_protocol(split) -> SplitProtocol:
         train, val, test = (float(s) for s in split)
     except (TypeError, ValueError):
         raise DataError(f"split must be three numbers (train, val, test), e.g. (0.7, 0.1, 0.2); got {split!r}") from None
-    if min(train, val) <= 0 or test < 0 or abs(train + val + test - 1.0) > 1e-6:
-        raise DataError(f"split shares must sum to 1 with train and val positive (val: early stopping) and test "
-                        f"positive or 0 (0: no test split, e.g. for backtest refits), got {split!r} "
+    if train <= 0 or min(val, test) < 0 or abs(train + val + test - 1.0) > 1e-6:
+        raise DataError(f"split shares must sum to 1 with train positive and val and test positive or 0 "
+                        f"(val 0: no validation windows; test 0: no test split), got {split!r} "
                         f"(sum {train + val + test:g}); e.g. (0.7, 0.1, 0.2) or (0.875, 0.125, 0)")
     return SplitProtocol("ratio", train, val, test)
 
 
-def _load(source, data_dir, fill: str) -> tuple[Table, str, SplitProtocol | None, bool, str]:
+def validation_split(split=None) -> tuple[float, float, float]:
+    """The train:val ratio of `split` (default DEFAULT_SPLIT) as a split of all rows with no test share:
+    (0.7, 0.1, 0.2) -> (0.875, 0.125, 0). Used by fits that need early stopping but no test split
+    (fit_mode "refit", the fits of a backtest)."""
+    protocol = _ratio_protocol(split)  # a malformed split is refused here, as by prepare_data
+    return protocol.train / (protocol.train + protocol.val), protocol.val / (protocol.train + protocol.val), 0.0
+
+
+def _load(source, data_dir, fill: str, date_format: str | None = None,
+          dayfirst: bool = False) -> tuple[Table, str, SplitProtocol | None, bool, str]:
     """(table, name, registered protocol or None, synthetic?, where it came from)."""
+    dates = dict(date_format=date_format, dayfirst=dayfirst)  # how a user's text dates are read
     if isinstance(source, pd.DataFrame):
         synthetic = bool(source.attrs.get("samovar_synthetic", False))
         name = str(source.attrs.get("samovar_name", "dataframe"))
-        return frame_to_table(source, origin=name, fill=fill), name, None, synthetic, "DataFrame"
+        return frame_to_table(source, origin=name, fill=fill, **dates), name, None, synthetic, "DataFrame"
     if not isinstance(source, (str, os.PathLike)):
         raise DataError(f"source must be a dataset name, a file path or a pandas DataFrame, got {type(source).__name__}")
     text = os.fspath(source)
@@ -101,24 +112,27 @@ def _load(source, data_dir, fill: str) -> tuple[Table, str, SplitProtocol | None
             raise DataError(f"file {path} does not exist; check the path (relative paths start at {Path.cwd()}).")
         get_spec(text)  # raises: unknown dataset name, listing the registered ones
     name = path.name.split(".")[0]
-    return read_table(path, fill=fill), name, None, False, str(path)
+    return read_table(path, fill=fill, **dates), name, None, False, str(path)
 
 
-def load_table(source, *, data_dir=None, fill: str = "error") -> Table:
+def load_table(source, *, data_dir=None, fill: str = "error", date_format: str | None = None,
+               dayfirst: bool = False) -> Table:
     """The validated series of any `prepare_data` source (registered name, "synthetic...", file,
     DataFrame), unsplit and unscaled."""
-    return _load(source, data_dir, fill)[0]
+    return _load(source, data_dir, fill, date_format, dayfirst)[0]
 
 
-def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error") -> ForecastData:
+def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error",
+                 date_format: str | None = None, dayfirst: bool = False) -> ForecastData:
     """Load `source`, split it, fit the scaler on the train rows, and build the three window sets.
 
     source: a registered name (case-insensitive; see DATASETS), "synthetic" (optionally
     "synthetic:seed=1,length=2000,channels=3"), a file path (.csv/.txt/.npz, optionally .gz)
     or a DataFrame. split: (train, val, test) shares for data that is not registered
-    (default 0.7/0.1/0.2; test may be 0: no test split, no test windows); registered datasets
-    always use their published protocol.
-    fill: "error" (NaN/inf raise DataError) or "interpolate".
+    (default 0.7/0.1/0.2; test may be 0: no test split, no test windows; val may be 0: no
+    validation windows, e.g. ALL_ROWS); registered datasets always use their published protocol.
+    fill: "error" (NaN/inf raise DataError) or "interpolate". date_format (e.g. "%d/%m/%Y"),
+    dayfirst: how the text dates of a file or DataFrame are read (``samovar.data.io.frame_to_table``).
     """
     lookback = _check_positive_int("lookback", lookback)
     horizon = _check_positive_int("horizon", horizon)
@@ -127,7 +141,7 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
         raise DataError(f"{spec.name} is a registered benchmark and is always split by its published protocol "
                         f"({spec.protocol.describe()}); split= is for your own data. To split it differently, pass "
                         "the file path as source instead of the dataset name.")
-    table, name, protocol, synthetic, origin = _load(source, data_dir, fill)
+    table, name, protocol, synthetic, origin = _load(source, data_dir, fill, date_format, dayfirst)
     if protocol is None:
         protocol = _ratio_protocol(split)
     rows = len(table.values)

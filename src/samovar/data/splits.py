@@ -50,8 +50,8 @@ def check_split_sizes(protocol: SplitProtocol, rows: int, lookback: int, horizon
     owned = own_rows(protocol, rows)
     need = lookback + horizon
     for split, (start, end) in owned.items():
-        if split == "test" and protocol.test == 0:
-            continue  # no test split asked for (e.g. the refits of a backtest)
+        if split != "train" and getattr(protocol, split) == 0:
+            continue  # no such split asked for (test 0: the refits of a backtest; val 0: training on every row)
         n = end - start
         borrows = protocol.history and split != "train"
         if borrows:

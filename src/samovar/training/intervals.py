@@ -104,6 +104,12 @@ class Calibration:
         """The levels of `levels` whose radius is infinite (too few calibration windows)."""
         return [lv for lv in levels if conformal_rank(self.windows, lv) > self.windows]
 
+    def rescaled(self, factor: Any) -> "Calibration":
+        """The same intervals on another standardized scale: radii times `factor` per channel
+        (old std / new std), e.g. radii of a validation-stage model moved to the scaler of a refit on all rows."""
+        factor = torch.as_tensor(np.asarray(factor, dtype=np.float64), dtype=self.radii.dtype)
+        return Calibration(radii=self.radii * factor, levels=self.levels, windows=self.windows, split=self.split)
+
     def save(self, path: str | Path) -> None:
         rd.save_tensors(path, {"radii": self.radii.float()}, {
             "levels": ",".join(str(lv) for lv in self.levels), "windows": str(self.windows), "split": self.split,

@@ -12,6 +12,8 @@ Layout of ``runs/<model>-<dataset>-L<lookback>-H<horizon>-<timestamp>/``::
     test_metrics.json  every point score on every test window (written when training ends)
     intervals.safetensors  split-conformal interval radii per level, horizon step and channel
                        (standardized scale), with the calibration split and window count
+    validation/        fit mode "refit" only: the validation stage (early stopping on a validation
+                       tail), a complete run directory; the files above are the refit on every row
 
 Every file is replaced in one rename (``samovar.utils.atomic_path``), so a killed run leaves
 either the old or the new version of each file, never a torn one. A file that cannot be read
@@ -41,6 +43,7 @@ BEST = "best.safetensors"
 CHECKPOINT = "checkpoint.pt"
 TEST_METRICS = "test_metrics.json"
 INTERVALS = "intervals.safetensors"
+VALIDATION_RUN = "validation"  # sub-directory of a fit mode "refit" run: its validation stage, a complete run
 
 
 def default_run_dir(root: str | Path, model: str, dataset: str, lookback: int, horizon: int) -> Path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -122,11 +122,73 @@ def recipe_training(model: str, source: Any, horizon: int, recipe: str = "auto",
     return config, {**rec.model_kwargs, **(model_kwargs or {})}, rec
 
 
-def prepare_source(source: Any, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error"):
+# How a fit uses the rows of the data (``fit_run(fit_mode=...)``, ``samovar train --fit-mode``):
+#   refit    a validation tail for early stopping (train:val of `split`, no test), then a fresh model
+#            trained on every row for the best epoch count of that first fit (the default for your data)
+#   epochs   a fixed number of epochs (TrainConfig.epochs) on every row, no validation, no intervals
+#   holdout  train / val / test by `split` or the published protocol, with test metrics (the default
+#            for registered benchmarks and the built-in synthetic series)
+FIT_MODES = ("refit", "epochs", "holdout")
+REFIT_NOT_RESUMABLE = "a fit mode 'refit' run (a validation stage, then a fit on every row) cannot be resumed; train it again"
+
+
+def _is_benchmark(source: Any) -> bool:
+    """A registered dataset name or the built-in synthetic series (a fixed protocol, not a user's data)."""
+    from ..data.registry import find_spec
+    from ..data.synthetic import parse_synthetic_source
+
+    return isinstance(source, str) and (find_spec(source) is not None or parse_synthetic_source(source) is not None)
+
+
+def default_fit_mode(source: Any, split=None) -> str:
+    """"holdout" for a registered benchmark, the built-in synthetic series or a `split` with a test
+    share (a test split was asked for); else "refit" (your data: the final model trains on every row)."""
+    asks_for_test = split is not None and len(split) == 3 and float(split[2]) > 0
+    return "holdout" if _is_benchmark(source) or asks_for_test else "refit"
+
+
+def check_fit_mode(fit_mode: str, source: Any, split=None) -> None:
+    """ValueError naming the fix when `fit_mode` cannot be used with `source` and `split`."""
+    from ..data.registry import find_spec
+
+    if fit_mode not in FIT_MODES:
+        raise ValueError(f"fit mode {fit_mode!r}: choose one of {', '.join(FIT_MODES)}")
+    if fit_mode == "holdout":
+        return
+    spec = find_spec(source) if isinstance(source, str) else None
+    if spec is not None:
+        raise ValueError(f"{spec.name} is a registered benchmark, trained and tested by its published protocol; fit mode "
+                         f"{fit_mode!r} is for your own data: use fit mode 'holdout', or pass the file path instead of the name")
+    if split is None or len(split) != 3:
+        return  # no split, or a malformed one that prepare_data explains
+    _, val, test = (float(x) for x in split)
+    if test > 0:
+        raise ValueError(f"fit mode {fit_mode!r} trains the final model on every row, so there is no test split, but "
+                         f"split={tuple(split)} has a test share: give test 0 (e.g. split=(0.9, 0.1, 0)) or use fit mode "
+                         "'holdout' for test metrics")
+    if fit_mode == "refit" and val <= 0:
+        raise ValueError(f"fit mode 'refit' chooses the number of epochs on a validation tail, but split={tuple(split)} "
+                         "has no validation share: give one (e.g. split=(0.9, 0.1, 0)), or use fit mode 'epochs' to train "
+                         "a fixed number of epochs on every row without validation")
+    if fit_mode == "epochs" and val > 0:
+        raise ValueError(f"fit mode 'epochs' trains on every row without validation, so split={tuple(split)} has no use: "
+                         "drop it, or use fit mode 'refit' to choose the epochs on a validation tail")
+
+
+def stage_split(fit_mode: str, split=None):
+    """The split of the first (or only) training stage of `fit_mode`: the data `fit_run` prepares first."""
+    from ..data.prepare import ALL_ROWS, validation_split
+
+    return {"holdout": split, "epochs": ALL_ROWS, "refit": validation_split(split)}[fit_mode]
+
+
+def prepare_source(source: Any, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error",
+                   date_format: str | None = None, dayfirst: bool = False):
     """`source` as the train/val/test windows a run trains on (``samovar.data.prepare_data``)."""
     from ..data import prepare_data  # imported here: the data layer pulls in pandas/pooch
 
-    return prepare_data(source, lookback=lookback, horizon=horizon, data_dir=data_dir, split=split, fill=fill)
+    return prepare_data(source, lookback=lookback, horizon=horizon, data_dir=data_dir, split=split, fill=fill,
+                        date_format=date_format, dayfirst=dayfirst)
 
 
 def fit_run(
@@ -145,34 +207,84 @@ def fit_run(
     recipe: Recipe | None = None,
     resume: bool = False,
     data: Any = None,
+    fit_mode: str = "holdout",
+    date_format: str | None = None,
+    dayfirst: bool = False,
 ) -> tuple[TrainResult, Any]:
     """Prepare `source`, build `model` (seeded with config.seed), train; returns (result, data).
 
+    fit_mode (FIT_MODES): "holdout" trains on the train split, stops early on val and reports test
+    metrics; "epochs" trains config.epochs epochs on every row (no validation, no intervals);
+    "refit" first trains as "holdout" with the train:val ratio of `split` and no test split (in
+    ``run_dir/validation`` when run_dir is given), then trains a fresh model (same seed) on every
+    row for that fit's best epoch count; its scaler is fit on every row and its intervals are the
+    validation-stage model's (conformal radii on its validation windows, moved to the final scaler).
+    The result and `data` are the final model's; ``result.fit`` (config.json's "fit") records the
+    mode and the rows each stage trained on. `default_fit_mode` gives the mode for a source.
     recipe: the `Recipe` config and model_kwargs came from (`recipe_training`), recorded in config.json.
     resume: continue the run in `run_dir` from its checkpoint (the trainer refuses other training options).
-    data: `source` already prepared with these options (``prepare_source``), so it is not loaded twice.
+    data: `source` already prepared with these options and ``stage_split(fit_mode, split)``, so it is not loaded twice.
+    on_epoch_end: called after every epoch of every stage (a "refit" adds ``stage``: "validation" / "refit").
+    date_format, dayfirst: how text dates are read (``prepare_data``), recorded for reading inputs later.
     """
     config = config or TrainConfig()
     lookback = resolve_lookback(model, lookback, horizon)
     model_class(model)  # unknown model: fail before loading data
+    check_fit_mode(fit_mode, source, split)
+    if resume and fit_mode == "refit":
+        raise ValueError(REFIT_NOT_RESUMABLE)
+    first_split = stage_split(fit_mode, split)
     if data is None:
-        data = prepare_source(source, lookback, horizon, data_dir, split, fill)
+        data = prepare_source(source, lookback, horizon, data_dir, first_split, fill, date_format, dayfirst)
     model_kwargs = fill_seasonal_period(model, model_kwargs, data.freq)
-    net = build_model(model, lookback, horizon, data.channels, model_kwargs, seed=config.seed, quantiles=config.quantiles)
     if isinstance(source, (str, Path)) and Path(source).suffix and Path(source).expanduser().is_file():
         source = str(Path(source).expanduser().resolve())  # a file: absolute, so the run can be re-evaluated anywhere
-    source_info = {
-        "source": source if isinstance(source, (str, Path)) else f"<{type(source).__name__}>",
-        "location": data.source,
-        "data_dir": str(data_dir) if data_dir is not None else None,
-        "split": list(split) if split is not None else None,
-        "fill": fill,
-        "protocol": data.protocol,
-    }
-    result = train(net, data, config, run_dir, resume=resume, model_kwargs=dict(model_kwargs or {}),
-                   data_source=source_info, on_epoch_end=on_epoch_end,
-                   recipe=recipe.to_dict() if recipe is not None else None)
-    return result, data
+
+    def stage(stage_data, stage_split_used, stage_config, stage_dir, fit, validate=True, stage_name=None):
+        source_info = {
+            "source": source if isinstance(source, (str, Path)) else f"<{type(source).__name__}>",
+            "location": stage_data.source,
+            "data_dir": str(data_dir) if data_dir is not None else None,
+            "split": list(stage_split_used) if stage_split_used is not None else None,
+            "fill": fill,
+            "date_format": date_format,
+            "dayfirst": dayfirst,
+            "protocol": stage_data.protocol,
+        }
+        net = build_model(model, lookback, horizon, stage_data.channels, model_kwargs, seed=config.seed,
+                          quantiles=config.quantiles)
+        report = on_epoch_end if on_epoch_end is None or stage_name is None else (
+            lambda row: on_epoch_end({**row, "stage": stage_name, "last": row["last"] and stage_name == "refit"}))
+        return train(net, stage_data, stage_config, stage_dir, resume=resume, model_kwargs=dict(model_kwargs or {}),
+                     data_source=source_info, on_epoch_end=report, validate=validate, fit=fit,
+                     recipe=recipe.to_dict() if recipe is not None else None)
+
+    if fit_mode != "refit":
+        fit = {"mode": fit_mode, "rows": _stage_rows(data)}
+        return stage(data, first_split, config, run_dir, fit, validate=fit_mode == "holdout"), data
+    from ..data.prepare import ALL_ROWS
+
+    run_dir = Path(run_dir) if run_dir is not None else None
+    first = stage(data, first_split, config, run_dir / rd.VALIDATION_RUN if run_dir else None,
+                  {"mode": "refit", "stage": "validation", "rows": _stage_rows(data)}, stage_name="validation")
+    full = prepare_source(source, lookback, horizon, data_dir, ALL_ROWS, fill, date_format, dayfirst)
+    epochs = max(first.best_epoch, 1)
+    fit = {"mode": "refit", "stage": "refit", "rows": _stage_rows(full), "epochs": epochs,
+           "validation": {"run": rd.VALIDATION_RUN if run_dir else None, "rows": _stage_rows(data),
+                          "max_epochs": config.epochs, "best_epoch": first.best_epoch, "epochs_run": first.epochs_run,
+                          "best_val_mse": first.best_val_mse, "stopped_early": first.stopped_early,
+                          "seconds": first.seconds},
+           "intervals": "conformal radii of the validation-stage model on its validation windows"}
+    result = stage(full, ALL_ROWS, replace(config, epochs=epochs), run_dir, fit, validate=False, stage_name="refit")
+    result.calibration = first.calibration.rescaled(data.scaler.std / full.scaler.std)
+    if run_dir is not None:
+        result.calibration.save(run_dir / rd.INTERVALS)
+    return result, full
+
+
+def _stage_rows(data: Any) -> dict[str, list[int]]:
+    """Rows [start, end) each split of a stage's data read (history included), for the splits with windows."""
+    return {name: list(data.split_rows[name]) for name in ("train", "val", "test") if len(getattr(data, name))}
 
 
 def resume_run(run_dir: str | Path, *, quiet: bool | None = None, device: str | None = None,
@@ -182,10 +294,14 @@ def resume_run(run_dir: str | Path, *, quiet: bool | None = None, device: str | 
     cfg = read_run_config(run_dir)
     train_cfg = cfg["train"] | ({"quiet": quiet} if quiet is not None else {}) | ({"device": device} if device else {})
     config = TrainConfig.from_dict(train_cfg)
+    fit = cfg.get("fit")
+    mode = (fit or {}).get("mode", "holdout")
+    if mode == "refit":
+        raise ValueError(f"{run_dir}: {REFIT_NOT_RESUMABLE}")
     data = _rebuild_data(cfg, data_dir)
     net = build_model(cfg["model"]["name"], data.lookback, data.horizon, data.channels, cfg["model"]["kwargs"],
                       seed=config.seed, quantiles=config.quantiles)
-    result = train(net, data, config, run_dir, resume=True)
+    result = train(net, data, config, run_dir, resume=True, validate=mode != "epochs", fit=fit)
     return result, data
 
 
@@ -218,7 +334,8 @@ def _rebuild_data(cfg: dict[str, Any], data_dir=None):
         raise ValueError(f"this run was trained on an in-memory {source or 'table'}; its data cannot be reloaded "
                          "from the run directory (train from a file or a dataset name to evaluate later)")
     split = tuple(d["split"]) if d.get("split") else None
-    return prepare_source(source, d["lookback"], d["horizon"], data_dir or d.get("data_dir"), split, d.get("fill", "error"))
+    return prepare_source(source, d["lookback"], d["horizon"], data_dir or d.get("data_dir"), split, d.get("fill", "error"),
+                          d.get("date_format"), bool(d.get("dayfirst", False)))
 
 
 def rebuild_run_data(run: "LoadedRun", data_dir: str | Path | None = None):
@@ -299,6 +416,7 @@ def evaluate_run(run_dir: str | Path, *, data_dir: str | Path | None = None, dev
                  batch_size: int = 256) -> dict[str, float]:
     """Recompute the test metrics of a run's best weights on its recorded data."""
     run = load_run(run_dir, device=device)
+    _check_held_out(run, run_dir, "test", "evaluate")
     data = rebuild_run_data(run, data_dir)
     return evaluate(run.model, data.test, batch_size=batch_size, device=module_device(run.model), scaler=data.scaler,
                     raw_values=data.values, mase_scale=mase_scale(data))
@@ -308,6 +426,7 @@ def calibrate_run(run_dir: str | Path, *, split: str = "val", data_dir: str | Pa
                   device: str = "auto", batch_size: int = 256) -> Calibration:
     """(Re)compute the intervals of a run directory on its recorded data and write ``intervals.safetensors``."""
     run, data = _run_and_data(run_dir, data_dir, device)
+    _check_held_out(run, run_dir, check_split(split), "calibrate")
     dev = module_device(run.model)
     calibration = calibrate(run.model, getattr(data, check_split(split)), split=split, batch_size=batch_size, device=dev)
     calibration.save(Path(run_dir) / rd.INTERVALS)
@@ -330,6 +449,17 @@ def interval_scores(run_dir: str | Path, *, split: str = "test", levels: Iterabl
                            batch_size=batch_size, device=dev, scaler=data.scaler, raw_values=data.values)
     extra = {"split": split, "calibration_split": run.intervals.split, "calibration_windows": run.intervals.windows}
     return [{**row, **extra} for row in rows]
+
+
+def _check_held_out(run: LoadedRun, run_dir: str | Path, split: str, what: str) -> None:
+    """ValueError naming the fix when a run trained on every row (fit mode refit / epochs) has no `split` windows."""
+    mode = (run.config.get("fit") or {}).get("mode", "holdout")
+    if mode == "holdout" or split == "train":
+        return
+    intervals = "; its intervals were calibrated by its validation stage" if mode == "refit" else ""
+    raise ValueError(f"{run_dir} was trained with fit mode {mode!r} on every row, so it has no held-out {split} windows "
+                     f"to {what} on{intervals}: train with --fit-mode holdout for test metrics, or score it on later "
+                     "data with `samovar forecast RUN_DIR --input LATER.csv --backtest-start ...`")
 
 
 def _run_and_data(run_dir: str | Path, data_dir: str | Path | None, device: str):

@@ -7,6 +7,9 @@ weights, measures every point score over every test window and calibrates split-
 prediction intervals on the validation windows (``samovar.training.intervals``). A model with
 nothing to learn (``trainable = False``: the naive baselines) is validated, tested and calibrated
 as it is, with no optimiser and no epochs; its run directory holds an empty weights file.
+``validate=False`` trains exactly ``config.epochs`` epochs on the train windows with no validation
+(no early stopping, the last epoch's weights, no intervals): the fits on every row of
+``fit_run(fit_mode="epochs" | "refit")``.
 
 Batches are gathered by index from the data's one scaled tensor (``WindowSet.batch``);
 the shuffle order comes from a seeded ``torch.Generator``, so a run is repeatable bit for
@@ -54,6 +57,7 @@ class TrainResult:
     config: TrainConfig = field(default_factory=TrainConfig)
     best_val_mae: float | None = None  # validation MAE of the best epoch (None: a run resumed from before it was recorded)
     calibration: Calibration | None = None  # conformal interval radii of the best weights on the validation windows
+    fit: dict[str, Any] | None = None  # how the rows were used (fit_run's record, config.json's "fit")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -107,13 +111,15 @@ def _data_info(data: Any) -> dict[str, Any]:
 
 def run_config(model: ForecastModel, data: Any, config: TrainConfig, device: torch.device,
                model_kwargs: dict[str, Any] | None, data_source: dict[str, Any] | None,
-               recipe: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The resolved configuration written to config.json (with "recipe": name, label, notes when given)."""
+               recipe: dict[str, Any] | None = None, fit: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The resolved configuration written to config.json (with "recipe": name, label, notes and
+    "fit": the fit mode and the rows each stage trained on, when given)."""
     return {
         "model": {"name": model.name, "kwargs": model_kwargs, "parameters": model.num_parameters()},
         "data": {**_data_info(data), **(data_source or {})},
         "train": config.to_dict(),
         **({"recipe": recipe} if recipe is not None else {}),
+        **({"fit": fit} if fit is not None else {}),
         "seed": config.seed,
         "device": str(device),
         "versions": {"samovar": __version__, "torch": torch.__version__, "python": platform.python_version()},
@@ -156,10 +162,11 @@ class _Progress:
 
     def epoch_end(self, row: dict[str, Any]) -> None:
         if self.bar is not None:
-            star = " *" if row["best"] else ""
-            self.bar.update(self.task, val=f"{row['val_mse']:.4f}{star}", loss=f"{row['train_loss']:.4f}")
+            star = " *" if row["best"] and row["val_mse"] is not None else ""
+            val = "-" if row["val_mse"] is None else f"{row['val_mse']:.4f}{star}"
+            self.bar.update(self.task, val=val, loss=f"{row['train_loss']:.4f}")
             self.bar.console.print(
-                f"epoch {row['epoch']:>3}  train {row['train_loss']:.5f}  val mse {row['val_mse']:.5f}{star}"
+                f"epoch {row['epoch']:>3}  train {row['train_loss']:.5f}  val mse {val}"
                 f"  lr {row['lr']:.3g}  {row['seconds']:.1f}s"
             )
 
@@ -199,19 +206,20 @@ def _calibrate(model: ForecastModel, data: Any, config: TrainConfig, device: tor
     return calibration
 
 
-def _without_training(model, data, config, run_dir, device, started, model_kwargs, data_source, recipe) -> TrainResult:
+def _without_training(model, data, config, run_dir, device, started, model_kwargs, data_source, recipe,
+                      validate, fit) -> TrainResult:
     """A model with nothing to learn: validate and test it as it is (no optimiser, no epochs)."""
     if run_dir is not None:
-        _start_run_dir(run_dir, run_config(model, data, config, device, model_kwargs, data_source, recipe), data)
+        _start_run_dir(run_dir, run_config(model, data, config, device, model_kwargs, data_source, recipe, fit), data)
         rd.write_jsonl(run_dir / rd.METRICS, [])  # no epochs
         rd.save_weights(run_dir / rd.BEST, model)  # no parameters: an empty file, so load_run reads it like any run
-    val = evaluate(model, data.val, batch_size=config.eval_batch_size, device=device)
+    val = evaluate(model, data.val, batch_size=config.eval_batch_size, device=device) if validate else None
     test_metrics = _test_metrics(model, data, config, device, run_dir, best_epoch=0)
-    calibration = _calibrate(model, data, config, device, run_dir)
+    calibration = _calibrate(model, data, config, device, run_dir) if validate else None
     return TrainResult(
         model=model.eval(),
-        best_val_mse=val["mse"],
-        best_val_mae=val["mae"],
+        best_val_mse=val["mse"] if validate else math.nan,
+        best_val_mae=val["mae"] if validate else None,
         best_epoch=0,
         epochs_run=0,
         stopped_early=False,
@@ -221,6 +229,7 @@ def _without_training(model, data, config, run_dir, device, started, model_kwarg
         run_dir=run_dir,
         config=config,
         calibration=calibration,
+        fit=fit,
     )
 
 
@@ -238,6 +247,8 @@ def train(
     data_source: dict[str, Any] | None = None,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
     recipe: dict[str, Any] | None = None,
+    validate: bool = True,
+    fit: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train `model` on `data` (a `samovar.data.ForecastData`) and evaluate it on the test split.
 
@@ -245,7 +256,9 @@ def train(
     resume: continue the run in `run_dir` from its checkpoint (must use the same config).
     model_kwargs / data_source: recorded in config.json so the run can be rebuilt
     (`samovar.training.load_run`); data_source holds e.g. ``{"source": "ETTh1", "data_dir": ...}``;
-    recipe (``Recipe.to_dict()``) too.
+    recipe (``Recipe.to_dict()``) and fit (how the rows are used, ``fit_run``'s record) too.
+    validate: False trains exactly ``config.epochs`` epochs with no validation (no early stopping,
+    the last epoch's weights; ``val_mse`` None in metrics.jsonl, no intervals).
     on_epoch_end: called after each epoch, once its checkpoint is written, with the epoch's metrics
     row plus ``"last"``: True when no epoch follows (early stopping or the epoch budget).
     """
@@ -262,20 +275,23 @@ def train(
     if quantiles != config.quantiles:  # config.json must say how to rebuild the model (load_run)
         raise ValueError(f"the model's quantiles {quantiles} differ from TrainConfig.quantiles {config.quantiles} "
                          f"(loss {config.loss!r}); build it with build_model(..., quantiles=config.quantiles)")
-    if len(data.val) == 0:
-        raise ValueError("the validation split has no windows (needed for early stopping): "
-                         "shorten lookback/horizon or give the validation split more rows")
+    if validate and len(data.val) == 0:
+        raise ValueError("the validation split has no windows (needed for early stopping): shorten lookback/horizon "
+                         "or give the validation split more rows; to train on every row use fit mode 'refit' or 'epochs' "
+                         "(fit_mode= / --fit-mode)")
     run_dir = Path(run_dir) if run_dir is not None else None
     old_threads = torch.get_num_threads()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     try:
-        return _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_epoch_end, recipe)
+        return _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_epoch_end, recipe,
+                      validate, fit)
     finally:
         torch.set_num_threads(old_threads)
 
 
-def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_epoch_end, recipe) -> TrainResult:
+def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_epoch_end, recipe,
+           validate, fit) -> TrainResult:
     started = time.perf_counter()
     device = _usable_device(config.device)
     if device.type == "cpu":
@@ -285,7 +301,8 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
         if resume:
             raise ValueError(f"model {model.name!r} has nothing to train, so its run has no checkpoint to resume; "
                              "run it again or evaluate its run directory")
-        return _without_training(model, data, config, run_dir, device, started, model_kwargs, data_source, recipe)
+        return _without_training(model, data, config, run_dir, device, started, model_kwargs, data_source, recipe,
+                                 validate, fit)
     use_amp = config.amp and device.type == "cuda"
     grad_scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     autocast = (lambda: torch.autocast("cuda", dtype=torch.float16)) if use_amp else nullcontext
@@ -316,7 +333,7 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
         torch.manual_seed(config.seed)  # dropout etc.; the model's init is the caller's business
         generator.manual_seed(config.seed)
         if run_dir is not None:
-            _start_run_dir(run_dir, run_config(model, data, config, device, model_kwargs, data_source, recipe), data)
+            _start_run_dir(run_dir, run_config(model, data, config, device, model_kwargs, data_source, recipe, fit), data)
 
     progress = _Progress(config.quiet, config.epochs, steps_per_epoch, start_epoch)
     try:
@@ -359,16 +376,18 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
                     f"training diverged at epoch {epoch + 1} (train loss {train_loss}); "
                     "lower the learning rate or set grad_clip"
                 )
-            val = evaluate(model, data.val, batch_size=config.eval_batch_size, device=device)
-            val_mse = val["mse"]
-            improved = val_mse <= best_val  # as the LTSF EarlyStopping: an equal loss counts as an improvement
+            val = evaluate(model, data.val, batch_size=config.eval_batch_size, device=device) if validate else None
+            val_mse = val["mse"] if validate else None
+            # as the LTSF EarlyStopping: an equal loss counts as an improvement; without validation the last epoch is kept
+            improved = not validate or val_mse <= best_val
             if improved:
-                best_val, best_epoch, bad_epochs = val_mse, epoch + 1, 0
+                best_val, best_epoch, bad_epochs = (val_mse if validate else math.nan), epoch + 1, 0
                 best_state = _cpu_state(model)
             else:
                 bad_epochs += 1
-            stopped = config.patience > 0 and bad_epochs >= config.patience
-            row = {"epoch": epoch + 1, "train_loss": train_loss, "val_mse": val_mse, "val_mae": val["mae"], "lr": lr,
+            stopped = validate and config.patience > 0 and bad_epochs >= config.patience
+            row = {"epoch": epoch + 1, "train_loss": train_loss, "val_mse": val_mse,
+                   "val_mae": val["mae"] if validate else None, "lr": lr,
                    "seconds": time.perf_counter() - t0, "best": improved}
             history.append(row)
             if run_dir is not None:
@@ -394,7 +413,7 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
 
     model.load_state_dict(best_state)
     test_metrics = _test_metrics(model, data, config, device, run_dir, best_epoch)
-    calibration = _calibrate(model, data, config, device, run_dir)
+    calibration = _calibrate(model, data, config, device, run_dir) if validate else None
     return TrainResult(
         model=model,
         best_val_mse=best_val,
@@ -408,4 +427,5 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
         run_dir=run_dir,
         config=config,
         calibration=calibration,
+        fit=fit,
     )
