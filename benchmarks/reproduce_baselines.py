@@ -16,7 +16,8 @@ as ``samovar train --recipe paper`` does) into its own run directory,
 ``benchmarks/runs/baselines/<cell>/`` (git-ignored; ``--runs-root`` to put it elsewhere), with
 a checkpoint after every epoch: re-running the script on a killed cell resumes it from that
 checkpoint and ends exactly as an uninterrupted run would (to train a cell afresh, delete its
-JSON and its run directory). The JSON records the run directory.
+JSON and its run directory). The JSON records the run directory relative to the repository,
+or by its name alone when ``--runs-root`` lies outside the checkout (never an absolute path).
 
 The recipe is the paper's, resolved as the CLI resolves ``--recipe paper``
 (``samovar.training.runs.recipe_training`` -> ``Model.paper_training_config("ETTh1", horizon,
@@ -81,8 +82,9 @@ PAPER = {
     },
     "transformer": {"source": "our own plain encoder (the issue's description); no paper of its own. The SAMoVAR "
                               "paper's EncFormer row belongs to `encformer`", 96: (None, None), 720: (None, None)},
-    "encformer": {"source": "SAMoVAR paper (EncFormer row, the authors' FormerBaseline): its result tables could not "
-                            "be read in any store available here (only the abstract)", 96: (None, None), 720: (None, None)},
+    "encformer": {"source": "SAMoVAR paper (Lu & Yang 2025, arXiv 2502.07244), main table, EncFormer row (the "
+                            "authors' FormerBaseline): only the ETTh1 test MSE averaged over horizons 96-720, 0.906, no "
+                            "per-horizon number", 96: (None, None), 720: (None, None)},
 }
 
 
@@ -151,7 +153,7 @@ def run_cell(name: str, horizon: int, setting: str, script: dict, overrides: dic
 
     result, _ = fit_run(name, DATASET, horizon=horizon, lookback=rec.lookback, model_kwargs=hyper, config=config,
                         data_dir=data_dir, run_dir=run_dir, on_epoch_end=each_epoch, recipe=rec, resume=resume)
-    run_dir_text = repo_relative(run_dir)
+    run_dir_text = recorded_run_dir(run_dir)
     return {
         "model": name, "setting": setting, "horizon": horizon, "lookback": rec.lookback, "dataset": DATASET, "seed": seed,
         "hyper": hyper, "overrides": overrides, "recipe": rec.published, "recipe_label": rec.label,
@@ -173,6 +175,16 @@ def repo_relative(path: Path) -> str:
         return str(path.relative_to(REPO))
     except ValueError:
         return str(path)
+
+
+def recorded_run_dir(run_dir: Path) -> str:
+    """How a record names its run directory: relative to the repository when it lies inside it
+    (the default ``--runs-root``), else by its name alone. A ``--runs-root`` outside the checkout
+    (another checkout's folder, a cache directory) is a path of the machine the cell ran on, which a
+    committed record must not carry; the scripts find a run by its name under the ``--runs-root``
+    they are given (``baselines_test_protocol.rescore``)."""
+    text = repo_relative(run_dir)
+    return Path(text).name if Path(text).is_absolute() else text
 
 
 def _git_commit() -> str | None:

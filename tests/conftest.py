@@ -48,6 +48,16 @@ class EvenSubset:
         return self.windows.batch(self.index[idx])
 
 
+def naive_forecasts(data, lookback: int, horizon: int) -> dict:
+    """The registered ``naive`` (last value) and ``seasonal_naive`` forecasts for `data`, built as
+    ``samovar train`` builds them (the season from the data's frequency: 24 for hourly data); the
+    floors a trained model is held to on the same windows."""
+    from samovar.training.runs import build_model, fill_seasonal_period
+
+    return {name: build_model(name, lookback, horizon, data.channels, fill_seasonal_period(name, None, data.freq))
+            for name in ("naive", "seasonal_naive")}
+
+
 def load_benchmark(name: str):
     """Import ``benchmarks/<name>.py`` (the benchmarks are scripts, not a package) as a module."""
     spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")

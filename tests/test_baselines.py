@@ -2,7 +2,7 @@
 
 Shapes (batch 1, one channel, odd lengths), clear errors, no leakage of anything but x,
 equivariance under per-channel affine maps of x (instance normalisation), determinism,
-model-specific properties, and a short real training run on ETTh1 against the naive forecast.
+model-specific properties, and a short real training run on ETTh1 against the seasonal-naive forecast.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from samovar.models.fits import FITS, ComplexLinear, harmonic_cutoff
 from samovar.training import TrainConfig
 from samovar.training.config import beta1
 
-from conftest import EvenSubset, require_file
+from conftest import EvenSubset, naive_forecasts, require_file
 
 NAMES = ["patchtst", "itransformer", "fits", "cats", "transformer"]
 
@@ -340,16 +340,21 @@ def test_patchtst_patch_count_and_head_size():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
-def test_short_training_on_etth1_beats_the_naive_forecast(name, shared_data_dir):
-    """150 Adam steps (batch 32) on ETTh1, lookback 96, horizon 24: the validation MSE beats
-    repeating the last value by at least 40 % (measured: 0.40-0.48 against 1.26). Training uses 4 800 windows spread evenly over
-    the train split, to keep each run to a few seconds on one thread."""
+def test_short_training_on_etth1_beats_seasonal_naive(name, shared_data_dir):
+    """150 Adam steps (batch 32) on ETTh1, lookback 96, horizon 24: the best validation MSE beats
+    the seasonal-naive forecast (the last 24 hours repeated) on the same windows, which the
+    untrained model does not. Measured on the 2,857 validation windows: seasonal naive 0.511, last
+    value 1.264; trained PatchTST 0.398, iTransformer 0.416, FITS 0.408, CATS 0.456, Transformer
+    0.481 (the closest, 6 % below); with seeds 1 and 2 each within 0.015 of these (Transformer
+    0.482, 0.466); untrained 1.061, 1.163, 1.472, 1.250, 0.988. Training uses
+    4,800 windows spread evenly over the train split, to keep each run to a few seconds on one thread."""
     require_file("ETTh1.csv.gz")
     from samovar.data import prepare_data
     from samovar.training import TrainConfig, train
     from samovar.training.metrics import evaluate
 
     data = prepare_data("ETTh1", lookback=96, horizon=24, data_dir=shared_data_dir)
+    floors = {n: evaluate(m, data.val)["mse"] for n, m in naive_forecasts(data, 96, 24).items()}
     hyper = {
         "patchtst": dict(d_model=16, heads=4, d_ff=64, layers=2, dropout=0.1),
         "itransformer": dict(d_model=64, d_ff=64, heads=4),
@@ -359,16 +364,12 @@ def test_short_training_on_etth1_beats_the_naive_forecast(name, shared_data_dir)
     }[name]
     torch.manual_seed(0)
     model = models.get(name, lookback=96, horizon=24, channels=data.channels, **hyper)
+    untrained = evaluate(model, data.val)["mse"]
+    assert untrained > floors["seasonal_naive"], (untrained, floors)
     config = TrainConfig(epochs=1, batch_size=32, lr=5e-3 if name == "fits" else 1e-3, schedule="constant",
                          patience=0, quiet=True, seed=0)
     result = train(model, dataclasses.replace(data, train=EvenSubset(data.train, 150 * 32)), config)
-
-    class LastValue(models.ForecastModel):
-        def forward(self, x):
-            return x[:, -1:].expand(-1, self.horizon, -1)
-
-    naive = evaluate(LastValue(96, 24, data.channels), data.val)["mse"]
-    assert result.best_val_mse < 0.6 * naive, (result.best_val_mse, naive)
+    assert result.best_val_mse < floors["seasonal_naive"], (result.best_val_mse, floors)
 
 
 # ----------------------------------------------------------------------------- reproduction script

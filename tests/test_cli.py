@@ -386,3 +386,71 @@ def test_evaluate_and_calibrate_explain_a_run_trained_on_every_row(csv_input: Pa
         line = " ".join(result.output.split())
         assert result.exit_code == 2 and f"fit mode 'refit' on every row, so it has no held-out {what} on" in line
         assert "--fit-mode holdout" in line, result.output
+
+
+def _train_on_a_csv_then_remove_it(csv_input: Path, tmp_path: Path) -> Path:
+    """A finished run whose data file no longer exists."""
+    data = tmp_path / "gone.csv"
+    data.write_bytes(csv_input.read_bytes())
+    result = invoke("train", "--model", "dlinear", "--dataset", data, "--lookback", "48", "--horizon", "12",
+                    "--epochs", "1", "--fit-mode", "holdout", "--quiet", "--runs-dir", tmp_path / "gone-runs")
+    assert result.exit_code == 0, result.output
+    data.unlink()
+    return only_run(tmp_path / "gone-runs")
+
+
+# Each case: (the arguments, from the module's trained run, its CSV and a scratch directory; what the line says).
+ONE_LINE_ERRORS = [
+    pytest.param(lambda run, csv, tmp: ["train", "--model", "nope", "--dataset", SOURCE, "--runs-dir", tmp / "runs"],
+                 "unknown model 'nope'; available: ", id="train-unknown-model"),
+    pytest.param(lambda run, csv, tmp: ["train", "--dataset", tmp / "missing.csv", "--runs-dir", tmp / "runs"],
+                 "missing.csv does not exist", id="train-missing-data-file"),
+    pytest.param(lambda run, csv, tmp: [*TRAIN, "--split", "0.5,0.5", "--runs-dir", tmp / "runs"],
+                 "--split needs three shares", id="train-split-of-two"),
+    pytest.param(lambda run, csv, tmp: [*TRAIN, "--split", "0.9,0.2,0.1", "--runs-dir", tmp / "runs"],
+                 "split shares must sum to 1", id="train-split-not-summing-to-1"),
+    pytest.param(lambda run, csv, tmp: ["calibrate", run, "--split", "bogus"], "unknown split 'bogus'",
+                 id="calibrate-bad-split"),
+    pytest.param(lambda run, csv, tmp: ["evaluate", tmp], "is not a run directory", id="evaluate-not-a-run"),
+    pytest.param(lambda run, csv, tmp: ["evaluate", damaged_copy(run, tmp, rd.CONFIG)], "cannot read",
+                 id="evaluate-damaged-config"),
+    pytest.param(lambda run, csv, tmp: ["calibrate", damaged_copy(run, tmp, rd.SCALER)], "cannot read",
+                 id="calibrate-damaged-scaler"),
+    pytest.param(lambda run, csv, tmp: ["forecast", damaged_copy(run, tmp, rd.BEST), "-i", csv, "-o", tmp / "f.csv"],
+                 "cannot read", id="forecast-damaged-weights"),
+    pytest.param(lambda run, csv, tmp: ["backtest", damaged_copy(run, tmp, rd.CONFIG), "--input", csv, "-o", tmp / "b.csv"],
+                 "cannot read", id="backtest-damaged-config"),
+    pytest.param(lambda run, csv, tmp: ["train", "--resume", damaged_copy(run, tmp, rd.CHECKPOINT), "--quiet"],
+                 "cannot read", id="resume-damaged-checkpoint"),
+    pytest.param(lambda run, csv, tmp: ["evaluate", _train_on_a_csv_then_remove_it(csv, tmp)], "gone.csv does not exist",
+                 id="evaluate-data-file-gone"),
+]
+
+
+@pytest.mark.parametrize("arguments, message", ONE_LINE_ERRORS)
+def test_errors_are_one_red_line_and_exit_2(arguments, message: str, trained: Path, csv_input: Path,
+                                            tmp_path: Path) -> None:
+    """docs/training.md: an error prints one red line and exits with status 2 (no traceback)."""
+    args = [str(a) for a in arguments(trained, csv_input, tmp_path)]
+    result = runner.invoke(app, args, env={"COLUMNS": "120", "FORCE_COLOR": "1", "NO_COLOR": None, "TERM": "xterm"})
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("\x1b[1;31merror:\x1b[0m "), result.output  # bold red "error:"
+    assert len(result.output.strip().splitlines()) == 1 and message in result.output, result.output
+
+
+def test_errors_that_are_not_one_line(tmp_path: Path) -> None:
+    """Status 2 as well, but more than one line (docs/training.md says so): a registered dataset that is
+    nowhere lists each place looked in (PEMS03: no download URL, so nothing is fetched), and a
+    malformed command line gets typer's usage box."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(app, ["train", "--model", "dlinear", "--dataset", "PEMS03", "--data-dir", str(empty),
+                                 "--runs-dir", str(tmp_path / "runs")],
+                           env={"COLUMNS": "300", "SAMOVAR_DATA_DIR": str(empty), "SAMOVAR_CACHE_DIR": str(tmp_path / "cache")})
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert lines[0].startswith("error: dataset 'PEMS03': file PEMS03.npz (or PEMS03.npz.gz) was not found. Looked in:")
+    assert lines[-1].startswith("To fix: no download URL is registered")
+    assert sum(f"{empty / 'PEMS03.npz'}  (" in line for line in lines) == 2  # as --data-dir and as $SAMOVAR_DATA_DIR
+    result = runner.invoke(app, ["train", "--horizon", "abc"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "Invalid value for '--horizon'" in result.output and "Usage:" in result.output

@@ -18,7 +18,7 @@ from torch import nn
 from samovar import models
 from samovar.training import TrainConfig
 
-from conftest import EvenSubset, require_file
+from conftest import naive_forecasts, require_file
 
 SMALL = dict(layers=2, heads=2, d_model=16, mlp_ratio=2)
 
@@ -184,26 +184,27 @@ def test_eval_is_deterministic_and_train_mode_is_stochastic():
 
 
 @pytest.mark.slow
-def test_short_training_on_etth1_beats_the_naive_forecast(shared_data_dir):
-    """300 Adam steps (batch 32, lr 3e-3) on ETTh1, lookback 96, horizon 24, a small EncFormer:
-    the validation MSE beats repeating the last value by at least 40 % (measured: 0.61 against
-    1.26; with 150 steps at lr 1e-3 it only reaches 0.88, slower than the standardising
-    baselines, which get 0.40-0.48 there)."""
+def test_short_training_on_etth1_beats_seasonal_naive(shared_data_dir):
+    """A small EncFormer (1 layer, d_model 16) on ETTh1, lookback 96, horizon 24: 3 epochs of Adam at
+    lr 3e-3 (266 steps of batch 32 each, about 8 s on one thread); its best validation MSE beats the
+    seasonal-naive forecast (the last 24 hours repeated) on the same 2,857 windows, which the
+    untrained model does not. Measured: seasonal naive 0.511, last value 1.264; untrained 1.627;
+    best 0.453 (epochs 1-3: 0.608, 0.463, 0.453; seeds 1 and 2: 0.423, 0.492). It trains slower
+    than the standardising baselines (one epoch: 0.608 at lr 3e-3, 0.824 at 1e-3, 0.473 at 1e-2),
+    so the earlier single epoch only beat the last value; docs/baselines.md, "EncFormer: slow to
+    train, not broken"."""
     require_file("ETTh1.csv.gz")
     from samovar.data import prepare_data
     from samovar.training import train
     from samovar.training.metrics import evaluate
 
     data = prepare_data("ETTh1", lookback=96, horizon=24, data_dir=shared_data_dir)
+    floors = {n: evaluate(m, data.val)["mse"] for n, m in naive_forecasts(data, 96, 24).items()}
     torch.manual_seed(0)
     model = models.get("encformer", lookback=96, horizon=24, channels=data.channels,
                        d_model=16, heads=2, layers=1, mlp_ratio=2, dropout=0.0)
-    config = TrainConfig(epochs=1, batch_size=32, lr=3e-3, schedule="constant", patience=0, quiet=True, seed=0)
-    result = train(model, dataclasses.replace(data, train=EvenSubset(data.train, 300 * 32)), config)
-
-    class LastValue(models.ForecastModel):
-        def forward(self, x):
-            return x[:, -1:].expand(-1, self.horizon, -1)
-
-    naive = evaluate(LastValue(96, 24, data.channels), data.val)["mse"]
-    assert result.best_val_mse < 0.6 * naive, (result.best_val_mse, naive)
+    untrained = evaluate(model, data.val)["mse"]
+    assert untrained > floors["seasonal_naive"], (untrained, floors)
+    config = TrainConfig(epochs=3, batch_size=32, lr=3e-3, schedule="constant", patience=0, quiet=True, seed=0)
+    result = train(model, data, config)
+    assert result.best_val_mse < floors["seasonal_naive"], (result.best_val_mse, floors)

@@ -140,6 +140,11 @@ def test_selective_scan_is_causal():
 
 
 def test_strong_decay_long_sequence_float32_is_finite_and_accurate():
+    """3000 positions, float32 fast kernel against the step-by-step reference in float64 (0.16 s
+    forward, 1.7 s with its backward on one thread), values and gradients. Measured: the largest
+    error is 1.4e-7 of the largest |y| (1.9e-4 at 1362) and at most 2.6e-7 of each input's
+    largest gradient (float32's eps is 1.2e-7); the bounds, 1e-6 and 2e-6 of those scales,
+    leave a factor of about 7. The fast kernel in float64 is within 1.7e-16 of that |y| (2.3e-13)."""
     u, delta, A, Bm, Cm, D = [t.detach() for t in selective_inputs(length=3000, d_inner=4, d_state=8)]
     delta = delta * 30.0  # delta * A down to about -1e3 per step: exp(-delta A) would overflow
     A = A * 20.0
@@ -148,8 +153,15 @@ def test_strong_decay_long_sequence_float32_is_finite_and_accurate():
     y.square().mean().backward()
     assert torch.isfinite(y).all()
     assert all(torch.isfinite(t.grad).all() for t in args32)
-    ref = selective_scan_chunked(u, delta, A, Bm, Cm, D, chunk_size=64)
-    torch.testing.assert_close(y.detach().double(), ref, rtol=1e-4, atol=1e-4)
+    args64 = [t.clone().requires_grad_() for t in (u, delta, A, Bm, Cm, D)]
+    ref = selective_scan_naive(*args64)
+    ref.square().mean().backward()
+    scale = ref.abs().max().item()
+    torch.testing.assert_close(y.detach().double(), ref.detach(), rtol=0, atol=1e-6 * scale)
+    for fast, exact in zip(args32, args64):
+        torch.testing.assert_close(fast.grad.double(), exact.grad, rtol=0, atol=2e-6 * exact.grad.abs().max().item())
+    fast64 = selective_scan_chunked(u, delta, A, Bm, Cm, D, chunk_size=64)
+    torch.testing.assert_close(fast64, ref.detach(), rtol=0, atol=1e-14 * scale)
 
 
 def test_memory_is_bounded_by_the_chunk():
@@ -244,11 +256,16 @@ def test_s4d_kernel_is_the_impulse_response():
 
 
 def test_s4d_float32_long_sequence():
+    """4096 positions: the float32 FFT form against the complex recurrence in float64 (0.4 s on one
+    thread). Measured: largest error 3.0e-6 at a largest |y| of 5.2 (5.8e-7 of it); the bound, 4e-6
+    of the largest |y|, leaves a factor of about 7. The FFT form in float64 is within 3e-15 of it."""
     u, log_dt, A, C, D = [t.detach() for t in s4d_inputs(batch=1, length=4096)]
-    y64 = s4d_fft(u, log_dt, A, C, D)
+    ref = s4d_naive(u, log_dt, A, C, D)
+    scale = ref.abs().max().item()
     y32 = s4d_fft(u.float(), log_dt.float(), A.to(torch.complex64), C.to(torch.complex64), D.float())
     assert torch.isfinite(y32).all()
-    torch.testing.assert_close(y32.double(), y64, rtol=1e-3, atol=1e-3 * y64.abs().max().item())
+    torch.testing.assert_close(y32.double(), ref, rtol=0, atol=4e-6 * scale)
+    torch.testing.assert_close(s4d_fft(u, log_dt, A, C, D), ref, rtol=0, atol=1e-13 * scale)
 
 
 def test_s4d_is_causal():

@@ -102,12 +102,19 @@ def test_killed_cell_resumes_and_ends_as_an_uninterrupted_one(tmp_path, monkeypa
     assert (b["best_epoch"], b["epochs_run"]) == (a["best_epoch"], a["epochs_run"]) and a["epochs_run"] == 3
     assert [r["val_mse"] for r in b["history"]] == [r["val_mse"] for r in a["history"]]
     assert [r["lr"] for r in a["history"]] == pytest.approx([1e-3 / 25, 1e-3, 5e-4], rel=1e-12)  # lr/25 until type1 sets it
-    assert Path(b["run_dir"]) == run_dir.resolve() and b["trainer"] == "samovar.training.train"
+    assert b["run_dir"] == run_dir.name and b["trainer"] == "samovar.training.train"  # outside the checkout: its name
     assert b["recipe"] == TINY and b["train_config"]["batch_size"] == 512
 
     before = resumed_path.read_text()
     grid("killed")  # a finished cell is skipped
     assert resumed_path.read_text() == before
+
+
+def test_a_record_names_its_run_directory_without_the_machines_paths(tmp_path):
+    """Inside the checkout: relative to it; outside (a --runs-root elsewhere): by its name alone."""
+    bench = load_benchmark("reproduce_baselines")
+    assert bench.recorded_run_dir(bench.RUNS / "cats_h96_input96") == "benchmarks/runs/baselines/cats_h96_input96"
+    assert bench.recorded_run_dir(tmp_path / "2022" / "cats_h720_input512") == "cats_h720_input512"
 
 
 def test_table_reports_the_variant_with_the_lowest_validation_mse(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ from samovar.layers.arx import ARXTokenizer, StructuralMatrix, segment_series
 from samovar.models.samovar import PAPER_LOOKBACK, SAMoVAR, paper_training_config
 from samovar.training.config import TrainConfig
 
-from conftest import SHARED_DATA, require_file
+from conftest import SHARED_DATA, naive_forecasts, require_file
 
 
 def make(lookback=50, horizon=12, channels=3, **hyper):
@@ -209,33 +209,45 @@ def test_forward_is_the_last_position():
 
 
 @pytest.mark.slow
-def test_short_etth1_training_beats_last_value():
-    """336/48 on ETTh1, 120 AdamW steps of batch 32 (10 s of CPU, one thread): validation MSE below
-    0.9x the last-value forecast's. Measured: 0.526 vs 1.356 on every 4th validation window."""
+def test_short_etth1_training_beats_seasonal_naive():
+    """336/48 on ETTh1, 120 AdamW steps of batch 32 (about 10 s of CPU, one thread), scored on every
+    4th validation window (709). Measured there: trained 0.529 (seeds 1 and 2 for the weights and
+    the batches: 0.540, 0.529); seasonal naive (period 24) 0.638; last value 1.356; the freshly
+    built model 0.951 (0.952 with seeds 0, 1, 2; its instance normalisation alone, the mean of the
+    last 48 lookback steps repeated, gives 0.932); after 30 / 60 / 90 steps 0.576 / 0.544 / 0.538.
+    The bar, 0.9 x seasonal naive (0.574), is cleared by 6-8 % after 120 steps and missed by the
+    untrained model (asserted) and after 30 steps."""
     require_file("ETTh1.csv.gz")
 
     data = prepare_data("ETTh1", lookback=336, horizon=48, data_dir=SHARED_DATA)
+    idx = torch.arange(0, len(data.val), 4)
+    x, y = data.val.batch(idx)
+
+    def val_mse(forecast) -> float:
+        with torch.no_grad():
+            return torch.mean((forecast(x) - y) ** 2).item()
+
+    floors = {name: val_mse(model) for name, model in naive_forecasts(data, 336, 48).items()}
+    bar = 0.9 * floors["seasonal_naive"]
     torch.manual_seed(2024)
     model = SAMoVAR(336, 48, data.channels, layers=2)
+    untrained = val_mse(model.eval())
+    assert untrained > bar, (untrained, floors)  # the bar needs training: the instance norm alone does not pass it
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, betas=(0.9, 0.95), weight_decay=0.1)
     gen = torch.Generator().manual_seed(0)
     start = time.process_time()
     model.train()
     for _ in range(120):
-        x, y = data.train.batch(torch.randint(len(data.train), (32,), generator=gen))
-        loss = model.training_loss(x, y)
+        xb, yb = data.train.batch(torch.randint(len(data.train), (32,), generator=gen))
+        loss = model.training_loss(xb, yb)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-    model.eval()
-    idx = torch.arange(0, len(data.val), 4)
-    x, y = data.val.batch(idx)
-    with torch.no_grad():
-        mse = torch.mean((model(x) - y) ** 2).item()
-    naive = torch.mean((x[:, -1:, :] - y) ** 2).item()
-    print(f"ETTh1 336/48 val MSE {mse:.4f} vs last value {naive:.4f} ({time.process_time() - start:.1f} s CPU)")
-    assert math.isfinite(mse) and mse < 0.9 * naive
+    mse = val_mse(model.eval())
+    print(f"ETTh1 336/48 val MSE {mse:.4f} (untrained {untrained:.4f}) vs seasonal naive {floors['seasonal_naive']:.4f}, "
+          f"last value {floors['naive']:.4f} ({time.process_time() - start:.1f} s CPU)")
+    assert math.isfinite(mse) and mse < bar, (mse, floors)
 
 
 @pytest.mark.parametrize("name", ["samovar", "lintrans"])
