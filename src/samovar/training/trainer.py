@@ -31,7 +31,7 @@ from .._version import __version__
 from ..models.base import ForecastModel
 from ..utils import keep_freed_memory, resolve_device, write_json_atomic
 from . import rundir as rd
-from .config import TrainConfig, beta1, learning_rate
+from .config import TrainConfig, beta1, clip_norm, learning_rate
 from .intervals import Calibration, calibrate
 from .metrics import evaluate, mase_scale
 from .quantile import QuantileForecaster
@@ -265,6 +265,8 @@ def train(
     if len(data.val) == 0:
         raise ValueError("the validation split has no windows (needed for early stopping): "
                          "shorten lookback/horizon or give the validation split more rows")
+    if config.test_each_epoch and len(data.test) == 0:
+        raise ValueError("TrainConfig.test_each_epoch needs test windows; the test split has none")
     run_dir = Path(run_dir) if run_dir is not None else None
     old_threads = torch.get_num_threads()
     if config.threads is not None:
@@ -313,7 +315,8 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
         rd.write_jsonl(run_dir / rd.METRICS, history)  # drop rows of epochs after the checkpoint
         rd.save_weights(run_dir / rd.BEST, best_state)
     else:
-        torch.manual_seed(config.seed)  # dropout etc.; the model's init is the caller's business
+        if config.reseed:
+            torch.manual_seed(config.seed)  # dropout etc.; the model's init is the caller's business
         generator.manual_seed(config.seed)
         if run_dir is not None:
             _start_run_dir(run_dir, run_config(model, data, config, device, model_kwargs, data_source, recipe), data)
@@ -346,12 +349,14 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
                     # weight each micro-batch mean by its share: the step equals one large batch
                     grad_scaler.scale(loss * (len(idx) / group_size)).backward()
                     loss_sum += loss.detach().double() * len(idx)
-                if config.grad_clip is not None:
+                clip = clip_norm(config, epoch * steps_per_epoch + step)
+                if clip is not None:
                     grad_scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
                 grad_scaler.step(optimizer)
                 grad_scaler.update()
                 progress.step(epoch, float(loss.detach()) if step % 20 == 0 else None)
+            train_seconds = time.perf_counter() - t0
 
             train_loss = float(loss_sum) / sum(len(b) for b in micro_batches)
             if not math.isfinite(train_loss):
@@ -369,7 +374,9 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
                 bad_epochs += 1
             stopped = config.patience > 0 and bad_epochs >= config.patience
             row = {"epoch": epoch + 1, "train_loss": train_loss, "val_mse": val_mse, "val_mae": val["mae"], "lr": lr,
-                   "seconds": time.perf_counter() - t0, "best": improved}
+                   "train_seconds": train_seconds, "seconds": time.perf_counter() - t0, "best": improved}
+            if config.test_each_epoch:  # a diagnostic: read by nothing that selects or stops
+                row["test_mse"] = evaluate(model, data.test, batch_size=config.eval_batch_size, device=device)["mse"]
             history.append(row)
             if run_dir is not None:
                 rd.write_jsonl(run_dir / rd.METRICS, history)
