@@ -7,6 +7,10 @@ weights, measures every point score over every test window and calibrates split-
 prediction intervals on the validation windows (``samovar.training.intervals``). A model with
 nothing to learn (``trainable = False``: the naive baselines) is validated, tested and calibrated
 as it is, with no optimiser and no epochs; its run directory holds an empty weights file.
+Opt-in diagnostics (``benchmarks/reproduce_samovar.py`` uses them): ``test_each_epoch`` adds each
+epoch's test MSE to its metrics row, ``grad_clip_before_unscale`` clips as a loop that clips
+GradScaler-scaled gradients does (``config.clip_norm``), ``reseed=False`` lets dropout draw on from
+the caller's seeded model init.
 
 Batches are gathered by index from the data's one scaled tensor (``WindowSet.batch``);
 the shuffle order comes from a seeded ``torch.Generator``, so a run is repeatable bit for
