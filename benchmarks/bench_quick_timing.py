@@ -3,8 +3,9 @@
 Everything is CPU time (time.process_time, 1 torch thread), so other processes sharing the
 machine do not inflate it. Measured per cell:
 
-  step   one optimizer step at the cell's recipe batch size (mean of `--steps` steps after one
-         warm-up step; each step gathers its batch from random training windows, as the trainer does)
+  step   one optimizer step at the cell's recipe batch size (median of `--steps` steps after one
+         warm-up step, `benchmarks/_timing.py`; each step gathers its batch from random training
+         windows, as the trainer does)
   eval   forecast + metrics per window at the evaluation batch size (the test-style pass: scaled
          and original-scale metrics), on the first `--eval-windows` windows of the test split
   data   prepare_data (reading and scaling the file)
@@ -41,6 +42,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import torch
 
@@ -52,13 +54,10 @@ from samovar.training.metrics import evaluate
 from samovar.training.runs import build_model
 from samovar.training.trainer import _batch_plan, _make_optimizer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import measure, timed_call  # noqa: E402
+
 DELIVERABLE = dict(datasets="ETTh1,ETTh2,ETTm1,Weather,Exchange,ILI", horizons="96,192,336,720")
-
-
-def cpu(fn) -> float:
-    t = time.process_time()
-    fn()
-    return time.process_time() - t
 
 
 def first_windows(windows: WindowSet, k: int) -> WindowSet:
@@ -68,11 +67,10 @@ def first_windows(windows: WindowSet, k: int) -> WindowSet:
                      windows.lookback, windows.horizon, windows.name)
 
 
-def measure(cell, *, steps: int, eval_windows: int | None, data_dir: str | None) -> dict:
+def measure_cell(cell, *, steps: int, eval_windows: int | None, data_dir: str | None) -> dict:
     """CPU seconds of data loading, one step, and one eval window (or full passes if eval_windows is None)."""
-    t0 = time.process_time()
-    data = prepare_data(cell.dataset, lookback=cell.lookback, horizon=cell.horizon, data_dir=data_dir)
-    t_data = time.process_time() - t0
+    data, loading = timed_call(lambda: prepare_data(cell.dataset, lookback=cell.lookback, horizon=cell.horizon,
+                                                    data_dir=data_dir))
     config = cell.train_config(threads=1, quiet=True)
     capped, _ = cap_training_windows(data, cell)
     _, steps_per_epoch = _batch_plan(len(capped.train), config)
@@ -88,26 +86,25 @@ def measure(cell, *, steps: int, eval_windows: int | None, data_dir: str | None)
         opt.step()
 
     net.train()
-    step()  # warm-up
-    t_step = cpu(lambda: [step() for _ in range(steps)]) / steps
+    t_step = measure({"step": step}, repeats=steps)["step"].median("cpu")
     out = {"model": cell.model, "dataset": cell.dataset, "horizon": cell.horizon, "lookback": cell.lookback,
            "channels": data.channels, "batch": batch, "params": net.num_parameters(), "epochs": config.epochs,
            "steps_per_epoch": steps_per_epoch, "eval_batch": config.eval_batch_size,
-           "eval_batch_config": config.eval_batch_size, "data_s": t_data,
+           "eval_batch_config": config.eval_batch_size, "data_s": loading.median("cpu"),
            "step_s": t_step, "train_windows": len(data.train), "val_windows": len(data.val),
            "test_windows": len(data.test)}
     if eval_windows is None:  # full passes
-        out["val_pass_s"] = cpu(lambda: evaluate(net, data.val, batch_size=config.eval_batch_size))
-        out["test_pass_s"] = cpu(lambda: evaluate(net, data.test, batch_size=config.eval_batch_size,
-                                                  scaler=data.scaler, raw_values=data.values))
+        out["val_pass_s"] = timed_call(lambda: evaluate(net, data.val, batch_size=config.eval_batch_size))[1].median("cpu")
+        out["test_pass_s"] = timed_call(lambda: evaluate(net, data.test, batch_size=config.eval_batch_size,
+                                                         scaler=data.scaler, raw_values=data.values))[1].median("cpu")
         out["eval_window_s"] = (out["val_pass_s"] + out["test_pass_s"]) / (len(data.val) + len(data.test))
     else:
         part = first_windows(data.test, eval_windows)
         batch_size = min(config.eval_batch_size, len(part))
         out["eval_batch"] = batch_size  # the batch size actually timed
         evaluate(net, first_windows(part, min(8, len(part))), batch_size=batch_size)  # warm-up
-        t = cpu(lambda: evaluate(net, part, batch_size=batch_size, scaler=data.scaler, raw_values=data.values))
-        out["eval_window_s"] = t / len(part)
+        _, t = timed_call(lambda: evaluate(net, part, batch_size=batch_size, scaler=data.scaler, raw_values=data.values))
+        out["eval_window_s"] = t.median("cpu") / len(part)
         out["eval_measured_windows"] = len(part)
     return out
 
@@ -157,7 +154,7 @@ def one_cell_table(args) -> None:
         if cell.na_reason:
             print(f"| {name} | {cell.lookback} | N/A: {cell.na_reason.splitlines()[0]} |")
             continue
-        m = measure(cell, steps=args.steps, eval_windows=None, data_dir=args.data_dir)
+        m = measure_cell(cell, steps=args.steps, eval_windows=None, data_dir=args.data_dir)
         c = cell_cost(m, val_windows=m["val_windows"], test_windows=m["test_windows"],
                       steps_per_epoch=m["steps_per_epoch"], epochs=m["epochs"])
         print(f"| {name} | {cell.lookback} | {m['batch']} | {m['params']:,} | {m['step_s']:.3f} | {m['val_pass_s']:.1f} "
@@ -190,7 +187,7 @@ def grid_table(args) -> None:
             old = measured.get(key + (horizon,))
             if old is not None and old["eval_batch_config"] == probe.train_config().eval_batch_size:
                 continue
-            m = measure(probe, steps=args.steps, eval_windows=args.eval_windows, data_dir=args.data_dir)
+            m = measure_cell(probe, steps=args.steps, eval_windows=args.eval_windows, data_dir=args.data_dir)
             m["key"] = list(key + (horizon,))
             measured[key + (horizon,)] = m
             print(f"#   measured {probe.label()}: step {m['step_s']:.3f} s (batch {m['batch']}), "
@@ -204,9 +201,9 @@ def grid_table(args) -> None:
             m = interpolate(measured[key + (lo,)], measured[key + (hi,)], c.horizon)
             # the cell's own window counts (cheap: no model, no training)
             config = c.train_config()
-            t0 = time.process_time()
-            data = prepare_data(c.dataset, lookback=c.lookback, horizon=c.horizon, data_dir=args.data_dir)
-            t_data = time.process_time() - t0
+            data, loading = timed_call(lambda: prepare_data(c.dataset, lookback=c.lookback, horizon=c.horizon,  # noqa: B023
+                                                            data_dir=args.data_dir))
+            t_data = loading.median("cpu")
             capped, _ = cap_training_windows(data, c)
             _, steps = _batch_plan(len(capped.train), config)
             cost = cell_cost(m, val_windows=len(data.val), test_windows=len(data.test), steps_per_epoch=steps,

@@ -29,13 +29,14 @@ import argparse
 import datetime as dt
 import json
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import measure  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "gpu_check.json"
@@ -53,15 +54,9 @@ def timed(fn, device: torch.device, warmup: int, repeats: int) -> dict:
     sync(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    times = []
-    for _ in range(repeats):
-        sync(device)
-        t0 = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - t0)
+    timing = measure({"pass": fn}, repeats=repeats, warmup=0, sync=lambda: sync(device))["pass"]
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-    return {"median_ms": 1e3 * statistics.median(times), "min_ms": 1e3 * min(times), "repeats": repeats,
+    return {"median_ms": 1e3 * timing.median(), "min_ms": 1e3 * timing.min(), "repeats": repeats,
             "peak_mib": peak}
 
 

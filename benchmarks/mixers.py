@@ -28,7 +28,6 @@ import math
 import os
 import platform
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -38,6 +37,9 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import measure  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "docs" / "results" / "mixers.md"
@@ -222,19 +224,15 @@ def run_cell(spec: dict) -> dict:
     grad_out = torch.randn_like(probe)
     del probe
     baseline = rss_bytes()
-    times = []
-    for i in range(1 + spec["repeats"]):
+
+    def forward_backward() -> None:
         for t in inputs:
             t.grad = None
-        start = time.perf_counter()
-        out = fn(*inputs)
-        out.backward(grad_out)
-        times.append(time.perf_counter() - start)
-        del out
-        if i == 0 and times[0] > spec["max_seconds"] / 2:  # very slow: the warm-up is the measurement
-            break
-    measured = times[1:] or times
-    return {"seconds": statistics.median(measured), "runs": len(measured), "peak_bytes": max(rss_bytes() - baseline, 0)}
+        fn(*inputs).backward(grad_out)
+
+    # very slow (over half the per-pass limit): the warm-up is the measurement
+    timing = measure({"pass": forward_backward}, repeats=spec["repeats"], slow=spec["max_seconds"] / 2)["pass"]
+    return {"seconds": timing.median(), "runs": timing.repeats, "peak_bytes": max(rss_bytes() - baseline, 0)}
 
 
 def run_step_cell(spec: dict) -> dict:
@@ -256,13 +254,12 @@ def run_step_cell(spec: dict) -> dict:
             while t < mark:
                 _, state = layer.step(x, state)
                 t += 1
-            times = []
-            for _ in range(spec["window"]):
-                start = time.perf_counter()
+            def step() -> None:
+                nonlocal state
                 _, state = layer.step(x, state)
-                times.append(time.perf_counter() - start)
+
+            result[str(mark)] = measure({"step": step}, repeats=spec["window"], warmup=0)["step"].median()
             t += spec["window"]
-            result[str(mark)] = statistics.median(times)
     return result
 
 
@@ -285,13 +282,7 @@ def matmul_gflops(threads: int, n: int = 2048, repeats: int = 5) -> float:
     """Dense float32 matmul rate on this machine with `threads` threads (the roofline)."""
     torch.set_num_threads(threads)
     a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        times.append(time.perf_counter() - start)
-    return 2 * n**3 / statistics.median(times) / 1e9
+    return 2 * n**3 / measure({"matmul": lambda: a @ b}, repeats=repeats)["matmul"].median() / 1e9
 
 
 def available_bytes() -> float:

@@ -6,8 +6,9 @@
 
 Each (model, dataset, horizon) cell trains once with the authors' recipe and writes one JSON
 file, ``benchmarks/results/samovar/<model>_<dataset>_h<H>.json`` (atomically). A cell whose
-JSON exists is skipped; a cell interrupted mid-training resumes from its per-epoch
-checkpoint (``.ckpt.pt`` beside it). After every cell ``docs/results/samovar.md`` is rewritten.
+JSON exists is skipped; a cell interrupted mid-training resumes from its run directory
+(``runs/<cell>/`` beside the JSON files, removed when the cell is done). After every cell
+``docs/results/samovar.md`` is rewritten.
 
 The recipe is the authors' (samovar.sh, run_longExp.py, exp/exp_main.py): lookback
 1024/2048/2048/4096 for horizons 96/192/336/720, batch 32, AdamW (lr 6e-4, betas (0.9, 0.95),
@@ -15,9 +16,11 @@ weight decay 0.1), torch's OneCycleLR stepped per batch over 100 + 1 epochs (5% 
 div_factor 10, linear annealing), gradient clipping at norm 1, early stopping with patience
 12 on validation MSE, seed 2024, bf16 autocast for the matmuls (their --use_amp), every
 training window used (the last batch is partial); the values come from
-``samovar.models.samovar.paper_training_config``. This script keeps its own short loop (the
-diagnostics below need it; ``samovar train --recipe paper`` runs the same recipe through the
-trainer, tested bit-exact against such a loop); metrics are
+``samovar.models.samovar.paper_training_config``. Each cell is ``samovar.training.runs.fit_run``
+with that recipe, on the CPU, and as the authors' loop dropout draws on from the seeded model
+init (``TrainConfig.reseed=False``); the diagnostics are trainer options: the test MSE of every
+epoch (``test_each_epoch``, on by default here) and the clip of the authors' GPU runs
+(``--gradscaler-clip``: ``grad_clip_before_unscale``). Metrics are
 ``samovar.training.metrics.evaluate`` (every window, standardized scale).
 """
 
@@ -28,8 +31,8 @@ import json
 import math
 import os
 import platform
+import shutil
 import subprocess
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -38,9 +41,10 @@ import torch
 from samovar import models
 from samovar.data import prepare_data
 from samovar.models.samovar import paper_training_config
-from samovar.training.metrics import evaluate
-from samovar.utils import (atomic_path, keep_freed_memory, next_time_of_day, seed_everything, write_json_atomic,
-                           write_text_atomic)
+from samovar.training import TrainConfig
+from samovar.training import rundir as rd
+from samovar.training.runs import evaluate_run, fit_run
+from samovar.utils import keep_freed_memory, next_time_of_day, write_json_atomic, write_text_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "samovar"
@@ -62,24 +66,19 @@ AUTHORS_CODE_HERE = {("samovar", "ETTh1", 96): (0.3736, 0.4054, 67.0)}
 
 def recipe(dataset: str, horizon: int) -> dict:
     """The authors' settings for one cell: the model's ``paper_training_config`` plus its lookback."""
-    cfg = paper_training_config(dataset)
-    if cfg["accumulate"] != 1:
-        raise ValueError(f"{dataset}: gradient accumulation is not implemented in this script (ETT only)")
-    return {**cfg, "lookback": models.model_class("samovar").default_lookback(horizon)}
+    return {**paper_training_config(dataset), "lookback": models.model_class("samovar").default_lookback(horizon)}
 
 
-def clip_norm(rec: dict, step: int, args: argparse.Namespace) -> float:
-    """The gradient-norm bound of one optimizer step.
-
-    Plain: the recipe's clip (1.0). With ``--gradscaler-clip`` the bound the authors' GPU runs
-    really applied: their loop clips the gradients *while they are still multiplied by the
-    CUDA GradScaler's scale* (65536, doubled every 2000 overflow-free steps) and unscales
-    afterwards, so the true gradient norm is bounded by clip / scale. On a CPU the GradScaler
-    disables itself, so the authors' code run on a CPU clips at 1.0.
-    """
-    if not args.gradscaler_clip:
-        return rec["grad_clip"]
-    return rec["grad_clip"] / (65536.0 * 2.0 ** (step // 2000))
+def train_config(rec: dict, args: argparse.Namespace) -> TrainConfig:
+    """The trainer's options for a cell with recipe `rec`: the recipe, capped at ``--max-epochs`` (the
+    one-cycle schedule still spans the recipe's epochs), on the CPU, dropout drawing on from the model's
+    init, and the diagnostics asked for."""
+    options = {k: v for k, v in rec.items() if k != "lookback"}
+    epochs = args.max_epochs or rec["epochs"]
+    return TrainConfig(**{**options, "epochs": epochs,
+                          "schedule_extra_epochs": rec["epochs"] + rec["schedule_extra_epochs"] - epochs},
+                       device="cpu", threads=args.threads, quiet=True, reseed=False,
+                       test_each_epoch=args.test_each_epoch, grad_clip_before_unscale=args.gradscaler_clip)
 
 
 def _git_commit() -> str | None:
@@ -94,84 +93,40 @@ def cell_path(name: str, dataset: str, horizon: int) -> Path:
     return RESULTS / f"{name}_{dataset}_h{horizon}.json"
 
 
+def cell_run_dir(name: str, dataset: str, horizon: int) -> Path:
+    """The trainer's run directory of an unfinished cell (config, metrics, checkpoint)."""
+    return RESULTS / "runs" / cell_path(name, dataset, horizon).stem
+
+
 def run_cell(name: str, dataset: str, horizon: int, args: argparse.Namespace, log) -> dict:
-    """Train one model with the authors' recipe (resuming from its checkpoint); return the record."""
+    """Train one model with the authors' recipe (resuming from its run directory); return the record."""
     rec = recipe(dataset, horizon)
     started_at_commit = _git_commit()  # the code this process imported (HEAD may move during a long run)
-    epochs = args.max_epochs or rec["epochs"]
+    config = train_config(rec, args)
     lookback = args.lookback or rec["lookback"]
     data = prepare_data(dataset, lookback=lookback, horizon=horizon, data_dir=args.data_dir)
-    seed_everything(rec["seed"])
+    run_dir = cell_run_dir(name, dataset, horizon)
+    resume = (run_dir / rd.CHECKPOINT).exists()
+    if resume:
+        log(f"  resuming {run_dir}")
+
+    def log_epoch(row: dict) -> None:
+        log(f"  {name} {dataset} H={horizon} epoch {row['epoch']}: train {row['train_loss']:.4f} val {row['val_mse']:.4f} "
+            f"lr {row['lr']:.2e} ({row['train_seconds']:.0f}s train, {row['seconds']:.0f}s total){' *' if row['best'] else ''}")
+
     hyper = {"bf16": args.bf16}
-    model = models.get(name, lookback=lookback, horizon=horizon, channels=data.channels, **hyper)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=rec["lr"], betas=rec["betas"], weight_decay=rec["weight_decay"])
-    n_train, batch = len(data.train), rec["batch_size"]
-    steps = math.ceil(n_train / batch)  # drop_last=False: the authors' 236 steps at ETTh1 1024/96
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=rec["lr"], epochs=rec["epochs"] + rec["schedule_extra_epochs"], steps_per_epoch=steps,
-        pct_start=rec["onecycle_pct_start"], div_factor=rec["onecycle_div_factor"], anneal_strategy=rec["onecycle_anneal"],
-        base_momentum=rec["onecycle_momentum"][0], max_momentum=rec["onecycle_momentum"][1])
-    generator = torch.Generator().manual_seed(rec["seed"])
-    state = {"steps_done": 0, "epoch": 0, "best_val": math.inf, "best_epoch": 0, "bad": 0, "history": [], "best_state": None}
-    ckpt = cell_path(name, dataset, horizon).with_suffix(".ckpt.pt")
-    if ckpt.exists():
-        saved = torch.load(ckpt, weights_only=False)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        generator.set_state(saved["generator"])
-        torch.set_rng_state(saved["torch_rng"])
-        state = saved["state"]
-        log(f"  resumed {ckpt.name} after epoch {state['epoch']}")
-    for epoch in range(state["epoch"], epochs):
-        t0 = time.perf_counter()
-        model.train()
-        loss_sum = 0.0
-        for idx in torch.randperm(n_train, generator=generator).split(batch):
-            x, y = data.train.batch(idx)
-            loss = model.training_loss(x, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm(rec, state.get("steps_done", 0), args))
-            optimizer.step()
-            scheduler.step()
-            state["steps_done"] = state.get("steps_done", 0) + 1
-            loss_sum += loss.item()
-        train_seconds = time.perf_counter() - t0
-        val = evaluate(model, data.val, batch_size=256)["mse"]
-        # Diagnostic only: the test MSE of every epoch is recorded (never used to choose anything)
-        # to compare with protocols that report a test number other than the best-validation epoch's.
-        test_diag = evaluate(model, data.test, batch_size=256)["mse"] if args.test_each_epoch else None
-        improved = val <= state["best_val"]  # as the authors' EarlyStopping: an equal loss counts as an improvement
-        if improved:
-            state.update(best_val=val, best_epoch=epoch + 1, bad=0,
-                         best_state={k: v.detach().clone() for k, v in model.state_dict().items()})
-        else:
-            state["bad"] += 1
-        row = {"epoch": epoch + 1, "train_loss": loss_sum / steps, "val_mse": val, "lr": scheduler.get_last_lr()[0],
-               "train_seconds": round(train_seconds, 2), "seconds": round(time.perf_counter() - t0, 2)}
-        if test_diag is not None:
-            row["test_mse_diagnostic"] = test_diag
-        state["history"].append(row)
-        state["epoch"] = epoch + 1
-        log(f"  {name} {dataset} H={horizon} epoch {epoch + 1}: train {row['train_loss']:.4f} val {val:.4f} "
-            f"lr {row['lr']:.2e} ({train_seconds:.0f}s train, {row['seconds']:.0f}s total){' *' if improved else ''}")
-        with atomic_path(ckpt) as tmp:
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
-                        "torch_rng": torch.get_rng_state(), "state": state}, tmp)
-        if state["bad"] >= rec["patience"]:
-            break
-    model.load_state_dict(state["best_state"])
-    test = evaluate(model, data.test, batch_size=256, scaler=data.scaler, raw_values=data.values)
-    history = state["history"]
+    result, _ = fit_run(name, dataset, horizon=horizon, lookback=lookback, model_kwargs=hyper, config=config,
+                        data_dir=args.data_dir, run_dir=run_dir, on_epoch_end=log_epoch, resume=resume, data=data)
+    history = result.history
     return {
         "model": name, "dataset": dataset, "horizon": horizon, "lookback": lookback, "hyper": hyper,
-        "recipe": {**rec, "epochs_cap": epochs}, "val_mse": state["best_val"], "best_epoch": state["best_epoch"],
-        "epochs_run": len(history), "stopped_early": state["bad"] >= rec["patience"], "test": test,
+        "recipe": {**rec, "epochs_cap": config.epochs}, "train_config": config.to_dict(),
+        "val_mse": result.best_val_mse, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+        "stopped_early": result.stopped_early, "test": result.test_metrics,
         "train_seconds_per_epoch": round(sum(r["train_seconds"] for r in history) / len(history), 2),
-        "seconds": round(sum(r["seconds"] for r in history), 1), "steps_per_epoch": steps, "history": history,
-        "parameters": model.num_parameters(), "threads": torch.get_num_threads(),
+        "seconds": round(sum(r["seconds"] for r in history), 1),
+        "steps_per_epoch": math.ceil(len(data.train) / config.batch_size), "history": history,
+        "parameters": result.model.num_parameters(), "threads": config.threads,
         "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "git_commit": started_at_commit, "git_commit_at_finish": _git_commit(),
         "python": platform.python_version(), "torch": torch.__version__,
@@ -179,28 +134,29 @@ def run_cell(name: str, dataset: str, horizon: int, args: argparse.Namespace, lo
 
 
 def evaluate_checkpoint(name: str, dataset: str, horizon: int, args: argparse.Namespace) -> dict | None:
-    """Test metrics of the best epoch so far of an unfinished cell (its .ckpt.pt); writes nothing."""
-    ckpt = cell_path(name, dataset, horizon).with_suffix(".ckpt.pt")
-    if not ckpt.exists():
+    """Test metrics of the best epoch so far of an unfinished cell (its run directory); writes nothing."""
+    run_dir = cell_run_dir(name, dataset, horizon)
+    if not (run_dir / rd.CHECKPOINT).exists():
         return None
-    saved = torch.load(ckpt, weights_only=False)
-    state = saved["state"]
-    lookback = recipe(dataset, horizon)["lookback"]
-    data = prepare_data(dataset, lookback=lookback, horizon=horizon, data_dir=args.data_dir)
-    model = models.get(name, lookback=lookback, horizon=horizon, channels=data.channels, bf16=args.bf16)
-    model.load_state_dict(state["best_state"])
-    test = evaluate(model, data.test, batch_size=256, scaler=data.scaler, raw_values=data.values)
-    return {"epochs_run": state["epoch"], "best_epoch": state["best_epoch"], "best_val": state["best_val"],
-            "bad_epochs": state["bad"], "test": test, "history": state["history"]}
+    ckpt = rd.load_checkpoint(run_dir / rd.CHECKPOINT)
+    return {"epochs_run": ckpt["epoch"], "best_epoch": ckpt["best_epoch"], "best_val": ckpt["best_val"],
+            "bad_epochs": ckpt["bad_epochs"], "test": evaluate_run(run_dir, data_dir=args.data_dir, device="cpu"),
+            "history": ckpt["history"]}
 
 
 def _fmt(v, digits=4):
     return "—" if v is None else f"{v:.{digits}f}"
 
 
+def _epoch_test_mse(row: dict) -> float | None:
+    """An epoch's diagnostic test MSE: the trainer's ``test_mse``; records written by this script's own
+    training loop (before it ran the trainer) name it ``test_mse_diagnostic``."""
+    return row.get("test_mse", row.get("test_mse_diagnostic"))
+
+
 def _diagnostic_min_test(r: dict) -> str:
     """The lowest per-epoch test MSE and its epoch, when recorded (--test-each-epoch); never a result."""
-    diag = [(h["test_mse_diagnostic"], h["epoch"]) for h in r["history"] if "test_mse_diagnostic" in h]
+    diag = [(_epoch_test_mse(h), h["epoch"]) for h in r["history"] if _epoch_test_mse(h) is not None]
     if not diag:
         return "not recorded"
     mse, epoch = min(diag)
@@ -273,7 +229,7 @@ def write_table() -> str:
     return text
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default=",".join(MODELS), help=f"comma list from {MODELS}")
     parser.add_argument("--datasets", default=",".join(DATASETS))
@@ -282,7 +238,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-bf16", dest="bf16", action="store_false", help="train in float32 instead of bf16 autocast")
     parser.add_argument("--gradscaler-clip", action="store_true",
-                        help="clip as the authors' GPU runs did (at clip / GradScaler scale; see clip_norm)")
+                        help="clip as the authors' GPU runs did (at clip / GradScaler scale; "
+                         "TrainConfig.grad_clip_before_unscale)")
     parser.add_argument("--no-test-each-epoch", dest="test_each_epoch", action="store_false",
                         help="do not record the (diagnostic, never used for selection) test MSE of every epoch")
     parser.add_argument("--lookback", type=int, default=None,
@@ -293,6 +250,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results-dir", default=None, help="write cells and the table here instead (smoke runs)")
     parser.add_argument("--evaluate-checkpoint", action="store_true",
                         help="print the test metrics of the best epoch so far of unfinished cells (writes nothing)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.results_dir:
         global RESULTS, TABLE
@@ -344,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
                 log(f"run {name} {dataset} H={horizon}")
                 record = run_cell(name, dataset, horizon, args, log)
                 write_json_atomic(path, record)
-                path.with_suffix(".ckpt.pt").unlink(missing_ok=True)
+                shutil.rmtree(cell_run_dir(name, dataset, horizon))
                 log(f"done {name} {dataset} H={horizon}: test MSE {record['test']['mse']:.4f} MAE {record['test']['mae']:.4f}")
                 write_table()
     print(write_table())

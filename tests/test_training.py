@@ -19,7 +19,7 @@ from torch import nn
 
 from samovar.models import ForecastModel, get
 from samovar.training import TrainConfig, evaluate, learning_rate, train
-from samovar.training.config import beta1
+from samovar.training.config import beta1, clip_norm
 from samovar.training import rundir as rd
 from samovar.utils import atomic_path
 
@@ -103,7 +103,7 @@ def quiet(**kw) -> TrainConfig:
 
 
 def strip_time(rows: list[dict]) -> list[dict]:
-    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    return [{k: v for k, v in r.items() if k not in ("train_seconds", "seconds")} for r in rows]
 
 
 def same_state(a: dict, b: dict) -> bool:
@@ -306,6 +306,64 @@ def test_same_seed_same_result_bit_for_bit() -> None:
     assert strip_time(a.history) == strip_time(b.history) and a.test_metrics == b.test_metrics
     assert not same_state(a.model.state_dict(), c.model.state_dict())
 
+
+def test_without_reseed_dropout_draws_on_from_the_callers_rng_state() -> None:
+    """reseed=False leaves torch's global RNG as the caller set it: seeding it with `seed` just before
+    gives the run reseed=True gives; another state gives another run (dropout draws differ)."""
+    data = toy_data()
+
+    def run(reseed: bool, rng_seed: int | None):
+        torch.manual_seed(1)
+        model = DropoutMLP(L, H, 2)
+        if rng_seed is not None:
+            torch.manual_seed(rng_seed)
+        return train(model, data, quiet(lr=3e-3, epochs=2, batch_size=16, seed=7, reseed=reseed))
+
+    reseeded, same_rng, other_rng = run(True, None), run(False, 7), run(False, 8)
+    assert same_state(reseeded.model.state_dict(), same_rng.model.state_dict())
+    assert strip_time(reseeded.history) == strip_time(same_rng.history)
+    assert not same_state(reseeded.model.state_dict(), other_rng.model.state_dict())
+
+
+def test_test_each_epoch_adds_the_epochs_test_mse_and_changes_nothing_else() -> None:
+    data = toy_data()
+
+    def run(test_each_epoch: bool):
+        torch.manual_seed(0)
+        model = DropoutMLP(L, H, 2)
+        tested: list[float] = []  # the test MSE of the weights each epoch ends with
+        result = train(model, data, quiet(lr=3e-3, epochs=3, batch_size=16, patience=10, test_each_epoch=test_each_epoch),
+                       on_epoch_end=lambda row: tested.append(evaluate(model, data.test)["mse"]))
+        return result, tested
+
+    (plain, _), (with_test, tested) = run(False), run(True)
+    assert [r["test_mse"] for r in with_test.history] == tested
+    assert strip_time(plain.history) == [{k: v for k, v in r.items() if k != "test_mse"}
+                                         for r in strip_time(with_test.history)]
+    assert same_state(plain.model.state_dict(), with_test.model.state_dict())
+    assert plain.test_metrics == with_test.test_metrics
+    no_test = types.SimpleNamespace(**{**vars(data), "test": Windows(data.scaled, 0, 0)})
+    with pytest.raises(ValueError, match="test_each_epoch needs test windows"):
+        train(DropoutMLP(L, H, 2), no_test, quiet(test_each_epoch=True))
+
+
+def test_clip_before_unscale_bounds_the_gradient_by_clip_over_gradscaler_scale() -> None:
+    """The SAMoVAR authors' GPU loop clipped scaled gradients: the bound is grad_clip / scale, the scale
+    starting at 65536 and doubling every 2000 steps; the trainer's run equals one with that clip."""
+    cfg = quiet(grad_clip=2.0, grad_clip_before_unscale=True)
+    assert [clip_norm(cfg, t) for t in (0, 1999, 2000, 3999, 4000)] == [2 / 65536, 2 / 65536, 1 / 65536,
+                                                                          1 / 65536, 0.5 / 65536]
+    assert clip_norm(quiet(grad_clip=2.0), 4000) == 2.0 and clip_norm(quiet(), 0) is None
+    with pytest.raises(ValueError, match="grad_clip_before_unscale needs grad_clip"):
+        quiet(grad_clip_before_unscale=True)
+
+    data = toy_data()
+    results = []
+    for clip in ({"grad_clip": 1.0, "grad_clip_before_unscale": True}, {"grad_clip": 1 / 65536}):
+        torch.manual_seed(0)
+        results.append(train(Linear(L, H, 2), data, quiet(lr=1e-2, epochs=2, batch_size=16, **clip)))
+    assert same_state(results[0].model.state_dict(), results[1].model.state_dict())
+    assert strip_time(results[0].history) == strip_time(results[1].history)
 
 
 class _Killed(Exception):
@@ -547,7 +605,8 @@ def test_run_directory_contents(tmp_path) -> None:
     assert cfg["versions"]["torch"] == torch.__version__
     rows = rd.read_jsonl(run / rd.METRICS)
     assert [r["epoch"] for r in rows] == [1, 2, 3]
-    assert set(rows[0]) == {"epoch", "train_loss", "val_mse", "val_mae", "lr", "seconds", "best"}
+    assert set(rows[0]) == {"epoch", "train_loss", "val_mse", "val_mae", "lr", "train_seconds", "seconds", "best"}
+    assert all(0 < r["train_seconds"] <= r["seconds"] for r in rows)
     assert [r["lr"] for r in rows] == [5e-3, 5e-3, 2.5e-3]
     assert same_state(rd.load_weights(run / rd.BEST), result.model.state_dict())
     assert rd.read_json(run / rd.SCALER) == data.scaler.to_dict()

@@ -19,7 +19,8 @@ the integer test ``w < ceil(float32(keep) * 2^24) * 2^8`` on the raw words: no f
 PCG64 can jump ahead (``advance``), so the raw words of a long mask are drawn in contiguous
 pieces on several threads. The mask is bit for bit the one ``keep_mask_reference`` (float
 draws, one thread) gives; for a (32, 8, 1232, 1232) mask here it took 3.0 against 6.5 ns per
-element on one thread and 1.6 against 4.3 on two (``benchmarks/dropout_masks.py``).
+element on one thread and 1.6 against 4.3 on two (``benchmarks/dropout_masks.py``, a one-off
+diagnostic removed after commit 5d0f8ce: ``git show 5d0f8ce:benchmarks/dropout_masks.py``).
 References: ``keep_mask_reference``, ``dropout_reference``.
 """
 

@@ -64,10 +64,18 @@ class TrainConfig:
     # (PatchTST's and CATS's code build an unused OneCycleLR, which starts the lr at lr/25)
     patience: int = 3  # epochs without a better val MSE before stopping (0: never stop early)
     grad_clip: float | None = None  # max global gradient norm (None: no clipping)
+    grad_clip_before_unscale: bool = False  # emulate a CUDA loop that clips the GradScaler-scaled gradients
+    # and unscales afterwards (the SAMoVAR authors'): the true gradient is clipped at grad_clip / scale
+    # (`clip_norm`); a diagnostic
     accumulate: int = 1  # micro-batches per optimizer step; the step equals one batch of accumulate*batch_size
     drop_last: bool = True  # drop the last incomplete training batch (as the LTSF code does)
     eval_batch_size: int = 256  # only speed: evaluation always uses every window
     seed: int = 2021
+    reseed: bool = True  # seed torch's global RNG (dropout) with `seed` when training starts; False: draw on
+    # from the state the caller left (fit_run seeds before building the model, so dropout follows its init,
+    # as in the SAMoVAR authors' loop)
+    test_each_epoch: bool = False  # add the test MSE of every epoch to its metrics row ("test_mse"); a
+    # diagnostic, never used for early stopping or the choice of weights
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:1" | "mps"
     amp: bool = True  # mixed precision, used only when the device is CUDA
     threads: int | None = 1  # torch.set_num_threads for the run (None: leave torch's setting)
@@ -116,6 +124,8 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be a positive number, got {val!r}")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise ValueError(f"TrainConfig.grad_clip must be positive or None, got {self.grad_clip!r}")
+        if self.grad_clip_before_unscale and self.grad_clip is None:
+            raise ValueError("TrainConfig.grad_clip_before_unscale needs grad_clip (the bound it scales)")
         if self.threads is not None and (int(self.threads) != self.threads or self.threads < 1):
             raise ValueError(f"TrainConfig.threads must be a positive integer or None, got {self.threads!r}")
         if isinstance(self.seed, bool) or int(self.seed) != self.seed or self.seed < 0:
@@ -234,6 +244,26 @@ def learning_rate(config: TrainConfig, epoch: int, step: int, steps_per_epoch: i
         span = max(1, total - warm)
         return 0.5 * base * (1.0 + math.cos(math.pi * min(t - warm, span) / span))
     return _onecycle(config, t, total)[0]
+
+
+# torch.amp.GradScaler's defaults: the scale starts at init_scale and doubles after growth_interval
+# steps without an overflow
+GRADSCALER_INIT_SCALE = 65536.0
+GRADSCALER_GROWTH_INTERVAL = 2000
+
+
+def clip_norm(config: TrainConfig, step: int) -> float | None:
+    """The gradient-norm bound of global optimizer step `step` (0-based), or None (no clipping).
+
+    ``grad_clip``; with ``grad_clip_before_unscale``, ``grad_clip / scale`` with the scale a default
+    GradScaler reaches when no step overflows (65536, doubled every 2000 steps): a loop that calls
+    ``clip_grad_norm_`` on ``scaler.scale(loss)``'s gradients and unscales afterwards (the SAMoVAR
+    authors' GPU loop) bounds the true gradient norm by that. On a CPU their GradScaler is disabled,
+    so a CPU run of their code clips at ``grad_clip``.
+    """
+    if config.grad_clip is None or not config.grad_clip_before_unscale:
+        return config.grad_clip
+    return config.grad_clip / (GRADSCALER_INIT_SCALE * 2.0 ** (step // GRADSCALER_GROWTH_INTERVAL))
 
 
 def beta1(config: TrainConfig, epoch: int, step: int, steps_per_epoch: int) -> float:

@@ -10,6 +10,10 @@ as it is, with no optimiser and no epochs; its run directory holds an empty weig
 ``validate=False`` trains exactly ``config.epochs`` epochs on the train windows with no validation
 (no early stopping, the last epoch's weights, no intervals): the fits on every row of
 ``fit_run(fit_mode="epochs" | "refit")``.
+Opt-in diagnostics (``benchmarks/reproduce_samovar.py`` uses them): ``test_each_epoch`` adds each
+epoch's test MSE to its metrics row, ``grad_clip_before_unscale`` clips as a loop that clips
+GradScaler-scaled gradients does (``config.clip_norm``), ``reseed=False`` lets dropout draw on from
+the caller's seeded model init.
 
 Batches are gathered by index from the data's one scaled tensor (``WindowSet.batch``);
 the shuffle order comes from a seeded ``torch.Generator``, so a run is repeatable bit for
@@ -34,7 +38,7 @@ from .._version import __version__
 from ..models.base import ForecastModel
 from ..utils import keep_freed_memory, resolve_device, write_json_atomic
 from . import rundir as rd
-from .config import TrainConfig, beta1, learning_rate
+from .config import TrainConfig, beta1, clip_norm, learning_rate
 from .intervals import Calibration, calibrate
 from .metrics import evaluate, mase_scale
 from .quantile import QuantileForecaster
@@ -279,6 +283,8 @@ def train(
         raise ValueError("the validation split has no windows (needed for early stopping): shorten lookback/horizon "
                          "or give the validation split more rows; to train on every row use fit mode 'refit' or 'epochs' "
                          "(fit_mode= / --fit-mode)")
+    if config.test_each_epoch and len(data.test) == 0:
+        raise ValueError("TrainConfig.test_each_epoch needs test windows; the test split has none")
     run_dir = Path(run_dir) if run_dir is not None else None
     old_threads = torch.get_num_threads()
     if config.threads is not None:
@@ -330,7 +336,8 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
         rd.write_jsonl(run_dir / rd.METRICS, history)  # drop rows of epochs after the checkpoint
         rd.save_weights(run_dir / rd.BEST, best_state)
     else:
-        torch.manual_seed(config.seed)  # dropout etc.; the model's init is the caller's business
+        if config.reseed:
+            torch.manual_seed(config.seed)  # dropout etc.; the model's init is the caller's business
         generator.manual_seed(config.seed)
         if run_dir is not None:
             _start_run_dir(run_dir, run_config(model, data, config, device, model_kwargs, data_source, recipe, fit), data)
@@ -363,12 +370,14 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
                     # weight each micro-batch mean by its share: the step equals one large batch
                     grad_scaler.scale(loss * (len(idx) / group_size)).backward()
                     loss_sum += loss.detach().double() * len(idx)
-                if config.grad_clip is not None:
+                clip = clip_norm(config, epoch * steps_per_epoch + step)
+                if clip is not None:
                     grad_scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
                 grad_scaler.step(optimizer)
                 grad_scaler.update()
                 progress.step(epoch, float(loss.detach()) if step % 20 == 0 else None)
+            train_seconds = time.perf_counter() - t0
 
             train_loss = float(loss_sum) / sum(len(b) for b in micro_batches)
             if not math.isfinite(train_loss):
@@ -388,7 +397,9 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
             stopped = validate and config.patience > 0 and bad_epochs >= config.patience
             row = {"epoch": epoch + 1, "train_loss": train_loss, "val_mse": val_mse,
                    "val_mae": val["mae"] if validate else None, "lr": lr,
-                   "seconds": time.perf_counter() - t0, "best": improved}
+                   "train_seconds": train_seconds, "seconds": time.perf_counter() - t0, "best": improved}
+            if config.test_each_epoch:  # a diagnostic: read by nothing that selects or stops
+                row["test_mse"] = evaluate(model, data.test, batch_size=config.eval_batch_size, device=device)["mse"]
             history.append(row)
             if run_dir is not None:
                 rd.write_jsonl(run_dir / rd.METRICS, history)
