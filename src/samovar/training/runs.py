@@ -133,11 +133,13 @@ def fit_run(
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
     recipe: Recipe | None = None,
     resume: bool = False,
+    evaluate_test: bool = True,
 ) -> tuple[TrainResult, Any]:
     """Prepare `source`, build `model` (seeded with config.seed), train; returns (result, data).
 
     recipe: the `Recipe` config and model_kwargs came from (`recipe_training`), recorded in config.json.
     resume: continue the run in `run_dir` from its checkpoint (the trainer refuses other training options).
+    evaluate_test: False leaves the test split unread (a hyper-parameter search's trials).
     """
     config = config or TrainConfig()
     lookback = resolve_lookback(model, lookback, horizon)
@@ -156,7 +158,7 @@ def fit_run(
     }
     result = train(net, data, config, run_dir, resume=resume, model_kwargs=dict(model_kwargs or {}),
                    data_source=source_info, on_epoch_end=on_epoch_end,
-                   recipe=recipe.to_dict() if recipe is not None else None)
+                   recipe=recipe.to_dict() if recipe is not None else None, evaluate_test=evaluate_test)
     return result, data
 
 

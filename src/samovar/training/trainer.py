@@ -173,6 +173,7 @@ def train(
     data_source: dict[str, Any] | None = None,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
     recipe: dict[str, Any] | None = None,
+    evaluate_test: bool = True,
 ) -> TrainResult:
     """Train `model` on `data` (a `samovar.data.ForecastData`) and evaluate it on the test split.
 
@@ -182,7 +183,10 @@ def train(
     (`samovar.training.load_run`); data_source holds e.g. ``{"source": "ETTh1", "data_dir": ...}``;
     recipe (``Recipe.to_dict()``) too.
     on_epoch_end: called after each epoch, once its checkpoint is written, with the epoch's metrics
-    row plus ``"last"``: True when no epoch follows (early stopping or the epoch budget).
+    row plus ``"last"``: True when no epoch follows (early stopping or the epoch budget). An exception
+    it raises (e.g. ``optuna.TrialPruned``) ends training there; the run directory keeps that epoch's checkpoint.
+    evaluate_test: False leaves the test split unread (``test_metrics`` None), as during a
+    hyper-parameter search, where only the final runs may see the test windows.
     """
     config = config or TrainConfig()
     config.validate()
@@ -201,12 +205,14 @@ def train(
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     try:
-        return _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_epoch_end, recipe)
+        return _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_epoch_end, recipe,
+                      evaluate_test=evaluate_test)
     finally:
         torch.set_num_threads(old_threads)
 
 
-def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_epoch_end, recipe) -> TrainResult:
+def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_epoch_end, recipe, *,
+           evaluate_test: bool = True) -> TrainResult:
     started = time.perf_counter()
     device = _usable_device(config.device)
     if device.type == "cpu":
@@ -323,7 +329,7 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
 
     model.load_state_dict(best_state)
     test_metrics = None
-    if len(data.test) > 0:
+    if evaluate_test and len(data.test) > 0:
         test_metrics = evaluate(model, data.test, batch_size=config.eval_batch_size, device=device,
                                 scaler=data.scaler, raw_values=data.values)
         test_metrics["best_epoch"] = best_epoch
