@@ -5,6 +5,7 @@
     samovar evaluate runs/dlinear-ETTh1-L336-H96-20260101-120000
     samovar forecast RUN_DIR --input data.csv --output forecast.csv --plot forecast.png
     samovar backtest --model dlinear --dataset ETTh1 --horizon 96 --windows 5 --refit 1 --output cv.csv
+    samovar tune --model samovar --dataset ETTh1 --horizon 96 --trials 20
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from rich.table import Table
 from .bench.cli import bench_app
 from .console import console, fail
 from .tasks.cli import task_app
+from .tuning.cli import tune_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="samovar: train and use time-series forecasting models.")
 app.add_typer(task_app, name="task")  # samovar task ...
 app.add_typer(bench_app, name="bench")  # samovar bench ...
+app.add_typer(tune_app, name="tune")  # samovar tune ..., samovar tune report
 
 
 def _metrics_table(title: str, metrics: dict[str, float]) -> Table:

@@ -235,8 +235,31 @@ def storage_for(url: str) -> Any:
         engine_kwargs = {"connect_args": {"timeout": 120}}
     with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; they are what resume relies on
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_SECONDS,
-                                          grace_period=GRACE_SECONDS, heartbeat_stale_trial_callback=_retry)
+        storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_SECONDS,
+                                             grace_period=GRACE_SECONDS, heartbeat_stale_trial_callback=_retry)
+    if url.startswith("sqlite"):
+        _serialize_sqlite(storage.engine)
+    return storage
+
+
+def _serialize_sqlite(engine: Any) -> None:
+    """Make every transaction on `engine` take SQLite's write lock when it begins (BEGIN IMMEDIATE).
+
+    Optuna claims a queued trial by reading it as WAITING and setting it RUNNING under SELECT ...
+    FOR UPDATE, which SQLite ignores: two processes could both claim the same trial. With the
+    lock taken at BEGIN, the read and the write of one claim are never interleaved with another's.
+    """
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # pysqlite's own BEGIN would be deferred
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened before the listeners are dropped
 
 
 def open_study(plan: TunePlan, worker: int = 0) -> Any:
