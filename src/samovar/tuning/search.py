@@ -273,7 +273,8 @@ def open_study(plan: TunePlan, worker: int = 0) -> Any:
     else:  # grid: every trial is enqueued, nothing is sampled
         sampler = optuna.samplers.RandomSampler(seed=seed)
     epochs = plan.published_config().epochs
-    pruner = {"median": lambda: optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
+    # steps are 1-based epochs: the median pruner judges a trial from its second epoch on, once 3 trials finished
+    pruner = {"median": lambda: optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
               "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs),
               "none": optuna.pruners.NopPruner}[plan.pruner]()
     return optuna.create_study(storage=storage_for(plan.storage), study_name=plan.study, direction="minimize",
@@ -293,8 +294,12 @@ def _counted(trials: list[Any]) -> list[Any]:
     return [t for t in trials if t.number not in retried and not t.user_attrs.get("surplus")]
 
 
-def _retry_dead_trials(study: Any) -> None:
-    """Fail and re-enqueue running trials of this host whose process is gone (a killed tune)."""
+def _retry_dead_trials(study: Any, plan: TunePlan, db: ResultsDB) -> None:
+    """Fail and re-enqueue running trials of this host whose process is gone (a killed tune).
+
+    A trial killed after its row was recorded but before Optuna stored its value has its row
+    marked failed too, so the database and the study agree on what ran to the end.
+    """
     from optuna.trial import TrialState
 
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -304,6 +309,10 @@ def _retry_dead_trials(study: Any) -> None:
             except (RuntimeError, ValueError):
                 continue  # another worker got there first
             _retry(study, t)
+            with db.transaction() as con:
+                con.execute("UPDATE tune_trials SET state = 'failed', reason = ? WHERE study = ? AND kind = 'trial' "
+                            "AND number = ?", ("its process died before the study stored the result; run again",
+                                               plan.study, t.number))
 
 
 def work(plan: TunePlan, worker: int = 0) -> None:
@@ -316,13 +325,11 @@ def work(plan: TunePlan, worker: int = 0) -> None:
     db = ResultsDB(plan.db)
     started = time.monotonic()
     while plan.timeout is None or time.monotonic() - started < plan.timeout:
-        _retry_dead_trials(study)
+        _retry_dead_trials(study, plan, db)
         trials = study.get_trials(deepcopy=False)
-        if plan.sampler == "grid":
-            if not any(t.state == TrialState.WAITING for t in trials):
-                break
-        elif len(_counted(trials)) >= plan.trials:
-            break
+        queued = any(t.state == TrialState.WAITING for t in trials)
+        if not queued and (plan.sampler == "grid" or len(_counted(trials)) >= plan.trials):
+            break  # (a queued trial beyond the budget is turned away by the objective)
         try:
             study.optimize(lambda trial: _objective(trial, plan, study, db), n_trials=1)
         except _Surplus:
