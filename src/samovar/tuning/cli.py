@@ -130,6 +130,7 @@ def report(
     """The recorded trials and final runs of tune studies as a table, and their plots."""
     from ..bench.db import ResultsDB
     from .plots import write_plots
+    from .search import final_summary
 
     try:
         database = ResultsDB(db)
@@ -148,5 +149,12 @@ def report(
         table.add_row(r["study"], number, state, params, val, str(r["epochs"]), f"{r['wall_seconds']:.1f}",
                       f"{r['cpu_seconds']:.1f}", f"{r['peak_mem_mb']:.0f}")
     console.print(table)
+    finals: dict[tuple[str, str], list[int]] = {}
+    for r in database.tune_rows(study=study, kind="final", state="complete"):
+        finals.setdefault((r["study"], r["config_hash"]), []).append(r["number"])
+    for (name, chash), seeds in finals.items():
+        f = final_summary(database, name, chash, seeds)
+        console.print(f"{name}: configuration {chash}, {f['runs']} seed(s): test mse {_pm(f['test_mse'], f['test_mse_std'])}, "
+                      f"mae {_pm(f['test_mae'], f['test_mae_std'])}", highlight=False, soft_wrap=True)
     for path in paths:
         console.print(f"plot written to {path}", highlight=False)

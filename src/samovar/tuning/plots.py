@@ -49,6 +49,9 @@ def lookback_curve(rows: list[dict[str, Any]], path: Path) -> Path:
         ax.scatter([r["lookback"] for r in members], [r["val_mse"] for r in members], s=10, alpha=0.35,
                    color=line.get_color())
     ax.set_xscale("log", base=2)
+    ticks = sorted({r["lookback"] for members in groups.values() for r in members})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("lookback")
     ax.set_ylabel("validation MSE (best trial at the lookback)")
     ax.set_title("lookback curve (validation only)")
@@ -74,9 +77,10 @@ def history(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
             xs.append(r["number"])
             ys.append(best)
         ax.step(xs, ys, where="post", color="black", label="best so far")
-    published = [r for r in rows if r["number"] == 0]
+    published = [r for r in rows if r["number"] == 0 and r["state"] != "failed"]
     if published:
         ax.axhline(published[0]["val_mse"], color="gray", linestyle=":", label="trial 0 (published recipe)")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("trial")
     ax.set_ylabel("validation MSE")
     ax.set_title(title)

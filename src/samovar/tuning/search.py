@@ -389,9 +389,12 @@ def _objective(trial: Any, plan: TunePlan, study: Any, db: ResultsDB) -> float:
 
     trial.set_user_attr("host", HOST)
     trial.set_user_attr("pid", os.getpid())
-    source = trial.user_attrs.get("source")
-    if plan.sampler == "grid" and source is None or plan.sampler != "grid" and (
-            sum(t.number < trial.number for t in _counted(study.get_trials(deepcopy=False))) >= plan.trials):
+    source = trial.user_attrs.get("source")  # published | grid | None: sampled
+    if plan.sampler == "grid":
+        surplus = source is None  # the queue emptied between the worker's look and its claim
+    else:  # trials numbered before this one already use up the budget
+        surplus = sum(t.number < trial.number for t in _counted(study.get_trials(deepcopy=False))) >= plan.trials
+    if surplus:
         trial.set_user_attr("surplus", True)  # not counted; closed as FAIL by Optuna
         raise _Surplus()
     params = suggest(trial, plan.space)
