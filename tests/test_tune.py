@@ -184,3 +184,21 @@ def test_lookbacks_that_leave_a_split_without_windows_are_dropped(tmp_path):
     with pytest.raises(ValueError, match="published lookback"):
         plan_tune("samovar", "synthetic:length=1000", 96, trials=1, **_options(tmp_path))
     assert grid_points({"lookback": [96, 336]}, {"lookback": 336}) == [{"lookback": 336}, {"lookback": 96}]
+
+
+def test_a_pruned_trial_leaves_the_run_directory_resumable(tmp_path):
+    from samovar.training import rundir as rd
+    from samovar.training.runs import fit_run, resume_run
+
+    def prune(row):
+        raise optuna.TrialPruned(f"epoch {row['epoch']}")
+
+    threads = torch.get_num_threads()
+    config = TrainConfig(epochs=2, lr=1e-3, quiet=True, threads=1, device="cpu")
+    with pytest.raises(optuna.TrialPruned, match="epoch 1"):
+        fit_run("dlinear", "synthetic", horizon=24, lookback=48, config=config, run_dir=tmp_path / "run",
+                on_epoch_end=prune)
+    assert torch.get_num_threads() == threads  # the trainer restored the caller's threads
+    assert len(rd.read_jsonl(tmp_path / "run" / rd.METRICS)) == 1 and not (tmp_path / "run" / rd.TEST_METRICS).exists()
+    result, _ = resume_run(tmp_path / "run", quiet=True)  # the epoch's checkpoint is intact
+    assert result.epochs_run == 2 and result.test_metrics is not None

@@ -111,7 +111,7 @@ def tune(
                   + " ".join(f"{k}={v!r}" for k, v in result.best_params.items()), highlight=False, soft_wrap=True)
     if result.final is not None:
         f = result.final
-        table = Table(title=f"test of the best configuration ({f['runs']} seeds, {f['test_windows']} windows each)")
+        table = Table(title=f"test: best configuration, {f['runs']} seeds x {f['test_windows']} windows")
         for col in ("scale", "MSE", "MAE"):
             table.add_column(col, justify="left" if col == "scale" else "right")
         table.add_row("standardized", _pm(f["test_mse"], f["test_mse_std"]), _pm(f["test_mae"], f["test_mae_std"]))
