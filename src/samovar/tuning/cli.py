@@ -90,7 +90,10 @@ def tune(
         fail(str(exc))
         return
     size = f", {len(grid_points(plan.space, plan.published))} grid points" if plan.sampler == "grid" else ""
-    console.print(f"study {plan.study} ({plan.storage}); results database {plan.db}", highlight=False, soft_wrap=True)
+    from sqlalchemy.engine import make_url
+
+    shown = make_url(plan.storage).render_as_string(hide_password=True)
+    console.print(f"study {plan.study} ({shown}); results database {plan.db}", highlight=False, soft_wrap=True)
     console.print(f"recipe: {plan.recipe.label}; sampler {plan.sampler}{size}, pruner {plan.pruner}, {plan.trials} "
                   f"trials, {plan.workers} worker(s), {plan.seeds} final seed(s)", highlight=False, soft_wrap=True)
     for key, entry in plan.space.items():

@@ -33,6 +33,7 @@ import statistics
 import time
 import warnings
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ SAMPLERS = ("tpe", "grid", "random")
 PRUNERS = ("median", "hyperband", "none")
 HEARTBEAT_SECONDS = 60  # a running trial marks itself alive this often (Optuna RDB heartbeat)
 GRACE_SECONDS = 300  # a running trial silent for this long (another machine died) is failed and retried
+CLAIM_SECONDS = 30.0  # a running trial whose worker has not named itself after this long died while claiming it
 HOST = socket.gethostname()
 
 
@@ -295,15 +297,23 @@ def _counted(trials: list[Any]) -> list[Any]:
 
 
 def _retry_dead_trials(study: Any, plan: TunePlan, db: ResultsDB) -> None:
-    """Fail and re-enqueue running trials of this host whose process is gone (a killed tune).
+    """Fail and re-enqueue running trials whose process is gone (a killed tune): those of this host whose
+    pid is dead, and those of any host that never named their worker (killed while claiming the trial).
+    Trials of other hosts that went silent are Optuna's heartbeat's business (GRACE_SECONDS).
 
     A trial killed after its row was recorded but before Optuna stored its value has its row
     marked failed too, so the database and the study agree on what ran to the end.
     """
     from optuna.trial import TrialState
 
+    now = datetime.now()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if t.user_attrs.get("host") == HOST and t.user_attrs.get("pid") and not _pid_alive(t.user_attrs["pid"]):
+        host, pid = t.user_attrs.get("host"), t.user_attrs.get("pid")
+        # a live worker names itself right after it claims a trial: a trial still anonymous after
+        # CLAIM_SECONDS lost its process between the claim and that
+        dead = (host == HOST and pid and not _pid_alive(pid)) or (
+            host is None and t.datetime_start is not None and (now - t.datetime_start).total_seconds() > CLAIM_SECONDS)
+        if dead:
             try:
                 study.tell(t.number, state=TrialState.FAIL)
             except (RuntimeError, ValueError):
@@ -311,7 +321,7 @@ def _retry_dead_trials(study: Any, plan: TunePlan, db: ResultsDB) -> None:
             _retry(study, t)
             with db.transaction() as con:
                 con.execute("UPDATE tune_trials SET state = 'failed', reason = ? WHERE study = ? AND kind = 'trial' "
-                            "AND number = ?", ("its process died before the study stored the result; run again",
+                            "AND number = ?", ("its process died before the study stored the result; retried as a new trial",
                                                plan.study, t.number))
 
 
