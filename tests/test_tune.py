@@ -21,7 +21,7 @@ from samovar.cli import app
 from samovar.data.splits import WindowSet
 from samovar.training.config import TrainConfig
 from samovar.training.runs import build_model, evaluate_run, model_options
-from samovar.tuning import final_evaluation, plan_tune, run_plan, tune
+from samovar.tuning import final_evaluation, plan_tune, tune
 from samovar.tuning.search import enqueue, open_study, run_workers
 from samovar.tuning.space import apply, check_space, grid_points, suggest
 

@@ -66,7 +66,7 @@ def tune(
     sampler_seed: Optional[int] = typer.Option(None, help="Seed of the sampler (worker k uses seed + k)."),
     plots: Optional[Path] = typer.Option(None, help="Write the lookback curve and the optimisation history here."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No line per trial."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show the recipe, the search space and the study; run nothing."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the recipe, search space and study; run nothing."),
 ) -> None:
     """Tune --model on --dataset at --horizon: trial 0 is the published recipe, trials see train and
     validation windows only, the best configuration is retrained with --seeds seeds and scored on
@@ -78,7 +78,7 @@ def tune(
              "or `samovar tune report`")
     from ..cli import _split
     from ..data import DataError
-    from .search import grid_points, plan_tune, run_plan
+    from .search import format_params, grid_points, plan_tune, run_plan
 
     try:
         plan = plan_tune(model, dataset, horizon, trials=trials, sampler=sampler,
@@ -108,17 +108,18 @@ def tune(
     except (DataError, ValueError, KeyError, FileNotFoundError, RuntimeError, FloatingPointError) as exc:
         fail(str(exc))
         return
-    console.print(f"trials: " + ", ".join(f"{k} {v}" for k, v in sorted(result.states.items())), highlight=False)
+    console.print("trials: " + ", ".join(f"{k} {v}" for k, v in sorted(result.states.items())), highlight=False)
     published = "n/a" if result.published_val_mse is None else f"{result.published_val_mse:.5f}"
-    console.print(f"best: trial {result.best_number}, val mse {result.best_val_mse:.5f} (published recipe: {published}); "
-                  + " ".join(f"{k}={v!r}" for k, v in result.best_params.items()), highlight=False, soft_wrap=True)
+    console.print(f"best: trial {result.best_number}, val mse {result.best_val_mse:.5f} (published recipe: "
+                  f"{published}); {format_params(result.best_params)}", highlight=False, soft_wrap=True)
     if result.final is not None:
         f = result.final
         table = Table(title=f"test: best configuration, {f['runs']} seeds x {f['test_windows']} windows")
         for col in ("scale", "MSE", "MAE"):
             table.add_column(col, justify="left" if col == "scale" else "right")
         table.add_row("standardized", _pm(f["test_mse"], f["test_mse_std"]), _pm(f["test_mae"], f["test_mae_std"]))
-        table.add_row("original", _pm(f["test_mse_raw"], f["test_mse_raw_std"]), _pm(f["test_mae_raw"], f["test_mae_raw_std"]))
+        table.add_row("original", _pm(f["test_mse_raw"], f["test_mse_raw_std"]),
+                      _pm(f["test_mae_raw"], f["test_mae_raw_std"]))
         console.print(table)
     for path in result.plots:
         console.print(f"plot written to {path}", highlight=False)
@@ -133,7 +134,7 @@ def report(
     """The recorded trials and final runs of tune studies as a table, and their plots."""
     from ..bench.db import ResultsDB
     from .plots import write_plots
-    from .search import final_summary
+    from .search import final_summary, format_params
 
     try:
         database = ResultsDB(db)
@@ -143,13 +144,12 @@ def report(
         return
     table = Table(title=f"tune trials in {database.path}")
     for col in ("study", "trial", "state", "parameters", "val MSE", "epochs", "wall s", "CPU s", "peak MB"):
-        table.add_column(col, justify="right" if col in ("trial", "val MSE", "epochs", "wall s", "CPU s", "peak MB") else "left")
+        table.add_column(col, justify="left" if col in ("study", "state", "parameters") else "right")
     for r in database.tune_rows(study=study):
-        params = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in json.loads(r["params_json"]).items())
         number = str(r["number"]) if r["kind"] == "trial" else f"final seed {r['number']}"
         val = "" if r["val_mse"] is None else f"{r['val_mse']:.5f}"
         state = r["state"] if r["kind"] == "trial" else f"test mse {r['test_mse']:.5f}"
-        table.add_row(r["study"], number, state, params, val, str(r["epochs"]), f"{r['wall_seconds']:.1f}",
+        table.add_row(r["study"], number, state, format_params(json.loads(r["params_json"])), val, str(r["epochs"]), f"{r['wall_seconds']:.1f}",
                       f"{r['cpu_seconds']:.1f}", f"{r['peak_mem_mb']:.0f}")
     console.print(table)
     finals: dict[tuple[str, str], list[int]] = {}
@@ -157,7 +157,8 @@ def report(
         finals.setdefault((r["study"], r["config_hash"]), []).append(r["number"])
     for (name, chash), seeds in finals.items():
         f = final_summary(database, name, chash, seeds)
-        console.print(f"{name}: configuration {chash}, {f['runs']} seed(s): test mse {_pm(f['test_mse'], f['test_mse_std'])}, "
-                      f"mae {_pm(f['test_mae'], f['test_mae_std'])}", highlight=False, soft_wrap=True)
+        console.print(f"{name}: configuration {chash}, {f['runs']} seed(s): test mse "
+                      f"{_pm(f['test_mse'], f['test_mse_std'])}, mae {_pm(f['test_mae'], f['test_mae_std'])}",
+                      highlight=False, soft_wrap=True)
     for path in paths:
         console.print(f"plot written to {path}", highlight=False)

@@ -6,7 +6,6 @@ Both read the results database's ``tune_trials`` rows, so they can be drawn any 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -93,14 +92,10 @@ def write_plots(db: ResultsDB, out: str | Path, *, study: str | None = None) -> 
     """lookback_curve.png over the chosen trials and history-<study>.png for each study; the paths written."""
     rows = db.tune_rows(study=study, kind="trial")
     if not rows:
-        raise ValueError(f"{db.path} holds no tune trials{f' of study {study}' if study else ''}; run `samovar tune` first")
+        which = f" of study {study}" if study else ""
+        raise ValueError(f"{db.path} holds no tune trials{which}; run `samovar tune` first")
     out = Path(out)
     paths = [lookback_curve(rows, out / "lookback_curve.png")]
     for name in sorted({r["study"] for r in rows}):
         paths.append(history([r for r in rows if r["study"] == name], out / f"history-{name}.png", name))
     return paths
-
-
-def trial_params(row: dict[str, Any]) -> dict[str, Any]:
-    """The searched values of a recorded trial."""
-    return json.loads(row["params_json"])

@@ -122,7 +122,8 @@ def _positive(name: str, value: Any, zero: bool = False) -> None:
         raise ValueError(f"--{name} must be a {'non-negative' if zero else 'positive'} integer, got {value!r}")
 
 
-def lookbacks_that_fit(source: Any, lookbacks: list[int], horizon: int, data_dir, split, fill) -> tuple[list[int], list[str]]:
+def lookbacks_that_fit(source: Any, lookbacks: list[int], horizon: int, data_dir: Any, split: Any,
+                       fill: str) -> tuple[list[int], list[str]]:
     """(the lookbacks whose every split holds a window, a note per dropped one)."""
     from ..data import DataError, prepare_data
     from ..data.registry import find_spec
@@ -320,9 +321,9 @@ def _retry_dead_trials(study: Any, plan: TunePlan, db: ResultsDB) -> None:
                 continue  # another worker got there first
             _retry(study, t)
             with db.transaction() as con:
+                reason = "its process died before the study stored the result; retried as a new trial"
                 con.execute("UPDATE tune_trials SET state = 'failed', reason = ? WHERE study = ? AND kind = 'trial' "
-                            "AND number = ?", ("its process died before the study stored the result; retried as a new trial",
-                                               plan.study, t.number))
+                            "AND number = ?", (reason, plan.study, t.number))
 
 
 def work(plan: TunePlan, worker: int = 0) -> None:
@@ -415,7 +416,7 @@ def _objective(trial: Any, plan: TunePlan, study: Any, db: ResultsDB) -> float:
         curve.append(_curve_row(row))
         trial.report(row["val_mse"], row["epoch"])
         if trial.should_prune():
-            raise optuna.TrialPruned(f"validation MSE {row['val_mse']:.4f} at epoch {row['epoch']} is worse than the pruner allows")
+            raise optuna.TrialPruned(f"validation MSE {row['val_mse']:.4f} at epoch {row['epoch']}")
 
     state, reason, result = "complete", None, None
     with _Cost(config.device) as cost:
@@ -458,10 +459,13 @@ def _record(db: ResultsDB, plan: TunePlan, kind: str, number: int, lookback: int
 
 def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def _format_params(params: dict[str, Any]) -> str:
+def format_params(params: dict[str, Any]) -> str:
+    """``key=value`` pairs, floats to 3 significant digits."""
     return " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
 
 
@@ -479,8 +483,9 @@ def _progress(plan: TunePlan, study: Any, db: ResultsDB, number: int, params: di
     outcome = {"complete": f"val mse {best:.5f}", "pruned": f"pruned at epoch {len(curve)} (val mse {best:.5f})",
                "failed": f"failed: {reason}"}[state]
     tag = " (published recipe)" if source == "published" else ""
-    console.print(f"trial {number:>3}{tag}  {_format_params(params)}  {outcome}  "
-                  f"{rows[-1]['wall_seconds']:.1f}s  [{len(rows)}/{total}, ETA {_duration(mean * left / plan.workers)}]",
+    console.print(f"trial {number:>3}{tag}  {format_params(params)}  {outcome}  "
+                  f"{rows[-1]['wall_seconds']:.1f}s  [{len(rows)}/{total}, "
+                  f"ETA {_duration(mean * left / plan.workers)}]",
                   highlight=False, soft_wrap=True)
 
 
@@ -583,7 +588,8 @@ def run_plan(plan: TunePlan, plots: str | Path | None = None) -> TuneResult:
         best = study.best_trial
     except ValueError:
         raise ValueError(f"study {plan.study} has no completed trial; run it with more --trials") from None
-    published = [t.value for t in trials if t.user_attrs.get("source") == "published" and t.state == TrialState.COMPLETE]
+    published = [t.value for t in trials
+                 if t.user_attrs.get("source") == "published" and t.state == TrialState.COMPLETE]
     result = TuneResult(study=plan.study, storage=plan.storage, db=plan.db, states=states, best_number=best.number,
                         best_params=dict(best.params), best_val_mse=float(best.value),
                         published_val_mse=published[0] if published else None, final=final, notes=list(plan.notes))
