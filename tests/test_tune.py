@@ -206,3 +206,23 @@ def test_a_pruned_trial_leaves_the_run_directory_resumable(tmp_path):
     assert len(rd.read_jsonl(tmp_path / "run" / rd.METRICS)) == 1 and not (tmp_path / "run" / rd.TEST_METRICS).exists()
     result, _ = resume_run(tmp_path / "run", quiet=True)  # the epoch's checkpoint is intact
     assert result.epochs_run == 2 and result.test_metrics is not None
+
+
+def test_bench_profile_tuned_trains_the_recorded_winner(tmp_path):
+    from samovar.bench.grid import plan
+    from samovar.bench.runner import run_grid
+
+    result = tune("dlinear", "synthetic", 24, trials=3, seeds=0, space=["lookback", "train.lr"], sampler_seed=3,
+                  **_options(tmp_path))
+    db = ResultsDB(tmp_path / "bench.db")
+    cells = plan(["dlinear", "patchtst"], ["synthetic"], [24], [1], profile="tuned", tuned_db=db, max_epochs=1,
+                 max_steps_per_epoch=2)
+    tuned, missing = cells
+    assert tuned.lookback == result.best_params["lookback"] and tuned.train["lr"] == result.best_params["train.lr"]
+    assert tuned.recipe.startswith(f"tuned (study {result.study}, trial {result.best_number},") and not tuned.na_reason
+    assert missing.na_reason.startswith("no completed `samovar tune` trial of patchtst on synthetic at horizon 24")
+    counts = run_grid(cells, db, executor="inline", runs_root=tmp_path / "runs", device="cpu")
+    assert counts == {"done": 1, "na": 1} and db.rows(profile="tuned", status="done")[0]["test_mse"] > 0
+    out = CliRunner().invoke(app, ["bench", "run", "--profile", "tuned", "--lookback", "96", "--models", "dlinear",
+                                   "--datasets", "synthetic", "--horizons", "24", "--db", str(tmp_path / "bench.db")])
+    assert out.exit_code == 2 and "drop --lookback" in out.output

@@ -441,6 +441,11 @@ class ResultsDB:
                         tuple(_clean_number(v) for v in row.values()))
 
     def tune_rows(self, *, study: str | None = None, kind: str | None = None, state: str | None = None,
-                  config_hash: str | None = None) -> list[dict[str, Any]]:
-        """Rows of `tune_trials` as dicts, optionally of one study, kind ('trial' | 'final'), state or configuration."""
-        return self._select("tune_trials", {"study": study, "kind": kind, "state": state, "config_hash": config_hash})
+                  config_hash: str | None = None, **equal: Any) -> list[dict[str, Any]]:
+        """Rows of `tune_trials` as dicts, optionally of one study, kind ('trial' | 'final'), state, configuration,
+        and equal on model, dataset or horizon."""
+        unknown = sorted(set(equal) - {"model", "dataset", "horizon"})
+        if unknown:
+            raise ValueError(f"cannot filter tune_trials on {unknown}")
+        return self._select("tune_trials", {"study": study, "kind": kind, "state": state, "config_hash": config_hash,
+                                            **equal})

@@ -25,6 +25,7 @@ is failed and its parameters enqueued again; final runs resume from their checkp
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import socket
@@ -567,6 +568,23 @@ def final_evaluation(plan: TunePlan, study: Any = None) -> dict[str, Any]:
                           f"{result.test_metrics['mae']:.5f}  ({cost.wall_seconds:.1f}s, {run_dir})", highlight=False,
                           soft_wrap=True)
     return final_summary(db, plan.study, chash, seeds)
+
+
+# ----------------------------------------------------------------------------- the winner as a recipe
+
+
+def tuned_recipe(db: ResultsDB, model: str, dataset: str, horizon: int) -> dict[str, Any] | None:
+    """The best search trial (lowest validation MSE) recorded in `db` for (model, dataset, horizon), over
+    every study, as a recipe: lookback, TrainConfig options (seed and result-free options aside), model
+    options and a label naming the study and trial; None when no trial completed."""
+    rows = db.tune_rows(kind="trial", state="complete", model=model.lower(), dataset=dataset, horizon=int(horizon))
+    if not rows:
+        return None
+    best = min(rows, key=lambda r: r["val_mse"])
+    config = json.loads(best["config_json"])
+    return {"lookback": int(best["lookback"]), "train": dict(config["train"]),
+            "model_kwargs": dict(config["model_kwargs"]),
+            "label": f"tuned (study {best['study']}, trial {best['number']}, val mse {best['val_mse']:.4f})"}
 
 
 # ----------------------------------------------------------------------------- entry point
