@@ -226,3 +226,28 @@ def test_bench_profile_tuned_trains_the_recorded_winner(tmp_path):
     out = CliRunner().invoke(app, ["bench", "run", "--profile", "tuned", "--lookback", "96", "--models", "dlinear",
                                    "--datasets", "synthetic", "--horizons", "24", "--db", str(tmp_path / "bench.db")])
     assert out.exit_code == 2 and "drop --lookback" in out.output
+
+
+def test_paper_tuned_oracle_comparison(tmp_path):
+    from samovar.bench.grid import plan
+    from samovar.bench.runner import run_grid
+    from samovar.tuning.compare import comparison
+
+    tune("dlinear", "synthetic", 24, trials=2, seeds=0, space=["lookback"], sampler="grid", **_options(tmp_path))
+    db = ResultsDB(tmp_path / "bench.db")
+    caps = dict(max_epochs=1, max_steps_per_epoch=2)
+    cells = (plan(["dlinear"], ["synthetic"], [24], [1, 2], profile="paper", lookback="96,336", **caps)
+             + plan(["dlinear"], ["synthetic"], [24], [1, 2], profile="tuned", tuned_db=db, **caps))
+    run_grid(cells, db, executor="inline", runs_root=tmp_path / "runs", device="cpu")
+    row = comparison(db).iloc[0]
+    by_config: dict = {}
+    for r in db.rows(status="done"):
+        by_config.setdefault((r["profile"], r["lookback"]), []).append(r["test_mse"])
+    means = {k: statistics.fmean(v) for k, v in by_config.items()}
+    assert row["oracle"] == pytest.approx(min(means.values())) and row["oracle"] <= min(row["paper"], row["tuned"])
+    assert row["tuned"] == pytest.approx([v for (profile, _), v in means.items() if profile == "tuned"][0])
+    paper = sorted((means["paper", 96], means["paper", 336]))  # each seed's lookback is chosen on validation
+    assert paper[0] - 1e-9 <= row["paper"] <= paper[1] + 1e-9
+    out = CliRunner().invoke(app, ["tune", "report", "--db", str(tmp_path / "bench.db"), "--out", str(tmp_path / "rep")])
+    assert out.exit_code == 0 and "| dlinear | synthetic | 24 |" in out.output
+    assert (tmp_path / "rep" / "comparison.md").read_text().startswith("Test MSE")

@@ -129,11 +129,15 @@ def tune(
 def report(
     db: Optional[Path] = typer.Option(None, help=DB_HELP),
     study: Optional[str] = typer.Option(None, help="Only this study (default: every study in the database)."),
-    out: Path = typer.Option(Path("tune-report"), help="Directory for lookback_curve.png and history-<study>.png."),
+    out: Path = typer.Option(Path("tune-report"), help="Directory for lookback_curve.png, history-<study>.png "
+                             "and comparison.md."),
 ) -> None:
-    """The recorded trials and final runs of tune studies as a table, and their plots."""
+    """The recorded trials and final runs of tune studies as a table, and their plots; with bench cells in the
+    database also the paper | tuned | oracle test MSE table (comparison.md)."""
     from ..bench.db import ResultsDB
     from .plots import write_plots
+    from ..utils import write_text_atomic
+    from .compare import comparison, comparison_markdown
     from .search import final_summary, format_params
 
     try:
@@ -149,8 +153,8 @@ def report(
         number = str(r["number"]) if r["kind"] == "trial" else f"final seed {r['number']}"
         val = "" if r["val_mse"] is None else f"{r['val_mse']:.5f}"
         state = r["state"] if r["kind"] == "trial" else f"test mse {r['test_mse']:.5f}"
-        table.add_row(r["study"], number, state, format_params(json.loads(r["params_json"])), val, str(r["epochs"]), f"{r['wall_seconds']:.1f}",
-                      f"{r['cpu_seconds']:.1f}", f"{r['peak_mem_mb']:.0f}")
+        table.add_row(r["study"], number, state, format_params(json.loads(r["params_json"])), val, str(r["epochs"]),
+                      f"{r['wall_seconds']:.1f}", f"{r['cpu_seconds']:.1f}", f"{r['peak_mem_mb']:.0f}")
     console.print(table)
     finals: dict[tuple[str, str], list[int]] = {}
     for r in database.tune_rows(study=study, kind="final", state="complete"):
@@ -160,5 +164,10 @@ def report(
         console.print(f"{name}: configuration {chash}, {f['runs']} seed(s): test mse "
                       f"{_pm(f['test_mse'], f['test_mse_std'])}, mae {_pm(f['test_mae'], f['test_mae_std'])}",
                       highlight=False, soft_wrap=True)
+    if database.rows(status="done"):  # bench cells too: paper | tuned | oracle
+        text = comparison_markdown(comparison(database))
+        write_text_atomic(out / "comparison.md", "Test MSE (standardized), mean ± std over seeds\n\n" + text + "\n")
+        console.print(text, highlight=False, soft_wrap=True)
+        paths.append(out / "comparison.md")
     for path in paths:
-        console.print(f"plot written to {path}", highlight=False)
+        console.print(f"written: {path}", highlight=False)
