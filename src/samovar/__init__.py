@@ -2,7 +2,7 @@
 
 from ._version import __version__
 
-__all__ = ["Forecaster", "__version__"]
+__all__ = ["Forecaster", "__version__", "tune"]
 
 
 def __getattr__(name: str):
@@ -11,4 +11,8 @@ def __getattr__(name: str):
         from .api import Forecaster
 
         return Forecaster
+    if name == "tune":  # samovar.tune(...): hyper-parameter search (samovar.tuning)
+        from .tuning import tune
+
+        return tune
     raise AttributeError(f"module 'samovar' has no attribute {name!r}")

@@ -7,6 +7,7 @@
     samovar forecast RUN_DIR --input data.csv --output forecast.csv --plot forecast.png --levels 80,95
     samovar calibrate RUN_DIR --split val
     samovar backtest --model dlinear --dataset ETTh1 --horizon 96 --windows 5 --refit 1 --output cv.csv
+    samovar tune --model samovar --dataset ETTh1 --horizon 96 --trials 20
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import typer
 from rich.table import Table
 
 from .bench.cli import bench_app
-from .console import console, fail
+from .console import console, fail, parse_numbers as _numbers, parse_split as _split
 from .tasks.cli import task_app
+from .tuning.cli import tune_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="samovar: train and use time-series forecasting models.")
 app.add_typer(task_app, name="task")  # samovar task ...
 app.add_typer(bench_app, name="bench")  # samovar bench ...
+app.add_typer(tune_app, name="tune")  # samovar tune ..., samovar tune report
 
 
 def _print_version(value: bool) -> None:
@@ -58,24 +61,6 @@ def _metrics_table(title: str, metrics: dict[str, float]) -> Table:
     if "mse_raw" in metrics:
         table.add_row("original", *(cell(f"{name.lower()}_raw") for name in columns[:-1]), cell("mase"))
     return table
-
-
-def _numbers(text: str, count: int | None, what: str) -> tuple[float, ...]:
-    """Parse `count` numbers (None: one or more) separated by commas, spaces or slashes; else fail with `what`."""
-    parts = [p for p in text.replace(",", " ").replace("/", " ").split() if p]
-    try:
-        values = tuple(float(p) for p in parts)
-    except ValueError:
-        values = ()
-    if not values or (count is not None and len(values) != count):
-        fail(f"{text!r}: {what}")
-    return values
-
-
-def _split(text: Optional[str]) -> tuple[float, float, float] | None:
-    if text is None:
-        return None
-    return _numbers(text, 3, "--split needs three shares train,val,test, e.g. --split 0.7,0.1,0.2")  # type: ignore[return-value]
 
 
 def _betas(text: Optional[str]) -> tuple[float, float] | None:

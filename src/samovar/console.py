@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 from rich.console import Console, ConsoleDimensions
 
@@ -32,3 +34,23 @@ def fail(message: str) -> None:
     """Print an error in red on stderr, on one line however long, and exit with status 2 (no traceback)."""
     Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
+
+
+# ---------------------------------------------------------------- option values shared by the commands
+
+def parse_numbers(text: str, count: int | None, what: str) -> tuple[float, ...]:
+    """Parse `count` numbers (None: one or more) separated by commas, spaces or slashes; else fail with `what`."""
+    parts = [p for p in text.replace(",", " ").replace("/", " ").split() if p]
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if not values or (count is not None and len(values) != count):
+        fail(f"{text!r}: {what}")
+    return values
+
+
+def parse_split(text: Optional[str]) -> tuple[float, float, float] | None:
+    if text is None:
+        return None
+    return parse_numbers(text, 3, "--split needs three shares train,val,test, e.g. --split 0.7,0.1,0.2")  # type: ignore[return-value]

@@ -7,6 +7,8 @@ import json
 import os
 import random
 import re
+import resource
+import sys
 import tempfile
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -109,3 +111,11 @@ def keep_freed_memory() -> bool:
     ok &= libc.mallopt(m_trim_threshold, 1 << 30)
     ok &= libc.mallopt(m_top_pad, 64 * 1024 * 1024)
     return bool(ok)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak CUDA memory allocated (CUDA runs) or this process's peak resident set size (CPU)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10  # bytes on macOS, KiB on Linux

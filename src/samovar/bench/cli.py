@@ -44,7 +44,8 @@ def run(
     datasets: str = typer.Option("ETTh1", help="Comma-separated registered datasets, 'synthetic', or file paths."),
     horizons: str = typer.Option("96,192,336,720", help="Comma-separated forecast horizons."),
     seeds: str = typer.Option("2021", help="Comma-separated seeds (several give mean ± std)."),
-    profile: str = typer.Option("quick", help="'quick' (CPU-sized budget, labelled as such) or 'paper' (published recipes)."),
+    profile: str = typer.Option("quick", help="'quick' (CPU-sized budget, labelled as such), 'paper' (published recipes) "
+                                "or 'tuned' (the configurations `samovar tune` chose on validation, from --db)."),
     lookback: str = typer.Option("paper", help="'paper' (each model's default), a number, or a list chosen on validation MSE."),
     max_epochs: Optional[int] = typer.Option(None, help="Cap on epochs (quick default: 1)."),
     max_steps: Optional[int] = typer.Option(None, help="Cap on optimizer steps per epoch (quick default: 50)."),
@@ -66,11 +67,13 @@ def run(
     from .grid import budget_of, parse_list, plan, quick_label
     from .runner import run_grid
 
+    tuned_db = _open_db(db) if profile == "tuned" else None
     try:
         model_list = registry.available() if models.strip().lower() == "all" else parse_list(models, "models")
         cells = plan(model_list, parse_list(datasets, "datasets"), parse_list(horizons, "horizons", int),
                      parse_list(seeds, "seeds", int), profile=profile, lookback=lookback, max_epochs=max_epochs,
-                     max_steps_per_epoch=max_steps, data_dir=str(data_dir) if data_dir else None, download=download)
+                     max_steps_per_epoch=max_steps, data_dir=str(data_dir) if data_dir else None, download=download,
+                     tuned_db=tuned_db)
     except (ValueError, KeyError) as exc:
         fail(str(exc))
     na = sum(c.na_reason is not None for c in cells)

@@ -1,12 +1,16 @@
 """The results database: one SQLite file (WAL mode) holding every benchmark cell and task result.
 
-Two tables, each keyed so that a re-run finds what is already done::
+Tables, each keyed so that a re-run finds what is already done::
 
     runs          one row per (model, dataset, horizon, lookback, seed, code_version, config_hash):
                   status running | done | failed | na, val MSE/MAE, every test score, epochs, wall time,
                   peak memory, parameter count, device, the error or N/A reason, a forecast sample
     task_results  one row per (task, dataset, model, mixer, metric, budget, seed, code_version,
                   config_hash): a downstream-task metric (accuracy, bits per character, ...)
+    tune_trials   one row per (study, kind, number, config_hash) of ``samovar tune``: every search trial
+                  (kind 'trial', number = Optuna's trial number; validation only, never test) and every
+                  final run of the best configuration (kind 'final', number = its seed; with test metrics),
+                  with parameters, validation curve, CPU/wall seconds and peak memory
 
 Writers from several processes (or machines sharing a file system with working locks) are
 safe: every change is one short ``BEGIN IMMEDIATE`` transaction and a busy connection waits
@@ -85,6 +89,18 @@ CREATE TABLE IF NOT EXISTS task_results (
     wall_seconds REAL, peak_mem_mb REAL, params INTEGER, device TEXT, run_dir TEXT, extra_json TEXT,
     host TEXT, recorded_at REAL NOT NULL,
     UNIQUE (task, dataset, model, mixer, metric, budget, seed, code_version, config_hash)
+);
+CREATE TABLE IF NOT EXISTS tune_trials (
+    id INTEGER PRIMARY KEY,
+    study TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('trial', 'final')), number INTEGER NOT NULL,
+    model TEXT NOT NULL, dataset TEXT NOT NULL, horizon INTEGER NOT NULL, lookback INTEGER NOT NULL,
+    seed INTEGER NOT NULL, code_version TEXT NOT NULL, config_hash TEXT NOT NULL, config_json TEXT NOT NULL,
+    params_json TEXT NOT NULL, state TEXT NOT NULL CHECK (state IN ('complete', 'pruned', 'failed')), reason TEXT,
+    val_mse REAL, val_mae REAL, best_epoch INTEGER, epochs INTEGER, curve_json TEXT,
+    test_mse REAL, test_mae REAL, test_mse_raw REAL, test_mae_raw REAL, test_windows INTEGER,
+    cpu_seconds REAL, wall_seconds REAL, peak_mem_mb REAL, param_count INTEGER, device TEXT, threads INTEGER,
+    run_dir TEXT, host TEXT, pid INTEGER, recorded_at REAL NOT NULL,
+    UNIQUE (study, kind, number, config_hash)
 );
 """
 
@@ -419,3 +435,32 @@ class ResultsDB:
     def task_rows(self, *, task: str | None = None, status: str | None = "done") -> list[dict[str, Any]]:
         """Task results as dicts (default: only 'done'), optionally for one task."""
         return self._select("task_results", {"task": task, "status": status})
+
+    # -- hyper-parameter search (samovar tune)
+
+    def record_tune(self, **row: Any) -> None:
+        """Insert or replace one `tune_trials` row: a search trial or a final run (see the module docstring).
+
+        `config` (a dict) is stored as JSON with its hash; `params` (the searched values) and `curve`
+        (one dict per epoch) as JSON;
+        code_version, host and the time are filled in.
+        """
+        config = row.pop("config")
+        row.update(config_json=canonical_json(config), config_hash=config_hash(config),
+                   params_json=canonical_json(row.pop("params", {})), curve_json=canonical_json(row.pop("curve", [])),
+                   code_version=row.pop("code_version", None) or code_version(), host=socket.gethostname(),
+                   recorded_at=time.time())
+        cols = ", ".join(row)
+        with self.transaction() as con:
+            con.execute(f"INSERT OR REPLACE INTO tune_trials ({cols}) VALUES ({', '.join('?' * len(row))})",
+                        tuple(_clean_number(v) for v in row.values()))
+
+    def tune_rows(self, *, study: str | None = None, kind: str | None = None, state: str | None = None,
+                  config_hash: str | None = None, **equal: Any) -> list[dict[str, Any]]:
+        """Rows of `tune_trials` as dicts, optionally of one study, kind ('trial' | 'final'), state, configuration,
+        and equal on model, dataset or horizon."""
+        unknown = sorted(set(equal) - {"model", "dataset", "horizon"})
+        if unknown:
+            raise ValueError(f"cannot filter tune_trials on {unknown}")
+        return self._select("tune_trials", {"study": study, "kind": kind, "state": state, "config_hash": config_hash,
+                                            **equal})

@@ -11,6 +11,9 @@ Profiles:
          QUICK_STEPS optimizer steps per epoch (an evenly spaced subset of the training
          windows, shifted every epoch), evaluated QUICK_EVAL_BATCH windows at a time.
          Validation and test always use every window.
+  tuned  the configuration `samovar tune` chose on validation (``tuning.tuned_recipe``: the best
+         recorded search trial for the model, dataset and horizon) with its lookback; N/A where
+         no tune trial is recorded.
 
 Lookback policy: "paper" (the paper recipe's lookback for the dataset, as ``samovar train`` uses
 it, else ``Model.default_lookback(horizon)``), a fixed number ("336"), or a
@@ -28,7 +31,7 @@ from ..training.recipes import Recipe
 from ..training.recipes import resolve_recipe as shared_resolve_recipe
 from .db import config_hash
 
-PROFILES = ("paper", "quick")
+PROFILES = ("paper", "quick", "tuned")
 # The quick budget: sized so the deliverable grid (9 models x 6 datasets x 4 horizons) costs a few
 # CPU-hours, not days (benchmarks/bench_quick_timing.py --grid; docs/bench.md). One epoch: every
 # further epoch costs another pass over every validation window, which for most cells costs more
@@ -209,16 +212,21 @@ def plan(
     data_dir: str | None = None,
     download: bool = False,
     overrides: dict[str, Any] | None = None,
+    tuned_db: Any = None,
 ) -> list[Cell]:
     """Expand the grid into resolved cells (N/A cells carry their reason).
 
     max_epochs / max_steps_per_epoch: budget caps (quick defaults: QUICK_EPOCHS / QUICK_STEPS).
     overrides: TrainConfig options forced on every cell (e.g. {"lr": 1e-3}); recorded in the hash.
+    tuned_db: the ResultsDB holding `samovar tune` trials (profile "tuned").
     """
     from .. import models as registry
 
     if profile not in PROFILES:
         raise ValueError(f"--profile {profile!r}: choose one of {PROFILES}")
+    if profile == "tuned" and (tuned_db is None or str(lookback).strip().lower() != "paper"):
+        raise ValueError("--profile tuned trains each tuned configuration with its own lookback, from the results "
+                         "database's tune trials: drop --lookback (and give --db)")
     if profile == "quick":
         max_epochs = QUICK_EPOCHS if max_epochs is None else max_epochs
         max_steps_per_epoch = QUICK_STEPS if max_steps_per_epoch is None else max_steps_per_epoch
@@ -234,8 +242,15 @@ def plan(
         cls = registry.model_class(model)
         for dataset in map(canonical_dataset, datasets):
             for horizon in horizons:
-                resolved = shared_resolve_recipe(model, dataset, horizon, "auto")
-                train, model_kwargs, recipe, notes = _cell_recipe(resolved)
+                missing = None
+                if profile == "tuned":
+                    train, model_kwargs, recipe, candidates, missing = _tuned(tuned_db, model, cls, dataset, horizon)
+                    notes, lb_note = [], None
+                else:
+                    resolved = shared_resolve_recipe(model, dataset, horizon, "auto")
+                    train, model_kwargs, recipe, notes = _cell_recipe(resolved)
+                    published = resolved.lookback if resolved.name == "paper" else None
+                    candidates, lb_note = lookbacks_for(lookback, cls, horizon, published)
                 if max_epochs is not None and train.get("epochs", TrainConfig.epochs) > max_epochs:
                     train["epochs"] = int(max_epochs)
                     notes = notes + _capped_schedule_notes(train)
@@ -244,8 +259,6 @@ def plan(
                 if overrides:
                     train.update(overrides)
                 TrainConfig(**train)  # validate now, not in a worker
-                published = resolved.lookback if resolved.name == "paper" else None
-                candidates, lb_note = lookbacks_for(lookback, cls, horizon, published)
                 for lb in candidates:
                     if (dataset, lb, horizon) not in na_cache:
                         na_cache[dataset, lb, horizon] = na_reason(dataset, lb, horizon, data_dir, download)
@@ -255,6 +268,20 @@ def plan(
                             profile=profile, train=dict(train), model_kwargs=dict(model_kwargs),
                             max_steps_per_epoch=max_steps_per_epoch, recipe=recipe,
                             notes=notes + ([lb_note] if lb_note else []), data_dir=data_dir,
-                            na_reason=na_cache[dataset, lb, horizon],
+                            na_reason=missing or na_cache[dataset, lb, horizon],
                         ))
     return cells
+
+
+def _tuned(db: Any, model: str, cls: type, dataset: str, horizon: int) -> tuple:
+    """(train, model kwargs, recipe label, lookbacks, N/A reason or None) of a tuned cell."""
+    from ..tuning import tuned_recipe
+
+    tuned = tuned_recipe(db, model, dataset, horizon)
+    if tuned is None:
+        lookbacks, _ = lookbacks_for("paper", cls, horizon)
+        return ({}, {}, "tuned", lookbacks,
+                f"no completed `samovar tune` trial of {model} on {dataset} at horizon {horizon} in {db.path}; "
+                f"run samovar tune --model {model} --dataset {dataset} --horizon {horizon} --db {db.path}")
+    train = {k: v for k, v in tuned["train"].items() if k not in RESULT_FREE}
+    return train, tuned["model_kwargs"], tuned["label"], [tuned["lookback"]], None

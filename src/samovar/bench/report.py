@@ -256,6 +256,9 @@ class Report:
         epochs = sorted({c.get("train", {}).get("epochs") for c in configs if c.get("train", {}).get("epochs")})
         if self.profile == "quick":
             return "profile **" + quick_label(max(epochs or [QUICK_EPOCHS]), max(steps or [QUICK_STEPS])).replace("quick", "quick**", 1)
+        if self.profile == "tuned":
+            return ("profile **tuned** — each model's configuration chosen by `samovar tune` on validation "
+                    "(the best recorded trial per model, dataset and horizon; its study and trial name the recipe)")
         return "profile **paper** — each model's published recipe where it has one (else the LTSF default; see notes)"
 
     def _short_budget(self) -> str:

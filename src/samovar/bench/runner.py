@@ -15,9 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-import resource
 import shutil
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -27,6 +25,7 @@ import torch
 
 from .db import ResultsDB, code_version as current_code_version, scores_as_columns
 from .grid import Cell
+from ..utils import peak_memory_mb
 
 EXECUTORS = ("local", "ray", "inline")
 HISTORY_POINTS = 336  # lookback points kept in the stored forecast sample
@@ -76,14 +75,6 @@ def cap_training_windows(data: Any, cell: Cell) -> tuple[Any, EpochSubset | None
 def run_dir_for(runs_root: str | Path, cell: Cell, key: dict[str, Any]) -> Path:
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in cell.dataset)
     return Path(runs_root) / cell.model / safe / f"H{cell.horizon}-L{cell.lookback}-s{cell.seed}-{key['config_hash']}"
-
-
-def peak_memory_mb(device: torch.device) -> float:
-    """Peak CUDA memory allocated (CUDA runs) or this process's peak resident set size (CPU)."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10  # bytes on macOS, KiB on Linux
 
 
 @torch.no_grad()

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+# Lookbacks every model's search space offers (the model's published lookback is added).
+SEARCH_LOOKBACKS = (96, 192, 336, 512, 720)
 
 
 class ForecastModel(nn.Module):
@@ -36,6 +43,28 @@ class ForecastModel(nn.Module):
     def default_lookback(cls, horizon: int) -> int | None:
         """The lookback the model's paper uses at this horizon (None: no published default)."""
         return None
+
+    @classmethod
+    def search_space(cls, dataset: str, horizon: int) -> dict[str, Any]:
+        """The hyper-parameters `samovar tune` searches for this model, as data.
+
+        Keys: ``"lookback"``, ``"train.<TrainConfig option>"``, ``"model.<constructor option>"``.
+        Values: a list (one of these values) or ``{"low": a, "high": b}`` with optional
+        ``"log": True`` (a number in [a, b]; whole numbers when a and b are ints). The tuner adds
+        the published recipe's value of every key to its entry (trial 0 is the published recipe).
+        Default: lookbacks 96..720 and the published one, lr log-uniform in [1e-5, 1e-2], weight
+        decay in {0, 1e-4, 1e-3, 1e-2, 0.1}, and dropout in [0, 0.5] for models that have one;
+        a model with nothing to train (``trainable = False``) searches its lookback only.
+        """
+        published = cls.default_lookback(int(horizon))
+        space: dict[str, Any] = {"lookback": sorted({*SEARCH_LOOKBACKS, *([published] if published else [])})}
+        if not cls.trainable:
+            return space
+        space.update({"train.lr": {"low": 1e-5, "high": 1e-2, "log": True},
+                      "train.weight_decay": [0.0, 1e-4, 1e-3, 1e-2, 0.1]})
+        if "dropout" in inspect.signature(cls.__init__).parameters:
+            space["model.dropout"] = {"low": 0.0, "high": 0.5}
+        return space
 
     def training_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Loss to minimise on a batch; x: (B, lookback, C), y: (B, horizon, C). Default: MSE."""

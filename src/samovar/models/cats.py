@@ -158,6 +158,12 @@ class CATS(ForecastModel):
         return 512
 
     @classmethod
+    def search_space(cls, dataset: str, horizon: int) -> dict:
+        """The default space plus the depth and width the paper's ablations vary (16 heads divide both)."""
+        return {**super().search_space(dataset, horizon), "train.lr": {"low": 1e-4, "high": 3e-3, "log": True},
+                "model.d_model": [128, 256], "model.layers": [1, 2, 3]}
+
+    @classmethod
     def paper_training_config(cls, dataset: str, horizon: int | None = None, script: str = "512") -> dict:
         """The authors' recipe for `dataset` from their lookback-512 (``script="512"``,
         ``scripts/<dataset>_512_input.sh``), lookback-96 (``"96"``, ``<dataset>_96_input.sh``) or,

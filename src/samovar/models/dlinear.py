@@ -84,6 +84,13 @@ class DLinear(ForecastModel):
         Solar or PEMS."""
         return recipe_at_horizon(training_recipe("DLinear", _RECIPES, dataset), horizon)
 
+    @classmethod
+    def search_space(cls, dataset: str, horizon: int) -> dict:
+        """The default space with the paper's lr range for linear models (its ETTh1 runs use 0.005)
+        and the shared or per-channel heads it compares (``individual``)."""
+        return {**super().search_space(dataset, horizon), "train.lr": {"low": 1e-4, "high": 5e-2, "log": True},
+                "model.individual": [False, True]}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         seasonal, trend = decompose(x, self.kernel_size)
         return self.seasonal_head(seasonal) + self.trend_head(trend)

@@ -122,6 +122,18 @@ class FITS(ForecastModel):
         return 360  # the authors' post-fix ETTh1 script (etth1_best.sh); their etth1_fin.sh uses 720
 
     @classmethod
+    def search_space(cls, dataset: str, horizon: int) -> dict:
+        """What the authors searched: lookback (90 .. 720), harmonic order {4, 5, 6, 8}, shared or
+        per-channel up-sampling; lr around their 5e-4."""
+        return {
+            **super().search_space(dataset, horizon),
+            "lookback": [90, 180, 360, 720],
+            "train.lr": {"low": 1e-4, "high": 5e-3, "log": True},
+            "model.harmonic_order": [4, 5, 6, 8],
+            "model.individual": [False, True],
+        }
+
+    @classmethod
     def paper_training_config(cls, dataset: str, horizon: int | None = None, script: str | None = None) -> dict:
         """The authors' recipe for `dataset` from one of their scripts (``script``; default "best",
         else the dataset's only one). All: Adam, lr 5e-4, 50 epochs, FITS's own "type3" schedule

@@ -84,6 +84,12 @@ class ITransformer(ForecastModel):
         return 96
 
     @classmethod
+    def search_space(cls, dataset: str, horizon: int) -> dict:
+        """The default space plus the widths and depths the paper's sensitivity study varies."""
+        return {**super().search_space(dataset, horizon), "train.lr": {"low": 1e-5, "high": 1e-3, "log": True},
+                "model.d_model": [128, 256, 512], "model.layers": [1, 2, 3, 4]}
+
+    @classmethod
     def paper_training_config(cls, dataset: str, horizon: int | None = None) -> dict:
         """The authors' recipe for `dataset` (``scripts/multivariate_forecasting/<dataset>/...sh`` +
         ``run.py`` defaults): lookback 96, Adam, 10 epochs, patience 3, "type1" (lr halved every

@@ -113,6 +113,13 @@ class PatchTST(ForecastModel):
         return 336
 
     @classmethod
+    def search_space(cls, dataset: str, horizon: int) -> dict:
+        """The default space plus the widths and depths of the paper's small and large configurations
+        (d_model 16 on ETT, 128 on the larger sets; 3 layers)."""
+        return {**super().search_space(dataset, horizon), "train.lr": {"low": 1e-5, "high": 1e-3, "log": True},
+                "model.d_model": [16, 64, 128], "model.layers": [2, 3, 4]}
+
+    @classmethod
     def paper_training_config(cls, dataset: str, horizon: int | None = None) -> dict:
         """The authors' recipe for `dataset` (``PatchTST_supervised/scripts/PatchTST/<dataset>.sh`` +
         ``run_longExp.py`` defaults; the same for every horizon): optimiser, schedule, model hyper-parameters.

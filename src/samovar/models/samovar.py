@@ -150,6 +150,20 @@ class ARXForecaster(ForecastModel, metaclass=ABCMeta):
         return PAPER_LOOKBACK.get(int(horizon))
 
     @classmethod
+    def search_space(cls, dataset: str, horizon: int) -> dict[str, Any]:
+        """Lookbacks up to the authors' longest (336 .. 4096), lr around their 6e-4, dropout, weight
+        decay, and the width and depth (the authors' d_model is floor(sqrt(C)) * 32, 3 layers)."""
+        return {
+            **super().search_space(dataset, horizon),
+            "lookback": [336, 720, 1024, 2048, 4096],
+            "train.lr": {"low": 1e-4, "high": 3e-3, "log": True},
+            "train.weight_decay": [0.0, 0.01, 0.1],
+            "model.dropout": {"low": 0.0, "high": 0.3},
+            "model.d_model": [64, 128, 256],
+            "model.layers": [1, 2, 3, 4],
+        }
+
+    @classmethod
     def paper_training_config(cls, dataset: str | None = None) -> dict[str, Any]:
         """See the module-level ``paper_training_config``."""
         return paper_training_config(dataset)

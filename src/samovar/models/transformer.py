@@ -107,6 +107,11 @@ class EncoderTransformer(ForecastModel):
         return 512
 
     @classmethod
+    def search_space(cls, dataset: str, horizon: int) -> dict:
+        """The default space plus width and depth (8 heads divide every width)."""
+        return {**super().search_space(dataset, horizon), "model.d_model": [64, 128, 256], "model.layers": [2, 3, 4]}
+
+    @classmethod
     def paper_training_config(cls, dataset: str, horizon: int | None = None) -> dict:
         """The SAMoVAR authors' baseline recipe (``baseline.sh`` + ``exp/exp_main.py``), which covers
         all twelve of their datasets: AdamW (betas 0.9/0.95, weight decay 0.1), lr 1e-4, up to 100

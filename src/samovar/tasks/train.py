@@ -334,7 +334,7 @@ def train_task(
 
 
 def _train(model, task, config, run_dir, resume, run_info, on_eval) -> TaskResult:
-    from ..bench.runner import peak_memory_mb
+    from ..utils import peak_memory_mb
 
     started = time.perf_counter()
     device = resolve_device(config.device)

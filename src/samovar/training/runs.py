@@ -210,6 +210,7 @@ def fit_run(
     fit_mode: str = "holdout",
     date_format: str | None = None,
     dayfirst: bool = False,
+    evaluate_test: bool = True,
 ) -> tuple[TrainResult, Any]:
     """Prepare `source`, build `model` (seeded with config.seed), train; returns (result, data).
 
@@ -226,6 +227,7 @@ def fit_run(
     data: `source` already prepared with these options and ``stage_split(fit_mode, split)``, so it is not loaded twice.
     on_epoch_end: called after every epoch of every stage (a "refit" adds ``stage``: "validation" / "refit").
     date_format, dayfirst: how text dates are read (``prepare_data``), recorded for reading inputs later.
+    evaluate_test: False leaves the test split unread (a hyper-parameter search's trials).
     """
     config = config or TrainConfig()
     lookback = resolve_lookback(model, lookback, horizon)
@@ -257,7 +259,7 @@ def fit_run(
             lambda row: on_epoch_end({**row, "stage": stage_name, "last": row["last"] and stage_name == "refit"}))
         return train(net, stage_data, stage_config, stage_dir, resume=resume, model_kwargs=dict(model_kwargs or {}),
                      data_source=source_info, on_epoch_end=report, validate=validate, fit=fit,
-                     recipe=recipe.to_dict() if recipe is not None else None)
+                     recipe=recipe.to_dict() if recipe is not None else None, evaluate_test=evaluate_test)
 
     if fit_mode != "refit":
         fit = {"mode": fit_mode, "rows": _stage_rows(data)}

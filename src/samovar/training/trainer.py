@@ -211,14 +211,14 @@ def _calibrate(model: ForecastModel, data: Any, config: TrainConfig, device: tor
 
 
 def _without_training(model, data, config, run_dir, device, started, model_kwargs, data_source, recipe,
-                      validate, fit) -> TrainResult:
+                      validate, fit, evaluate_test) -> TrainResult:
     """A model with nothing to learn: validate and test it as it is (no optimiser, no epochs)."""
     if run_dir is not None:
         _start_run_dir(run_dir, run_config(model, data, config, device, model_kwargs, data_source, recipe, fit), data)
         rd.write_jsonl(run_dir / rd.METRICS, [])  # no epochs
         rd.save_weights(run_dir / rd.BEST, model)  # no parameters: an empty file, so load_run reads it like any run
     val = evaluate(model, data.val, batch_size=config.eval_batch_size, device=device) if validate else None
-    test_metrics = _test_metrics(model, data, config, device, run_dir, best_epoch=0)
+    test_metrics = _test_metrics(model, data, config, device, run_dir, best_epoch=0) if evaluate_test else None
     calibration = _calibrate(model, data, config, device, run_dir) if validate else None
     return TrainResult(
         model=model.eval(),
@@ -253,6 +253,7 @@ def train(
     recipe: dict[str, Any] | None = None,
     validate: bool = True,
     fit: dict[str, Any] | None = None,
+    evaluate_test: bool = True,
 ) -> TrainResult:
     """Train `model` on `data` (a `samovar.data.ForecastData`) and evaluate it on the test split.
 
@@ -264,7 +265,10 @@ def train(
     validate: False trains exactly ``config.epochs`` epochs with no validation (no early stopping,
     the last epoch's weights; ``val_mse`` None in metrics.jsonl, no intervals).
     on_epoch_end: called after each epoch, once its checkpoint is written, with the epoch's metrics
-    row plus ``"last"``: True when no epoch follows (early stopping or the epoch budget).
+    row plus ``"last"``: True when no epoch follows (early stopping or the epoch budget). An exception
+    it raises (e.g. ``optuna.TrialPruned``) ends training there; the run directory keeps that epoch's checkpoint.
+    evaluate_test: False leaves the test split unread (``test_metrics`` None), as during a
+    hyper-parameter search, where only the final runs may see the test windows.
     """
     config = config or TrainConfig()
     config.validate()
@@ -291,13 +295,13 @@ def train(
         torch.set_num_threads(config.threads)
     try:
         return _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_epoch_end, recipe,
-                      validate, fit)
+                      validate, fit, evaluate_test=evaluate_test)
     finally:
         torch.set_num_threads(old_threads)
 
 
 def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_epoch_end, recipe,
-           validate, fit) -> TrainResult:
+           validate, fit, *, evaluate_test: bool = True) -> TrainResult:
     started = time.perf_counter()
     device = _usable_device(config.device)
     if device.type == "cpu":
@@ -308,7 +312,7 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
             raise ValueError(f"model {model.name!r} has nothing to train, so its run has no checkpoint to resume; "
                              "run it again or evaluate its run directory")
         return _without_training(model, data, config, run_dir, device, started, model_kwargs, data_source, recipe,
-                                 validate, fit)
+                                 validate, fit, evaluate_test)
     use_amp = config.amp and device.type == "cuda"
     grad_scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     autocast = (lambda: torch.autocast("cuda", dtype=torch.float16)) if use_amp else nullcontext
@@ -423,7 +427,7 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
         progress.close()
 
     model.load_state_dict(best_state)
-    test_metrics = _test_metrics(model, data, config, device, run_dir, best_epoch)
+    test_metrics = _test_metrics(model, data, config, device, run_dir, best_epoch) if evaluate_test else None
     calibration = _calibrate(model, data, config, device, run_dir) if validate else None
     return TrainResult(
         model=model,

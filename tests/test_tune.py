@@ -1,0 +1,254 @@
+"""samovar tune: search spaces, the sealed test split, trial 0, pruning, workers, resume, the final N-seed evaluation."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from samovar import models
+from samovar.bench.db import ResultsDB
+from samovar.cli import app
+from samovar.data.splits import WindowSet
+from samovar.training.config import TrainConfig
+from samovar.training.runs import build_model, evaluate_run, fill_seasonal_period, model_options
+from samovar.tuning import final_evaluation, plan_tune, tune
+from samovar.tuning.search import enqueue, open_study, run_workers
+from samovar.tuning.space import apply, check_space, grid_points, suggest
+
+# DLinear on the built-in synthetic series at horizon 24: a trial takes well under a second.
+FAST = dict(epochs=1, quiet=True, threads=1, device="cpu")
+
+
+def _options(tmp_path, **kw):
+    return {**FAST, "db": tmp_path / "bench.db", **kw}
+
+
+@pytest.mark.parametrize("name", models.available())
+def test_every_models_search_space_builds_valid_models(name):
+    cls = models.model_class(name)
+    space = cls.search_space("ETTh1", 96)
+    check_space(space, model_options(name), cls.__name__)
+    assert "lookback" in space and ("train.lr" in space) == cls.trainable  # nothing to train: lookback only
+    assert cls.default_lookback(96) in space["lookback"]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(4):
+        params = suggest(study.ask(), space)
+        lookback, config, kwargs = apply(params, 96, TrainConfig(), {})
+        kwargs = fill_seasonal_period(name, kwargs, "h")  # as fit_run does: seasonal_naive's period from the data
+        net = build_model(name, lookback, 96, 3, kwargs, seed=0)
+        with torch.no_grad():
+            assert net(torch.randn(1, lookback, 3)).shape == (1, 96, 3), params
+
+
+def test_published_recipe_is_trial_0(tmp_path):
+    result = tune("dlinear", "synthetic", 24, trials=3, seeds=0, space=["lookback", "train.lr"], sampler_seed=1,
+                  **_options(tmp_path))
+    plan = plan_tune("dlinear", "synthetic", 24, trials=3, seeds=0, space=["lookback", "train.lr"],
+                     **_options(tmp_path))
+    trial0 = optuna.load_study(study_name=result.study, storage=result.storage).trials[0]
+    assert trial0.params == plan.published == {"lookback": 336, "train.lr": 1e-4}  # DLinear: LTSF recipe, lookback 336
+    assert trial0.user_attrs["source"] == "published" and result.published_val_mse == trial0.value
+    assert result.best_val_mse <= result.published_val_mse  # never worse on validation than the paper's
+    rows = ResultsDB(tmp_path / "bench.db").tune_rows(study=result.study, kind="trial")
+    assert [r["number"] for r in rows] == [0, 1, 2] and json.loads(rows[0]["params_json"]) == plan.published
+
+
+def test_test_split_is_sealed_during_the_search(tmp_path, monkeypatch):
+    reads = {"test": 0, "sealed": True}
+    original = WindowSet.batch
+
+    def guarded(self, idx):
+        if self.name.endswith(" test"):
+            if reads["sealed"]:
+                raise AssertionError("the test split was read during the search")
+            reads["test"] += 1
+        return original(self, idx)
+
+    monkeypatch.setattr(WindowSet, "batch", guarded)
+    plan = plan_tune("dlinear", "synthetic", 24, trials=3, seeds=1, space=["lookback"], sampler="grid",
+                     **_options(tmp_path))
+    study = open_study(plan)
+    enqueue(plan, study)
+    run_workers(plan)  # the search: raises if any trial reads a test window
+    db = ResultsDB(tmp_path / "bench.db")
+    rows = db.tune_rows(study=plan.study, kind="trial")
+    assert [r["state"] for r in rows] == ["complete"] * 3 and all(r["test_mse"] is None for r in rows)
+    reads["sealed"] = False
+    final = final_evaluation(plan, study)  # the final runs are the first to read it
+    assert reads["test"] > 0 and final["runs"] == 1 and final["test_mse"] > 0
+
+
+def test_pruning_stops_a_trial_worse_than_the_median(tmp_path):
+    plan = plan_tune("dlinear", "synthetic", 24, trials=4, seeds=0, space=["lookback"], sampler="tpe",
+                     **_options(tmp_path, epochs=3))
+    study = open_study(plan)
+    enqueue(plan, study)  # trial 0: lookback 336
+    for lookback in (512, 720, 96):  # lookback 96 is far worse on this series (val MSE ~0.4 against ~0.09)
+        study.enqueue_trial({"lookback": lookback})
+    run_workers(plan)
+    states = {t.params["lookback"]: t.state for t in study.trials}
+    assert states == {336: optuna.trial.TrialState.COMPLETE, 512: optuna.trial.TrialState.COMPLETE,
+                      720: optuna.trial.TrialState.COMPLETE, 96: optuna.trial.TrialState.PRUNED}
+    row = ResultsDB(tmp_path / "bench.db").tune_rows(study=plan.study, kind="trial")[3]
+    assert row["state"] == "pruned" and row["epochs"] == 2 < 3  # stopped at the first epoch the pruner judges
+    assert len(json.loads(row["curve_json"])) == 2
+
+
+def test_two_workers_never_run_the_same_trial(tmp_path):
+    result = tune("dlinear", "synthetic", 24, trials=5, seeds=0, space=["lookback"], sampler="grid", workers=2,
+                  **_options(tmp_path))
+    rows = ResultsDB(tmp_path / "bench.db").tune_rows(study=result.study, kind="trial")
+    numbers = [r["number"] for r in rows]
+    lookbacks = [json.loads(r["params_json"])["lookback"] for r in rows]
+    assert sorted(numbers) == [0, 1, 2, 3, 4] and sorted(lookbacks) == [96, 192, 336, 512, 720]
+    assert {r["pid"] for r in rows} and result.states == {"complete": 5}
+
+
+def test_resume_after_a_kill_finishes_the_budget_without_repeating(tmp_path, monkeypatch):
+    from samovar.tuning import search
+
+    monkeypatch.setattr(search, "CLAIM_SECONDS", 0.5)  # the kill may land between a claim and the worker naming itself
+    options = dict(trials=5, seeds=0, space=["lookback"], sampler="grid", db=str(tmp_path / "bench.db"), epochs=3,
+                   pruner="none", quiet=True, threads=1, device="cpu")
+    code = f"import samovar; samovar.tune('dlinear', 'synthetic', 24, **{options!r})"
+    proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    db = ResultsDB(tmp_path / "bench.db")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if len(db.tune_rows(kind="trial")) >= 2:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.6)
+    before = {r["number"]: r["recorded_at"] for r in db.tune_rows(kind="trial", state="complete")}
+    assert 2 <= len(before) < 5, "the tune finished before it could be killed"
+
+    result = tune("dlinear", "synthetic", 24, **options)
+    rows = db.tune_rows(study=result.study, kind="trial", state="complete")
+    lookbacks = [json.loads(r["params_json"])["lookback"] for r in rows]
+    assert sorted(lookbacks) == [96, 192, 336, 512, 720]  # every grid point once
+    assert all(r["recorded_at"] == before[r["number"]] for r in rows if r["number"] in before)  # finished: not rerun
+    study = optuna.load_study(study_name=result.study, storage=result.storage)
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) == 5
+    retried = [t for t in study.trials if "retry_of" in t.user_attrs]
+    failed = [t.number for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert sorted(t.user_attrs["retry_of"] for t in retried) == failed  # the killed trial, and only it, ran again
+
+
+def test_final_mean_and_std_come_from_the_recorded_runs(tmp_path):
+    result = tune("dlinear", "synthetic", 24, trials=2, seeds=3, space=["train.lr"], **_options(tmp_path))
+    db = ResultsDB(tmp_path / "bench.db")
+    rows = db.tune_rows(study=result.study, kind="final")
+    assert [r["number"] for r in rows] == [2021, 2022, 2023] and len({r["config_hash"] for r in rows}) == 1
+    mses = [r["test_mse"] for r in rows]
+    assert result.final["test_mse"] == pytest.approx(statistics.fmean(mses), rel=1e-12)
+    assert result.final["test_mse_std"] == pytest.approx(statistics.stdev(mses), rel=1e-12)
+    assert result.final["test_mae"] == pytest.approx(statistics.fmean(r["test_mae"] for r in rows), rel=1e-12)
+    assert len(set(mses)) == 3  # three seeds, three different models
+    for r in rows:  # every recorded number is the run's own: recomputed from its saved weights
+        assert evaluate_run(r["run_dir"], device="cpu")["mse"] == pytest.approx(r["test_mse"], rel=1e-9)
+        assert r["cpu_seconds"] > 0 and r["wall_seconds"] > 0 and r["peak_mem_mb"] > 0 and r["code_version"]
+    best = db.tune_rows(study=result.study, kind="trial", state="complete")
+    assert rows[0]["config_hash"] in {r["config_hash"] for r in best}  # the best trial's configuration
+    again = tune("dlinear", "synthetic", 24, trials=2, seeds=3, space=["train.lr"], **_options(tmp_path))
+    assert again.final == result.final  # recorded runs are reused, not retrained
+    assert [r["recorded_at"] for r in db.tune_rows(study=result.study, kind="final")] == [r["recorded_at"] for r in rows]
+
+
+def test_cli_tune_and_report(tmp_path):
+    runner = CliRunner()
+    args = ["tune", "--model", "dlinear", "--dataset", "synthetic", "--horizon", "24", "--trials", "2", "--seeds", "2",
+            "--epochs", "1", "--space", "lookback,train.lr", "--db", str(tmp_path / "bench.db"),
+            "--plots", str(tmp_path / "plots")]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 0, out.output
+    assert "trial   0 (published recipe)  lookback=336 train.lr=0.0001" in out.output and "ETA" in out.output
+    assert "±" in out.output and (tmp_path / "plots" / "lookback_curve.png").stat().st_size > 0
+    out = runner.invoke(app, ["tune", "report", "--db", str(tmp_path / "bench.db"), "--out", str(tmp_path / "rep")])
+    assert out.exit_code == 0 and "final seed 2022" in out.output, out.output
+    out = runner.invoke(app, [*args[:9], "--sampler", "grid", "--db", str(tmp_path / "bench.db")])
+    assert out.exit_code == 2 and "train.lr is a range" in out.output
+
+
+def test_lookbacks_that_leave_a_split_without_windows_are_dropped(tmp_path):
+    plan = plan_tune("samovar", "synthetic:length=3000", 96, trials=1, **_options(tmp_path))
+    assert plan.space["lookback"] == [336, 720, 1024]  # 2100 training rows: no window of 2048 + 96
+    assert [n.split(":")[0] for n in plan.notes if "dropped" in n] == ["lookback 2048 dropped", "lookback 4096 dropped"]
+    assert plan.space["model.d_model"][-1] is None  # the published value (auto width) joins the choices
+    with pytest.raises(ValueError, match="published lookback"):
+        plan_tune("samovar", "synthetic:length=1000", 96, trials=1, **_options(tmp_path))
+    assert grid_points({"lookback": [96, 336]}, {"lookback": 336}) == [{"lookback": 336}, {"lookback": 96}]
+
+
+def test_a_pruned_trial_leaves_the_run_directory_resumable(tmp_path):
+    from samovar.training import rundir as rd
+    from samovar.training.runs import fit_run, resume_run
+
+    def prune(row):
+        raise optuna.TrialPruned(f"epoch {row['epoch']}")
+
+    threads = torch.get_num_threads()
+    config = TrainConfig(epochs=2, lr=1e-3, quiet=True, threads=1, device="cpu")
+    with pytest.raises(optuna.TrialPruned, match="epoch 1"):
+        fit_run("dlinear", "synthetic", horizon=24, lookback=48, config=config, run_dir=tmp_path / "run",
+                on_epoch_end=prune)
+    assert torch.get_num_threads() == threads  # the trainer restored the caller's threads
+    assert len(rd.read_jsonl(tmp_path / "run" / rd.METRICS)) == 1 and not (tmp_path / "run" / rd.TEST_METRICS).exists()
+    result, _ = resume_run(tmp_path / "run", quiet=True)  # the epoch's checkpoint is intact
+    assert result.epochs_run == 2 and result.test_metrics is not None
+
+
+def test_bench_profile_tuned_trains_the_recorded_winner(tmp_path):
+    from samovar.bench.grid import plan
+    from samovar.bench.runner import run_grid
+
+    result = tune("dlinear", "synthetic", 24, trials=3, seeds=0, space=["lookback", "train.lr"], sampler_seed=3,
+                  **_options(tmp_path))
+    db = ResultsDB(tmp_path / "bench.db")
+    cells = plan(["dlinear", "patchtst"], ["synthetic"], [24], [1], profile="tuned", tuned_db=db, max_epochs=1,
+                 max_steps_per_epoch=2)
+    tuned, missing = cells
+    assert tuned.lookback == result.best_params["lookback"] and tuned.train["lr"] == result.best_params["train.lr"]
+    assert tuned.recipe.startswith(f"tuned (study {result.study}, trial {result.best_number},") and not tuned.na_reason
+    assert missing.na_reason.startswith("no completed `samovar tune` trial of patchtst on synthetic at horizon 24")
+    counts = run_grid(cells, db, executor="inline", runs_root=tmp_path / "runs", device="cpu")
+    assert counts == {"done": 1, "na": 1} and db.rows(profile="tuned", status="done")[0]["test_mse"] > 0
+    out = CliRunner().invoke(app, ["bench", "run", "--profile", "tuned", "--lookback", "96", "--models", "dlinear",
+                                   "--datasets", "synthetic", "--horizons", "24", "--db", str(tmp_path / "bench.db")])
+    assert out.exit_code == 2 and "drop --lookback" in out.output
+
+
+def test_paper_tuned_oracle_comparison(tmp_path):
+    from samovar.bench.grid import plan
+    from samovar.bench.runner import run_grid
+    from samovar.tuning.compare import comparison
+
+    tune("dlinear", "synthetic", 24, trials=2, seeds=0, space=["lookback"], sampler="grid", **_options(tmp_path))
+    db = ResultsDB(tmp_path / "bench.db")
+    caps = dict(max_epochs=1, max_steps_per_epoch=2)
+    cells = (plan(["dlinear"], ["synthetic"], [24], [1, 2], profile="paper", lookback="96,336", **caps)
+             + plan(["dlinear"], ["synthetic"], [24], [1, 2], profile="tuned", tuned_db=db, **caps))
+    run_grid(cells, db, executor="inline", runs_root=tmp_path / "runs", device="cpu")
+    row = comparison(db).iloc[0]
+    by_config: dict = {}
+    for r in db.rows(status="done"):
+        by_config.setdefault((r["profile"], r["lookback"]), []).append(r["test_mse"])
+    means = {k: statistics.fmean(v) for k, v in by_config.items()}
+    assert row["oracle"] == pytest.approx(min(means.values())) and row["oracle"] <= min(row["paper"], row["tuned"])
+    assert row["tuned"] == pytest.approx([v for (profile, _), v in means.items() if profile == "tuned"][0])
+    paper = sorted((means["paper", 96], means["paper", 336]))  # each seed's lookback is chosen on validation
+    assert paper[0] - 1e-9 <= row["paper"] <= paper[1] + 1e-9
+    out = CliRunner().invoke(app, ["tune", "report", "--db", str(tmp_path / "bench.db"), "--out", str(tmp_path / "rep")])
+    assert out.exit_code == 0 and "| dlinear | synthetic | 24 |" in out.output
+    assert (tmp_path / "rep" / "comparison.md").read_text().startswith("Test MSE")
