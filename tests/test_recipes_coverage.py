@@ -64,11 +64,12 @@ def test_every_seed_table_pair_has_a_recipe_or_a_stated_reason():
             TrainConfig(**rec.train)
 
 
-def test_the_cats_of_the_reference_table_is_not_kims_cats():
+def test_the_cats_of_the_reference_table_is_lu_et_al_s_cats():
+    """The table's "CATS" is Lu et al.'s (cats_ats), recorded with the SAMoVAR authors' baseline.sh."""
     rec, why = paper_recipe_or_reason("cats_ats", "ETTh1", 96)
-    assert rec is None and "Lu et al." in why and "not implemented" in why
-    with pytest.raises(ValueError, match="not implemented"):
-        resolve_recipe("cats_ats", "ETTh1", 96, "auto")
+    assert rec is not None and not why and "baseline.sh" in rec.label
+    assert rec.model_kwargs["random_drop_training"] and rec.train["seed"] == 2024
+    assert models.model_class("cats_ats") is not models.model_class("cats")
 
 
 @pytest.mark.parametrize("horizon", [96, 720])

@@ -29,11 +29,7 @@ LTSF_LABEL = "ltsf-default"
 
 # Models of the published reference tables (shared/reference/seed_table.csv) that samovar does not
 # implement: why no recipe resolves for them.
-NOT_IMPLEMENTED = {
-    "cats_ats": ("Lu et al.'s CATS (ICML 2024, auxiliary time series) is not implemented in samovar, so no "
-                 "training recipe is recorded for it (the registered 'cats' is Kim et al.'s cross-attention "
-                 "CATS, NeurIPS 2024, a different model)"),
-}
+NOT_IMPLEMENTED: dict[str, str] = {}
 
 
 @dataclass
