@@ -95,7 +95,8 @@ def test_seeds_of_a_cell_train_apart_and_the_headline_seed_is_copied(tmp_path, m
     second = json.loads((tmp_path / "seed_results" / "cats_h24_input512_seed2022.json").read_text())
     assert {k: v for k, v in first.items() if k not in ("copied_from", "authors_loader")} == headline
     assert second["seed"] == 2022 and second["train_config"]["seed"] == 2022
-    assert Path(second["run_dir"]) == (tmp_path / "seed_runs" / "2022" / "cats_h24_input512").resolve()
+    # a run directory outside the repository is recorded by its name alone (records hold no machine paths)
+    assert second["run_dir"] == "cats_h24_input512"
     assert second["recipe"] == first["recipe"] == TINY_CATS and second["test"]["mse"] != first["test"]["mse"]
 
     n = len(prepare_data("ETTh1", lookback=96, horizon=24, data_dir=str(shared_data_dir)).test)
