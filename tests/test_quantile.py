@@ -144,3 +144,35 @@ def test_a_killed_quantile_run_resumes_to_the_same_weights_head_lr_and_intervals
     groups = rd.load_checkpoint(tmp_path / "part" / rd.CHECKPOINT)["optimizer"]["param_groups"]
     assert [g.get("peak_lr") for g in groups] == [None, 1e-2]
     assert torch.equal(full.calibration.radii, resumed.calibration.radii)
+
+
+def test_quantile_scores_stream_to_the_library_values_and_evaluate_shows_them(noisy, tmp_path: Path) -> None:
+    """`samovar evaluate` on a quantile run: the point scores, the conformal intervals' coverage and the
+    quantiles' CRPS / pinball / shares below, the latter equal to scoring every forecast at once."""
+    from samovar.training import scores
+    from samovar.training.metrics import quantile_scores
+
+    csv = tmp_path / "noisy.csv"
+    noisy.to_csv(csv, index=False)
+    train = ["train", "--model", "dlinear", "--dataset", str(csv), "--split", "0.7,0.1,0.2", "--lookback", str(L),
+             "--horizon", str(H), "--epochs", "2", "--lr", "5e-3", "--quiet", "--runs-dir", str(tmp_path / "runs"),
+             "--loss", "quantile", "--quantiles", "0.1,0.5,0.9"]
+    assert CliRunner().invoke(app, train, env={"COLUMNS": "200"}).exit_code == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    run = load_run(run_dir)
+    data = prepare_data(str(csv), lookback=L, horizon=H, split=(0.7, 0.1, 0.2))
+    streamed = quantile_scores(run.model, data.test, batch_size=100)  # several batches, a partial last one
+    x, y = data.test.batch(torch.arange(len(data.test)))
+    with torch.no_grad():
+        q = run.model.forward_quantiles(x).double().numpy()
+    target = y.double().numpy()
+    levels = (0.1, 0.5, 0.9)
+    assert streamed["crps"] == pytest.approx(scores.crps_quantiles(target, q, levels), rel=1e-12)
+    assert streamed["pinball"] == pytest.approx(scores.pinball_loss(target, q, levels), rel=1e-12)
+    assert streamed["below"][0.9] == pytest.approx(float(np.mean(target <= q[..., 2])), abs=1e-12)
+    assert streamed["coverage"][80] == pytest.approx(scores.interval_coverage(target, q[..., 0], q[..., 2]), abs=1e-12)
+    result = CliRunner().invoke(app, ["evaluate", str(run_dir)], env={"COLUMNS": "200"})
+    out = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert "conformal intervals on test" in out and "calibrated on" in out and "95%" in out
+    assert f"CRPS {streamed['crps']:.4f}" in out and "80% central" in out

@@ -217,15 +217,45 @@ def evaluate(
     data_dir: Optional[Path] = typer.Option(None, help="Directory with the dataset files."),
     device: str = typer.Option("auto"),
 ) -> None:
-    """Recompute the test metrics of a run's best weights on every test window."""
-    from .training.runs import evaluate_run
+    """Recompute the test scores of a run's best weights on every test window: every point score, and
+    the coverage and width of its prediction intervals (and CRPS / pinball of a quantile model)."""
+    from .training.runs import evaluate_run, probabilistic_scores
 
     try:
         metrics = evaluate_run(run_dir, data_dir=data_dir, device=device)
+        probabilistic = probabilistic_scores(run_dir, data_dir=data_dir, device=device)
     except (ValueError, FileNotFoundError, KeyError) as exc:
         fail(str(exc))
         return
     console.print(_metrics_table(f"test ({metrics['windows']} windows) of {run_dir}", metrics))
+    if probabilistic["intervals"]:
+        console.print(_intervals_table(probabilistic["intervals"]))
+    if probabilistic["quantiles"]:
+        console.print(_quantiles_table(probabilistic["quantiles"]))
+
+
+def _intervals_table(rows: list[dict[str, Any]]) -> Table:
+    first = rows[0]
+    table = Table(title=f"conformal intervals on {first['split']} ({first['windows']} windows; calibrated on "
+                        f"{first['calibration_windows']} {first['calibration_split']} windows)")
+    for col in ("level", "coverage", "mean width (standardized)", "mean width (original)"):
+        table.add_column(col, justify="right")
+    for row in rows:
+        table.add_row(f"{row['level']}%", f"{row['coverage']:.3f}", f"{row['width']:.4f}",
+                      f"{row['width_raw']:.4f}" if "width_raw" in row else "-")
+    return table
+
+
+def _quantiles_table(scores: dict[str, Any]) -> Table:
+    table = Table(title=f"quantile forecasts ({scores['windows']} windows, standardized): "
+                        f"CRPS {scores['crps']:.4f}, pinball {scores['pinball']:.4f}")
+    table.add_column("quantile", justify="right")
+    table.add_column("share of targets below", justify="right")
+    for q, share in scores["below"].items():
+        table.add_row(f"{q:g}", f"{share:.3f}")
+    for level, share in scores["coverage"].items():
+        table.add_row(f"{level}% central", f"{share:.3f} inside")
+    return table
 
 
 @app.command()

@@ -136,3 +136,43 @@ def evaluate(
     if mase_scale is not None:
         metrics["mase"] = original.mase(np.asarray(mase_scale, dtype=np.float64))
     return metrics
+
+
+@torch.no_grad()
+def quantile_scores(model: ForecastModel, windows: Any, *, batch_size: int = 256,
+                    device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Scores of a quantile model's forecasts (``forward_quantiles``) over every window, standardized scale.
+
+    ``pinball`` (mean over every value and level) and ``crps`` (from the quantiles by
+    `scores.crps_quantiles`, i.e. scoringrules), ``below`` {level: share of targets under that
+    quantile, nominally the level}, and ``coverage`` {central level in percent: share of targets
+    inside each symmetric pair of quantiles, e.g. 0.1 and 0.9 -> 80}, plus ``windows``. Batch means are
+    weighted by their element counts, so the result equals the scores of all forecasts at once.
+    """
+    levels = tuple(float(q) for q in model.quantiles)
+    n = len(windows)
+    if n == 0:
+        raise ValueError("cannot score quantiles on a split with no windows")
+    pairs = [(lo, hi) for lo in levels for hi in levels if lo < 0.5 and abs(lo + hi - 1) < 1e-9]
+    was_training = model.training
+    model.eval()
+    pinball = crps = 0.0
+    below = np.zeros(len(levels))
+    inside = np.zeros(len(pairs))
+    count = 0
+    for start in range(0, n, batch_size):
+        idx = torch.arange(start, min(start + batch_size, n))
+        x, y = windows.batch(idx)
+        q = model.forward_quantiles(x.to(device)).double().cpu().numpy()  # (B, H, C, Q)
+        target = y.double().numpy()
+        pinball += scores.pinball_loss(target, q, levels) * target.size
+        crps += scores.crps_quantiles(target, q, levels) * target.size
+        below += (target[..., None] <= q).reshape(-1, len(levels)).sum(axis=0)
+        for k, (lo, hi) in enumerate(pairs):
+            inside[k] += scores.interval_coverage(target, q[..., levels.index(lo)], q[..., levels.index(hi)]) * target.size
+        count += target.size
+    model.train(was_training)
+    return {"pinball": pinball / count, "crps": crps / count,
+            "below": {q: float(b) / count for q, b in zip(levels, below)},
+            "coverage": {round(100 * (hi - lo)): float(c) / count for (lo, hi), c in zip(pairs, inside)},
+            "windows": n}

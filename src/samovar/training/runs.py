@@ -20,7 +20,7 @@ from ..utils import module_device, resolve_device, seed_everything
 from . import rundir as rd
 from .config import TrainConfig
 from .intervals import DEFAULT_SCORE_LEVELS, Calibration, calibrate, check_split, coverage_scores
-from .metrics import evaluate, mase_scale
+from .metrics import evaluate, mase_scale, quantile_scores
 from .modelspec import model_class, model_options
 from .quantile import QuantileForecaster
 from .recipes import Recipe, recipe_dataset_name, resolve_recipe
@@ -446,9 +446,13 @@ def interval_scores(run_dir: str | Path, *, split: str = "test", levels: Iterabl
     run, data = _run_and_data(run_dir, data_dir, device)
     if run.intervals is None:
         raise FileNotFoundError(f"{run_dir} has no {rd.INTERVALS}; compute it with `samovar calibrate {run_dir}`")
-    dev = module_device(run.model)
-    rows = coverage_scores(run.model, getattr(data, check_split(split)), run.intervals, levels,
-                           batch_size=batch_size, device=dev, scaler=data.scaler, raw_values=data.values)
+    return _interval_rows(run, data, split, levels, batch_size)
+
+
+def _interval_rows(run: LoadedRun, data: Any, split: str, levels: Iterable[int], batch_size: int) -> list[dict[str, Any]]:
+    """`coverage_scores` of the run's calibrated intervals on `split`, with where they were calibrated."""
+    rows = coverage_scores(run.model, getattr(data, check_split(split)), run.intervals, levels, batch_size=batch_size,
+                           device=module_device(run.model), scaler=data.scaler, raw_values=data.values)
     extra = {"split": split, "calibration_split": run.intervals.split, "calibration_windows": run.intervals.windows}
     return [{**row, **extra} for row in rows]
 
@@ -467,3 +471,18 @@ def _check_held_out(run: LoadedRun, run_dir: str | Path, split: str, what: str) 
 def _run_and_data(run_dir: str | Path, data_dir: str | Path | None, device: str):
     run = load_run(run_dir, device=device)
     return run, rebuild_run_data(run, data_dir)
+
+
+def probabilistic_scores(run_dir: str | Path, *, split: str = "test", levels: Iterable[int] = DEFAULT_SCORE_LEVELS,
+                         data_dir: str | Path | None = None, device: str = "auto",
+                         batch_size: int = 256) -> dict[str, Any]:
+    """The probabilistic scores a run supports on every window of `split`: ``intervals`` (the rows of
+    `interval_scores`, when the run has calibrated intervals) and ``quantiles`` (`quantile_scores`,
+    for a model trained with loss="quantile"); each None where the run has no such forecast."""
+    run, data = _run_and_data(run_dir, data_dir, device)
+    intervals = _interval_rows(run, data, split, levels, batch_size) if run.intervals is not None else None
+    quantiles = None
+    if getattr(run.model, "quantiles", None):
+        quantiles = quantile_scores(run.model, getattr(data, check_split(split)), batch_size=batch_size,
+                                    device=module_device(run.model))
+    return {"intervals": intervals, "quantiles": quantiles}
