@@ -1,7 +1,7 @@
 """Seed-to-seed spread of a baseline cell: its paper recipe trained again with other seeds.
 
     SAMOVAR_DATA_DIR=../shared/data python benchmarks/baselines_seeds.py \\
-        --model cats --setting input512 --horizon 720 --seeds 2021,2022,2023,2024
+        --model cats_xattn --setting input512 --horizon 720 --seeds 2021,2022,2023,2024
     python benchmarks/baselines_seeds.py --table-only      # rebuild the table
 
 The cells of ``benchmarks/reproduce_baselines.py`` are trained once, with seed 2021. When a cell

@@ -16,21 +16,21 @@ import torch.nn.functional as F
 
 from samovar import models
 from samovar.models._common import InstanceNorm, MultiheadAttention, num_patches, patchify
-from samovar.models.cats import QueryAdaptiveMask
+from samovar.models.cats_xattn import QueryAdaptiveMask
 from samovar.models.fits import FITS, ComplexLinear, harmonic_cutoff
 from samovar.training import TrainConfig
 from samovar.training.config import beta1
 
 from conftest import EvenSubset, naive_forecasts, require_file
 
-NAMES = ["patchtst", "itransformer", "fits", "cats", "transformer"]
+NAMES = ["patchtst", "itransformer", "fits", "cats_xattn", "transformer"]
 
 # Small versions of each model (same code paths as the paper configurations).
 SMALL = {
     "patchtst": dict(patch_len=8, stride=4, layers=2, heads=2, d_model=16, d_ff=32),
     "itransformer": dict(layers=2, heads=2, d_model=16, d_ff=32),
     "fits": dict(cut_freq=6),
-    "cats": dict(patch_len=8, stride=8, layers=2, heads=2, d_model=16, d_ff=32),
+    "cats_xattn": dict(patch_len=8, stride=8, layers=2, heads=2, d_model=16, d_ff=32),
     "transformer": dict(layers=2, heads=2, d_model=16, d_ff=32),
     "encformer": dict(layers=2, heads=2, d_model=16, mlp_ratio=2),  # its own tests: test_encformer.py
 }
@@ -138,7 +138,7 @@ def test_eval_is_deterministic_and_train_mode_is_stochastic_where_dropout_exists
             assert not torch.equal(model(x), model(x))
 
 
-@pytest.mark.parametrize("name", ["patchtst", "cats", "fits"])
+@pytest.mark.parametrize("name", ["patchtst", "cats_xattn", "fits"])
 def test_channel_independent_models_do_not_mix_channels(name):
     model = build(name).eval()
     x = torch.randn(2, 37, 3)
@@ -203,7 +203,7 @@ def test_patchify_end_padding_repeats_the_last_value():
     assert patchify(series, 4, 3, pad_end=False).shape == (1, num_patches(10, 4, 3, False), 4)
 
 
-@pytest.mark.parametrize("name,lookback", [("patchtst", 15), ("cats", 23)])
+@pytest.mark.parametrize("name,lookback", [("patchtst", 15), ("cats_xattn", 23)])
 def test_lookback_shorter_than_a_patch_is_rejected(name, lookback):
     cls = models.model_class(name)
     with pytest.raises(ValueError, match="shorter than one patch"):
@@ -218,7 +218,7 @@ def test_bad_hyperparameters_are_clear_errors():
     with pytest.raises(ValueError, match="dropout"):
         models.get("patchtst", lookback=32, horizon=4, channels=2, dropout=1.5)
     with pytest.raises(ValueError, match="d_ff must be even"):
-        models.get("cats", lookback=32, horizon=4, channels=2, d_ff=33)
+        models.get("cats_xattn", lookback=32, horizon=4, channels=2, d_ff=33)
     with pytest.raises(ValueError, match="layers"):
         models.get("transformer", lookback=32, horizon=4, channels=2, layers=0)
 
@@ -295,11 +295,11 @@ def test_fits_training_modes_and_errors():
 
 def test_cats_parameters_grow_only_by_the_horizon_queries():
     """Parameter sharing across horizons: only the learnable query patches depend on the horizon."""
-    short = models.get("cats", lookback=96, horizon=96, channels=7)
-    long = models.get("cats", lookback=96, horizon=720, channels=7)
+    short = models.get("cats_xattn", lookback=96, horizon=96, channels=7)
+    long = models.get("cats_xattn", lookback=96, horizon=720, channels=7)
     extra = 7 * (math.ceil(720 / 24) - math.ceil(96 / 24)) * 24
     assert long.num_parameters() - short.num_parameters() == extra
-    shared = models.get("cats", lookback=96, horizon=96, channels=7, query_independence=True)
+    shared = models.get("cats_xattn", lookback=96, horizon=96, channels=7, query_independence=True)
     assert short.num_parameters() - shared.num_parameters() == 6 * 4 * 24
 
 
@@ -314,16 +314,16 @@ def test_cats_query_adaptive_mask():
     assert (out == out[:1]).all()  # one draw per query position, shared by the batch
     mask.eval()
     assert torch.equal(mask(x), x)
-    assert models.get("cats", lookback=96, horizon=720, channels=1).qam_end == 0.7
+    assert models.get("cats_xattn", lookback=96, horizon=720, channels=1).qam_end == 0.7
 
 
 def test_cats_input96_recipe_builds():
-    recipe = models.model_class("cats").paper_training_config("ETTh1", 192, script="96")
+    recipe = models.model_class("cats_xattn").paper_training_config("ETTh1", 192, script="96")
     assert recipe["lookback"] == 96 and recipe["model"]["qam_end"] == 0.3
-    model = models.get("cats", lookback=96, horizon=192, channels=7, **recipe["model"])
+    model = models.get("cats_xattn", lookback=96, horizon=192, channels=7, **recipe["model"])
     assert model.num_patches == 3 and model.num_queries == 4
     with pytest.raises(ValueError, match="script must be one of"):
-        models.model_class("cats").paper_training_config("ETTh1", script="336")
+        models.model_class("cats_xattn").paper_training_config("ETTh1", script="336")
 
 
 # ----------------------------------------------------------------------------- PatchTST
@@ -359,7 +359,7 @@ def test_short_training_on_etth1_beats_seasonal_naive(name, shared_data_dir):
         "patchtst": dict(d_model=16, heads=4, d_ff=64, layers=2, dropout=0.1),
         "itransformer": dict(d_model=64, d_ff=64, heads=4),
         "fits": dict(harmonic_order=4),
-        "cats": dict(d_model=32, d_ff=64, heads=4, layers=2),
+        "cats_xattn": dict(d_model=32, d_ff=64, heads=4, layers=2),
         "transformer": dict(d_model=16, heads=2, layers=1, dropout=0.0),
     }[name]
     torch.manual_seed(0)
@@ -400,7 +400,7 @@ def test_reproduction_schedules_follow_the_reference_loop(schedule):
         base / 25, rel=1e-12)
 
 
-@pytest.mark.parametrize("name,script", [("patchtst", {}), ("cats", {"script": "512"}), ("cats", {"script": "96"})])
+@pytest.mark.parametrize("name,script", [("patchtst", {}), ("cats_xattn", {"script": "512"}), ("cats_xattn", {"script": "96"})])
 def test_recipe_keeps_what_the_authors_unstepped_one_cycle_scheduler_sets(name, script):
     """PatchTST's and CATS's exp_main.py build a torch OneCycleLR they never step (their per-epoch
     rule changes only the lr). Building it leaves Adam at lr / 25 and beta1 = 0.95 (its

@@ -19,7 +19,7 @@ CONFIGS = {
     "transformer": dict(lookback=37, layers=2, heads=3, d_model=18, d_ff=20, dropout=0.3),
     "patchtst": dict(lookback=41, patch_len=8, stride=5, layers=3, heads=2, d_model=10, d_ff=14, dropout=0.3,
                      attn_dropout=0.2, head_dropout=0.1),
-    "cats": dict(lookback=43, patch_len=7, stride=7, layers=3, heads=2, d_model=12, d_ff=16, dropout=0.3),
+    "cats_xattn": dict(lookback=43, patch_len=7, stride=7, layers=3, heads=2, d_model=12, d_ff=16, dropout=0.3),
 }
 
 
@@ -74,9 +74,9 @@ def test_cats_keys_and_values_straight_from_the_patches_equal_the_two_step_form(
     """Without embedding dropout CATS composes the patch embedding with each layer's K and V maps
     (project_kv_through); the loss and every gradient equal the two-step form's."""
     torch.manual_seed(0)
-    config = dict(CONFIGS["cats"], dropout=dropout)
+    config = dict(CONFIGS["cats_xattn"], dropout=dropout)
     lookback = config.pop("lookback")
-    model = models.get("cats", lookback=lookback, horizon=11, channels=3, **config).double()
+    model = models.get("cats_xattn", lookback=lookback, horizon=11, channels=3, **config).double()
     model.train(mode == "train")
     x = torch.randn(4, lookback, 3, dtype=torch.float64) * 3 + 1
     y = torch.randn(4, 11, 3, dtype=torch.float64)
@@ -97,7 +97,7 @@ def test_cats_keys_and_values_straight_from_the_patches_equal_the_two_step_form(
 
 def test_cats_folded_keys_in_float32_at_the_paper_configuration():
     torch.manual_seed(0)
-    model = models.get("cats", lookback=512, horizon=96, channels=7).eval()
+    model = models.get("cats_xattn", lookback=512, horizon=96, channels=7).eval()
     x = torch.randn(4, 512, 7) * 3 + 1
     with torch.no_grad():
         folded = model(x)
@@ -107,7 +107,7 @@ def test_cats_folded_keys_in_float32_at_the_paper_configuration():
 
 
 def test_cats_embedding_dropout_keeps_the_two_step_form():
-    model = models.get("cats", lookback=43, horizon=11, channels=3, patch_len=7, stride=7, layers=2, heads=2,
+    model = models.get("cats_xattn", lookback=43, horizon=11, channels=3, patch_len=7, stride=7, layers=2, heads=2,
                        d_model=12, d_ff=16, dropout=0.3)
     used = []
     model.layers[0].cross_attn.project_kv_through = lambda *a: used.append(1)

@@ -33,18 +33,18 @@ def test_spread_is_the_mean_and_the_sample_standard_deviation():
 
 def test_only_single_variant_cells_of_known_settings_are_accepted():
     seeds = load_benchmark("baselines_seeds")
-    assert seeds.cell_variant("cats", "input512") == ({"script": "512"}, {})
+    assert seeds.cell_variant("cats_xattn", "input512") == ({"script": "512"}, {})
     assert seeds.cell_variant("patchtst", "paper") == ({}, {})
     with pytest.raises(ValueError, match="searches 4 variants"):  # FITS fin searches the harmonic order
         seeds.cell_variant("fits", "fin")
     with pytest.raises(ValueError, match="no setting 'input336'"):
-        seeds.cell_variant("cats", "input336")
+        seeds.cell_variant("cats_xattn", "input336")
 
 
 def test_the_headline_script_refuses_other_seeds(capsys):
     bench = load_benchmark("reproduce_baselines")
     with pytest.raises(SystemExit):
-        bench.main(["--models", "cats", "--seed", "2022"])
+        bench.main(["--models", "cats_xattn", "--seed", "2022"])
     assert "baselines_seeds.py" in capsys.readouterr().err
 
 
@@ -53,13 +53,13 @@ def test_table_reports_every_seed_the_spread_and_the_gap_to_the_paper(tmp_path):
     results = tmp_path / "results"
     results.mkdir()
     for seed, val, mse, kept in ((2021, 1.49, 0.4565, 0.4462), (2022, 1.45, 0.4405, 0.4330), (2023, 1.47, 0.4505, 0.4401)):
-        record = {"model": "cats", "setting": "input512", "horizon": 720, "lookback": 512, "seed": seed,
+        record = {"model": "cats_xattn", "setting": "input512", "horizon": 720, "lookback": 512, "seed": seed,
                   "best_epoch": 8, "epochs_run": 10, "val_mse": val, "test": {"mse": mse, "mae": 0.46},
                   "seconds": 1800.0, "authors_loader": {"mse": kept, "mae": 0.45}}
         (results / f"cats_h720_input512_seed{seed}.json").write_text(json.dumps(record))
     text = seeds.write_table(results, tmp_path / "table.md")
     assert (tmp_path / "table.md").read_text() == text
-    assert "## cats (input512), horizon 720, lookback 512" in text
+    assert "## cats_xattn (input512), horizon 720, lookback 512" in text
     assert "| 2022 | 8/10 | 1.4500 | 0.4405 | 0.4600 | 0.4330 / 0.4500 | 30 |" in text
     mean, sd = statistics.fmean([0.4565, 0.4405, 0.4505]), statistics.stdev([0.4565, 0.4405, 0.4505])
     assert f"| {mean:.4f} ± {sd:.4f} |" in text and "mean ± sd (3 seeds)" in text
@@ -75,7 +75,7 @@ def test_seeds_of_a_cell_train_apart_and_the_headline_seed_is_copied(tmp_path, m
     require_file("ETTh1.csv.gz")
     seeds = load_benchmark("baselines_seeds")
     rb = seeds.rb
-    monkeypatch.setattr(models.model_class("cats"), "paper_training_config",
+    monkeypatch.setattr(models.model_class("cats_xattn"), "paper_training_config",
                         classmethod(lambda cls, dataset, horizon=None, script="512": json.loads(json.dumps(TINY_CATS))))
     monkeypatch.setattr(rb, "RESULTS", tmp_path / "results")
     monkeypatch.setattr(rb, "TABLE", tmp_path / "baselines.md")
@@ -83,10 +83,10 @@ def test_seeds_of_a_cell_train_apart_and_the_headline_seed_is_copied(tmp_path, m
     monkeypatch.setattr(seeds, "TABLE", tmp_path / "seeds.md")
     common = ["--data-dir", str(shared_data_dir), "--threads", "1"]
     with pytest.raises(SystemExit, match="train the headline cell"):
-        seeds.main(["--model", "cats", "--setting", "input512", "--horizon", "24", "--seeds", "2021", *common])
-    rb.main(["--models", "cats", "--settings", "input512", "--horizons", "24", "--runs-root", str(tmp_path / "runs"),
+        seeds.main(["--model", "cats_xattn", "--setting", "input512", "--horizon", "24", "--seeds", "2021", *common])
+    rb.main(["--models", "cats_xattn", "--settings", "input512", "--horizons", "24", "--runs-root", str(tmp_path / "runs"),
              *common])
-    args = ["--model", "cats", "--setting", "input512", "--horizon", "24", "--seeds", "2021,2022",
+    args = ["--model", "cats_xattn", "--setting", "input512", "--horizon", "24", "--seeds", "2021,2022",
             "--runs-root", str(tmp_path / "seed_runs"), "--headline-runs-root", str(tmp_path / "runs"), *common]
     seeds.main(args)
 

@@ -154,7 +154,7 @@ NEW_SCORES = ("test_rmse", "test_rmse_raw", "test_mape_raw", "test_smape_raw", "
 def test_version_1_database_is_migrated(tmp_path):
     _downgrade(ResultsDB(tmp_path / "r.db"), 1, ("cpu_seconds", *NEW_SCORES))
     db = ResultsDB(tmp_path / "r.db")
-    assert db.schema_version() == SCHEMA_VERSION == 3
+    assert db.schema_version() == SCHEMA_VERSION == 4
     db.claim(cell(), profile="quick", config={})
     db.finish(cell(), "done", cpu_seconds=1.5, test_mase=0.9)
     assert db.get(cell())["cpu_seconds"] == 1.5 and db.get(cell())["test_mase"] == 0.9
@@ -166,7 +166,7 @@ def test_version_2_database_gains_the_score_columns_and_keeps_its_rows(tmp_path)
     db.finish(cell(), "done", test_mse=0.5, cpu_seconds=2.0)
     _downgrade(db, 2, NEW_SCORES)
     db = ResultsDB(tmp_path / "r.db")
-    assert db.schema_version() == 3
+    assert db.schema_version() == 4
     old = db.get(cell())
     assert old["test_mse"] == 0.5 and old["cpu_seconds"] == 2.0 and all(old[c] is None for c in NEW_SCORES)
     db.claim(cell(seed=2), profile="quick", config={})
@@ -174,3 +174,16 @@ def test_version_2_database_gains_the_score_columns_and_keeps_its_rows(tmp_path)
     new = db.get(cell(seed=2))
     assert (new["test_mse"], new["test_rmse"], new["test_smape_raw"], new["test_mase"]) == (0.4, 0.2, 0.3, 1.1)
     assert new["test_wape_raw"] is None  # a score the metrics do not hold stays NULL
+
+
+def test_version_3_rows_of_the_old_name_cats_become_cats_xattn(tmp_path):
+    """"cats" was only ever Kim et al.'s cross-attention CATS: its rows are that model's, renamed once on opening."""
+    db = ResultsDB(tmp_path / "r.db")
+    for model in ("cats", "dlinear"):
+        db.claim(cell(model=model), profile="quick", config={})
+        db.finish(cell(model=model), "done", test_mse=0.5)
+    _downgrade(db, 3, ())
+    db = ResultsDB(tmp_path / "r.db")
+    assert db.schema_version() == 4
+    assert sorted(r["model"] for r in db.rows()) == ["cats_xattn", "dlinear"]
+    assert db.get(cell(model="cats_xattn"))["test_mse"] == 0.5 and db.get(cell(model="cats")) is None

@@ -39,7 +39,7 @@ def all_pairs() -> list[tuple[str, str]]:
     encoder-only Transformer) on each of its datasets."""
     pairs = seed_pairs()
     datasets = sorted({dataset for _, dataset in pairs})
-    return pairs + [(model, dataset) for model in ("cats", "transformer") for dataset in datasets]
+    return pairs + [(model, dataset) for model in ("cats_xattn", "transformer") for dataset in datasets]
 
 
 def test_every_seed_table_pair_has_a_recipe_or_a_stated_reason():
@@ -69,7 +69,7 @@ def test_the_cats_of_the_reference_table_is_lu_et_al_s_cats():
     rec, why = paper_recipe_or_reason("cats_ats", "ETTh1", 96)
     assert rec is not None and not why and "baseline.sh" in rec.label
     assert rec.model_kwargs["random_drop_training"] and rec.train["seed"] == 2024
-    assert models.model_class("cats_ats") is not models.model_class("cats")
+    assert models.model_class("cats_ats") is not models.model_class("cats_xattn")
 
 
 @pytest.mark.parametrize("horizon", [96, 720])
@@ -77,7 +77,7 @@ def test_recipe_model_options_build_a_valid_model(horizon):
     torch.manual_seed(0)
     channels = 3
     cases = [(model, dataset, {}) for model, dataset in all_pairs()]
-    cases += [("cats", dataset, {"script": script}) for dataset in ("ETTh1", "ECL", "Traffic")
+    cases += [("cats_xattn", dataset, {"script": script}) for dataset in ("ETTh1", "ECL", "Traffic")
               for script in ("96", "2880") if (dataset, script) != ("ETTh1", "2880")]
     cases += [("fits", "ETTh1", {"script": "fin"})]
     for model, dataset, options in cases:
@@ -130,10 +130,10 @@ def test_per_dataset_and_per_horizon_settings():
     assert weather.model_kwargs["individual"] and weather.model_kwargs["base_period"] == 144
     assert weather.model_kwargs["harmonic_order"] == 8 and any("train_mode 2" in n for n in weather.notes)
     # CATS (Kim et al.): scripts per input length; the 2880 one exists for ECL and Traffic only
-    traffic = resolve_recipe("cats", "Traffic", 720, "paper", {"script": "2880"})
+    traffic = resolve_recipe("cats_xattn", "Traffic", 720, "paper", {"script": "2880"})
     assert traffic.lookback == 2880 and traffic.train["batch_size"] == 8 and traffic.model_kwargs["query_independence"]
     with pytest.raises(ValueError, match="script must be one of"):
-        resolve_recipe("cats", "ETTh2", 96, "paper", {"script": "2880"})
+        resolve_recipe("cats_xattn", "ETTh2", 96, "paper", {"script": "2880"})
 
 
 def test_the_paper_lookback_is_the_recipes_for_the_dataset(monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def test_recipe_options_choose_the_authors_script():
     assert (fin.train["batch_size"], fin.train["patience"], fin.lookback) == (256, 3, 720)
     assert (best.train["batch_size"], best.train["patience"], best.lookback) == (128, 20, 360)
     assert fin.to_dict()["options"] == {"script": "fin"} and "options" not in best.to_dict()
-    assert resolve_recipe("cats", "ETTh1", 96, "paper", {"script": "96"}).train["batch_size"] == 256
+    assert resolve_recipe("cats_xattn", "ETTh1", 96, "paper", {"script": "96"}).train["batch_size"] == 256
     with pytest.raises(ValueError, match="no option"):
         resolve_recipe("itransformer", "ETTh1", 96, "paper", {"script": "fin"})
     with pytest.raises(ValueError, match="script must be one of"):  # not a silent fall-back to ltsf
@@ -139,7 +140,8 @@ def test_committed_results_still_render(tmp_path, monkeypatch):
     text = bench.write_table(bench.MODELS, bench.HORIZONS)
     for path in bench.RESULTS.glob("*.json"):  # every committed cell has its row
         record = json.loads(path.read_text())
-        setting = path.stem.split("_")[2]  # <model>_h<H>_<setting>[_<variant>] (old files lack the field)
+        # <model>_h<H>_<setting>[_<variant>] (old files lack the field); model names may hold "_" (cats_xattn)
+        setting = re.fullmatch(r"[a-z0-9_]+?_h\d+_([a-z0-9]+)(_.*)?", path.stem).group(1)
         label = record["model"] if setting == "paper" else f"{record['model']} ({setting})"
         assert f"| {label} | {record['horizon']} |" in text, path.name
 
@@ -147,8 +149,8 @@ def test_committed_results_still_render(tmp_path, monkeypatch):
 def test_paper_numbers_are_looked_up_per_setting_where_a_paper_gives_several():
     script = load_benchmark("reproduce_baselines")
     # CATS reports ETTh1 separately for input 96 (Table 11) and input 512 (Table 14)
-    assert script.paper_numbers("cats", "input96", 720) == (0.474, 0.461)
-    assert script.paper_numbers("cats", "input512", 720) == (0.435, 0.446)
+    assert script.paper_numbers("cats_xattn", "input96", 720) == (0.474, 0.461)
+    assert script.paper_numbers("cats_xattn", "input512", 720) == (0.435, 0.446)
     # one-setting models: the same numbers whatever the label
     assert script.paper_numbers("itransformer", "paper", 96) == (0.386, 0.405)
     assert script.paper_numbers("fits", "fin", 720) == (0.427, None)

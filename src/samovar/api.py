@@ -34,6 +34,7 @@ import torch
 from .training import TrainConfig
 from .training import rundir as rd
 from .training.intervals import check_levels
+from .training.modelspec import model_class
 from .training.quantile import quantile_name
 from .training.recipes import RECIPES, Recipe
 from .training.runs import LoadedRun, fill_seasonal_period, fit_run, load_run, recipe_training, resolve_lookback
@@ -67,6 +68,7 @@ class Forecaster:
                              "(model hyper-parameters go in model_kwargs={...})")
         if recipe not in RECIPES:
             raise ValueError(f"recipe {recipe!r}: choose one of {', '.join(RECIPES)}")
+        model_class(model)  # an unknown or retired name (e.g. the ambiguous "cats") fails here, with its message
         self.model_name = model
         self.horizon = horizon
         self.lookback = resolve_lookback(model, lookback, horizon)

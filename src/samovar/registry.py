@@ -19,9 +19,11 @@ class UnknownNameError(KeyError):
 class Registry(Generic[T]):
     """Classes registered by name (lower case); `package` is imported lazily on first lookup."""
 
-    def __init__(self, kind: str, package: str) -> None:
+    def __init__(self, kind: str, package: str, retired: dict[str, str] | None = None) -> None:
         self.kind = kind
         self.package = package
+        # names no class may take (e.g. an ambiguous old name) -> the message a lookup gives instead
+        self.retired = {k.lower(): v for k, v in (retired or {}).items()}
         self._classes: dict[str, T] = {}
         self._loaded = False
 
@@ -30,6 +32,8 @@ class Registry(Generic[T]):
 
         def deco(cls: T) -> T:
             key = name.lower()
+            if key in self.retired:
+                raise ValueError(f"{self.kind} name {key!r} is retired: {self.retired[key]}")
             if key in self._classes and self._classes[key] is not cls:
                 raise ValueError(f"{self.kind} name {key!r} is already registered by {self._classes[key].__name__}")
             cls.name = key
@@ -55,6 +59,8 @@ class Registry(Generic[T]):
     def cls(self, name: str) -> T:
         self._load_all()
         key = name.lower()
+        if key in self.retired:
+            raise UnknownNameError(self.retired[key])
         if key not in self._classes:
             raise UnknownNameError(f"unknown {self.kind} {name!r}; available: {', '.join(sorted(self._classes))}")
         return self._classes[key]

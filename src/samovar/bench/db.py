@@ -41,7 +41,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-SCHEMA_VERSION = 3  # 2: runs.cpu_seconds; 3: runs.test_<score> for every point score
+SCHEMA_VERSION = 4  # 2: runs.cpu_seconds; 3: runs.test_<score> for every point score; 4: model names renamed
+
+# Model names renamed in version 4, old -> new (`samovar.models.STORED_NAMES`): "cats" was only ever
+# Kim et al.'s cross-attention CATS, now "cats_xattn" ("cats" is refused on command lines as ambiguous).
+_RENAMED_MODELS = {4: {"cats": "cats_xattn"}}
 STATUSES = ("running", "done", "failed", "na")
 RUN_KEY = ("model", "dataset", "horizon", "lookback", "seed", "code_version", "config_hash")
 TASK_KEY = ("task", "dataset", "model", "mixer", "metric", "budget", "seed", "code_version", "config_hash")
@@ -245,6 +249,11 @@ class ResultsDB:
                 for column in columns:
                     if version < added_in and column not in have:
                         con.execute(f"ALTER TABLE runs ADD COLUMN {column} REAL")
+            for renamed_in, names in _RENAMED_MODELS.items():
+                if version < renamed_in:
+                    for old, new in names.items():
+                        for table in ("runs", "tune_trials"):
+                            con.execute(f"UPDATE {table} SET model = ? WHERE model = ?", (new, old))
             con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     def schema_version(self) -> int:

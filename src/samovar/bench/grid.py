@@ -233,6 +233,9 @@ def plan(
     for name, val in (("max-epochs", max_epochs), ("max-steps", max_steps_per_epoch)):
         if val is not None and (int(val) != val or val < 1):
             raise ValueError(f"--{name} must be a positive integer, got {val!r}")
+    retired = [registry.RETIRED[m.lower()] for m in models if m.lower() in registry.RETIRED]
+    if retired:
+        raise ValueError("; ".join(dict.fromkeys(retired)))
     unknown = [m for m in models if m.lower() not in registry.available()]
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; registered: {', '.join(registry.available())}")

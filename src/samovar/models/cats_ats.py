@@ -3,7 +3,7 @@ Forecasting by Constructing Auxiliary Time Series as Exogenous Variables"; code 
 as the SAMoVAR authors run it for their comparison table (``models/CATS.py`` and ``baseline.sh``
 of LJC-FVNR/Structural-Aligned-Mixture-of-VAR), written from scratch to compute the same function.
 
-Not Kim et al.'s cross-attention CATS (NeurIPS 2024, registered as ``cats``): that one is a
+Not Kim et al.'s cross-attention CATS (NeurIPS 2024, registered as ``cats_xattn``): that one is a
 patch Transformer whose learnable queries cross-attend to the lookback. This one builds extra
 "auxiliary time series" (ATS) from the window, forecasts every series (original and auxiliary)
 with one shared per-series predictor, and maps the auxiliary forecasts back onto the original
@@ -145,7 +145,7 @@ def random_channel_drop(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor,
 
 @register("cats_ats")
 class CATSATS(ForecastModel):
-    """Lu et al.'s CATS (auxiliary time series + shared MLP predictor); x: (B, L, C) -> (B, H, C)."""
+    """Lu et al.'s CATS (ICML 2024, the SAMoVAR paper's table): auxiliary time series + shared MLP predictor; x: (B, L, C) -> (B, H, C)."""
 
     def __init__(
         self,

@@ -14,6 +14,8 @@ def model_class(name: str) -> type[ForecastModel]:
     try:
         return models.model_class(name)
     except KeyError:
+        if name.lower() in models.RETIRED:
+            raise ValueError(models.RETIRED[name.lower()]) from None
         raise ValueError(f"unknown model {name!r}; available: {', '.join(models.available())}") from None
 
 

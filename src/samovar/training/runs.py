@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -326,6 +327,10 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any]:
         for section, key in RUN_CONFIG_ENTRIES:
             if not isinstance(cfg.get(section), dict) or key not in cfg[section]:
                 raise ValueError(f"no entry {section}.{key}")
+    name, note = models.stored_model_name(str(cfg["model"]["name"]))
+    if note is not None:  # a run written before a rename: its weights are the renamed model's (models.STORED_NAMES)
+        warnings.warn(f"{run_dir}: {note}", stacklevel=2)
+        cfg["model"] = cfg["model"] | {"name": name, "renamed_from": cfg["model"]["name"]}
     return cfg
 
 

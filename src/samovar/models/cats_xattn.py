@@ -1,5 +1,10 @@
-"""CATS (Kim, Park, Lee and Kim, NeurIPS 2024, "Are Self-Attentions Effective for Time Series
-Forecasting?", Cross-Attention-only Time Series transformer; code dongbeank/CATS).
+"""CATS of Kim, Park, Lee and Kim (NeurIPS 2024, "Are Self-Attentions Effective for Time Series
+Forecasting?", Cross-Attention-only Time Series transformer; code dongbeank/CATS), registered as
+``cats_xattn`` (cross-attention).
+
+Not Lu et al.'s auxiliary-time-series CATS (ICML 2024, the SAMoVAR paper's table; registered as
+``cats_ats``). Neither is registered under the bare name ``cats``, which is ambiguous (see
+``samovar.models.RETIRED``).
 
 No self-attention: the forecast is produced by learnable, horizon-dependent queries that
 cross-attend to the patched lookback.
@@ -104,9 +109,9 @@ class CrossDecoderLayer(nn.Module):
         return queries, scores
 
 
-@register("cats")
+@register("cats_xattn")
 class CATS(ForecastModel):
-    """Cross-attention-only Transformer with horizon queries; x: (B, lookback, C) -> (B, horizon, C)."""
+    """Kim et al.'s CATS (NeurIPS 2024): cross-attention-only Transformer with horizon queries; x: (B, L, C) -> (B, H, C)."""
 
     def __init__(
         self,
