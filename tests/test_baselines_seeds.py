@@ -56,7 +56,7 @@ def test_table_reports_every_seed_the_spread_and_the_gap_to_the_paper(tmp_path):
         record = {"model": "cats_xattn", "setting": "input512", "horizon": 720, "lookback": 512, "seed": seed,
                   "best_epoch": 8, "epochs_run": 10, "val_mse": val, "test": {"mse": mse, "mae": 0.46},
                   "seconds": 1800.0, "authors_loader": {"mse": kept, "mae": 0.45}}
-        (results / f"cats_h720_input512_seed{seed}.json").write_text(json.dumps(record))
+        (results / f"cats_xattn_h720_input512_seed{seed}.json").write_text(json.dumps(record))
     text = seeds.write_table(results, tmp_path / "table.md")
     assert (tmp_path / "table.md").read_text() == text
     assert "## cats_xattn (input512), horizon 720, lookback 512" in text
@@ -90,13 +90,13 @@ def test_seeds_of_a_cell_train_apart_and_the_headline_seed_is_copied(tmp_path, m
             "--runs-root", str(tmp_path / "seed_runs"), "--headline-runs-root", str(tmp_path / "runs"), *common]
     seeds.main(args)
 
-    headline = json.loads((tmp_path / "results" / "cats_h24_input512.json").read_text())
-    first = json.loads((tmp_path / "seed_results" / "cats_h24_input512_seed2021.json").read_text())
-    second = json.loads((tmp_path / "seed_results" / "cats_h24_input512_seed2022.json").read_text())
+    headline = json.loads((tmp_path / "results" / "cats_xattn_h24_input512.json").read_text())
+    first = json.loads((tmp_path / "seed_results" / "cats_xattn_h24_input512_seed2021.json").read_text())
+    second = json.loads((tmp_path / "seed_results" / "cats_xattn_h24_input512_seed2022.json").read_text())
     assert {k: v for k, v in first.items() if k not in ("copied_from", "authors_loader")} == headline
     assert second["seed"] == 2022 and second["train_config"]["seed"] == 2022
     # a run directory outside the repository is recorded by its name alone (records hold no machine paths)
-    assert second["run_dir"] == "cats_h24_input512"
+    assert second["run_dir"] == "cats_xattn_h24_input512"
     assert second["recipe"] == first["recipe"] == TINY_CATS and second["test"]["mse"] != first["test"]["mse"]
 
     n = len(prepare_data("ETTh1", lookback=96, horizon=24, data_dir=str(shared_data_dir)).test)
@@ -107,6 +107,6 @@ def test_seeds_of_a_cell_train_apart_and_the_headline_seed_is_copied(tmp_path, m
     table = (tmp_path / "seeds.md").read_text()
     assert "mean ± sd (2 seeds)" in table and f"| 2022 | {second['best_epoch']}/2 |" in table
 
-    before = (tmp_path / "seed_results" / "cats_h24_input512_seed2022.json").read_text()
+    before = (tmp_path / "seed_results" / "cats_xattn_h24_input512_seed2022.json").read_text()
     seeds.main(args)
-    assert (tmp_path / "seed_results" / "cats_h24_input512_seed2022.json").read_text() == before
+    assert (tmp_path / "seed_results" / "cats_xattn_h24_input512_seed2022.json").read_text() == before
