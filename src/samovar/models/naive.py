@@ -12,6 +12,8 @@ data's frequency when trained through ``fit_run`` / ``samovar train`` (and recor
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import torch
 
 from . import register
@@ -34,9 +36,9 @@ class NaiveForecast(ForecastModel):
         check_input(self, x)
         return self.forecast(x)
 
+    @abstractmethod
     def forecast(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, lookback, C) -> (B, horizon, C)."""
-        raise NotImplementedError
+        """x: (B, lookback, C) -> (B, horizon, C): each subclass's rule."""
 
 
 @register("naive")
