@@ -125,9 +125,6 @@ def score_cell(model: str, dataset: str, horizon: int, extra: tuple[str, ...], r
         "lookback": config["data"]["lookback"],
         "command": shlex.join(train_command(model, dataset, horizon, extra, Path("RUNS") / cell_name(model, dataset, horizon))),
         "recipe": recipe.get("label"),
-        "recipe_short": "none (no parameters)" if not epochs else (
-            "paper" if recipe.get("name") == "paper" else "LTSF default") + (
-            f", {config['train']['epochs']} epochs" if "--epochs" in extra else ""),
         "seed": config["train"].get("seed"),
         "epochs_run": len(epochs), "best_epoch": best["epoch"] if best else None,
         "val_mse": best["val_mse"] if best else None,
@@ -177,6 +174,17 @@ def _pct(value: Any) -> str:
     return "–" if value is None else f"{100 * value:.1f}"
 
 
+def recipe_label(record: dict[str, Any]) -> str:
+    """The recipe a cell trained with, as its command gave it: the base recipe and every option over it."""
+    if not record["epochs_run"]:
+        return "none (no parameters)"
+    base = "paper" if (record.get("recipe") or "").startswith("paper") else "LTSF default"
+    words = shlex.split(record["command"])
+    shown = {"--lr": "lr", "--batch-size": "batch", "--epochs": "epochs"}
+    options = [f"{shown[w]} {words[i + 1]}" for i, w in enumerate(words[:-1]) if w in shown]
+    return ", ".join([base, *options])
+
+
 def summary(records: list[dict[str, Any]]) -> list[str]:
     """Plain-words findings computed from the records: coverage against nominal, and the val/test shift."""
     if not records:
@@ -196,7 +204,7 @@ def summary(records: list[dict[str, Any]]) -> list[str]:
                  "periods breaks that, in either direction.")
     under = [r for r in records if r["intervals"]["80"]["coverage"] < 0.77]
     if under:
-        lines.append(f"- Under-coverage at 80 % (more than 3 points below): "
+        lines.append("- Under-coverage at 80 % (more than 3 points below): "
                      + ", ".join(f"{r['cell']} ({100 * r['intervals']['80']['coverage']:.1f} %)" for r in under) + ".")
     return lines + [""]
 
@@ -233,7 +241,7 @@ def write_table(results: Path = RESULTS, out: Path = TABLE) -> str:
             for r in rows:
                 iv, t = r["intervals"], r["test"]
                 lines.append(
-                    f"| {r['model']} | {r['lookback']} | {r['recipe_short']} | {_fmt(t['mse'])} | {_fmt(t['mae'])} | "
+                    f"| {r['model']} | {r['lookback']} | {recipe_label(r)} | {_fmt(t['mse'])} | {_fmt(t['mae'])} | "
                     f"{_fmt(t.get('mase'))} | {_fmt(r['val']['mse'])} | {_pct(iv['80']['coverage'])} | {_fmt(iv['80']['width'])} | "
                     f"{_pct(iv['95']['coverage'])} | {_fmt(iv['95']['width'])} |")
             lines.append("")
