@@ -105,18 +105,13 @@ def naive_cells() -> list[tuple[str, str, int, tuple[str, ...]]]:
 def score_cell(model: str, dataset: str, horizon: int, extra: tuple[str, ...], run: Path) -> dict[str, Any]:
     """Calibrate a finished run on validation, score intervals and points on every test window."""
     from samovar.training import rundir as rd
-    from samovar.training.metrics import evaluate
-    from samovar.training.runs import calibrate_run, evaluate_run, interval_scores, load_run, rebuild_run_data
-    from samovar.utils import module_device
+    from samovar.training.runs import calibrate_run, evaluate_run, read_run_config, score_run
 
-    calibration = calibrate_run(run, split="val", device="cpu")
-    intervals = interval_scores(run, split="test", levels=LEVELS, device="cpu")
-    test = evaluate_run(run, device="cpu")
-    loaded = load_run(run, device="cpu")
-    val = evaluate(loaded.model, rebuild_run_data(loaded).val, device=module_device(loaded.model))
-    config = rd.read_json(run / "config.json")
-    epochs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()] \
-        if (run / "metrics.jsonl").exists() else []
+    calibration = calibrate_run(run, split="val", device="cpu")  # runs trained before intervals existed have none
+    scores = score_run(run, split="test", levels=LEVELS, device="cpu")
+    val = evaluate_run(run, split="val", device="cpu")
+    config = read_run_config(run)
+    epochs = rd.read_jsonl(run / rd.METRICS) if (run / rd.METRICS).exists() else []
     best = min(epochs, key=lambda e: e["val_mse"]) if epochs else None
     recipe = config.get("recipe") or {}
     return {
@@ -129,9 +124,9 @@ def score_cell(model: str, dataset: str, horizon: int, extra: tuple[str, ...], r
         "epochs_run": len(epochs), "best_epoch": best["epoch"] if best else None,
         "val_mse": best["val_mse"] if best else None,
         "val": val,  # the calibration windows: their errors set the radii
-        "test": test,
+        "test": scores["point"],
         "calibration": {"split": calibration.split, "windows": calibration.windows},
-        "intervals": {str(row["level"]): row for row in intervals},
+        "intervals": {str(row["level"]): row for row in scores["intervals"]},
         "code_version": git_commit(),
     }
 

@@ -171,6 +171,12 @@ def test_quantile_scores_stream_to_the_library_values_and_evaluate_shows_them(no
     assert streamed["pinball"] == pytest.approx(scores.pinball_loss(target, q, levels), rel=1e-12)
     assert streamed["below"][0.9] == pytest.approx(float(np.mean(target <= q[..., 2])), abs=1e-12)
     assert streamed["coverage"][80] == pytest.approx(scores.interval_coverage(target, q[..., 0], q[..., 2]), abs=1e-12)
+    from samovar.training.runs import evaluate_run, score_run
+
+    both = score_run(run_dir)  # one load of the run and its data for every score
+    assert both["point"] == evaluate_run(run_dir)
+    assert both["quantiles"]["crps"] == pytest.approx(streamed["crps"], rel=1e-12)  # other batches: same sums
+    assert evaluate_run(run_dir, split="val")["windows"] == len(data.val)
     result = CliRunner().invoke(app, ["evaluate", str(run_dir)], env={"COLUMNS": "200"})
     out = " ".join(result.output.split())
     assert result.exit_code == 0, result.output

@@ -219,19 +219,18 @@ def evaluate(
 ) -> None:
     """Recompute the test scores of a run's best weights on every test window: every point score, and
     the coverage and width of its prediction intervals (and CRPS / pinball of a quantile model)."""
-    from .training.runs import evaluate_run, probabilistic_scores
+    from .training.runs import score_run
 
     try:
-        metrics = evaluate_run(run_dir, data_dir=data_dir, device=device)
-        probabilistic = probabilistic_scores(run_dir, data_dir=data_dir, device=device)
+        scores = score_run(run_dir, data_dir=data_dir, device=device)
     except (ValueError, FileNotFoundError, KeyError) as exc:
         fail(str(exc))
         return
-    console.print(_metrics_table(f"test ({metrics['windows']} windows) of {run_dir}", metrics))
-    if probabilistic["intervals"]:
-        console.print(_intervals_table(probabilistic["intervals"]))
-    if probabilistic["quantiles"]:
-        console.print(_quantiles_table(probabilistic["quantiles"]))
+    console.print(_metrics_table(f"test ({scores['point']['windows']} windows) of {run_dir}", scores["point"]))
+    if scores["intervals"]:
+        console.print(_intervals_table(scores["intervals"]))
+    if scores["quantiles"]:
+        console.print(_quantiles_table(scores["quantiles"]))
 
 
 def _intervals_table(rows: list[dict[str, Any]]) -> Table:

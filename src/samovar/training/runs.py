@@ -419,14 +419,17 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
     return LoadedRun(model=net, scaler=scaler, config=cfg, intervals=intervals)
 
 
-def evaluate_run(run_dir: str | Path, *, data_dir: str | Path | None = None, device: str = "auto",
+def evaluate_run(run_dir: str | Path, *, split: str = "test", data_dir: str | Path | None = None, device: str = "auto",
                  batch_size: int = 256) -> dict[str, float]:
-    """Recompute the test metrics of a run's best weights on its recorded data."""
-    run = load_run(run_dir, device=device)
-    _check_held_out(run, run_dir, "test", "evaluate")
-    data = rebuild_run_data(run, data_dir)
-    return evaluate(run.model, data.test, batch_size=batch_size, device=module_device(run.model), scaler=data.scaler,
-                    raw_values=data.values, mase_scale=mase_scale(data))
+    """Recompute every point score of a run's best weights on every window of `split` (default: test)."""
+    run, data = _run_and_data(run_dir, data_dir, device)
+    _check_held_out(run, run_dir, check_split(split), "evaluate")
+    return _point_scores(run, data, split, batch_size)
+
+
+def _point_scores(run: LoadedRun, data: Any, split: str, batch_size: int) -> dict[str, float]:
+    return evaluate(run.model, getattr(data, check_split(split)), batch_size=batch_size, device=module_device(run.model),
+                    scaler=data.scaler, raw_values=data.values, mase_scale=mase_scale(data))
 
 
 def calibrate_run(run_dir: str | Path, *, split: str = "val", data_dir: str | Path | None = None,
@@ -485,9 +488,24 @@ def probabilistic_scores(run_dir: str | Path, *, split: str = "test", levels: It
     `interval_scores`, when the run has calibrated intervals) and ``quantiles`` (`quantile_scores`,
     for a model trained with loss="quantile"); each None where the run has no such forecast."""
     run, data = _run_and_data(run_dir, data_dir, device)
+    return _probabilistic_scores(run, data, split, levels, batch_size)
+
+
+def _probabilistic_scores(run: LoadedRun, data: Any, split: str, levels: Iterable[int],
+                          batch_size: int) -> dict[str, Any]:
     intervals = _interval_rows(run, data, split, levels, batch_size) if run.intervals is not None else None
     quantiles = None
     if getattr(run.model, "quantiles", None):
         quantiles = quantile_scores(run.model, getattr(data, check_split(split)), batch_size=batch_size,
                                     device=module_device(run.model))
     return {"intervals": intervals, "quantiles": quantiles}
+
+
+def score_run(run_dir: str | Path, *, split: str = "test", levels: Iterable[int] = DEFAULT_SCORE_LEVELS,
+              data_dir: str | Path | None = None, device: str = "auto", batch_size: int = 256) -> dict[str, Any]:
+    """Every score of a run on `split` from one load of the run and its data: ``point`` (`evaluate_run`),
+    ``intervals`` and ``quantiles`` (`probabilistic_scores`)."""
+    run, data = _run_and_data(run_dir, data_dir, device)
+    _check_held_out(run, run_dir, check_split(split), "evaluate")
+    return {"point": _point_scores(run, data, split, batch_size),
+            **_probabilistic_scores(run, data, split, levels, batch_size)}
