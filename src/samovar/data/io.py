@@ -32,6 +32,7 @@ from samovar.data.registry import DatasetSpec
 DATA_DIR_ENV = "SAMOVAR_DATA_DIR"
 CACHE_DIR_ENV = "SAMOVAR_CACHE_DIR"
 DATE_COLUMN_NAMES = ("date", "datetime", "timestamp", "time", "ds")
+ID_COLUMN_NAMES = ("unique_id", "id", "series", "series_id", "item", "item_id", "store", "sku", "product", "key")
 FILL_MODES = ("error", "interpolate")
 _HOW_TO_SUPPLY = (
     "pass data_dir= (command line: --data-dir DIR), or set the environment variable "
@@ -370,15 +371,38 @@ def _check_day_month(raw: pd.Series, origin: Origin) -> None:
                         f"pass {_date_options(str(raw.iloc[i]))}.")
 
 
-def _check_date_order(dates: pd.DatetimeIndex, origin: Origin) -> None:
-    """Strict checks for user data: no duplicate dates, increasing order."""
+def id_like_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns that look like a series id: named like one (ID_COLUMN_NAMES) or holding text."""
+    out = []
+    for name in frame.columns:
+        lowered = str(name).strip().lower()
+        if lowered in ID_COLUMN_NAMES or lowered.endswith("_id") or not (
+                pd.api.types.is_numeric_dtype(frame[name]) or pd.api.types.is_bool_dtype(frame[name])):
+            out.append(str(name))
+    return out
+
+
+def _check_date_order(dates: pd.DatetimeIndex, origin: Origin, id_like: list[str] | None = None,
+                      date_name: str = "date") -> None:
+    """Strict checks for user data: no duplicate dates, increasing order. id_like: columns that look like
+    a series id; with one, repeated dates are explained as a long-format file and the long-format options named."""
     duplicated = dates.duplicated(keep=False)
     if duplicated.any():
         rows = np.flatnonzero(duplicated)
+        shown = _show_rows(rows, [str(d) for d in dates[rows]], origin)
+        if id_like:
+            raise DataError(
+                f"{origin}: {len(rows)} rows share a date with another row: {shown}. Column {id_like[0]!r} looks like a "
+                "series id: this reads as several series in long format (one row per series and date). To fix: read it "
+                f"as a panel, naming its columns: id_col={id_like[0]!r}, time_col={date_name!r}, target_col=<value "
+                f"column> (command line: --id-col {id_like[0]} --time-col {date_name} --target-col <value column>); "
+                "see docs/panels.md."
+            )
         raise DataError(
-            f"{origin}: {len(rows)} rows share a date with another row: {_show_rows(rows, [str(d) for d in dates[rows]], origin)}. "
+            f"{origin}: {len(rows)} rows share a date with another row: {shown}. "
             "Repeated dates usually mean several series in long format (id, date, value) or an error in the data. "
-            "To fix: if the file holds several series, pass one series per file or pivot it to one column per series "
+            "To fix: if the file holds several series, read it as a panel with id_col=, time_col=, target_col= "
+            "(command line: --id-col, --time-col, --target-col; docs/panels.md), or pivot it to one column per series "
             "(df.pivot(index='date', columns='id', values='value')); otherwise find out why those rows repeat and "
             "correct the data at its source."
         )
@@ -504,7 +528,7 @@ def frame_to_table(frame: pd.DataFrame, *, origin: str | Origin, fill: str = "er
     if raw_dates is not None:
         dates = _parse_dates(raw_dates.reset_index(drop=True), origin, date_format, dayfirst)
         if strict_dates:
-            _check_date_order(dates, origin)
+            _check_date_order(dates, origin, id_like_columns(frame), str(raw_dates.name))
         if freq is None:
             freq, note = infer_freq(dates)
             if note:

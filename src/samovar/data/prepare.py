@@ -12,6 +12,7 @@ import torch
 
 from samovar.data.errors import DataError
 from samovar.data.io import Table, find_local, frame_to_table, locate, read_registered, read_table, search_locations
+from samovar.data.panel import PanelData, long_format_of, prepare_panel
 from samovar.data.registry import DATASETS, SplitProtocol, find_spec, get_spec
 from samovar.data.splits import SPLITS, Scaler, WindowSet, check_split_sizes, own_rows, split_rows
 from samovar.data.synthetic import DEFAULT_CHANNELS, DEFAULT_LENGTH, SYNTHETIC_NAME, make_synthetic, parse_synthetic_source
@@ -123,7 +124,8 @@ def load_table(source, *, data_dir=None, fill: str = "error", date_format: str |
 
 
 def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error",
-                 date_format: str | None = None, dayfirst: bool = False) -> ForecastData:
+                 date_format: str | None = None, dayfirst: bool = False,
+                 long_format=None) -> ForecastData | PanelData:
     """Load `source`, split it, fit the scaler on the train rows, and build the three window sets.
 
     source: a registered name (case-insensitive; see DATASETS), "synthetic" (optionally
@@ -133,10 +135,20 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
     validation windows, e.g. ALL_ROWS); registered datasets always use their published protocol.
     fill: "error" (NaN/inf raise DataError) or "interpolate". date_format (e.g. "%d/%m/%Y"),
     dayfirst: how the text dates of a file or DataFrame are read (``samovar.data.io.frame_to_table``).
+    long_format: a `samovar.data.panel.LongFormat` (or its dict) to read `source` as many series in
+    long format; without it a file or DataFrame with a ``unique_id`` column is read so. A long source
+    gives a `PanelData` (each series split within itself, one scaler per series; docs/panels.md).
     """
     lookback = _check_positive_int("lookback", lookback)
     horizon = _check_positive_int("horizon", horizon)
     spec = find_spec(source) if isinstance(source, str) else None
+    fmt = None if spec is not None or (isinstance(source, str) and parse_synthetic_source(source) is not None) \
+        else long_format_of(source, long_format)
+    if spec is not None and long_format is not None:
+        raise DataError(f"{spec.name} is a registered benchmark in wide format; long_format= (--id-col ...) is for "
+                        "your own long-format files")
+    if fmt is not None:
+        return _prepare_long(source, fmt, lookback, horizon, split, fill, date_format, dayfirst)
     if spec is not None and split is not None:
         raise DataError(f"{spec.name} is a registered benchmark and is always split by its published protocol "
                         f"({spec.protocol.describe()}); split= is for your own data. To split it differently, pass "
@@ -162,6 +174,20 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
         train=windows["train"], val=windows["val"], test=windows["test"], synthetic=synthetic,
         split_rows=borders, protocol=protocol.describe(), source=origin, filled=table.filled, notes=notes,
     )
+
+
+def _prepare_long(source, fmt, lookback: int, horizon: int, split, fill: str, date_format, dayfirst) -> PanelData:
+    if not isinstance(source, (pd.DataFrame, str, os.PathLike)):
+        raise DataError(f"source must be a file path or a pandas DataFrame, got {type(source).__name__}")
+    if isinstance(source, pd.DataFrame):
+        name, origin = str(source.attrs.get("samovar_name", "dataframe")), "DataFrame"
+    else:
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise DataError(f"file {path} does not exist; check the path (relative paths start at {Path.cwd()}).")
+        name, origin = path.name.split(".")[0], str(path)
+    return prepare_panel(source, fmt, lookback=lookback, horizon=horizon, protocol=_ratio_protocol(split), fill=fill,
+                         date_format=date_format, dayfirst=dayfirst, name=name, origin_label=origin)
 
 
 def dataset_table(data_dir=None) -> pd.DataFrame:

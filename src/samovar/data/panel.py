@@ -1,0 +1,577 @@
+"""Many series in long format (one row per series and time step), as NeuralForecast and statsforecast read them.
+
+A long table has an id column (default ``unique_id``), a time column (``ds``) and a value column
+(``y``); other numeric columns are carried along (``Panel.extra``) but are not model inputs. Series
+may differ in length and start. `prepare_panel` splits every series by time within itself (the
+shares of the split protocol, applied to each series' own rows), fits one scaler per series on that
+series' training rows only, and serves windows of every series from one concatenated array: window
+i is one series' lookback -> horizon, channels = 1, gathered per batch (nothing per window is stored).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from samovar.data.errors import DataError
+from samovar.data.frequency import same_frequency
+from samovar.data.io import (FILL_MODES, Origin, _file_origin, _numeric_values, _parse_dates, _read_file, _show_rows,
+                             infer_freq)
+from samovar.data.registry import SplitProtocol
+from samovar.data.splits import SPLITS, Scaler, check_split_sizes, own_rows, split_rows
+
+SHORT_SERIES = ("error", "drop")
+NAMES_HELP = "id_col=, time_col=, target_col= (command line: --id-col, --time-col, --target-col)"
+
+
+@dataclass(frozen=True)
+class LongFormat:
+    """The columns of a long table and what to do with a series too short for a window in a split.
+
+    short_series: "error" (default: stop, naming the short series) or "drop" (leave them out of
+    training and list them in the data's notes and ``PanelData.excluded``).
+    """
+
+    id_col: str = "unique_id"
+    time_col: str = "ds"
+    target_col: str = "y"
+    short_series: str = "error"
+
+    def __post_init__(self) -> None:
+        for key in ("id_col", "time_col", "target_col"):
+            if not isinstance(getattr(self, key), str) or not getattr(self, key):
+                raise DataError(f"{key} must be a column name, got {getattr(self, key)!r}")
+        if len({self.id_col, self.time_col, self.target_col}) < 3:
+            raise DataError(f"id_col, time_col and target_col must be three different columns, got "
+                            f"{self.id_col!r}, {self.time_col!r}, {self.target_col!r}")
+        if self.short_series not in SHORT_SERIES:
+            raise DataError(f"short_series={self.short_series!r}: choose one of {', '.join(SHORT_SERIES)}")
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "LongFormat | None":
+        return None if d is None else cls(**d)
+
+
+def _header(source: Any) -> list[str] | None:
+    """Column names of a DataFrame or of a .csv/.txt file's first line (None for anything else)."""
+    if isinstance(source, pd.DataFrame):
+        return [str(c) for c in source.columns] + ([str(source.index.name)] if source.index.name is not None else [])
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    path = Path(source).expanduser()
+    name = path.name.lower().removesuffix(".gz")
+    if not path.is_file() or not name.endswith((".csv", ".txt")):
+        return None
+    from samovar.data.io import _first_line
+
+    return [field.strip().strip('"').strip("'") for field in _first_line(path).split(",")]
+
+
+def long_format_of(source: Any, long_format: LongFormat | dict | None) -> LongFormat | None:
+    """The LongFormat to read `source` with, or None for a wide table.
+
+    Given explicitly (`long_format`), the source is read as long (missing columns are an error then);
+    else a source whose columns include ``unique_id`` is read as long with the default names.
+    """
+    if isinstance(long_format, dict):
+        long_format = LongFormat(**long_format)
+    if long_format is not None:
+        return long_format
+    columns = _header(source)
+    return LongFormat() if columns is not None and LongFormat.id_col in columns else None
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+@dataclass(repr=False)
+class Panel:
+    """Validated long data, series after series. Series i owns rows offsets[i]:offsets[i + 1] of
+    `values` (rows, 1) float32 and `times`, in increasing time; `extra` (rows, k) holds the carried columns."""
+
+    ids: list[str]
+    offsets: np.ndarray
+    values: np.ndarray
+    times: pd.DatetimeIndex | None
+    steps: np.ndarray | None  # integer time steps when the time column holds integers (times None)
+    freq: str | None
+    fmt: LongFormat
+    extra_columns: list[str]
+    extra: np.ndarray
+    origin: str
+    filled: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def rows(self, i: int) -> slice:
+        return slice(int(self.offsets[i]), int(self.offsets[i + 1]))
+
+    def time_labels(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.times[rows]) if self.times is not None else np.asarray(self.steps[rows])
+
+    def subset(self, keep: np.ndarray) -> "Panel":
+        """The panel of series `keep` (indices, in order)."""
+        rows = np.concatenate([np.arange(self.offsets[i], self.offsets[i + 1]) for i in keep]) if len(keep) else np.array([], int)
+        lengths = self.lengths[keep]
+        return Panel(ids=[self.ids[i] for i in keep], offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+                     values=self.values[rows], times=None if self.times is None else self.times[rows],
+                     steps=None if self.steps is None else self.steps[rows], freq=self.freq, fmt=self.fmt,
+                     extra_columns=self.extra_columns, extra=self.extra[rows], origin=self.origin, filled=self.filled,
+                     notes=list(self.notes))
+
+    def __repr__(self) -> str:
+        return f"Panel({len(self.ids)} series, {len(self.values)} rows, freq={self.freq!r})"
+
+
+def _frame_and_origin(source: Any) -> tuple[pd.DataFrame, Origin]:
+    if isinstance(source, pd.DataFrame):
+        frame = source.reset_index() if source.index.name is not None else source.reset_index(drop=True)
+        return frame, Origin(str(source.attrs.get("samovar_name", "DataFrame")))
+    path = Path(source).expanduser()
+    return _read_file(path), _file_origin(str(path), path)
+
+
+def read_panel(source: Any, fmt: LongFormat | None = None, *, fill: str = "error", date_format: str | None = None,
+               dayfirst: bool = False) -> Panel:
+    """Read and validate a long table (DataFrame or .csv/.txt path, optionally .gz) into a `Panel`.
+
+    Rows are grouped by series (in the order the ids first appear) and sorted by time within each.
+    A missing column, a missing id, an unreadable time, a date repeated within one series, series at
+    different frequencies, or a non-numeric value column raise DataError naming it and the fix.
+    """
+    fmt = fmt or LongFormat()
+    if fill not in FILL_MODES:
+        raise DataError(f"fill={fill!r} is not an option; use one of {FILL_MODES}.")
+    frame, origin = _frame_and_origin(source)
+    frame.columns = [str(c) for c in frame.columns]
+    needed = {"series id": fmt.id_col, "time": fmt.time_col, "value": fmt.target_col}
+    missing = [f"{col!r} ({what})" for what, col in needed.items() if col not in frame.columns]
+    if missing:
+        raise DataError(f"{origin}: a long-format table needs the columns {fmt.id_col!r} (series id), {fmt.time_col!r} "
+                        f"(time) and {fmt.target_col!r} (value); missing {', '.join(missing)}; its columns are "
+                        f"{list(frame.columns)}. To fix: rename them, or name yours with {NAMES_HELP}.")
+    if len(frame) == 0:
+        raise DataError(f"{origin}: no data rows.")
+    raw_ids = frame[fmt.id_col]
+    if raw_ids.isna().any():
+        rows = np.flatnonzero(raw_ids.isna().to_numpy())
+        raise DataError(f"{origin}: {len(rows)} rows have no series id in column {fmt.id_col!r}: "
+                        f"{_show_rows(rows, raw_ids.to_numpy()[rows], origin)}. To fix: fill in or delete those rows.")
+    codes, uniques = pd.factorize(raw_ids.astype(str), sort=False)
+    raw_time = frame[fmt.time_col]
+    integer_time = pd.api.types.is_integer_dtype(raw_time)
+    if integer_time:
+        key = raw_time.to_numpy(dtype=np.int64)
+        dates = None
+    else:
+        dates = _parse_dates(raw_time.reset_index(drop=True), origin, date_format, dayfirst)
+        key = dates.as_unit("ns").asi8
+    order = np.lexsort((key, codes))  # by series (first appearance), then time; stable
+    codes, key = codes[order], key[order]
+    same = (codes[1:] == codes[:-1]) & (key[1:] == key[:-1])
+    if same.any():
+        first = int(np.flatnonzero(same)[0])
+        series = uniques[codes[first]]
+        repeated = order[np.flatnonzero((codes == codes[first]) & np.isin(key, key[first + 1]))]
+        shown = _show_rows(repeated, [str(raw_time.iloc[r]) for r in repeated], origin)
+        count = int(same.sum())
+        raise DataError(
+            f"{origin}: series {series!r} has the time {raw_time.iloc[repeated[0]]!s} more than once ({shown})"
+            + (f"; {count} rows in all repeat a time of their own series" if count > 1 else "")
+            + ". The same time in different series is normal; within one series each time must appear once. To fix: "
+            f"check that {fmt.id_col!r} names one series per id (a second series under the same id repeats its "
+            "times) and correct the repeated rows at their source."
+        )
+    value_frame = frame[[fmt.target_col]].iloc[order].reset_index(drop=True)
+    values = _numeric_values(value_frame, _Reordered(origin, order))
+    extra_columns = [c for c in frame.columns if c not in (fmt.id_col, fmt.time_col, fmt.target_col)]
+    extra = (_numeric_values(frame[extra_columns].iloc[order].reset_index(drop=True), _Reordered(origin, order))
+             if extra_columns else np.zeros((len(frame), 0)))
+    lengths = np.bincount(codes, minlength=len(uniques))
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    ids = [str(u) for u in uniques]
+    notes: list[str] = []
+    values, filled = _fill_missing(values, offsets, ids, fill, origin, order, fmt, notes)
+    if extra_columns:
+        notes.append(f"columns {extra_columns} are carried with the panel but are not model inputs")
+    times = None if dates is None else dates[order]
+    freq = None if integer_time else _panel_freq(times, offsets, ids, origin, notes)
+    return Panel(ids=ids, offsets=offsets, values=values.astype(np.float32), times=times,
+                 steps=key if integer_time else None, freq=freq, fmt=fmt, extra_columns=extra_columns,
+                 extra=extra.astype(np.float32), origin=str(origin), filled=filled, notes=notes)
+
+
+class _Reordered(Origin):
+    """An Origin for rows in sorted order: row i of the sorted table is row order[i] of the input."""
+
+    def __init__(self, origin: Origin, order: np.ndarray) -> None:
+        super().__init__(origin.name, origin.text_file)
+        self._origin, self._order = origin, order
+
+    def row(self, i: int) -> str:
+        return self._origin.row(int(self._order[i]))
+
+
+def _fill_missing(values: np.ndarray, offsets: np.ndarray, ids: list[str], fill: str, origin: Origin,
+                  order: np.ndarray, fmt: LongFormat, notes: list[str]) -> tuple[np.ndarray, int]:
+    """NaN/inf in the value column: an error naming the first (fill="error"), or linear interpolation
+    in time within each series ("interpolate"; a series with no finite value is an error)."""
+    bad = ~np.isfinite(values[:, 0])
+    count = int(bad.sum())
+    if count == 0:
+        return values, 0
+    first = int(np.flatnonzero(bad)[0])
+    series = ids[int(np.searchsorted(offsets, first, side="right") - 1)]
+    if fill == "error":
+        raise DataError(f"{origin}: {count} missing or non-finite values (NaN/inf) in column {fmt.target_col!r}; first "
+                        f"at {origin.row(int(order[first]))} (series {series!r}). To fix: clean the data, or pass "
+                        "fill='interpolate' (command line: --fill interpolate) to fill them by linear interpolation "
+                        "in time within each series.")
+    out = values.copy()
+    for i in np.unique(np.searchsorted(offsets, np.flatnonzero(bad), side="right") - 1):
+        part = out[offsets[i]:offsets[i + 1], 0]
+        if not np.isfinite(part).any():
+            raise DataError(f"{origin}: series {ids[i]!r} has no finite value at all, so nothing can be interpolated; "
+                            "drop its rows.")
+        out[offsets[i]:offsets[i + 1], 0] = pd.Series(np.where(np.isfinite(part), part, np.nan)).interpolate(
+            method="linear", limit_direction="both").to_numpy()
+    notes.append(f"filled {count} missing/non-finite values by linear interpolation within their series")
+    return out, count
+
+
+def _panel_freq(times: pd.DatetimeIndex, offsets: np.ndarray, ids: list[str], origin: Origin,
+                notes: list[str]) -> str | None:
+    """One frequency for the panel: each series' (of 3+ rows), which must agree; irregular series are noted."""
+    found: dict[str, list[str]] = {}
+    irregular = []
+    for i, name in enumerate(ids):
+        part = times[offsets[i]:offsets[i + 1]]
+        if len(part) < 3:
+            continue
+        alias, note = infer_freq(part)
+        if note:
+            irregular.append(name)
+        for known in found:
+            if same_frequency(known, alias):
+                found[known].append(name)
+                break
+        else:
+            found[alias] = [name]
+    if not found:
+        return None
+    if len(found) > 1:
+        parts = "; ".join(f"{freq!r}: {', '.join(repr(s) for s in names[:3])}{' ...' if len(names) > 3 else ''} "
+                          f"({len(names)} series)" for freq, names in found.items())
+        raise DataError(f"{origin}: the series are at different frequencies ({parts}); one model forecasts series of "
+                        "one frequency. To fix: resample them to one frequency, or put each frequency in its own file.")
+    if irregular:
+        notes.append(f"{len(irregular)} series have irregular time steps (e.g. {irregular[0]!r}); their forecasts "
+                     "continue at the panel's frequency")
+    return next(iter(found))
+
+
+# ----------------------------------------------------------------------------- scaling and windows
+
+
+class PanelScaler:
+    """One standardisation (x - mean) / std per series, each fit on that series' training rows only
+    (the rules of `Scaler`: population std, a constant series gets std 1)."""
+
+    def __init__(self, ids: list[str], mean: np.ndarray, std: np.ndarray) -> None:
+        self.ids = [str(i) for i in ids]
+        self.mean = np.asarray(mean, dtype=np.float64).reshape(-1)
+        self.std = np.asarray(std, dtype=np.float64).reshape(-1)
+        if not (len(self.ids) == self.mean.size == self.std.size):
+            raise DataError(f"per-series scaler: {len(self.ids)} ids, {self.mean.size} means, {self.std.size} stds")
+        if not (np.isfinite(self.std).all() and (self.std > 0).all() and np.isfinite(self.mean).all()):
+            raise DataError("per-series scaler: means must be finite and stds finite and positive")
+        self._index = {name: i for i, name in enumerate(self.ids)}
+
+    @classmethod
+    def fit(cls, ids: list[str], values: np.ndarray, segments: list[tuple[int, int]]) -> "PanelScaler":
+        """values: (rows, 1); segments[i]: the rows [start, end) series i is fit on (its training rows)."""
+        fitted = [Scaler.fit(values[a:b]) for a, b in segments]
+        return cls(ids, np.array([s.mean[0] for s in fitted]), np.array([s.std[0] for s in fitted]))
+
+    channels = 1
+
+    def index(self, ids: list[str]) -> np.ndarray:
+        """Positions of `ids` among the fitted series; unknown ids raise DataError naming them."""
+        unknown = [i for i in ids if i not in self._index]
+        if unknown:
+            raise DataError(f"{len(unknown)} series were not in the training data, so the model has no scaler for them: "
+                            f"{', '.join(repr(u) for u in unknown[:5])}{' ...' if len(unknown) > 5 else ''}. To fix: "
+                            "forecast only the trained series, or train on data that includes these.")
+        return np.array([self._index[i] for i in ids], dtype=np.int64)
+
+    def _stats(self, a: Any, series: Any) -> tuple[Any, Any]:
+        series = np.asarray(series, dtype=np.int64).reshape(-1)
+        if len(series) != a.shape[0]:
+            raise DataError(f"per-series scaler: {len(series)} series indices for {a.shape[0]} rows")
+        shape = (-1,) + (1,) * (a.ndim - 1)
+        mean, std = self.mean[series].reshape(shape), self.std[series].reshape(shape)
+        if isinstance(a, torch.Tensor):
+            dtype = a.dtype if a.is_floating_point() else torch.float32
+            return torch.as_tensor(mean, dtype=dtype, device=a.device), torch.as_tensor(std, dtype=dtype, device=a.device)
+        return mean, std
+
+    def transform(self, a: Any, series: Any) -> Any:
+        """a: (N, ...) values of series `series` (N,) -> standardised by each one's own statistics."""
+        mean, std = self._stats(a, series)
+        return (a - mean) / std
+
+    def inverse_transform(self, a: Any, series: Any = None) -> Any:
+        """a: (N, ...) on the standardised scale of series `series` (N,) -> original units."""
+        if series is None:
+            raise DataError("a per-series scaler needs the series of each row: inverse_transform(a, series=...)")
+        mean, std = self._stats(a, series)
+        return a * std + mean
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "per_series", "ids": self.ids, "mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PanelScaler":
+        try:
+            return cls(d["ids"], np.asarray(d["mean"]), np.asarray(d["std"]))
+        except KeyError as exc:
+            raise DataError(f"per-series scaler dict needs keys 'ids', 'mean' and 'std', missing {exc}") from None
+
+    def __repr__(self) -> str:
+        return f"PanelScaler(series={len(self.ids)})"
+
+
+def scaler_from_dict(d: dict[str, Any]) -> Scaler | PanelScaler:
+    """The scaler of a scaler.json: per series (a long-format run) or per channel."""
+    return PanelScaler.from_dict(d) if isinstance(d, dict) and d.get("kind") == "per_series" else Scaler.from_dict(d)
+
+
+class PanelWindowSet:
+    """Every window (stride 1) of every series in its rows [starts[s], ends[s]) of one scaled tensor.
+
+    Windows are numbered series after series; window i of series s reads rows
+    starts[s] + j .. + lookback + horizon, j = i - first window of s. One gather per batch, as `WindowSet`.
+    """
+
+    def __init__(self, data: torch.Tensor, starts: np.ndarray, ends: np.ndarray, lookback: int, horizon: int,
+                 name: str = "") -> None:
+        self.data = data
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self.ends = np.asarray(ends, dtype=np.int64)
+        self.lookback, self.horizon = int(lookback), int(horizon)
+        self.name = name
+        self.counts = np.maximum(self.ends - self.starts - self.lookback - self.horizon + 1, 0)
+        self._cum = torch.as_tensor(np.concatenate([[0], np.cumsum(self.counts)]), dtype=torch.long)
+        self._starts = torch.as_tensor(self.starts, dtype=torch.long)
+        self._offsets = torch.arange(self.lookback + self.horizon, device=data.device)
+
+    def __len__(self) -> int:
+        return int(self._cum[-1])
+
+    def _locate(self, idx: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """(series, first row) of each window index."""
+        idx = torch.as_tensor(idx, dtype=torch.long).reshape(-1)
+        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= len(self)):
+            raise IndexError(f"{self.name or 'window set'}: window indices must be in [0, {len(self)}), got "
+                             f"min {int(idx.min())}, max {int(idx.max())}")
+        series = torch.searchsorted(self._cum, idx, right=True) - 1
+        return series, self._starts[series] + idx - self._cum[series]
+
+    def series_of(self, idx: Any) -> np.ndarray:
+        """The series (its index in the panel) of each window in `idx`."""
+        return self._locate(idx)[0].numpy()
+
+    def batch(self, idx: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """idx: (B,) window indices -> x: (B, lookback, 1), y: (B, horizon, 1), one gather."""
+        _, first = self._locate(idx)
+        windows = self.data[first.to(self.data.device)[:, None] + self._offsets]
+        return windows[:, : self.lookback], windows[:, self.lookback:]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"window {i} out of range for {len(self)} windows")
+        x, y = self.batch(torch.tensor([i % len(self)]))
+        return x[0], y[0]
+
+    def target_row_index(self, idx: Any) -> np.ndarray:
+        """(B, horizon) rows of the panel (into `PanelData.values`) each window's targets are."""
+        first = self._locate(idx)[1].numpy() + self.lookback
+        return first[:, None] + np.arange(self.horizon)[None, :]
+
+    def input_rows(self, i: int) -> range:
+        first = int(self._locate([i])[1][0])
+        return range(first, first + self.lookback)
+
+    def target_rows(self, i: int) -> range:
+        first = int(self._locate([i])[1][0]) + self.lookback
+        return range(first, first + self.horizon)
+
+    def __repr__(self) -> str:
+        return f"PanelWindowSet({self.name!r}, series={int((self.counts > 0).sum())}, windows={len(self)})"
+
+
+# ----------------------------------------------------------------------------- prepared data
+
+
+@dataclass(repr=False)
+class PanelData:
+    """A long-format panel ready for training: the `ForecastData` interface (channels = 1, one
+    window set per split over all series) plus the panel, its per-series split rows and exclusions."""
+
+    name: str
+    panel: Panel
+    columns: list[str]
+    dates: pd.DatetimeIndex | None
+    freq: str | None
+    values: np.ndarray
+    scaled: torch.Tensor
+    scaler: PanelScaler
+    lookback: int
+    horizon: int
+    train: PanelWindowSet
+    val: PanelWindowSet
+    test: PanelWindowSet
+    series_rows: dict[str, np.ndarray]  # split -> (S, 2) rows [start, end) each series' split reads (history included)
+    own: dict[str, np.ndarray]  # split -> (S, 2) rows [start, end) each series' split owns (no history)
+    excluded: list[tuple[str, int]]  # (id, rows) of series left out as too short (short_series="drop")
+    protocol: str = ""
+    source: str = ""
+    filled: int = 0
+    notes: list[str] = field(default_factory=list)
+    synthetic: bool = False
+    channels: int = 1
+
+    @property
+    def ids(self) -> list[str]:
+        return self.panel.ids
+
+    @property
+    def long_format(self) -> LongFormat:
+        return self.panel.fmt
+
+    @property
+    def rows(self) -> int:
+        return self.values.shape[0]
+
+    @property
+    def split_rows(self) -> dict[str, tuple[int, int]]:
+        """Not defined for a panel (each series has its own); see `series_rows` and `stage_rows`."""
+        return {}
+
+    def stage_rows(self) -> dict[str, dict[str, int]]:
+        """Per split with windows: series with windows, rows they own (history excluded) and windows."""
+        out = {}
+        for split in SPLITS:
+            windows = getattr(self, split)
+            if len(windows):
+                own = self.own[split]
+                out[split] = {"series": int((windows.counts > 0).sum()), "rows": int((own[:, 1] - own[:, 0]).sum()),
+                              "windows": len(windows)}
+        return out
+
+    def mase_scale(self, period: int | None) -> np.ndarray:
+        """MASE's scale per series: the in-sample seasonal-naive MAE (lag `period`, 1 when None) of its raw
+        training rows (as `samovar.training.scores.seasonal_naive_scale` per channel); NaN for a series
+        with no more training rows than the lag."""
+        lag = period if period and period >= 1 else 1
+        out = np.empty(len(self.ids))
+        for s, (a, b) in enumerate(self.own["train"]):
+            y = self.values[a:b, 0].astype(np.float64)
+            out[s] = np.abs(y[lag:] - y[:-lag]).mean() if len(y) > lag else np.nan
+        return out
+
+    def run_record(self) -> dict[str, Any]:
+        """config.json's "data" entry for a run on this panel."""
+        last = None
+        if self.dates is not None:
+            ends = self.series_rows["val"][:, 1] if len(self.val) else self.series_rows["train"][:, 1]
+            last = str(self.dates[ends - 1].max())
+        return {"name": self.name, "lookback": int(self.lookback), "horizon": int(self.horizon), "channels": 1,
+                "columns": list(self.columns), "freq": self.freq, "split_rows": {},
+                "windows": {s: len(getattr(self, s)) for s in SPLITS}, "last_seen": last,
+                "panel": {**self.long_format.to_dict(), "series": len(self.ids), "rows": self.rows,
+                          "stage_rows": self.stage_rows(),
+                          "excluded": [{"id": i, "rows": n} for i, n in self.excluded]}}
+
+    def __repr__(self) -> str:
+        dropped = f", excluded={len(self.excluded)}" if self.excluded else ""
+        return (f"PanelData(name={self.name!r}, series={len(self.ids)}, rows={self.rows}, freq={self.freq!r}, "
+                f"lookback={self.lookback}, horizon={self.horizon}, windows train/val/test="
+                f"{len(self.train)}/{len(self.val)}/{len(self.test)}{dropped})")
+
+
+def _min_rows(protocol: SplitProtocol, lookback: int, horizon: int) -> int | None:
+    """The fewest rows a series needs for a window in every split asked for (None: none below 100 000)."""
+    for n in range(lookback + horizon, 100_000):
+        try:
+            check_split_sizes(protocol, n, lookback, horizon, "")
+            return n
+        except DataError:
+            continue
+    return None
+
+
+def prepare_panel(source: Any, fmt: LongFormat, *, lookback: int, horizon: int, protocol: SplitProtocol,
+                  fill: str = "error", date_format: str | None = None, dayfirst: bool = False,
+                  name: str | None = None, origin_label: str = "") -> PanelData:
+    """Read `source` as a long table, split each series by `protocol` within itself, fit each series'
+    scaler on its own training rows, and build the three window sets over all series."""
+    panel = read_panel(source, fmt, fill=fill, date_format=date_format, dayfirst=dayfirst)
+    notes = list(panel.notes)
+    short = []
+    for i, n in enumerate(panel.lengths):
+        try:
+            check_split_sizes(protocol, int(n), lookback, horizon, f"series {panel.ids[i]!r}")
+        except DataError as exc:
+            short.append((i, int(n), str(exc)))
+    excluded: list[tuple[str, int]] = []
+    if short:
+        need = _min_rows(protocol, lookback, horizon)
+        listed = ", ".join(f"{panel.ids[i]!r} ({n} rows)" for i, n, _ in short[:5]) + (" ..." if len(short) > 5 else "")
+        needs = f"each series needs at least {need} rows here" if need else "no series length fits"
+        if fmt.short_series == "error" or len(short) == len(panel.ids):
+            if len(short) == len(panel.ids):
+                extra = " (every series is too short, so leaving them out leaves nothing)"
+            else:
+                extra = ", or leave them out with short_series='drop' (command line: --short-series drop), which lists them"
+            raise DataError(f"{panel.origin}: {len(short)} of {len(panel.ids)} series are too short for lookback "
+                            f"{lookback} + horizon {horizon} with the split {protocol.describe()} per series ({needs}): "
+                            f"{listed}. To fix: a shorter lookback or horizon, other split shares{extra}.")
+        excluded = [(panel.ids[i], n) for i, n, _ in short]
+        notes.append(f"left out {len(short)} of {len(panel.ids)} series too short for a window in every split "
+                     f"({needs}; short_series='drop'): {listed}")
+        dropped = {i for i, _, _ in short}
+        panel = panel.subset(np.array([i for i in range(len(panel.ids)) if i not in dropped], dtype=np.int64))
+    S = len(panel.ids)
+    own = {s: np.zeros((S, 2), dtype=np.int64) for s in SPLITS}
+    reads = {s: np.zeros((S, 2), dtype=np.int64) for s in SPLITS}
+    for i in range(S):
+        n, base = int(panel.lengths[i]), int(panel.offsets[i])
+        owned, borders = own_rows(protocol, n), split_rows(protocol, n, lookback)
+        for s in SPLITS:
+            own[s][i] = (base + owned[s][0], base + owned[s][1])
+            reads[s][i] = (base + borders[s][0], base + borders[s][1])
+    scaler = PanelScaler.fit(panel.ids, panel.values, [tuple(r) for r in own["train"]])
+    series_of_row = np.repeat(np.arange(S), panel.lengths)
+    scaled = torch.from_numpy(scaler.transform(panel.values.astype(np.float64), series_of_row).astype(np.float32))
+    label = name or "panel"
+    windows = {s: PanelWindowSet(scaled, reads[s][:, 0], reads[s][:, 1], lookback, horizon, name=f"{label} {s}")
+               for s in SPLITS}
+    data = PanelData(name=label, panel=panel, columns=[fmt.target_col], dates=panel.times, freq=panel.freq,
+                     values=panel.values, scaled=scaled, scaler=scaler, lookback=lookback, horizon=horizon,
+                     train=windows["train"], val=windows["val"], test=windows["test"], series_rows=reads, own=own,
+                     excluded=excluded, protocol=f"{protocol.describe()} of each series", source=origin_label,
+                     filled=panel.filled, notes=notes)
+    return data
