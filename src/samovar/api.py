@@ -13,7 +13,9 @@ published protocol (fit_mode="holdout"); see `Forecaster.fit`.
 
 A DataFrame has a ``date`` column or a DatetimeIndex (optional) and numeric columns;
 predict returns the same columns indexed by the continued dates (``date``), or by
-integer step numbers (``step``) when the data has no dates. Text dates are read as
+integer step numbers (``step``) when the data has no dates. Many series in long format
+(``unique_id``, ``ds``, ``y``; names set by ``id_col=``, ``time_col=``, ``target_col=``) train one
+global model and forecast in long format (docs/panels.md). Text dates are read as
 ``date_format=`` / ``dayfirst=`` say (day-first dates read without them are an error naming
 them); a forecast input at another frequency than the training data is an error unless
 ``allow_freq_mismatch=True``. Prediction intervals are
@@ -53,6 +55,10 @@ class Forecaster:
     batch_size, patience, seed, device, quiet, ...); each overrides that field of the recipe,
     and model_kwargs override the recipe's model hyper-parameters. date_format (e.g. "%d/%m/%Y"),
     dayfirst: how text dates are read, in `fit` and in every later input (recorded with the model).
+    id_col, time_col, target_col: read the data as many series in long format with these columns
+    (defaults "unique_id", "ds", "y"; without any of them a table with a ``unique_id`` column is read
+    as long); short_series: "error" (default) or "drop" a series too short for a window in every
+    split (listed in the data's notes). See docs/panels.md.
     ``config`` is the TrainConfig of the last fit (before a fit: the keywords over the defaults).
     """
 
@@ -60,7 +66,8 @@ class Forecaster:
                  model_kwargs: dict[str, Any] | None = None, data_dir: str | Path | None = None,
                  split: tuple[float, float, float] | None = None, fill: str = "error",
                  runs_dir: str | Path | None = None, recipe: str = "auto", date_format: str | None = None,
-                 dayfirst: bool = False, **train_options: Any) -> None:
+                 dayfirst: bool = False, id_col: str | None = None, time_col: str | None = None,
+                 target_col: str | None = None, short_series: str = "error", **train_options: Any) -> None:
         known = {f.name for f in fields(TrainConfig)}
         unknown = sorted(set(train_options) - known)
         if unknown:
@@ -79,6 +86,7 @@ class Forecaster:
         self.recipe_used: Recipe | None = None
         self.data_dir, self.split, self.fill, self.runs_dir = data_dir, split, fill, runs_dir
         self.date_format, self.dayfirst = date_format, bool(dayfirst)
+        self.long_format = _long_format(id_col, time_col, target_col, short_series)
         self.run: LoadedRun | None = None
         self.result = None  # TrainResult of the last fit
 
@@ -109,8 +117,6 @@ class Forecaster:
 
     def _fit(self, data: Any, config: TrainConfig, model_kwargs: dict[str, Any], recipe: Recipe,
              fit_mode: str) -> "Forecaster":
-        from .data import Scaler
-
         source = str(data) if isinstance(data, (str, Path)) else "<DataFrame>"
         run_dir = None
         if self.runs_dir is not None:
@@ -119,7 +125,8 @@ class Forecaster:
         result, prepared = fit_run(self.model_name, data, horizon=self.horizon, lookback=self.lookback,
                                    model_kwargs=model_kwargs, config=config, data_dir=self.data_dir,
                                    split=self.split, fill=self.fill, run_dir=run_dir, recipe=recipe, fit_mode=fit_mode,
-                                   **self._dates)
+                                   long_format=self.long_format, **self._dates)
+        from .data.panel import scaler_from_dict
         from .training.trainer import run_config
 
         self.config, self.recipe_used = config, recipe
@@ -127,7 +134,7 @@ class Forecaster:
         cfg = run_config(result.model, prepared, result.config, module_device(result.model),
                          model_kwargs, {"source": source, **self._dates}, recipe.to_dict(), result.fit)
         self.result = result
-        self.run = LoadedRun(model=result.model.eval(), scaler=Scaler.from_dict(prepared.scaler.to_dict()), config=cfg,
+        self.run = LoadedRun(model=result.model.eval(), scaler=scaler_from_dict(prepared.scaler.to_dict()), config=cfg,
                              intervals=result.calibration)
         return self
 
@@ -149,11 +156,26 @@ class Forecaster:
 
     # ------------------------------------------------------------------ forecasting
 
+    @property
+    def panel(self) -> dict[str, Any] | None:
+        """How the fitted model's long-format panel was read (id_col, time_col, target_col, series, ...), or
+        None for a model of wide data."""
+        return self._need_fit().config["data"].get("panel")
+
+    def _wide_only(self, what: str, df: Any = None) -> None:
+        """ValueError for a method that has no long-format version yet, when the model or `df` is a panel."""
+        from .data.panel import long_format_of
+
+        if (self.run is not None and self.panel is not None) or (df is not None and long_format_of(df, self.long_format)):
+            raise ValueError(f"{what} works on wide data (one column per series) only; for long-format panels use "
+                             "fit(fit_mode='holdout') for test metrics and predict(df) for forecasts")
+
     def _table(self, df: pd.DataFrame | str | Path, fill: str, allow_freq_mismatch: bool = False):
         from .data import read_table
         from .data.frequency import describe_step, same_frequency
 
         run = self._need_fit()
+        self._wide_only("this method")
         table = read_table(df, fill=fill, **self._dates)
         if not allow_freq_mismatch and table.freq and run.freq and not same_frequency(table.freq, run.freq):
             name = df if isinstance(df, (str, Path)) else "the input"
@@ -240,9 +262,16 @@ class Forecaster:
         the calibration had too few windows for the level), then for a quantile model
         ``<col>-q10``, ``<col>-q50``, ... (`quantile_name`). An input whose dates are at another
         frequency than the training data's is a ValueError unless allow_freq_mismatch=True.
+
+        A model trained on a long-format panel forecasts every series of `df` (long format, the training
+        column names) from its own last `lookback` rows, each scaled by that series' training scaler, and
+        returns long format: the id and time columns, then a column named after the model (e.g.
+        ``dlinear``) and its ``<model>-lo-95`` ... ``<model>-hi-95`` and ``<model>-q10`` ... columns.
         """
         run = self._need_fit()
         levels = () if levels is None else self._levels(levels)
+        if self.panel is not None:
+            return self._predict_panel(df, levels, fill, allow_freq_mismatch)
         table = self._table(df, fill, allow_freq_mismatch)
         window = table.values[None, -run.lookback:]
         forecast = self._forecast(window)[0]
@@ -256,6 +285,63 @@ class Forecaster:
             for k, q in enumerate(self.quantiles or ()):
                 columns[f"{name}-{quantile_name(q)}"] = quantiles[:, c, k]
         return pd.DataFrame(columns, index=self._future_index(table, run.horizon))
+
+    def _predict_panel(self, df: Any, levels: tuple[int, ...], fill: str, allow_freq_mismatch: bool) -> pd.DataFrame:
+        """`predict` for a model of a long-format panel (see there)."""
+        from .data.frequency import describe_step, same_frequency
+        from .data.panel import LongFormat, read_panel
+
+        run = self._need_fit()
+        names = self.panel
+        fmt = LongFormat(names["id_col"], names["time_col"], names["target_col"])
+        panel = read_panel(df, fmt, fill=fill, **self._dates)
+        if not allow_freq_mismatch and panel.freq and run.freq and not same_frequency(panel.freq, run.freq):
+            raise ValueError(f"the input's series are at frequency {panel.freq!r} (a step of {describe_step(panel.freq)}) "
+                             f"but the model was trained on {run.freq!r} ({describe_step(run.freq)}): give the input at "
+                             "the training frequency, or pass allow_freq_mismatch=True (--allow-freq-mismatch)")
+        L, H = run.lookback, run.horizon
+        short = [(i, int(n)) for i, n in zip(panel.ids, panel.lengths) if n < L]
+        if short:
+            listed = ", ".join(f"{i!r} ({n} rows)" for i, n in short[:5]) + (" ..." if len(short) > 5 else "")
+            raise ValueError(f"{len(short)} series of the input have fewer rows than the model's lookback {L}: {listed}; "
+                             f"give each series at least its last {L} rows")
+        series = run.scaler.index(panel.ids)
+        rows = panel.offsets[1:, None] - L + np.arange(L)[None, :]  # (S, L): each series' last lookback rows
+        x = run.scaler.transform(panel.values[rows].astype(np.float64), series)
+        forecast = self._scaled_forecast(x)  # (S, H, 1), each series' standardized scale
+        out = run.scaler.inverse_transform(forecast, series)[:, :, 0]
+        model_name = run.config["model"]["name"]
+        last = panel.offsets[1:] - 1
+        if panel.times is None:
+            future = (panel.steps[last][:, None] + np.arange(1, H + 1)[None, :]).reshape(-1)
+        else:
+            freq = panel.freq or run.freq
+            if freq is None:
+                raise ValueError("cannot continue the dates: their frequency could not be inferred from the input "
+                                 "(and the training data had none); give regularly spaced dates")
+            future = np.concatenate([pd.date_range(panel.times[r], periods=H + 1, freq=freq)[1:] for r in last])
+        columns: dict[str, Any] = {fmt.id_col: np.repeat(panel.ids, H), fmt.time_col: future,
+                                   model_name: out.reshape(-1)}
+        std = run.scaler.std[series][:, None]
+        for column, level, sign in self._interval_columns(model_name, levels):
+            radius = run.intervals.radius(level)[:, 0].double().numpy()[None, :] * std  # (S, H) in data units
+            columns[column] = (out + sign * radius).reshape(-1)
+        if self.quantiles:
+            q = self._scaled_forecast(x, quantiles=True)[:, :, 0, :]  # (S, H, Q)
+            q = q * run.scaler.std[series][:, None, None] + run.scaler.mean[series][:, None, None]
+            for k, level in enumerate(self.quantiles):
+                columns[f"{model_name}-{quantile_name(level)}"] = q[:, :, k].reshape(-1)
+        return pd.DataFrame(columns)
+
+    @torch.no_grad()
+    def _scaled_forecast(self, x: np.ndarray, quantiles: bool = False) -> np.ndarray:
+        """x: (N, lookback, C) already standardised -> the model's (N, horizon, C) forecasts (quantiles:
+        (N, horizon, C, Q)), still standardised, float64."""
+        run = self._need_fit()
+        t = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32, device=module_device(run.model))
+        run.model.eval()
+        model = run.model.forward_quantiles if quantiles else run.model
+        return torch.cat([model(chunk) for chunk in t.split(256)]).double().cpu().numpy()
 
     def backtest(self, df: pd.DataFrame | str | Path, start: Any = None, end: Any = None, *,
                  stride: int | None = None, levels: Any = None, fill: str = "error",
@@ -361,6 +447,8 @@ class Forecaster:
         from .data import DataError, SplitProtocol, load_table
         from .data.prepare import validation_split
         from .data.splits import check_split_sizes
+
+        self._wide_only("cross_validation", df)
 
         n_windows = _count(n_windows, "n_windows (--windows)", 1, "give at least 1 cut-off")
         step = self.horizon if step is None else _count(step, "step (--step)", 1, "give the rows between cut-offs")
@@ -487,8 +575,10 @@ class Forecaster:
         if "validation" in fit:  # a refit ran the best epoch count; later fits get the validation stage's budget
             train_cfg["epochs"] = fit["validation"]["max_epochs"]
         # every option and the model's kwargs were recorded after the recipe was applied: refit as recorded
+        panel = d.get("panel") or {}
         fc = cls(run.config["model"]["name"], lookback=d["lookback"], horizon=d["horizon"],
                  model_kwargs=run.config["model"].get("kwargs") or {}, recipe="ltsf",
+                 **{k: panel[k] for k in ("id_col", "time_col", "target_col", "short_series") if k in panel},
                  date_format=date_format if date_format is not None else d.get("date_format"),
                  dayfirst=dayfirst if dayfirst is not None else bool(d.get("dayfirst", False)), **train_cfg)
         fc.run = run
@@ -497,6 +587,17 @@ class Forecaster:
     def __repr__(self) -> str:
         state = "fitted" if self.run is not None else "not fitted"
         return f"Forecaster(model={self.model_name!r}, lookback={self.lookback}, horizon={self.horizon}, {state})"
+
+
+def _long_format(id_col: str | None, time_col: str | None, target_col: str | None,
+                 short_series: str) -> dict[str, str] | None:
+    """The long-format options given to a Forecaster (None: none, so a ``unique_id`` column decides)."""
+    from .data.panel import LongFormat
+
+    names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
+    if all(v is None for v in names.values()) and short_series == "error":
+        return None
+    return LongFormat(**{k: v for k, v in names.items() if v is not None}, short_series=short_series).to_dict()
 
 
 def point_metrics(forecast: np.ndarray, actual: np.ndarray, std: np.ndarray) -> dict[str, float]:

@@ -539,7 +539,8 @@ def prepare_panel(source: Any, fmt: LongFormat, *, lookback: int, horizon: int, 
     excluded: list[tuple[str, int]] = []
     if short:
         need = _min_rows(protocol, lookback, horizon)
-        listed = ", ".join(f"{panel.ids[i]!r} ({n} rows)" for i, n, _ in short[:5]) + (" ..." if len(short) > 5 else "")
+        listed = ", ".join(f"{panel.ids[i]!r} ({n} rows)" for i, n, _ in short[:5]) + (
+            f" and {len(short) - 5} more" if len(short) > 5 else "")
         needs = f"each series needs at least {need} rows here" if need else "no series length fits"
         if fmt.short_series == "error" or len(short) == len(panel.ids):
             if len(short) == len(panel.ids):

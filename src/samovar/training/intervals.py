@@ -25,7 +25,7 @@ import torch
 
 from ..models.base import ForecastModel
 from . import rundir as rd
-from .metrics import _first_target_row
+from .metrics import _first_target_row, scale_of, target_rows, to_original
 
 LEVELS: tuple[int, ...] = tuple(range(1, 100))  # interval levels kept, in percent
 DEFAULT_SCORE_LEVELS: tuple[int, ...] = (50, 80, 90, 95)
@@ -173,11 +173,12 @@ def coverage_scores(model: ForecastModel, windows: Any, calibration: Calibration
     model.eval()
     covered = torch.zeros(len(levels), dtype=torch.float64)
     covered_raw = torch.zeros(len(levels), dtype=torch.float64)
-    raw = std = None
+    raw = None
+    first = None
     if scaler is not None and raw_values is not None:
         raw = torch.as_tensor(np.asarray(raw_values), dtype=torch.float64)
-        std = torch.as_tensor(scaler.std, dtype=torch.float64)
-        first = _first_target_row(windows)
+        first = None if hasattr(windows, "target_row_index") else _first_target_row(windows)
+    width_raw = torch.zeros(len(levels), dtype=torch.float64)
     count = 0
     for start in range(0, n, batch_size):
         idx = torch.arange(start, min(start + batch_size, n))
@@ -187,18 +188,21 @@ def coverage_scores(model: ForecastModel, windows: Any, calibration: Calibration
         count += err.numel()
         err_raw = None
         if raw is not None:
-            rows = (first + idx)[:, None] + torch.arange(y.shape[1])[None, :]
-            err_raw = (scaler.inverse_transform(pred) - raw[rows]).abs()
+            rows = torch.as_tensor(target_rows(windows, idx, first))
+            err_raw = (to_original(scaler, windows, idx, pred) - raw[rows]).abs()
+            std = torch.as_tensor(np.broadcast_to(scale_of(scaler, windows, idx), err.shape), dtype=torch.float64)
         for k in range(len(levels)):  # one level at a time: memory of one batch of errors
             covered[k] += int((err <= radii[k]).sum())
             if err_raw is not None:
-                covered_raw[k] += int((err_raw <= radii[k] * std).sum())
+                bound = radii[k] * std
+                covered_raw[k] += int((err_raw <= bound).sum())
+                width_raw[k] += 2 * float(bound.sum())
     model.train(was_training)
     out = []
     for k, level in enumerate(levels):
         row = {"level": level, "coverage": float(covered[k]) / count, "width": 2 * float(radii[k].mean()), "windows": n}
         if raw is not None:
-            row.update(coverage_raw=float(covered_raw[k]) / count, width_raw=2 * float((radii[k] * std).mean()))
+            row.update(coverage_raw=float(covered_raw[k]) / count, width_raw=float(width_raw[k]) / count)
         out.append(row)
     return out
 

@@ -2,7 +2,8 @@
 
 Errors are summed in float64 over all windows (no drop_last, no mean of batch means), on the
 standardized scale (the published LTSF convention) and on the original scale (predictions
-inverse-transformed with the train scaler, compared with the raw data). Only running sums are
+inverse-transformed with the train scaler, compared with the raw data; for a long-format panel
+each window with its own series' scaler, and MASE is the mean over series of each one's MASE). Only running sums are
 kept, never the predictions. The scores and their zero-denominator rules are those of
 ``samovar.training.scores``.
 """
@@ -45,8 +46,32 @@ def mase_scale(data: Any) -> np.ndarray:
     training rows, lag = ``seasonal_period(data.freq)`` (1 when the frequency has no season)."""
     from ..data.frequency import seasonal_period
 
+    if hasattr(data, "mase_scale"):  # a long-format panel: one scale per series (``PanelData.mase_scale``)
+        return data.mase_scale(seasonal_period(data.freq))
     start, end = data.split_rows["train"]
     return scores.seasonal_naive_scale(data.values[start:end], seasonal_period(data.freq))
+
+
+def target_rows(windows: Any, idx: torch.Tensor, first: int | None) -> np.ndarray:
+    """(B, horizon) rows of the raw values the targets of windows `idx` are: row `first` + i + step for a
+    stride-1 `WindowSet` (first = `_first_target_row`), the set's own index for a panel's windows."""
+    if hasattr(windows, "target_row_index"):
+        return windows.target_row_index(idx)
+    return (first + idx.numpy())[:, None] + np.arange(windows.horizon)[None, :]
+
+
+def to_original(scaler: Any, windows: Any, idx: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """Forecasts `a` (B, horizon, C) of windows `idx` in data units: the scaler's inverse, per series for a panel."""
+    if hasattr(windows, "series_of"):
+        return scaler.inverse_transform(a, series=windows.series_of(idx))
+    return scaler.inverse_transform(a)
+
+
+def scale_of(scaler: Any, windows: Any, idx: torch.Tensor) -> np.ndarray:
+    """The std each value of windows `idx` was standardised by, broadcastable to (B, horizon, C)."""
+    if hasattr(windows, "series_of"):
+        return scaler.std[windows.series_of(idx)][:, None, None]
+    return scaler.std
 
 
 class _ErrorSums:
@@ -59,13 +84,21 @@ class _ErrorSums:
         self.ape = self.sape = self.abs_true = 0.0
         self.ape_count = 0
         self.ab_channel: np.ndarray | float = 0.0
+        self.ab_group: dict[int, float] = {}  # per series of a panel: sum of |err| and count (MASE per series)
+        self.n_group: dict[int, int] = {}
 
-    def add(self, true: np.ndarray, pred: np.ndarray) -> None:
-        """true, pred: (B, horizon, C) float64."""
+    def add(self, true: np.ndarray, pred: np.ndarray, series: np.ndarray | None = None) -> None:
+        """true, pred: (B, horizon, C) float64; series: (B,) the series of each window (a panel) or None."""
         err = np.abs(true - pred)
         self.count += err.size
         self.sq += float(np.square(err).sum())
         self.ab += float(err.sum())
+        if self.relative and series is not None:
+            per_window = err.reshape(len(err), -1).sum(axis=1)
+            for s in np.unique(series):
+                mask = series == s
+                self.ab_group[int(s)] = self.ab_group.get(int(s), 0.0) + float(per_window[mask].sum())
+                self.n_group[int(s)] = self.n_group.get(int(s), 0) + int(mask.sum()) * err[0].size
         if self.relative:
             self.ab_channel = self.ab_channel + err.reshape(-1, err.shape[-1]).sum(axis=0)
             ape = scores.percentage_errors(true, pred)
@@ -85,6 +118,9 @@ class _ErrorSums:
                 f"wape{suffix}": scores.ratio_or_nan(self.ab, self.abs_true)}
 
     def mase(self, scale: np.ndarray) -> float:
+        if self.n_group:  # a panel: the mean over the scored series of each one's MAE over its scale
+            keys = sorted(self.n_group)
+            return scores.scaled_errors(np.array([self.ab_group[k] / self.n_group[k] for k in keys]), scale[keys])
         channels = np.asarray(self.ab_channel).size
         return scores.scaled_errors(np.asarray(self.ab_channel) / (self.count // channels), scale)
 
@@ -116,9 +152,10 @@ def evaluate(
     device = torch.device(device)
     was_training = model.training
     model.eval()
+    first = None
     if raw:
         raw_values = np.asarray(raw_values, dtype=np.float64)
-        first = _first_target_row(windows)
+        first = None if hasattr(windows, "target_row_index") else _first_target_row(windows)
     scaled, original = _ErrorSums(relative=False), _ErrorSums(relative=True)
     for start in range(0, n, batch_size):
         idx = torch.arange(start, min(start + batch_size, n))
@@ -126,9 +163,10 @@ def evaluate(
         pred = model(x.to(device)).double().cpu()
         scaled.add(y.double().numpy(), pred.numpy())
         if raw:
-            rows = (first + idx.numpy())[:, None] + np.arange(y.shape[1])[None, :]  # (B, horizon)
-            pred_raw = torch.as_tensor(scaler.inverse_transform(pred), dtype=torch.float64).numpy()  # float64 throughout
-            original.add(raw_values[rows], pred_raw)
+            rows = target_rows(windows, idx, first)  # (B, horizon)
+            pred_raw = torch.as_tensor(to_original(scaler, windows, idx, pred), dtype=torch.float64).numpy()
+            series = windows.series_of(idx) if hasattr(windows, "series_of") else None
+            original.add(raw_values[rows], pred_raw, series)
     model.train(was_training)
     metrics: dict[str, float] = {**scaled.point(), "windows": n}
     if raw:

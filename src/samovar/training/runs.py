@@ -184,12 +184,13 @@ def stage_split(fit_mode: str, split=None):
 
 
 def prepare_source(source: Any, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error",
-                   date_format: str | None = None, dayfirst: bool = False):
-    """`source` as the train/val/test windows a run trains on (``samovar.data.prepare_data``)."""
+                   date_format: str | None = None, dayfirst: bool = False, long_format=None):
+    """`source` as the train/val/test windows a run trains on (``samovar.data.prepare_data``; long_format:
+    read it as many series in long format, ``samovar.data.panel.LongFormat`` or its dict)."""
     from ..data import prepare_data  # imported here: the data layer pulls in pandas/pooch
 
     return prepare_data(source, lookback=lookback, horizon=horizon, data_dir=data_dir, split=split, fill=fill,
-                        date_format=date_format, dayfirst=dayfirst)
+                        date_format=date_format, dayfirst=dayfirst, long_format=long_format)
 
 
 def fit_run(
@@ -212,6 +213,7 @@ def fit_run(
     date_format: str | None = None,
     dayfirst: bool = False,
     evaluate_test: bool = True,
+    long_format: Any = None,
 ) -> tuple[TrainResult, Any]:
     """Prepare `source`, build `model` (seeded with config.seed), train; returns (result, data).
 
@@ -229,6 +231,8 @@ def fit_run(
     on_epoch_end: called after every epoch of every stage (a "refit" adds ``stage``: "validation" / "refit").
     date_format, dayfirst: how text dates are read (``prepare_data``), recorded for reading inputs later.
     evaluate_test: False leaves the test split unread (a hyper-parameter search's trials).
+    long_format: read `source` as many series in long format (``samovar.data.panel.LongFormat`` or its
+    dict; a source with a ``unique_id`` column is read so without it); recorded in config.json.
     """
     config = config or TrainConfig()
     lookback = resolve_lookback(model, lookback, horizon)
@@ -238,7 +242,8 @@ def fit_run(
         raise ValueError(REFIT_NOT_RESUMABLE)
     first_split = stage_split(fit_mode, split)
     if data is None:
-        data = prepare_source(source, lookback, horizon, data_dir, first_split, fill, date_format, dayfirst)
+        data = prepare_source(source, lookback, horizon, data_dir, first_split, fill, date_format, dayfirst, long_format)
+    long_format = _long_format_used(data)
     model_kwargs = fill_seasonal_period(model, model_kwargs, data.freq)
     if isinstance(source, (str, Path)) and Path(source).suffix and Path(source).expanduser().is_file():
         source = str(Path(source).expanduser().resolve())  # a file: absolute, so the run can be re-evaluated anywhere
@@ -253,6 +258,7 @@ def fit_run(
             "date_format": date_format,
             "dayfirst": dayfirst,
             "protocol": stage_data.protocol,
+            **({"long_format": long_format} if long_format is not None else {}),
         }
         net = build_model(model, lookback, horizon, stage_data.channels, model_kwargs, seed=config.seed,
                           quantiles=config.quantiles)
@@ -270,7 +276,7 @@ def fit_run(
     run_dir = Path(run_dir) if run_dir is not None else None
     first = stage(data, first_split, config, run_dir / rd.VALIDATION_RUN if run_dir else None,
                   {"mode": "refit", "stage": "validation", "rows": _stage_rows(data)}, stage_name="validation")
-    full = prepare_source(source, lookback, horizon, data_dir, ALL_ROWS, fill, date_format, dayfirst)
+    full = prepare_source(source, lookback, horizon, data_dir, ALL_ROWS, fill, date_format, dayfirst, long_format)
     epochs = max(first.best_epoch, 1)
     fit = {"mode": "refit", "stage": "refit", "rows": _stage_rows(full), "epochs": epochs,
            "validation": {"run": rd.VALIDATION_RUN if run_dir else None, "rows": _stage_rows(data),
@@ -279,14 +285,25 @@ def fit_run(
                           "seconds": first.seconds},
            "intervals": "conformal radii of the validation-stage model on its validation windows"}
     result = stage(full, ALL_ROWS, replace(config, epochs=epochs), run_dir, fit, validate=False, stage_name="refit")
-    result.calibration = first.calibration.rescaled(data.scaler.std / full.scaler.std)
+    # a panel's radii are in units of each series' own std, kept as they are by the refit's per-series scalers
+    result.calibration = (first.calibration if long_format is not None
+                          else first.calibration.rescaled(data.scaler.std / full.scaler.std))
     if run_dir is not None:
         result.calibration.save(run_dir / rd.INTERVALS)
     return result, full
 
 
-def _stage_rows(data: Any) -> dict[str, list[int]]:
-    """Rows [start, end) each split of a stage's data read (history included), for the splits with windows."""
+def _long_format_used(data: Any) -> dict[str, Any] | None:
+    """The long-format columns a panel was read with (None for wide data)."""
+    fmt = getattr(data, "long_format", None)
+    return None if fmt is None else fmt.to_dict()
+
+
+def _stage_rows(data: Any) -> dict[str, Any]:
+    """Rows [start, end) each split of a stage's data read (history included), for the splits with windows;
+    for a panel, each split's series, own rows and windows (``PanelData.stage_rows``)."""
+    if hasattr(data, "stage_rows"):
+        return data.stage_rows()
     return {name: list(data.split_rows[name]) for name in ("train", "val", "test") if len(getattr(data, name))}
 
 
@@ -342,7 +359,7 @@ def _rebuild_data(cfg: dict[str, Any], data_dir=None):
                          "from the run directory (train from a file or a dataset name to evaluate later)")
     split = tuple(d["split"]) if d.get("split") else None
     return prepare_source(source, d["lookback"], d["horizon"], data_dir or d.get("data_dir"), split, d.get("fill", "error"),
-                          d.get("date_format"), bool(d.get("dayfirst", False)))
+                          d.get("date_format"), bool(d.get("dayfirst", False)), d.get("long_format"))
 
 
 def rebuild_run_data(run: "LoadedRun", data_dir: str | Path | None = None):
@@ -393,7 +410,7 @@ class LoadedRun:
 def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
     """Load config.json + best.safetensors + scaler.json (+ intervals.safetensors if there) from a run
     (or saved Forecaster) directory; a ``loss="quantile"`` run is rebuilt with its quantile head."""
-    from ..data import Scaler
+    from ..data.panel import scaler_from_dict
 
     path = Path(path)
     cfg = read_run_config(path)
@@ -411,7 +428,7 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
     net.to(resolve_device(device)).eval()
     scaler = rd.read_json(path / rd.SCALER)
     with rd.reading(path / rd.SCALER):
-        scaler = Scaler.from_dict(scaler)
+        scaler = scaler_from_dict(scaler)  # per channel, or per series for a long-format panel
     intervals = None
     if (path / rd.INTERVALS).exists():
         with rd.reading(path / rd.INTERVALS):

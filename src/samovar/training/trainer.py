@@ -98,6 +98,8 @@ def _usable_device(name: str) -> torch.device:
 
 
 def _data_info(data: Any) -> dict[str, Any]:
+    if hasattr(data, "run_record"):  # a long-format panel describes itself (``PanelData.run_record``)
+        return data.run_record()
     return {
         "name": data.name,
         "lookback": int(data.lookback),
