@@ -454,3 +454,20 @@ def test_errors_that_are_not_one_line(tmp_path: Path) -> None:
     assert sum(f"{empty / 'PEMS03.npz'}  (" in line for line in lines) == 2  # as --data-dir and as $SAMOVAR_DATA_DIR
     result = runner.invoke(app, ["train", "--horizon", "abc"], env={"COLUMNS": "200"})
     assert result.exit_code == 2 and "Invalid value for '--horizon'" in result.output and "Usage:" in result.output
+
+
+def test_forecast_plot_columns_choose_what_is_drawn(trained: Path, csv_input: Path, tmp_path: Path) -> None:
+    from samovar.api import MAX_PLOTTED_CHANNELS, plotted_columns
+
+    out, png = tmp_path / "f.csv", tmp_path / "f.png"
+    result = invoke("forecast", trained, "-i", csv_input, "-o", out, "--plot", png, "--columns", "ch2,ch0")
+    assert result.exit_code == 0 and "drew" not in result.output and png.stat().st_size > 5000, result.output
+    result = runner.invoke(app, ["forecast", str(trained), "-i", str(csv_input), "-o", str(out), "--plot", str(png),
+                                 "--columns", "ch1,nope"], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "no column 'nope'; the columns are ch0, ch1, ch2" in result.output
+    wide = [f"c{i}" for i in range(9)]
+    names, note = plotted_columns(wide)
+    assert len(names) == MAX_PLOTTED_CHANNELS == 6 and names[-1] == "c8"  # the last column (the benchmarks' target) kept
+    assert note == "drew 6 of 9 columns (c0, c1, c2, c3, c4, c8); choose which with --columns a,b (columns=[...] in Python)"
+    assert plotted_columns(wide[:6]) == (wide[:6], None)
+    assert plotted_columns(wide, ["c5"]) == (["c5"], None)

@@ -86,7 +86,9 @@ class Forecaster:
         self.recipe_used: Recipe | None = None
         self.data_dir, self.split, self.fill, self.runs_dir = data_dir, split, fill, runs_dir
         self.date_format, self.dayfirst = date_format, bool(dayfirst)
-        self.long_format = _long_format(id_col, time_col, target_col, short_series)
+        from .data.panel import long_format_options
+
+        self.long_format = long_format_options(id_col, time_col, target_col, short_series)
         self.run: LoadedRun | None = None
         self.result = None  # TrainResult of the last fit
 
@@ -589,17 +591,6 @@ class Forecaster:
         return f"Forecaster(model={self.model_name!r}, lookback={self.lookback}, horizon={self.horizon}, {state})"
 
 
-def _long_format(id_col: str | None, time_col: str | None, target_col: str | None,
-                 short_series: str) -> dict[str, str] | None:
-    """The long-format options given to a Forecaster (None: none, so a ``unique_id`` column decides)."""
-    from .data.panel import LongFormat
-
-    names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
-    if all(v is None for v in names.values()) and short_series == "error":
-        return None
-    return LongFormat(**{k: v for k, v in names.items() if v is not None}, short_series=short_series).to_dict()
-
-
 def point_metrics(forecast: np.ndarray, actual: np.ndarray, std: np.ndarray) -> dict[str, float]:
     """MSE and MAE of point forecasts in the trainer's vocabulary: ``mse``, ``mae`` on the
     standardized scale (errors divided by `std`, the per-channel std of the scaler of the model
@@ -627,14 +618,38 @@ def _count(value: Any, what: str, least: int, hint: str) -> int:
 
 # ---------------------------------------------------------------------- plots (matplotlib, Agg)
 
-MAX_PLOTTED_CHANNELS = 4
+MAX_PLOTTED_CHANNELS = 6
 
 
-def _plotted_columns(columns: list[str]) -> list[str]:
-    """All columns if few, else the first three and the last (the target "OT" in the benchmarks)."""
-    if len(columns) <= MAX_PLOTTED_CHANNELS:
-        return list(columns)
-    return list(columns[: MAX_PLOTTED_CHANNELS - 1]) + [columns[-1]]
+def plotted_columns(available: list[str], columns: Any = None, what: str = "column") -> tuple[list[str], str | None]:
+    """(names to draw, note or None). columns: the names asked for (each must be in `available`), else
+    all when at most MAX_PLOTTED_CHANNELS, else the first five and the last (the target "OT" in the
+    benchmarks) for columns, the first six for series, with a one-line note saying how to choose."""
+    available = [str(a) for a in available]
+    if columns is not None:
+        columns = [columns] if isinstance(columns, str) else [str(c) for c in columns]
+        unknown = [c for c in columns if c not in available]
+        if unknown or not columns:
+            shown = ", ".join(available[:10]) + (f" and {len(available) - 10} more" if len(available) > 10 else "")
+            raise ValueError(f"columns to plot (--columns): no {what} {', '.join(map(repr, unknown)) or 'given'}; "
+                             f"the {what}s are {shown}")
+        return list(dict.fromkeys(columns)), None
+    if len(available) <= MAX_PLOTTED_CHANNELS:
+        return available, None
+    n = MAX_PLOTTED_CHANNELS
+    chosen = available[: n - 1] + [available[-1]] if what == "column" else available[:n]
+    return chosen, (f"drew {n} of {len(available)} {what}s ({', '.join(chosen)}); choose which with "
+                    "--columns a,b (columns=[...] in Python)")
+
+
+def _draw_forecast(ax, history_x, history_y, future_x, forecast: pd.DataFrame, name: str) -> None:
+    """History in grey, the forecast column `name` in red, each interval level found beside it as a band."""
+    ax.plot(history_x, history_y, color="0.3", lw=1, label="history")
+    levels = sorted(int(col.rsplit("-", 1)[1]) for col in forecast.columns if col.startswith(f"{name}-lo-"))
+    for k, level in enumerate(reversed(levels)):  # widest first, drawn lightest
+        ax.fill_between(future_x, forecast[f"{name}-lo-{level}"].to_numpy(), forecast[f"{name}-hi-{level}"].to_numpy(),
+                        color="tab:red", lw=0, alpha=0.2 + 0.2 * k / max(1, len(levels) - 1), label=f"{level}% interval")
+    ax.plot(future_x, forecast[name].to_numpy(), color="tab:red", lw=1.4, label="forecast")
 
 
 def _figure(n: int):
@@ -659,33 +674,61 @@ def _save(plt, fig, path: str | Path) -> None:
 
 
 def plot_forecast(fc: Forecaster, data: pd.DataFrame | str | Path, forecast: pd.DataFrame, path: str | Path,
-                  *, fill: str = "error", allow_freq_mismatch: bool = False) -> None:
+                  *, fill: str = "error", allow_freq_mismatch: bool = False, columns: Any = None) -> str | None:
     """Draw the last rows of `data` (history) and `forecast` (from `predict`) per channel to `path`,
-    with a shaded band for each interval level among the forecast's columns (wider: lighter)."""
-    table = fc._table(data, fill, allow_freq_mismatch)
+    with a shaded band for each interval level among the forecast's columns (wider: lighter).
+
+    columns: the columns (wide data) or series ids (a long-format model) to draw; default: all, or at
+    most MAX_PLOTTED_CHANNELS. Returns a one-line note when more exist than were drawn, else None.
+    """
     run = fc._need_fit()
     shown = max(run.lookback, 3 * run.horizon)
+    if fc.panel is not None:
+        return _plot_panel_forecast(fc, data, forecast, path, fill=fill, columns=columns, shown=shown)
+    table = fc._table(data, fill, allow_freq_mismatch)
     index = table.dates if table.dates is not None else pd.RangeIndex(len(table.values))
-    plt, fig, axes = _figure(len(_plotted_columns(run.columns)))
-    for ax, name in zip(axes, _plotted_columns(run.columns)):
+    names, note = plotted_columns(run.columns, columns)
+    plt, fig, axes = _figure(len(names))
+    for ax, name in zip(axes, names):
         c = run.columns.index(name)
-        ax.plot(index[-shown:], table.values[-shown:, c], color="0.3", lw=1, label="history")
-        levels = sorted(int(col.rsplit("-", 1)[1]) for col in forecast.columns if col.startswith(f"{name}-lo-"))
-        for k, level in enumerate(reversed(levels)):  # widest first, drawn lightest
-            ax.fill_between(forecast.index, forecast[f"{name}-lo-{level}"].to_numpy(),
-                            forecast[f"{name}-hi-{level}"].to_numpy(), color="tab:red", lw=0,
-                            alpha=0.2 + 0.2 * k / max(1, len(levels) - 1),
-                            label=f"{level}% interval")
-        ax.plot(forecast.index, forecast[name].to_numpy(), color="tab:red", lw=1.4, label="forecast")
+        _draw_forecast(ax, index[-shown:], table.values[-shown:, c], forecast.index, forecast, name)
         ax.set_ylabel(name)
     axes[0].legend(loc="upper left")
     axes[0].set_title(f"{run.config['model']['name']}: {run.horizon}-step forecast from the last {run.lookback} rows")
     _save(plt, fig, path)
+    return note
+
+
+def _plot_panel_forecast(fc: Forecaster, data: Any, forecast: pd.DataFrame, path: str | Path, *, fill: str,
+                         columns: Any, shown: int) -> str | None:
+    """`plot_forecast` for a long-format model: one axis per series id."""
+    from .data.panel import LongFormat, read_panel
+
+    run = fc._need_fit()
+    names = fc.panel
+    panel = read_panel(data, LongFormat(names["id_col"], names["time_col"], names["target_col"]), fill=fill, **fc._dates)
+    model = run.config["model"]["name"]
+    ids = [i for i in pd.unique(forecast[names["id_col"]].astype(str)) if i in set(panel.ids)]
+    chosen, note = plotted_columns(ids, columns, what="series")
+    plt, fig, axes = _figure(len(chosen))
+    for ax, sid in zip(axes, chosen):
+        rows = panel.rows(panel.ids.index(sid))
+        history = np.arange(rows.start, rows.stop)[-shown:]
+        part = forecast[forecast[names["id_col"]].astype(str) == sid]
+        _draw_forecast(ax, panel.time_labels(history), panel.values[history, 0], part[names["time_col"]].to_numpy(),
+                       part, model)
+        ax.set_ylabel(sid)
+    axes[0].legend(loc="upper left")
+    axes[0].set_title(f"{model}: {run.horizon}-step forecast of each series from its last {run.lookback} rows")
+    _save(plt, fig, path)
+    return note
 
 
 def plot_backtest(fc: Forecaster, data: pd.DataFrame | str | Path, backtest: pd.DataFrame, path: str | Path,
-                  *, fill: str = "error") -> None:
+                  *, fill: str = "error", columns: Any = None) -> str | None:
     """Draw the data around the forecast range, each rolling forecast and the actuals to `path`.
+    columns: which columns to draw (default: all, or at most MAX_PLOTTED_CHANNELS); returns a one-line
+    note when more exist than were drawn, else None.
 
     backtest: the forecasts of `Forecaster.backtest` (grouped by ``origin``) or of
     `Forecaster.cross_validation` (grouped by ``cutoff``); `fc` gives the lookback and the model name.
@@ -695,14 +738,15 @@ def plot_backtest(fc: Forecaster, data: pd.DataFrame | str | Path, backtest: pd.
     table = load_table(data, data_dir=fc.data_dir, fill=fill, **fc._dates)
     key = "date" if "date" in backtest.columns else "step"
     group = "cutoff" if "cutoff" in backtest.columns else "origin"
-    columns = [c[: -len("_actual")] for c in backtest.columns if c.endswith("_actual")]
+    available = [c[: -len("_actual")] for c in backtest.columns if c.endswith("_actual")]
     index = table.dates if table.dates is not None else pd.RangeIndex(len(table.values))
     targets = pd.Index(backtest[key].to_numpy())
     first = int(index.get_indexer(targets[:1])[0])
     last = int(index.get_indexer(targets[-1:])[0])
     lo = max(0, first - fc.lookback)
-    plt, fig, axes = _figure(len(_plotted_columns(columns)))
-    for ax, name in zip(axes, _plotted_columns(columns)):
+    names, note = plotted_columns(available, columns)
+    plt, fig, axes = _figure(len(names))
+    for ax, name in zip(axes, names):
         c = table.columns.index(name)
         ax.plot(index[lo:last + 1], table.values[lo:last + 1, c], color="0.3", lw=1, label="actual")
         for i, (_, part) in enumerate(backtest.groupby(group, sort=False)):
@@ -713,3 +757,4 @@ def plot_backtest(fc: Forecaster, data: pd.DataFrame | str | Path, backtest: pd.
     what = "cross-validation" if group == "cutoff" else "backtest"
     axes[0].set_title(f"{fc.model_name}: {what}, {backtest[group].nunique()} forecasts of {fc.horizon} steps")
     _save(plt, fig, path)
+    return note

@@ -20,6 +20,8 @@ from rich.table import Table
 
 from .bench.cli import bench_app
 from .console import console, fail, parse_numbers as _numbers, parse_split as _split
+
+MAX_PLOTTED = 6  # columns or series a plot draws unless --columns says which (samovar.api.MAX_PLOTTED_CHANNELS)
 from .tasks.cli import task_app
 from .tuning.cli import tune_app
 
@@ -78,6 +80,10 @@ def _quantiles(text: Optional[str]) -> tuple[float, ...] | None:
 DATE_FORMAT_HELP = "strftime format of the text dates, e.g. '%d/%m/%Y' (default: inferred; day-first dates need it or --dayfirst)."
 DAYFIRST_HELP = "Read text dates like 01/02/2023 day first (1 February)."
 FREQ_MISMATCH_HELP = "Forecast an input whose dates are at another frequency than the training data's (an error otherwise)."
+ID_COL_HELP = "Long format (many series, one row per series and time): the series id column (default unique_id; a file with a unique_id column is read as long)."
+TIME_COL_HELP = "Long format: the time column (default ds)."
+TARGET_COL_HELP = "Long format: the value column (default y)."
+SHORT_SERIES_HELP = "Long format: error (default) | drop: leave out series too short for a window in every split, listing them."
 
 
 def _levels(text: Optional[str]) -> tuple[float, ...] | None:
@@ -123,6 +129,10 @@ def train(
     quantiles: Optional[str] = typer.Option(None, help="Quantile levels with --loss quantile, e.g. 0.1,0.5,0.9 (the default)."),
     date_format: Optional[str] = typer.Option(None, help=DATE_FORMAT_HELP),
     dayfirst: bool = typer.Option(False, "--dayfirst", help=DAYFIRST_HELP),
+    id_col: Optional[str] = typer.Option(None, help=ID_COL_HELP),
+    time_col: Optional[str] = typer.Option(None, help=TIME_COL_HELP),
+    target_col: Optional[str] = typer.Option(None, help=TARGET_COL_HELP),
+    short_series: str = typer.Option("error", help=SHORT_SERIES_HELP),
 ) -> None:
     """Train a model and write a run directory (holdout: with its metrics on every test window).
 
@@ -136,7 +146,10 @@ def train(
     from .training.runs import (check_fit_mode, default_fit_mode, fit_run, parse_set_options, prepare_source,
                                 recipe_training, resolve_lookback, resume_run, stage_split)
 
+    from .data.panel import long_format_options
+
     try:
+        long_format = long_format_options(id_col, time_col, target_col, short_series)
         if resume is not None:
             result, data = resume_run(resume, quiet=quiet, device=device if device != "auto" else None, data_dir=data_dir)
         else:
@@ -155,7 +168,7 @@ def train(
             mode = default_fit_mode(dataset, _split(split)) if fit_mode is None else fit_mode
             check_fit_mode(mode, dataset, _split(split))
             data = prepare_source(dataset, lookback, horizon, data_dir, stage_split(mode, _split(split)), fill,
-                                  date_format, dayfirst)  # data errors come first
+                                  date_format, dayfirst, long_format)  # data errors come first
             where = ("given" if given_lookback is not None else "the recipe's" if published
                      else f"the model's default for horizon {horizon}")
             if model_class(model).trainable:
@@ -173,11 +186,13 @@ def train(
             run_dir = default_run_dir(runs_dir, model.lower(), name, lookback, horizon)
             result, data = fit_run(model, dataset, horizon=horizon, lookback=lookback, model_kwargs=kwargs, config=config,
                                    data_dir=data_dir, split=_split(split), fill=fill, run_dir=run_dir, recipe=rec, data=data,
-                                   fit_mode=mode, date_format=date_format, dayfirst=dayfirst)
+                                   fit_mode=mode, date_format=date_format, dayfirst=dayfirst, long_format=long_format)
     except (ValueError, FileNotFoundError, FileExistsError, KeyError, FloatingPointError) as exc:
         fail(str(exc))
         return
     console.print(f"{data!r}", highlight=False)
+    for note in data.notes if hasattr(data, "excluded") else ():  # a panel's notes: left-out series, carried columns
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
     fit = result.fit or {"mode": "holdout"}
     stage = fit.get("validation")
     if stage is not None:  # refit: the validation stage chose the epochs
@@ -206,9 +221,11 @@ def train(
     console.print(f"run directory: {result.run_dir}", highlight=False, soft_wrap=True)
 
 
-def _rows(rows: dict[str, list[int]]) -> str:
-    """{"train": [0, 700], "val": [652, 800]} -> "train 0..699, val 652..799"."""
-    return ", ".join(f"{name} {start}..{end - 1}" for name, (start, end) in rows.items())
+def _rows(rows: dict[str, Any]) -> str:
+    """{"train": [0, 700], "val": [652, 800]} -> "train 0..699, val 652..799"; a panel's
+    {"train": {"series": 300, "rows": 7000, ...}} -> "train 7000 rows of 300 series"."""
+    return ", ".join(f"{name} {part['rows']} rows of {part['series']} series" if isinstance(part, dict)
+                     else f"{name} {part[0]}..{part[1] - 1}" for name, part in rows.items())
 
 
 @app.command()
@@ -308,8 +325,14 @@ def forecast(
     date_format: Optional[str] = typer.Option(None, help=DATE_FORMAT_HELP.replace("inferred", "the run's")),
     dayfirst: bool = typer.Option(False, "--dayfirst", help=DAYFIRST_HELP + " (default: as the run was trained)"),
     allow_freq_mismatch: bool = typer.Option(False, "--allow-freq-mismatch", help=FREQ_MISMATCH_HELP),
+    columns: Optional[str] = typer.Option(None, help="With --plot: the columns (wide data) or series ids (long "
+                                          f"format) to draw, e.g. a,b (default: the first {MAX_PLOTTED})."),
 ) -> None:
-    """Forecast the horizon after the end of --input, or backtest over a range of it."""
+    """Forecast the horizon after the end of --input, or backtest over a range of it.
+
+    A run trained on a long-format file (many series) forecasts every series of a long --input and
+    writes long format: id, time, the model's forecast (and interval) columns.
+    """
     from .api import Forecaster
     from .data import DataError
     from .utils import write_text_atomic
@@ -319,9 +342,15 @@ def forecast(
         chosen = _levels(levels)
         if backtest_start is None and backtest_end is None:
             frame = fc.predict(input, levels=chosen, fill=fill, allow_freq_mismatch=allow_freq_mismatch)
-            write_text_atomic(output, frame.to_csv())
-            console.print(f"forecast of {len(frame)} steps ({frame.index[0]} .. {frame.index[-1]}) written to {output}",
-                          highlight=False)
+            panel = fc.panel
+            write_text_atomic(output, frame.to_csv(index=panel is None))
+            if panel is None:
+                console.print(f"forecast of {len(frame)} steps ({frame.index[0]} .. {frame.index[-1]}) written to {output}",
+                              highlight=False)
+            else:
+                times = frame[panel["time_col"]]
+                console.print(f"forecast of {fc.horizon} steps for {frame[panel['id_col']].nunique()} series "
+                              f"({times.min()} .. {times.max()}) written to {output}", highlight=False)
             metrics = None
         else:
             frame, metrics = fc.backtest(input, backtest_start, backtest_end, stride=backtest_stride, levels=chosen,
@@ -341,11 +370,13 @@ def forecast(
         if plot is not None:
             from .api import plot_backtest, plot_forecast
 
+            chosen_columns = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
             if metrics is None:
-                plot_forecast(fc, input, frame, plot, fill=fill, allow_freq_mismatch=allow_freq_mismatch)
+                note = plot_forecast(fc, input, frame, plot, fill=fill, allow_freq_mismatch=allow_freq_mismatch,
+                                     columns=chosen_columns)
             else:
-                plot_backtest(fc, input, frame, plot, fill=fill)
-            console.print(f"plot written to {plot}", highlight=False)
+                note = plot_backtest(fc, input, frame, plot, fill=fill, columns=chosen_columns)
+            console.print(f"plot written to {plot}" + (f"; {note}" if note else ""), highlight=False, soft_wrap=True)
     except (DataError, ValueError, FileNotFoundError, KeyError) as exc:
         fail(str(exc))
 
@@ -435,8 +466,8 @@ def backtest(
                       f"{overall['fits']} fit(s); forecasts written to {output}", highlight=False)
         console.print(_cutoff_table(per_cutoff, overall, run_model))
         if plot is not None:
-            plot_backtest(fc, source, frame, plot, fill=fill)
-            console.print(f"plot written to {plot}", highlight=False)
+            note = plot_backtest(fc, source, frame, plot, fill=fill)
+            console.print(f"plot written to {plot}" + (f"; {note}" if note else ""), highlight=False, soft_wrap=True)
     except (DataError, ValueError, FileNotFoundError, KeyError, FloatingPointError) as exc:
         fail(str(exc))
 

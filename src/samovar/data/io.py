@@ -452,10 +452,14 @@ def _numeric_values(frame: pd.DataFrame, origin: Origin) -> np.ndarray:
         text = numbers.isna().to_numpy() & column.notna().to_numpy()
         if text.any():
             rows = np.flatnonzero(text)
+            lowered = str(name).strip().lower()
+            panel = (f"; if it names the series of a long-format file (one row per series and time), read it as a "
+                     f"panel: id_col={name!r}, time_col=, target_col= (command line: --id-col {name} --time-col ... "
+                     "--target-col ...; docs/panels.md)") if lowered in ID_COLUMN_NAMES or lowered.endswith("_id") else ""
             raise DataError(
                 f"{origin}: column {name!r} is not numeric: {_show_rows(rows, column.to_numpy()[rows], origin)}. "
                 f"To fix: drop the column (df.drop(columns=[{name!r}])) or convert it to numbers; "
-                f"a date column must be named one of {', '.join(DATE_COLUMN_NAMES)} or come first."
+                f"a date column must be named one of {', '.join(DATE_COLUMN_NAMES)} or come first{panel}."
             )
         columns.append(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
     return np.stack(columns, axis=1)

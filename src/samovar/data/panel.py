@@ -61,6 +61,16 @@ class LongFormat:
         return None if d is None else cls(**d)
 
 
+def long_format_options(id_col: str | None = None, time_col: str | None = None, target_col: str | None = None,
+                        short_series: str = "error") -> dict[str, str] | None:
+    """The LongFormat (as a dict) of the options given, the defaults filling the rest; None when none is
+    given, so that a ``unique_id`` column decides (`long_format_of`)."""
+    names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
+    if all(v is None for v in names.values()) and short_series == "error":
+        return None
+    return LongFormat(**{k: v for k, v in names.items() if v is not None}, short_series=short_series).to_dict()
+
+
 def _header(source: Any) -> list[str] | None:
     """Column names of a DataFrame or of a .csv/.txt file's first line (None for anything else)."""
     if isinstance(source, pd.DataFrame):

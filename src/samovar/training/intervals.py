@@ -188,9 +188,9 @@ def coverage_scores(model: ForecastModel, windows: Any, calibration: Calibration
         count += err.numel()
         err_raw = None
         if raw is not None:
-            rows = torch.as_tensor(target_rows(windows, idx, first))
+            rows = torch.as_tensor(target_rows(windows, idx, first, y.shape[1]))
             err_raw = (to_original(scaler, windows, idx, pred) - raw[rows]).abs()
-            std = torch.as_tensor(np.broadcast_to(scale_of(scaler, windows, idx), err.shape), dtype=torch.float64)
+            std = torch.as_tensor(np.asarray(scale_of(scaler, windows, idx), dtype=np.float64))  # broadcasts to err
         for k in range(len(levels)):  # one level at a time: memory of one batch of errors
             covered[k] += int((err <= radii[k]).sum())
             if err_raw is not None:

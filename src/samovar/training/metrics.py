@@ -52,12 +52,12 @@ def mase_scale(data: Any) -> np.ndarray:
     return scores.seasonal_naive_scale(data.values[start:end], seasonal_period(data.freq))
 
 
-def target_rows(windows: Any, idx: torch.Tensor, first: int | None) -> np.ndarray:
+def target_rows(windows: Any, idx: torch.Tensor, first: int | None, horizon: int) -> np.ndarray:
     """(B, horizon) rows of the raw values the targets of windows `idx` are: row `first` + i + step for a
     stride-1 `WindowSet` (first = `_first_target_row`), the set's own index for a panel's windows."""
     if hasattr(windows, "target_row_index"):
         return windows.target_row_index(idx)
-    return (first + idx.numpy())[:, None] + np.arange(windows.horizon)[None, :]
+    return (first + idx.numpy())[:, None] + np.arange(horizon)[None, :]
 
 
 def to_original(scaler: Any, windows: Any, idx: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
@@ -163,7 +163,7 @@ def evaluate(
         pred = model(x.to(device)).double().cpu()
         scaled.add(y.double().numpy(), pred.numpy())
         if raw:
-            rows = target_rows(windows, idx, first)  # (B, horizon)
+            rows = target_rows(windows, idx, first, y.shape[1])  # (B, horizon)
             pred_raw = torch.as_tensor(to_original(scaler, windows, idx, pred), dtype=torch.float64).numpy()
             series = windows.series_of(idx) if hasattr(windows, "series_of") else None
             original.add(raw_values[rows], pred_raw, series)
