@@ -169,15 +169,17 @@ class Forecaster:
         from .data.panel import long_format_of
 
         if (self.run is not None and self.panel is not None) or (df is not None and long_format_of(df, self.long_format)):
-            raise ValueError(f"{what} works on wide data (one column per series) only; for long-format panels use "
-                             "fit(fit_mode='holdout') for test metrics and predict(df) for forecasts")
+            raise ValueError(f"{what} works on wide data (one column per series) only, not yet on many series in "
+                             "long format: for test metrics on a panel use fit(fit_mode='holdout') (command line: "
+                             "samovar train --fit-mode holdout), for forecasts predict(df) (samovar forecast without "
+                             "--backtest-start)")
 
     def _table(self, df: pd.DataFrame | str | Path, fill: str, allow_freq_mismatch: bool = False):
         from .data import read_table
         from .data.frequency import describe_step, same_frequency
 
         run = self._need_fit()
-        self._wide_only("this method")
+        self._wide_only("reading a wide input")
         table = read_table(df, fill=fill, **self._dates)
         if not allow_freq_mismatch and table.freq and run.freq and not same_frequency(table.freq, run.freq):
             name = df if isinstance(df, (str, Path)) else "the input"
@@ -362,6 +364,7 @@ class Forecaster:
         allow_freq_mismatch: as in `predict`.
         """
         run = self._need_fit()
+        self._wide_only("backtest (samovar forecast --backtest-start)")
         levels = () if levels is None else self._levels(levels)
         table = self._table(df, fill, allow_freq_mismatch)
         n, L, H = len(table.values), run.lookback, run.horizon
@@ -450,7 +453,7 @@ class Forecaster:
         from .data.prepare import validation_split
         from .data.splits import check_split_sizes
 
-        self._wide_only("cross_validation", df)
+        self._wide_only("cross_validation (samovar backtest)", df)
 
         n_windows = _count(n_windows, "n_windows (--windows)", 1, "give at least 1 cut-off")
         step = self.horizon if step is None else _count(step, "step (--step)", 1, "give the rows between cut-offs")
