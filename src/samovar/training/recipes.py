@@ -109,13 +109,12 @@ def resolve_recipe(model: str, dataset: str, horizon: int, recipe: str = "auto",
         raise ValueError(f"unknown model {model!r}: {NOT_IMPLEMENTED[model.lower()]}")
     cls = model_class(model)
     if recipe == "seed":
-        from .seed import seed_lookback, seed_lookbacks, seed_training_config
+        from .seed import seed_lookback
 
         if options:
             raise ValueError(f"recipe options {dict(options)} apply to the paper recipe, not to 'seed'")
-        raw = seed_training_config(model, dataset, horizon)
-        rec = _from_description("seed", model, cls, raw, {})
-        rec.lookback, rec.lookbacks = seed_lookback(model, dataset, horizon), seed_lookbacks(model, horizon)
+        rec = seed_recipe(model, dataset, horizon)
+        rec.lookback = seed_lookback(model, dataset, horizon)
         return rec
     if recipe == "ltsf":
         if options:
@@ -127,6 +126,16 @@ def resolve_recipe(model: str, dataset: str, horizon: int, recipe: str = "auto",
             raise ValueError(f"recipe 'paper' for {model}: {why}; use the generic recipe (--recipe ltsf)")
         return Recipe("ltsf", notes=[f"{why}; used the LTSF default recipe (TrainConfig defaults)"])
     return _from_description("paper", model, cls, raw, options)
+
+
+def seed_recipe(model: str, dataset: str, horizon: int) -> Recipe:
+    """The "seed" recipe (the SAMoVAR authors' script for `model`) with every lookback of the script in
+    ``lookbacks`` and none chosen (``lookback`` None); ValueError when the script has no setting for it."""
+    from .seed import seed_lookbacks, seed_training_config
+
+    rec = _from_description("seed", model, model_class(model), seed_training_config(model, dataset, horizon), {})
+    rec.lookback, rec.lookbacks = None, seed_lookbacks(model, horizon)
+    return rec
 
 
 def _from_description(name: str, model: str, cls: type, raw: dict[str, Any],
@@ -173,4 +182,4 @@ def paper_recipe_or_reason(model: str, dataset: str, horizon: int,
 
 
 __all__ = ["NOT_IMPLEMENTED", "RECIPES", "Recipe", "paper_recipe", "paper_recipe_or_reason", "recipe_dataset_name",
-           "resolve_recipe"]
+           "resolve_recipe", "seed_recipe"]
