@@ -273,3 +273,12 @@ def test_exported_records_hold_no_absolute_paths_and_render(tmp_path):
     assert {r["lookback"] for r in records} == {512, 4096} and json.loads(paths[0].read_text())["config"]
     table = gen.render(records)
     assert ORACLE_LABEL in table and "0.380" in table and "Lu & Yang 2025" in table
+
+
+def test_forecaster_with_the_seed_recipe_uses_the_scripts_lookbacks():
+    from samovar.api import Forecaster
+
+    assert Forecaster("dlinear", horizon=96, recipe="seed").lookback == 4096
+    assert Forecaster("samovar", horizon=192, recipe="seed").lookback == 2048
+    with pytest.raises(ValueError, match="4096 / 2048 / 1024 / 512"):
+        Forecaster("dlinear", lookback=336, horizon=96, recipe="seed")

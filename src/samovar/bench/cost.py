@@ -156,7 +156,7 @@ def _probe(cell: Cell, config: Any, data: Any, repeats: int, dev: torch.device,
     return lines, sizes[-1]
 
 
-def estimate_cell(cell: Cell, *, repeats: int = 3, threads: int = 1, device: str = "cpu",
+def estimate_cell(cell: Cell, *, repeats: int = 2, threads: int = 1, device: str = "cpu",
                   assume_best_epoch: int = ASSUME_BEST_EPOCH, data: Any = None, cache: dict | None = None,
                   max_probe_seconds: float = MAX_PROBE_SECONDS) -> CostEstimate:
     """Time `repeats` optimizer steps (after one untimed) per probe size of `cell`'s model and extrapolate.
