@@ -152,9 +152,9 @@ NEW_SCORES = ("test_rmse", "test_rmse_raw", "test_mape_raw", "test_smape_raw", "
 
 
 def test_version_1_database_is_migrated(tmp_path):
-    _downgrade(ResultsDB(tmp_path / "r.db"), 1, ("cpu_seconds", *NEW_SCORES))
+    _downgrade(ResultsDB(tmp_path / "r.db"), 1, ("cpu_seconds", *NEW_SCORES, "est_cpu_hours"))
     db = ResultsDB(tmp_path / "r.db")
-    assert db.schema_version() == SCHEMA_VERSION == 4
+    assert db.schema_version() == SCHEMA_VERSION == 5
     db.claim(cell(), profile="quick", config={})
     db.finish(cell(), "done", cpu_seconds=1.5, test_mase=0.9)
     assert db.get(cell())["cpu_seconds"] == 1.5 and db.get(cell())["test_mase"] == 0.9
@@ -164,9 +164,9 @@ def test_version_2_database_gains_the_score_columns_and_keeps_its_rows(tmp_path)
     db = ResultsDB(tmp_path / "r.db")
     db.claim(cell(), profile="quick", config={})
     db.finish(cell(), "done", test_mse=0.5, cpu_seconds=2.0)
-    _downgrade(db, 2, NEW_SCORES)
+    _downgrade(db, 2, (*NEW_SCORES, "est_cpu_hours"))
     db = ResultsDB(tmp_path / "r.db")
-    assert db.schema_version() == 4
+    assert db.schema_version() == 5
     old = db.get(cell())
     assert old["test_mse"] == 0.5 and old["cpu_seconds"] == 2.0 and all(old[c] is None for c in NEW_SCORES)
     db.claim(cell(seed=2), profile="quick", config={})
@@ -182,8 +182,24 @@ def test_version_3_rows_of_the_old_name_cats_become_cats_xattn(tmp_path):
     for model in ("cats", "dlinear"):
         db.claim(cell(model=model), profile="quick", config={})
         db.finish(cell(model=model), "done", test_mse=0.5)
-    _downgrade(db, 3, ())
+    _downgrade(db, 3, ("est_cpu_hours",))
     db = ResultsDB(tmp_path / "r.db")
-    assert db.schema_version() == 4
+    assert db.schema_version() == 5
     assert sorted(r["model"] for r in db.rows()) == ["cats_xattn", "dlinear"]
     assert db.get(cell(model="cats_xattn"))["test_mse"] == 0.5 and db.get(cell(model="cats")) is None
+
+
+def test_version_4_database_gains_the_cost_estimate_column_and_table(tmp_path):
+    db = ResultsDB(tmp_path / "r.db")
+    db.claim(cell(), profile="seed", config={})
+    db.finish(cell(), "done", test_mse=0.5)
+    _downgrade(db, 4, ("est_cpu_hours",))
+    con = sqlite3.connect(db.path)
+    con.execute("DROP TABLE cost_estimates")
+    con.commit()
+    con.close()
+    db = ResultsDB(tmp_path / "r.db")
+    assert db.schema_version() == 5 and db.get(cell())["test_mse"] == 0.5 and db.get(cell())["est_cpu_hours"] is None
+    db.record_na(cell(seed=2), "estimated 12.0 CPU-hours > --max-cell-hours 1", profile="seed", config={},
+                 est_cpu_hours=12.0)
+    assert db.get(cell(seed=2))["est_cpu_hours"] == 12.0 and db.cost_rows() == []

@@ -78,6 +78,14 @@ class Forecaster:
         model_class(model)  # an unknown or retired name (e.g. the ambiguous "cats") fails here, with its message
         self.model_name = model
         self.horizon = horizon
+        if recipe == "seed":  # the authors' scripts train at their own lookbacks only (the first by default)
+            from .training.seed import seed_lookbacks
+
+            allowed = seed_lookbacks(model, horizon)
+            if lookback is not None and int(lookback) not in allowed:
+                raise ValueError(f"recipe 'seed' trains {model} at horizon {horizon} with lookback "
+                                 f"{' / '.join(map(str, allowed))}; got lookback={lookback}")
+            lookback = allowed[0] if lookback is None else lookback
         self.lookback = resolve_lookback(model, lookback, horizon)
         self.model_kwargs = dict(model_kwargs or {})
         self.recipe = recipe

@@ -100,7 +100,9 @@ def train(
     lookback: Optional[int] = typer.Option(None, help="Input steps (default: the paper recipe's lookback for the dataset, else the model's published default)."),
     data_dir: Optional[Path] = typer.Option(None, help="Directory with the dataset files (else $SAMOVAR_DATA_DIR, cache, download)."),
     recipe: str = typer.Option("auto", help="auto (the model's published recipe when it has one for the dataset, else ltsf) "
-                               "| paper | ltsf (Adam, lr 1e-4, type1, 10 epochs, patience 3). The options below override single fields."),
+                               "| paper | ltsf (Adam, lr 1e-4, type1, 10 epochs, patience 3) | seed (the SAMoVAR authors' "
+                               "samovar.sh / baseline.sh; baselines: --lookback 4096, 2048, 1024 or 512, default the first "
+                               "that fits). The options below override single fields."),
     epochs: Optional[int] = typer.Option(None, help="Maximum epochs (default: the recipe's; ltsf: 10)."),
     batch_size: Optional[int] = typer.Option(None, help="Windows per batch (default: the recipe's; ltsf: 32)."),
     lr: Optional[float] = typer.Option(None, help="Learning rate (default: the recipe's; ltsf: 1e-4)."),
@@ -163,7 +165,11 @@ def train(
                 overrides["grad_clip"] = None
             overrides.update(device=device, threads=threads, quiet=quiet)
             config, kwargs, rec = recipe_training(model, dataset, horizon, recipe, overrides, parse_set_options(set_))
-            published = rec.lookback if rec.name == "paper" and given_lookback is None else None
+            if rec.name == "seed" and given_lookback is not None:  # one of the script's lookbacks, else an error
+                from .training.seed import seed_lookback
+
+                seed_lookback(model, dataset, horizon, given_lookback)
+            published = rec.lookback if rec.name in ("paper", "seed") and given_lookback is None else None
             lookback = resolve_lookback(model, published or given_lookback, horizon)
             mode = default_fit_mode(dataset, _split(split)) if fit_mode is None else fit_mode
             check_fit_mode(mode, dataset, _split(split))

@@ -1,6 +1,8 @@
 """``samovar bench``: run the grid, show its state, render the report, one DDP run.
 
     samovar bench run --models dlinear,samovar --datasets ETTh1,ETTh2 --horizons 96,192,336,720 --profile quick
+    samovar bench cost --profile seed --datasets ETTh1                  # CPU-hours per cell, before running
+    samovar bench run --profile seed --datasets ETTh1 --max-cell-hours 2
     samovar bench status
     samovar bench report --out docs/results/bench
     samovar bench ddp --model dlinear --dataset ETTh1 --horizon 96 --nproc 2
@@ -37,18 +39,105 @@ def _open_db(path: Optional[Path], *, create: bool = True):
         fail(str(exc))
 
 
+MODELS_HELP = ("Comma-separated registered models, or 'all' (see `samovar models`); default: the naive floor every "
+               "model has to beat and DLinear (profile seed: the models of the SAMoVAR authors' scripts).")
+SEEDS_HELP = "Comma-separated seeds (several give mean ± std; default 2021, profile seed: 2024 as the scripts)."
+PROFILE_HELP = ("'quick' (CPU-sized budget, labelled as such), 'paper' (published recipes), 'tuned' (the configurations "
+                "`samovar tune` chose on validation, from --db) or 'seed' (the SAMoVAR authors' samovar.sh / baseline.sh, "
+                "baselines at lookbacks 4096, 2048, 1024, 512).")
+LOOKBACK_HELP = ("'paper' (each model's default; profile seed: every lookback of the authors' script), a number, or a "
+                 "list chosen on validation MSE (profile seed: narrows the script's lookbacks).")
+
+
+def _plan(models: Optional[str], datasets: str, horizons: str, seeds: Optional[str], profile: str, lookback: str,
+          max_epochs: Optional[int], max_steps: Optional[int], data_dir: Optional[Path], download: bool, tuned_db=None):
+    """The grid's cells (bad options: one line and exit 2)."""
+    from .. import models as registry
+    from ..training.seed import SEED_SEED, seed_models
+    from .grid import parse_list, plan
+
+    if models is None:
+        models = ",".join(seed_models()) if profile == "seed" else DEFAULT_MODELS
+    if seeds is None:
+        seeds = str(SEED_SEED) if profile == "seed" else "2021"
+    try:
+        model_list = registry.available() if models.strip().lower() == "all" else parse_list(models, "models")
+        return plan(model_list, parse_list(datasets, "datasets"), parse_list(horizons, "horizons", int),
+                    parse_list(seeds, "seeds", int), profile=profile, lookback=lookback, max_epochs=max_epochs,
+                    max_steps_per_epoch=max_steps, data_dir=str(data_dir) if data_dir else None, download=download,
+                    tuned_db=tuned_db)
+    except (ValueError, KeyError) as exc:
+        fail(str(exc))
+
+
+def _check_cost_options(threads: int, repeats: int, assume_best_epoch: int) -> None:
+    for name, value in (("threads", threads), ("repeats", repeats), ("assume-best-epoch", assume_best_epoch)):
+        if value < 1:
+            fail(f"--{name} must be a positive integer, got {value}")
+
+
 @bench_app.command()
-def run(
-    models: str = typer.Option(DEFAULT_MODELS, help="Comma-separated registered models, or 'all' (see `samovar models`); "
-                               "the default holds the naive floor every model has to beat."),
+def cost(
+    models: Optional[str] = typer.Option(None, help=MODELS_HELP),
     datasets: str = typer.Option("ETTh1", help="Comma-separated registered datasets, 'synthetic', or file paths."),
     horizons: str = typer.Option("96,192,336,720", help="Comma-separated forecast horizons."),
-    seeds: str = typer.Option("2021", help="Comma-separated seeds (several give mean ± std)."),
-    profile: str = typer.Option("quick", help="'quick' (CPU-sized budget, labelled as such), 'paper' (published recipes) "
-                                "or 'tuned' (the configurations `samovar tune` chose on validation, from --db)."),
-    lookback: str = typer.Option("paper", help="'paper' (each model's default), a number, or a list chosen on validation MSE."),
+    seeds: Optional[str] = typer.Option(None, help=SEEDS_HELP),
+    profile: str = typer.Option("seed", help=PROFILE_HELP),
+    lookback: str = typer.Option("paper", help=LOOKBACK_HELP),
+    max_epochs: Optional[int] = typer.Option(None, help="Cap on epochs (as for bench run)."),
+    max_steps: Optional[int] = typer.Option(None, help="Cap on optimizer steps per epoch (as for bench run)."),
+    db: Optional[Path] = typer.Option(None, help=DB_HELP),
+    data_dir: Optional[Path] = typer.Option(None, help="Directory with dataset files (else $SAMOVAR_DATA_DIR, cache)."),
+    threads: int = typer.Option(1, help="Torch threads of the timed steps (CPU-hours count every thread)."),
+    repeats: int = typer.Option(2, help="Timed optimizer steps per probe size (after one untimed step)."),
+    assume_best_epoch: int = typer.Option(10, help="Best epoch assumed for the expected epochs: min(epochs, this + patience)."),
+    remeasure: bool = typer.Option(False, "--remeasure", help="Time the cells again even when the database has an estimate."),
+) -> None:
+    """Estimate each cell's CPU-hours from a few timed optimizer steps (recorded in the database for bench run)."""
+    from .cost import cell_estimate
+    from .db import code_version
+
+    _check_cost_options(threads, repeats, assume_best_epoch)
+    cells = _plan(models, datasets, horizons, seeds, profile, lookback, max_epochs, max_steps, data_dir, False)
+    database = _open_db(db)
+    version, cache = code_version(), {}
+    table = Table("model", "dataset", "H", "L", "step CPU s", "steps/epoch", "eval ms/window", "epochs (exp/max)",
+                  "CPU-h expected", "CPU-h max", title=f"cost estimates, profile {profile} ({database.path})")
+    total = total_max = 0.0
+    for cell in cells:
+        if cell.na_reason:
+            table.add_row(cell.model, cell.dataset, str(cell.horizon), str(cell.lookback), "N/A", "", "", "", "",
+                          cell.na_reason.splitlines()[0][:60])
+            continue
+        try:
+            est, _ = cell_estimate(cell, database, version, remeasure=remeasure, threads=threads, repeats=repeats,
+                                   assume_best_epoch=assume_best_epoch, cache=cache)
+        except (ValueError, RuntimeError) as exc:
+            fail(f"{cell.label()}: {exc}")
+        total, total_max = total + est["est_cpu_hours"], total_max + est["max_cpu_hours"]
+        table.add_row(cell.model, cell.dataset, str(cell.horizon), str(cell.lookback), f"{est['step_cpu_seconds']:.3g}",
+                      str(est["steps_per_epoch"]), f"{1000 * est['eval_cpu_seconds_per_window']:.3g}",
+                      f"{est['expected_epochs']}/{est['max_epochs']}", f"{est['est_cpu_hours']:.3g}",
+                      f"{est['max_cpu_hours']:.3g}")
+    console.print(table)
+    console.print(f"total: {total:.1f} CPU-hours expected (best epoch {assume_best_epoch} + patience), "
+                  f"{total_max:.1f} if every epoch runs; {threads} thread(s) per timed step", highlight=False)
+
+
+@bench_app.command()
+def run(
+    models: Optional[str] = typer.Option(None, help=MODELS_HELP),
+    datasets: str = typer.Option("ETTh1", help="Comma-separated registered datasets, 'synthetic', or file paths."),
+    horizons: str = typer.Option("96,192,336,720", help="Comma-separated forecast horizons."),
+    seeds: Optional[str] = typer.Option(None, help=SEEDS_HELP),
+    profile: str = typer.Option("quick", help=PROFILE_HELP),
+    lookback: str = typer.Option("paper", help=LOOKBACK_HELP),
     max_epochs: Optional[int] = typer.Option(None, help="Cap on epochs (quick default: 1)."),
     max_steps: Optional[int] = typer.Option(None, help="Cap on optimizer steps per epoch (quick default: 50)."),
+    max_cell_hours: Optional[float] = typer.Option(None, help="Cells whose estimated CPU-hours (samovar bench cost; "
+                                                   "measured first where the database has none) exceed this are N/A, "
+                                                   "with the estimate. Default: no cap."),
+    assume_best_epoch: int = typer.Option(10, help="With --max-cell-hours: the best epoch the estimate assumes."),
     db: Optional[Path] = typer.Option(None, help=DB_HELP),
     runs_root: Optional[Path] = typer.Option(None, help="Where run directories go (default: runs/ beside the database)."),
     data_dir: Optional[Path] = typer.Option(None, help="Directory with dataset files (else $SAMOVAR_DATA_DIR, cache)."),
@@ -63,19 +152,17 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="List the cells (and N/A reasons) without running."),
 ) -> None:
     """Run every (model, dataset, horizon, lookback, seed) cell not finished yet; results go to the database."""
-    from .. import models as registry
-    from .grid import budget_of, parse_list, plan, quick_label
+    from .grid import budget_of, quick_label
     from .runner import run_grid
 
     tuned_db = _open_db(db) if profile == "tuned" else None
-    try:
-        model_list = registry.available() if models.strip().lower() == "all" else parse_list(models, "models")
-        cells = plan(model_list, parse_list(datasets, "datasets"), parse_list(horizons, "horizons", int),
-                     parse_list(seeds, "seeds", int), profile=profile, lookback=lookback, max_epochs=max_epochs,
-                     max_steps_per_epoch=max_steps, data_dir=str(data_dir) if data_dir else None, download=download,
-                     tuned_db=tuned_db)
-    except (ValueError, KeyError) as exc:
-        fail(str(exc))
+    cells = _plan(models, datasets, horizons, seeds, profile, lookback, max_epochs, max_steps, data_dir, download,
+                  tuned_db)
+    if max_cell_hours is not None:
+        if max_cell_hours <= 0:
+            fail(f"--max-cell-hours must be positive, got {max_cell_hours}")
+        _check_cost_options(1, 1, assume_best_epoch)
+        _cap_cells(cells, _open_db(db), max_cell_hours, assume_best_epoch)
     na = sum(c.na_reason is not None for c in cells)
     console.print(f"[bold]{len(cells)} cells[/] ({na} N/A), profile "
                   + (f"[yellow]{quick_label(*budget_of(cells))}[/]" if profile == "quick" else f"[bold]{profile}[/]"))
@@ -102,6 +189,30 @@ def run(
     console.print(f"finished in {time.perf_counter() - started:.1f}s: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     if counts.get("failed"):
         raise typer.Exit(code=1)
+
+
+def _cap_cells(cells, database, cap: float, assume_best_epoch: int) -> None:
+    """Mark the cells whose estimated CPU-hours exceed `cap` N/A with their estimate (finished cells are left alone)."""
+    from .cost import cell_estimate, over_cap_reason
+    from .db import code_version
+
+    version, cache = code_version(), {}
+    for cell in cells:
+        if cell.na_reason:
+            continue
+        row = database.get(cell.key(version))
+        if row is not None and row["status"] == "done":
+            continue
+        try:
+            est, measured = cell_estimate(cell, database, version, assume_best_epoch=assume_best_epoch, cache=cache)
+        except (ValueError, RuntimeError) as exc:
+            fail(f"{cell.label()}: cost estimate failed: {exc}")
+        if est["est_cpu_hours"] > cap:
+            cell.na_reason = over_cap_reason(est["est_cpu_hours"], cap, est["max_cpu_hours"])
+            cell.est_cpu_hours = float(est["est_cpu_hours"])
+        console.print(f"  cost {cell.label()}: {est['est_cpu_hours']:.3g} CPU-hours expected"
+                      + (" (measured now)" if measured else "") + (" > cap: N/A" if cell.na_reason else ""),
+                      highlight=False)
 
 
 @bench_app.command()
@@ -137,6 +248,9 @@ def report(
     from .report import Report, task_table
 
     database = _open_db(db, create=False)
+    if profile == "seed":
+        _seed_report(database, out, models, datasets, reference, title)
+        return
     if task is not None:
         text = task_table(database, None if task == "all" else task)
         out.mkdir(parents=True, exist_ok=True)
@@ -155,6 +269,30 @@ def report(
         fail(str(exc))
     console.print(rep.markdown(title or f"samovar bench — {rep.profile} profile").split("## Per horizon")[0], soft_wrap=True)
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+def _seed_report(database, out: Path, models: Optional[str], datasets: Optional[str], reference: Optional[Path],
+                 title: Optional[str]) -> None:
+    """`bench report --profile seed`: lookback chosen on validation vs on test, beside the published numbers."""
+    from ..utils import write_text_atomic
+    from .grid import canonical_dataset, parse_list
+    from .reference import load_reference
+    from .seed_report import markdown
+
+    try:
+        ref, _ = load_reference(reference)
+        wanted_models = {m.lower() for m in parse_list(models, "models")} if models else None
+        wanted_data = {canonical_dataset(d) for d in parse_list(datasets, "datasets")} if datasets else None
+        rows = [r for r in database.rows(profile="seed")
+                if (wanted_models is None or r["model"] in wanted_models)
+                and (wanted_data is None or r["dataset"] in wanted_data)]
+        text = markdown(rows, ref, **({"title": title} if title else {}))
+    except ValueError as exc:
+        fail(str(exc))
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "seed_report.md", text + "\n")
+    console.print(text, soft_wrap=True, highlight=False, markup=False)
+    console.print(f"wrote {out / 'seed_report.md'}")
 
 
 @bench_app.command()

@@ -11,6 +11,9 @@ Tables, each keyed so that a re-run finds what is already done::
                   (kind 'trial', number = Optuna's trial number; validation only, never test) and every
                   final run of the best configuration (kind 'final', number = its seed; with test metrics),
                   with parameters, validation curve, CPU/wall seconds and peak memory
+    cost_estimates one row per (model, dataset, horizon, lookback, profile, config_hash, code_version) of
+                  ``samovar bench cost``: the measured CPU seconds of an optimizer step and of evaluating
+                  a window, the cell's steps and windows, and the CPU-hours extrapolated from them
 
 Writers from several processes (or machines sharing a file system with working locks) are
 safe: every change is one short ``BEGIN IMMEDIATE`` transaction and a busy connection waits
@@ -41,7 +44,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-SCHEMA_VERSION = 4  # 2: runs.cpu_seconds; 3: runs.test_<score> for every point score; 4: model names renamed
+SCHEMA_VERSION = 5  # 2: runs.cpu_seconds; 3: runs.test_<score> for every point score; 4: model names renamed;
+# 5: runs.est_cpu_hours (a cell N/A for its estimated cost) and the cost_estimates table
 
 # Model names renamed in version 4, old -> new (`samovar.models.STORED_NAMES`): "cats" was only ever
 # Kim et al.'s cross-attention CATS, now "cats_xattn" ("cats" is refused on command lines as ambiguous).
@@ -62,7 +66,7 @@ RUN_RESULT_COLUMNS = (
 
 # Columns of `runs` added after schema version 1, by the version that added them (all REAL).
 _ADDED_COLUMNS = {2: ("cpu_seconds",), 3: ("test_rmse", "test_rmse_raw", "test_mape_raw", "test_smape_raw",
-                                          "test_wape_raw", "test_mase")}
+                                          "test_wape_raw", "test_mase"), 5: ("est_cpu_hours",)}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -77,7 +81,7 @@ CREATE TABLE IF NOT EXISTS runs (
     test_rmse REAL, test_rmse_raw REAL, test_mape_raw REAL, test_smape_raw REAL, test_wape_raw REAL, test_mase REAL,
     test_windows INTEGER, epochs INTEGER, best_epoch INTEGER,
     train_seconds REAL, wall_seconds REAL, peak_mem_mb REAL, params INTEGER, device TEXT, threads INTEGER,
-    run_dir TEXT, forecast_json TEXT, notes TEXT, cpu_seconds REAL,
+    run_dir TEXT, forecast_json TEXT, notes TEXT, cpu_seconds REAL, est_cpu_hours REAL,
     host TEXT, pid INTEGER, attempts INTEGER NOT NULL DEFAULT 0,
     started_at REAL, heartbeat_at REAL, finished_at REAL,
     UNIQUE (model, dataset, horizon, lookback, seed, code_version, config_hash)
@@ -105,6 +109,17 @@ CREATE TABLE IF NOT EXISTS tune_trials (
     cpu_seconds REAL, wall_seconds REAL, peak_mem_mb REAL, param_count INTEGER, device TEXT, threads INTEGER,
     run_dir TEXT, host TEXT, pid INTEGER, recorded_at REAL NOT NULL,
     UNIQUE (study, kind, number, config_hash)
+);
+CREATE TABLE IF NOT EXISTS cost_estimates (
+    id INTEGER PRIMARY KEY,
+    model TEXT NOT NULL, dataset TEXT NOT NULL, horizon INTEGER NOT NULL, lookback INTEGER NOT NULL,
+    profile TEXT NOT NULL, config_hash TEXT NOT NULL, code_version TEXT NOT NULL,
+    step_cpu_seconds REAL NOT NULL, step_wall_seconds REAL NOT NULL, eval_cpu_seconds_per_window REAL NOT NULL,
+    steps_per_epoch INTEGER NOT NULL, val_windows INTEGER NOT NULL, test_windows INTEGER NOT NULL,
+    expected_epochs INTEGER NOT NULL, max_epochs INTEGER NOT NULL,
+    est_cpu_hours REAL NOT NULL, max_cpu_hours REAL NOT NULL, probe_windows INTEGER NOT NULL,
+    threads INTEGER, device TEXT, host TEXT, note TEXT, measured_at REAL NOT NULL,
+    UNIQUE (model, dataset, horizon, lookback, profile, config_hash, code_version)
 );
 """
 
@@ -342,8 +357,10 @@ class ResultsDB:
             if cur.rowcount != 1:
                 raise RuntimeError(f"cannot finish cell {self._key(cell)}: it was never claimed")
 
-    def record_na(self, cell: dict[str, Any], reason: str, *, profile: str, config: dict[str, Any]) -> None:
-        """Record a cell that cannot exist (no test window, dataset absent) with its reason.
+    def record_na(self, cell: dict[str, Any], reason: str, *, profile: str, config: dict[str, Any],
+                  est_cpu_hours: float | None = None) -> None:
+        """Record a cell that cannot exist (no test window, dataset absent) or is not run (its estimated
+        cost `est_cpu_hours` exceeds the run's cap) with its reason.
 
         A finished ('done') row is never overwritten; anything else becomes N/A.
         """
@@ -353,12 +370,29 @@ class ResultsDB:
         now = time.time()
         with self.transaction() as con:
             con.execute(
-                f"INSERT INTO runs ({', '.join(RUN_KEY)}, profile, config_json, status, reason, host, finished_at) "
-                f"VALUES ({', '.join('?' * len(RUN_KEY))}, ?, ?, 'na', ?, ?, ?) "
+                f"INSERT INTO runs ({', '.join(RUN_KEY)}, profile, config_json, status, reason, est_cpu_hours, host, "
+                f"finished_at) VALUES ({', '.join('?' * len(RUN_KEY))}, ?, ?, 'na', ?, ?, ?, ?) "
                 f"ON CONFLICT ({', '.join(RUN_KEY)}) DO UPDATE SET status = 'na', reason = excluded.reason, "
-                f"finished_at = excluded.finished_at WHERE runs.status != 'done'",
-                (*key, profile, canonical_json(config), reason, socket.gethostname(), now),
+                f"est_cpu_hours = excluded.est_cpu_hours, finished_at = excluded.finished_at WHERE runs.status != 'done'",
+                (*key, profile, canonical_json(config), reason, _clean_number(est_cpu_hours), socket.gethostname(), now),
             )
+
+    # -- cost estimates (samovar bench cost)
+
+    def record_cost(self, **row: Any) -> None:
+        """Insert or replace one `cost_estimates` row (host and time filled in)."""
+        row.update(host=socket.gethostname(), measured_at=time.time())
+        cols = ", ".join(row)
+        with self.transaction() as con:
+            con.execute(f"INSERT OR REPLACE INTO cost_estimates ({cols}) VALUES ({', '.join('?' * len(row))})",
+                        tuple(_clean_number(v) for v in row.values()))
+
+    def cost_rows(self, **equal: Any) -> list[dict[str, Any]]:
+        """Rows of `cost_estimates`, optionally equal on model, dataset, horizon, lookback, profile, config_hash."""
+        unknown = sorted(set(equal) - {"model", "dataset", "horizon", "lookback", "profile", "config_hash", "code_version"})
+        if unknown:
+            raise ValueError(f"cannot filter cost_estimates on {unknown}")
+        return self._select("cost_estimates", equal)
 
     def rows(self, *, status: str | None = None, profile: str | None = None, **equal: Any) -> list[dict[str, Any]]:
         """Rows of `runs` as dicts, optionally filtered by status, profile and equality on columns."""

@@ -14,6 +14,11 @@ Profiles:
   tuned  the configuration `samovar tune` chose on validation (``tuning.tuned_recipe``: the best
          recorded search trial for the model, dataset and horizon) with its lookback; N/A where
          no tune trial is recorded.
+  seed   the SAMoVAR authors' scripts exactly (``training/seed.py``): samovar.sh for SAMoVAR,
+         LinTrans and FixedVAR at its one lookback per horizon, baseline.sh for the baselines at
+         each of its lookbacks 4096, 2048, 1024 and 512 (every one a cell; the seed report picks
+         one on validation and shows the test-picked "oracle" beside it). N/A where the scripts
+         have no setting for the dataset. ``--lookback`` may only narrow the script's lookbacks.
 
 Lookback policy: "paper" (the paper recipe's lookback for the dataset, as ``samovar train`` uses
 it, else ``Model.default_lookback(horizon)``), a fixed number ("336"), or a
@@ -29,9 +34,10 @@ from typing import Any
 from ..training.config import EPOCH_SCHEDULES, TrainConfig, epoch_learning_rate
 from ..training.recipes import Recipe
 from ..training.recipes import resolve_recipe as shared_resolve_recipe
+from ..training.recipes import seed_recipe
 from .db import config_hash
 
-PROFILES = ("paper", "quick", "tuned")
+PROFILES = ("paper", "quick", "tuned", "seed")
 # The quick budget: sized so the deliverable grid (9 models x 6 datasets x 4 horizons) costs a few
 # CPU-hours, not days (benchmarks/bench_quick_timing.py --grid; docs/bench.md). One epoch: every
 # further epoch costs another pass over every validation window, which for most cells costs more
@@ -74,6 +80,7 @@ class Cell:
     notes: list[str] = field(default_factory=list)
     data_dir: str | None = None
     na_reason: str | None = None
+    est_cpu_hours: float | None = None  # the cost estimate of a cell N/A for exceeding --max-cell-hours
 
     def config(self) -> dict[str, Any]:
         """Everything that changes the result besides the key columns; hashed into the key."""
@@ -249,6 +256,9 @@ def plan(
                 if profile == "tuned":
                     train, model_kwargs, recipe, candidates, missing = _tuned(tuned_db, model, cls, dataset, horizon)
                     notes, lb_note = [], None
+                elif profile == "seed":
+                    train, model_kwargs, recipe, notes, candidates, missing = _seed(model, dataset, horizon, lookback)
+                    lb_note = None
                 else:
                     resolved = shared_resolve_recipe(model, dataset, horizon, "auto")
                     train, model_kwargs, recipe, notes = _cell_recipe(resolved)
@@ -274,6 +284,31 @@ def plan(
                             na_reason=missing or na_cache[dataset, lb, horizon],
                         ))
     return cells
+
+
+def _seed(model: str, dataset: str, horizon: int, policy: str | int) -> tuple:
+    """(train, model kwargs, recipe label, notes, lookbacks, N/A reason or None) of a seed-profile cell.
+
+    policy "paper" (the default): every lookback of the authors' script; a list narrows them (a value
+    the script does not train is an error)."""
+    from ..training.seed import script_of, seed_lookbacks
+
+    script_of(model)  # a model in neither script: the error names the ones that are
+    lookbacks = list(seed_lookbacks(model, horizon))
+    if str(policy).strip().lower() != "paper":
+        asked = parse_list(str(policy), "lookback", int)
+        outside = [lb for lb in asked if lb not in lookbacks]
+        if outside:
+            raise ValueError(f"--profile seed trains {model} at horizon {horizon} with lookback(s) "
+                             f"{', '.join(map(str, lookbacks))} only (the authors' script); --lookback {policy} "
+                             f"asks for {', '.join(map(str, outside))}")
+        lookbacks = [lb for lb in lookbacks if lb in asked]
+    try:
+        recipe = seed_recipe(model, dataset, horizon)
+    except ValueError as exc:
+        return {}, {}, "seed", [], lookbacks, str(exc)
+    train, model_kwargs, label, notes = _cell_recipe(recipe)
+    return train, model_kwargs, label, notes, lookbacks, None
 
 
 def _tuned(db: Any, model: str, cls: type, dataset: str, horizon: int) -> tuple:

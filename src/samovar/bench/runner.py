@@ -118,7 +118,7 @@ def execute_cell(
     key = cell.key(version)
     config_record = {**cell.config(), "notes": cell.notes, "data_dir": cell.data_dir}
     if cell.na_reason:
-        db.record_na(key, cell.na_reason, profile=cell.profile, config=config_record)
+        db.record_na(key, cell.na_reason, profile=cell.profile, config=config_record, est_cpu_hours=cell.est_cpu_hours)
         return "na", cell.na_reason
     claimed, why = db.claim(key, profile=cell.profile, config=config_record, retry_failed=retry_failed, take_over=resume)
     if not claimed:

@@ -1,4 +1,5 @@
-"""Training recipes by name: a model's published recipe ("paper") or the common LTSF one ("ltsf").
+"""Training recipes by name: a model's published recipe ("paper"), the common LTSF one ("ltsf"), or the
+SAMoVAR authors' scripts for the models of their main table ("seed", ``training/seed.py``).
 
     recipe = resolve_recipe("samovar", "ETTh1", 96)            # "auto": paper when the model has one
     config = TrainConfig(**{**recipe.train, "epochs": 20})     # explicit options override single fields
@@ -24,7 +25,7 @@ from typing import Any
 from .config import SCHEDULES, TrainConfig
 from .modelspec import model_class, model_options
 
-RECIPES = ("auto", "paper", "ltsf")
+RECIPES = ("auto", "paper", "ltsf", "seed")
 LTSF_LABEL = "ltsf-default"
 
 # Models of the published reference tables (shared/reference/seed_table.csv) that samovar does not
@@ -36,7 +37,7 @@ NOT_IMPLEMENTED: dict[str, str] = {}
 class Recipe:
     """A resolved recipe: TrainConfig keyword arguments, model hyper-parameters, a label and notes."""
 
-    name: str  # "paper" | "ltsf"
+    name: str  # "paper" | "ltsf" | "seed"
     train: dict[str, Any] = field(default_factory=dict)  # TrainConfig kwargs (the recipe's seed included)
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     label: str = LTSF_LABEL  # "paper (<source>)" | "ltsf-default"
@@ -44,6 +45,7 @@ class Recipe:
     options: dict[str, Any] = field(default_factory=dict)  # paper_training_config options (e.g. {"script": "fin"})
     lookback: int | None = None  # the published lookback (the caller chooses the lookback it trains with)
     published: dict[str, Any] = field(default_factory=dict)  # paper_training_config's dict as returned
+    lookbacks: tuple[int, ...] = ()  # "seed": every lookback the authors' script trains at this horizon
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "label": self.label, "notes": list(self.notes),
@@ -93,7 +95,9 @@ def resolve_recipe(model: str, dataset: str, horizon: int, recipe: str = "auto",
                    options: dict[str, Any] | None = None) -> Recipe:
     """The recipe to train `model` on `dataset` at `horizon` with.
 
-    recipe: "paper" (the model's published recipe; ValueError if it has none for the dataset),
+    recipe: "seed" (the SAMoVAR authors' samovar.sh / baseline.sh, ``training/seed.py``; its
+    ``lookback`` is the first of the script's lookbacks that fits the dataset, ``lookbacks`` all of them),
+    "paper" (the model's published recipe; ValueError if it has none for the dataset),
     "ltsf" (TrainConfig defaults: Adam, lr 1e-4, type1, 10 epochs, patience 3) or "auto"
     (paper when the model has one covering the dataset, else ltsf, with the reason in the notes).
     options: keyword arguments of ``paper_training_config`` choosing among published recipes
@@ -104,6 +108,14 @@ def resolve_recipe(model: str, dataset: str, horizon: int, recipe: str = "auto",
     if model.lower() in NOT_IMPLEMENTED:
         raise ValueError(f"unknown model {model!r}: {NOT_IMPLEMENTED[model.lower()]}")
     cls = model_class(model)
+    if recipe == "seed":
+        from .seed import seed_lookback
+
+        if options:
+            raise ValueError(f"recipe options {dict(options)} apply to the paper recipe, not to 'seed'")
+        rec = seed_recipe(model, dataset, horizon)
+        rec.lookback = seed_lookback(model, dataset, horizon)
+        return rec
     if recipe == "ltsf":
         if options:
             raise ValueError(f"recipe options {dict(options)} apply to the paper recipe, not to 'ltsf'")
@@ -113,6 +125,22 @@ def resolve_recipe(model: str, dataset: str, horizon: int, recipe: str = "auto",
         if recipe == "paper" or options:
             raise ValueError(f"recipe 'paper' for {model}: {why}; use the generic recipe (--recipe ltsf)")
         return Recipe("ltsf", notes=[f"{why}; used the LTSF default recipe (TrainConfig defaults)"])
+    return _from_description("paper", model, cls, raw, options)
+
+
+def seed_recipe(model: str, dataset: str, horizon: int) -> Recipe:
+    """The "seed" recipe (the SAMoVAR authors' script for `model`) with every lookback of the script in
+    ``lookbacks`` and none chosen (``lookback`` None); ValueError when the script has no setting for it."""
+    from .seed import seed_lookbacks, seed_training_config
+
+    rec = _from_description("seed", model, model_class(model), seed_training_config(model, dataset, horizon), {})
+    rec.lookback, rec.lookbacks = None, seed_lookbacks(model, horizon)
+    return rec
+
+
+def _from_description(name: str, model: str, cls: type, raw: dict[str, Any],
+                      options: dict[str, Any] | None) -> Recipe:
+    """A Recipe from a ``paper_training_config``-style description (consumed: pass a copy)."""
     published = copy.deepcopy(raw)
     known = {f.name for f in fields(TrainConfig)}
     train, notes = {}, []
@@ -137,8 +165,8 @@ def resolve_recipe(model: str, dataset: str, horizon: int, recipe: str = "auto",
     if dropped:
         notes.append(f"recipe model options {dropped} are not options of {model}; ignored")
         model_kwargs = {k: v for k, v in model_kwargs.items() if k in accepted}
-    label = f"paper ({source or f'{cls.__name__}.paper_training_config'})"
-    return Recipe("paper", train, model_kwargs, label, notes, dict(options or {}), lookback, published)
+    label = f"{name} ({source or f'{cls.__name__}.paper_training_config'})"
+    return Recipe(name, train, model_kwargs, label, notes, dict(options or {}), lookback, published)
 
 
 def paper_recipe_or_reason(model: str, dataset: str, horizon: int,
@@ -154,4 +182,4 @@ def paper_recipe_or_reason(model: str, dataset: str, horizon: int,
 
 
 __all__ = ["NOT_IMPLEMENTED", "RECIPES", "Recipe", "paper_recipe", "paper_recipe_or_reason", "recipe_dataset_name",
-           "resolve_recipe"]
+           "resolve_recipe", "seed_recipe"]

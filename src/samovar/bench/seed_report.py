@@ -1,0 +1,238 @@
+"""The seed-protocol report: one lookback per (model, dataset, horizon) chosen on validation, beside the
+one chosen on test (the "oracle", not a valid selection) and the published numbers.
+
+The SAMoVAR authors' baseline.sh trains every baseline at four input lengths (4096, 2048, 1024, 512)
+and the paper's main table reports each baseline "after testing varying input lengths". Which of
+the four a reported number comes from is not said. This report computes both readings from the same
+runs: the lookback with the lowest *validation* MSE (a selection a user could make; its test MSE is
+the honest number) and the lookback with the lowest *test* MSE (what picking on the test split would
+report); then which of the two the published numbers lie closer to.
+
+Rules (tested in tests/test_seed_protocol.py):
+* a lookback is a candidate when the authors' script trains it (``training.seed.seed_lookbacks``);
+  one whose dataset holds no full window in some split is *excluded* (no run can exist: N/A for a
+  data reason); one not finished (not run, running, failed, or N/A because its estimated cost
+  exceeded ``--max-cell-hours``) is *missing*, and a selection with a missing lookback is marked
+  incomplete;
+* ties (equal MSE) go to the shorter lookback;
+* a dataset's average over horizons 96/192/336/720 is given only when every horizon has a complete
+  selection; otherwise it is marked incomplete and names the horizons it has (never a mean over fewer);
+* the closeness line compares the averages of the models that have both averages and a published
+  number (mean absolute difference to the published MSE).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+HORIZONS = (96, 192, 336, 720)
+ORACLE_LABEL = "oracle — not a valid selection"
+VAL_LABEL = "chosen on validation"
+
+
+@dataclass
+class Selection:
+    """The lookbacks of one (model, dataset, horizon) and the two choices among the finished ones."""
+
+    model: str
+    dataset: str
+    horizon: int
+    candidates: tuple[int, ...]
+    done: dict[int, dict[str, Any]] = field(default_factory=dict)  # lookback -> finished row
+    missing: dict[int, str] = field(default_factory=dict)  # lookback -> why it has no result
+    excluded: dict[int, str] = field(default_factory=dict)  # lookback -> why no run can exist (data)
+    val_choice: int | None = None
+    oracle_choice: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing and self.val_choice is not None
+
+    def test_mse(self, which: str) -> float | None:
+        choice = self.val_choice if which == "val" else self.oracle_choice
+        return None if choice is None else self.done[choice]["test_mse"]
+
+    def test_mae(self, which: str) -> float | None:
+        choice = self.val_choice if which == "val" else self.oracle_choice
+        return None if choice is None else self.done[choice].get("test_mae")
+
+
+def _argmin(done: dict[int, dict[str, Any]], column: str) -> int | None:
+    """The lookback with the lowest finite `column`; ties go to the shorter lookback."""
+    scored = [(row[column], lb) for lb, row in done.items()
+              if row.get(column) is not None and math.isfinite(row[column])]
+    return min(scored)[1] if scored else None
+
+
+def _is_data_na(row: dict[str, Any]) -> bool:
+    """An N/A row for a reason no machine changes (no full window, no script setting), not for its cost."""
+    return row["status"] == "na" and row.get("est_cpu_hours") is None
+
+
+def latest_rows(rows: Iterable[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
+    """Per (model, dataset, horizon, lookback, seed): the finished row recorded last, else the last row."""
+    best: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        key = (row["model"], row["dataset"], int(row["horizon"]), int(row["lookback"]), int(row["seed"]))
+        old = best.get(key)
+        rank = (row["status"] == "done", row.get("finished_at") or 0.0, row.get("id") or 0)
+        if old is None or rank > (old["status"] == "done", old.get("finished_at") or 0.0, old.get("id") or 0):
+            best[key] = row
+    return best
+
+
+def select(rows: Iterable[dict[str, Any]], *, seed: int | None = None,
+           candidates: Any = None) -> list[Selection]:
+    """One Selection per (model, dataset, horizon) present in `rows` (rows of ``runs``, any status).
+
+    seed: only rows of this seed (default: every seed must be the same; several are an error).
+    candidates: ``(model, horizon) -> lookbacks`` (default: the authors' script, ``seed_lookbacks``)."""
+    if candidates is None:
+        from ..training.seed import seed_lookbacks as candidates
+    table = latest_rows(r for r in rows if seed is None or int(r["seed"]) == int(seed))
+    seeds = sorted({k[4] for k in table})
+    if len(seeds) > 1:
+        raise ValueError(f"the rows hold seeds {seeds}; pick one (seed=...)")
+    groups: dict[tuple, dict[int, dict[str, Any]]] = {}
+    for (model, dataset, horizon, lookback, _), row in table.items():
+        groups.setdefault((model, dataset, horizon), {})[lookback] = row
+    out = []
+    for (model, dataset, horizon), by_lookback in sorted(groups.items()):
+        sel = Selection(model, dataset, horizon, tuple(candidates(model, horizon)))
+        for lb in sel.candidates:
+            row = by_lookback.get(lb)
+            if row is None:
+                sel.missing[lb] = "not run"
+            elif row["status"] == "done" and row.get("test_mse") is not None:
+                sel.done[lb] = row
+            elif _is_data_na(row):
+                sel.excluded[lb] = (row.get("reason") or "N/A").splitlines()[0]
+            elif row["status"] == "na":
+                sel.missing[lb] = f"N/A over the cost cap: est. {row['est_cpu_hours']:.3g} CPU-h"
+            else:
+                why = (row.get("reason") or "").splitlines()[0] if row.get("reason") else ""
+                sel.missing[lb] = f"{row['status']}{': ' + why if why else ''}"
+        sel.val_choice = _argmin(sel.done, "val_mse")
+        sel.oracle_choice = _argmin(sel.done, "test_mse")
+        out.append(sel)
+    return out
+
+
+@dataclass
+class Average:
+    """A model's mean test score over HORIZONS on one dataset for one selection (None: incomplete)."""
+
+    mse: float | None
+    mae: float | None
+    have: tuple[int, ...]  # horizons with a complete selection
+
+    @property
+    def complete(self) -> bool:
+        return self.mse is not None
+
+
+def average(selections: list[Selection], which: str, horizons: tuple[int, ...] = HORIZONS) -> Average:
+    """Mean over `horizons` of one model's selections on one dataset; incomplete unless all are complete."""
+    by_h = {s.horizon: s for s in selections}
+    have = tuple(h for h in horizons if h in by_h and by_h[h].complete)
+    if len(have) < len(horizons):
+        return Average(None, None, have)
+    mses = [by_h[h].test_mse(which) for h in horizons]
+    maes = [by_h[h].test_mae(which) for h in horizons]
+    mae = None if any(m is None for m in maes) else sum(maes) / len(maes)
+    return Average(sum(mses) / len(mses), mae, have)
+
+
+def closeness(averages: dict[str, tuple[Average, Average]], published: dict[str, Any]) -> str:
+    """The computed line: which selection the published MSEs are closer to (mean absolute difference)."""
+    models = sorted(m for m, (v, o) in averages.items() if v.complete and o.complete and m in published)
+    if not models:
+        return ("closer to: not computed — no model has all four horizons for both selections and a published number")
+    mad_val = sum(abs(averages[m][0].mse - published[m].mse) for m in models) / len(models)
+    mad_oracle = sum(abs(averages[m][1].mse - published[m].mse) for m in models) / len(models)
+    if math.isclose(mad_val, mad_oracle, rel_tol=0, abs_tol=1e-12):
+        verdict = "equally close to both selections"
+    elif mad_oracle < mad_val:
+        verdict = "closer to the test-chosen (oracle) selection"
+    else:
+        verdict = "closer to the validation-chosen selection"
+    return (f"closer to: the published numbers are {verdict} — mean |difference| {mad_val:.4f} (validation) vs "
+            f"{mad_oracle:.4f} (oracle) over {len(models)} model(s): {', '.join(models)}")
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _lookbacks_cell(sel: Selection) -> str:
+    done = "/".join(str(lb) for lb in sel.candidates if lb in sel.done) or "none"
+    parts = [f"{done} of {'/'.join(map(str, sel.candidates))}"]
+    if sel.missing:
+        parts.append("missing " + ", ".join(f"{lb} ({why})" for lb, why in sel.missing.items()))
+    if sel.excluded:
+        parts.append("no window " + "/".join(map(str, sel.excluded)))
+    return "; ".join(parts)
+
+
+def markdown(rows: Iterable[dict[str, Any]], reference: dict[str, dict[str, Any]] | None = None, *,
+             title: str = "Seed protocol: lookback chosen on validation vs on test", seed: int | None = None,
+             intro: str = "") -> str:
+    """The report as markdown: per dataset, a per-horizon table, a table of averages, and the closeness line."""
+    selections = select(list(rows), seed=seed)
+    reference = reference or {}
+    sources: dict[str, int] = {}
+    lines = [f"# {title}", ""]
+    if intro:
+        lines += [intro, ""]
+    lines += [
+        f"Each (model, dataset, horizon) is trained at every input length of the authors' script. "
+        f"**{VAL_LABEL}**: the lookback with the lowest validation MSE and its test MSE/MAE (the honest number). "
+        f"**{ORACLE_LABEL}**: the lookback with the lowest test MSE. **published**: the paper's main-table number "
+        "(the mean over horizons 96/192/336/720, so it appears with the averages). Ties go to the shorter lookback; "
+        "a selection with a lookback not finished is marked incomplete (*), and an average needs all four horizons.",
+        "",
+    ]
+    if not selections:
+        return "\n".join(lines + ["No seed-profile cells recorded.", ""])
+    for dataset in sorted({s.dataset for s in selections}):
+        ds = [s for s in selections if s.dataset == dataset]
+        lines += [f"## {dataset}", "",
+                  f"| model | H | lookbacks finished | {VAL_LABEL}: L | val MSE | test MSE | test MAE | "
+                  f"{ORACLE_LABEL}: L | test MSE |",
+                  "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+        for s in ds:
+            star = "" if s.complete else " *"
+            val_row = s.done.get(s.val_choice, {}) if s.val_choice is not None else {}
+            lines.append(
+                f"| {s.model} | {s.horizon} | {_lookbacks_cell(s)} | {s.val_choice or '—'}{star} | "
+                f"{_num(val_row.get('val_mse'))} | {_num(s.test_mse('val'))} | {_num(s.test_mae('val'))} | "
+                f"{s.oracle_choice or '—'}{star} | {_num(s.test_mse('oracle'))} |")
+        published = {m.lower(): p for m, p in reference.get(dataset, {}).items()}
+        averages = {}
+        lines += ["", f"Averages over horizons {'/'.join(map(str, HORIZONS))} (test):", "",
+                  f"| model | {VAL_LABEL}: MSE | MAE | {ORACLE_LABEL}: MSE | published MSE | source |",
+                  "|---|---:|---:|---:|---:|---|"]
+        for model in sorted({s.model for s in ds}):
+            mine = [s for s in ds if s.model == model]
+            val, oracle = average(mine, "val"), average(mine, "oracle")
+            averages[model] = (val, oracle)
+            pub = published.get(model)
+
+            def shown(avg: Average) -> str:
+                if avg.complete:
+                    return _num(avg.mse)
+                return f"incomplete (complete: {'/'.join(map(str, avg.have)) or 'none'})"
+
+            ref = f"[{sources.setdefault(pub.source, len(sources) + 1)}]" if pub else "not in the reference table"
+            lines.append(f"| {model} | {shown(val)} | {_num(val.mae) if val.complete else '—'} | {shown(oracle)} | "
+                         f"{_num(pub.mse) if pub else '—'} | {ref} |")
+        lines += ["", closeness(averages, published), ""]
+    if sources:
+        lines += ["Published sources:", ""] + [f"[{n}] {text}" for text, n in sources.items()] + [""]
+    return "\n".join(lines)
+
+
+__all__ = ["Average", "HORIZONS", "ORACLE_LABEL", "Selection", "VAL_LABEL", "average", "closeness", "latest_rows",
+           "markdown", "select"]
