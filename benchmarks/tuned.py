@@ -99,19 +99,19 @@ def _set(cells: list[Cell], models: tuple[str, ...], **change: Any) -> list[Cell
     return [replace(c, **change) if c.model in models else c for c in cells]
 
 
-CUTS: list[tuple[str, Any]] = [
+CUTS: list[tuple[str, bool, Any]] = [  # (description, removes cells, cut)
     ("SAMoVAR family: epochs capped at 10 (the recipe's 100 epochs with patience 12 run 13-26 epochs here; "
-     "the one-cycle schedule spans the cap), median pruning from epoch 3",
-     lambda cells: _set(cells, FAMILY, epochs=10)),
+     "the one-cycle schedule spans the cap)",
+     False, lambda cells: _set(cells, FAMILY, epochs=10)),
     ("SAMoVAR family: 12 trials per cell instead of 20 (the issue's minimum)",
-     lambda cells: _set(cells, FAMILY, trials=12)),
-    ("DLinear and FITS: 24 trials per cell instead of 50", lambda cells: _set(cells, LINEAR, trials=24)),
+     False, lambda cells: _set(cells, FAMILY, trials=12)),
+    ("DLinear and FITS: 24 trials per cell instead of 50", False, lambda cells: _set(cells, LINEAR, trials=24)),
     ("FITS: epochs capped at 20 (its recipe: 50 epochs, patience 20)",
-     lambda cells: [replace(c, epochs=20) if c.model == "fits" else c for c in cells]),
-    ("SAMoVAR family: epochs capped at 6", lambda cells: _set(cells, FAMILY, epochs=6)),
-    ("ETTh2: the SAMoVAR family's cells dropped", lambda cells: [c for c in cells
-                                                                 if not (c.dataset == "ETTh2" and c.model in FAMILY)]),
-    ("ETTh2: every cell dropped", lambda cells: [c for c in cells if c.dataset != "ETTh2"]),
+     False, lambda cells: [replace(c, epochs=20) if c.model == "fits" else c for c in cells]),
+    ("SAMoVAR family: epochs capped at 6", False, lambda cells: _set(cells, FAMILY, epochs=6)),
+    ("ETTh2: the SAMoVAR family's cells dropped",
+     True, lambda cells: [c for c in cells if not (c.dataset == "ETTh2" and c.model in FAMILY)]),
+    ("ETTh2: every cell dropped", True, lambda cells: [c for c in cells if c.dataset != "ETTh2"]),
 ]
 
 
@@ -128,6 +128,12 @@ def uncut_cells() -> list[Cell]:
     # cheap cells of every horizon first on each dataset, then the family by horizon
     return sorted(cells, key=lambda c: (DATASETS.index(c.dataset), c.model in FAMILY, HORIZONS.index(c.horizon),
                                         MODELS.index(c.model)))
+
+
+def fail(message: str) -> None:
+    """Bad input or a missing prerequisite: one line naming it and the fix, exit status 2."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def git_commit() -> str | None:
@@ -241,7 +247,38 @@ def measure(models: list[str], horizons: list[int], steps: int) -> dict[str, Any
                 out = {"conditions": {**conditions, "load_average_at_end": list(os.getloadavg())},
                        "rows": sorted(rows.values(), key=lambda r: (r["model"], r["horizon"], r["lookback"]))}
                 write_json_atomic(COSTS, out)
+    out["check"] = check_epoch()
+    write_json_atomic(COSTS, out)
     return out
+
+
+CHECK = ("samovar", "ETTh1", 720, 4096)  # the published recipe's cell at horizon 720: about a minute of wall
+
+
+def check_epoch() -> dict[str, Any]:
+    """One real epoch of a search trial through the trainer (data preparation and validation included), against
+    what the measured step costs predict for it: how far the per-step model is from a real run."""
+    import torch
+
+    from samovar.training.config import TrainConfig
+    from samovar.training.runs import fit_run
+    from samovar.training.trainer import _batch_plan
+
+    model, dataset, horizon, lookback = CHECK
+    config, kwargs = _recipe(model, dataset, horizon)
+    config = TrainConfig(**{**config.to_dict(), "epochs": 1})
+    torch.set_num_threads(1)
+    cpu = time.process_time()
+    fit_run(model, dataset, horizon=horizon, lookback=lookback, model_kwargs=kwargs, config=config, evaluate_test=False)
+    cpu = time.process_time() - cpu
+    row = json.loads(COSTS.read_text())["rows"]
+    row = next(r for r in row if (r["model"], r["horizon"], r["lookback"]) == (model, horizon, lookback))
+    n = windows(dataset, lookback, horizon)
+    predicted = _batch_plan(n["train"], config)[1] * row["step_cpu_s"] + n["val"] * row["eval_cpu_s_per_window"]
+    print(f"check: one epoch of {model} {dataset} H{horizon} L{lookback}: {cpu:.1f} CPU s, predicted {predicted:.1f} "
+          f"+ {SETUP_SECONDS:g} set-up", flush=True)
+    return {"model": model, "dataset": dataset, "horizon": horizon, "lookback": lookback, "epochs": 1,
+            "cpu_s": cpu, "predicted_cpu_s": predicted + SETUP_SECONDS, "load_average": list(os.getloadavg())}
 
 
 # ----------------------------------------------------------------------------- plan
@@ -249,7 +286,7 @@ def measure(models: list[str], horizons: list[int], steps: int) -> dict[str, Any
 
 def load_costs(path: Path = COSTS) -> dict[tuple[str, int, int], dict[str, Any]]:
     if not path.exists():
-        raise SystemExit(f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path} does not exist: run "
+        fail(f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path} does not exist: run "
                          "`python benchmarks/tuned.py measure` first (a few minutes at one thread)")
     return {(r["model"], r["horizon"], r["lookback"]): r for r in json.loads(path.read_text())["rows"]}
 
@@ -289,7 +326,7 @@ def estimate(cell: Cell, costs: dict[tuple[str, int, int], dict[str, Any]]) -> E
     for lb in lookbacks:
         row = costs.get((cell.model, cell.horizon, lb))
         if row is None:
-            raise SystemExit(f"costs.json has no measurement of {cell.model} H{cell.horizon} L{lb}: run "
+            fail(f"costs.json has no measurement of {cell.model} H{cell.horizon} L{lb}: run "
                              f"`python benchmarks/tuned.py measure --models {cell.model}`")
         n = windows(cell.dataset, lb, cell.horizon)
         _, steps = _batch_plan(n["train"], config)
@@ -307,17 +344,21 @@ def estimate(cell: Cell, costs: dict[tuple[str, int, int], dict[str, Any]]) -> E
     return Estimate(lookbacks, per_epoch, epochs, search, final, oracle)
 
 
-def fit_budget(budget_h: float, costs: dict) -> tuple[list[Cell], list[str], float]:
-    """Apply CUTS in order until the estimate fits `budget_h` CPU-hours: (cells, cuts applied, hours)."""
+def fit_budget(budget_h: float, costs: dict) -> tuple[list[Cell], list[str], float, list[Cell]]:
+    """Apply CUTS in order until the estimate fits `budget_h` CPU-hours: (cells, cuts applied, hours, every cell
+    with the cuts of trials and epochs applied, the dropped ones included: how a dropped cell runs if asked for)."""
     cells, applied = uncut_cells(), []
+    settings = list(cells)
     hours = sum(estimate(c, costs).total_s for c in cells) / 3600
-    for description, cut in CUTS:
+    for description, removes, cut in CUTS:
         if hours <= budget_h:
             break
         cells = cut(cells)
-        applied.append(f"{description} (then {sum(estimate(c, costs).total_s for c in cells) / 3600:.1f} CPU-h)")
+        if not removes:
+            settings = cut(settings)
         hours = sum(estimate(c, costs).total_s for c in cells) / 3600
-    return cells, applied, hours
+        applied.append(f"{description} (then {hours:.1f} CPU-h)")
+    return cells, applied, hours, settings
 
 
 def _entry(entry: Any) -> str:
@@ -332,7 +373,7 @@ def plan(budget_h: float) -> tuple[list[Cell], list[str], float]:
     costs = load_costs()
     uncut = uncut_cells()
     uncut_h = sum(estimate(c, costs).total_s for c in uncut) / 3600
-    cells, applied, hours = fit_budget(budget_h, costs)
+    cells, applied, hours, settings = fit_budget(budget_h, costs)
     conditions = json.loads(COSTS.read_text())["conditions"]
     print(f"step costs: {COSTS.relative_to(REPO)} (measured {conditions['measured_utc']}, {conditions['threads']} "
           f"thread, load average {conditions['load_average_at_start'][0]:.1f}, torch {conditions['torch']})")
@@ -348,13 +389,18 @@ def plan(budget_h: float) -> tuple[list[Cell], list[str], float]:
     print(f"\n{'cell':<22} {'trials':>6} {'epochs':>7} {'lookbacks':<28} {'search h':>8} {'final h':>8} "
           f"{'oracle h':>8} {'total h':>8}")
     chosen = {c.name for c in cells}
-    for cell in uncut:
-        c = next((x for x in cells if x.name == cell.name), cell)
+    for c in settings:
         e = estimate(c, costs)
         cap = "recipe" if c.epochs is None else f"<={c.epochs}"
         mark = "" if c.name in chosen else "  CUT"
         print(f"{c.name:<22} {c.trials:>6} {cap:>7} {','.join(map(str, e.lookbacks)):<28} {e.search_s / 3600:8.2f} "
               f"{e.final_s / 3600:8.2f} {e.oracle_s / 3600:8.2f} {e.total_s / 3600:8.2f}{mark}")
+    check = json.loads(COSTS.read_text()).get("check")
+    if check:
+        ratio = check["cpu_s"] / check["predicted_cpu_s"]
+        print(f"\ncheck: one real epoch of {check['model']} {check['dataset']} H{check['horizon']} L{check['lookback']} "
+              f"took {check['cpu_s']:.1f} CPU s against {check['predicted_cpu_s']:.1f} predicted ({ratio:.2f}x): "
+              f"expect about {hours * ratio:.1f} CPU-h for the plan below")
     print(f"\nuncut deliverable: {uncut_h:.1f} CPU-h; budget {budget_h:g} CPU-h")
     if applied:
         print("cuts, in order:")
@@ -518,6 +564,7 @@ def export(root: Path, out: Path) -> list[Path]:
 
 # ----------------------------------------------------------------------------- table
 
+DISPLAY = (*FAMILY, *LINEAR)  # table rows: the paper's model, its ablations, the baselines
 NAMES = {"samovar": "SAMoVAR", "lintrans": "LinTrans", "fixedvar": "FixedVAR", "dlinear": "DLinear", "fits": "FITS"}
 
 
@@ -561,32 +608,42 @@ def scores(records: dict, dataset: str) -> dict[str, dict[Any, dict[str, Any]]]:
     return out
 
 
-def answer(records: dict, dataset: str = "ETTh1") -> list[str]:
+GROUPS = (("its ablations LinTrans and FixedVAR (the paper's claim)", ("lintrans", "fixedvar")),
+          ("the tuned baselines DLinear and FITS", ("dlinear", "fits")))
+
+
+def answer(records: dict, dataset: str = "ETTh1", short: bool = False) -> list[str]:
     """The plain-words answer, computed from the records: per horizon and on average, does tuned SAMoVAR beat
-    tuned LinTrans and FixedVAR (the paper's claim), and tuned DLinear and FITS."""
+    tuned LinTrans and FixedVAR (the paper's claim), and tuned DLinear and FITS. short: the average and the
+    tally only (the README)."""
     s = scores(records, dataset)
     lines = []
-    for title, others in (("its ablations LinTrans and FixedVAR (the paper's claim)", ("lintrans", "fixedvar")),
-                          ("the tuned baselines DLinear and FITS", ("dlinear", "fits"))):
+    for title, others in GROUPS:
         lines.append(f"**Does tuned SAMoVAR beat {title} on {dataset}?**")
-        tally = {}
+        tally: dict[str, int] = {}
         for key in (*HORIZONS, "avg"):
             label = "average over the four horizons" if key == "avg" else f"horizon {key}"
             own = s["samovar"].get(key)
             parts = []
             for other in others:
                 v = verdict(own, s[other].get(key))
-                tally.setdefault(v["word"], []).append(f"{NAMES[other]} at {label}")
-                if v["word"] == "not run":
-                    parts.append(f"{NAMES[other]}: not run yet" if own else f"{NAMES[other]}: SAMoVAR not run yet")
-                else:
+                tally[v["word"]] = tally.get(v["word"], 0) + 1
+                if v["word"] != "not run":
                     parts.append(f"{v['word']} {NAMES[other]} ({own['mse']:.4f} vs {s[other][key]['mse']:.4f}, "
                                  f"difference {v['diff']:+.4f}, seed spread {v['spread']:.4f})")
-            lines.append(f"- {label}: SAMoVAR " + "; ".join(parts) + ".")
-        decided = {w: len(v) for w, v in tally.items()}
-        lines.append("- In short: " + ", ".join(f"{w} in {n} of {sum(decided.values())} comparisons"
-                                                for w, n in sorted(decided.items())) + ".")
-        lines.append("")
+            missing = [NAMES[m] for m in ("samovar", *others) if key not in s[m]]
+            text = ("SAMoVAR " + "; ".join(parts) + "." if parts else "not answered yet.")
+            if missing:
+                text += f" Not run yet: {', '.join(missing)}" + (" (every horizon is needed)" if key == "avg" else "") + "."
+            if not short or key == "avg":
+                lines.append(f"- {label}: {text}")
+        made = sum(n for w, n in tally.items() if w != "not run")
+        summary = (f"SAMoVAR has {tally.get('beats', 0)} wins, {tally.get('ties with', 0)} ties and "
+                   f"{tally.get('loses to', 0)} losses in the {made} comparisons made (per horizon and on average)"
+                   if made else "no comparison can be made yet")
+        if tally.get("not run"):
+            summary += f"; {tally['not run']} not made yet (cells not run)"
+        lines += [f"- In short: {summary}.", ""]
     return lines
 
 
@@ -615,24 +672,26 @@ def _pm(mean: float | None, std: float | None, digits: int = 4) -> str:
     return f"{mean:.{digits}f}" + ("" if std is None or std != std else f" ± {std:.{digits}f}")
 
 
-def planned(costs_path: Path) -> tuple[dict[str, tuple[Cell, float]], list[str]]:
-    """The plan's cells with their estimated CPU-hours, and the cuts, from costs.json (empty without it)."""
+def planned(costs_path: Path) -> tuple[dict[str, tuple[Cell, float, bool]], list[str]]:
+    """Every cell with its estimated CPU-hours and whether the plan keeps it, and the cuts, from costs.json
+    (empty without it)."""
     if not costs_path.exists():
         return {}, []
     costs = load_costs(costs_path)
-    cells, applied, _ = fit_budget(BUDGET_H, costs)
-    return {c.name: (c, estimate(c, costs).total_s / 3600) for c in cells}, applied
+    cells, applied, _, settings = fit_budget(BUDGET_H, costs)
+    kept = {c.name for c in cells}
+    return {c.name: (c, estimate(c, costs).total_s / 3600, c.name in kept) for c in settings}, applied
 
 
 BUDGET_H = 10.0
 
 
-def summary_table(records: dict, dataset: str, plan_cells: dict[str, tuple[Cell, float]]) -> list[str]:
+def summary_table(records: dict, dataset: str, plan_cells: dict[str, tuple[Cell, float, bool]]) -> list[str]:
     s = scores(records, dataset)
     pub = published_averages()
     lines = ["| model | " + " | ".join(f"H{h}" for h in HORIZONS) + " | average | published average (paper) |",
              "|---|" + "---|" * (len(HORIZONS) + 2)]
-    for model in MODELS:
+    for model in DISPLAY:
         cells = []
         for h in HORIZONS:
             if h in s[model]:
@@ -640,7 +699,8 @@ def summary_table(records: dict, dataset: str, plan_cells: dict[str, tuple[Cell,
             else:
                 name = f"{model}-{dataset}-H{h}"
                 est = plan_cells.get(name)
-                cells.append(f"not run (~{est[1]:.1f} CPU-h)" if est else "not run (cut)" if plan_cells else "not run")
+                cells.append("not run" if est is None else
+                             f"not run (~{est[1]:.1f} CPU-h{'' if est[2] else ', cut from the plan'})")
         avg = s[model].get("avg")
         p = pub.get((dataset, model))
         lines.append(f"| {NAMES[model]} | " + " | ".join(cells) + f" | {_pm(avg['mse'], avg['std']) if avg else '–'} | "
@@ -655,7 +715,7 @@ def detail_table(records: dict, dataset: str) -> list[str]:
              "oracle: best lookback on test (not a valid rule) | CPU h (search + final + oracle) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for h in HORIZONS:
-        for model in MODELS:
+        for model in DISPLAY:
             r = records.get((model, dataset, h))
             if r is None:
                 continue
@@ -682,11 +742,13 @@ def write_table(results: Path = RESULTS, out: Path = TABLE, readme: Path | None 
     records = load_records(results)
     plan_cells, cuts = planned(costs_path)
     datasets = [d for d in DATASETS if d == "ETTh1" or any(k[1] == d for k in records)
-                or any(c.dataset == d for c, _ in plan_cells.values())]
+                or any(c.dataset == d and kept for c, _, kept in plan_cells.values())]
+    seeds = sorted({len(r["final"]["runs"]) for r in records.values()}) or [SEEDS]
     lines = ["# Tuned comparison: SAMoVAR, LinTrans, FixedVAR, DLinear, FITS", "",
              "Generated by `python benchmarks/tuned.py table` from `benchmarks/results/tuned/*.json`; do not edit by",
              "hand. Every model was tuned with `samovar tune` on **validation only** (the published recipe is trial 0,",
-             "TPE sampler, median pruning), the chosen configuration retrained with 3 seeds and scored on every test",
+             "TPE sampler, median pruning), the chosen configuration retrained with "
+             f"{' or '.join(map(str, seeds))} seeds and scored on every test",
              "window. Test MSE on the standardized scale, mean ± std (ddof 1) over the seeds. A difference smaller",
              "than the larger of the two seed spreads is called a tie.", ""]
     for dataset in datasets:
@@ -703,6 +765,18 @@ def write_table(results: Path = RESULTS, out: Path = TABLE, readme: Path | None 
                       "the search and scored on test (seeds as in `oracle_seeds` of the record); the column is the "
                       "lowest of those test MSEs. Choosing on test is not a valid rule: the column only shows how "
                       "much of a published number selection on test could explain.", ""]
+    if plan_cells:
+        kept = [(c, h) for c, h, k in plan_cells.values() if k]
+        groups = {}
+        for c, _ in kept:
+            groups.setdefault((NAMES[c.model] if c.model not in FAMILY else "SAMoVAR, LinTrans, FixedVAR",
+                               c.trials, c.epochs), []).append(c)
+        lines += ["## The plan", "",
+                  f"{len(kept)} cells, estimated {sum(h for _, h in kept):.1f} CPU-hours from the measured step costs "
+                  "(`python benchmarks/tuned.py plan`; search, final runs and oracle runs):", "",
+                  *[f"- {name}: {trials} trials per cell, epochs {'as the recipe' if cap is None else f'capped at {cap}'}"
+                    f"; {SEEDS} final seeds, {ORACLE_SEEDS} seed for each other lookback's oracle run"
+                    for (name, trials, cap) in groups], ""]
     if cuts:
         lines += ["## What was cut to fit about ten CPU-hours", "",
                   "From the measured step costs (`benchmarks/results/tuned/costs.json`), `python benchmarks/tuned.py "
@@ -715,16 +789,16 @@ def write_table(results: Path = RESULTS, out: Path = TABLE, readme: Path | None 
     return text
 
 
-def readme_block(records: dict, plan_cells: dict[str, tuple[Cell, float]]) -> str:
+def readme_block(records: dict, plan_cells: dict[str, tuple[Cell, float, bool]]) -> str:
     lines = [README_START, "### Tuned comparison on ETTh1 (every model tuned on validation, 3 seeds)", "",
              "`python benchmarks/tuned.py run --all` then `export` and `table` (generated block; details, the "
              "oracle column and the costs in [docs/results/tuned.md](docs/results/tuned.md)). Test MSE, mean ± std "
              "over 3 seeds of the configuration `samovar tune` chose on validation:", "",
-             *summary_table(records, "ETTh1", plan_cells), "", *answer(records, "ETTh1"), README_END]
+             *summary_table(records, "ETTh1", plan_cells), "", *answer(records, "ETTh1", short=True), README_END]
     return "\n".join(lines)
 
 
-def write_readme_block(readme: Path, records: dict, plan_cells: dict[str, tuple[Cell, float]]) -> None:
+def write_readme_block(readme: Path, records: dict, plan_cells: dict[str, tuple[Cell, float, bool]]) -> None:
     """Replace the block between the markers, or put it first under "## Measured results"."""
     from samovar.utils import write_text_atomic
 
@@ -736,7 +810,7 @@ def write_readme_block(readme: Path, records: dict, plan_cells: dict[str, tuple[
     else:
         anchor = re.search(r"^## Measured results\n.*?\n(?=### )", text, flags=re.S | re.M)
         if anchor is None:
-            raise SystemExit(f"{readme}: no '## Measured results' section followed by a '### ' heading to put the "
+            fail(f"{readme}: no '## Measured results' section followed by a '### ' heading to put the "
                              f"table under; add the markers {README_START} / {README_END} where it belongs")
         text = text[: anchor.end()] + block + "\n\n" + text[anchor.end():]
     write_text_atomic(readme, text)
@@ -745,18 +819,19 @@ def write_readme_block(readme: Path, records: dict, plan_cells: dict[str, tuple[
 # ----------------------------------------------------------------------------- main
 
 
-def select(cells: list[Cell], names: str | None, every: bool) -> list[Cell]:
+def select(cells: list[Cell], settings: list[Cell], names: str | None, every: bool) -> list[Cell]:
+    """--all: the planned cells in run order; --cell: the named ones (a cell the plan dropped runs with the
+    plan's trials and epochs)."""
     if every:
         return cells
     if not names:
-        raise SystemExit("give --cell NAME[,NAME...] (model-dataset-H<horizon>, see `plan`) or --all")
+        fail("give --cell NAME[,NAME...] (model-dataset-H<horizon>, see `plan`) or --all")
     wanted = [n.strip() for n in names.split(",") if n.strip()]
-    known = {c.name: c for c in uncut_cells()}
-    planned_cells = {c.name: c for c in cells}
+    known = {c.name: c for c in settings}
     bad = [n for n in wanted if n not in known]
     if bad:
-        raise SystemExit(f"unknown cell {', '.join(bad)}; cells look like dlinear-ETTh1-H96 (see `plan`)")
-    return [planned_cells.get(n, known[n]) for n in wanted]
+        fail(f"unknown cell {', '.join(bad)}; cells look like dlinear-ETTh1-H96 (see `plan`)")
+    return [known[n] for n in wanted]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -773,21 +848,35 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=None, help="run: override the number of final seeds.")
     parser.add_argument("--models", default=",".join(MODELS), help="measure: models (default: all five).")
     parser.add_argument("--horizons", default=",".join(map(str, HORIZONS)), help="measure: horizons.")
+    parser.add_argument("--check-only", action="store_true", help="measure: only the one-epoch check.")
     parser.add_argument("--steps", type=int, default=3, help="measure: timed optimizer steps per shape (x3 for "
                         "DLinear and FITS).")
     parser.add_argument("--results", type=Path, default=RESULTS, help="export/table: the records' directory.")
     parser.add_argument("--out", type=Path, default=TABLE, help="table: the Markdown file.")
     parser.add_argument("--readme", type=Path, default=README, help="table: the README to update ('-': none).")
     args = parser.parse_args(argv)
-    if args.action == "measure":
+    from samovar.data import DataError
+
+    try:
+        dispatch(args)
+    except (DataError, ValueError, FileNotFoundError) as exc:
+        fail(str(exc))
+
+
+def dispatch(args: argparse.Namespace) -> None:
+    if args.action == "measure" and args.check_only:
+        from samovar.utils import write_json_atomic
+
+        write_json_atomic(COSTS, {**json.loads(COSTS.read_text()), "check": check_epoch()})
+    elif args.action == "measure":
         measure(args.models.split(","), [int(h) for h in args.horizons.split(",")], args.steps)
     elif args.action == "plan":
         plan(args.budget)
     elif args.action == "run":
         if args.workers < 1:
-            raise SystemExit("--workers must be a positive integer")
-        cells, _, _ = fit_budget(args.budget, load_costs())
-        chosen = select(cells, args.cell, args.all)
+            fail("--workers must be a positive integer")
+        cells, _, _, settings = fit_budget(args.budget, load_costs())
+        chosen = select(cells, settings, args.cell, args.all)
         change = {k: v for k, v in (("trials", args.trials), ("epochs", args.epochs), ("seeds", args.seeds))
                   if v is not None}
         run([replace(c, **change) for c in chosen], args.root.expanduser(), args.workers)

@@ -65,8 +65,13 @@ def test_answer_per_horizon_average_and_cells_not_run(tmp_path):
     assert "ties with FixedVAR (0.4020 vs 0.4030, difference -0.0010, seed spread 0.0020)" in text
     assert "average over the four horizons: SAMoVAR beats LinTrans" in text
     assert "loses to DLinear (0.4020 vs 0.3910" in text
-    assert "horizon 192: SAMoVAR DLinear: not run yet; FITS: not run yet." in text
-    assert "FITS: not run yet" in text and "average over the four horizons: SAMoVAR DLinear: not run yet" in text
+    assert "- horizon 96: SAMoVAR loses to DLinear (0.4020 vs 0.3910, difference +0.0110, seed spread 0.0020). " \
+        "Not run yet: FITS." in text
+    assert "- horizon 192: not answered yet. Not run yet: DLinear, FITS." in text
+    assert "- average over the four horizons: not answered yet. Not run yet: DLinear, FITS (every horizon is needed)." in text
+    assert "- In short: SAMoVAR has 5 wins, 5 ties and 0 losses in the 10 comparisons made" in text  # LinTrans, FixedVAR
+    assert "- In short: SAMoVAR has 0 wins, 0 ties and 1 losses in the 1 comparisons made (per horizon and on average); " \
+        "9 not made yet (cells not run)." in text
     s = tuned.scores(records, "ETTh1")
     assert s["samovar"]["avg"]["mse"] == pytest.approx(0.402)
     assert s["samovar"]["avg"]["std"] == pytest.approx(0.002)  # over the seed indices' averages
@@ -83,7 +88,7 @@ def test_table_shows_missing_cells_as_not_run_and_rewrites_the_readme_block(tmp_
     assert out.read_text() == text
     row = next(line for line in text.splitlines() if line.startswith("| SAMoVAR | 0.4020 ± 0.0020"))
     assert row.count("not run") == 3 and "| – |" in row  # H192..H720 not run, no average
-    assert "| FITS | not run | not run | not run | not run | – |" in text
+    assert "| FITS | not run | not run | not run | not run | – |" in text  # no costs.json: no estimate either
     assert "0.401 (published)" in text  # the paper's average, labelled
     first = readme.read_text()
     assert first.index(tuned.README_START) < first.index("### DLinear on ETTh1")
