@@ -777,6 +777,11 @@ def write_table(results: Path = RESULTS, out: Path = TABLE, readme: Path | None 
                   *[f"- {name}: {trials} trials per cell, epochs {'as the recipe' if cap is None else f'capped at {cap}'}"
                     f"; {SEEDS} final seeds, {ORACLE_SEEDS} seed for each other lookback's oracle run"
                     for (name, trials, cap) in groups], ""]
+        check = json.loads(costs_path.read_text()).get("check")
+        if check:
+            lines += [f"A check of the estimate: one real epoch of {NAMES[check['model']]} {check['dataset']} "
+                      f"H{check['horizon']} L{check['lookback']} through the trainer took {check['cpu_s']:.1f} CPU s "
+                      f"against {check['predicted_cpu_s']:.1f} predicted ({check['cpu_s'] / check['predicted_cpu_s']:.2f}x).", ""]
     if cuts:
         lines += ["## What was cut to fit about ten CPU-hours", "",
                   "From the measured step costs (`benchmarks/results/tuned/costs.json`), `python benchmarks/tuned.py "
