@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import re
@@ -287,7 +286,7 @@ def check_epoch() -> dict[str, Any]:
 def load_costs(path: Path = COSTS) -> dict[tuple[str, int, int], dict[str, Any]]:
     if not path.exists():
         fail(f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path} does not exist: run "
-                         "`python benchmarks/tuned.py measure` first (a few minutes at one thread)")
+             "`python benchmarks/tuned.py measure` first (a few minutes at one thread)")
     return {(r["model"], r["horizon"], r["lookback"]): r for r in json.loads(path.read_text())["rows"]}
 
 
@@ -327,7 +326,7 @@ def estimate(cell: Cell, costs: dict[tuple[str, int, int], dict[str, Any]]) -> E
         row = costs.get((cell.model, cell.horizon, lb))
         if row is None:
             fail(f"costs.json has no measurement of {cell.model} H{cell.horizon} L{lb}: run "
-                             f"`python benchmarks/tuned.py measure --models {cell.model}`")
+                 f"`python benchmarks/tuned.py measure --models {cell.model}`")
         n = windows(cell.dataset, lb, cell.horizon)
         _, steps = _batch_plan(n["train"], config)
         per_epoch[lb] = steps * row["step_cpu_s"] + n["val"] * row["eval_cpu_s_per_window"]
@@ -816,7 +815,7 @@ def write_readme_block(readme: Path, records: dict, plan_cells: dict[str, tuple[
         anchor = re.search(r"^## Measured results\n.*?\n(?=### )", text, flags=re.S | re.M)
         if anchor is None:
             fail(f"{readme}: no '## Measured results' section followed by a '### ' heading to put the "
-                             f"table under; add the markers {README_START} / {README_END} where it belongs")
+                 f"table under; add the markers {README_START} / {README_END} where it belongs")
         text = text[: anchor.end()] + block + "\n\n" + text[anchor.end():]
     write_text_atomic(readme, text)
 
