@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,5 +63,6 @@ def load_benchmark(name: str):
     """Import ``benchmarks/<name>.py`` (the benchmarks are scripts, not a package) as a module."""
     spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses (and pickling) look their module up by name
     spec.loader.exec_module(module)
     return module

@@ -166,6 +166,22 @@ def test_final_mean_and_std_come_from_the_recorded_runs(tmp_path):
     assert [r["recorded_at"] for r in db.tune_rows(study=result.study, kind="final")] == [r["recorded_at"] for r in rows]
 
 
+def test_final_evaluation_of_another_trial_records_its_own_configuration(tmp_path):
+    # after the search, any completed trial (e.g. each lookback's best, for an oracle column) can be scored the same way
+    plan = plan_tune("dlinear", "synthetic", 24, trials=3, seeds=1, sampler="grid", space=["lookback"],
+                     **_options(tmp_path))
+    result = tune("dlinear", "synthetic", 24, trials=3, seeds=1, sampler="grid", space=["lookback"],
+                  **_options(tmp_path))
+    study = open_study(plan)
+    other = next(t for t in study.trials if t.number != result.best_number and t.value is not None)
+    summary = final_evaluation(plan, study, trial=other, seeds=2)
+    db = ResultsDB(tmp_path / "bench.db")
+    rows = db.tune_rows(study=result.study, kind="final", config_hash=summary["config_hash"])
+    assert [r["lookback"] for r in rows] == [other.params["lookback"]] * 2 and summary["seeds"] == [2021, 2022]
+    assert summary["config_hash"] != result.final["config_hash"]  # the chosen configuration's runs stay apart
+    assert len(db.tune_rows(study=result.study, kind="final", config_hash=result.final["config_hash"])) == 1
+
+
 def test_cli_tune_and_report(tmp_path):
     runner = CliRunner()
     args = ["tune", "--model", "dlinear", "--dataset", "synthetic", "--horizon", "24", "--trials", "2", "--seeds", "2",

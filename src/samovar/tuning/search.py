@@ -535,21 +535,25 @@ def final_summary(db: ResultsDB, study: str, config_hash_: str, seeds: list[int]
     return out
 
 
-def final_evaluation(plan: TunePlan, study: Any = None) -> dict[str, Any]:
+def final_evaluation(plan: TunePlan, study: Any = None, trial: Any = None, seeds: int | None = None) -> dict[str, Any]:
     """Retrain the best trial's configuration with `plan.seeds` seeds (recipe seed, +1, ...), each scored on
-    every test window and recorded; runs already recorded are kept, interrupted ones resume."""
+    every test window and recorded; runs already recorded are kept, interrupted ones resume.
+
+    trial: another completed trial of the study to evaluate the same way (after the search is over, e.g.
+    each lookback's best for an oracle that chooses on test); seeds: their number instead of `plan.seeds`.
+    """
     from ..console import console
 
     study = study if study is not None else open_study(plan)
     try:
-        best = study.best_trial
+        best = trial if trial is not None else study.best_trial
     except ValueError:
         raise ValueError(f"study {plan.study} has no completed trial, so there is nothing to evaluate; "
                          "run it with more --trials (or a longer --timeout)") from None
     lookback, config, kwargs = apply(best.params, plan.lookback, plan.published_config(), plan.model_kwargs)
     db = ResultsDB(plan.db)
     chash = config_hash(record_config(plan, lookback, config, kwargs))
-    seeds = [config.seed + i for i in range(plan.seeds)]
+    seeds = [config.seed + i for i in range(plan.seeds if seeds is None else int(seeds))]
     done = {r["number"] for r in db.tune_rows(study=plan.study, kind="final", state="complete", config_hash=chash)}
     for seed in seeds:
         if seed in done:
