@@ -10,7 +10,8 @@ consecutive windows of a series are not exchangeable, so `interval_scores` measu
 
 Radii are kept for the integer percents 1..99 (`LEVELS`), (99, horizon, channels) float32 in
 ``intervals.safetensors`` of the run directory, with n and the calibration split. While
-calibrating, the errors of all windows are held once: 4·n·horizon·channels bytes.
+calibrating, the errors of all windows are held once: 4·n·horizon·channels bytes. Only the
+model's target channels are calibrated and scored (past-only covariates are never forecast outputs).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import torch
 
 from ..models.base import ForecastModel
 from . import rundir as rd
-from .metrics import _first_target_row
+from .metrics import _first_target_row, targets_of, window_forecast
 
 LEVELS: tuple[int, ...] = tuple(range(1, 100))  # interval levels kept, in percent
 DEFAULT_SCORE_LEVELS: tuple[int, ...] = (50, 80, 90, 95)
@@ -143,12 +144,14 @@ def calibrate(model: ForecastModel, windows: Any, *, split: str = "val", batch_s
     was_training = model.training
     model.eval()
     errors = None
+    targets = targets_of(model)
     for start in range(0, n, batch_size):
         idx = torch.arange(start, min(start + batch_size, n))
-        x, y = windows.batch(idx)
+        pred, y = window_forecast(model, windows, idx, device)
+        y = y[..., :targets]
         if errors is None:
             errors = torch.empty((n, *y.shape[1:]), dtype=torch.float32)
-        errors[start:start + len(idx)] = (model(x.to(device)).float().cpu() - y.float()).abs()
+        errors[start:start + len(idx)] = (pred[..., :targets].float().cpu() - y.float()).abs()
     model.train(was_training)
     return Calibration(radii=radii_from_errors(errors, levels), levels=tuple(levels), windows=n, split=split)
 
@@ -174,21 +177,22 @@ def coverage_scores(model: ForecastModel, windows: Any, calibration: Calibration
     covered = torch.zeros(len(levels), dtype=torch.float64)
     covered_raw = torch.zeros(len(levels), dtype=torch.float64)
     raw = std = None
+    targets = targets_of(model)
     if scaler is not None and raw_values is not None:
         raw = torch.as_tensor(np.asarray(raw_values), dtype=torch.float64)
-        std = torch.as_tensor(scaler.std, dtype=torch.float64)
+        std = torch.as_tensor(scaler.std, dtype=torch.float64)[:targets]
         first = _first_target_row(windows)
     count = 0
     for start in range(0, n, batch_size):
         idx = torch.arange(start, min(start + batch_size, n))
-        x, y = windows.batch(idx)
-        pred = model(x.to(device)).double().cpu()
-        err = (pred - y.double()).abs()
+        pred, y = window_forecast(model, windows, idx, device)
+        pred = pred.double().cpu()
+        err = (pred - y.double()).abs()[..., :targets]
         count += err.numel()
         err_raw = None
         if raw is not None:
             rows = (first + idx)[:, None] + torch.arange(y.shape[1])[None, :]
-            err_raw = (scaler.inverse_transform(pred) - raw[rows]).abs()
+            err_raw = (scaler.inverse_transform(pred) - raw[rows]).abs()[..., :targets]
         for k in range(len(levels)):  # one level at a time: memory of one batch of errors
             covered[k] += int((err <= radii[k]).sum())
             if err_raw is not None:
