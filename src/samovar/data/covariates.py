@@ -29,9 +29,9 @@ from samovar.data.errors import DataError
 CALENDAR = {
     "minute_of_hour": (lambda d: d.minute, 0, 60),
     "hour_of_day": (lambda d: d.hour, 0, 24),
-    "day_of_week": (lambda d: d.dayofweek, 0, 7),
+    "day_of_week": (lambda d: d.day_of_week, 0, 7),
     "day_of_month": (lambda d: d.day, 1, 31),
-    "day_of_year": (lambda d: d.dayofyear, 1, 366),
+    "day_of_year": (lambda d: d.day_of_year, 1, 366),
     "week_of_year": (lambda d: d.isocalendar().week.to_numpy(), 1, 53),
     "month_of_year": (lambda d: d.month, 1, 12),
 }

@@ -381,7 +381,8 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
                 for idx in group_batches:
                     x, y = data.train.batch(idx)
                     x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                    future = data.train.future_batch(idx)
+                    # a window set without future_batch (a wrapper that serves a subset) has no covariates
+                    future = data.train.future_batch(idx) if hasattr(data.train, "future_batch") else None
                     future = None if future is None else future.to(device, non_blocking=True)
                     with autocast():
                         loss = batch_loss(model, x, y, future)
