@@ -120,7 +120,6 @@ def test_future_covariates_are_read_and_past_only_ones_are_not_read_after_the_or
 def test_without_covariates_the_model_is_unchanged(name):
     """future_channels=0 builds the same parameters from the same seed and the same forecast as before."""
     plain = build_model(name, L, H, 3, SMALL.get(name), seed=3)
-    again = models.get(name, lookback=L, horizon=H, channels=3, **SMALL.get(name, {}))
     torch.manual_seed(3)
     again = models.get(name, lookback=L, horizon=H, channels=3, **SMALL.get(name, {}))
     assert plain.state_dict().keys() == again.state_dict().keys()
