@@ -148,6 +148,11 @@ def test_calibrate_command_and_interval_scores(trained: Path, tmp_path: Path) ->
                             "calibration_split", "calibration_windows"}
     # calibrated on the test windows themselves: coverage at least the level (the conformal guarantee in-sample)
     assert all(r["coverage"] >= r["level"] / 100 for r in rows)
+    # every window counts in the data-unit width: the mean of 2 * radius * std over horizon steps and channels
+    run = samovar.Forecaster.load(trained).run
+    for r in rows:
+        expected = 2 * float((after.radius(r["level"]).double().numpy() * run.scaler.std).mean())
+        assert r["width_raw"] == pytest.approx(expected, rel=1e-9)
     assert runner.invoke(app, ["calibrate", str(trained)], env={"COLUMNS": "200"}).exit_code == 0  # back to val
     result = runner.invoke(app, ["calibrate", str(trained), "--split", "dev"], env={"COLUMNS": "200"})
     assert result.exit_code == 2 and "unknown split 'dev'" in result.output

@@ -6,6 +6,8 @@
     future = fc.predict(df, levels=[80, 95])   # plus <col>-lo-95, <col>-lo-80, <col>-hi-80, <col>-hi-95
     forecasts, per_cutoff, overall = fc.cross_validation(df, n_windows=5, refit=True)   # retrain at each cut-off
     fc.save("my-model"); fc = Forecaster.load("my-model")   # or a run directory of `samovar train`
+    fc = Forecaster("dlinear", horizon=24, target="load", future=["temp_fc"], calendar=True).fit(df)
+    future = fc.predict(df, future=future_df)   # future_df: the 24 next dates with column temp_fc
 
 `fit` on your data (a DataFrame or a file) chooses the epochs on a validation tail and then
 refits on every row (fit_mode="refit"); a registered benchmark is trained and tested by its
@@ -21,6 +23,11 @@ them); a forecast input at another frequency than the training data is an error 
 ``allow_freq_mismatch=True``. Prediction intervals are
 split-conformal (``samovar.training.intervals``, calibrated by `fit`); a model trained with
 ``loss="quantile"`` adds its quantiles as ``<col>-q10``, ``<col>-q50``, ... columns.
+
+Targets and covariates (docs/covariates.md): ``target=`` names the columns to forecast (default:
+all); the other columns are past-only covariates (``past=`` chooses them, [] for none); ``future=``
+names columns known over the horizon, whose values `predict` takes from ``future=`` (a frame);
+``calendar=True`` adds calendar features of the dates. Forecasts and scores cover the targets only.
 """
 
 from __future__ import annotations
@@ -55,6 +62,9 @@ class Forecaster:
     batch_size, patience, seed, device, quiet, ...); each overrides that field of the recipe,
     and model_kwargs override the recipe's model hyper-parameters. date_format (e.g. "%d/%m/%Y"),
     dayfirst: how text dates are read, in `fit` and in every later input (recorded with the model).
+    target (a column name or names; default every column), past (past-only covariate columns;
+    default every other column, [] none), future (future-known covariate columns), calendar
+    (calendar features of the dates): the role of each column (``samovar.data.covariates``).
     id_col, time_col, target_col: read the data as many series in long format with these columns
     (defaults "unique_id", "ds", "y"; without any of them a table with a ``unique_id`` column is read
     as long); short_series: "error" (default) or "drop" a series too short for a window in every
@@ -66,7 +76,8 @@ class Forecaster:
                  model_kwargs: dict[str, Any] | None = None, data_dir: str | Path | None = None,
                  split: tuple[float, float, float] | None = None, fill: str = "error",
                  runs_dir: str | Path | None = None, recipe: str = "auto", date_format: str | None = None,
-                 dayfirst: bool = False, id_col: str | None = None, time_col: str | None = None,
+                 dayfirst: bool = False, target: Any = None, past: Any = None, future: Any = None,
+                 calendar: bool = False, id_col: str | None = None, time_col: str | None = None,
                  target_col: str | None = None, short_series: str = "error", **train_options: Any) -> None:
         known = {f.name for f in fields(TrainConfig)}
         unknown = sorted(set(train_options) - known)
@@ -75,7 +86,11 @@ class Forecaster:
                              "(model hyper-parameters go in model_kwargs={...})")
         if recipe not in RECIPES:
             raise ValueError(f"recipe {recipe!r}: choose one of {', '.join(RECIPES)}")
-        model_class(model)  # an unknown or retired name (e.g. the ambiguous "cats") fails here, with its message
+        from .training.runs import input_kinds
+        from .training.modelspec import check_covariates
+
+        self.inputs = {"target": target, "past": past, "future": future, "calendar": bool(calendar)}
+        check_covariates(model, input_kinds(self.inputs))  # an unknown or retired name (e.g. "cats") fails here too
         self.model_name = model
         self.horizon = horizon
         if recipe == "seed":  # the authors' scripts train at their own lookbacks only (the first by default)
@@ -135,7 +150,7 @@ class Forecaster:
         result, prepared = fit_run(self.model_name, data, horizon=self.horizon, lookback=self.lookback,
                                    model_kwargs=model_kwargs, config=config, data_dir=self.data_dir,
                                    split=self.split, fill=self.fill, run_dir=run_dir, recipe=recipe, fit_mode=fit_mode,
-                                   long_format=self.long_format, **self._dates)
+                                   inputs=self.inputs, long_format=self.long_format, **self._dates)
         from .data.panel import scaler_from_dict
         from .training.trainer import run_config
 
@@ -144,8 +159,9 @@ class Forecaster:
         cfg = run_config(result.model, prepared, result.config, module_device(result.model),
                          model_kwargs, {"source": source, **self._dates}, recipe.to_dict(), result.fit)
         self.result = result
+        future_scaler = None if prepared.future_scaler is None else scaler_from_dict(prepared.future_scaler.to_dict())
         self.run = LoadedRun(model=result.model.eval(), scaler=scaler_from_dict(prepared.scaler.to_dict()), config=cfg,
-                             intervals=result.calibration)
+                             intervals=result.calibration, future_scaler=future_scaler)
         return self
 
     @property
@@ -195,34 +211,109 @@ class Forecaster:
                              f"the model was trained on data at {run.freq!r} ({describe_step(run.freq)}): give the input at the "
                              "training frequency, or pass allow_freq_mismatch=True (command line: --allow-freq-mismatch) "
                              "to forecast anyway, with dates continued at the input's frequency")
-        if table.columns != run.columns:
-            if sorted(table.columns) == sorted(run.columns):  # same columns, other order: reorder
-                order = [table.columns.index(c) for c in run.columns]
-                table.values, table.columns = table.values[:, order], list(run.columns)
-            else:
-                missing = [c for c in run.columns if c not in table.columns]
-                extra = [c for c in table.columns if c not in run.columns]
-                raise ValueError(f"the input's columns do not match the training columns {run.columns}: "
-                                 f"missing {missing}, unexpected {extra}")
+        self._select(table)
         if len(table.values) < run.lookback:
             raise ValueError(f"the input has {len(table.values)} rows but the model needs the last {run.lookback} "
                              f"(its lookback) to forecast; give at least {run.lookback} rows")
         return table
 
+    def _select(self, table) -> None:
+        """Put `table`'s columns in the run's order, in place: the series channels (targets, then past-only
+        covariates), then the future-known covariate columns; a missing column is a ValueError, and so is an
+        unexpected one unless the run chose its columns' roles (target= ...), when other columns are dropped."""
+        run = self._need_fit()
+        wanted = run.columns + list(run.inputs.future)
+        if table.columns == wanted:
+            return
+        chosen = bool(run.config["data"].get("inputs"))
+        if not set(wanted) <= set(table.columns) or (not chosen and sorted(table.columns) != sorted(wanted)):
+            missing = [c for c in wanted if c not in table.columns]
+            extra = [c for c in table.columns if c not in wanted]
+            raise ValueError(f"the input's columns do not match the training columns {wanted}: "
+                             f"missing {missing}, unexpected {extra}")
+        order = [table.columns.index(c) for c in wanted]  # same columns, other order: reorder
+        table.values, table.columns = table.values[:, order], wanted
+
+    def _covariates(self, table, future: Any = None, fill: str = "error", extend: bool = False) -> np.ndarray | None:
+        """(rows, F) scaled future-known covariates of `table` (in `_select` order); with `extend`,
+        followed by the `horizon` rows after its end (user columns from `future`, a DataFrame or
+        file; calendar features from the continued dates); None when the model reads none."""
+        from .data.prepare import future_covariates
+
+        run = self._need_fit()
+        inputs = run.inputs
+        if future is not None and not inputs.future:
+            raise ValueError("future covariates were given, but the model was trained without future-known covariate "
+                             "columns (calendar features need none): drop future= / --future, or train with --future COL")
+        if not inputs.future_channels:
+            return None
+        if inputs.calendar and table.dates is None:
+            raise ValueError("the model reads calendar features, but the input has no dates: give a date column")
+        n = len(run.columns)
+        values, dates = table.values[:, n:], table.dates
+        if extend:
+            values, dates = self._future_rows(table, future, fill)
+        return future_covariates(inputs, list(inputs.future), values, dates, run.future_scaler)
+
+    def _future_rows(self, table, future: Any, fill: str) -> tuple[np.ndarray, pd.DatetimeIndex | None]:
+        """`table`'s future covariate columns and dates, then the `horizon` rows after its end from `future`."""
+        from .data import read_table
+
+        run = self._need_fit()
+        H, cols = run.horizon, list(run.inputs.future)
+        index = self._future_index(table, H)
+        history = table.values[:, len(run.columns):]
+        if not cols:  # calendar features only: the frame is not needed, the dates continue
+            return history, None if table.dates is None else table.dates.append(index)
+        frame = read_table(future, fill=fill, **self._dates)
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            raise ValueError(f"the future covariates lack column(s) {missing}: give the values of {', '.join(cols)} "
+                             f"for the {H} rows after the input's end")
+        values = frame.values[:, [frame.columns.index(c) for c in cols]]
+        if table.dates is not None and frame.dates is not None:
+            pos = frame.dates.get_indexer(index)
+            if (pos < 0).any():
+                absent = [str(d) for d in index[pos < 0]]
+                raise ValueError(f"the future covariates lack {len(absent)} of the {H} dates after the input's end "
+                                 f"({index[0]} .. {index[-1]}): missing {absent[0]}" + (f" .. {absent[-1]}" if len(absent) > 1 else ""))
+            values = values[pos]
+        elif len(values) < H:
+            raise ValueError(f"the future covariates have {len(values)} rows; the model needs the {H} rows after the input's end")
+        else:
+            values = values[:H]
+        dates = None if table.dates is None else table.dates.append(index)
+        return np.concatenate([history, values.astype(history.dtype)]), dates
+
     @torch.no_grad()
-    def _forecast(self, windows: np.ndarray, quantiles: bool = False) -> np.ndarray:
+    def _forecast(self, windows: np.ndarray, quantiles: bool = False, future: np.ndarray | None = None) -> np.ndarray:
         """windows: (N, lookback, C) raw values -> (N, horizon, C) raw forecasts (float64);
-        quantiles: the quantile forecasts (N, horizon, C, Q) of a quantile model instead."""
+        quantiles: the quantile forecasts (N, horizon, C, Q) of a quantile model instead;
+        future: (N, lookback + horizon, F) scaled future-known covariates, or None."""
+        from .models.base import forecast
+
         run = self._need_fit()
         device = module_device(run.model)
         scaled = np.ascontiguousarray(run.scaler.transform(windows.astype(np.float64)))  # layout-independent results
         x = torch.as_tensor(scaled, dtype=torch.float32, device=device)
         run.model.eval()
-        model = run.model.forward_quantiles if quantiles else run.model
-        out = torch.cat([model(chunk) for chunk in x.split(256)]).double().cpu().numpy()
-        if quantiles:  # the scaler works on the last axis: put the channels there and back
+        if future is None:
+            chunks = [(chunk, None) for chunk in x.split(256)]
+        else:
+            cov = torch.as_tensor(np.ascontiguousarray(future), dtype=torch.float32, device=device)
+            chunks = list(zip(x.split(256), cov.split(256)))
+        if quantiles:
+            out = torch.cat([run.model.forward_quantiles(*([c] if f is None else [c, f])) for c, f in chunks])
+            out = out.double().cpu().numpy()  # the scaler works on the last axis: put the channels there and back
             return run.scaler.inverse_transform(out.swapaxes(-1, -2)).swapaxes(-1, -2)
+        out = torch.cat([forecast(run.model, c, f) for c, f in chunks]).double().cpu().numpy()
         return run.scaler.inverse_transform(out)
+
+    @property
+    def targets(self) -> list[str]:
+        """The forecast columns of the fitted model (the first of its series channels)."""
+        run = self._need_fit()
+        return list(run.inputs.targets)
 
     def _levels(self, levels: Any) -> tuple[int, ...]:
         """Requested interval levels, checked against the calibrated grid."""
@@ -239,7 +330,7 @@ class Forecaster:
     def _radii(self, levels: tuple[int, ...]) -> dict[int, np.ndarray]:
         """{level: interval radius (horizon, C) in data units}."""
         run = self._need_fit()
-        return {lv: run.intervals.radius(lv).double().numpy() * run.scaler.std for lv in levels}
+        return {lv: run.intervals.radius(lv).double().numpy() * run.scaler.std[:len(self.targets)] for lv in levels}
 
     @staticmethod
     def _interval_columns(name: str, levels: tuple[int, ...]) -> list[tuple[str, int, int]]:
@@ -264,8 +355,13 @@ class Forecaster:
         return pd.date_range(table.dates[-1], periods=steps + 1, freq=freq)[1:].rename("date")
 
     def predict(self, df: pd.DataFrame | str | Path, *, levels: Any = None, fill: str = "error",
-                allow_freq_mismatch: bool = False) -> pd.DataFrame:
+                allow_freq_mismatch: bool = False, future: pd.DataFrame | str | Path | None = None) -> pd.DataFrame:
         """Forecast the `horizon` rows after the end of `df` from its last `lookback` rows.
+
+        future: for a model with future-known covariate columns, their values over the horizon (a
+        DataFrame or file with those columns and, when `df` has dates, the `horizon` dates after its
+        end); `df` holds their history. Calendar features need no frame. Only the target columns
+        are forecast.
 
         Returns a DataFrame indexed by the continued dates (``date``, at the data's frequency) or
         by step numbers (``step``) for date-less data. Per training column: the forecast, then
@@ -283,14 +379,22 @@ class Forecaster:
         run = self._need_fit()
         levels = () if levels is None else self._levels(levels)
         if self.panel is not None:
+            if future is not None:
+                raise ValueError("future covariates were given, but the model was trained without future-known "
+                                 "covariate columns: drop future= / --future")
             return self._predict_panel(df, levels, fill, allow_freq_mismatch)
         table = self._table(df, fill, allow_freq_mismatch)
-        window = table.values[None, -run.lookback:]
-        forecast = self._forecast(window)[0]
+        if run.inputs.future and future is None:
+            raise ValueError(f"the model reads future-known covariates {list(run.inputs.future)}: give their values for the "
+                             f"{run.horizon} rows after the input's end (future= a DataFrame or file; command line: --future FILE)")
+        window = table.values[None, -run.lookback:, :len(run.columns)]
+        covariates = self._covariates(table, future, fill, extend=True)
+        cov = None if covariates is None else covariates[None, len(table.values) - run.lookback:]
+        forecast = self._forecast(window, future=cov)[0]
         radii = self._radii(levels)
-        quantiles = self._forecast(window, quantiles=True)[0] if self.quantiles else None
+        quantiles = self._forecast(window, quantiles=True, future=cov)[0] if self.quantiles else None
         columns: dict[str, np.ndarray] = {}
-        for c, name in enumerate(run.columns):
+        for c, name in enumerate(self.targets):
             columns[name] = forecast[:, c]
             for column, level, sign in self._interval_columns(name, levels):
                 columns[column] = forecast[:, c] + sign * radii[level][:, c]
@@ -389,7 +493,7 @@ class Forecaster:
             raise ValueError(f"rows {first}..{last} hold {last - first + 1} rows, fewer than one horizon ({H}); "
                              "widen the backtest range")
         frame, forecasts, actual = self._rolling(table, origins, levels)
-        metrics = {**point_metrics(forecasts, actual, run.scaler.std), "forecasts": int(len(origins))}
+        metrics = {**point_metrics(forecasts, actual, run.scaler.std[:len(self.targets)]), "forecasts": int(len(origins))}
         radii = self._radii(levels)
         for level in sorted(levels):
             metrics[f"coverage-{level}"] = float(np.mean(np.abs(forecasts - actual) <= radii[level]))
@@ -402,15 +506,19 @@ class Forecaster:
                  levels: tuple[int, ...] = ()) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
         """A forecast from each origin row (first row forecast, from the `lookback` rows before it).
 
-        Returns the long table (origin, date/step, step_ahead, each column's forecast, its interval
-        bounds at `levels` as in `predict`, and ``<column>_actual``) and the forecasts and actuals
-        as (origins, horizon, channels) arrays.
+        Returns the long table (origin, date/step, step_ahead, each target column's forecast, its
+        interval bounds at `levels` as in `predict`, and ``<column>_actual``) and the forecasts and
+        actuals as (origins, horizon, targets) arrays. Future-known covariates over each horizon are
+        read from `table` (their actual values).
         """
         run = self._need_fit()
-        L, H = run.lookback, run.horizon
-        forecasts = self._forecast(np.stack([table.values[o - L:o] for o in origins]))  # (N, H, C)
+        L, H, C, T = run.lookback, run.horizon, len(run.columns), len(self.targets)
+        self._select(table)
+        covariates = self._covariates(table)
+        cov = None if covariates is None else np.stack([covariates[o - L:o + H] for o in origins])
+        forecasts = self._forecast(np.stack([table.values[o - L:o, :C] for o in origins]), future=cov)[..., :T]
         target_rows = origins[:, None] + np.arange(H)[None, :]
-        actual = table.values[target_rows].astype(np.float64)
+        actual = table.values[target_rows][..., :T].astype(np.float64)
         label = _row_labels(table)
         frame = pd.DataFrame({
             "origin": np.repeat(label(origins), H),
@@ -418,7 +526,7 @@ class Forecaster:
             "step_ahead": np.tile(np.arange(1, H + 1), len(origins)),
         })
         radii = self._radii(levels)
-        for c, name in enumerate(run.columns):
+        for c, name in enumerate(self.targets):
             frame[name] = forecasts[:, :, c].reshape(-1)
             for column, level, sign in self._interval_columns(name, levels):
                 frame[column] = (forecasts[:, :, c] + sign * radii[level][:, c]).reshape(-1)
@@ -490,6 +598,8 @@ class Forecaster:
                 raise ValueError(f"{what} leave only {first} rows to train on before the first: {exc} Or {fix}.") from None
             config, model_kwargs, recipe = self._training(df)
         values = pd.DataFrame(table.values, columns=table.columns)  # what the fits read: values, row numbers as index
+        if self.inputs["calendar"] and table.dates is not None:  # and the dates, which calendar features come from
+            values.index = table.dates
         model = self if reuse_fitted else None
         frames, forecasts, actuals, stds, rows = [], [], [], [], []
         starts = [] if reuse_fitted else list(range(0, n_windows, every or n_windows))  # cut-offs that get a fit
@@ -498,10 +608,10 @@ class Forecaster:
             fitted = lo in starts
             if fitted:
                 model = Forecaster(self.model_name, L, H, model_kwargs=self.model_kwargs, data_dir=self.data_dir,
-                                   split=split, recipe=self.recipe, **self.train_options)
+                                   split=split, recipe=self.recipe, **self.inputs, **self.train_options)
                 model._fit(values.iloc[:int(cutoffs[lo])], config, model_kwargs, recipe, fit_mode="holdout")
             frame, forecast, actual = model._rolling(table, cutoffs[lo:hi])
-            std = model._need_fit().scaler.std
+            std = model._need_fit().scaler.std[:len(model.targets)]
             frames.append(frame)
             for j in range(hi - lo):
                 cut = int(cutoffs[lo + j])
@@ -568,7 +678,7 @@ class Forecaster:
         path.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path / rd.CONFIG, run.config)
         rd.save_weights(path / rd.BEST, run.model)
-        write_json_atomic(path / rd.SCALER, run.scaler.to_dict())
+        write_json_atomic(path / rd.SCALER, rd.scaler_record(run.scaler, run.future_scaler))
         if run.intervals is not None:
             run.intervals.save(path / rd.INTERVALS)
         return path
@@ -589,8 +699,9 @@ class Forecaster:
             train_cfg["epochs"] = fit["validation"]["max_epochs"]
         # every option and the model's kwargs were recorded after the recipe was applied: refit as recorded
         panel = d.get("panel") or {}
+        inputs = run.inputs.options() if d.get("inputs") else {}
         fc = cls(run.config["model"]["name"], lookback=d["lookback"], horizon=d["horizon"],
-                 model_kwargs=run.config["model"].get("kwargs") or {}, recipe="ltsf",
+                 model_kwargs=run.config["model"].get("kwargs") or {}, recipe="ltsf", **inputs,
                  **{k: panel[k] for k in ("id_col", "time_col", "target_col", "short_series") if k in panel},
                  date_format=date_format if date_format is not None else d.get("date_format"),
                  dayfirst=dayfirst if dayfirst is not None else bool(d.get("dayfirst", False)), **train_cfg)
@@ -698,7 +809,7 @@ def plot_forecast(fc: Forecaster, data: pd.DataFrame | str | Path, forecast: pd.
         return _plot_panel_forecast(fc, data, forecast, path, fill=fill, columns=columns, shown=shown)
     table = fc._table(data, fill, allow_freq_mismatch)
     index = table.dates if table.dates is not None else pd.RangeIndex(len(table.values))
-    names, note = plotted_columns(run.columns, columns)
+    names, note = plotted_columns(fc.targets, columns)
     plt, fig, axes = _figure(len(names))
     for ax, name in zip(axes, names):
         c = run.columns.index(name)

@@ -3,6 +3,7 @@
     samovar train --model dlinear --dataset ETTh1 --horizon 96 --lr 0.005
     samovar train --model samovar --dataset ETTh1 --horizon 96      # the paper's recipe and lookback
     samovar train --model dlinear --dataset my.csv --fit-mode refit  # your data: validate, then refit on every row
+    samovar train --model dlinear --dataset ETTh1 --target OT --calendar   # forecast OT from every column + calendar
     samovar evaluate runs/dlinear-ETTh1-L336-H96-20260101-120000
     samovar forecast RUN_DIR --input data.csv --output forecast.csv --plot forecast.png --levels 80,95
     samovar calibrate RUN_DIR --split val
@@ -20,10 +21,10 @@ from rich.table import Table
 
 from .bench.cli import bench_app
 from .console import console, fail, parse_numbers as _numbers, parse_split as _split
-
-MAX_PLOTTED = 6  # columns or series a plot draws unless --columns says which (samovar.api.MAX_PLOTTED_CHANNELS)
 from .tasks.cli import task_app
 from .tuning.cli import tune_app
+
+MAX_PLOTTED = 6  # columns or series a plot draws unless --columns says which (samovar.api.MAX_PLOTTED_CHANNELS)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="samovar: train and use time-series forecasting models.")
 app.add_typer(task_app, name="task")  # samovar task ...
@@ -86,6 +87,29 @@ TARGET_COL_HELP = "Long format: the value column (default y)."
 SHORT_SERIES_HELP = "Long format: error (default) | drop: leave out series too short for a window in every split, listing them."
 
 
+TARGET_HELP = ("Column to forecast (repeatable or a comma list; default: every column). The other columns are read "
+               "as past-only covariates (see --past); the loss and every score count the targets only.")
+PAST_HELP = ("Past-only covariate column, read in the lookback only (repeatable or a comma list; default: every column "
+             "that is not a target or --future; 'none': no other column, so one --target is TSLib's S setting).")
+FUTURE_HELP = ("Future-known covariate column, whose values over the horizon are given when forecasting "
+               "(`samovar forecast --future FILE`); repeatable or a comma list.")
+CALENDAR_HELP = "Add calendar features of the dates (hour of day, day of week, ... chosen by the frequency) as future-known covariates."
+
+
+def _inputs(target: Optional[list[str]], past: Optional[list[str]], future: Optional[list[str]],
+            calendar: bool) -> dict[str, Any]:
+    """The target / past / future / calendar keywords of ``prepare_data`` from the command line."""
+    def names(items: Optional[list[str]]) -> list[str] | None:
+        if not items:
+            return None
+        return [n.strip() for item in items for n in item.split(",") if n.strip()]
+
+    past_names = names(past)
+    if past_names is not None and [n.lower() for n in past_names] == ["none"]:
+        past_names = []
+    return {"target": names(target), "past": past_names, "future": names(future), "calendar": calendar}
+
+
 def _levels(text: Optional[str]) -> tuple[float, ...] | None:
     if text is None:
         return None
@@ -131,6 +155,10 @@ def train(
     quantiles: Optional[str] = typer.Option(None, help="Quantile levels with --loss quantile, e.g. 0.1,0.5,0.9 (the default)."),
     date_format: Optional[str] = typer.Option(None, help=DATE_FORMAT_HELP),
     dayfirst: bool = typer.Option(False, "--dayfirst", help=DAYFIRST_HELP),
+    target: Optional[list[str]] = typer.Option(None, help=TARGET_HELP),
+    past: Optional[list[str]] = typer.Option(None, help=PAST_HELP),
+    future: Optional[list[str]] = typer.Option(None, help=FUTURE_HELP),
+    calendar: bool = typer.Option(False, "--calendar", help=CALENDAR_HELP),
     id_col: Optional[str] = typer.Option(None, help=ID_COL_HELP),
     time_col: Optional[str] = typer.Option(None, help=TIME_COL_HELP),
     target_col: Optional[str] = typer.Option(None, help=TARGET_COL_HELP),
@@ -145,11 +173,13 @@ def train(
     from .training import rundir as rd
     from .models import model_class
     from .training.rundir import default_run_dir
-    from .training.runs import (check_fit_mode, default_fit_mode, fit_run, parse_set_options, prepare_source,
-                                recipe_training, resolve_lookback, resume_run, stage_split)
+    from .training.modelspec import check_covariates
+    from .training.runs import (check_fit_mode, default_fit_mode, fit_run, input_kinds, parse_set_options,
+                                prepare_source, recipe_training, resolve_lookback, resume_run, stage_split)
 
     from .data.panel import long_format_options
 
+    inputs = _inputs(target, past, future, calendar)
     try:
         long_format = long_format_options(id_col, time_col, target_col, short_series)
         if resume is not None:
@@ -173,8 +203,9 @@ def train(
             lookback = resolve_lookback(model, published or given_lookback, horizon)
             mode = default_fit_mode(dataset, _split(split)) if fit_mode is None else fit_mode
             check_fit_mode(mode, dataset, _split(split))
+            check_covariates(model, input_kinds(inputs))
             data = prepare_source(dataset, lookback, horizon, data_dir, stage_split(mode, _split(split)), fill,
-                                  date_format, dayfirst, long_format)  # data errors come first
+                                  date_format, dayfirst, inputs, long_format)  # data errors come first
             where = ("given" if given_lookback is not None else "the recipe's" if published
                      else f"the model's default for horizon {horizon}")
             if model_class(model).trainable:
@@ -192,13 +223,19 @@ def train(
             run_dir = default_run_dir(runs_dir, model.lower(), name, lookback, horizon)
             result, data = fit_run(model, dataset, horizon=horizon, lookback=lookback, model_kwargs=kwargs, config=config,
                                    data_dir=data_dir, split=_split(split), fill=fill, run_dir=run_dir, recipe=rec, data=data,
-                                   fit_mode=mode, date_format=date_format, dayfirst=dayfirst, long_format=long_format)
+                                   fit_mode=mode, date_format=date_format, dayfirst=dayfirst, inputs=inputs,
+                                   long_format=long_format)
     except (ValueError, FileNotFoundError, FileExistsError, KeyError, FloatingPointError) as exc:
         fail(str(exc))
         return
     console.print(f"{data!r}", highlight=False)
     for note in data.notes if hasattr(data, "excluded") else ():  # a panel's notes: left-out series, carried columns
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    if not data.inputs.is_default(data.columns):
+        roles = data.inputs
+        console.print(f"targets: {', '.join(roles.targets)}; past-only covariates: {', '.join(roles.past) or 'none'}; "
+                      f"future-known covariates: {', '.join([*roles.future, *roles.calendar]) or 'none'}",
+                      highlight=False, soft_wrap=True)
     fit = result.fit or {"mode": "holdout"}
     stage = fit.get("validation")
     if stage is not None:  # refit: the validation stage chose the epochs
@@ -333,6 +370,8 @@ def forecast(
     allow_freq_mismatch: bool = typer.Option(False, "--allow-freq-mismatch", help=FREQ_MISMATCH_HELP),
     columns: Optional[str] = typer.Option(None, help="With --plot: the columns (wide data) or series ids (long "
                                           f"format) to draw, e.g. a,b (default: the first {MAX_PLOTTED})."),
+    future: Optional[Path] = typer.Option(None, "--future", help="CSV with the run's future-known covariate columns "
+                                          "for the horizon rows after the end of --input (a model trained with --future)."),
 ) -> None:
     """Forecast the horizon after the end of --input, or backtest over a range of it.
 
@@ -347,7 +386,7 @@ def forecast(
         fc = Forecaster.load(run_dir, date_format=date_format, dayfirst=dayfirst or None)
         chosen = _levels(levels)
         if backtest_start is None and backtest_end is None:
-            frame = fc.predict(input, levels=chosen, fill=fill, allow_freq_mismatch=allow_freq_mismatch)
+            frame = fc.predict(input, levels=chosen, fill=fill, allow_freq_mismatch=allow_freq_mismatch, future=future)
             panel = fc.panel
             write_text_atomic(output, frame.to_csv(index=panel is None))
             if panel is None:
@@ -359,6 +398,8 @@ def forecast(
                               f"({times.min()} .. {times.max()}) written to {output}", highlight=False)
             metrics = None
         else:
+            if future is not None:
+                fail("--future is for a forecast after the end of --input; a backtest reads the covariates from --input")
             frame, metrics = fc.backtest(input, backtest_start, backtest_end, stride=backtest_stride, levels=chosen,
                                          fill=fill, allow_freq_mismatch=allow_freq_mismatch)
             write_text_atomic(output, frame.to_csv(index=False))
@@ -423,6 +464,11 @@ def backtest(
     dayfirst: bool = typer.Option(False, "--dayfirst", help=DAYFIRST_HELP),
     allow_freq_mismatch: bool = typer.Option(False, "--allow-freq-mismatch", help="With RUN_DIR and --refit 0: "
                                              + FREQ_MISMATCH_HELP),
+    target: Optional[list[str]] = typer.Option(None, help="Without RUN_DIR: " + TARGET_HELP),
+    past: Optional[list[str]] = typer.Option(None, help="Without RUN_DIR: " + PAST_HELP),
+    future: Optional[list[str]] = typer.Option(None, help="Without RUN_DIR: " + FUTURE_HELP.split(", whose")[0]
+                                               + " (its values are read from the data)."),
+    calendar: bool = typer.Option(False, "--calendar", help="Without RUN_DIR: " + CALENDAR_HELP),
 ) -> None:
     """Rolling-origin cross-validation: forecast from --windows cut-offs at the end of the data, each
     with a model trained only on the rows before its cut-off (see --refit), and score them.
@@ -440,7 +486,8 @@ def backtest(
     try:
         if run_dir is not None:
             fixed = [name for name, value in (("--model", model), ("--dataset", dataset), ("--horizon", horizon),
-                     ("--lookback", lookback), ("--recipe", recipe), ("--set", set_)) if value]
+                     ("--lookback", lookback), ("--recipe", recipe), ("--set", set_), ("--target", target),
+                     ("--past", past), ("--future", future), ("--calendar", calendar)) if value]
             if fixed or input is None:
                 fail("with RUN_DIR the model, lookback, horizon and recipe are the run's and the data is --input CSV: "
                      + (f"drop {', '.join(fixed)}" if fixed else "add --input CSV")
@@ -454,7 +501,8 @@ def backtest(
                      "--input is for a run's data")
             fc = Forecaster(model, lookback=lookback, horizon=96 if horizon is None else horizon,
                             model_kwargs=parse_set_options(set_), data_dir=data_dir, recipe=recipe or "auto",
-                            date_format=date_format, dayfirst=dayfirst, **overrides)
+                            date_format=date_format, dayfirst=dayfirst, **_inputs(target, past, future, calendar),
+                            **overrides)
             source = dataset
 
         run_model = run_dir is not None and refit == 0
@@ -526,14 +574,15 @@ def models() -> None:
     from .training.runs import model_options
 
     table = Table(title="models")
-    for col in ("name", "default lookback (H=96)", "options", "description"):
+    for col in ("name", "default lookback (H=96)", "covariates", "options", "description"):
         table.add_column(col, overflow="fold")
     for name in registry.available():
         cls = registry.model_class(name)
         doc = (cls.__doc__ or "").strip().splitlines()
         lookback = cls.default_lookback(96)
         options = ", ".join(f"{k}={v!r}" for k, v in model_options(name).items())
-        table.add_row(name, "-" if lookback is None else str(lookback), options, doc[0] if doc else "")
+        table.add_row(name, "-" if lookback is None else str(lookback), ", ".join(cls.covariates), options,
+                      doc[0] if doc else "")
     console.print(table)
 
 

@@ -73,6 +73,9 @@ class RankShare:
     def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.windows.batch(torch.as_tensor(idx).reshape(-1)[self.rank::self.world])
 
+    def future_batch(self, idx: torch.Tensor) -> torch.Tensor | None:
+        return self.windows.future_batch(torch.as_tensor(idx).reshape(-1)[self.rank::self.world])
+
     def target_rows(self, i: int) -> range:
         return self.windows.target_rows(i)
 

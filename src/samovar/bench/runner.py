@@ -55,6 +55,9 @@ class EpochSubset:
     def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.windows.batch(self._map(idx))
 
+    def future_batch(self, idx: torch.Tensor) -> torch.Tensor | None:
+        return self.windows.future_batch(self._map(idx))
+
     def target_rows(self, i: int) -> range:
         return self.windows.target_rows(int(self._map(torch.tensor([i]))[0]))
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from samovar.data.covariates import Inputs
 from samovar.data.errors import DataError
 from samovar.data.frequency import same_frequency
 from samovar.data.io import (FILL_MODES, Origin, _file_origin, _numeric_values, _parse_dates, _read_file, _show_rows,
@@ -470,6 +471,16 @@ class PanelData:
     @property
     def long_format(self) -> LongFormat:
         return self.panel.fmt
+
+    @property
+    def inputs(self) -> Inputs:
+        """The role of each column: the value column is the one target (``samovar.data.covariates``)."""
+        return Inputs((self.long_format.target_col,))
+
+    target_channels = 1
+    future_channels = 0
+    covariates = None  # no future-known covariates
+    future_scaler = None
 
     @property
     def rows(self) -> int:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from samovar.data.covariates import Inputs, calendar_features, resolve_inputs
 from samovar.data.errors import DataError
 from samovar.data.io import Table, find_local, frame_to_table, locate, read_registered, read_table, search_locations
 from samovar.data.panel import PanelData, long_format_of, prepare_panel
@@ -26,7 +27,10 @@ class ForecastData:
     """A series ready for training. values: (T, C) float32 raw; scaled: (T, C) float32 tensor.
 
     train / val / test serve windows from `scaled`; split_rows gives each split's row range
-    [start, end) including the history its first window reads.
+    [start, end) including the history its first window reads. columns are the series channels:
+    the targets, then the past-only covariates (``inputs``); covariates: the future-known
+    covariates (T, F) float32 tensor (user columns scaled by ``future_scaler``, fit on the train
+    rows, then the calendar features on their fixed scale), or None.
     """
 
     name: str
@@ -48,10 +52,26 @@ class ForecastData:
     source: str = ""
     filled: int = 0
     notes: list[str] = field(default_factory=list)
+    inputs: Inputs | None = None  # None: every column a target, no covariates
+    covariates: torch.Tensor | None = None
+    future_scaler: Scaler | None = None
+
+    def __post_init__(self) -> None:
+        if self.inputs is None:
+            self.inputs = Inputs(tuple(self.columns))
 
     @property
     def rows(self) -> int:
         return self.values.shape[0]
+
+    @property
+    def target_channels(self) -> int:
+        """The number of target channels: the first columns (the rest are past-only covariates)."""
+        return len(self.inputs.targets)
+
+    @property
+    def future_channels(self) -> int:
+        return self.inputs.future_channels
 
     def __repr__(self) -> str:
         return (f"ForecastData(name={self.name!r}, rows={self.rows}, channels={self.channels}, freq={self.freq!r}, "
@@ -123,9 +143,24 @@ def load_table(source, *, data_dir=None, fill: str = "error", date_format: str |
     return _load(source, data_dir, fill, date_format, dayfirst)[0]
 
 
+def future_covariates(inputs: Inputs, columns: list[str], values: np.ndarray, dates, scaler: Scaler | None
+                      ) -> np.ndarray | None:
+    """(rows, F) float32 future-known covariates of a table: the user columns `inputs.future` of
+    `values` scaled by `scaler`, then the calendar features of `dates`; None without any."""
+    if not inputs.future_channels:
+        return None
+    parts = []
+    if inputs.future:
+        raw = values[:, [columns.index(c) for c in inputs.future]].astype(np.float64)
+        parts.append(scaler.transform(raw).astype(np.float32))
+    if inputs.calendar:
+        parts.append(calendar_features(dates, list(inputs.calendar)))
+    return np.concatenate(parts, axis=1)
+
+
 def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error",
-                 date_format: str | None = None, dayfirst: bool = False,
-                 long_format=None) -> ForecastData | PanelData:
+                 date_format: str | None = None, dayfirst: bool = False, target=None, past=None, future=None,
+                 calendar: bool = False, long_format=None) -> ForecastData | PanelData:
     """Load `source`, split it, fit the scaler on the train rows, and build the three window sets.
 
     source: a registered name (case-insensitive; see DATASETS), "synthetic" (optionally
@@ -135,6 +170,9 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
     validation windows, e.g. ALL_ROWS); registered datasets always use their published protocol.
     fill: "error" (NaN/inf raise DataError) or "interpolate". date_format (e.g. "%d/%m/%Y"),
     dayfirst: how the text dates of a file or DataFrame are read (``samovar.data.io.frame_to_table``).
+    target, past, future, calendar: the role of each column (``samovar.data.covariates.resolve_inputs``):
+    forecast columns (default all), past-only covariates (default every other column), future-known
+    covariate columns, calendar features from the dates. The series channels are targets then past.
     long_format: a `samovar.data.panel.LongFormat` (or its dict) to read `source` as many series in
     long format; without it a file or DataFrame with a ``unique_id`` column is read so. A long source
     gives a `PanelData` (each series split within itself, one scaler per series; docs/panels.md).
@@ -148,7 +186,8 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
         raise DataError(f"{spec.name} is a registered benchmark in wide format; long_format= (--id-col ...) is for "
                         "your own long-format files")
     if fmt is not None:
-        return _prepare_long(source, fmt, lookback, horizon, split, fill, date_format, dayfirst)
+        return _prepare_long(source, fmt, lookback, horizon, split, fill, date_format, dayfirst,
+                             dict(target=target, past=past, future=future, calendar=calendar))
     if spec is not None and split is not None:
         raise DataError(f"{spec.name} is a registered benchmark and is always split by its published protocol "
                         f"({spec.protocol.describe()}); split= is for your own data. To split it differently, pass "
@@ -156,27 +195,45 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
     table, name, protocol, synthetic, origin = _load(source, data_dir, fill, date_format, dayfirst)
     if protocol is None:
         protocol = _ratio_protocol(split)
-    rows = len(table.values)
+    inputs = resolve_inputs(table.columns, target=target, past=past, future=future, calendar=calendar, freq=table.freq)
+    values = table.values
+    if inputs.series != table.columns:
+        values = np.ascontiguousarray(table.values[:, [table.columns.index(c) for c in inputs.series]])
+    rows = len(values)
     check_split_sizes(protocol, rows, lookback, horizon, name)
     borders = split_rows(protocol, rows, lookback)
     train_start, train_end = own_rows(protocol, rows)["train"]
-    scaler = Scaler.fit(table.values[train_start:train_end])
-    scaled = torch.from_numpy(scaler.transform(table.values.astype(np.float64)).astype(np.float32))
+    scaler = Scaler.fit(values[train_start:train_end])
+    scaled = torch.from_numpy(scaler.transform(values.astype(np.float64)).astype(np.float32))
+    future_scaler = None
+    if inputs.future:
+        future_scaler = Scaler.fit(table.values[train_start:train_end, [table.columns.index(c) for c in inputs.future]])
+    covariates = future_covariates(inputs, table.columns, table.values, table.dates, future_scaler)
+    covariates = None if covariates is None else torch.from_numpy(covariates)
     notes = list(table.notes)
     unused = rows - own_rows(protocol, rows)["test"][1]
     if unused:
         notes.append(f"rows {rows - unused}..{rows - 1} ({unused} rows) come after the test split and are "
                      f"not used by the published protocol ({protocol.describe()})")
-    windows = {s: WindowSet(scaled, *borders[s], lookback, horizon, name=f"{name} {s}") for s in SPLITS}
+    windows = {s: WindowSet(scaled, *borders[s], lookback, horizon, name=f"{name} {s}", future=covariates) for s in SPLITS}
     return ForecastData(
-        name=name, columns=table.columns, channels=len(table.columns), dates=table.dates, freq=table.freq,
-        values=table.values, scaled=scaled, scaler=scaler, lookback=lookback, horizon=horizon,
+        name=name, columns=inputs.series, channels=len(inputs.series), dates=table.dates, freq=table.freq,
+        values=values, scaled=scaled, scaler=scaler, lookback=lookback, horizon=horizon,
         train=windows["train"], val=windows["val"], test=windows["test"], synthetic=synthetic,
         split_rows=borders, protocol=protocol.describe(), source=origin, filled=table.filled, notes=notes,
+        inputs=inputs, covariates=covariates, future_scaler=future_scaler,
     )
 
 
-def _prepare_long(source, fmt, lookback: int, horizon: int, split, fill: str, date_format, dayfirst) -> PanelData:
+def _prepare_long(source, fmt, lookback: int, horizon: int, split, fill: str, date_format, dayfirst,
+                  inputs: dict) -> PanelData:
+    asked = [k for k in ("past", "future") if inputs[k]] + (["calendar"] if inputs["calendar"] else [])
+    if inputs["target"] is not None and [str(t) for t in ([inputs["target"]] if isinstance(inputs["target"], str)
+                                                          else inputs["target"])] != [fmt.target_col]:
+        asked.insert(0, "target")
+    if asked:
+        raise DataError(f"{', '.join(asked)}: covariate and target options are for wide data; a long-format panel "
+                        f"forecasts its value column {fmt.target_col!r} (choose it with target_col= / --target-col)")
     if not isinstance(source, (pd.DataFrame, str, os.PathLike)):
         raise DataError(f"source must be a file path or a pandas DataFrame, got {type(source).__name__}")
     if isinstance(source, pd.DataFrame):

@@ -151,12 +151,18 @@ class WindowSet:
 
     Window i reads x = data[start + i : start + i + lookback] and
     y = data[start + i + lookback : start + i + lookback + horizon]. Nothing per window is stored.
+    future: future-known covariates (rows, F) aligned with `data`, or None; ``future_batch``
+    serves window i's rows start + i .. start + i + lookback + horizon - 1 (lookback and horizon).
     """
 
-    def __init__(self, data: torch.Tensor, start: int, end: int, lookback: int, horizon: int, name: str = "") -> None:
+    def __init__(self, data: torch.Tensor, start: int, end: int, lookback: int, horizon: int, name: str = "",
+                 future: torch.Tensor | None = None) -> None:
         if not 0 <= start <= end <= data.shape[0]:
             raise DataError(f"window rows [{start}, {end}) are outside the data's {data.shape[0]} rows")
+        if future is not None and future.shape[0] != data.shape[0]:
+            raise DataError(f"future covariates have {future.shape[0]} rows, the series {data.shape[0]}")
         self.data = data
+        self.future = future
         self.start, self.end = int(start), int(end)
         self.lookback, self.horizon = int(lookback), int(horizon)
         self.name = name
@@ -173,6 +179,13 @@ class WindowSet:
                              f"min {int(idx.min())}, max {int(idx.max())}")
         windows = self.data[self.start + idx[:, None] + self._offsets]  # (B, lookback + horizon, C)
         return windows[:, : self.lookback], windows[:, self.lookback:]
+
+    def future_batch(self, idx: torch.Tensor) -> torch.Tensor | None:
+        """idx: (B,) window indices -> the future-known covariates (B, lookback + horizon, F), or None."""
+        if self.future is None:
+            return None
+        idx = torch.as_tensor(idx, dtype=torch.long, device=self.future.device).reshape(-1)
+        return self.future[self.start + idx[:, None] + self._offsets]
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """One window: x (lookback, C), y (horizon, C) (for a torch DataLoader; batch() is faster)."""

@@ -288,4 +288,4 @@ class CATSATS(ForecastModel):
         if self.training and self.random_drop_training:
             x, y = random_channel_drop(x, y)
         pred, continuity = self.forecast(x)
-        return F.mse_loss(pred, y) + continuity
+        return F.mse_loss(self.target_part(pred), self.target_part(y)) + continuity

@@ -7,6 +7,11 @@ own pair of maps, otherwise all channels share one pair.
 
 As in the authors' code, both weight matrices start as a plain average (every entry
 ``1 / lookback``) and the biases keep ``nn.Linear``'s default initialisation.
+
+Future-known covariates (``future_channels`` F > 0; not in the paper): a third linear map over
+time reads each covariate over the lookback and the horizon (L + H steps -> H steps, shared by
+the covariates, as the shared heads are), and a linear mix F -> C adds the result to each
+channel's forecast. Without covariates none of it exists and the model is the authors'.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from torch import nn
 
 from . import register
 from ._common import recipe_at_horizon, training_recipe
-from .base import ForecastModel
+from .base import ForecastModel, check_future
 
 
 def moving_average(x: torch.Tensor, kernel_size: int) -> torch.Tensor:
@@ -61,7 +66,10 @@ class TimeLinear(nn.Module):
 class DLinear(ForecastModel):
     """Trend/seasonal decomposition + two linear heads; x: (B, lookback, C) -> (B, horizon, C)."""
 
-    def __init__(self, lookback: int, horizon: int, channels: int, *, individual: bool = False, kernel_size: int = 25) -> None:
+    covariates = ("past", "future")
+
+    def __init__(self, lookback: int, horizon: int, channels: int, *, individual: bool = False, kernel_size: int = 25,
+                 future_channels: int = 0) -> None:
         super().__init__(lookback, horizon, channels)
         if int(kernel_size) != kernel_size or kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"DLinear kernel_size must be a positive odd integer (the paper uses 25), got {kernel_size!r}")
@@ -69,6 +77,10 @@ class DLinear(ForecastModel):
         self.individual = bool(individual)
         self.seasonal_head = TimeLinear(self.lookback, self.horizon, self.channels, self.individual)
         self.trend_head = TimeLinear(self.lookback, self.horizon, self.channels, self.individual)
+        self.future_channels = int(future_channels)
+        if self.future_channels:
+            self.future_head = TimeLinear(self.lookback + self.horizon, self.horizon, self.future_channels, False)
+            self.future_mix = nn.Linear(self.future_channels, self.channels)
 
     @classmethod
     def default_lookback(cls, horizon: int) -> int:
@@ -91,9 +103,14 @@ class DLinear(ForecastModel):
         return {**super().search_space(dataset, horizon), "train.lr": {"low": 1e-4, "high": 5e-2, "log": True},
                 "model.individual": [False, True]}
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (B, lookback, C), future: (B, lookback + horizon, F) when built with future_channels F."""
+        check_future(self, future, x.shape[0])
         seasonal, trend = decompose(x, self.kernel_size)
-        return self.seasonal_head(seasonal) + self.trend_head(trend)
+        out = self.seasonal_head(seasonal) + self.trend_head(trend)
+        if future is not None:
+            out = out + self.future_mix(self.future_head(future))  # (B, H, F) -> (B, H, C)
+        return out
 
 
 def _ltsf_linear(script: str, lr: float, batch_size: int, **extra) -> dict:

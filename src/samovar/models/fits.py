@@ -184,8 +184,8 @@ class FITS(ForecastModel):
         """"forecast": MSE of the horizon; "joint": MSE of lookback reconstruction + horizon together."""
         full = self.reconstruct(x)
         if self.train_mode == "joint":
-            return F.mse_loss(full, torch.cat([x, y], dim=1))
-        return F.mse_loss(full[:, -self.horizon :], y)
+            return F.mse_loss(self.target_part(full), self.target_part(torch.cat([x, y], dim=1)))
+        return F.mse_loss(self.target_part(full[:, -self.horizon :]), self.target_part(y))
 
 
 _TWO_STAGE = ("the authors' train_mode 2 trains the joint (lookback + horizon) objective first and then "

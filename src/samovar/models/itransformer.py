@@ -13,9 +13,12 @@ Defaults are the authors' ETTh1 script (``scripts/multivariate_forecasting/ETT/
 iTransformer_ETTh1.sh`` + ``run.py`` defaults): lookback 96, 2 layers, 8 heads,
 d_model = d_ff = 256 (horizons 96/192; 512 for 336/720), dropout 0.1, GELU.
 
-Deviation: the authors' code appends the calendar features (4 "timeF" series for hourly
-data) as extra variate tokens; this model sees only the series values (our models take
-``x`` alone), so it has C tokens, not C + 4.
+Deviation: the authors' code always appends the calendar features (4 "timeF" series for
+hourly data) of the lookback as extra variate tokens; this model sees only the series values
+unless built with ``future_channels`` F > 0 (``samovar train --calendar`` / ``--future COL``):
+then each future-known covariate over the lookback and the horizon (L + H steps) is embedded by
+its own ``Linear(L + H -> d_model)`` into one more variate token (not normalised, as the
+authors' marks), attended to with the C series tokens; only the C series tokens are projected.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from ._common import (
     recipe_at_horizon,
     training_recipe,
 )
-from .base import ForecastModel
+from .base import ForecastModel, check_future
 
 
 class VariateEncoderLayer(nn.Module):
@@ -56,6 +59,8 @@ class VariateEncoderLayer(nn.Module):
 class ITransformer(ForecastModel):
     """Attention across variates, one token per channel; x: (B, lookback, C) -> (B, horizon, C)."""
 
+    covariates = ("past", "future")
+
     def __init__(
         self,
         lookback: int,
@@ -68,6 +73,7 @@ class ITransformer(ForecastModel):
         d_ff: int = 256,
         dropout: float = 0.1,
         use_norm: bool = True,
+        future_channels: int = 0,
     ) -> None:
         super().__init__(lookback, horizon, channels)
         check_positive_int("iTransformer", layers=layers, heads=heads, d_model=d_model, d_ff=d_ff)
@@ -78,6 +84,9 @@ class ITransformer(ForecastModel):
         self.layers = nn.ModuleList(VariateEncoderLayer(d_model, heads, d_ff, dropout) for _ in range(layers))
         self.final_norm = nn.LayerNorm(d_model)
         self.project = nn.Linear(d_model, self.horizon)
+        self.future_channels = int(future_channels)
+        if self.future_channels:
+            self.future_embed = nn.Linear(self.lookback + self.horizon, d_model)
 
     @classmethod
     def default_lookback(cls, horizon: int) -> int:
@@ -99,15 +108,20 @@ class ITransformer(ForecastModel):
         scripts run horizons 12/24/48/96 only: a longer horizon gets the horizon-96 setting, with a note."""
         return recipe_at_horizon(training_recipe("iTransformer", _RECIPES, dataset), horizon)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (B, lookback, C), future: (B, lookback + horizon, F) when built with future_channels F."""
         check_input(self, x)
+        check_future(self, future, x.shape[0])
         stats = None
         if self.norm is not None:
             x, stats = self.norm.normalize(x)
-        tokens = self.embed_dropout(self.embed(x.transpose(1, 2)))  # (B, C, d): one token per variate
+        tokens = self.embed(x.transpose(1, 2))  # (B, C, d): one token per variate
+        if future is not None:  # (B, C + F, d): one more token per covariate
+            tokens = torch.cat([tokens, self.future_embed(future.transpose(1, 2).to(tokens.dtype))], dim=1)
+        tokens = self.embed_dropout(tokens)
         for layer in self.layers:
             tokens = layer(tokens)
-        y = self.project(self.final_norm(tokens)).transpose(1, 2)  # (B, H, C)
+        y = self.project(self.final_norm(tokens[:, : self.channels])).transpose(1, 2)  # (B, H, C)
         if stats is not None:
             y = self.norm.denormalize(y, stats)
         return y

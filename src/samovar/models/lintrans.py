@@ -80,10 +80,11 @@ class LinTrans(ARXForecaster):
         attention_kernel: str = "chunked",
         chunk_size: int = 64,
         bf16: bool = False,
+        future_channels: int = 0,
     ) -> None:
         super().__init__(
             lookback, horizon, channels, d_model=d_model, heads=heads, layers=layers, dropout=dropout,
-            attention_kernel=attention_kernel, chunk_size=chunk_size, bf16=bf16,
+            attention_kernel=attention_kernel, chunk_size=chunk_size, bf16=bf16, future_channels=future_channels,
         )
         T, C, D = self.num_tokens, self.channels, self.dim
         # Learned embeddings per token position and per (channel, token position).

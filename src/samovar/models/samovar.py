@@ -20,6 +20,11 @@ per channel and position (a fixed VAR whose coefficients do not depend on the da
 share: normalization, segmentation, tokenization, the head, the loss and the streaming
 forecast loop; subclasses provide the token embeddings and the sequence model.
 
+Future-known covariates (``future_channels`` F > 0; not in the paper): the context token of
+segment n, which every channel's main token n reads before it predicts segment n+1, also gets
+``Linear(s·F -> D)`` of the covariates of segment n+1 (so the last context token carries the
+covariates of the horizon), shared by the channels. Without covariates the layer does not exist.
+
 Shapes: B batch, L lookback, C channels, s = horizon (segment length), N = ceil(L / s)
 segments, T = 2N tokens, D model width, H heads, d = D / H head width.
 """
@@ -42,7 +47,7 @@ from ..ops.linear_attention import (
     linear_attention_step,
 )
 from . import register
-from .base import ForecastModel
+from .base import ForecastModel, check_future
 
 ATTENTION_KERNELS = ("chunked", "naive", "materialized")
 
@@ -101,8 +106,10 @@ class ARXForecaster(ForecastModel, metaclass=ABCMeta):
     -> (B·C, N, D)`` (the representation at each main position), and the streaming pair
     ``init_state(batch)`` / ``step(token: (B·C, D), position, state) -> (h: (B·C, D), state)``.
     Hyper-parameters common to all: d_model, heads, layers, dropout, attention_kernel,
-    chunk_size, bf16 (see ``SAMoVAR``).
+    chunk_size, bf16 (see ``SAMoVAR``), and future_channels (the module text).
     """
+
+    covariates = ("past", "future")
 
     def __init__(
         self,
@@ -117,6 +124,7 @@ class ARXForecaster(ForecastModel, metaclass=ABCMeta):
         attention_kernel: str = "chunked",
         chunk_size: int = 64,
         bf16: bool = False,
+        future_channels: int = 0,
     ) -> None:
         super().__init__(lookback, horizon, channels)
         if self.lookback < 2:
@@ -143,6 +151,9 @@ class ARXForecaster(ForecastModel, metaclass=ABCMeta):
         self.pre_norm = RMSNorm(self.dim, eps=NORM_EPS)
         self.final_norm = RMSNorm(self.dim, eps=NORM_EPS)
         self.head = nn.Linear(self.dim, self.horizon)
+        self.future_channels = int(future_channels)
+        if self.future_channels:  # covariates of the next segment -> the context token
+            self.future_embed = nn.Linear(self.horizon * self.future_channels, self.dim)
 
     @classmethod
     def default_lookback(cls, horizon: int) -> int | None:
@@ -214,43 +225,61 @@ class ARXForecaster(ForecastModel, metaclass=ABCMeta):
         std = torch.linalg.vector_norm(x - x.mean(dim=1, keepdim=True), dim=1, keepdim=True) / math.sqrt(x.shape[1] - 1) + 1e-8
         return (x - mean) / std, mean, std
 
-    def embed(self, segments: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """segments: (B, C, n, s) at segment positions start..start+n-1 -> tokens (B·C, 2n, D)."""
+    def embed(self, segments: torch.Tensor, start: int = 0, future: torch.Tensor | None = None) -> torch.Tensor:
+        """segments: (B, C, n, s) at segment positions start..start+n-1 -> tokens (B·C, 2n, D);
+        future: (B, n, s·F) the covariates of segments start+1..start+n (``future_segments``)."""
         batch, channels, n, _ = segments.shape
-        tokens = self.token_dropout(self.tokenizer(segments)) + self.token_embedding()[:, start : start + n]
+        tokens = self.tokenizer(segments)  # (B, C, n, 2, D)
+        if future is not None:  # added to the context tokens, shared by the channels
+            context = self.future_embed(future.to(tokens.dtype))  # (B, n, D)
+            tokens = tokens + torch.stack([context, torch.zeros_like(context)], dim=2)[:, None]
+        tokens = self.token_dropout(tokens) + self.token_embedding()[:, start : start + n]
         return self.pre_norm(tokens).reshape(batch * channels, 2 * n, self.dim)
+
+    def future_segments(self, future: torch.Tensor | None) -> torch.Tensor | None:
+        """future: (B, L + H, F) -> (B, N, s·F): row n holds the covariates of segment n+1 (the
+        lookback zero-padded at the start as ``segment_series`` pads it; row N-1 is the horizon)."""
+        if future is None:
+            return None
+        batch, _, channels = future.shape
+        pad = (-self.lookback) % self.horizon
+        padded = F.pad(future, (0, 0, pad, 0))  # (B, (N + 1)·s, F)
+        return padded[:, self.horizon :].reshape(batch, self.num_segments, self.horizon * channels)
 
     def _autocast(self, like: torch.Tensor):
         """bfloat16 autocast for the matmuls when built with ``bf16=True`` (the authors trained with
         bf16 autocast); the linear attention itself always runs in float32 (see ``attend``)."""
         return torch.autocast(like.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
-    def predict_segments(self, segments: torch.Tensor) -> torch.Tensor:
+    def predict_segments(self, segments: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
         """Next-segment predictions on the normalized scale; causal across segments.
 
         segments: (B, C, N, s) -> pred (B, C, N, s), pred[:, :, n] forecasts segment n+1 and
-        depends only on segments 0..n (of all channels).
+        depends only on segments 0..n (of all channels) and the covariates of segments 1..n+1
+        (future: ``future_segments``' output).
         """
         with self._autocast(segments):
-            hidden = self.encode(self.embed(segments))  # (B·C, N, D)
+            hidden = self.encode(self.embed(segments, future=future))  # (B·C, N, D)
             pred = self.head(self.final_norm(hidden))
         return pred.to(segments.dtype).view(segments.shape)
 
-    def segment_forecasts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def segment_forecasts(self, x: torch.Tensor, future: torch.Tensor | None = None
+                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """x: (B, L, C) -> (pred, segments, mean, std), pred and segments (B, C, N, s) normalized,
-        pred[:, :, -1] the forecast of the horizon."""
+        pred[:, :, -1] the forecast of the horizon; future: (B, L + H, F) or None."""
         self._check_input(x)
+        check_future(self, future, x.shape[0])
         z, mean, std = self.normalize(x)
         segments = segment_series(z, self.horizon)
-        return self.predict_segments(segments), segments, mean, std
+        return self.predict_segments(segments, self.future_segments(future)), segments, mean, std
 
     def denormalize(self, pred: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
         """pred: (B, C, s) normalized -> (B, s, C) on the input's scale."""
         return pred.transpose(1, 2) * std + mean
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
         """x: (B, lookback, C) -> forecast (B, horizon, C) from the last main position."""
-        pred, _, mean, std = self.segment_forecasts(x)
+        pred, _, mean, std = self.segment_forecasts(x, future)
         return self.denormalize(pred[:, :, -1], mean, std)
 
     def next_segment_loss(
@@ -260,19 +289,19 @@ class ARXForecaster(ForecastModel, metaclass=ABCMeta):
         MSE(forecast, y) on the data's scale (the last position predicts the horizon y) plus
         the MSE of the predictions inside the lookback (position n predicts segment n+1, on the
         instance-normalized scale). Segment 0 holds the zero padding; it is only ever an input,
-        never a target, so the padding is never a target."""
-        loss = F.mse_loss(self.denormalize(pred[:, :, -1], mean, std), y)
+        never a target, so the padding is never a target. Both terms count the target channels only."""
+        loss = F.mse_loss(self.target_part(self.denormalize(pred[:, :, -1], mean, std)), self.target_part(y))
         if pred.shape[2] > 1:
-            loss = loss + F.mse_loss(pred[:, :, :-1], segments[:, :, 1:])
+            loss = loss + F.mse_loss(self.target_part(pred[:, :, :-1], dim=1), self.target_part(segments[:, :, 1:], dim=1))
         return loss
 
-    def training_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def training_loss(self, x: torch.Tensor, y: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
         """Next-segment loss at every main position (see ``next_segment_loss``); x: (B, L, C), y: (B, horizon, C)."""
         if y.shape != (x.shape[0], self.horizon, self.channels):
             raise ValueError(f"y must be (batch, horizon={self.horizon}, channels={self.channels}), got {tuple(y.shape)}")
-        return self.next_segment_loss(*self.segment_forecasts(x), y)
+        return self.next_segment_loss(*self.segment_forecasts(x, future), y)
 
-    def forecast_recurrent(self, x: torch.Tensor) -> torch.Tensor:
+    def forecast_recurrent(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
         """The same forecast as ``forward``, one token at a time with a carried state.
 
         Each segment is tokenized when it is reached and its two tokens are fed through
@@ -282,14 +311,17 @@ class ARXForecaster(ForecastModel, metaclass=ABCMeta):
         x: (B, lookback, C) -> (B, horizon, C).
         """
         self._check_input(x)
+        check_future(self, future, x.shape[0])
         z, mean, std = self.normalize(x)
         segments = segment_series(z, self.horizon)
+        covariates = self.future_segments(future)
         batch, channels, n_seg, _ = segments.shape
         state = self.init_state(batch * channels, z.dtype, z.device)
         hidden = None
         with self._autocast(segments):
             for n in range(n_seg):
-                tokens = self.embed(segments[:, :, n : n + 1], start=n)  # (B·C, 2, D)
+                step_future = None if covariates is None else covariates[:, n : n + 1]
+                tokens = self.embed(segments[:, :, n : n + 1], start=n, future=step_future)  # (B·C, 2, D)
                 _, state = self.step(tokens[:, 0], 2 * n, state)  # context token
                 hidden, state = self.step(tokens[:, 1], 2 * n + 1, state)  # main token
             pred = self.head(self.final_norm(hidden))
@@ -323,10 +355,11 @@ class SAMoVAR(ARXForecaster):
         attention_kernel: str = "chunked",
         chunk_size: int = 64,
         bf16: bool = False,
+        future_channels: int = 0,
     ) -> None:
         super().__init__(
             lookback, horizon, channels, d_model=d_model, heads=heads, layers=layers, dropout=dropout,
-            attention_kernel=attention_kernel, chunk_size=chunk_size, bf16=bf16,
+            attention_kernel=attention_kernel, chunk_size=chunk_size, bf16=bf16, future_channels=future_channels,
         )
         D, N, C, H, d, n_layers = self.dim, self.num_segments, self.channels, self.heads, self.head_dim, self.layers
         # Learned embeddings: per pair position, per channel and token position, per token type

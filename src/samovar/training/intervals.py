@@ -10,7 +10,8 @@ consecutive windows of a series are not exchangeable, so `interval_scores` measu
 
 Radii are kept for the integer percents 1..99 (`LEVELS`), (99, horizon, channels) float32 in
 ``intervals.safetensors`` of the run directory, with n and the calibration split. While
-calibrating, the errors of all windows are held once: 4·n·horizon·channels bytes.
+calibrating, the errors of all windows are held once: 4·n·horizon·channels bytes. Only the
+model's target channels are calibrated and scored (past-only covariates are never forecast outputs).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import torch
 
 from ..models.base import ForecastModel
 from . import rundir as rd
-from .metrics import _first_target_row, scale_of, target_rows, to_original
+from .metrics import _first_target_row, scale_of, target_rows, targets_of, to_original, window_forecast
 
 LEVELS: tuple[int, ...] = tuple(range(1, 100))  # interval levels kept, in percent
 DEFAULT_SCORE_LEVELS: tuple[int, ...] = (50, 80, 90, 95)
@@ -143,12 +144,14 @@ def calibrate(model: ForecastModel, windows: Any, *, split: str = "val", batch_s
     was_training = model.training
     model.eval()
     errors = None
+    targets = targets_of(model)
     for start in range(0, n, batch_size):
         idx = torch.arange(start, min(start + batch_size, n))
-        x, y = windows.batch(idx)
+        pred, y = window_forecast(model, windows, idx, device)
+        y = y[..., :targets]
         if errors is None:
             errors = torch.empty((n, *y.shape[1:]), dtype=torch.float32)
-        errors[start:start + len(idx)] = (model(x.to(device)).float().cpu() - y.float()).abs()
+        errors[start:start + len(idx)] = (pred[..., :targets].float().cpu() - y.float()).abs()
     model.train(was_training)
     return Calibration(radii=radii_from_errors(errors, levels), levels=tuple(levels), windows=n, split=split)
 
@@ -175,6 +178,7 @@ def coverage_scores(model: ForecastModel, windows: Any, calibration: Calibration
     covered_raw = torch.zeros(len(levels), dtype=torch.float64)
     raw = None
     first = None
+    targets = targets_of(model)
     if scaler is not None and raw_values is not None:
         raw = torch.as_tensor(np.asarray(raw_values), dtype=torch.float64)
         first = None if hasattr(windows, "target_row_index") else _first_target_row(windows)
@@ -182,19 +186,20 @@ def coverage_scores(model: ForecastModel, windows: Any, calibration: Calibration
     count = 0
     for start in range(0, n, batch_size):
         idx = torch.arange(start, min(start + batch_size, n))
-        x, y = windows.batch(idx)
-        pred = model(x.to(device)).double().cpu()
-        err = (pred - y.double()).abs()
+        pred, y = window_forecast(model, windows, idx, device)
+        pred = pred.double().cpu()
+        err = (pred - y.double()).abs()[..., :targets]
         count += err.numel()
         err_raw = None
         if raw is not None:
             rows = torch.as_tensor(target_rows(windows, idx, first, y.shape[1]))
-            err_raw = (to_original(scaler, windows, idx, pred) - raw[rows]).abs()
-            std = torch.as_tensor(np.asarray(scale_of(scaler, windows, idx), dtype=np.float64))  # broadcasts to err
+            err_raw = (to_original(scaler, windows, idx, pred) - raw[rows]).abs()[..., :targets]
+            # the std each target value was standardised by, broadcasting to err_raw
+            std = torch.as_tensor(np.asarray(scale_of(scaler, windows, idx), dtype=np.float64))[..., :targets]
         for k in range(len(levels)):  # one level at a time: memory of one batch of errors
             covered[k] += int((err <= radii[k]).sum())
             if err_raw is not None:
-                bound = radii[k] * std
+                bound = (radii[k] * std).expand_as(err_raw)  # (B, H, T) in data units
                 covered_raw[k] += int((err_raw <= bound).sum())
                 width_raw[k] += 2 * float(bound.sum())
     model.train(was_training)

@@ -5,7 +5,9 @@ standardized scale (the published LTSF convention) and on the original scale (pr
 inverse-transformed with the train scaler, compared with the raw data; for a long-format panel
 each window with its own series' scaler, and MASE is the mean over series of each one's MASE). Only running sums are
 kept, never the predictions. The scores and their zero-denominator rules are those of
-``samovar.training.scores``.
+``samovar.training.scores``. Every score counts the model's target channels only
+(``ForecastModel.target_channels``: past-only covariate channels are read, never scored); a
+window set with future-known covariates passes them to the model (``WindowSet.future_batch``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..models.base import ForecastModel
+from ..models.base import ForecastModel, forecast
 from . import scores
 
 
@@ -29,27 +31,46 @@ def _first_target_row(windows: Any) -> int:
     return first
 
 
+def window_forecast(model: ForecastModel, windows: Any, idx: torch.Tensor, device: torch.device | str,
+                    quantiles: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(forecast, y) of windows `idx`: the model's forecast of every channel (its quantiles
+    (B, H, C, Q) with `quantiles`) on `device`, and y (B, H, C) on the CPU."""
+    x, y = windows.batch(idx)
+    future = windows.future_batch(idx) if hasattr(windows, "future_batch") else None
+    future = None if future is None else future.to(device)
+    if quantiles:
+        args = (x.to(device),) if future is None else (x.to(device), future)
+        return model.forward_quantiles(*args), y
+    return forecast(model, x.to(device), future), y
+
+
+def targets_of(model: Any) -> int | None:
+    """The model's number of target channels (None: every channel, a module without the attribute)."""
+    return getattr(model, "target_channels", None)
+
+
 @torch.no_grad()
 def predict_windows(model: ForecastModel, windows: Any, batch_size: int, device: torch.device) -> torch.Tensor:
-    """Forecasts for every window, in order: (N, horizon, C) float32 on the CPU (scaled)."""
+    """Forecasts for every window, in order: (N, horizon, C) float32 on the CPU (scaled), every channel."""
     model.eval()
     out = []
     for start in range(0, len(windows), batch_size):
         idx = torch.arange(start, min(start + batch_size, len(windows)))
-        x, _ = windows.batch(idx)
-        out.append(model(x.to(device)).float().cpu())
+        out.append(window_forecast(model, windows, idx, device)[0].float().cpu())
     return torch.cat(out)
 
 
 def mase_scale(data: Any) -> np.ndarray:
     """MASE's per-channel scale for a ``ForecastData``: the in-sample seasonal-naive MAE of its raw
-    training rows, lag = ``seasonal_period(data.freq)`` (1 when the frequency has no season)."""
+    training rows, lag = ``seasonal_period(data.freq)`` (1 when the frequency has no season); the
+    target channels only."""
     from ..data.frequency import seasonal_period
 
     if hasattr(data, "mase_scale"):  # a long-format panel: one scale per series (``PanelData.mase_scale``)
         return data.mase_scale(seasonal_period(data.freq))
     start, end = data.split_rows["train"]
-    return scores.seasonal_naive_scale(data.values[start:end], seasonal_period(data.freq))
+    targets = getattr(data, "target_channels", data.channels)
+    return scores.seasonal_naive_scale(data.values[start:end, :targets], seasonal_period(data.freq))
 
 
 def target_rows(windows: Any, idx: torch.Tensor, first: int | None, horizon: int) -> np.ndarray:
@@ -141,7 +162,8 @@ def evaluate(
     Always: ``mse``, ``mae``, ``rmse`` (standardized scale) and ``windows`` (the count). With
     `scaler` and `raw_values` (T, C): ``mse_raw``, ``mae_raw``, ``rmse_raw``, ``mape_raw``,
     ``smape_raw``, ``wape_raw`` (original scale; the percentage scores only exist there). With
-    `mase_scale` (C,) too (``mase_scale(data)``, from the training rows): ``mase``.
+    `mase_scale` (T,) too (``mase_scale(data)``, from the training rows): ``mase``. Only the
+    model's first ``target_channels`` channels are scored.
     """
     n = len(windows)
     if n == 0:
@@ -156,17 +178,18 @@ def evaluate(
     if raw:
         raw_values = np.asarray(raw_values, dtype=np.float64)
         first = None if hasattr(windows, "target_row_index") else _first_target_row(windows)
+    targets = targets_of(model)
     scaled, original = _ErrorSums(relative=False), _ErrorSums(relative=True)
     for start in range(0, n, batch_size):
         idx = torch.arange(start, min(start + batch_size, n))
-        x, y = windows.batch(idx)
-        pred = model(x.to(device)).double().cpu()
-        scaled.add(y.double().numpy(), pred.numpy())
+        pred, y = window_forecast(model, windows, idx, device)
+        pred = pred.double().cpu()
+        scaled.add(y.double().numpy()[..., :targets], pred.numpy()[..., :targets])
         if raw:
             rows = target_rows(windows, idx, first, y.shape[1])  # (B, horizon)
             pred_raw = torch.as_tensor(to_original(scaler, windows, idx, pred), dtype=torch.float64).numpy()
             series = windows.series_of(idx) if hasattr(windows, "series_of") else None
-            original.add(raw_values[rows], pred_raw, series)
+            original.add(raw_values[rows][..., :targets], pred_raw[..., :targets], series)
     model.train(was_training)
     metrics: dict[str, float] = {**scaled.point(), "windows": n}
     if raw:
@@ -186,6 +209,7 @@ def quantile_scores(model: ForecastModel, windows: Any, *, batch_size: int = 256
     quantile, nominally the level}, and ``coverage`` {central level in percent: share of targets
     inside each symmetric pair of quantiles, e.g. 0.1 and 0.9 -> 80}, plus ``windows``. Batch means are
     weighted by their element counts, so the result equals the scores of all forecasts at once.
+    Target channels only.
     """
     levels = tuple(float(q) for q in model.quantiles)
     n = len(windows)
@@ -198,11 +222,12 @@ def quantile_scores(model: ForecastModel, windows: Any, *, batch_size: int = 256
     below = np.zeros(len(levels))
     inside = np.zeros(len(pairs))
     count = 0
+    targets = targets_of(model)
     for start in range(0, n, batch_size):
         idx = torch.arange(start, min(start + batch_size, n))
-        x, y = windows.batch(idx)
-        q = model.forward_quantiles(x.to(device)).double().cpu().numpy()  # (B, H, C, Q)
-        target = y.double().numpy()
+        q, y = window_forecast(model, windows, idx, device, quantiles=True)
+        q = q.double().cpu().numpy()[:, :, :targets]  # (B, H, T, Q)
+        target = y.double().numpy()[..., :targets]
         pinball += scores.pinball_loss(target, q, levels) * target.size
         crps += scores.crps_quantiles(target, q, levels) * target.size
         below += (target[..., None] <= q).reshape(-1, len(levels)).sum(axis=0)

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.base import ForecastModel
+from ..models.base import ForecastModel, batch_loss, forecast
 
 DEFAULT_QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
 HEAD_LR = 1e-2  # peak learning rate of the quantile head
@@ -101,25 +101,35 @@ class QuantileForecaster(ForecastModel):
         super().__init__(base.lookback, base.horizon, base.channels)
         self.base = base
         self.name = base.name
+        self.covariates = base.covariates
+        self.future_channels = getattr(base, "future_channels", 0)
+        self.use_targets(base.target_channels)
         self.quantiles = check_quantiles(quantiles)
         self.register_buffer("levels", torch.tensor(self.quantiles), persistent=False)
         self.head = QuantileHead(base.lookback, base.horizon, self.quantiles)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.base(x)
+    def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+        return forecast(self.base, x, future)
 
     def parameter_groups(self) -> list[dict]:
         return [*self.base.parameter_groups(), {"params": list(self.head.parameters()), "peak_lr": HEAD_LR}]
 
-    def forward_quantiles(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_quantiles(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
         """(B, lookback, C) -> (B, horizon, C, Q), non-decreasing along Q."""
-        return self.base(x).unsqueeze(-1) + self.head(x)
+        return forecast(self.base, x, future).unsqueeze(-1) + self.head(x)
 
-    def training_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        point_loss = self.base.training_loss(x, y)
+    def use_targets(self, targets: int) -> "QuantileForecaster":
+        super().use_targets(targets)
+        if hasattr(self, "base"):
+            self.base.use_targets(targets)
+        return self
+
+    def training_loss(self, x: torch.Tensor, y: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+        point_loss = batch_loss(self.base, x, y, future)
         with torch.no_grad():
-            point = self.base(x)
-        return point_loss + pinball_loss(point.unsqueeze(-1) + self.head(x), y, self.levels.to(x.dtype))
+            point = forecast(self.base, x, future)
+        quantiles = self.target_part(point.unsqueeze(-1) + self.head(x), dim=2)
+        return point_loss + pinball_loss(quantiles, self.target_part(y), self.levels.to(x.dtype))
 
 
 __all__ = ["DEFAULT_QUANTILES", "HEAD_LR", "QuantileForecaster", "QuantileHead", "check_quantiles", "pinball_loss", "quantile_name"]

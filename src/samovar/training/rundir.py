@@ -5,7 +5,8 @@ Layout of ``runs/<model>-<dataset>-L<lookback>-H<horizon>-<timestamp>/``::
     config.json        model name + kwargs, data source + lookback/horizon/split, train config,
                        seed, samovar/torch versions, device
     metrics.jsonl      one JSON object per finished epoch (epoch, train_loss, val_mse, val_mae, lr, seconds)
-    scaler.json        the train-split scaler (mean, std per channel)
+    scaler.json        the train-split scaler (mean, std per channel; "future": the scaler of
+                       the future-known covariate columns, when the run has any)
     best.safetensors   weights of the epoch with the lowest validation MSE (empty for a model
                        with nothing to train: ``trainable = False``)
     checkpoint.pt      resumable state after the last finished epoch (torch.save; none without training)
@@ -56,6 +57,11 @@ def default_run_dir(root: str | Path, model: str, dataset: str, lookback: int, h
         n += 1
         path = base.with_name(f"{base.name}-{n}")
     return path
+
+
+def scaler_record(scaler: Any, future_scaler: Any = None) -> dict[str, Any]:
+    """scaler.json's content: the series scaler's mean and std, plus "future" (the future covariate columns' scaler)."""
+    return {**scaler.to_dict(), **({"future": future_scaler.to_dict()} if future_scaler is not None else {})}
 
 
 class RunFileError(ValueError):

@@ -22,7 +22,7 @@ from . import rundir as rd
 from .config import TrainConfig
 from .intervals import DEFAULT_SCORE_LEVELS, Calibration, calibrate, check_split, coverage_scores
 from .metrics import evaluate, mase_scale, quantile_scores
-from .modelspec import model_class, model_options
+from .modelspec import check_covariates, model_class, model_options
 from .quantile import QuantileForecaster
 from .recipes import Recipe, recipe_dataset_name, resolve_recipe
 from .trainer import TrainResult, train
@@ -42,11 +42,14 @@ def resolve_lookback(name: str, lookback: int | None, horizon: int) -> int:
 
 
 def build_model(name: str, lookback: int, horizon: int, channels: int, kwargs: dict[str, Any] | None = None,
-                seed: int | None = None, quantiles: tuple[float, ...] | None = None) -> ForecastModel:
+                seed: int | None = None, quantiles: tuple[float, ...] | None = None, targets: int | None = None,
+                future_channels: int = 0) -> ForecastModel:
     """Seed (if given), then construct registered model `name`; unknown options are named.
 
     quantiles: wrap the model in a `QuantileForecaster` with these levels (``TrainConfig.quantiles``
     of a ``loss="quantile"`` run); the base model is built first, so its init does not depend on it.
+    targets: the number of target channels (the first ones; None: all); future_channels: the number
+    of future-known covariates (a model whose ``covariates`` lack "future" refuses them).
     """
     kwargs = dict(kwargs or {})
     options = model_options(name)
@@ -54,12 +57,17 @@ def build_model(name: str, lookback: int, horizon: int, channels: int, kwargs: d
     if unknown and not any(p.kind == p.VAR_KEYWORD for p in inspect.signature(model_class(name).__init__).parameters.values()):
         raise ValueError(f"model {name!r} has no option(s) {unknown}; its options: "
                          + (", ".join(f"{k}={v!r}" for k, v in options.items()) or "none"))
+    if future_channels:
+        check_covariates(name, ["future"])
+        kwargs["future_channels"] = int(future_channels)
     if seed is not None:
         seed_everything(seed)
     try:
         net = models.get(name, lookback=lookback, horizon=horizon, channels=channels, **kwargs)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"cannot build model {name!r} with {kwargs}: {exc}") from exc
+    if targets is not None:
+        net.use_targets(targets)
     return QuantileForecaster(net, quantiles) if quantiles else net
 
 
@@ -184,13 +192,21 @@ def stage_split(fit_mode: str, split=None):
 
 
 def prepare_source(source: Any, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error",
-                   date_format: str | None = None, dayfirst: bool = False, long_format=None):
-    """`source` as the train/val/test windows a run trains on (``samovar.data.prepare_data``; long_format:
-    read it as many series in long format, ``samovar.data.panel.LongFormat`` or its dict)."""
+                   date_format: str | None = None, dayfirst: bool = False, inputs: dict[str, Any] | None = None,
+                   long_format=None):
+    """`source` as the train/val/test windows a run trains on (``samovar.data.prepare_data``);
+    inputs: its target / past / future / calendar keywords (the role of each column); long_format:
+    read it as many series in long format (``samovar.data.panel.LongFormat`` or its dict)."""
     from ..data import prepare_data  # imported here: the data layer pulls in pandas/pooch
 
     return prepare_data(source, lookback=lookback, horizon=horizon, data_dir=data_dir, split=split, fill=fill,
-                        date_format=date_format, dayfirst=dayfirst, long_format=long_format)
+                        date_format=date_format, dayfirst=dayfirst, long_format=long_format, **(inputs or {}))
+
+
+def input_kinds(inputs: dict[str, Any] | None) -> list[str]:
+    """The covariate kinds that input options ask for explicitly ("future" for future columns or calendar)."""
+    inputs = inputs or {}
+    return ["future"] if inputs.get("future") or inputs.get("calendar") else []
 
 
 def fit_run(
@@ -213,6 +229,7 @@ def fit_run(
     date_format: str | None = None,
     dayfirst: bool = False,
     evaluate_test: bool = True,
+    inputs: dict[str, Any] | None = None,
     long_format: Any = None,
 ) -> tuple[TrainResult, Any]:
     """Prepare `source`, build `model` (seeded with config.seed), train; returns (result, data).
@@ -231,18 +248,20 @@ def fit_run(
     on_epoch_end: called after every epoch of every stage (a "refit" adds ``stage``: "validation" / "refit").
     date_format, dayfirst: how text dates are read (``prepare_data``), recorded for reading inputs later.
     evaluate_test: False leaves the test split unread (a hyper-parameter search's trials).
+    inputs: ``prepare_data``'s target / past / future / calendar keywords (recorded in config.json).
     long_format: read `source` as many series in long format (``samovar.data.panel.LongFormat`` or its
     dict; a source with a ``unique_id`` column is read so without it); recorded in config.json.
     """
     config = config or TrainConfig()
     lookback = resolve_lookback(model, lookback, horizon)
-    model_class(model)  # unknown model: fail before loading data
+    check_covariates(model, input_kinds(inputs))  # unknown model or unsupported inputs: fail before loading data
     check_fit_mode(fit_mode, source, split)
     if resume and fit_mode == "refit":
         raise ValueError(REFIT_NOT_RESUMABLE)
     first_split = stage_split(fit_mode, split)
     if data is None:
-        data = prepare_source(source, lookback, horizon, data_dir, first_split, fill, date_format, dayfirst, long_format)
+        data = prepare_source(source, lookback, horizon, data_dir, first_split, fill, date_format, dayfirst, inputs,
+                              long_format)
     long_format = _long_format_used(data)
     model_kwargs = fill_seasonal_period(model, model_kwargs, data.freq)
     if isinstance(source, (str, Path)) and Path(source).suffix and Path(source).expanduser().is_file():
@@ -261,7 +280,8 @@ def fit_run(
             **({"long_format": long_format} if long_format is not None else {}),
         }
         net = build_model(model, lookback, horizon, stage_data.channels, model_kwargs, seed=config.seed,
-                          quantiles=config.quantiles)
+                          quantiles=config.quantiles, targets=stage_data.target_channels,
+                          future_channels=stage_data.future_channels)
         report = on_epoch_end if on_epoch_end is None or stage_name is None else (
             lambda row: on_epoch_end({**row, "stage": stage_name, "last": row["last"] and stage_name == "refit"}))
         return train(net, stage_data, stage_config, stage_dir, resume=resume, model_kwargs=dict(model_kwargs or {}),
@@ -276,7 +296,8 @@ def fit_run(
     run_dir = Path(run_dir) if run_dir is not None else None
     first = stage(data, first_split, config, run_dir / rd.VALIDATION_RUN if run_dir else None,
                   {"mode": "refit", "stage": "validation", "rows": _stage_rows(data)}, stage_name="validation")
-    full = prepare_source(source, lookback, horizon, data_dir, ALL_ROWS, fill, date_format, dayfirst, long_format)
+    full = prepare_source(source, lookback, horizon, data_dir, ALL_ROWS, fill, date_format, dayfirst, inputs,
+                          long_format)
     epochs = max(first.best_epoch, 1)
     fit = {"mode": "refit", "stage": "refit", "rows": _stage_rows(full), "epochs": epochs,
            "validation": {"run": rd.VALIDATION_RUN if run_dir else None, "rows": _stage_rows(data),
@@ -287,7 +308,7 @@ def fit_run(
     result = stage(full, ALL_ROWS, replace(config, epochs=epochs), run_dir, fit, validate=False, stage_name="refit")
     # a panel's radii are in units of each series' own std, kept as they are by the refit's per-series scalers
     result.calibration = (first.calibration if long_format is not None
-                          else first.calibration.rescaled(data.scaler.std / full.scaler.std))
+                          else first.calibration.rescaled((data.scaler.std / full.scaler.std)[:data.target_channels]))
     if run_dir is not None:
         result.calibration.save(run_dir / rd.INTERVALS)
     return result, full
@@ -320,7 +341,8 @@ def resume_run(run_dir: str | Path, *, quiet: bool | None = None, device: str | 
         raise ValueError(f"{run_dir}: {REFIT_NOT_RESUMABLE}")
     data = _rebuild_data(cfg, data_dir)
     net = build_model(cfg["model"]["name"], data.lookback, data.horizon, data.channels, cfg["model"]["kwargs"],
-                      seed=config.seed, quantiles=config.quantiles)
+                      seed=config.seed, quantiles=config.quantiles, targets=data.target_channels,
+                      future_channels=data.future_channels)
     result = train(net, data, config, run_dir, resume=True, validate=mode != "epochs", fit=fit)
     return result, data
 
@@ -351,15 +373,23 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any]:
     return cfg
 
 
+def run_inputs(cfg: dict[str, Any]):
+    """The `Inputs` (role of each column) a run recorded in config.json (every column a target when it has none)."""
+    from ..data.covariates import Inputs
+
+    return Inputs.from_record(cfg["data"])
+
+
 def _rebuild_data(cfg: dict[str, Any], data_dir=None):
     d = cfg["data"]
+    inputs = run_inputs(cfg).options() if d.get("inputs") else None
     source = d.get("source")
     if not source or source.startswith("<"):
         raise ValueError(f"this run was trained on an in-memory {source or 'table'}; its data cannot be reloaded "
                          "from the run directory (train from a file or a dataset name to evaluate later)")
     split = tuple(d["split"]) if d.get("split") else None
     return prepare_source(source, d["lookback"], d["horizon"], data_dir or d.get("data_dir"), split, d.get("fill", "error"),
-                          d.get("date_format"), bool(d.get("dayfirst", False)), d.get("long_format"))
+                          d.get("date_format"), bool(d.get("dayfirst", False)), inputs, d.get("long_format"))
 
 
 def rebuild_run_data(run: "LoadedRun", data_dir: str | Path | None = None):
@@ -379,10 +409,17 @@ class LoadedRun:
     scaler: Any
     config: dict[str, Any]
     intervals: Calibration | None = None
+    future_scaler: Any = None  # the scaler of the future-known covariate columns (None without any)
 
     @property
     def columns(self) -> list[str]:
+        """The series channels the model reads: the targets, then the past-only covariates."""
         return list(self.config["data"]["columns"])
+
+    @property
+    def inputs(self):
+        """The role of each column (``samovar.data.covariates.Inputs``)."""
+        return run_inputs(self.config)
 
     @property
     def lookback(self) -> int:
@@ -420,20 +457,22 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
     d = cfg["data"]
     train_cfg = cfg.get("train", {})
     quantiles = train_cfg.get("quantiles") if train_cfg.get("loss") == "quantile" else None
+    inputs = run_inputs(cfg)
     net = build_model(cfg["model"]["name"], d["lookback"], d["horizon"], d["channels"], cfg["model"].get("kwargs"),
-                      quantiles=quantiles)
+                      quantiles=quantiles, targets=len(inputs.targets), future_channels=inputs.future_channels)
     weights = rd.load_weights(path / rd.BEST)
     with rd.reading(path / rd.BEST):
         net.load_state_dict(weights)
     net.to(resolve_device(device)).eval()
     scaler = rd.read_json(path / rd.SCALER)
     with rd.reading(path / rd.SCALER):
+        future_scaler = scaler_from_dict(scaler["future"]) if inputs.future else None
         scaler = scaler_from_dict(scaler)  # per channel, or per series for a long-format panel
     intervals = None
     if (path / rd.INTERVALS).exists():
         with rd.reading(path / rd.INTERVALS):
             intervals = Calibration.load(path / rd.INTERVALS)
-    return LoadedRun(model=net, scaler=scaler, config=cfg, intervals=intervals)
+    return LoadedRun(model=net, scaler=scaler, config=cfg, intervals=intervals, future_scaler=future_scaler)
 
 
 def evaluate_run(run_dir: str | Path, *, split: str = "test", data_dir: str | Path | None = None, device: str = "auto",

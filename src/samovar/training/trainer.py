@@ -15,6 +15,10 @@ epoch's test MSE to its metrics row, ``grad_clip_before_unscale`` clips as a loo
 GradScaler-scaled gradients does (``config.clip_norm``), ``reseed=False`` lets dropout draw on from
 the caller's seeded model init.
 
+Targets and covariates (``samovar.data.covariates``): the model reads every series channel (targets,
+then past-only covariates) and the future-known covariates of each window; its loss and every score
+count the target channels only (``ForecastModel.target_channels``, set from the data).
+
 Batches are gathered by index from the data's one scaled tensor (``WindowSet.batch``);
 the shuffle order comes from a seeded ``torch.Generator``, so a run is repeatable bit for
 bit on the CPU, and a killed run resumed from its checkpoint ends exactly like an
@@ -35,7 +39,7 @@ from typing import Any, Callable
 import torch
 
 from .._version import __version__
-from ..models.base import ForecastModel
+from ..models.base import ForecastModel, batch_loss
 from ..utils import keep_freed_memory, resolve_device, write_json_atomic
 from . import rundir as rd
 from .config import TrainConfig, beta1, clip_norm, learning_rate
@@ -100,7 +104,10 @@ def _usable_device(name: str) -> torch.device:
 def _data_info(data: Any) -> dict[str, Any]:
     if hasattr(data, "run_record"):  # a long-format panel describes itself (``PanelData.run_record``)
         return data.run_record()
+    inputs = getattr(data, "inputs", None)
     return {
+        # the role of each column (targets, covariates), recorded when not every column is a target alone
+        **({"inputs": inputs.to_dict()} if inputs is not None and not inputs.is_default(data.columns) else {}),
         "name": data.name,
         "lookback": int(data.lookback),
         "horizon": int(data.horizon),
@@ -187,7 +194,7 @@ def _start_run_dir(run_dir: Path, cfg: dict[str, Any], data: Any) -> None:
         raise FileExistsError(f"{run_dir} already holds a run; resume it (resume=True / --resume) or choose a new directory")
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / rd.CONFIG, cfg)
-    write_json_atomic(run_dir / rd.SCALER, data.scaler.to_dict())
+    write_json_atomic(run_dir / rd.SCALER, rd.scaler_record(data.scaler, getattr(data, "future_scaler", None)))
 
 
 def _test_metrics(model: ForecastModel, data: Any, config: TrainConfig, device: torch.device, run_dir: Path | None,
@@ -281,6 +288,11 @@ def train(
             f"model expects lookback={model.lookback}, horizon={model.horizon}, channels={model.channels} "
             f"but the data has lookback={data.lookback}, horizon={data.horizon}, channels={data.channels}"
         )
+    targets, futures = getattr(data, "target_channels", data.channels), getattr(data, "future_channels", 0)
+    if (model.target_channels, getattr(model, "future_channels", 0)) != (targets, futures):
+        raise ValueError(f"model is built for {model.target_channels} target channel(s) and "
+                         f"{getattr(model, 'future_channels', 0)} future covariate(s), the data has {targets} and "
+                         f"{futures}; build it with build_model(..., targets=, future_channels=) from the data")
     quantiles = model.quantiles if isinstance(model, QuantileForecaster) else None
     if quantiles != config.quantiles:  # config.json must say how to rebuild the model (load_run)
         raise ValueError(f"the model's quantiles {quantiles} differ from TrainConfig.quantiles {config.quantiles} "
@@ -371,8 +383,11 @@ def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_e
                 for idx in group_batches:
                     x, y = data.train.batch(idx)
                     x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                    # a window set without future_batch (a wrapper that serves a subset) has no covariates
+                    future = data.train.future_batch(idx) if hasattr(data.train, "future_batch") else None
+                    future = None if future is None else future.to(device, non_blocking=True)
                     with autocast():
-                        loss = model.training_loss(x, y)
+                        loss = batch_loss(model, x, y, future)
                     # weight each micro-batch mean by its share: the step equals one large batch
                     grad_scaler.scale(loss * (len(idx) / group_size)).backward()
                     loss_sum += loss.detach().double() * len(idx)
