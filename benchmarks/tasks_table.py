@@ -16,8 +16,8 @@ split predicted for everything, and for ListOps the top-operator rule (the train
 frequent label per outermost operator: a model that reads only the first token reaches it).
 
 ``table`` writes docs/results/tasks.md from ``<task>-<mixer>.json``, ``floors-<task>.json`` and
-``published.json`` (published numbers, each with its source). Every number of that page comes
-from those records.
+``published.json`` (published numbers, each with its source), and the block between the
+task-table markers of README.md. Every number of that page and block comes from those records.
 """
 
 from __future__ import annotations
@@ -362,7 +362,7 @@ def shakespeare_reading(recs: list[dict], anchor: dict | None) -> list[str]:
     if anchor:
         below = [r for r in recs if r["results"]["val_loss_est"] < anchor["value"]]
         if below:
-            out.append(f"{len(below)} of the {len(recs)} mixers go below nanoGPT's published {anchor['value']} under its CPU "
+            out.append(f"{len(below)} of the {len(recs)} mixers {'goes' if len(below) == 1 else 'go'} below nanoGPT's published {anchor['value']} under its CPU "
                        "budget: " + ", ".join(f"{r['mixer']} {r['results']['val_loss_est']:.3f} (estimate) / "
                                               f"{r['results']['val_loss']:.3f} (exact)" for r in below) + ".")
         else:
@@ -557,10 +557,73 @@ def render(runs: dict[str, list[dict]], floors: dict[str, dict], published: dict
     return "\n".join(out).rstrip() + "\n"
 
 
-def write_table(records: Path, output: Path) -> None:
+README_BEGIN = "<!-- tasks-table:begin (python benchmarks/tasks_table.py table) -->"
+README_END = "<!-- tasks-table:end -->"
+
+
+def readme_block(runs: dict[str, list[dict]], floors: dict[str, dict], published: dict) -> list[str]:
+    """The README's summary of the task records (details and readings: docs/results/tasks.md)."""
+    out = [README_BEGIN, ""]
+    sh = sorted(runs.get("shakespeare", []), key=lambda r: r["results"]["val_loss"])
+    anchor = (published.get("shakespeare") or [None])[0]
+    out += ["### Tiny Shakespeare at nanoGPT's CPU budget", ""]
+    if sh:
+        r0 = sh[0]
+        out += [f"{recipe_text(r0)}, context {r0['config']['task']['context']}, one run per mixer "
+                "([docs/results/tasks.md](docs/results/tasks.md): commands, curves, the records):", "",
+                "| mixer | val loss (nanoGPT's 20-batch estimate) | val loss (every validation character) | wall min |",
+                "|---|---|---|---|"]
+        for r in sh:
+            res = r["results"]
+            b = "**" if anchor and res["val_loss_est"] < anchor["value"] else ""
+            out.append(f"| {r['mixer']} | {b}{res['val_loss_est']:.3f}{b} | {b}{res['val_loss']:.3f}{b} | "
+                       f"{_minutes(res['wall_seconds_this_call'])} |")
+        if anchor:
+            out.append(f"| *published: {anchor['model']} ({anchor['source'].split(',')[0]})* | *{anchor['value']}* | | |")
+    else:
+        out.append("No run recorded yet ([docs/results/tasks.md](docs/results/tasks.md)).")
+    lo = {r["mixer"]: r for r in runs.get("listops", [])}
+    pf = {r["mixer"]: r for r in runs.get("pathfinder", [])}
+    out += ["", "### ListOps and Pathfinder-32 at a CPU budget (generated data; not LRA results)", ""]
+    if lo or pf:
+        out += ["Data from samovar's generators (ListOps at reduced length), a few hundred steps, the same budget for every "
+                "mixer, one thread each; exact commands, data, budget and readings in "
+                "[docs/results/tasks.md](docs/results/tasks.md).", "",
+                "| mixer | ListOps test acc. % | Pathfinder-32 test acc. % | wall min (ListOps / Pathfinder) |",
+                "|---|---|---|---|"]
+        order = {m: i for i, m in enumerate(MIXER_ORDER)}
+        for m in sorted(set(lo) | set(pf), key=lambda m: (order.get(m, len(order)), m)):
+            acc = lambda d: f"{100 * d[m]['results']['test_accuracy']:.1f}" if m in d else "–"  # noqa: E731
+            wall = lambda d: _minutes(d[m]["results"]["wall_seconds_this_call"]) if m in d else "–"  # noqa: E731
+            out.append(f"| {m} | {acc(lo)} | {acc(pf)} | {wall(lo)} / {wall(pf)} |")
+        fl, fp = floors.get("listops"), floors.get("pathfinder")
+        if fl or fp:
+            lo_text = (f"{100 * fl['splits']['test']['majority_class_accuracy']:.1f} / "
+                       f"{100 * fl['splits']['test']['top_operator_accuracy']:.1f}") if fl else "–"
+            pf_text = f"{100 * fp['splits']['test']['majority_class_accuracy']:.1f}" if fp else "–"
+            out.append(f"| *floors: majority class / top-operator rule; majority class (chance)* | *{lo_text}* | *{pf_text}* | |")
+        pubs = {t: {p["model"]: p["value"] for p in published.get(t, [])} for t in ("listops", "pathfinder")}
+        if all("Transformer" in pubs[t] and "S4" in pubs[t] for t in pubs):
+            out.append("| *published (official LRA, full training): Transformer / S4* | "
+                       + " | ".join(f"*{pubs[t]['Transformer']:.2f} / {pubs[t]['S4']:.2f}*" for t in ("listops", "pathfinder"))
+                       + " | |")
+    else:
+        out.append("No run recorded yet ([docs/results/tasks.md](docs/results/tasks.md)).")
+    return out + ["", README_END]
+
+
+def write_table(records: Path, output: Path, readme: Path | None = None) -> None:
     from samovar.utils import write_text_atomic
 
-    write_text_atomic(output, render(*load_records(records)))
+    loaded = load_records(records)
+    write_text_atomic(output, render(*loaded))
+    if readme is not None:
+        text = readme.read_text()
+        if README_BEGIN not in text or README_END not in text:
+            raise RecordError(f"{readme} has no task-table markers ({README_BEGIN} … {README_END}): add them where the "
+                              "tables go, or pass --no-readme")
+        head, rest = text.split(README_BEGIN, 1)
+        write_text_atomic(readme, head + "\n".join(readme_block(*loaded)) + rest.split(README_END, 1)[1])
 
 
 def main(argv=None) -> None:
@@ -578,6 +641,8 @@ def main(argv=None) -> None:
     t = sub.add_parser("table", help="write docs/results/tasks.md from the records")
     t.add_argument("--records", type=Path, default=RECORDS)
     t.add_argument("--output", type=Path, default=DOC)
+    t.add_argument("--readme", type=Path, default=REPO / "README.md", help="file with the task-table block")
+    t.add_argument("--no-readme", action="store_true")
     args = p.parse_args(argv)
     try:
         if args.cmd == "export":
@@ -586,8 +651,8 @@ def main(argv=None) -> None:
         elif args.cmd == "floors":
             print(f"written {write_floors(args.task, args.data_dir, args.data_option or FLOOR_DATA_OPTIONS[args.task], args.out)}")
         else:
-            write_table(args.records, args.output)
-            print(f"written {args.output}")
+            write_table(args.records, args.output, None if args.no_readme else args.readme)
+            print(f"written {args.output}" + ("" if args.no_readme else f" and the block in {args.readme}"))
     except (RecordError, OSError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2)

@@ -139,8 +139,17 @@ def test_the_page_is_generated_from_the_records_only(tmp_path):
     for mixer, acc in (("softmax_attention", 0.337), ("mamba", 0.181)):
         (records / f"listops-{mixer}.json").write_text(json.dumps(_clf_record("listops", mixer, acc)))
     out = tmp_path / "tasks.md"
-    tt.main(["table", "--records", str(records), "--output", str(out)])
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{tt.README_BEGIN}\nold 1.648\n{tt.README_END}\noutro\n")
+    tt.main(["table", "--records", str(records), "--output", str(out), "--readme", str(readme)])
     page = out.read_text()
+    block = readme.read_text()
+    assert block.startswith("intro\n") and block.endswith("outro\n") and "1.648" not in block
+    assert "| gla | **1.750** | **1.740** | 2.5 |" in block  # sorted by the exact loss, bold below the anchor
+    assert block.index("| gla |") < block.index("| softmax_attention |")
+    assert "| softmax_attention | 33.7 | – | 1.5 / – |" in block
+    assert "| *floors: majority class / top-operator rule; majority class (chance)* | *15.6 / 32.7* | *–* | |" in block
+    assert "*36.37 / 59.60* | *71.40 / 94.20*" in block
     assert "do not edit by hand" in page and not ABSOLUTE.search(page)
     # Shakespeare: both rows, the published anchor, bold below it, the curve, the generated reading
     assert "| gla | 1,234 | **1.7500** | **1.7400** |" in page
@@ -148,7 +157,7 @@ def test_the_page_is_generated_from_the_records_only(tmp_path):
     assert "| **published**: nanoGPT GPT, same budget | ~0.80 M | 1.88 |" in page
     assert "| gla | 4.200 | 1.700 | 1.750 |" in page
     assert "gla's estimate was lowest at step 5 (1.700) and ended at 1.750" in page
-    assert "1 of the 2 mixers" in page and "+0.050 from the published number" in page
+    assert "1 of the 2 mixers goes below" in page and "+0.050 from the published number" in page
     # ListOps: rows, floors and published rows from their records; the reading follows the numbers
     assert "| softmax_attention | 1,000 | **33.70** |" in page and "| mamba | 1,000 | 18.10 |" in page
     assert "| floor: top-operator rule ([MAX → 9, [MIN → 0) | – | 32.70 |" in page
