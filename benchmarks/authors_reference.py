@@ -1,7 +1,7 @@
 """Records of the SAMoVAR authors' own code run on this machine, and the docs block made from them.
 
     python benchmarks/authors_reference.py record LOG --threads 1   # LOG: logs/LongForecasting/<model_id>.log of a finished run
-    python benchmarks/authors_reference.py table                    # rewrite the block in docs/samovar.md
+    python benchmarks/authors_reference.py table                    # rewrite the blocks in docs/samovar.md and README.md
 
 The reference runs use the authors' repository (``run_longExp.py`` with the arguments of their
 ``samovar.sh``), unchanged except ``--num_workers 0``, outside this repository; nothing of their
@@ -293,7 +293,20 @@ def _f(x, digits=4) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
 
-def block(records: list[dict]) -> list[str]:
+OURS = REPO / "benchmarks" / "results" / "samovar"
+
+
+def ours_for(rec: dict, directory: Path = OURS) -> dict | None:
+    """Our SAMoVAR record of the same cell (benchmarks/reproduce_samovar.py), if committed."""
+    s = rec["settings"]
+    path = directory / f"samovar_{s['data']}_h{s['pred_len']}.json"
+    if not path.is_file():
+        return None
+    ours = json.loads(path.read_text())
+    return ours if ours.get("lookback") == s["seq_len"] else None
+
+
+def block(records: list[dict], ours_dir: Path = OURS) -> list[str]:
     out = [BEGIN, ""]
     if not records:
         return out + ["No reference run is recorded yet (`python benchmarks/authors_reference.py record LOG`).", "", END]
@@ -303,26 +316,65 @@ def block(records: list[dict]) -> list[str]:
             f"machine's CPU unchanged except `{r0['deviation'].split(' (')[0]}`; records in "
             "`benchmarks/results/authors_reference/`. On a CPU their `--use_amp` is inactive (float32, no GradScaler). "
             "Test MSE / MAE: the best-validation epoch's (the weights their final `test()` reloads; it prints no metric).", "",
-            "| cell | test MSE | test MAE | best epoch / epochs run | best val MSE | train s/epoch (median) | torch, threads | run (UTC) |",
-            "|---|---|---|---|---|---|---|---|"]
+            "Beside them, ours: `samovar`'s record of the same cell from `benchmarks/reproduce_samovar.py` "
+            "(`benchmarks/results/samovar/`, bf16 autocast).", "",
+            "| cell | test MSE | test MAE | best epoch / epochs run | best val MSE | train s/epoch (median) | torch, threads | run (UTC) "
+            "| ours: test MSE / MAE, best epoch / run |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for r in records:
+        ours = ours_for(r, ours_dir)
+        ours_text = (f"{ours['test']['mse']:.4f} / {ours['test']['mae']:.4f}, {ours['best_epoch']} / {ours['epochs_run']}"
+                     if ours else "–")
         secs = [e["train_seconds"] for e in r["epochs"] if "train_seconds" in e]
         env = dict(r["environment"])
         env["torch"] = env["torch"] or "torch unknown"
         out.append(f"| {r['cell'].replace('_', ' ', 1).replace('_', '/')} | **{_f(r['test_mse'])}** | **{_f(r['test_mae'])}** | "
                    f"{r['best_epoch']} / {r['epochs_run']}{' (early stop)' if r['early_stop'] else ''} | {_f(r['best_val_mse'])} | "
-                   f"{statistics.median(secs):.0f} | {env['torch']}, {env['threads']} | {env['start_utc']} – {env['end_utc']} |"
+                   f"{statistics.median(secs):.0f} | {env['torch']}, {env['threads']} | {env['start_utc']} – {env['end_utc']} | "
+                   f"{ours_text} |"
                    if secs else f"| {r['cell']} | {_f(r['test_mse'])} | {_f(r['test_mae'])} | {r['best_epoch']} / {r['epochs_run']} | "
-                   f"{_f(r['best_val_mse'])} | – | {env['torch']}, {env['threads']} | {env['start_utc']} – {env['end_utc']} |")
+                   f"{_f(r['best_val_mse'])} | – | {env['torch']}, {env['threads']} | {env['start_utc']} – {env['end_utc']} | "
+                   f"{ours_text} |")
     for r in records:
+        ours = {h["epoch"]: h for h in (ours_for(r, ours_dir) or {}).get("history", [])}
         out += ["", f"Per epoch, {r['cell'].replace('_', ' ', 1).replace('_', '/')} (command: `{r['command']}`):", "",
-                "| epoch | train loss | val MSE | test MSE | test MAE | train s | early stopping |", "|---|---|---|---|---|---|---|"]
+                "| epoch | train loss | val MSE | test MSE | test MAE | train s | early stopping | ours: train loss, val MSE |",
+                "|---|---|---|---|---|---|---|---|"]
         for e in r["epochs"]:
             verdict = "best so far" if e["improved"] else f"{e['patience_counter']} of {e['patience']}"
             mark = "**" if e["epoch"] == r["best_epoch"] else ""
+            o = ours.get(e["epoch"])
+            mine = f"{_f(o.get('train_loss'))}, {_f(o.get('val_mse'))}" if o else "–"
             out.append(f"| {mark}{e['epoch']}{mark} | {_f(e['train_loss'])} | {mark}{_f(e['val_mse'])}{mark} | {_f(e['test_mse'])} | "
-                       f"{_f(e.get('test_mae'))} | {e.get('train_seconds', float('nan')):.0f} | {verdict} |")
+                       f"{_f(e.get('test_mae'))} | {e.get('train_seconds', float('nan')):.0f} | {verdict} | {mine} |")
     return out + ["", END]
+
+
+def readme_block(records: list[dict], ours_dir: Path = OURS) -> list[str]:
+    """The README's summary: each recorded cell, the authors' code against ours."""
+    out = [BEGIN, ""]
+    if not records:
+        return out + ["No reference run is recorded yet.", "", END]
+    out += ["| cell | the authors' code: test MSE / MAE (best epoch / run) | ours: test MSE / MAE (best epoch / run) | "
+            "ours − theirs (MSE) |", "|---|---|---|---|"]
+    for r in records:
+        ours = ours_for(r, ours_dir)
+        theirs = f"{_f(r['test_mse'])} / {_f(r['test_mae'])} ({r['best_epoch']} / {r['epochs_run']})"
+        mine = (f"{ours['test']['mse']:.4f} / {ours['test']['mae']:.4f} ({ours['best_epoch']} / {ours['epochs_run']})"
+                if ours else "–")
+        diff = f"{ours['test']['mse'] - r['test_mse']:+.4f}" if ours else "–"
+        out.append(f"| {r['cell'].replace('_', ' ', 1).replace('_', '/')} | {theirs} | {mine} | {diff} |")
+    return out + ["", END]
+
+
+def _replace_block(path: Path, lines: list[str]) -> None:
+    from samovar.utils import write_text_atomic
+
+    text = path.read_text()
+    if BEGIN not in text or END not in text:
+        raise LogError(f"{path} has no block markers ({BEGIN} … {END}): add them where the table goes")
+    head, rest = text.split(BEGIN, 1)
+    write_text_atomic(path, head + "\n".join(lines) + rest.split(END, 1)[1])
 
 
 def load_records(directory: Path) -> list[dict]:
@@ -330,14 +382,11 @@ def load_records(directory: Path) -> list[dict]:
     return sorted(recs, key=lambda r: (r["settings"]["data"], r["settings"]["seq_len"], r["settings"]["pred_len"]))
 
 
-def write_table(doc: Path, directory: Path) -> None:
-    from samovar.utils import write_text_atomic
-
-    text = doc.read_text()
-    if BEGIN not in text or END not in text:
-        raise LogError(f"{doc} has no block markers ({BEGIN} … {END}): add them where the table goes")
-    head, rest = text.split(BEGIN, 1)
-    write_text_atomic(doc, head + "\n".join(block(load_records(directory))) + rest.split(END, 1)[1])
+def write_table(doc: Path, directory: Path, ours_dir: Path = OURS, readme: Path | None = None) -> None:
+    records = load_records(directory)
+    _replace_block(doc, block(records, ours_dir))
+    if readme is not None:
+        _replace_block(readme, readme_block(records, ours_dir))
 
 
 def main(argv=None) -> None:
@@ -351,13 +400,16 @@ def main(argv=None) -> None:
     t = sub.add_parser("table", help="rewrite the block in docs/samovar.md from the records")
     t.add_argument("--doc", type=Path, default=DOC)
     t.add_argument("--records", type=Path, default=RECORDS)
+    t.add_argument("--ours", type=Path, default=OURS, help="our samovar records to compare with")
+    t.add_argument("--readme", type=Path, default=REPO / "README.md", help="file with the summary block")
+    t.add_argument("--no-readme", action="store_true")
     args = p.parse_args(argv)
     try:
         if args.cmd == "record":
             print(f"written {record(args.log, args.threads, args.events, args.out)}")
         else:
-            write_table(args.doc, args.records)
-            print(f"written the block in {args.doc}")
+            write_table(args.doc, args.records, args.ours, None if args.no_readme else args.readme)
+            print(f"written the block in {args.doc}" + ("" if args.no_readme else f" and in {args.readme}"))
     except (LogError, OSError, json.JSONDecodeError, SyntaxError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2)

@@ -135,12 +135,21 @@ def test_record_command_and_table_block(tmp_path, capsys):
 
     doc = tmp_path / "samovar.md"
     doc.write_text(f"before\n{ar.BEGIN}\nold numbers 0.3736\n{ar.END}\nafter\n")
-    ar.main(["table", "--doc", str(doc), "--records", str(out)])
+    ours = tmp_path / "ours"
+    ours.mkdir()
+    (ours / "samovar_ETTh1_h96.json").write_text(json.dumps({
+        "lookback": 1024, "best_epoch": 5, "epochs_run": 17, "test": {"mse": 0.3748, "mae": 0.4059},
+        "history": [{"epoch": 1, "train_loss": 1.55, "val_mse": 0.808}, {"epoch": 2, "train_loss": 1.13, "val_mse": 0.728}]}))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"top\n{ar.BEGIN}\n{ar.END}\nend\n")
+    ar.main(["table", "--doc", str(doc), "--records", str(out), "--ours", str(ours), "--readme", str(readme)])
+    assert ("| ETTh1 1024/96 | 0.3929 / 0.4203 (2 / 4) | 0.3748 / 0.4059 (5 / 17) | -0.0181 |"
+            in readme.read_text())
     text = doc.read_text()
     assert text.startswith("before\n") and text.endswith("after\n") and "0.3736" not in text
-    assert "| ETTh1 1024/96 | **0.3929** | **0.4203** | 2 / 4 (early stop) | 0.7102 | 102 | torch unknown, 1 |" in text
-    assert "| **2** | 1.1274 | **0.7102** | 0.3929 | 0.4203 | 101 | best so far |" in text
-    assert "| 4 | 1.0218 | 0.7233 | 0.3744 | 0.4060 | 103 | 2 of 2 |" in text
+    assert "| ETTh1 1024/96 | **0.3929** | **0.4203** | 2 / 4 (early stop) | 0.7102 | 102 | torch unknown, 1 | 2026-12-06T13:12:36Z – 2026-12-06T13:50:00Z | 0.3748 / 0.4059, 5 / 17 |" in text
+    assert "| **2** | 1.1274 | **0.7102** | 0.3929 | 0.4203 | 101 | best so far | 1.1300, 0.7280 |" in text
+    assert "| 4 | 1.0218 | 0.7233 | 0.3744 | 0.4060 | 103 | 2 of 2 | – |" in text
 
     with pytest.raises(SystemExit) as exit_:
         ar.main(["record", str(tmp_path / "missing.log"), "--threads", "1"])
