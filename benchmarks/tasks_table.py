@@ -457,7 +457,11 @@ def lra_section(runs: dict[str, list[dict]], floors: dict[str, dict], published:
         if name in floors:
             out.append(_wrap_command(floors[name]["command"]))
         out += ["python benchmarks/tasks_table.py table", "```", ""]
-        out += classification_table(recs, floors.get(name), published.get(name, []), name)
+        fl = floors.get(name)
+        if fl and any(r["config"]["task"].get("data_options") != fl["data_options"] for r in recs):
+            out += [f"**The floors below were computed on other data options ({fl['data_options']}) than some runs'**: "
+                    "re-run the floors command with the runs' `--data-option`s.", ""]
+        out += classification_table(recs, fl, published.get(name, []), name)
         sources = sorted({p["source"] for p in published.get(name, [])})
         out += ["", "Budget label of every row: " + "; ".join(f"`{b}`" for b in sorted({r['budget'] for r in recs})) + "."
                 + (" Published numbers: " + "; ".join(sources) + "." if sources else ""), ""]

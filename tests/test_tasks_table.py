@@ -52,7 +52,8 @@ def _clf_record(task, mixer, acc, val_losses=(2.3, 1.7)):
                         "wall_seconds_this_call": 90.0, "peak_mem_mb": 500.0, "budget": "CPU budget"},
             "curve": [{"step": 0, "val_loss": val_losses[0], "val_accuracy": 0.1},
                       {"step": 250, "val_loss": val_losses[1], "val_accuracy": acc}],
-            "config": {"model": {"dim": 64, "layers": 2, "mixer": mixer, "options": {"heads": 4}},
+            "config": {"task": {"name": task, "kind": "classification", "data_options": {"max_length": 256}},
+                       "model": {"dim": 64, "layers": 2, "mixer": mixer, "options": {"heads": 4}},
                        "train": {"steps": 250, "batch_size": 32, "lr": 0.001, "warmup_steps": 25, "min_lr": 1e-5,
                                  "beta1": 0.9, "beta2": 0.999, "weight_decay": 0.05, "grad_clip": 1.0, "threads": 1},
                        "data": {"examples": {"train": 10000, "val": 500, "test": 1000}, "seq_len": 256,
@@ -131,7 +132,7 @@ def test_the_page_is_generated_from_the_records_only(tmp_path):
     tt.write_export([_lm_run(tmp_path / "r", "softmax_attention", est=(4.2, 2.1, 1.93)),
                      _lm_run(tmp_path / "r", "gla", est=(4.2, 1.70, 1.75))], records, None)
     (records / "published.json").write_text((tt.RECORDS / "published.json").read_text())
-    floors = {"format": 1, "task": "listops", "command": "python benchmarks/tasks_table.py floors --task listops",
+    floors = {"format": 1, "task": "listops", "data_options": {"max_length": 256}, "command": "python benchmarks/tasks_table.py floors --task listops",
               "majority_label": 9, "top_operator_rule": {"[MAX": 9, "[MIN": 0},
               "splits": {s: {"examples": 1000, "majority_class_accuracy": 0.156, "top_operator_accuracy": 0.327,
                              "class_shares": {"0": 0.147, "9": 0.156}} for s in ("val", "test")}}
@@ -165,6 +166,11 @@ def test_the_page_is_generated_from_the_records_only(tmp_path):
     assert "softmax_attention score within two standard errors of that rule" in page
     assert "mamba 18.1% (validation loss 2.30 → 1.70)" in page
     assert "### Pathfinder-32 (generated)\n\nNo run of this task is recorded yet." in page
+    assert "other data options" not in page  # the floors are of the runs' data
+    floors["data_options"] = {"max_length": 64}
+    (records / "floors-listops.json").write_text(json.dumps(floors))
+    tt.main(["table", "--records", str(records), "--output", str(out), "--no-readme"])
+    assert "were computed on other data options ({'max_length': 64})" in out.read_text()
     assert "tasks_generation.py" in page and "ms/token" not in page
 
 
