@@ -8,8 +8,9 @@ The reference runs use the authors' repository (``run_longExp.py`` with the argu
 code is committed here. ``record`` reads what the run left behind and writes
 ``benchmarks/results/authors_reference/<dataset>_<lookback>_<horizon>.json``:
 
-* the log: the argument namespace, the split sizes, and per epoch the training seconds
-  (``Test Steps: 0 cost time: …``), the line ``Test Steps: …, Steps: … | Train Loss: … Vali Loss: …
+* the log: the argument namespace, the split sizes, and per epoch the wall seconds since training
+  started, read before that epoch's evaluation (``Test Steps: 0 cost time: …``: the code's timer is
+  set once, before the first epoch), the line ``Test Steps: …, Steps: … | Train Loss: … Vali Loss: …
   Test Loss: …`` (the test loss is the test-set MSE of that epoch's weights), the early-stopping
   verdict (``Validation loss decreased`` / ``EarlyStopping counter``) and the final ``Early stopping``;
 * ``LOG.meta`` (written by the script that started the run): ``start``, ``command`` and ``end … rc …``;
@@ -29,7 +30,6 @@ import argparse
 import ast
 import json
 import re
-import statistics
 import struct
 import sys
 from pathlib import Path
@@ -82,7 +82,7 @@ def parse_log(text: str) -> dict:
         elif m := EPOCH_START.match(line):
             current = {"epoch": int(m[1]) + 1}
         elif (m := EPOCH_TIME.match(line)) and current is not None:
-            current["train_seconds"] = float(m[1])
+            current["elapsed_seconds"] = float(m[1])  # since training started, before this epoch's evaluation
         elif (m := EPOCH_LINE.match(line)) and current is not None:
             current.update(steps=int(m[1]), train_loss=float(m[3]), val_mse=float(m[4]), test_mse=float(m[5]))
             epochs.append(current)
@@ -315,22 +315,24 @@ def block(records: list[dict], ours_dir: Path = OURS) -> list[str]:
             f"`{r0['source']['commit']}`, `{r0['source']['script']}` with the arguments of their `samovar.sh`), run on this "
             f"machine's CPU unchanged except `{r0['deviation'].split(' (')[0]}`; records in "
             "`benchmarks/results/authors_reference/`. On a CPU their `--use_amp` is inactive (float32, no GradScaler). "
-            "Test MSE / MAE: the best-validation epoch's (the weights their final `test()` reloads; it prints no metric).", "",
+            "Test MSE / MAE: the best-validation epoch's (the weights their final `test()` reloads; it prints no metric). "
+            "Wall seconds are of a machine shared with other jobs, counted from the start of training to the end of each "
+            "epoch's training (validation and test of earlier epochs included).", "",
             "Beside them, ours: `samovar`'s record of the same cell from `benchmarks/reproduce_samovar.py` "
             "(`benchmarks/results/samovar/`, bf16 autocast).", "",
-            "| cell | test MSE | test MAE | best epoch / epochs run | best val MSE | train s/epoch (median) | torch, threads | run (UTC) "
+            "| cell | test MSE | test MAE | best epoch / epochs run | best val MSE | wall s per epoch (mean) | torch, threads | run (UTC) "
             "| ours: test MSE / MAE, best epoch / run |",
             "|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         ours = ours_for(r, ours_dir)
         ours_text = (f"{ours['test']['mse']:.4f} / {ours['test']['mae']:.4f}, {ours['best_epoch']} / {ours['epochs_run']}"
                      if ours else "–")
-        secs = [e["train_seconds"] for e in r["epochs"] if "train_seconds" in e]
+        secs = [e["elapsed_seconds"] for e in r["epochs"] if "elapsed_seconds" in e]
         env = dict(r["environment"])
         env["torch"] = env["torch"] or "torch unknown"
         out.append(f"| {r['cell'].replace('_', ' ', 1).replace('_', '/')} | **{_f(r['test_mse'])}** | **{_f(r['test_mae'])}** | "
                    f"{r['best_epoch']} / {r['epochs_run']}{' (early stop)' if r['early_stop'] else ''} | {_f(r['best_val_mse'])} | "
-                   f"{statistics.median(secs):.0f} | {env['torch']}, {env['threads']} | {env['start_utc']} – {env['end_utc']} | "
+                   f"{secs[-1] / len(secs):.0f} | {env['torch']}, {env['threads']} | {env['start_utc']} – {env['end_utc']} | "
                    f"{ours_text} |"
                    if secs else f"| {r['cell']} | {_f(r['test_mse'])} | {_f(r['test_mae'])} | {r['best_epoch']} / {r['epochs_run']} | "
                    f"{_f(r['best_val_mse'])} | – | {env['torch']}, {env['threads']} | {env['start_utc']} – {env['end_utc']} | "
@@ -338,7 +340,7 @@ def block(records: list[dict], ours_dir: Path = OURS) -> list[str]:
     for r in records:
         ours = {h["epoch"]: h for h in (ours_for(r, ours_dir) or {}).get("history", [])}
         out += ["", f"Per epoch, {r['cell'].replace('_', ' ', 1).replace('_', '/')} (command: `{r['command']}`):", "",
-                "| epoch | train loss | val MSE | test MSE | test MAE | train s | early stopping | ours: train loss, val MSE |",
+                "| epoch | train loss | val MSE | test MSE | test MAE | wall s since start | early stopping | ours: train loss, val MSE |",
                 "|---|---|---|---|---|---|---|---|"]
         for e in r["epochs"]:
             verdict = "best so far" if e["improved"] else f"{e['patience_counter']} of {e['patience']}"
@@ -346,7 +348,7 @@ def block(records: list[dict], ours_dir: Path = OURS) -> list[str]:
             o = ours.get(e["epoch"])
             mine = f"{_f(o.get('train_loss'))}, {_f(o.get('val_mse'))}" if o else "–"
             out.append(f"| {mark}{e['epoch']}{mark} | {_f(e['train_loss'])} | {mark}{_f(e['val_mse'])}{mark} | {_f(e['test_mse'])} | "
-                       f"{_f(e.get('test_mae'))} | {e.get('train_seconds', float('nan')):.0f} | {verdict} | {mine} |")
+                       f"{_f(e.get('test_mae'))} | {e.get('elapsed_seconds', float('nan')):.0f} | {verdict} | {mine} |")
     return out + ["", END]
 
 

@@ -91,7 +91,7 @@ def test_a_finished_log_becomes_a_record_of_every_epoch_and_the_best_one():
     assert rec["best_epoch"] == 2 and rec["best_val_mse"] == 0.7102284
     assert rec["test_mse"] == 0.3928765 and rec["test_mae"] == pytest.approx(0.4203, abs=1e-6)
     assert [e["improved"] for e in rec["epochs"]] == [True, True, False, False]
-    assert rec["epochs"][3]["patience_counter"] == 2 and rec["epochs"][0]["train_seconds"] == 100.25
+    assert rec["epochs"][3]["patience_counter"] == 2 and rec["epochs"][0]["elapsed_seconds"] == 100.25
     assert rec["splits"] == {"train": 7521, "val": 2785, "test": 2785}
     assert rec["settings"]["seq_len"] == 1024 and rec["settings"]["num_workers"] == 0
     assert rec["command"].startswith("python -u run_longExp.py") and "--num_workers 0" in rec["command"]
@@ -147,7 +147,7 @@ def test_record_command_and_table_block(tmp_path, capsys):
             in readme.read_text())
     text = doc.read_text()
     assert text.startswith("before\n") and text.endswith("after\n") and "0.3736" not in text
-    assert "| ETTh1 1024/96 | **0.3929** | **0.4203** | 2 / 4 (early stop) | 0.7102 | 102 | torch unknown, 1 | 2026-12-06T13:12:36Z – 2026-12-06T13:50:00Z | 0.3748 / 0.4059, 5 / 17 |" in text
+    assert "| ETTh1 1024/96 | **0.3929** | **0.4203** | 2 / 4 (early stop) | 0.7102 | 26 | torch unknown, 1 | 2026-12-06T13:12:36Z – 2026-12-06T13:50:00Z | 0.3748 / 0.4059, 5 / 17 |" in text
     assert "| **2** | 1.1274 | **0.7102** | 0.3929 | 0.4203 | 101 | best so far | 1.1300, 0.7280 |" in text
     assert "| 4 | 1.0218 | 0.7233 | 0.3744 | 0.4060 | 103 | 2 of 2 | – |" in text
 
