@@ -36,6 +36,7 @@ import math
 import os
 import platform
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -326,9 +327,17 @@ def code_version() -> str:
         return "unknown"
 
 
+def _quote(arg: str) -> str:
+    """An argument as a POSIX shell reads it back (double quotes for plain prose, else shlex's quoting)."""
+    if shlex.quote(arg) == arg:
+        return arg
+    return f'"{arg}"' if not any(c in arg for c in '"$`\\!') else shlex.quote(arg)
+
+
 def measure_all(args, cases: list[Case], log: Callable[[str], None]) -> dict:
     """Run every cell and the recurrent steps; return the record (see the module docstring)."""
     started_utc = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    version = code_version()  # the code that runs, before anything can change the checkout
     load_start = list(os.getloadavg())
     roof_start = matmul_gflops(args.threads)
     log(f"{cpu_model()}; dense matmul (2048², float32, {args.threads} threads): {statistics.median(roof_start):.1f} GFLOP/s")
@@ -390,7 +399,7 @@ def measure_all(args, cases: list[Case], log: Callable[[str], None]) -> dict:
         "benchmark": "mixers.py",
         "format": 1,
         "command": args.command,
-        "code_version": code_version(),
+        "code_version": version,
         "note": args.note,
         "conditions": {
             "torch": torch.__version__, "python": platform.python_version(), "cpu_model": cpu_model(),
@@ -593,13 +602,13 @@ def readme_block(record: dict, source: str) -> list[str]:
     dims = sorted({x["head_dim"] for x in record["cells"]})
     loaded = c["load_average_start"][0] >= 0.5 * c["logical_cpus"]
     out = [README_BEGIN,
-           f"`{record['command']}`: forward + backward at L = {L}, batch {c['batch']} × {c['heads']} heads, float32, "
+           f"`python benchmarks/mixers.py run` (the record `{source}`; its command and conditions are in "
+           f"[docs/results/mixers.md](docs/results/mixers.md)): forward + backward at L = {L}, batch {c['batch']} × {c['heads']} heads, float32, "
            f"{c['threads']} thread(s), median of {c['repeats']} passes ({'CPU' if c['clock'] == 'cpu' else 'wall'} time); "
            f"load average {c['load_average_start'][0]:.1f} at the start"
            + (" (a loaded machine: compare rows, not absolute times)" if loaded else "")
-           + f". Full tables, spreads and the target check: [docs/results/mixers.md](docs/results/mixers.md), "
-           f"from the record `{source}`.", "",
-           "| mixer | " + " | ".join(f"head dim {d}: time · memory (× faster than SDPA)" for d in dims) + " |",
+           + ". Full tables, spreads, other lengths and the target check are on that page.", "",
+           "| mixer | " + " | ".join(f"head dim {d}: time · memory (SDPA's time ÷ this)" for d in dims) + " |",
            "|" + "---|" * (len(dims) + 1)]
     for name in dict.fromkeys(x["mixer"] for x in record["cells"]):
         row = []
@@ -710,7 +719,7 @@ def main(argv=None) -> None:
         if unknown:
             p.error(f"unknown mixers {sorted(unknown)}; choose from {[c.name for c in cases]}")
         cases = [c for c in cases if c.name in args.mixers]
-    args.command = "python benchmarks/mixers.py " + " ".join(argv)
+    args.command = "python benchmarks/mixers.py " + " ".join(_quote(a) for a in argv)
     record = measure_all(args, cases, print)
     path = args.record or RECORDS / (record["conditions"]["started_utc"].replace(":", "") + ".json")
     write_json_atomic(path, record)

@@ -85,3 +85,12 @@ def test_table_rewrites_only_the_readme_block(tmp_path):
     readme.write_text("no markers\n")
     with pytest.raises(SystemExit, match="no mixer-table markers"):
         mixers.main(["table", str(record), "--output", str(out), "--readme", str(readme)])
+
+
+def test_the_recorded_command_reads_back_as_the_same_arguments():
+    import shlex
+
+    argv = ["run", "--note", "two jobs (nice 0) and other nice'd work; batch 8", "--x", 'a "b" $c', "--lengths", "256"]
+    line = " ".join(mixers._quote(a) for a in argv)
+    assert shlex.split(line) == argv
+    assert '--note "two jobs (nice 0) and other nice\'d work; batch 8"' in line
