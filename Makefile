@@ -41,7 +41,7 @@ gpu-check: setup
 	$(BIN)/python benchmarks/gpu_check.py
 
 bench-mixers: setup
-	$(BIN)/python benchmarks/mixers.py
+	$(BIN)/python benchmarks/mixers.py run --readme README.md
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
