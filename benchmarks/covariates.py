@@ -105,6 +105,38 @@ def _mean_sd(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
+def verdict(plain: list[float], calendar: list[float]) -> tuple[str, float, float]:
+    """'helps' / 'hurts' / 'tie': the mean change of calendar over plain against the seeds' spread
+    (the larger of the two sample std; a difference within it is a tie, as is any single-seed pair)."""
+    diff = statistics.mean(calendar) - statistics.mean(plain)
+    if len(plain) < 2 or len(calendar) < 2:
+        return "tie (one seed: no spread to judge by)", diff, float("nan")
+    spread = max(statistics.stdev(plain), statistics.stdev(calendar))
+    if abs(diff) <= spread:
+        return "tie", diff, spread
+    return ("helps" if diff < 0 else "hurts"), diff, spread
+
+
+def answer(groups: dict[tuple, list[dict[str, Any]]]) -> list[str]:
+    """One sentence per (model, lookback, epochs cap) with both a plain and a calendar group."""
+    out = []
+    pairs: dict[tuple, dict[bool, list[dict[str, Any]]]] = {}
+    for (order, model, lookback, cap, calendar), rows in groups.items():
+        pairs.setdefault((order, model, lookback, cap), {})[bool(calendar)] = rows
+    for (_, model, lookback, cap), both in sorted(pairs.items()):
+        if set(both) != {False, True}:
+            continue
+        test = verdict([r["test"]["mse"] for r in both[False]], [r["test"]["mse"] for r in both[True]])
+        val = verdict([r["val_mse"] for r in both[False]], [r["val_mse"] for r in both[True]])
+        cap_text = f", epochs capped at {cap}" if cap else ""
+        word = {"helps": "helps", "hurts": "hurts", "tie": "is a tie"}
+        out.append(f"{model} (lookback {lookback}{cap_text}): adding the calendar features "
+                   f"**{word.get(test[0], test[0])}** on test (test MSE {test[1]:+.4f}, seeds' spread {test[2]:.4f}); "
+                   f"on validation it {word.get(val[0], val[0])} (val MSE {val[1]:+.4f}), so a choice made on "
+                   f"validation would {'add' if val[0] == 'helps' else 'not add'} them.")
+    return out
+
+
 def write_table(results: Path = RESULTS, out: Path = TABLE) -> str:
     """docs/results/covariates.md from the records in `results` (nothing else is read)."""
     from samovar.utils import write_text_atomic
@@ -134,6 +166,9 @@ def write_table(results: Path = RESULTS, out: Path = TABLE) -> str:
             f"{', '.join(str(r['epochs_run']) for r in rows)} |")
     if not records:
         lines += ["", "No records yet: run `python benchmarks/covariates.py run`."]
+    else:
+        lines += ["", "**Does the calendar help?** (computed from the records above)", ""]
+        lines += [f"* {line}" for line in answer(groups)]
     text = "\n".join(lines) + "\n"
     write_text_atomic(out, text)
     return text
