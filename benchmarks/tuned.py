@@ -30,7 +30,6 @@ import os
 import platform
 import re
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -39,6 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import measure as time_forms  # noqa: E402
+from probabilistic import git_commit  # noqa: E402  (the house helper of benchmark records)
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "tuned"
@@ -133,14 +133,6 @@ def fail(message: str) -> None:
     """Bad input or a missing prerequisite: one line naming it and the fix, exit status 2."""
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(2)
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    except OSError:
-        return None
-    return out.stdout.strip() or None
 
 
 # ----------------------------------------------------------------------------- measure
