@@ -379,10 +379,7 @@ class Forecaster:
         run = self._need_fit()
         levels = () if levels is None else self._levels(levels)
         if self.panel is not None:
-            if future is not None:
-                raise ValueError("future covariates were given, but the model was trained without future-known "
-                                 "covariate columns: drop future= / --future")
-            return self._predict_panel(df, levels, fill, allow_freq_mismatch)
+            return self._predict_panel(df, levels, fill, allow_freq_mismatch, future)
         table = self._table(df, fill, allow_freq_mismatch)
         if run.inputs.future and future is None:
             raise ValueError(f"the model reads future-known covariates {list(run.inputs.future)}: give their values for the "
@@ -402,15 +399,29 @@ class Forecaster:
                 columns[f"{name}-{quantile_name(q)}"] = quantiles[:, c, k]
         return pd.DataFrame(columns, index=self._future_index(table, run.horizon))
 
-    def _predict_panel(self, df: Any, levels: tuple[int, ...], fill: str, allow_freq_mismatch: bool) -> pd.DataFrame:
+    def _predict_panel(self, df: Any, levels: tuple[int, ...], fill: str, allow_freq_mismatch: bool,
+                       future: Any = None) -> pd.DataFrame:
         """`predict` for a model of a long-format panel (see there)."""
         from .data.frequency import describe_step, same_frequency
         from .data.panel import LongFormat, read_panel
 
         run = self._need_fit()
+        inputs = run.inputs
         names = self.panel
         fmt = LongFormat(names["id_col"], names["time_col"], names["target_col"])
-        panel = read_panel(df, fmt, fill=fill, **self._dates)
+        if future is not None and not inputs.future:
+            raise ValueError("future covariates were given, but the model was trained without future-known covariate "
+                             "columns (calendar features need none): drop future= / --future, or train with --future COL")
+        if inputs.future and future is None:
+            raise ValueError(f"the model reads future-known covariates {list(inputs.future)}: give their values at the "
+                             f"{run.horizon} times after each series' last row (future= a long-format DataFrame or file "
+                             f"with columns {fmt.id_col}, {fmt.time_col}, {', '.join(inputs.future)}; command line: "
+                             "--future FILE)")
+        panel = read_panel(df, fmt, fill=fill, covariates=[*inputs.past, *inputs.future], **self._dates)
+        absent = [c for c in (*inputs.past, *inputs.future) if c not in panel.extra_columns]
+        if absent:
+            raise ValueError(f"the input lacks the covariate column(s) {absent} the model was trained with; give their "
+                             f"values over each series' last {run.lookback} rows")
         if not allow_freq_mismatch and panel.freq and run.freq and not same_frequency(panel.freq, run.freq):
             raise ValueError(f"the input's series are at frequency {panel.freq!r} (a step of {describe_step(panel.freq)}) "
                              f"but the model was trained on {run.freq!r} ({describe_step(run.freq)}): give the input at "
@@ -423,41 +434,75 @@ class Forecaster:
                              f"give each series at least its last {L} rows")
         series = run.scaler.index(panel.ids)
         rows = panel.offsets[1:, None] - L + np.arange(L)[None, :]  # (S, L): each series' last lookback rows
-        x = run.scaler.transform(panel.values[rows].astype(np.float64), series)
-        forecast = self._scaled_forecast(x)  # (S, H, 1), each series' standardized scale
-        out = run.scaler.inverse_transform(forecast, series)[:, :, 0]
-        model_name = run.config["model"]["name"]
+        values = np.concatenate([panel.values, panel.covariate_values(inputs.past)], axis=1)  # value, past-only
+        x = run.scaler.transform(values[rows].astype(np.float64), series)  # (S, L, C), each series' own scale
         last = panel.offsets[1:] - 1
         if panel.times is None:
-            future = (panel.steps[last][:, None] + np.arange(1, H + 1)[None, :]).reshape(-1)
+            ahead = panel.steps[last][:, None] + np.arange(1, H + 1)[None, :]  # (S, H)
         else:
             freq = panel.freq or run.freq
             if freq is None:
                 raise ValueError("cannot continue the dates: their frequency could not be inferred from the input "
                                  "(and the training data had none); give regularly spaced dates")
-            future = np.concatenate([pd.date_range(panel.times[r], periods=H + 1, freq=freq)[1:] for r in last])
-        columns: dict[str, Any] = {fmt.id_col: np.repeat(panel.ids, H), fmt.time_col: future,
+            ahead = np.stack([pd.date_range(panel.times[r], periods=H + 1, freq=freq)[1:].to_numpy() for r in last])
+        cov = self._panel_covariates(panel, fmt, rows, series, ahead, future)
+        forecast = self._scaled_forecast(x, future=cov)  # (S, H, C), each series' standardized scale
+        out = run.scaler.inverse_transform(forecast, series)[:, :, 0]  # the value column
+        model_name = run.config["model"]["name"]
+        columns: dict[str, Any] = {fmt.id_col: np.repeat(panel.ids, H), fmt.time_col: ahead.reshape(-1),
                                    model_name: out.reshape(-1)}
-        std = run.scaler.std[series][:, None]
+        std, mean = run.scaler.std[series, 0][:, None], run.scaler.mean[series, 0][:, None]  # (S, 1)
         for column, level, sign in self._interval_columns(model_name, levels):
             radius = run.intervals.radius(level)[:, 0].double().numpy()[None, :] * std  # (S, H) in data units
             columns[column] = (out + sign * radius).reshape(-1)
         if self.quantiles:
-            q = self._scaled_forecast(x, quantiles=True)[:, :, 0, :]  # (S, H, Q)
-            q = q * run.scaler.std[series][:, None, None] + run.scaler.mean[series][:, None, None]
+            q = self._scaled_forecast(x, quantiles=True, future=cov)[:, :, 0, :]  # (S, H, Q)
+            q = q * std[:, :, None] + mean[:, :, None]
             for k, level in enumerate(self.quantiles):
                 columns[f"{model_name}-{quantile_name(level)}"] = q[:, :, k].reshape(-1)
         return pd.DataFrame(columns)
 
-    @torch.no_grad()
-    def _scaled_forecast(self, x: np.ndarray, quantiles: bool = False) -> np.ndarray:
-        """x: (N, lookback, C) already standardised -> the model's (N, horizon, C) forecasts (quantiles:
-        (N, horizon, C, Q)), still standardised, float64."""
+    def _panel_covariates(self, panel: Any, fmt: Any, rows: np.ndarray, series: np.ndarray, ahead: np.ndarray,
+                          future: Any) -> np.ndarray | None:
+        """(S, lookback + horizon, F) future-known covariates of each series' last `rows` and the times
+        `ahead` (S, horizon) after them: user columns from the input's history and the `future` table,
+        scaled by each series' training scaler, then calendar features; None when the model reads none."""
+        from .data.covariates import calendar_features
+        from .data.panel import future_panel_values
+
         run = self._need_fit()
-        t = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32, device=module_device(run.model))
+        inputs = run.inputs
+        if not inputs.future_channels:
+            return None
+        parts = []
+        if inputs.future:
+            history = panel.covariate_values(inputs.future)[rows].astype(np.float64)  # (S, L, F)
+            coming = future_panel_values(future, fmt, list(inputs.future), panel.ids, ahead, **self._dates)
+            parts.append(run.future_scaler.transform(np.concatenate([history, coming], axis=1), series))
+        if inputs.calendar:
+            dates = np.concatenate([panel.times.to_numpy()[rows], ahead], axis=1)  # (S, L + H)
+            features = calendar_features(pd.DatetimeIndex(dates.reshape(-1)), list(inputs.calendar))
+            parts.append(features.reshape(*dates.shape, -1))
+        return np.concatenate(parts, axis=-1).astype(np.float32)
+
+    @torch.no_grad()
+    def _scaled_forecast(self, x: np.ndarray, quantiles: bool = False, future: np.ndarray | None = None) -> np.ndarray:
+        """x: (N, lookback, C) already standardised -> the model's (N, horizon, C) forecasts (quantiles:
+        (N, horizon, C, Q)), still standardised, float64; future: (N, lookback + horizon, F) scaled
+        future-known covariates, or None."""
+        from .models.base import forecast
+
+        run = self._need_fit()
+        device = module_device(run.model)
+        t = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32, device=device)
+        cov = None if future is None else torch.as_tensor(np.ascontiguousarray(future), dtype=torch.float32, device=device)
+        chunks = zip(t.split(256), [None] * len(t.split(256)) if cov is None else cov.split(256))
         run.model.eval()
-        model = run.model.forward_quantiles if quantiles else run.model
-        return torch.cat([model(chunk) for chunk in t.split(256)]).double().cpu().numpy()
+        if quantiles:
+            out = [run.model.forward_quantiles(*([c] if f is None else [c, f])) for c, f in chunks]
+        else:
+            out = [forecast(run.model, c, f) for c, f in chunks]
+        return torch.cat(out).double().cpu().numpy()
 
     def backtest(self, df: pd.DataFrame | str | Path, start: Any = None, end: Any = None, *,
                  stride: int | None = None, levels: Any = None, fill: str = "error",

@@ -1,11 +1,13 @@
 """Many series in long format (one row per series and time step), as NeuralForecast and statsforecast read them.
 
 A long table has an id column (default ``unique_id``), a time column (``ds``) and a value column
-(``y``); other numeric columns are carried along (``Panel.extra``) but are not model inputs. Series
-may differ in length and start. `prepare_panel` splits every series by time within itself (the
-shares of the split protocol, applied to each series' own rows), fits one scaler per series on that
-series' training rows only, and serves windows of every series from one concatenated array: window
-i is one series' lookback -> horizon, channels = 1, gathered per batch (nothing per window is stored).
+(``y``); other numeric columns (``Panel.extra``) are model inputs when named as past-only or
+future-known covariates (`panel_inputs`, docs/panels.md), else carried along. Series may differ in
+length and start. `prepare_panel` splits every series by time within itself (the shares of the split
+protocol, applied to each series' own rows), fits one scaler per series (per column) on that series'
+training rows only, and serves windows of every series from one concatenated array: window i is one
+series' lookback -> horizon, channels = the value column and its past-only covariates, gathered per
+batch with its future-known covariates (nothing per window is stored).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from samovar.data.covariates import Inputs
+from samovar.data.covariates import Inputs, calendar_features, resolve_inputs
 from samovar.data.errors import DataError
 from samovar.data.frequency import same_frequency
 from samovar.data.io import (FILL_MODES, Origin, _file_origin, _numeric_values, _parse_dates, _read_file, _show_rows,
@@ -129,6 +131,10 @@ class Panel:
     def rows(self, i: int) -> slice:
         return slice(int(self.offsets[i]), int(self.offsets[i + 1]))
 
+    def covariate_values(self, names: Any) -> np.ndarray:
+        """(rows, len(names)) float32: the extra columns `names`, in that order."""
+        return self.extra[:, [self.extra_columns.index(c) for c in names]].astype(np.float32)
+
     def time_labels(self, rows: np.ndarray) -> np.ndarray:
         return np.asarray(self.times[rows]) if self.times is not None else np.asarray(self.steps[rows])
 
@@ -155,12 +161,14 @@ def _frame_and_origin(source: Any) -> tuple[pd.DataFrame, Origin]:
 
 
 def read_panel(source: Any, fmt: LongFormat | None = None, *, fill: str = "error", date_format: str | None = None,
-               dayfirst: bool = False) -> Panel:
+               dayfirst: bool = False, covariates: Any = None) -> Panel:
     """Read and validate a long table (DataFrame or .csv/.txt path, optionally .gz) into a `Panel`.
 
     Rows are grouped by series (in the order the ids first appear) and sorted by time within each.
     A missing column, a missing id, an unreadable time, a date repeated within one series, series at
     different frequencies, or a non-numeric value column raise DataError naming it and the fix.
+    covariates: the extra columns read as model inputs (names); their missing values follow `fill`
+    as the value column's do (an error naming the first, or interpolation within each series).
     """
     fmt = fmt or LongFormat()
     if fill not in FILL_MODES:
@@ -214,14 +222,70 @@ def read_panel(source: Any, fmt: LongFormat | None = None, *, fill: str = "error
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     ids = [str(u) for u in uniques]
     notes: list[str] = []
-    values, filled = _fill_missing(values, offsets, ids, fill, origin, order, fmt, notes)
-    if extra_columns:
-        notes.append(f"columns {extra_columns} are carried with the panel but are not model inputs")
+    values, filled = _fill_missing(values, offsets, ids, fill, origin, order, fmt.target_col, notes)
+    used = [c for c in column_list(covariates) if c in extra_columns]
+    for name in used:
+        k = extra_columns.index(name)
+        column, count = _fill_missing(extra[:, [k]], offsets, ids, fill, origin, order, name, notes)
+        extra[:, k], filled = column[:, 0], filled + count
+    carried = [c for c in extra_columns if c not in used]
+    if carried:
+        notes.append(f"columns {carried} are carried with the panel but are not model inputs (name them with "
+                     "past= / future= (--past / --future) to read them as covariates)")
     times = None if dates is None else dates[order]
     freq = None if integer_time else _panel_freq(times, offsets, ids, origin, notes)
     return Panel(ids=ids, offsets=offsets, values=values.astype(np.float32), times=times,
                  steps=key if integer_time else None, freq=freq, fmt=fmt, extra_columns=extra_columns,
                  extra=extra.astype(np.float32), origin=str(origin), filled=filled, notes=notes)
+
+
+def future_panel_values(source: Any, fmt: LongFormat, columns: list[str], ids: list[str], times: np.ndarray, *,
+                        date_format: str | None = None, dayfirst: bool = False) -> np.ndarray:
+    """(S, H, len(columns)) float64: the values of the future-known covariate `columns` of series `ids` at
+    `times` (S, H) (each series' next H dates, datetime64, or integer steps), read from a long table
+    `source` (DataFrame or file) with the id and time columns of `fmt`. A missing column, a time repeated
+    within a series, a series lacking any of its times or a non-finite value raise DataError naming it."""
+    frame, origin = _frame_and_origin(source)
+    frame.columns = [str(c) for c in frame.columns]
+    what = f"the future covariates ({origin})"
+    need = [fmt.id_col, fmt.time_col, *columns]
+    missing = [c for c in need if c not in frame.columns]
+    if missing:
+        raise DataError(f"{what} lack the column(s) {missing}; they need {need} in long format: one row per series "
+                        f"and time after the input's end; its columns are {list(frame.columns)}")
+    S, H = times.shape
+    if np.issubdtype(times.dtype, np.integer):
+        if not pd.api.types.is_integer_dtype(frame[fmt.time_col]):
+            raise DataError(f"{what}: the time column {fmt.time_col!r} must hold integer steps, as the input's does")
+        key = frame[fmt.time_col].to_numpy(dtype=np.int64)
+        wanted_key = times.reshape(-1).astype(np.int64)
+    else:
+        key = _parse_dates(frame[fmt.time_col].reset_index(drop=True), origin, date_format, dayfirst).as_unit("ns").asi8
+        wanted_key = pd.DatetimeIndex(times.reshape(-1)).as_unit("ns").asi8
+    series = frame[fmt.id_col].astype(str).to_numpy()
+    index = pd.MultiIndex.from_arrays([series, key])
+    if index.has_duplicates:
+        first = index[index.duplicated()][0]
+        raise DataError(f"{what}: series {first[0]!r} has a time more than once; give each series one row per time")
+    pos = index.get_indexer(pd.MultiIndex.from_arrays([np.repeat(np.asarray(ids, dtype=object), H), wanted_key]))
+    pos = pos.reshape(S, H)
+    lacking = np.flatnonzero((pos < 0).any(axis=1))
+    if len(lacking):
+        def shown(i: int) -> str:
+            gone = np.flatnonzero(pos[i] < 0)
+            when = [str(pd.Timestamp(t)) if not np.issubdtype(times.dtype, np.integer) else str(t) for t in times[i, gone]]
+            return (f"{ids[i]!r} (missing {len(gone)} of its {H} times after its last input row: {when[0]}"
+                    + (f" .. {when[-1]})" if len(when) > 1 else ")"))
+        listed = "; ".join(shown(i) for i in lacking[:3]) + (f"; and {len(lacking) - 3} more series" if len(lacking) > 3 else "")
+        raise DataError(f"{what} lack rows for {len(lacking)} of {S} series: {listed}. To fix: give each series' "
+                        f"{', '.join(columns)} at the {H} times after its last row in the input")
+    values = _numeric_values(frame[columns].reset_index(drop=True), origin)[pos.reshape(-1)].reshape(S, H, len(columns))
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i, _, k = (int(v[0]) for v in np.nonzero(bad))
+        raise DataError(f"{what}: series {ids[i]!r} has a missing or non-finite value in column {columns[k]!r} over "
+                        "the horizon; give every value")
+    return values
 
 
 class _Reordered(Origin):
@@ -235,10 +299,19 @@ class _Reordered(Origin):
         return self._origin.row(int(self._order[i]))
 
 
+def column_list(value: Any) -> list[str]:
+    """None, a column name, a comma list or a sequence of names -> a list of names."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [str(v).strip() for v in items if str(v).strip()]
+
+
 def _fill_missing(values: np.ndarray, offsets: np.ndarray, ids: list[str], fill: str, origin: Origin,
-                  order: np.ndarray, fmt: LongFormat, notes: list[str]) -> tuple[np.ndarray, int]:
-    """NaN/inf in the value column: an error naming the first (fill="error"), or linear interpolation
-    in time within each series ("interpolate"; a series with no finite value is an error)."""
+                  order: np.ndarray, column: str, notes: list[str]) -> tuple[np.ndarray, int]:
+    """NaN/inf in `values` (rows, 1), the table's column `column`: an error naming the first (fill="error"),
+    or linear interpolation in time within each series ("interpolate"; a series with no finite value is
+    an error)."""
     bad = ~np.isfinite(values[:, 0])
     count = int(bad.sum())
     if count == 0:
@@ -246,7 +319,7 @@ def _fill_missing(values: np.ndarray, offsets: np.ndarray, ids: list[str], fill:
     first = int(np.flatnonzero(bad)[0])
     series = ids[int(np.searchsorted(offsets, first, side="right") - 1)]
     if fill == "error":
-        raise DataError(f"{origin}: {count} missing or non-finite values (NaN/inf) in column {fmt.target_col!r}; first "
+        raise DataError(f"{origin}: {count} missing or non-finite values (NaN/inf) in column {column!r}; first "
                         f"at {origin.row(int(order[first]))} (series {series!r}). To fix: clean the data, or pass "
                         "fill='interpolate' (command line: --fill interpolate) to fill them by linear interpolation "
                         "in time within each series.")
@@ -254,11 +327,11 @@ def _fill_missing(values: np.ndarray, offsets: np.ndarray, ids: list[str], fill:
     for i in np.unique(np.searchsorted(offsets, np.flatnonzero(bad), side="right") - 1):
         part = out[offsets[i]:offsets[i + 1], 0]
         if not np.isfinite(part).any():
-            raise DataError(f"{origin}: series {ids[i]!r} has no finite value at all, so nothing can be interpolated; "
-                            "drop its rows.")
+            raise DataError(f"{origin}: series {ids[i]!r} has no finite value in column {column!r} at all, so nothing "
+                            "can be interpolated; drop its rows.")
         out[offsets[i]:offsets[i + 1], 0] = pd.Series(np.where(np.isfinite(part), part, np.nan)).interpolate(
             method="linear", limit_direction="both").to_numpy()
-    notes.append(f"filled {count} missing/non-finite values by linear interpolation within their series")
+    notes.append(f"filled {count} missing/non-finite values of {column!r} by linear interpolation within their series")
     return out, count
 
 
@@ -297,26 +370,34 @@ def _panel_freq(times: pd.DatetimeIndex, offsets: np.ndarray, ids: list[str], or
 
 
 class PanelScaler:
-    """One standardisation (x - mean) / std per series, each fit on that series' training rows only
-    (the rules of `Scaler`: population std, a constant series gets std 1)."""
+    """One standardisation (x - mean) / std per series and column, each fit on that series' training rows
+    only (the rules of `Scaler`: population std, a constant column gets std 1). mean, std: (series, channels);
+    channel 0 is the value column, the others past-only (or, for a future scaler, future-known) covariates."""
 
     def __init__(self, ids: list[str], mean: np.ndarray, std: np.ndarray) -> None:
         self.ids = [str(i) for i in ids]
-        self.mean = np.asarray(mean, dtype=np.float64).reshape(-1)
-        self.std = np.asarray(std, dtype=np.float64).reshape(-1)
-        if not (len(self.ids) == self.mean.size == self.std.size):
-            raise DataError(f"per-series scaler: {len(self.ids)} ids, {self.mean.size} means, {self.std.size} stds")
+        mean, std = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+        self.mean = mean.reshape(len(self.ids), -1) if mean.ndim == 1 and len(self.ids) else mean
+        self.std = std.reshape(len(self.ids), -1) if std.ndim == 1 and len(self.ids) else std
+        if not (self.mean.ndim == self.std.ndim == 2 and len(self.ids) == len(self.mean)
+                and self.mean.shape == self.std.shape):
+            raise DataError(f"per-series scaler: {len(self.ids)} ids, means of shape {self.mean.shape}, stds of shape "
+                            f"{self.std.shape}")
         if not (np.isfinite(self.std).all() and (self.std > 0).all() and np.isfinite(self.mean).all()):
             raise DataError("per-series scaler: means must be finite and stds finite and positive")
         self._index = {name: i for i, name in enumerate(self.ids)}
 
     @classmethod
     def fit(cls, ids: list[str], values: np.ndarray, segments: list[tuple[int, int]]) -> "PanelScaler":
-        """values: (rows, 1); segments[i]: the rows [start, end) series i is fit on (its training rows)."""
+        """values: (rows, channels); segments[i]: the rows [start, end) series i is fit on (its training rows)."""
         fitted = [Scaler.fit(values[a:b]) for a, b in segments]
-        return cls(ids, np.array([s.mean[0] for s in fitted]), np.array([s.std[0] for s in fitted]))
+        channels = values.shape[1]
+        return cls(ids, np.array([f.mean for f in fitted]).reshape(len(ids), channels),
+                   np.array([f.std for f in fitted]).reshape(len(ids), channels))
 
-    channels = 1
+    @property
+    def channels(self) -> int:
+        return self.mean.shape[1]
 
     def index(self, ids: list[str]) -> np.ndarray:
         """Positions of `ids` among the fitted series; unknown ids raise DataError naming them."""
@@ -331,7 +412,9 @@ class PanelScaler:
         series = np.asarray(series, dtype=np.int64).reshape(-1)
         if len(series) != a.shape[0]:
             raise DataError(f"per-series scaler: {len(series)} series indices for {a.shape[0]} rows")
-        shape = (-1,) + (1,) * (a.ndim - 1)
+        if a.shape[-1] != self.channels:
+            raise DataError(f"per-series scaler of {self.channels} channel(s) given values with {a.shape[-1]}")
+        shape = (len(series),) + (1,) * (a.ndim - 2) + (self.channels,)
         mean, std = self.mean[series].reshape(shape), self.std[series].reshape(shape)
         if isinstance(a, torch.Tensor):
             dtype = a.dtype if a.is_floating_point() else torch.float32
@@ -339,19 +422,21 @@ class PanelScaler:
         return mean, std
 
     def transform(self, a: Any, series: Any) -> Any:
-        """a: (N, ...) values of series `series` (N,) -> standardised by each one's own statistics."""
+        """a: (N, ..., channels) values of series `series` (N,) -> standardised by each one's own statistics."""
         mean, std = self._stats(a, series)
         return (a - mean) / std
 
     def inverse_transform(self, a: Any, series: Any = None) -> Any:
-        """a: (N, ...) on the standardised scale of series `series` (N,) -> original units."""
+        """a: (N, ..., channels) on the standardised scale of series `series` (N,) -> original units."""
         if series is None:
             raise DataError("a per-series scaler needs the series of each row: inverse_transform(a, series=...)")
         mean, std = self._stats(a, series)
         return a * std + mean
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "per_series", "ids": self.ids, "mean": self.mean.tolist(), "std": self.std.tolist()}
+        # one channel (a panel without covariates): one number per series, as before
+        mean, std = (self.mean[:, 0], self.std[:, 0]) if self.channels == 1 else (self.mean, self.std)
+        return {"kind": "per_series", "ids": self.ids, "mean": mean.tolist(), "std": std.tolist()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "PanelScaler":
@@ -377,8 +462,11 @@ class PanelWindowSet:
     """
 
     def __init__(self, data: torch.Tensor, starts: np.ndarray, ends: np.ndarray, lookback: int, horizon: int,
-                 name: str = "") -> None:
+                 name: str = "", future: torch.Tensor | None = None) -> None:
+        if future is not None and future.shape[0] != data.shape[0]:
+            raise DataError(f"future covariates have {future.shape[0]} rows, the panel {data.shape[0]}")
         self.data = data
+        self.future = future
         self.starts = np.asarray(starts, dtype=np.int64)
         self.ends = np.asarray(ends, dtype=np.int64)
         self.lookback, self.horizon = int(lookback), int(horizon)
@@ -405,10 +493,19 @@ class PanelWindowSet:
         return self._locate(idx)[0].numpy()
 
     def batch(self, idx: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """idx: (B,) window indices -> x: (B, lookback, 1), y: (B, horizon, 1), one gather."""
+        """idx: (B,) window indices -> x: (B, lookback, C), y: (B, horizon, C), one gather (C: the value
+        column, then the past-only covariates)."""
         _, first = self._locate(idx)
         windows = self.data[first.to(self.data.device)[:, None] + self._offsets]
         return windows[:, : self.lookback], windows[:, self.lookback:]
+
+    def future_batch(self, idx: Any) -> torch.Tensor | None:
+        """idx: (B,) window indices -> the future-known covariates (B, lookback + horizon, F) of each
+        window's own series and rows, or None without any."""
+        if self.future is None:
+            return None
+        _, first = self._locate(idx)
+        return self.future[first.to(self.future.device)[:, None] + self._offsets.to(self.future.device)]
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         if not -len(self) <= i < len(self):
@@ -438,8 +535,11 @@ class PanelWindowSet:
 
 @dataclass(repr=False)
 class PanelData:
-    """A long-format panel ready for training: the `ForecastData` interface (channels = 1, one
-    window set per split over all series) plus the panel, its per-series split rows and exclusions."""
+    """A long-format panel ready for training: the `ForecastData` interface (one window set per split
+    over all series) plus the panel, its per-series split rows and exclusions. columns: the value column,
+    then the past-only covariates (``inputs``; channels = their count); values (rows, channels) raw;
+    covariates: the future-known covariates (rows, F) float32 tensor (user columns scaled per series by
+    ``future_scaler``, then calendar features of each series' dates), or None."""
 
     name: str
     panel: Panel
@@ -463,6 +563,13 @@ class PanelData:
     notes: list[str] = field(default_factory=list)
     synthetic: bool = False
     channels: int = 1
+    inputs: Inputs | None = None  # None: the value column alone
+    covariates: torch.Tensor | None = None
+    future_scaler: "PanelScaler | None" = None
+
+    def __post_init__(self) -> None:
+        if self.inputs is None:
+            self.inputs = Inputs((self.long_format.target_col,))
 
     @property
     def ids(self) -> list[str]:
@@ -473,14 +580,12 @@ class PanelData:
         return self.panel.fmt
 
     @property
-    def inputs(self) -> Inputs:
-        """The role of each column: the value column is the one target (``samovar.data.covariates``)."""
-        return Inputs((self.long_format.target_col,))
+    def target_channels(self) -> int:
+        return 1  # the value column
 
-    target_channels = 1
-    future_channels = 0
-    covariates = None  # no future-known covariates
-    future_scaler = None
+    @property
+    def future_channels(self) -> int:
+        return self.inputs.future_channels
 
     @property
     def rows(self) -> int:
@@ -519,8 +624,9 @@ class PanelData:
         if self.dates is not None:
             ends = self.series_rows["val"][:, 1] if len(self.val) else self.series_rows["train"][:, 1]
             last = str(self.dates[ends - 1].max())
-        return {"name": self.name, "lookback": int(self.lookback), "horizon": int(self.horizon), "channels": 1,
-                "columns": list(self.columns), "freq": self.freq, "split_rows": {},
+        roles = {} if self.inputs.is_default(self.columns) else {"inputs": self.inputs.to_dict()}
+        return {**roles, "name": self.name, "lookback": int(self.lookback), "horizon": int(self.horizon),
+                "channels": int(self.channels), "columns": list(self.columns), "freq": self.freq, "split_rows": {},
                 "windows": {s: len(getattr(self, s)) for s in SPLITS}, "last_seen": last,
                 "panel": {**self.long_format.to_dict(), "series": len(self.ids), "rows": self.rows,
                           "stage_rows": self.stage_rows(),
@@ -544,12 +650,36 @@ def _min_rows(protocol: SplitProtocol, lookback: int, horizon: int) -> int | Non
     return None
 
 
+def panel_inputs(panel: Panel, *, target: Any = None, past: Any = None, future: Any = None,
+                 calendar: bool = False) -> Inputs:
+    """The role of each column of a long table (``samovar.data.covariates.resolve_inputs`` over the value
+    column and the extra columns): the value column is the one target; past-only covariates are the
+    extra columns named by `past` (default none: unnamed columns are carried, not read); future-known
+    covariates the columns named by `future`, plus calendar features of the dates with `calendar`."""
+    fmt = panel.fmt
+    if target is not None and column_list(target) != [fmt.target_col]:
+        raise DataError(f"target {column_list(target)}: a long-format panel forecasts its value column "
+                        f"{fmt.target_col!r}; to forecast another column, name it with target_col= (--target-col)")
+    if calendar and panel.times is None:
+        raise DataError(f"calendar features need dates; the time column {fmt.time_col!r} holds integer steps: give "
+                        "dates (or drop --calendar / calendar=True)")
+    return resolve_inputs([fmt.target_col, *panel.extra_columns], target=[fmt.target_col],
+                          past=[] if past is None else past, future=future, calendar=calendar, freq=panel.freq)
+
+
 def prepare_panel(source: Any, fmt: LongFormat, *, lookback: int, horizon: int, protocol: SplitProtocol,
                   fill: str = "error", date_format: str | None = None, dayfirst: bool = False,
-                  name: str | None = None, origin_label: str = "") -> PanelData:
+                  name: str | None = None, origin_label: str = "", target: Any = None, past: Any = None,
+                  future: Any = None, calendar: bool = False) -> PanelData:
     """Read `source` as a long table, split each series by `protocol` within itself, fit each series'
-    scaler on its own training rows, and build the three window sets over all series."""
-    panel = read_panel(source, fmt, fill=fill, date_format=date_format, dayfirst=dayfirst)
+    scalers on its own training rows, and build the three window sets over all series.
+
+    target, past, future, calendar: the role of each column (`panel_inputs`); past-only covariates are
+    channels of x after the value column, future-known ones are served per window (``future_batch``);
+    both are standardised per series and column on that series' training rows."""
+    panel = read_panel(source, fmt, fill=fill, date_format=date_format, dayfirst=dayfirst,
+                       covariates=column_list(past) + column_list(future))
+    inputs = panel_inputs(panel, target=target, past=past, future=future, calendar=calendar)
     notes = list(panel.notes)
     short = []
     for i, n in enumerate(panel.lengths):
@@ -585,15 +715,39 @@ def prepare_panel(source: Any, fmt: LongFormat, *, lookback: int, horizon: int, 
         for s in SPLITS:
             own[s][i] = (base + owned[s][0], base + owned[s][1])
             reads[s][i] = (base + borders[s][0], base + borders[s][1])
-    scaler = PanelScaler.fit(panel.ids, panel.values, [tuple(r) for r in own["train"]])
+    train_rows = [tuple(r) for r in own["train"]]
+    values = np.concatenate([panel.values, panel.covariate_values(inputs.past)], axis=1)  # (rows, 1 + past)
+    scaler = PanelScaler.fit(panel.ids, values, train_rows)
     series_of_row = np.repeat(np.arange(S), panel.lengths)
-    scaled = torch.from_numpy(scaler.transform(panel.values.astype(np.float64), series_of_row).astype(np.float32))
+    scaled = torch.from_numpy(scaler.transform(values.astype(np.float64), series_of_row).astype(np.float32))
+    future_scaler = None
+    if inputs.future:
+        future_scaler = PanelScaler.fit(panel.ids, panel.covariate_values(inputs.future), train_rows)
+    covariates = panel_covariates(inputs, panel.covariate_values(inputs.future), panel.times, future_scaler,
+                                  series_of_row)
+    covariates = None if covariates is None else torch.from_numpy(covariates)
     label = name or "panel"
-    windows = {s: PanelWindowSet(scaled, reads[s][:, 0], reads[s][:, 1], lookback, horizon, name=f"{label} {s}")
-               for s in SPLITS}
-    data = PanelData(name=label, panel=panel, columns=[fmt.target_col], dates=panel.times, freq=panel.freq,
-                     values=panel.values, scaled=scaled, scaler=scaler, lookback=lookback, horizon=horizon,
+    windows = {s: PanelWindowSet(scaled, reads[s][:, 0], reads[s][:, 1], lookback, horizon, name=f"{label} {s}",
+                                 future=covariates) for s in SPLITS}
+    data = PanelData(name=label, panel=panel, columns=inputs.series, dates=panel.times, freq=panel.freq,
+                     values=values, scaled=scaled, scaler=scaler, lookback=lookback, horizon=horizon,
                      train=windows["train"], val=windows["val"], test=windows["test"], series_rows=reads, own=own,
                      excluded=excluded, protocol=f"{protocol.describe()} of each series", source=origin_label,
-                     filled=panel.filled, notes=notes)
+                     filled=panel.filled, notes=notes, channels=len(inputs.series), inputs=inputs,
+                     covariates=covariates, future_scaler=future_scaler)
     return data
+
+
+def panel_covariates(inputs: Inputs, values: np.ndarray, times: pd.DatetimeIndex | None,
+                     scaler: PanelScaler | None, series: np.ndarray) -> np.ndarray | None:
+    """(rows, F) float32 future-known covariates: the user columns `values` (rows, len(inputs.future))
+    standardised by each row's series (`series`, indices into `scaler`), then the calendar features
+    of `times`; None without any."""
+    if not inputs.future_channels:
+        return None
+    parts = []
+    if inputs.future:
+        parts.append(scaler.transform(values.astype(np.float64), series).astype(np.float32))
+    if inputs.calendar:
+        parts.append(calendar_features(pd.DatetimeIndex(times), list(inputs.calendar)))
+    return np.concatenate(parts, axis=1)

@@ -175,7 +175,9 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
     covariate columns, calendar features from the dates. The series channels are targets then past.
     long_format: a `samovar.data.panel.LongFormat` (or its dict) to read `source` as many series in
     long format; without it a file or DataFrame with a ``unique_id`` column is read so. A long source
-    gives a `PanelData` (each series split within itself, one scaler per series; docs/panels.md).
+    gives a `PanelData` (each series split within itself, one scaler per series; docs/panels.md); its
+    target is the value column, and past / future / calendar work as for wide data except that past
+    defaults to none (``samovar.data.panel.panel_inputs``).
     """
     lookback = _check_positive_int("lookback", lookback)
     horizon = _check_positive_int("horizon", horizon)
@@ -227,13 +229,6 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
 
 def _prepare_long(source, fmt, lookback: int, horizon: int, split, fill: str, date_format, dayfirst,
                   inputs: dict) -> PanelData:
-    asked = [k for k in ("past", "future") if inputs[k]] + (["calendar"] if inputs["calendar"] else [])
-    if inputs["target"] is not None and [str(t) for t in ([inputs["target"]] if isinstance(inputs["target"], str)
-                                                          else inputs["target"])] != [fmt.target_col]:
-        asked.insert(0, "target")
-    if asked:
-        raise DataError(f"{', '.join(asked)}: covariate and target options are for wide data; a long-format panel "
-                        f"forecasts its value column {fmt.target_col!r} (choose it with target_col= / --target-col)")
     if not isinstance(source, (pd.DataFrame, str, os.PathLike)):
         raise DataError(f"source must be a file path or a pandas DataFrame, got {type(source).__name__}")
     if isinstance(source, pd.DataFrame):
@@ -244,7 +239,7 @@ def _prepare_long(source, fmt, lookback: int, horizon: int, split, fill: str, da
             raise DataError(f"file {path} does not exist; check the path (relative paths start at {Path.cwd()}).")
         name, origin = path.name.split(".")[0], str(path)
     return prepare_panel(source, fmt, lookback=lookback, horizon=horizon, protocol=_ratio_protocol(split), fill=fill,
-                         date_format=date_format, dayfirst=dayfirst, name=name, origin_label=origin)
+                         date_format=date_format, dayfirst=dayfirst, name=name, origin_label=origin, **inputs)
 
 
 def dataset_table(data_dir=None) -> pd.DataFrame:

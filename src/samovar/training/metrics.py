@@ -91,7 +91,7 @@ def to_original(scaler: Any, windows: Any, idx: torch.Tensor, a: torch.Tensor) -
 def scale_of(scaler: Any, windows: Any, idx: torch.Tensor) -> np.ndarray:
     """The std each value of windows `idx` was standardised by, broadcastable to (B, horizon, C)."""
     if hasattr(windows, "series_of"):
-        return scaler.std[windows.series_of(idx)][:, None, None]
+        return scaler.std[windows.series_of(idx)][:, None, :]  # (B, 1, C): each window's own series
     return scaler.std
 
 
