@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from probabilistic import _fmt, git_commit, run_dir_of  # noqa: E402  (the house helpers of benchmark records)
+from probabilistic import _fmt, git_commit, run_dir_of, train_cell  # noqa: E402  (the house helpers of benchmark records)
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "covariates"
@@ -80,18 +78,10 @@ def run(out: Path, results: Path, todo: list[tuple[str, bool, int, int | None]])
     """Train each cell (skip finished ones, resume killed ones) and write its record."""
     from samovar.utils import write_json_atomic
 
-    exe = str(Path(sys.executable).with_name("samovar"))
     for model, calendar, seed, epochs in todo:
         name = cell_name(model, calendar, seed, epochs)
+        train_cell(out, name, train_command(model, calendar, seed, epochs, out / name))
         found = run_dir_of(out, name)
-        if found is None or not (found / "test_metrics.json").exists():
-            if found is not None and (found / "checkpoint.pt").exists():
-                cmd = [exe, "train", "--resume", str(found), "--quiet", "--threads", "1", "--device", "cpu"]
-            else:
-                cmd = [exe, *train_command(model, calendar, seed, epochs, out / name)[1:]]
-            print(f"start    {name}: {shlex.join(cmd)}", flush=True)
-            subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-            found = run_dir_of(out, name)
         rec = record(model, calendar, seed, epochs, found)
         write_json_atomic(results / f"{name}.json", rec)
         print(f"recorded {name}: test MSE {rec['test']['mse']:.4f}, MAE {rec['test']['mae']:.4f}", flush=True)

@@ -77,23 +77,30 @@ def run_dir_of(root: Path, name: str) -> Path | None:
     return found[-1] if found else None
 
 
+def train_cell(root: Path, name: str, command: list[str]) -> bool:
+    """Train one cell's run with `command` (a `samovar train ...` list), or resume it from its checkpoint
+    if it was killed, on one thread; False (nothing run) if it had already finished."""
+    run = run_dir_of(root, name)
+    if run is not None and (run / "test_metrics.json").exists():
+        return False
+    exe = str(Path(sys.executable).with_name("samovar"))
+    if run is not None and (run / "checkpoint.pt").exists():
+        cmd = [exe, "train", "--resume", str(run), "--quiet", "--threads", "1", "--device", "cpu"]
+    else:
+        cmd = [exe, *command[1:]]
+    print(f"start    {name}: {shlex.join(cmd)}", flush=True)
+    subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return True
+
+
 def train(root: Path, only: list[str] | None) -> None:
     """Run every cell's command in turn (skip finished ones, resume killed ones)."""
-    exe = str(Path(sys.executable).with_name("samovar"))
     for model, dataset, horizon, extra in CELLS:
         name = cell_name(model, dataset, horizon)
         if only and name not in only:
             continue
-        run = run_dir_of(root, name)
-        if run is not None and (run / "test_metrics.json").exists():
+        if not train_cell(root, name, train_command(model, dataset, horizon, extra, root / name)):
             print(f"done     {name}", flush=True)
-            continue
-        if run is not None and (run / "checkpoint.pt").exists():
-            cmd = [exe, "train", "--resume", str(run), "--quiet", "--threads", "1", "--device", "cpu"]
-        else:
-            cmd = [exe, *train_command(model, dataset, horizon, extra, root / name)[1:]]
-        print(f"start    {name}: {shlex.join(cmd)}", flush=True)
-        subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
 def naive_cells() -> list[tuple[str, str, int, tuple[str, ...]]]:
