@@ -146,6 +146,28 @@ def test_resume_after_a_kill_finishes_the_budget_without_repeating(tmp_path, mon
     assert sorted(t.user_attrs["retry_of"] for t in retried) == failed  # the killed trial, and only it, ran again
 
 
+@pytest.mark.parametrize("named", [{}, {"host": "HOST"}])  # killed at the claim, or between naming host and pid
+def test_a_trial_killed_before_its_worker_named_itself_is_retried(tmp_path, monkeypatch, named):
+    from samovar.tuning import search
+
+    monkeypatch.setattr(search, "CLAIM_SECONDS", 0.0)
+    plan = plan_tune("dlinear", "synthetic", 24, trials=5, seeds=0, space=["lookback"], sampler="grid",
+                     **_options(tmp_path))
+    study = open_study(plan)
+    enqueue(plan, study)
+    claimed = study.ask()  # what optimize does first: the published recipe's trial turns RUNNING
+    for key, value in named.items():
+        claimed.set_user_attr(key, search.HOST if value == "HOST" else value)
+    time.sleep(0.01)
+    run_workers(plan)
+    trials = study.get_trials()
+    assert trials[claimed.number].state == optuna.trial.TrialState.FAIL
+    retry = [t for t in trials if t.user_attrs.get("retry_of") == claimed.number]
+    assert len(retry) == 1 and retry[0].state == optuna.trial.TrialState.COMPLETE
+    assert retry[0].params == trials[claimed.number].system_attrs["fixed_params"] == {"lookback": 336}
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials) == 5  # no grid point lost
+
+
 def test_final_mean_and_std_come_from_the_recorded_runs(tmp_path):
     result = tune("dlinear", "synthetic", 24, trials=2, seeds=3, space=["train.lr"], **_options(tmp_path))
     db = ResultsDB(tmp_path / "bench.db")

@@ -311,10 +311,11 @@ def _retry_dead_trials(study: Any, plan: TunePlan, db: ResultsDB) -> None:
     now = datetime.now()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         host, pid = t.user_attrs.get("host"), t.user_attrs.get("pid")
-        # a live worker names itself right after it claims a trial: a trial still anonymous after
-        # CLAIM_SECONDS lost its process between the claim and that
-        dead = (host == HOST and pid and not _pid_alive(pid)) or (
-            host is None and t.datetime_start is not None and (now - t.datetime_start).total_seconds() > CLAIM_SECONDS)
+        # a live worker names itself (host, then pid) right after it claims a trial: a trial not fully
+        # named after CLAIM_SECONDS lost its process between the claim and that (a kill may land between the two)
+        named = host is not None and pid is not None
+        dead = (named and host == HOST and not _pid_alive(pid)) or (
+            not named and t.datetime_start is not None and (now - t.datetime_start).total_seconds() > CLAIM_SECONDS)
         if dead:
             try:
                 study.tell(t.number, state=TrialState.FAIL)
