@@ -12,7 +12,9 @@ horizon, lookback and seed) in ``benchmarks/results/seed_protocol/<model>_<datas
 estimate of a cell N/A for its cost, and the cell's configuration; no run directory, data directory or
 other absolute path. Table: ``samovar.bench.seed_report.markdown`` over the records, with the paper's
 main-table numbers from ``benchmarks/results/seed_protocol/published.csv`` (a copy of the project's
-seed table: dataset, model, MSE averaged over horizons 96/192/336/720, source).
+seed table: dataset, model, MSE averaged over horizons 96/192/336/720, source). SAMoVAR, LinTrans and
+FixedVAR cells without a record here are taken from ``benchmarks/results/samovar/`` (the paper-recipe
+reproduction, which is samovar.sh; ``family_records`` checks each one's settings against the script's).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from samovar.utils import write_json_atomic, write_text_atomic
 REPO = Path(__file__).resolve().parents[1]
 RECORDS = REPO / "benchmarks" / "results" / "seed_protocol"
 PUBLISHED = RECORDS / "published.csv"
+FAMILY = REPO / "benchmarks" / "results" / "samovar"  # samovar.sh runs (benchmarks/reproduce_samovar.py)
 TABLE = REPO / "docs" / "results" / "seed_protocol.md"
 
 # Columns of a runs row kept in a record (everything else is machine-specific or bulky).
@@ -74,10 +77,56 @@ def load_records(directory: Path = RECORDS) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))]
 
 
+# samovar.sh's settings a shared record must have (its lookback is checked against the script's too).
+_SAMOVAR_SH_KEYS = ("epochs", "batch_size", "accumulate", "lr", "optimizer", "betas", "weight_decay", "patience",
+                    "grad_clip", "seed", "onecycle_pct_start", "onecycle_div_factor", "drop_last")
+
+
+def family_records(directory: Path = FAMILY) -> list[dict]:
+    """The samovar.sh cells (SAMoVAR, LinTrans, FixedVAR) as seed-protocol records, from the paper-recipe
+    reproduction's records: samovar.sh is those models' paper recipe, so the protocol shares those runs
+    (bf16 autocast, as the script's --use_amp) instead of repeating them. A record whose settings differ
+    from samovar.sh's is a ValueError naming the setting."""
+    from samovar.training.seed import seed_lookbacks, seed_training_config
+
+    out = []
+    for path in sorted(directory.glob("*.json")):
+        rec = json.loads(path.read_text())
+        script = seed_training_config(rec["model"], rec["dataset"], rec["horizon"])
+        norm = lambda v: json.loads(json.dumps(v))  # tuples and lists compare equal
+        recipe = {"onecycle_div_factor": rec["recipe"].get("div_factor"), **rec["recipe"]}  # older records' name
+        wrong = [k for k in _SAMOVAR_SH_KEYS if k in script and norm(recipe.get(k)) != norm(script[k])]
+        if rec["lookback"] not in seed_lookbacks(rec["model"], rec["horizon"]):
+            wrong.append("lookback")
+        if wrong:
+            raise ValueError(f"{path}: not samovar.sh's run ({', '.join(wrong)} differ); rerun it with "
+                             "benchmarks/reproduce_samovar.py or `samovar bench run --profile seed`")
+        out.append({
+            "model": rec["model"], "dataset": rec["dataset"], "horizon": rec["horizon"], "lookback": rec["lookback"],
+            "seed": rec["recipe"]["seed"], "profile": "seed", "status": "done", "reason": None,
+            "val_mse": rec["val_mse"], "val_mae": None, "test_mse": rec["test"]["mse"], "test_mae": rec["test"]["mae"],
+            "test_windows": rec["test"]["windows"], "epochs": rec["epochs_run"], "best_epoch": rec["best_epoch"],
+            "threads": rec.get("threads"), "est_cpu_hours": None, "finished_at": None,
+            "shared_from": str(path.relative_to(REPO)) if path.is_relative_to(REPO) else path.name,
+        })
+    return out
+
+
+def with_family(records: list[dict], family: list[dict]) -> list[dict]:
+    """`records` plus the shared samovar.sh cells whose (model, dataset, horizon, lookback, seed) has no record."""
+    key = lambda r: (r["model"], r["dataset"], int(r["horizon"]), int(r["lookback"]), int(r["seed"]))
+    have = {key(r) for r in records}
+    return records + [r for r in family if key(r) not in have]
+
+
 INTRO = ("Records: `benchmarks/results/seed_protocol/*.json` (exported from `samovar bench run --profile seed`; "
          "generator: `benchmarks/seed_protocol.py`). Recipes: `samovar train --recipe seed` "
          "(`src/samovar/training/seed.py`: samovar.sh for SAMoVAR, LinTrans, FixedVAR; baseline.sh for the baselines "
-         "at lookbacks 4096/2048/1024/512). Published: `benchmarks/results/seed_protocol/published.csv`.")
+         "at lookbacks 4096/2048/1024/512). SAMoVAR, LinTrans and FixedVAR rows are shared with the paper-recipe "
+         "reproduction (`benchmarks/results/samovar/*.json`, `benchmarks/reproduce_samovar.py`): samovar.sh is their "
+         "paper recipe, run there with bf16 autocast as the script's --use_amp, at its one lookback per horizon, so "
+         "for them the two selections are the same run. Published: "
+         "`benchmarks/results/seed_protocol/published.csv`.")
 
 
 def render(records: list[dict], published: Path = PUBLISHED) -> str:
@@ -94,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.db is not None:
         paths = export(args.db, args.records)
         print(f"exported {len(paths)} record(s) to {args.records}")
-    records = load_records(args.records)
+    records = with_family(load_records(args.records), family_records())
     write_text_atomic(args.out, render(records) + "\n")
     print(f"wrote {args.out} from {len(records)} record(s)")
 

@@ -187,6 +187,22 @@ def test_averages_need_all_four_horizons_and_the_closeness_line_compares_both():
     assert "not computed" in closeness({"dlinear": (partial, oracle)}, published)
 
 
+def test_closeness_leaves_out_one_lookback_models_and_the_ranking_counts_moves():
+    rows = []
+    for h in (96, 192, 336, 720):  # dlinear: validation 0.40, oracle 0.38; samovar one lookback: 0.45; fits 0.42
+        rows += full("dlinear", h, {4096: (0.9, 0.9), 2048: (0.9, 0.9), 1024: (0.6, 0.38), 512: (0.5, 0.40)})
+        rows.append(row("samovar", h, {96: 1024, 192: 2048, 336: 2048, 720: 4096}[h], 0.5, 0.45))
+        rows += full("fits", h, {4096: (0.7, 0.42), 2048: (0.8, 0.42), 1024: (0.9, 0.42), 512: (0.9, 0.42)})
+    published = {"ETTh1": {m: Published(mse=v, source="paper") for m, v in
+                           (("samovar", 0.35), ("dlinear", 0.38), ("fits", 0.42))}}
+    text = markdown(rows, published)
+    assert "over 2 model(s): dlinear, fits" in text  # samovar's two selections are one run: no evidence either way
+    assert "| samovar | 0.350 (1) | 0.450 (3) | 0.450 (3) |" in text
+    assert "| dlinear | 0.380 (2) | 0.380 (1) | 0.400 (1) |" in text and "| fits | 0.420 (3) | 0.420 (2) | 0.420 (2) |" in text
+    assert "ranked first: published samovar; oracle dlinear; validation dlinear" in text
+    assert "3 of 3 models under the oracle selection" in text
+
+
 def test_report_labels_and_incomplete_averages():
     rows = full("dlinear", 96, {4096: (0.5, 0.4), 2048: (0.4, 0.5), 1024: (0.6, 0.6), 512: (0.7, 0.7)})
     text = markdown(rows, {"ETTh1": {"dlinear": Published(mse=0.422, source="Lu & Yang 2025 main table")}})
@@ -282,3 +298,26 @@ def test_forecaster_with_the_seed_recipe_uses_the_scripts_lookbacks():
     assert Forecaster("samovar", horizon=192, recipe="seed").lookback == 2048
     with pytest.raises(ValueError, match="4096 / 2048 / 1024 / 512"):
         Forecaster("dlinear", lookback=336, horizon=96, recipe="seed")
+
+
+def test_samovar_sh_cells_are_shared_from_the_paper_recipe_records(tmp_path):
+    gen = _generator()
+    family = gen.family_records()  # the committed reproduction records: every one is samovar.sh's run
+    assert {(r["model"], r["dataset"]) for r in family} >= {("samovar", "ETTh1"), ("lintrans", "ETTh2")}
+    assert all(r["lookback"] == seed_lookbacks(r["model"], r["horizon"])[0] and r["seed"] == 2024 for r in family)
+    h96 = next(r for r in family if (r["model"], r["dataset"], r["horizon"]) == ("samovar", "ETTh1", 96))
+    stored = json.loads((REPO / "benchmarks/results/samovar/samovar_ETTh1_h96.json").read_text())
+    assert h96["test_mse"] == stored["test"]["mse"] and h96["val_mse"] == stored["val_mse"]
+    assert h96["shared_from"] == "benchmarks/results/samovar/samovar_ETTh1_h96.json"
+    own = dict(h96, test_mse=0.1, shared_from=None)  # a seed-profile record of the same cell wins
+    merged = gen.with_family([own], family)
+    assert len(merged) == len(family) and [r["test_mse"] for r in merged if r["horizon"] == 96
+                                          and r["model"] == "samovar" and r["dataset"] == "ETTh1"] == [0.1]
+
+    other = dict(stored, recipe=dict(stored["recipe"], lr=1e-3))
+    (tmp_path / "samovar_ETTh1_h96.json").write_text(json.dumps(other))
+    with pytest.raises(ValueError, match=r"not samovar.sh's run \(lr differ"):
+        gen.family_records(tmp_path)
+    (tmp_path / "samovar_ETTh1_h96.json").write_text(json.dumps(dict(stored, lookback=512)))
+    with pytest.raises(ValueError, match="lookback differ"):
+        gen.family_records(tmp_path)

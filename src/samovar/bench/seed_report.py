@@ -18,7 +18,10 @@ Rules (tested in tests/test_seed_protocol.py):
 * a dataset's average over horizons 96/192/336/720 is given only when every horizon has a complete
   selection; otherwise it is marked incomplete and names the horizons it has (never a mean over fewer);
 * the closeness line compares the averages of the models that have both averages and a published
-  number (mean absolute difference to the published MSE).
+  number (mean absolute difference to the published MSE), leaving out models trained at one lookback
+  per horizon (samovar.sh), for which both selections are the same run;
+* the ranking ranks the models with both averages and a published number three ways (published,
+  oracle, validation; equal to 3 decimals share a rank) and counts those whose place changes.
 """
 
 from __future__ import annotations
@@ -145,11 +148,18 @@ def average(selections: list[Selection], which: str, horizons: tuple[int, ...] =
     return Average(sum(mses) / len(mses), mae, have)
 
 
-def closeness(averages: dict[str, tuple[Average, Average]], published: dict[str, Any]) -> str:
-    """The computed line: which selection the published MSEs are closer to (mean absolute difference)."""
-    models = sorted(m for m, (v, o) in averages.items() if v.complete and o.complete and m in published)
+def closeness(averages: dict[str, tuple[Average, Average]], published: dict[str, Any],
+              single: Iterable[str] = ()) -> str:
+    """The computed line: which selection the published MSEs are closer to (mean absolute difference).
+
+    single: models whose script trains one lookback per horizon (samovar.sh): both selections are that
+    run, so they say nothing about which selection the table used and are left out."""
+    single = set(single)
+    models = sorted(m for m, (v, o) in averages.items()
+                    if v.complete and o.complete and m in published and m not in single)
     if not models:
-        return ("closer to: not computed — no model has all four horizons for both selections and a published number")
+        return ("closer to: not computed — no model with several input lengths has all four horizons for both "
+                "selections and a published number")
     mad_val = sum(abs(averages[m][0].mse - published[m].mse) for m in models) / len(models)
     mad_oracle = sum(abs(averages[m][1].mse - published[m].mse) for m in models) / len(models)
     if math.isclose(mad_val, mad_oracle, rel_tol=0, abs_tol=1e-12):
@@ -160,6 +170,37 @@ def closeness(averages: dict[str, tuple[Average, Average]], published: dict[str,
         verdict = "closer to the validation-chosen selection"
     return (f"closer to: the published numbers are {verdict} — mean |difference| {mad_val:.4f} (validation) vs "
             f"{mad_oracle:.4f} (oracle) over {len(models)} model(s): {', '.join(models)}")
+
+
+def _ranks(scores: dict[str, float]) -> dict[str, int]:
+    """1 for the lowest score; equal scores (to the 3 decimals shown) share the better rank."""
+    shown = {m: round(v, 3) for m, v in scores.items()}
+    return {m: 1 + sum(other < v for other in shown.values()) for m, v in shown.items()}
+
+
+def ranking(averages: dict[str, tuple[Average, Average]], published: dict[str, Any]) -> list[str]:
+    """Markdown lines: the models ranked by their published average, by the oracle selection and by the
+    validation selection (models with all three), and how many change place; [] for fewer than 2 models."""
+    models = sorted(m for m, (v, o) in averages.items() if v.complete and o.complete and m in published)
+    if len(models) < 2:
+        return []
+    pub = _ranks({m: published[m].mse for m in models})
+    orc = _ranks({m: averages[m][1].mse for m in models})
+    val = _ranks({m: averages[m][0].mse for m in models})
+    lines = ["Ranking of the models with all three averages (1 = lowest MSE; equal to 3 decimals share a rank):", "",
+             f"| model | published MSE (rank) | {ORACLE_LABEL}: MSE (rank) | {VAL_LABEL}: MSE (rank) |",
+             "|---|---:|---:|---:|"]
+    for m in sorted(models, key=lambda m: (pub[m], m)):
+        lines.append(f"| {m} | {published[m].mse:.3f} ({pub[m]}) | {averages[m][1].mse:.3f} ({orc[m]}) | "
+                     f"{averages[m][0].mse:.3f} ({val[m]}) |")
+    moved_o = [m for m in models if orc[m] != pub[m]]
+    moved_v = [m for m in models if val[m] != pub[m]]
+    best = lambda r: ", ".join(m for m in models if r[m] == 1)
+    lines += ["", f"ranked first: published {best(pub)}; oracle {best(orc)}; validation {best(val)}. "
+              f"Rank differs from the published one for {len(moved_o)} of {len(models)} models under the oracle "
+              f"selection{' (' + ', '.join(moved_o) + ')' if moved_o else ''} and {len(moved_v)} of {len(models)} "
+              f"under the validation selection{' (' + ', '.join(moved_v) + ')' if moved_v else ''}.", ""]
+    return lines
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -228,11 +269,13 @@ def markdown(rows: Iterable[dict[str, Any]], reference: dict[str, dict[str, Any]
             ref = f"[{sources.setdefault(pub.source, len(sources) + 1)}]" if pub else "not in the reference table"
             lines.append(f"| {model} | {shown(val)} | {_num(val.mae) if val.complete else '—'} | {shown(oracle)} | "
                          f"{_num(pub.mse) if pub else '—'} | {ref} |")
-        lines += ["", closeness(averages, published), ""]
+        single = {s.model for s in ds if len(s.candidates) == 1}
+        lines += ["", closeness(averages, published, single), ""]
+        lines += ranking(averages, published)
     if sources:
         lines += ["Published sources:", ""] + [f"[{n}] {text}" for text, n in sources.items()] + [""]
     return "\n".join(lines)
 
 
 __all__ = ["Average", "HORIZONS", "ORACLE_LABEL", "Selection", "VAL_LABEL", "average", "closeness", "latest_rows",
-           "markdown", "select"]
+           "markdown", "ranking", "select"]
