@@ -34,6 +34,9 @@ import struct
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _blocks import replace_block  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 RECORDS = REPO / "benchmarks" / "results" / "authors_reference"
 DOC = REPO / "docs" / "samovar.md"
@@ -372,11 +375,7 @@ def readme_block(records: list[dict], ours_dir: Path = OURS) -> list[str]:
 def _replace_block(path: Path, lines: list[str]) -> None:
     from samovar.utils import write_text_atomic
 
-    text = path.read_text()
-    if BEGIN not in text or END not in text:
-        raise LogError(f"{path} has no block markers ({BEGIN} … {END}): add them where the table goes")
-    head, rest = text.split(BEGIN, 1)
-    write_text_atomic(path, head + "\n".join(lines) + rest.split(END, 1)[1])
+    write_text_atomic(path, replace_block(path.read_text(), BEGIN, END, "\n".join(lines), str(path), error=LogError))
 
 
 def load_records(directory: Path) -> list[dict]:

@@ -49,6 +49,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _blocks import replace_block as _replace  # noqa: E402
 from _timing import measure  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -631,10 +632,7 @@ def render(record: dict, source: str) -> str:
 
 
 def replace_block(text: str, block: list[str], where: str) -> str:
-    if README_BEGIN not in text or README_END not in text:
-        raise SystemExit(f"{where} has no mixer-table markers ({README_BEGIN} … {README_END}): add them where the table goes")
-    head, rest = text.split(README_BEGIN, 1)
-    return head + "\n".join(block) + rest.split(README_END, 1)[1]
+    return _replace(text, README_BEGIN, README_END, "\n".join(block), where, error=SystemExit)
 
 
 def newest_record() -> Path:

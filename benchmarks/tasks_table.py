@@ -33,6 +33,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _blocks import replace_block  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 RECORDS = REPO / "benchmarks" / "results" / "tasks"
 DOC = REPO / "docs" / "results" / "tasks.md"
@@ -622,12 +625,9 @@ def write_table(records: Path, output: Path, readme: Path | None = None) -> None
     loaded = load_records(records)
     write_text_atomic(output, render(*loaded))
     if readme is not None:
-        text = readme.read_text()
-        if README_BEGIN not in text or README_END not in text:
-            raise RecordError(f"{readme} has no task-table markers ({README_BEGIN} … {README_END}): add them where the "
-                              "tables go, or pass --no-readme")
-        head, rest = text.split(README_BEGIN, 1)
-        write_text_atomic(readme, head + "\n".join(readme_block(*loaded)) + rest.split(README_END, 1)[1])
+        write_text_atomic(readme, replace_block(readme.read_text(), README_BEGIN, README_END,
+                                                "\n".join(readme_block(*loaded)), f"{readme} (or pass --no-readme)",
+                                                error=RecordError))
 
 
 def main(argv=None) -> None:

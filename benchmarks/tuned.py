@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _blocks import replace_block  # noqa: E402
 from _timing import measure as time_forms  # noqa: E402
 from probabilistic import git_commit  # noqa: E402  (the house helper of benchmark records)
 
@@ -801,8 +802,7 @@ def write_readme_block(readme: Path, records: dict, plan_cells: dict[str, tuple[
     text = readme.read_text()
     block = readme_block(records, plan_cells)
     if README_START in text and README_END in text:
-        head, rest = text.split(README_START, 1)
-        text = head + block + rest.split(README_END, 1)[1]
+        text = replace_block(text, README_START, README_END, block, str(readme))
     else:
         anchor = re.search(r"^## Measured results\n.*?\n(?=### )", text, flags=re.S | re.M)
         if anchor is None:

@@ -83,7 +83,7 @@ def test_table_rewrites_only_the_readme_block(tmp_path):
     assert "| causal softmax SDPA | 1.5 s · 0.10 GiB |" in text
     assert out.read_text().startswith("# Mixer benchmark")
     readme.write_text("no markers\n")
-    with pytest.raises(SystemExit, match="no mixer-table markers"):
+    with pytest.raises(SystemExit, match="no block markers"):
         mixers.main(["table", str(record), "--output", str(out), "--readme", str(readme)])
 
 
