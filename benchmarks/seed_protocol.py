@@ -26,14 +26,20 @@ import sys
 from pathlib import Path
 
 from samovar.bench.reference import load_reference
-from samovar.bench.seed_report import latest_rows, markdown
+from samovar.bench.seed_report import answer, latest_rows, markdown, select
 from samovar.utils import write_json_atomic, write_text_atomic
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _blocks import replace_block  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDS = REPO / "benchmarks" / "results" / "seed_protocol"
 PUBLISHED = RECORDS / "published.csv"
 FAMILY = REPO / "benchmarks" / "results" / "samovar"  # samovar.sh runs (benchmarks/reproduce_samovar.py)
 TABLE = REPO / "docs" / "results" / "seed_protocol.md"
+README = REPO / "README.md"
+README_BEGIN = "<!-- seed-protocol:begin (python benchmarks/seed_protocol.py) -->"
+README_END = "<!-- seed-protocol:end -->"
 
 # Columns of a runs row kept in a record (everything else is machine-specific or bulky).
 KEPT = ("model", "dataset", "horizon", "lookback", "seed", "profile", "code_version", "config_hash", "status", "reason",
@@ -134,11 +140,32 @@ def render(records: list[dict], published: Path = PUBLISHED) -> str:
     return markdown(records, reference, intro=INTRO)
 
 
+def readme_block(records: list[dict], published: Path = PUBLISHED) -> str:
+    """The README's summary: the computed answer per dataset, pointing to the full tables."""
+    reference, _ = load_reference(published)
+    return "\n".join([
+        README_BEGIN,
+        "### The seed table's protocol: input length chosen on validation vs on test",
+        "",
+        "`samovar bench run --profile seed` (the SAMoVAR authors' samovar.sh / baseline.sh, baselines at input lengths "
+        "4096/2048/1024/512, seed 2024), then `python benchmarks/seed_protocol.py --db <db>` (generated block; the "
+        "per-horizon tables, the ranking and what is still missing in "
+        "[docs/results/seed_protocol.md](docs/results/seed_protocol.md)). Averages over horizons 96–720, test MSE:",
+        "",
+        *answer(select(records), reference),
+        "",
+        README_END,
+    ])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, help="Export the seed-profile cells of this results database first.")
     parser.add_argument("--records", type=Path, default=RECORDS, help="Directory of the records (default: committed).")
     parser.add_argument("--out", type=Path, default=TABLE, help="Markdown file to write.")
+    parser.add_argument("--readme", type=Path, default=README,
+                        help="README whose seed-protocol block is replaced (default: the repository's).")
+    parser.add_argument("--no-readme", dest="readme", action="store_const", const=None, help="Leave the README alone.")
     args = parser.parse_args(argv)
     if args.db is not None:
         paths = export(args.db, args.records)
@@ -146,6 +173,11 @@ def main(argv: list[str] | None = None) -> None:
     records = with_family(load_records(args.records), family_records())
     write_text_atomic(args.out, render(records) + "\n")
     print(f"wrote {args.out} from {len(records)} record(s)")
+    if args.readme is not None:
+        text = replace_block(args.readme.read_text(), README_BEGIN, README_END, readme_block(records), str(args.readme),
+                             error=SystemExit)
+        write_text_atomic(args.readme, text)
+        print(f"updated the seed-protocol block of {args.readme}")
 
 
 if __name__ == "__main__":

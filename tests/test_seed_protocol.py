@@ -16,7 +16,7 @@ from samovar.bench.db import ResultsDB, code_version
 from samovar.bench.grid import Cell, plan
 from samovar.bench.reference import Published
 from samovar.bench.runner import run_grid
-from samovar.bench.seed_report import ORACLE_LABEL, VAL_LABEL, average, closeness, markdown, select
+from samovar.bench.seed_report import ORACLE_LABEL, VAL_LABEL, answer, average, closeness, markdown, select
 from samovar.cli import app
 from samovar.training.recipes import resolve_recipe
 from samovar.training.runs import build_model
@@ -203,6 +203,23 @@ def test_closeness_leaves_out_one_lookback_models_and_the_ranking_counts_moves()
     assert "3 of 3 models under the oracle selection" in text
 
 
+def test_the_answer_says_where_each_published_average_lies_without_a_threshold():
+    rows = []
+    for h in (96, 192, 336, 720):
+        rows += full("dlinear", h, {4096: (0.9, 0.9), 2048: (0.9, 0.9), 1024: (0.6, 0.38), 512: (0.5, 0.40)})
+        rows += full("fits", h, {4096: (0.7, 0.42), 2048: (0.8, 0.41), 1024: (0.9, 0.42), 512: (0.9, 0.42)})
+        rows.append(row("samovar", h, {96: 1024, 192: 2048, 336: 2048, 720: 4096}[h], 0.5, 0.45))
+    rows += full("itransformer", 96, {512: (0.5, 0.5)})  # one horizon of four: not complete
+    published = {"ETTh1": {m: Published(mse=v, source="paper") for m, v in
+                           (("samovar", 0.35), ("dlinear", 0.39), ("fits", 0.40))}}
+    (line,) = answer(select(rows), published)
+    assert line.startswith("- **ETTh1**: choosing the input length on test instead of validation lowers the average "
+                           "test MSE by 0.0200 (dlinear), 0.0100 (fits)")
+    assert "dlinear 0.390: between the two selections" in line and "fits 0.400: below even the oracle by 0.0100" in line
+    assert "samovar +0.100" in line and "published samovar, oracle dlinear, validation dlinear" in line
+    assert "not yet complete (a lookback or horizon missing): itransformer" in line
+
+
 def test_report_labels_and_incomplete_averages():
     rows = full("dlinear", 96, {4096: (0.5, 0.4), 2048: (0.4, 0.5), 1024: (0.6, 0.6), 512: (0.7, 0.7)})
     text = markdown(rows, {"ETTh1": {"dlinear": Published(mse=0.422, source="Lu & Yang 2025 main table")}})
@@ -289,6 +306,11 @@ def test_exported_records_hold_no_absolute_paths_and_render(tmp_path):
     assert {r["lookback"] for r in records} == {512, 4096} and json.loads(paths[0].read_text())["config"]
     table = gen.render(records)
     assert ORACLE_LABEL in table and "0.380" in table and "Lu & Yang 2025" in table
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{gen.README_BEGIN}\nold\n{gen.README_END}\n\nrest\n")
+    gen.main(["--records", str(tmp_path / "records"), "--out", str(tmp_path / "t.md"), "--readme", str(readme)])
+    text = readme.read_text()
+    assert "old" not in text and "- **ETTh1**:" in text and text.endswith(f"{gen.README_END}\n\nrest\n")
 
 
 def test_forecaster_with_the_seed_recipe_uses_the_scripts_lookbacks():

@@ -203,6 +203,58 @@ def ranking(averages: dict[str, tuple[Average, Average]], published: dict[str, A
     return lines
 
 
+def _between(pub: float, val: float, oracle: float) -> str:
+    """Where a published average lies against the two selections of the same runs (no threshold)."""
+    lo, hi = min(val, oracle), max(val, oracle)
+    if pub < lo:
+        return f"below even the oracle by {lo - pub:.4f}"
+    if pub > hi:
+        return f"above both selections by {pub - hi:.4f}"
+    return "between the two selections" if lo < hi else "equal to both selections"
+
+
+def answer(selections: list[Selection], reference: dict[str, dict[str, Any]] | None = None) -> list[str]:
+    """Markdown bullets, per dataset: for the models trained at several input lengths, how much choosing
+    the length on test instead of validation lowers the average and where each published average lies;
+    for the one-length models, the gap to the published average that selection cannot explain; and the
+    first-ranked model three ways. Only models with all four horizons for both selections count."""
+    reference = reference or {}
+    out = []
+    for dataset in sorted({s.dataset for s in selections}):
+        ds = [s for s in selections if s.dataset == dataset]
+        published = {m.lower(): p for m, p in reference.get(dataset, {}).items()}
+        averages = {m: (average([s for s in ds if s.model == m], "val"),
+                        average([s for s in ds if s.model == m], "oracle")) for m in sorted({s.model for s in ds})}
+        done = {m: (v, o) for m, (v, o) in averages.items() if v.complete and o.complete}
+        single = {s.model for s in ds if len(s.candidates) == 1}
+        lacking = sorted(set(averages) - set(done))
+        parts = []
+        several = [m for m in done if m not in single]
+        if several:
+            gaps = {m: done[m][0].mse - done[m][1].mse for m in several}
+            text = ("choosing the input length on test instead of validation lowers the average test MSE by "
+                    + ", ".join(f"{gaps[m]:.4f} ({m})" for m in several))
+            where = [f"{m} {published[m].mse:.3f}: {_between(published[m].mse, *(a.mse for a in done[m]))}"
+                     for m in several if m in published]
+            if where:
+                text += "; the published averages lie: " + "; ".join(where)
+            parts.append(text)
+        one = [m for m in done if m in single and m in published]
+        if one:
+            parts.append("one input length per horizon in samovar.sh, so no selection over lengths can explain the "
+                         "gap to the published average (ours − published): "
+                         + ", ".join(f"{m} {done[m][0].mse - published[m].mse:+.3f}" for m in one))
+        ranked = [m for m in done if m in published]
+        if len(ranked) >= 2:
+            first = lambda key: ", ".join(m for m, r in _ranks({m: key(m) for m in ranked}).items() if r == 1)
+            parts.append(f"ranked first among {', '.join(ranked)}: published {first(lambda m: published[m].mse)}, "
+                         f"oracle {first(lambda m: done[m][1].mse)}, validation {first(lambda m: done[m][0].mse)}")
+        if lacking:
+            parts.append(f"not yet complete (a lookback or horizon missing): {', '.join(lacking)}")
+        out.append(f"- **{dataset}**: " + ("; ".join(parts) if parts else "no model complete yet") + ".")
+    return out
+
+
 def _num(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
@@ -237,6 +289,10 @@ def markdown(rows: Iterable[dict[str, Any]], reference: dict[str, dict[str, Any]
     ]
     if not selections:
         return "\n".join(lines + ["No seed-profile cells recorded.", ""])
+    lines += ["## The answer, per dataset", "",
+              "Computed from the tables below (one seed per cell, the scripts' 2024: differences of the size of "
+              "the seed-to-seed spreads in baselines_seeds.md and tuned.md are not meaningful).", "",
+              *answer(selections, reference), ""]
     for dataset in sorted({s.dataset for s in selections}):
         ds = [s for s in selections if s.dataset == dataset]
         lines += [f"## {dataset}", "",
@@ -278,4 +334,4 @@ def markdown(rows: Iterable[dict[str, Any]], reference: dict[str, dict[str, Any]
 
 
 __all__ = ["Average", "HORIZONS", "ORACLE_LABEL", "Selection", "VAL_LABEL", "average", "closeness", "latest_rows",
-           "markdown", "ranking", "select"]
+           "answer", "markdown", "ranking", "select"]
