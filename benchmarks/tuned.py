@@ -537,7 +537,13 @@ def cell_record(manifest: dict[str, Any], root: Path) -> dict[str, Any] | None:
     }
 
 
+def _same_result(old: dict, new: dict) -> bool:
+    """Two records of a cell that differ at most in the code version that exported them."""
+    return {k: v for k, v in old.items() if k != "exported_by"} == {k: v for k, v in new.items() if k != "exported_by"}
+
+
 def export(root: Path, out: Path) -> list[Path]:
+    """Write the record of each finished cell under `root`; a record equal but for its exporter is left as it is."""
     from samovar.utils import write_json_atomic
 
     written = []
@@ -548,6 +554,9 @@ def export(root: Path, out: Path) -> list[Path]:
             print(f"not finished: {path.stem}")
             continue
         target = out / f"{record['cell']}.json"
+        if target.is_file() and _same_result(json.loads(target.read_text()), record):
+            print(f"unchanged: {record['cell']}")  # kept with the code version that exported it
+            continue
         write_json_atomic(target, record)
         written.append(target)
         print(f"exported {record['cell']}: test mse {record['final']['test_mse']:.4f}")

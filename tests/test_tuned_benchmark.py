@@ -123,3 +123,11 @@ def test_linear_baselines_search_their_own_spaces():
 def test_windows_follow_the_published_protocol():
     n = tuned.windows("ETTh1", 4096, 720)
     assert n == {"train": 8640 - 4096 - 720 + 1, "val": 2880 - 720 + 1, "test": 2880 - 720 + 1}
+
+
+def test_a_record_equal_but_for_its_exporter_is_not_rewritten():
+    old = record("dlinear", 96, [0.37, 0.38]) | {"exported_by": "aaaaaaa"}
+    assert tuned._same_result(old, old | {"exported_by": "bbbbbbb"})  # re-export at a later commit: no churn
+    changed = json.loads(json.dumps(old))
+    changed["final"]["test_mse"] += 1e-6
+    assert not tuned._same_result(old, changed | {"exported_by": "bbbbbbb"})
