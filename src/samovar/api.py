@@ -876,9 +876,8 @@ class Forecaster:
         protocol = SplitProtocol("ratio", *split)
         short = [(s, int(n)) for s, n in enumerate(panel.lengths)
                  if n - tail < L or not (reuse_fitted or fits_splits(protocol, int(n) - tail, L, H))]
-        fit_need = None if reuse_fitted else min_series_rows(protocol, L, H)
-        need = (f"each series needs at least {max(L, fit_need) + tail} rows here" if reuse_fitted or fit_need
-                else "no series length fits")
+        fit_need = L if reuse_fitted else min_series_rows(protocol, L, H)  # rows before the first cut-off
+        need = f"each series needs at least {max(L, fit_need) + tail} rows here" if fit_need else "no series length fits"
         panel, excluded, note = leave_out_short(
             panel, short, f"{n_windows} cut-off(s) {step} rows apart, the last one horizon ({H} rows) before the "
             f"series' end, with the lookback ({L} rows) before the first"
@@ -1161,17 +1160,50 @@ def _plot_panel_forecast(fc: Forecaster, data: Any, forecast: pd.DataFrame, path
 def plot_backtest(fc: Forecaster, data: pd.DataFrame | str | Path, backtest: pd.DataFrame, path: str | Path,
                   *, fill: str = "error", columns: Any = None) -> str | None:
     """Draw the data around the forecast range, each rolling forecast and the actuals to `path`.
-    columns: which columns to draw (default: all, or at most MAX_PLOTTED_CHANNELS); returns a one-line
-    note when more exist than were drawn, else None.
+    columns: which columns (or series ids of a long-format panel) to draw (default: all, or at most
+    MAX_PLOTTED_CHANNELS); returns a one-line note when more exist than were drawn, else None.
 
     backtest: the forecasts of `Forecaster.backtest` (grouped by ``origin``) or of
     `Forecaster.cross_validation` (grouped by ``cutoff``); `fc` gives the lookback and the model name.
     """
+    from .data.prepare import source_format
+
+    group = "cutoff" if "cutoff" in backtest.columns else "origin"
+    fmt = source_format(data, fc.long_format)
+    if fmt is None:
+        shown, note = _wide_backtest_lines(fc, data, backtest, group, fill, columns)
+    else:
+        shown, note = _panel_backtest_lines(fc, data, backtest, group, fmt, fill, columns)
+    plt, fig, axes = _figure(len(shown))
+    for ax, (name, x, y, forecasts) in zip(axes, shown):
+        ax.plot(x, y, color="0.3", lw=1, label="actual")
+        for i, (fx, fy) in enumerate(forecasts):
+            ax.plot(fx, fy, color="tab:red", lw=1.2, label="forecast" if i == 0 else None)
+        ax.set_ylabel(name)
+    axes[0].legend(loc="upper left")
+    what = "cross-validation" if group == "cutoff" else "backtest"
+    count = backtest[group].nunique() if fmt is None else backtest.groupby(fmt.id_col)[group].nunique().max()
+    axes[0].set_title(f"{fc.model_name}: {what}, {count} forecasts of {fc.horizon} steps"
+                      + ("" if fmt is None else " per series"))
+    _save(plt, fig, path)
+    return note
+
+
+Lines = list[tuple[str, Any, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]]
+
+
+def _forecast_lines(backtest: pd.DataFrame, group: str, key: str, column: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(times, values) of each rolling forecast of `column` in a backtest table."""
+    return [(part[key].to_numpy(), part[column].to_numpy()) for _, part in backtest.groupby(group, sort=False)]
+
+
+def _wide_backtest_lines(fc: Forecaster, data: Any, backtest: pd.DataFrame, group: str, fill: str,
+                         columns: Any) -> tuple[Lines, str | None]:
+    """Per column to draw: (name, times, actual values around the forecasts, the forecasts), and the note."""
     from .data import load_table
 
     table = load_table(data, data_dir=fc.data_dir, fill=fill, **fc._dates)
     key = "date" if "date" in backtest.columns else "step"
-    group = "cutoff" if "cutoff" in backtest.columns else "origin"
     available = [c[: -len("_actual")] for c in backtest.columns if c.endswith("_actual")]
     index = table.dates if table.dates is not None else pd.RangeIndex(len(table.values))
     targets = pd.Index(backtest[key].to_numpy())
@@ -1179,16 +1211,25 @@ def plot_backtest(fc: Forecaster, data: pd.DataFrame | str | Path, backtest: pd.
     last = int(index.get_indexer(targets[-1:])[0])
     lo = max(0, first - fc.lookback)
     names, note = plotted_columns(available, columns)
-    plt, fig, axes = _figure(len(names))
-    for ax, name in zip(axes, names):
-        c = table.columns.index(name)
-        ax.plot(index[lo:last + 1], table.values[lo:last + 1, c], color="0.3", lw=1, label="actual")
-        for i, (_, part) in enumerate(backtest.groupby(group, sort=False)):
-            ax.plot(part[key].to_numpy(), part[name].to_numpy(), color="tab:red", lw=1.2,
-                    label="forecast" if i == 0 else None)
-        ax.set_ylabel(name)
-    axes[0].legend(loc="upper left")
-    what = "cross-validation" if group == "cutoff" else "backtest"
-    axes[0].set_title(f"{fc.model_name}: {what}, {backtest[group].nunique()} forecasts of {fc.horizon} steps")
-    _save(plt, fig, path)
-    return note
+    return [(name, index[lo:last + 1], table.values[lo:last + 1, table.columns.index(name)],
+             _forecast_lines(backtest, group, key, name)) for name in names], note
+
+
+def _panel_backtest_lines(fc: Forecaster, data: Any, backtest: pd.DataFrame, group: str, fmt: Any, fill: str,
+                          columns: Any) -> tuple[Lines, str | None]:
+    """`_wide_backtest_lines` of a long-format panel: one entry per series id to draw."""
+    from .data.panel import read_panel
+
+    panel = read_panel(data, fmt, fill=fill, **fc._dates)
+    ids = backtest[fmt.id_col].astype(str)
+    chosen, note = plotted_columns([i for i in pd.unique(ids) if i in set(panel.ids)], columns, what="series")
+    shown = []
+    for sid in chosen:
+        part = backtest[ids == sid]
+        rows = panel.rows(panel.ids.index(sid))
+        times = pd.Index(panel.time_labels(np.arange(rows.start, rows.stop)))
+        targets = times.get_indexer(part[fmt.time_col].to_numpy())
+        lo, last = max(0, int(targets.min()) - fc.lookback), int(targets.max())
+        shown.append((sid, times[lo:last + 1], panel.values[rows][lo:last + 1, 0],
+                      _forecast_lines(part, group, fmt.time_col, fc.model_name)))
+    return shown, note

@@ -687,7 +687,7 @@ def leave_out_short(panel: Panel, short: list[tuple[int, int]], reason: str, fix
                         f"{listed}. To fix: {fix}{extra}.")
     dropped = {i for i, _ in short}
     kept = panel.subset(np.array([i for i in range(len(panel.ids)) if i not in dropped], dtype=np.int64))
-    note = f"left out {len(short)} of {len(panel.ids)} series too short for {reason} (short_series='drop'): {listed}"
+    note = f"left out {len(short)} of {len(panel.ids)} series too short for {reason}, as short_series='drop' asks: {listed}"
     return kept, [(panel.ids[i], n) for i, n in short], note
 
 
