@@ -11,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 import samovar
-import samovar.api
 from samovar.cli import app
 from samovar.data import DataError
 
@@ -44,21 +43,6 @@ def before_cutoffs(df: pd.DataFrame, n_windows: int, step: int = H) -> dict[str,
     """Per series: its rows before each cut-off, oldest first (the docstring's n - H - step * (K - 1 - k))."""
     lengths = df.groupby("unique_id", sort=False).size()
     return {sid: n - H - step * np.arange(n_windows - 1, -1, -1) for sid, n in lengths.items()}
-
-
-@pytest.fixture
-def fits(monkeypatch) -> list[tuple[pd.DataFrame, object]]:
-    """Every fit of a cross-validation: the table it was given and the data it prepared from it."""
-    seen = []
-    real = samovar.api.fit_run
-
-    def spy(model, source, **kwargs):
-        result, data = real(model, source, **kwargs)
-        seen.append((source, data))
-        return result, data
-
-    monkeypatch.setattr(samovar.api, "fit_run", spy)
-    return seen
 
 
 def test_one_series_panel_gives_the_numbers_of_the_wide_frame() -> None:

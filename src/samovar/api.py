@@ -653,13 +653,7 @@ class Forecaster:
         if _is_row_number(value):
             raise ValueError(f"{what} {value!r} looks like a row number, but each series of a panel has rows of its own: "
                              f"give a date of the time column {column!r}, shared by every series")
-        try:
-            when = pd.Timestamp(value)
-        except (ValueError, TypeError):
-            raise ValueError(f"{what} {value!r} is not a date (the time column {column!r} holds dates)") from None
-        if panel.times.tz is not None and when.tz is None:
-            when = when.tz_localize(panel.times.tz)
-        return when
+        return _as_date(value, panel.times, f"{what} {value!r} is not a date (the time column {column!r} holds dates)")
 
     def _rolling(self, table, origins: np.ndarray,
                  levels: tuple[int, ...] = ()) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -964,12 +958,7 @@ class Forecaster:
             return row
         if table.dates is None:
             raise ValueError(f"{what} {value!r} is a date but the input has no dates; give a row number")
-        try:
-            when = pd.Timestamp(value)
-        except (ValueError, TypeError):
-            raise ValueError(f"{what} {value!r} is neither a row number nor a date") from None
-        if table.dates.tz is not None and when.tz is None:
-            when = when.tz_localize(table.dates.tz)
+        when = _as_date(value, table.dates, f"{what} {value!r} is neither a row number nor a date")
         pos = int(table.dates.searchsorted(when))  # first row at or after the date
         if pos >= n:
             raise ValueError(f"{what} {value} is after the input's last date {table.dates[-1]}")
@@ -1040,6 +1029,15 @@ def _row_labels(table) -> Callable[[np.ndarray], np.ndarray]:
 def _is_row_number(value: Any) -> bool:
     """An int or a string of digits (optionally negative): a row number, or an integer time step."""
     return isinstance(value, (int, np.integer)) or (isinstance(value, str) and value.strip().lstrip("-").isdigit())
+
+
+def _as_date(value: Any, dates: pd.DatetimeIndex, error: str) -> pd.Timestamp:
+    """`value` as a Timestamp, in the time zone of `dates` when it has none; ValueError(`error`) if it is no date."""
+    try:
+        when = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise ValueError(error) from None
+    return when.tz_localize(dates.tz) if dates.tz is not None and when.tz is None else when
 
 
 def _count(value: Any, what: str, least: int, hint: str) -> int:
