@@ -1187,7 +1187,7 @@ def plot_backtest(fc: Forecaster, data: pd.DataFrame | str | Path, backtest: pd.
     return note
 
 
-Lines = list[tuple[str, Any, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]]
+_Lines = list[tuple[str, Any, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]]
 
 
 def _forecast_lines(backtest: pd.DataFrame, group: str, key: str, column: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -1196,7 +1196,7 @@ def _forecast_lines(backtest: pd.DataFrame, group: str, key: str, column: str) -
 
 
 def _wide_backtest_lines(fc: Forecaster, data: Any, backtest: pd.DataFrame, group: str, fill: str,
-                         columns: Any) -> tuple[Lines, str | None]:
+                         columns: Any) -> tuple[_Lines, str | None]:
     """Per column to draw: (name, times, actual values around the forecasts, the forecasts), and the note."""
     from .data import load_table
 
@@ -1214,7 +1214,7 @@ def _wide_backtest_lines(fc: Forecaster, data: Any, backtest: pd.DataFrame, grou
 
 
 def _panel_backtest_lines(fc: Forecaster, data: Any, backtest: pd.DataFrame, group: str, fmt: Any, fill: str,
-                          columns: Any) -> tuple[Lines, str | None]:
+                          columns: Any) -> tuple[_Lines, str | None]:
     """`_wide_backtest_lines` of a long-format panel: one entry per series id to draw."""
     from .data.panel import read_panel
 
