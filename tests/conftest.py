@@ -20,6 +20,24 @@ SHARED_DATA = Path(os.environ.get("SAMOVAR_TEST_DATA") or os.environ.get("SAMOVA
                    or REPO.parent / "shared" / "data")
 
 
+@pytest.fixture
+def fits(monkeypatch) -> list:
+    """Every fit a cross-validation (``Forecaster.cross_validation``) makes: (the table it was given, the data
+    it prepared from it), in order."""
+    import samovar.api
+
+    seen = []
+    real = samovar.api.fit_run
+
+    def spy(model, source, **kwargs):
+        result, data = real(model, source, **kwargs)
+        seen.append((source, data))
+        return result, data
+
+    monkeypatch.setattr(samovar.api, "fit_run", spy)
+    return seen
+
+
 @pytest.fixture(scope="session")
 def shared_data_dir() -> Path:
     """Directory holding the real benchmark files (e.g. ETTh1.csv.gz)."""

@@ -10,7 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 import samovar
-import samovar.api
 from samovar.cli import app
 from samovar.data import make_synthetic
 
@@ -27,21 +26,6 @@ def frame() -> pd.DataFrame:
 
 def forecaster(**kwargs) -> samovar.Forecaster:
     return samovar.Forecaster("dlinear", lookback=L, horizon=H, **{**OPTIONS, **kwargs})
-
-
-@pytest.fixture
-def fits(monkeypatch) -> list[tuple[pd.DataFrame, object]]:
-    """Every fit of a cross-validation: the table it was given and the data it prepared from it."""
-    seen = []
-    real = samovar.api.fit_run
-
-    def spy(model, source, **kwargs):
-        result, data = real(model, source, **kwargs)
-        seen.append((source, data))
-        return result, data
-
-    monkeypatch.setattr(samovar.api, "fit_run", spy)
-    return seen
 
 
 def test_cutoffs_sit_at_the_end_step_rows_apart(frame, fits) -> None:

@@ -269,8 +269,6 @@ def test_forecasts_come_back_in_long_format_with_the_right_ids_and_dates(tmp_pat
         fc.predict(pd.concat([df, df[df["unique_id"] == ids[0]].assign(unique_id="new")]))
     with pytest.raises(ValueError, match=r"fewer rows than the model's lookback 48: '.*' \(20 rows\)"):
         fc.predict(df.sort_values("ds").groupby("unique_id").tail(20))
-    with pytest.raises(ValueError, match="wide data .* only"):
-        fc.cross_validation(df, n_windows=2)
 
 
 def test_quantile_model_and_holdout_metrics_on_a_panel():

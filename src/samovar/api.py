@@ -188,22 +188,25 @@ class Forecaster:
         None for a model of wide data."""
         return self._need_fit().config["data"].get("panel")
 
-    def _wide_only(self, what: str, df: Any = None) -> None:
-        """ValueError for a method that has no long-format version yet, when the model or `df` is a panel."""
+    def _wide_input(self, df: Any) -> None:
+        """ValueError when the model or `df` is a long-format panel: `df` is about to be read as wide data."""
         from .data.panel import long_format_of
 
-        if (self.run is not None and self.panel is not None) or (df is not None and long_format_of(df, self.long_format)):
-            raise ValueError(f"{what} works on wide data (one column per series) only, not yet on many series in "
-                             "long format: for test metrics on a panel use fit(fit_mode='holdout') (command line: "
-                             "samovar train --fit-mode holdout), for forecasts predict(df) (samovar forecast without "
-                             "--backtest-start)")
+        if self.panel is not None:
+            names = self.panel
+            raise ValueError(f"the model was trained on many series in long format (columns {names['id_col']}, "
+                             f"{names['time_col']}, {names['target_col']}); give the input in that format")
+        if long_format_of(df, self.long_format) is not None:
+            raise ValueError("the model was trained on wide data (one column per series) but the input is in long format "
+                             "(it has a unique_id column or long-format names were given): give it as wide data, or train "
+                             "on the long table")
 
     def _table(self, df: pd.DataFrame | str | Path, fill: str, allow_freq_mismatch: bool = False):
         from .data import read_table
         from .data.frequency import describe_step, same_frequency
 
         run = self._need_fit()
-        self._wide_only("reading a wide input")
+        self._wide_input(df)
         table = read_table(df, fill=fill, **self._dates)
         if not allow_freq_mismatch and table.freq and run.freq and not same_frequency(table.freq, run.freq):
             name = df if isinstance(df, (str, Path)) else "the input"
@@ -399,24 +402,18 @@ class Forecaster:
                 columns[f"{name}-{quantile_name(q)}"] = quantiles[:, c, k]
         return pd.DataFrame(columns, index=self._future_index(table, run.horizon))
 
-    def _predict_panel(self, df: Any, levels: tuple[int, ...], fill: str, allow_freq_mismatch: bool,
-                       future: Any = None) -> pd.DataFrame:
-        """`predict` for a model of a long-format panel (see there)."""
+    def _panel_input(self, df: Any, fill: str, allow_freq_mismatch: bool, short_series: str | None = None) -> Any:
+        """`df` read as a long table with the run's column names and covariate columns (a `Panel`), checked
+        against the run: the covariate columns present, the frequency the training data's (unless
+        `allow_freq_mismatch`). short_series: the policy the panel carries (default: this Forecaster's)."""
         from .data.frequency import describe_step, same_frequency
         from .data.panel import LongFormat, read_panel
 
         run = self._need_fit()
         inputs = run.inputs
         names = self.panel
-        fmt = LongFormat(names["id_col"], names["time_col"], names["target_col"])
-        if future is not None and not inputs.future:
-            raise ValueError("future covariates were given, but the model was trained without future-known covariate "
-                             "columns (calendar features need none): drop future= / --future, or train with --future COL")
-        if inputs.future and future is None:
-            raise ValueError(f"the model reads future-known covariates {list(inputs.future)}: give their values at the "
-                             f"{run.horizon} times after each series' last row (future= a long-format DataFrame or file "
-                             f"with columns {fmt.id_col}, {fmt.time_col}, {', '.join(inputs.future)}; command line: "
-                             "--future FILE)")
+        fmt = LongFormat(names["id_col"], names["time_col"], names["target_col"],
+                         short_series or (self.long_format or {}).get("short_series", "error"))
         panel = read_panel(df, fmt, fill=fill, covariates=[*inputs.past, *inputs.future], **self._dates)
         absent = [c for c in (*inputs.past, *inputs.future) if c not in panel.extra_columns]
         if absent:
@@ -426,6 +423,26 @@ class Forecaster:
             raise ValueError(f"the input's series are at frequency {panel.freq!r} (a step of {describe_step(panel.freq)}) "
                              f"but the model was trained on {run.freq!r} ({describe_step(run.freq)}): give the input at "
                              "the training frequency, or pass allow_freq_mismatch=True (--allow-freq-mismatch)")
+        return panel
+
+    def _predict_panel(self, df: Any, levels: tuple[int, ...], fill: str, allow_freq_mismatch: bool,
+                       future: Any = None) -> pd.DataFrame:
+        """`predict` for a model of a long-format panel (see there)."""
+        from .data.panel import future_panel_values
+
+        run = self._need_fit()
+        inputs = run.inputs
+        names = self.panel
+        if future is not None and not inputs.future:
+            raise ValueError("future covariates were given, but the model was trained without future-known covariate "
+                             "columns (calendar features need none): drop future= / --future, or train with --future COL")
+        if inputs.future and future is None:
+            raise ValueError(f"the model reads future-known covariates {list(inputs.future)}: give their values at the "
+                             f"{run.horizon} times after each series' last row (future= a long-format DataFrame or file "
+                             f"with columns {names['id_col']}, {names['time_col']}, {', '.join(inputs.future)}; command "
+                             "line: --future FILE)")
+        panel = self._panel_input(df, fill, allow_freq_mismatch)
+        fmt = panel.fmt
         L, H = run.lookback, run.horizon
         short = [(i, int(n)) for i, n in zip(panel.ids, panel.lengths) if n < L]
         if short:
@@ -434,8 +451,6 @@ class Forecaster:
                              f"give each series at least its last {L} rows")
         series = run.scaler.index(panel.ids)
         rows = panel.offsets[1:, None] - L + np.arange(L)[None, :]  # (S, L): each series' last lookback rows
-        values = np.concatenate([panel.values, panel.covariate_values(inputs.past)], axis=1)  # value, past-only
-        x = run.scaler.transform(values[rows].astype(np.float64), series)  # (S, L, C), each series' own scale
         last = panel.offsets[1:] - 1
         if panel.times is None:
             ahead = panel.steps[last][:, None] + np.arange(1, H + 1)[None, :]  # (S, H)
@@ -445,30 +460,51 @@ class Forecaster:
                 raise ValueError("cannot continue the dates: their frequency could not be inferred from the input "
                                  "(and the training data had none); give regularly spaced dates")
             ahead = np.stack([pd.date_range(panel.times[r], periods=H + 1, freq=freq)[1:].to_numpy() for r in last])
-        cov = self._panel_covariates(panel, fmt, rows, series, ahead, future)
-        forecast = self._scaled_forecast(x, future=cov)  # (S, H, C), each series' standardized scale
-        out = run.scaler.inverse_transform(forecast, series)[:, :, 0]  # the value column
+        coming = (future_panel_values(future, fmt, list(inputs.future), panel.ids, ahead, **self._dates)
+                  if inputs.future else None)
+        out, x, cov = self._panel_point(panel, rows, series, ahead, coming)
         model_name = run.config["model"]["name"]
+        std = run.scaler.std[series, 0]  # (S,)
         columns: dict[str, Any] = {fmt.id_col: np.repeat(panel.ids, H), fmt.time_col: ahead.reshape(-1),
-                                   model_name: out.reshape(-1)}
-        std, mean = run.scaler.std[series, 0][:, None], run.scaler.mean[series, 0][:, None]  # (S, 1)
-        for column, level, sign in self._interval_columns(model_name, levels):
-            radius = run.intervals.radius(level)[:, 0].double().numpy()[None, :] * std  # (S, H) in data units
-            columns[column] = (out + sign * radius).reshape(-1)
+                                   model_name: out.reshape(-1), **self._panel_bounds(out, std, levels)}
         if self.quantiles:
             q = self._scaled_forecast(x, quantiles=True, future=cov)[:, :, 0, :]  # (S, H, Q)
-            q = q * std[:, :, None] + mean[:, :, None]
+            q = q * std[:, None, None] + run.scaler.mean[series, 0][:, None, None]
             for k, level in enumerate(self.quantiles):
                 columns[f"{model_name}-{quantile_name(level)}"] = q[:, :, k].reshape(-1)
         return pd.DataFrame(columns)
 
-    def _panel_covariates(self, panel: Any, fmt: Any, rows: np.ndarray, series: np.ndarray, ahead: np.ndarray,
-                          future: Any) -> np.ndarray | None:
-        """(S, lookback + horizon, F) future-known covariates of each series' last `rows` and the times
-        `ahead` (S, horizon) after them: user columns from the input's history and the `future` table,
-        scaled by each series' training scaler, then calendar features; None when the model reads none."""
+    def _panel_point(self, panel: Any, rows: np.ndarray, series: np.ndarray, ahead: np.ndarray,
+                     coming: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Point forecasts of N windows of a panel: rows (N, lookback) of `panel` the windows read, series (N,)
+        their series' positions in the run's scaler, ahead (N, horizon) the times forecast, coming (N, horizon,
+        F) the raw future-known covariate values at those times (None without any). Returns the forecasts
+        (N, horizon) in data units, and the model's scaled input and covariates (for quantile forecasts)."""
+        run = self._need_fit()
+        values = np.concatenate([panel.values, panel.covariate_values(run.inputs.past)], axis=1)  # value, past-only
+        x = run.scaler.transform(values[rows].astype(np.float64), series)  # (N, L, C), each series' own scale
+        cov = self._panel_covariates(panel, rows, series, ahead, coming)
+        forecast = self._scaled_forecast(x, future=cov)  # (N, H, C), each series' standardized scale
+        return run.scaler.inverse_transform(forecast, series)[:, :, 0], x, cov  # the value column
+
+    def _panel_radii(self, levels: tuple[int, ...], std: np.ndarray) -> dict[int, np.ndarray]:
+        """{level: interval radius (N, horizon) in data units} of forecasts of series whose stds are `std` (N,)."""
+        run = self._need_fit()
+        return {lv: run.intervals.radius(lv)[:, 0].double().numpy()[None, :] * std[:, None] for lv in levels}
+
+    def _panel_bounds(self, out: np.ndarray, std: np.ndarray, levels: tuple[int, ...]) -> dict[str, np.ndarray]:
+        """The interval columns (``<model>-lo-95`` ...) of panel forecasts `out` (N, horizon), flattened."""
+        radii = self._panel_radii(levels, std)
+        name = self._need_fit().config["model"]["name"]
+        return {column: (out + sign * radii[level]).reshape(-1) for column, level, sign in self._interval_columns(name, levels)}
+
+    def _panel_covariates(self, panel: Any, rows: np.ndarray, series: np.ndarray, ahead: np.ndarray,
+                          coming: np.ndarray | None) -> np.ndarray | None:
+        """(N, lookback + horizon, F) future-known covariates of windows reading `rows` (N, lookback) and
+        forecasting the times `ahead` (N, horizon): user columns from the panel's history and `coming` (N,
+        horizon, F), scaled by each window's series' training scaler (`series`), then calendar features;
+        None when the model reads none."""
         from .data.covariates import calendar_features
-        from .data.panel import future_panel_values
 
         run = self._need_fit()
         inputs = run.inputs
@@ -476,11 +512,10 @@ class Forecaster:
             return None
         parts = []
         if inputs.future:
-            history = panel.covariate_values(inputs.future)[rows].astype(np.float64)  # (S, L, F)
-            coming = future_panel_values(future, fmt, list(inputs.future), panel.ids, ahead, **self._dates)
+            history = panel.covariate_values(inputs.future)[rows].astype(np.float64)  # (N, L, F)
             parts.append(run.future_scaler.transform(np.concatenate([history, coming], axis=1), series))
         if inputs.calendar:
-            dates = np.concatenate([panel.times.to_numpy()[rows], ahead], axis=1)  # (S, L + H)
+            dates = np.concatenate([panel.time_labels(rows), ahead], axis=1)  # (N, L + H)
             features = calendar_features(pd.DatetimeIndex(dates.reshape(-1)), list(inputs.calendar))
             parts.append(features.reshape(*dates.shape, -1))
         return np.concatenate(parts, axis=-1).astype(np.float32)
@@ -506,7 +541,7 @@ class Forecaster:
 
     def backtest(self, df: pd.DataFrame | str | Path, start: Any = None, end: Any = None, *,
                  stride: int | None = None, levels: Any = None, fill: str = "error",
-                 allow_freq_mismatch: bool = False) -> tuple[pd.DataFrame, dict[str, float]]:
+                 allow_freq_mismatch: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
         """Rolling forecasts whose targets all lie in rows [start, end] of `df` (dates or row numbers).
 
         Forecasts start at `start`, `start + stride`, ... (stride defaults to the horizon:
@@ -519,17 +554,32 @@ class Forecaster:
         model was trained on, also train_rows_end (the first row after its training rows) and
         forecasts_on_train_rows (how many of the first forecasts have targets in those rows).
         allow_freq_mismatch: as in `predict`.
+
+        A model of a long-format panel backtests every series of `df` (long format, the run's column
+        names), each with its own rows: `start` and `end` are then times of the time column (dates, or
+        integer steps when it holds integers) that every series shares, not row numbers. Each series is
+        forecast from its first row at or after `start` (default and at the earliest: its first row with
+        `lookback` rows before it), then every `stride` rows, while the targets lie at or before `end`
+        (default: the series' last row). A series with no such forecast follows the short_series policy
+        (an error naming it, or left out and listed in the metrics' ``excluded`` and ``notes``). The
+        table: the id column, origin, the time column, step_ahead, the model's forecast (a column named
+        after the model, as `predict` writes), its interval bounds with `levels`, and the actual value
+        under the value column's name; series after series. Metrics pool every series (mse/mae on each
+        series' own standardized scale) and add ``series``; when the model recorded the last date it
+        trained or validated on (``last_seen``, over every series), ``forecasts_on_seen_rows`` counts the
+        forecasts whose first target is at or before it: an upper bound on those scored on rows it saw.
         """
         run = self._need_fit()
-        self._wide_only("backtest (samovar forecast --backtest-start)")
         levels = () if levels is None else self._levels(levels)
+        stride = run.horizon if stride is None else int(stride)
+        if stride < 1:
+            raise ValueError(f"backtest stride must be a positive integer, got {stride}")
+        if self.panel is not None:
+            return self._panel_backtest(df, start, end, stride, levels, fill, allow_freq_mismatch)
         table = self._table(df, fill, allow_freq_mismatch)
         n, L, H = len(table.values), run.lookback, run.horizon
         first = self._row(table, start, default=L, what="backtest start")
         last = self._row(table, end, default=n - 1, what="backtest end")
-        stride = H if stride is None else int(stride)
-        if stride < 1:
-            raise ValueError(f"backtest stride must be a positive integer, got {stride}")
         if first < L:
             raise ValueError(f"backtest start is row {first} but forecasting needs {L} rows of history before it; "
                              f"start at row {L} or later" + (f" ({table.dates[L]})" if table.dates is not None else ""))
@@ -538,14 +588,72 @@ class Forecaster:
             raise ValueError(f"rows {first}..{last} hold {last - first + 1} rows, fewer than one horizon ({H}); "
                              "widen the backtest range")
         frame, forecasts, actual = self._rolling(table, origins, levels)
-        metrics = {**point_metrics(forecasts, actual, run.scaler.std[:len(self.targets)]), "forecasts": int(len(origins))}
-        radii = self._radii(levels)
-        for level in sorted(levels):
-            metrics[f"coverage-{level}"] = float(np.mean(np.abs(forecasts - actual) <= radii[level]))
+        metrics = self._backtest_metrics(forecasts, actual, run.scaler.std[:len(self.targets)], self._radii(levels))
         train_end = run.train_rows_end(df)
         if train_end is not None:  # `df` is the training file: forecasts with targets in its training rows
             metrics.update(train_rows_end=train_end, forecasts_on_train_rows=int((origins < train_end).sum()))
         return frame, metrics
+
+    @staticmethod
+    def _backtest_metrics(forecasts: np.ndarray, actual: np.ndarray, std: np.ndarray,
+                          radii: dict[int, np.ndarray]) -> dict[str, Any]:
+        """`point_metrics` of a backtest's forecasts (N, horizon, ...) with ``forecasts`` (N) and, per interval
+        level of `radii` (radius in data units, broadcast against the forecasts), ``coverage-<level>``."""
+        metrics: dict[str, Any] = {**point_metrics(forecasts, actual, std), "forecasts": int(len(forecasts))}
+        for level in sorted(radii):
+            metrics[f"coverage-{level}"] = float(np.mean(np.abs(forecasts - actual) <= radii[level]))
+        return metrics
+
+    def _panel_backtest(self, df: Any, start: Any, end: Any, stride: int, levels: tuple[int, ...], fill: str,
+                        allow_freq_mismatch: bool) -> tuple[pd.DataFrame, dict[str, Any]]:
+        """`backtest` of a model of a long-format panel (see there)."""
+        from .data.panel import leave_out_short
+
+        run = self._need_fit()
+        L, H = run.lookback, run.horizon
+        panel = self._panel_input(df, fill, allow_freq_mismatch)
+        first_time = self._panel_time(panel, start, "backtest start")
+        last_time = self._panel_time(panel, end, "backtest end")
+        local, short = {}, []
+        for s, sid in enumerate(panel.ids):
+            rows = panel.rows(s)
+            times = panel.times[rows] if panel.times is not None else panel.steps[rows]
+            first = L if first_time is None else max(L, int(times.searchsorted(first_time)))
+            last = len(times) - 1 if last_time is None else int(times.searchsorted(last_time, side="right")) - 1
+            local[sid] = np.arange(first, last - H + 2, stride)
+            if not len(local[sid]):
+                short.append((s, len(times)))
+        span = f"{'the start' if start is None else start} .. {'the end' if end is None else end}"
+        panel, excluded, note = leave_out_short(
+            panel, short, f"a forecast of {H} steps from {L} rows of history with its targets in {span}",
+            "widen the backtest range (start, end)")
+        series = np.concatenate([np.full(len(local[sid]), s) for s, sid in enumerate(panel.ids)])
+        origins = np.concatenate([panel.offsets[s] + local[sid] for s, sid in enumerate(panel.ids)])
+        frame, forecasts, actual, std = self._panel_rolling(panel, origins, series, levels)
+        metrics = {**self._backtest_metrics(forecasts, actual, std[:, None], self._panel_radii(levels, std)),
+                   "series": len(panel.ids)}
+        last_seen = run.config["data"].get("last_seen")
+        if last_seen is not None and panel.times is not None:
+            seen = pd.DatetimeIndex(panel.time_labels(origins)) <= pd.Timestamp(last_seen)
+            metrics.update(last_seen=last_seen, forecasts_on_seen_rows=int(seen.sum()))
+        if excluded:
+            metrics.update(excluded=[{"id": i, "rows": n} for i, n in excluded], notes=[note])
+        return frame, metrics
+
+    @staticmethod
+    def _panel_time(panel: Any, value: Any, what: str) -> Any:
+        """A time of `panel`'s time column from None (None), a date, or an integer step (a panel with steps)."""
+        if value is None:
+            return None
+        column = panel.fmt.time_col
+        if panel.times is None:
+            if not _is_row_number(value):
+                raise ValueError(f"{what} {value!r}: the time column {column!r} holds integer steps; give a step")
+            return int(value)
+        if _is_row_number(value):
+            raise ValueError(f"{what} {value!r} looks like a row number, but each series of a panel has rows of its own: "
+                             f"give a date of the time column {column!r}, shared by every series")
+        return _as_date(value, panel.times, f"{what} {value!r} is not a date (the time column {column!r} holds dates)")
 
     def _rolling(self, table, origins: np.ndarray,
                  levels: tuple[int, ...] = ()) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -578,10 +686,41 @@ class Forecaster:
             frame[f"{name}_actual"] = actual[:, :, c].reshape(-1)
         return frame, forecasts, actual
 
+    def _panel_rolling(self, panel: Any, origins: np.ndarray, series: np.ndarray, levels: tuple[int, ...] = ()
+                       ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+        """A forecast from each origin of a long-format `panel`: origins (N,) rows of the panel's concatenated
+        arrays (the first row forecast, from the `lookback` rows of its series before it), series (N,) the
+        position of each one's series in `panel`.
+
+        Returns the long table (the id column, origin, the time column, step_ahead, the forecast under the
+        model's name, its interval bounds at `levels` as in `predict`, the actual value under the value
+        column's name), the forecasts and actuals (N, horizon) in data units, and the std (N,) of each
+        forecast's series scaler. Future-known covariates over each horizon are read from `panel` (their
+        actual values)."""
+        run = self._need_fit()
+        L, H, fmt = run.lookback, run.horizon, panel.fmt
+        name = run.config["model"]["name"]
+        if name in (fmt.id_col, fmt.time_col, fmt.target_col, "origin", "cutoff", "step_ahead"):
+            raise ValueError(f"the model's name {name!r} is also a column of the backtest table (the forecasts go in a "
+                             f"column named after the model): rename the column {name!r} of the data")
+        scaled_as = run.scaler.index(panel.ids)[series]
+        rows = origins[:, None] - L + np.arange(L)[None, :]
+        targets = origins[:, None] + np.arange(H)[None, :]
+        ahead = panel.time_labels(targets)
+        coming = panel.covariate_values(run.inputs.future)[targets].astype(np.float64) if run.inputs.future else None
+        forecast = self._panel_point(panel, rows, scaled_as, ahead, coming)[0]
+        actual = panel.values[targets, 0].astype(np.float64)
+        std = run.scaler.std[scaled_as, 0]
+        frame = pd.DataFrame({fmt.id_col: np.repeat(np.asarray(panel.ids, dtype=object)[series], H),
+                              "origin": np.repeat(panel.time_labels(origins), H), fmt.time_col: ahead.reshape(-1),
+                              "step_ahead": np.tile(np.arange(1, H + 1), len(origins)), name: forecast.reshape(-1),
+                              **self._panel_bounds(forecast, std, levels), fmt.target_col: actual.reshape(-1)})
+        return frame, forecast, actual, std
+
     def cross_validation(self, df: pd.DataFrame | str | Path, *, n_windows: int, step: int | None = None,
-                         refit: bool | int = False, reuse_fitted: bool = False, fill: str = "error",
-                         on_cutoff: Callable[[dict[str, Any]], None] | None = None, allow_freq_mismatch: bool = False,
-                         ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+                         refit: bool | int = False, reuse_fitted: bool = False, per_series: bool = False,
+                         fill: str = "error", on_cutoff: Callable[[dict[str, Any]], None] | None = None,
+                         allow_freq_mismatch: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
         """Rolling-origin cross-validation: forecasts from `n_windows` cut-offs at the end of `df`,
         each scored against the truth by a model trained only on rows before its cut-off.
 
@@ -609,12 +748,30 @@ class Forecaster:
         data units). overall: the same metrics over all forecast values, ``windows`` and ``fits``.
         on_cutoff: called with each per_cutoff row as a dict, in order (progress).
         allow_freq_mismatch: as in `predict` (the fitted model, reuse_fitted=True).
+
+        Many series in long format (docs/panels.md) are cut per series: with n rows, a series' k-th
+        cut-off (k = 0 .. n_windows - 1, oldest first) is its row n - horizon - step * (n_windows - 1 - k),
+        counted within the series from 0, so every series' last cut-off leaves exactly one horizon of its
+        own rows after it, whether or not the series end at the same time. Each fit trains on every
+        series' rows before that series' cut-off (each split into train and validation within itself, and
+        scaled on its own training rows, as `fit` does). A series too short for the lookback before its
+        first cut-off and for the first fit follows the short_series policy: an error naming it, or
+        ("drop") left out of every fit and forecast and listed in ``overall["excluded"]`` and
+        ``overall["notes"]``. Covariates (past=, future=, calendar=) are read as `fit` reads them; a
+        future-known column's values over each horizon are its actual values in `df`. Returns:
+        forecasts: the id column, ``cutoff`` (that series' cut-off time), the time column, ``step_ahead``,
+        the forecast in a column named after the model (as `predict` writes) and the actual value under
+        the value column's name, sorted by series, then cut-off, then time. per_cutoff: one row per cut-off
+        pooled over every series (metrics on each series' own standardized scale, and in data units; as
+        every series has one horizon per cut-off, each pooled value is the mean of the series' values),
+        with ``cutoff`` (the cut-off time of the series that ends last: every series' when they end
+        together), ``fitted``, ``fit_rows`` (rows of all series the fit trained and validated on) and
+        ``series``; with per_series=True instead one row per series and cut-off, the id column first,
+        ``cutoff`` and ``fit_rows`` that series' own. overall: pooled over everything, with ``series``.
         """
         from .data import DataError, SplitProtocol, load_table
-        from .data.prepare import validation_split
+        from .data.prepare import source_format, validation_split
         from .data.splits import check_split_sizes
-
-        self._wide_only("cross_validation (samovar backtest)", df)
 
         n_windows = _count(n_windows, "n_windows (--windows)", 1, "give at least 1 cut-off")
         step = self.horizon if step is None else _count(step, "step (--step)", 1, "give the rows between cut-offs")
@@ -623,6 +780,14 @@ class Forecaster:
         if reuse_fitted and every != 0:
             raise ValueError(f"reuse_fitted=True forecasts every cut-off with the fitted model; it cannot be combined "
                              f"with refit={refit!r}: pass refit=0, or reuse_fitted=False to retrain")
+        split = validation_split(self.split)
+        fmt = source_format(df, self.long_format)
+        if fmt is not None:
+            return self._panel_cross_validation(df, fmt, n_windows, step, every, reuse_fitted, per_series, fill,
+                                                on_cutoff, allow_freq_mismatch, split)
+        if per_series:
+            raise ValueError("per_series=True gives one row per series and cut-off of many series in long format; the "
+                             "input is wide (one column per series), whose cut-offs score every column together")
         table = (self._table(df, fill, allow_freq_mismatch) if reuse_fitted
                  else load_table(df, data_dir=self.data_dir, fill=fill, **self._dates))
         L, H, n = self.lookback, self.horizon, len(table.values)
@@ -633,9 +798,8 @@ class Forecaster:
         if first < L:
             raise ValueError(f"{what} put the first cut-off at row {first}, but a forecast needs the {L} rows "
                              f"(lookback) before it; {fix}")
-        split = validation_split(self.split)
         if reuse_fitted:
-            self._check_unseen(table, first)
+            self._check_unseen(None if table.dates is None else table.dates[first])
         else:
             try:
                 check_split_sizes(SplitProtocol("ratio", *split), first, L, H, "the fit before the first cut-off")
@@ -646,14 +810,11 @@ class Forecaster:
         if self.inputs["calendar"] and table.dates is not None:  # and the dates, which calendar features come from
             values.index = table.dates
         model = self if reuse_fitted else None
+        groups = self._fit_groups(n_windows, every, reuse_fitted)
         frames, forecasts, actuals, stds, rows = [], [], [], [], []
-        starts = [] if reuse_fitted else list(range(0, n_windows, every or n_windows))  # cut-offs that get a fit
-        groups = [0, *starts[1:], n_windows]  # cut-offs [lo, hi) are forecast by one model, fitted at lo if in starts
-        for lo, hi in zip(groups[:-1], groups[1:]):
-            fitted = lo in starts
+        for lo, hi, fitted in groups:
             if fitted:
-                model = Forecaster(self.model_name, L, H, model_kwargs=self.model_kwargs, data_dir=self.data_dir,
-                                   split=split, recipe=self.recipe, **self.inputs, **self.train_options)
+                model = self._fold(split)
                 model._fit(values.iloc[:int(cutoffs[lo])], config, model_kwargs, recipe, fit_mode="holdout")
             frame, forecast, actual = model._rolling(table, cutoffs[lo:hi])
             std = model._need_fit().scaler.std[:len(model.targets)]
@@ -670,23 +831,117 @@ class Forecaster:
             actuals.append(actual)
             stds.append(np.broadcast_to(std, (hi - lo, 1, len(std))))
         overall = {**point_metrics(np.concatenate(forecasts), np.concatenate(actuals), np.concatenate(stds)),
-                   "windows": n_windows, "fits": len(starts)}
+                   "windows": n_windows, "fits": sum(fitted for _, _, fitted in groups)}
         per_cutoff = pd.DataFrame(rows).astype({"fit_rows": "Int64"})
         return pd.concat(frames, ignore_index=True).rename(columns={"origin": "cutoff"}), per_cutoff, overall
 
-    def _check_unseen(self, table, first: int) -> None:
-        """Raise ValueError unless row `first` of `table` is known to come after every row the fitted model saw."""
+    @staticmethod
+    def _fit_groups(n_windows: int, every: int, reuse_fitted: bool) -> list[tuple[int, int, bool]]:
+        """(lo, hi, fitted) per model of a cross-validation: cut-offs lo .. hi - 1 are forecast by one model,
+        trained at cut-off lo when `fitted` (at every `every`-th cut-off from the first, once for 0, never
+        when the fitted model is reused)."""
+        starts = [] if reuse_fitted else list(range(0, n_windows, every or n_windows))
+        bounds = [0, *starts[1:], n_windows]
+        return [(lo, hi, lo in starts) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+    def _fold(self, split: tuple[float, float, float], long_format: dict[str, str] | None = None) -> "Forecaster":
+        """A fresh Forecaster for one fit of a cross-validation: this one's model, lookback, horizon, options,
+        recipe and column roles, with `split` and (a panel) `long_format`'s column names."""
+        return Forecaster(self.model_name, self.lookback, self.horizon, model_kwargs=self.model_kwargs,
+                          data_dir=self.data_dir, split=split, recipe=self.recipe, **self.inputs,
+                          **(long_format or {}), **self.train_options)
+
+    def _panel_cross_validation(self, df: Any, fmt: Any, n_windows: int, step: int, every: int, reuse_fitted: bool,
+                                per_series: bool, fill: str, on_cutoff: Callable[[dict[str, Any]], None] | None,
+                                allow_freq_mismatch: bool, split: tuple[float, float, float]
+                                ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+        """`cross_validation` of many series in long format (see there)."""
+        from .data import SplitProtocol
+        from .data.panel import column_list, fits_splits, leave_out_short, min_series_rows, read_panel
+
+        L, H = self.lookback, self.horizon
+        if reuse_fitted:
+            panel = self._panel_input(df, fill, allow_freq_mismatch, fmt.short_series)
+        else:
+            named = column_list(self.inputs["past"]) + column_list(self.inputs["future"])
+            panel = read_panel(df, fmt, fill=fill, covariates=named, **self._dates)
+        back = step * np.arange(n_windows - 1, -1, -1)  # rows from each cut-off to the last one
+        tail = H + int(back[0])  # rows from a series' first cut-off to its end
+        protocol = SplitProtocol("ratio", *split)
+        short = [(s, int(n)) for s, n in enumerate(panel.lengths)
+                 if n - tail < L or not (reuse_fitted or fits_splits(protocol, int(n) - tail, L, H))]
+        fit_need = L if reuse_fitted else min_series_rows(protocol, L, H)  # rows before the first cut-off
+        need = f"each series needs at least {max(L, fit_need) + tail} rows here" if fit_need else "no series length fits"
+        panel, excluded, note = leave_out_short(
+            panel, short, f"{n_windows} cut-off(s) {step} rows apart, the last one horizon ({H} rows) before the "
+            f"series' end, with the lookback ({L} rows) before the first"
+            + ("" if reuse_fitted else f" and a fit on the rows before it (split {protocol.describe()})") + f" ({need})",
+            "use fewer windows (--windows), a smaller step (--step) or longer series")
+        S, K, starts = len(panel.ids), n_windows, panel.offsets[:-1]
+        before = (panel.lengths - H)[None, :] - back[:, None]  # (K, S): rows of each series before each cut-off
+        cuts = starts[None, :] + before  # (K, S): the cut-off rows in the panel's arrays
+        if reuse_fitted:
+            self._check_unseen(None if panel.times is None else panel.times[cuts[0]].min())
+        else:
+            config, model_kwargs, recipe = self._training(df)
+            history = panel.frame(named)  # what the fits read: every series' rows before its cut-off
+            position = np.arange(len(panel.values)) - np.repeat(starts, panel.lengths)  # row within its series
+        last = int(np.argmax(panel.time_labels(panel.offsets[1:] - 1)))  # the series that ends last
+        model = self if reuse_fitted else None
+        groups = self._fit_groups(n_windows, every, reuse_fitted)
+        frames, forecasts, actuals, stds, pooled, by_series = [], [], [], [], [], []
+        for lo, hi, fitted in groups:
+            if fitted:
+                model = self._fold(split, fmt.to_dict())
+                model._fit(history[position < np.repeat(before[lo], panel.lengths)], config, model_kwargs, recipe,
+                           fit_mode="holdout")
+            frame, forecast, actual, std = model._panel_rolling(panel, cuts[lo:hi].reshape(-1),
+                                                                np.tile(np.arange(S), hi - lo))
+            frames.append(frame)
+            for j, k in enumerate(range(lo, hi)):
+                part = slice(j * S, (j + 1) * S)
+                first = {"fitted": fitted and j == 0}
+                row = {"cutoff": panel.time_of(cuts[k, last]), **first,
+                       "fit_rows": pd.NA if reuse_fitted else int(before[lo].sum()), "series": S,
+                       **point_metrics(forecast[part], actual[part], std[part, None])}
+                pooled.append(row)
+                if on_cutoff is not None:
+                    on_cutoff(row)
+                by_series += [{fmt.id_col: sid, "cutoff": panel.time_of(cuts[k, s]), **first,
+                               "fit_rows": pd.NA if reuse_fitted else int(before[lo, s]),
+                               **point_metrics(forecast[j * S + s], actual[j * S + s], std[j * S + s])}
+                              for s, sid in enumerate(panel.ids)]
+            forecasts.append(forecast)
+            actuals.append(actual)
+            stds.append(std[:, None])
+        overall = {**point_metrics(np.concatenate(forecasts), np.concatenate(actuals), np.concatenate(stds)),
+                   "windows": n_windows, "fits": sum(fitted for _, _, fitted in groups), "series": S}
+        if excluded:
+            overall.update(excluded=[{"id": i, "rows": n} for i, n in excluded], notes=[note])
+        # series first (then cut-off, then time) as NeuralForecast orders its cross-validation
+        order = (np.arange(K)[None, :, None] * S * H + np.arange(S)[:, None, None] * H + np.arange(H)).reshape(-1)
+        table = pd.concat(frames, ignore_index=True).iloc[order].reset_index(drop=True)
+        if per_series:
+            per_cutoff = pd.DataFrame(by_series).iloc[(np.arange(K)[None, :] * S + np.arange(S)[:, None]).reshape(-1)]
+        else:
+            per_cutoff = pd.DataFrame(pooled)
+        return (table.rename(columns={"origin": "cutoff"}),
+                per_cutoff.reset_index(drop=True).astype({"fit_rows": "Int64"}), overall)
+
+    def _check_unseen(self, first: pd.Timestamp | None) -> None:
+        """Raise ValueError unless the time `first` (None: the input has no dates) is known to come after every
+        row the fitted model saw."""
         last_seen = self._need_fit().config["data"].get("last_seen")
         refit = "retrain at the cut-offs instead (refit=1 or K; command line: --refit 1)"
         if last_seen is None:
             raise ValueError("it is unknown where this model's training data ended (it was trained on data without "
                              f"dates, or before samovar recorded it), so scoring it could use rows it has seen; {refit}")
-        if table.dates is None:
+        if first is None:
             raise ValueError(f"the input has no dates, so its cut-offs cannot be placed after the model's training data "
                              f"(which ended at {last_seen}); give dates, or {refit}")
-        if table.dates[first] <= pd.Timestamp(last_seen):
+        if first <= pd.Timestamp(last_seen):
             raise ValueError(f"the model was trained and validated on data up to {last_seen}, which reaches past the "
-                             f"first cut-off {table.dates[first]}: scoring it there would use rows it has seen; {refit}, "
+                             f"first cut-off {first}: scoring it there would use rows it has seen; {refit}, "
                              f"or place the cut-offs after {last_seen} (fewer windows or a smaller step)")
 
     @staticmethod
@@ -695,7 +950,7 @@ class Forecaster:
         n = len(table.values)
         if value is None:
             return default
-        if isinstance(value, (int, np.integer)) or (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
+        if _is_row_number(value):
             row = int(value)
             row = row + n if row < 0 else row
             if not 0 <= row < n:
@@ -703,12 +958,7 @@ class Forecaster:
             return row
         if table.dates is None:
             raise ValueError(f"{what} {value!r} is a date but the input has no dates; give a row number")
-        try:
-            when = pd.Timestamp(value)
-        except (ValueError, TypeError):
-            raise ValueError(f"{what} {value!r} is neither a row number nor a date") from None
-        if table.dates.tz is not None and when.tz is None:
-            when = when.tz_localize(table.dates.tz)
+        when = _as_date(value, table.dates, f"{what} {value!r} is neither a row number nor a date")
         pos = int(table.dates.searchsorted(when))  # first row at or after the date
         if pos >= n:
             raise ValueError(f"{what} {value} is after the input's last date {table.dates[-1]}")
@@ -774,6 +1024,20 @@ def _row_labels(table) -> Callable[[np.ndarray], np.ndarray]:
     if table.dates is None:
         return lambda rows: np.asarray(rows)
     return lambda rows: np.asarray(table.dates[rows])
+
+
+def _is_row_number(value: Any) -> bool:
+    """An int or a string of digits (optionally negative): a row number, or an integer time step."""
+    return isinstance(value, (int, np.integer)) or (isinstance(value, str) and value.strip().lstrip("-").isdigit())
+
+
+def _as_date(value: Any, dates: pd.DatetimeIndex, error: str) -> pd.Timestamp:
+    """`value` as a Timestamp, in the time zone of `dates` when it has none; ValueError(`error`) if it is no date."""
+    try:
+        when = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise ValueError(error) from None
+    return when.tz_localize(dates.tz) if dates.tz is not None and when.tz is None else when
 
 
 def _count(value: Any, what: str, least: int, hint: str) -> int:
@@ -894,17 +1158,50 @@ def _plot_panel_forecast(fc: Forecaster, data: Any, forecast: pd.DataFrame, path
 def plot_backtest(fc: Forecaster, data: pd.DataFrame | str | Path, backtest: pd.DataFrame, path: str | Path,
                   *, fill: str = "error", columns: Any = None) -> str | None:
     """Draw the data around the forecast range, each rolling forecast and the actuals to `path`.
-    columns: which columns to draw (default: all, or at most MAX_PLOTTED_CHANNELS); returns a one-line
-    note when more exist than were drawn, else None.
+    columns: which columns (or series ids of a long-format panel) to draw (default: all, or at most
+    MAX_PLOTTED_CHANNELS); returns a one-line note when more exist than were drawn, else None.
 
     backtest: the forecasts of `Forecaster.backtest` (grouped by ``origin``) or of
     `Forecaster.cross_validation` (grouped by ``cutoff``); `fc` gives the lookback and the model name.
     """
+    from .data.prepare import source_format
+
+    group = "cutoff" if "cutoff" in backtest.columns else "origin"
+    fmt = source_format(data, fc.long_format)
+    if fmt is None:
+        shown, note = _wide_backtest_lines(fc, data, backtest, group, fill, columns)
+    else:
+        shown, note = _panel_backtest_lines(fc, data, backtest, group, fmt, fill, columns)
+    plt, fig, axes = _figure(len(shown))
+    for ax, (name, x, y, forecasts) in zip(axes, shown):
+        ax.plot(x, y, color="0.3", lw=1, label="actual")
+        for i, (fx, fy) in enumerate(forecasts):
+            ax.plot(fx, fy, color="tab:red", lw=1.2, label="forecast" if i == 0 else None)
+        ax.set_ylabel(name)
+    axes[0].legend(loc="upper left")
+    what = "cross-validation" if group == "cutoff" else "backtest"
+    count = backtest[group].nunique() if fmt is None else backtest.groupby(fmt.id_col)[group].nunique().max()
+    axes[0].set_title(f"{fc.model_name}: {what}, {count} forecasts of {fc.horizon} steps"
+                      + ("" if fmt is None else " per series"))
+    _save(plt, fig, path)
+    return note
+
+
+_Lines = list[tuple[str, Any, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]]
+
+
+def _forecast_lines(backtest: pd.DataFrame, group: str, key: str, column: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(times, values) of each rolling forecast of `column` in a backtest table."""
+    return [(part[key].to_numpy(), part[column].to_numpy()) for _, part in backtest.groupby(group, sort=False)]
+
+
+def _wide_backtest_lines(fc: Forecaster, data: Any, backtest: pd.DataFrame, group: str, fill: str,
+                         columns: Any) -> tuple[_Lines, str | None]:
+    """Per column to draw: (name, times, actual values around the forecasts, the forecasts), and the note."""
     from .data import load_table
 
     table = load_table(data, data_dir=fc.data_dir, fill=fill, **fc._dates)
     key = "date" if "date" in backtest.columns else "step"
-    group = "cutoff" if "cutoff" in backtest.columns else "origin"
     available = [c[: -len("_actual")] for c in backtest.columns if c.endswith("_actual")]
     index = table.dates if table.dates is not None else pd.RangeIndex(len(table.values))
     targets = pd.Index(backtest[key].to_numpy())
@@ -912,16 +1209,25 @@ def plot_backtest(fc: Forecaster, data: pd.DataFrame | str | Path, backtest: pd.
     last = int(index.get_indexer(targets[-1:])[0])
     lo = max(0, first - fc.lookback)
     names, note = plotted_columns(available, columns)
-    plt, fig, axes = _figure(len(names))
-    for ax, name in zip(axes, names):
-        c = table.columns.index(name)
-        ax.plot(index[lo:last + 1], table.values[lo:last + 1, c], color="0.3", lw=1, label="actual")
-        for i, (_, part) in enumerate(backtest.groupby(group, sort=False)):
-            ax.plot(part[key].to_numpy(), part[name].to_numpy(), color="tab:red", lw=1.2,
-                    label="forecast" if i == 0 else None)
-        ax.set_ylabel(name)
-    axes[0].legend(loc="upper left")
-    what = "cross-validation" if group == "cutoff" else "backtest"
-    axes[0].set_title(f"{fc.model_name}: {what}, {backtest[group].nunique()} forecasts of {fc.horizon} steps")
-    _save(plt, fig, path)
-    return note
+    return [(name, index[lo:last + 1], table.values[lo:last + 1, table.columns.index(name)],
+             _forecast_lines(backtest, group, key, name)) for name in names], note
+
+
+def _panel_backtest_lines(fc: Forecaster, data: Any, backtest: pd.DataFrame, group: str, fmt: Any, fill: str,
+                          columns: Any) -> tuple[_Lines, str | None]:
+    """`_wide_backtest_lines` of a long-format panel: one entry per series id to draw."""
+    from .data.panel import read_panel
+
+    panel = read_panel(data, fmt, fill=fill, **fc._dates)
+    ids = backtest[fmt.id_col].astype(str)
+    chosen, note = plotted_columns([i for i in pd.unique(ids) if i in set(panel.ids)], columns, what="series")
+    shown = []
+    for sid in chosen:
+        part = backtest[ids == sid]
+        rows = panel.rows(panel.ids.index(sid))
+        times = pd.Index(panel.time_labels(np.arange(rows.start, rows.stop)))
+        targets = times.get_indexer(part[fmt.time_col].to_numpy())
+        lo, last = max(0, int(targets.min()) - fc.lookback), int(targets.max())
+        shown.append((sid, times[lo:last + 1], panel.values[rows][lo:last + 1, 0],
+                      _forecast_lines(part, group, fmt.time_col, fc.model_name)))
+    return shown, note

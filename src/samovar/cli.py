@@ -84,6 +84,8 @@ FREQ_MISMATCH_HELP = "Forecast an input whose dates are at another frequency tha
 ID_COL_HELP = "Long format (many series, one row per series and time): the series id column (default unique_id; a file with a unique_id column is read as long)."
 TIME_COL_HELP = "Long format: the time column (default ds)."
 TARGET_COL_HELP = "Long format: the value column (default y)."
+COLUMNS_HELP = (f"With --plot: the columns (wide data) or series ids (long format) to draw, e.g. a,b (default: the "
+                f"first {MAX_PLOTTED}).")
 SHORT_SERIES_HELP = "Long format: error (default) | drop: leave out series too short for a window in every split, listing them."
 
 
@@ -368,15 +370,17 @@ def forecast(
     date_format: Optional[str] = typer.Option(None, help=DATE_FORMAT_HELP.replace("inferred", "the run's")),
     dayfirst: bool = typer.Option(False, "--dayfirst", help=DAYFIRST_HELP + " (default: as the run was trained)"),
     allow_freq_mismatch: bool = typer.Option(False, "--allow-freq-mismatch", help=FREQ_MISMATCH_HELP),
-    columns: Optional[str] = typer.Option(None, help="With --plot: the columns (wide data) or series ids (long "
-                                          f"format) to draw, e.g. a,b (default: the first {MAX_PLOTTED})."),
+    columns: Optional[str] = typer.Option(None, help=COLUMNS_HELP),
     future: Optional[Path] = typer.Option(None, "--future", help="CSV with the run's future-known covariate columns "
                                           "for the horizon rows after the end of --input (a model trained with --future)."),
+    short_series: Optional[str] = typer.Option(None, help="A long-format run's backtest: error | drop: leave out series "
+                                               "with no forecast in the range, listing them (default: the run's)."),
 ) -> None:
     """Forecast the horizon after the end of --input, or backtest over a range of it.
 
     A run trained on a long-format file (many series) forecasts every series of a long --input and
-    writes long format: id, time, the model's forecast (and interval) columns.
+    writes long format: id, time, the model's forecast (and interval) columns. Its backtest takes
+    --backtest-start / --backtest-end as times (dates or integer steps) shared by every series.
     """
     from .api import Forecaster
     from .data import DataError
@@ -384,6 +388,7 @@ def forecast(
 
     try:
         fc = Forecaster.load(run_dir, date_format=date_format, dayfirst=dayfirst or None)
+        _set_short_series(fc, short_series)
         chosen = _levels(levels)
         if backtest_start is None and backtest_end is None:
             frame = fc.predict(input, levels=chosen, fill=fill, allow_freq_mismatch=allow_freq_mismatch, future=future)
@@ -403,7 +408,14 @@ def forecast(
             frame, metrics = fc.backtest(input, backtest_start, backtest_end, stride=backtest_stride, levels=chosen,
                                          fill=fill, allow_freq_mismatch=allow_freq_mismatch)
             write_text_atomic(output, frame.to_csv(index=False))
-            console.print(f"backtest: {metrics['forecasts']} forecasts written to {output}", highlight=False)
+            of = f" of {metrics['series']} series" if "series" in metrics else ""
+            console.print(f"backtest: {metrics['forecasts']} forecasts{of} written to {output}", highlight=False)
+            _print_notes(metrics)
+            if metrics.get("forecasts_on_seen_rows"):
+                console.print(f"[yellow]warning: {metrics['forecasts_on_seen_rows']} forecasts start at or before "
+                              f"{metrics['last_seen']}, the last time the model trained or validated on (in any series), "
+                              "so their errors may be optimistic; start after it (--backtest-start) for held-out errors, "
+                              "or cross-validate (samovar backtest)[/]", highlight=False, soft_wrap=True)
             if metrics.get("forecasts_on_train_rows"):
                 console.print(f"[yellow]warning: the first {metrics['forecasts_on_train_rows']} forecasts' targets lie in "
                               f"rows the model trained on (before row {metrics['train_rows_end']} of {input}), so their "
@@ -417,7 +429,7 @@ def forecast(
         if plot is not None:
             from .api import plot_backtest, plot_forecast
 
-            chosen_columns = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+            chosen_columns = _plotted(columns)
             if metrics is None:
                 note = plot_forecast(fc, input, frame, plot, fill=fill, allow_freq_mismatch=allow_freq_mismatch,
                                      columns=chosen_columns)
@@ -469,12 +481,20 @@ def backtest(
     future: Optional[list[str]] = typer.Option(None, help="Without RUN_DIR: " + FUTURE_HELP.split(", whose")[0]
                                                + " (its values are read from the data)."),
     calendar: bool = typer.Option(False, "--calendar", help="Without RUN_DIR: " + CALENDAR_HELP),
+    id_col: Optional[str] = typer.Option(None, help="Without RUN_DIR: " + ID_COL_HELP),
+    time_col: Optional[str] = typer.Option(None, help="Without RUN_DIR: " + TIME_COL_HELP),
+    target_col: Optional[str] = typer.Option(None, help="Without RUN_DIR: " + TARGET_COL_HELP),
+    short_series: Optional[str] = typer.Option(None, help="Long format: error (default; with RUN_DIR: the run's) | "
+                                               "drop: leave out series too short for the cut-offs, listing them."),
+    columns: Optional[str] = typer.Option(None, help=COLUMNS_HELP),
 ) -> None:
     """Rolling-origin cross-validation: forecast from --windows cut-offs at the end of the data, each
     with a model trained only on the rows before its cut-off (see --refit), and score them.
 
     Unlike the test metrics of `samovar train` (one model, every stride-1 window of a fixed test
-    split), this retrains at the cut-offs and scores a few non-overlapping horizons.
+    split), this retrains at the cut-offs and scores a few non-overlapping horizons. Many series in
+    long format (--id-col ..., or a unique_id column) are cut at the end of each series; the CSV is
+    long: id, cutoff, time, step_ahead, the forecast (a column named after the model), the actual value.
     """
     from .api import Forecaster, plot_backtest
     from .data import DataError
@@ -487,12 +507,14 @@ def backtest(
         if run_dir is not None:
             fixed = [name for name, value in (("--model", model), ("--dataset", dataset), ("--horizon", horizon),
                      ("--lookback", lookback), ("--recipe", recipe), ("--set", set_), ("--target", target),
-                     ("--past", past), ("--future", future), ("--calendar", calendar)) if value]
+                     ("--past", past), ("--future", future), ("--calendar", calendar), ("--id-col", id_col),
+                     ("--time-col", time_col), ("--target-col", target_col)) if value]
             if fixed or input is None:
                 fail("with RUN_DIR the model, lookback, horizon and recipe are the run's and the data is --input CSV: "
                      + (f"drop {', '.join(fixed)}" if fixed else "add --input CSV")
                      + " (or drop RUN_DIR to train --model on --dataset)")
             fc = Forecaster.load(run_dir, date_format=date_format, dayfirst=dayfirst or None)
+            _set_short_series(fc, short_series)
             fc.train_options.update(overrides)
             fc.data_dir, source = data_dir, input
         else:
@@ -502,13 +524,15 @@ def backtest(
             fc = Forecaster(model, lookback=lookback, horizon=96 if horizon is None else horizon,
                             model_kwargs=parse_set_options(set_), data_dir=data_dir, recipe=recipe or "auto",
                             date_format=date_format, dayfirst=dayfirst, **_inputs(target, past, future, calendar),
-                            **overrides)
+                            id_col=id_col, time_col=time_col, target_col=target_col,
+                            short_series=short_series or "error", **overrides)
             source = dataset
 
         run_model = run_dir is not None and refit == 0
 
         def progress(row: dict[str, Any]) -> None:
-            how = _model_used(row, run_model) + (f" on {row['fit_rows']} rows" if row["fitted"] else "")
+            of = f" of {row['series']} series" if "series" in row else ""
+            how = _model_used(row, run_model) + (f" on {row['fit_rows']} rows{of}" if row["fitted"] else "")
             console.print(f"cut-off {row['cutoff']}: {how}, mse {row['mse']:.4f}, mae {row['mae']:.4f}", highlight=False)
 
         frame, per_cutoff, overall = fc.cross_validation(source, n_windows=windows, step=step, refit=refit,
@@ -516,14 +540,36 @@ def backtest(
                                                          on_cutoff=None if quiet else progress,
                                                          allow_freq_mismatch=allow_freq_mismatch)
         write_text_atomic(output, frame.to_csv(index=False))
-        console.print(f"{fc.model_name}, lookback {fc.lookback}, horizon {fc.horizon}: {windows} cut-offs, "
-                      f"{overall['fits']} fit(s); forecasts written to {output}", highlight=False)
+        each = f" from the end of each of {overall['series']} series" if "series" in overall else ""
+        console.print(f"{fc.model_name}, lookback {fc.lookback}, horizon {fc.horizon}: {windows} cut-offs{each}, "
+                      f"{overall['fits']} fit(s); forecasts written to {output}", highlight=False, soft_wrap=True)
+        _print_notes(overall)
         console.print(_cutoff_table(per_cutoff, overall, run_model))
         if plot is not None:
-            note = plot_backtest(fc, source, frame, plot, fill=fill)
+            note = plot_backtest(fc, source, frame, plot, fill=fill, columns=_plotted(columns))
             console.print(f"plot written to {plot}" + (f"; {note}" if note else ""), highlight=False, soft_wrap=True)
     except (DataError, ValueError, FileNotFoundError, KeyError, FloatingPointError) as exc:
         fail(str(exc))
+
+
+def _plotted(columns: Optional[str]) -> list[str] | None:
+    """--columns a,b as a list of names (None: not given)."""
+    return [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+
+
+def _set_short_series(fc, short_series: Optional[str]) -> None:
+    """--short-series over a loaded run's policy (a long-format run only)."""
+    if short_series is None:
+        return
+    if fc.long_format is None:
+        fail("--short-series is for runs on many series in long format; this run was trained on wide data")
+    fc.long_format = {**fc.long_format, "short_series": short_series}
+
+
+def _print_notes(metrics: dict[str, Any]) -> None:
+    """A panel's notes of a backtest or cross-validation (series left out by --short-series drop)."""
+    for note in metrics.get("notes", ()):
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
 
 
 def _model_used(row: dict[str, Any], run_model: bool) -> str:

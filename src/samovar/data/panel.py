@@ -136,7 +136,22 @@ class Panel:
         return self.extra[:, [self.extra_columns.index(c) for c in names]].astype(np.float32)
 
     def time_labels(self, rows: np.ndarray) -> np.ndarray:
-        return np.asarray(self.times[rows]) if self.times is not None else np.asarray(self.steps[rows])
+        """The times (datetime64) or integer steps of `rows` (any shape)."""
+        return (self.times.to_numpy() if self.times is not None else np.asarray(self.steps))[rows]
+
+    def time_of(self, row: int) -> Any:
+        """The time of one row: a Timestamp, or an integer step."""
+        return self.times[int(row)] if self.times is not None else int(self.steps[row])
+
+    def frame(self, columns: Any = ()) -> pd.DataFrame:
+        """The panel as a long table: its id, time and value columns (``fmt``'s names), then the extra `columns`."""
+        fmt = self.fmt
+        out = pd.DataFrame({fmt.id_col: np.repeat(np.asarray(self.ids, dtype=object), self.lengths),
+                            fmt.time_col: self.times if self.times is not None else self.steps,
+                            fmt.target_col: self.values[:, 0]})
+        for name in columns:
+            out[name] = self.extra[:, self.extra_columns.index(name)]
+        return out
 
     def subset(self, keep: np.ndarray) -> "Panel":
         """The panel of series `keep` (indices, in order)."""
@@ -639,15 +654,41 @@ class PanelData:
                 f"{len(self.train)}/{len(self.val)}/{len(self.test)}{dropped})")
 
 
-def _min_rows(protocol: SplitProtocol, lookback: int, horizon: int) -> int | None:
+def fits_splits(protocol: SplitProtocol, rows: int, lookback: int, horizon: int) -> bool:
+    """Whether a series of `rows` rows holds a window in every split `protocol` asks for (`check_split_sizes`)."""
+    try:
+        check_split_sizes(protocol, rows, lookback, horizon, "")
+    except DataError:
+        return False
+    return True
+
+
+def min_series_rows(protocol: SplitProtocol, lookback: int, horizon: int) -> int | None:
     """The fewest rows a series needs for a window in every split asked for (None: none below 100 000)."""
-    for n in range(lookback + horizon, 100_000):
-        try:
-            check_split_sizes(protocol, n, lookback, horizon, "")
-            return n
-        except DataError:
-            continue
-    return None
+    return next((n for n in range(lookback + horizon, 100_000) if fits_splits(protocol, n, lookback, horizon)), None)
+
+
+def leave_out_short(panel: Panel, short: list[tuple[int, int]], reason: str, fix: str
+                    ) -> tuple[Panel, list[tuple[str, int]], str | None]:
+    """The panel's short_series policy (``panel.fmt.short_series``) applied to the series `short` ((index,
+    rows) pairs) that are too short for `reason` (what they lack, e.g. "lookback 24 + horizon 12 with ...").
+
+    "error", or every series short: DataError naming the first five series, their lengths and `fix` (what
+    to change). "drop": (the panel without them, their (id, rows), a note listing them). No short series:
+    (panel, [], None)."""
+    if not short:
+        return panel, [], None
+    listed = ", ".join(f"{panel.ids[i]!r} ({n} rows)" for i, n in short[:5]) + (
+        f" and {len(short) - 5} more" if len(short) > 5 else "")
+    if panel.fmt.short_series == "error" or len(short) == len(panel.ids):
+        extra = (" (every series is too short, so leaving them out leaves nothing)" if len(short) == len(panel.ids)
+                 else ", or leave them out with short_series='drop' (command line: --short-series drop), which lists them")
+        raise DataError(f"{panel.origin}: {len(short)} of {len(panel.ids)} series are too short for {reason}: "
+                        f"{listed}. To fix: {fix}{extra}.")
+    dropped = {i for i, _ in short}
+    kept = panel.subset(np.array([i for i in range(len(panel.ids)) if i not in dropped], dtype=np.int64))
+    note = f"left out {len(short)} of {len(panel.ids)} series too short for {reason}, as short_series='drop' asks: {listed}"
+    return kept, [(panel.ids[i], n) for i, n in short], note
 
 
 def panel_inputs(panel: Panel, *, target: Any = None, past: Any = None, future: Any = None,
@@ -681,31 +722,14 @@ def prepare_panel(source: Any, fmt: LongFormat, *, lookback: int, horizon: int, 
                        covariates=column_list(past) + column_list(future))
     inputs = panel_inputs(panel, target=target, past=past, future=future, calendar=calendar)
     notes = list(panel.notes)
-    short = []
-    for i, n in enumerate(panel.lengths):
-        try:
-            check_split_sizes(protocol, int(n), lookback, horizon, f"series {panel.ids[i]!r}")
-        except DataError as exc:
-            short.append((i, int(n), str(exc)))
-    excluded: list[tuple[str, int]] = []
-    if short:
-        need = _min_rows(protocol, lookback, horizon)
-        listed = ", ".join(f"{panel.ids[i]!r} ({n} rows)" for i, n, _ in short[:5]) + (
-            f" and {len(short) - 5} more" if len(short) > 5 else "")
-        needs = f"each series needs at least {need} rows here" if need else "no series length fits"
-        if fmt.short_series == "error" or len(short) == len(panel.ids):
-            if len(short) == len(panel.ids):
-                extra = " (every series is too short, so leaving them out leaves nothing)"
-            else:
-                extra = ", or leave them out with short_series='drop' (command line: --short-series drop), which lists them"
-            raise DataError(f"{panel.origin}: {len(short)} of {len(panel.ids)} series are too short for lookback "
-                            f"{lookback} + horizon {horizon} with the split {protocol.describe()} per series ({needs}): "
-                            f"{listed}. To fix: a shorter lookback or horizon, other split shares{extra}.")
-        excluded = [(panel.ids[i], n) for i, n, _ in short]
-        notes.append(f"left out {len(short)} of {len(panel.ids)} series too short for a window in every split "
-                     f"({needs}; short_series='drop'): {listed}")
-        dropped = {i for i, _, _ in short}
-        panel = panel.subset(np.array([i for i in range(len(panel.ids)) if i not in dropped], dtype=np.int64))
+    short = [(i, int(n)) for i, n in enumerate(panel.lengths) if not fits_splits(protocol, int(n), lookback, horizon)]
+    need = min_series_rows(protocol, lookback, horizon) if short else None
+    needs = f"each series needs at least {need} rows here" if need else "no series length fits"
+    panel, excluded, note = leave_out_short(
+        panel, short,
+        f"lookback {lookback} + horizon {horizon} with the split {protocol.describe()} per series ({needs})",
+        "a shorter lookback or horizon, other split shares")
+    notes += [note] if note else []
     S = len(panel.ids)
     own = {s: np.zeros((S, 2), dtype=np.int64) for s in SPLITS}
     reads = {s: np.zeros((S, 2), dtype=np.int64) for s in SPLITS}

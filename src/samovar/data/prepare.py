@@ -13,7 +13,7 @@ import torch
 from samovar.data.covariates import Inputs, calendar_features, resolve_inputs
 from samovar.data.errors import DataError
 from samovar.data.io import Table, find_local, frame_to_table, locate, read_registered, read_table, search_locations
-from samovar.data.panel import PanelData, long_format_of, prepare_panel
+from samovar.data.panel import LongFormat, PanelData, long_format_of, prepare_panel
 from samovar.data.registry import DATASETS, SplitProtocol, find_spec, get_spec
 from samovar.data.splits import SPLITS, Scaler, WindowSet, check_split_sizes, own_rows, split_rows
 from samovar.data.synthetic import DEFAULT_CHANNELS, DEFAULT_LENGTH, SYNTHETIC_NAME, make_synthetic, parse_synthetic_source
@@ -158,6 +158,19 @@ def future_covariates(inputs: Inputs, columns: list[str], values: np.ndarray, da
     return np.concatenate(parts, axis=1)
 
 
+def source_format(source, long_format=None) -> LongFormat | None:
+    """The `LongFormat` `prepare_data` reads `source` with, or None for wide data: given (`long_format`, a
+    LongFormat or its dict) or found (a ``unique_id`` column; ``samovar.data.panel.long_format_of``). A
+    registered name or "synthetic..." is wide; with `long_format` it is a DataError."""
+    spec = find_spec(source) if isinstance(source, str) else None
+    if spec is not None and long_format is not None:
+        raise DataError(f"{spec.name} is a registered benchmark in wide format; long_format= (--id-col ...) is for "
+                        "your own long-format files")
+    if spec is not None or (isinstance(source, str) and parse_synthetic_source(source) is not None):
+        return None
+    return long_format_of(source, long_format)
+
+
 def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error",
                  date_format: str | None = None, dayfirst: bool = False, target=None, past=None, future=None,
                  calendar: bool = False, long_format=None) -> ForecastData | PanelData:
@@ -182,11 +195,7 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
     lookback = _check_positive_int("lookback", lookback)
     horizon = _check_positive_int("horizon", horizon)
     spec = find_spec(source) if isinstance(source, str) else None
-    fmt = None if spec is not None or (isinstance(source, str) and parse_synthetic_source(source) is not None) \
-        else long_format_of(source, long_format)
-    if spec is not None and long_format is not None:
-        raise DataError(f"{spec.name} is a registered benchmark in wide format; long_format= (--id-col ...) is for "
-                        "your own long-format files")
+    fmt = source_format(source, long_format)
     if fmt is not None:
         return _prepare_long(source, fmt, lookback, horizon, split, fill, date_format, dayfirst,
                              dict(target=target, past=past, future=future, calendar=calendar))
