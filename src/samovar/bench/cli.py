@@ -6,6 +6,7 @@
     samovar bench status
     samovar bench report --out docs/results/bench
     samovar bench ddp --model dlinear --dataset ETTh1 --horizon 96 --nproc 2
+    samovar bench ddp --model dlinear --dataset ETTh1 --horizon 96 --target OT --calendar   # covariates as in train
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ..console import console, fail
+from ..console import CALENDAR_HELP, FUTURE_HELP, PAST_HELP, TARGET_HELP, console, fail, parse_inputs
 
 bench_app = typer.Typer(add_completion=False, no_args_is_help=True,
                         help="Benchmark grids: results database, resumable runs, ranked tables and plots.")
@@ -311,13 +312,19 @@ def ddp(
     data_dir: Optional[Path] = typer.Option(None),
     run_dir: Optional[Path] = typer.Option(None, help="Run directory written by rank 0."),
     db: Optional[Path] = typer.Option(None, help="Also record the result in this results database."),
+    target: Optional[list[str]] = typer.Option(None, help=TARGET_HELP),
+    past: Optional[list[str]] = typer.Option(None, help=PAST_HELP),
+    future: Optional[list[str]] = typer.Option(None, help=FUTURE_HELP),
+    calendar: bool = typer.Option(False, "--calendar", help=CALENDAR_HELP),
 ) -> None:
     """One large run over several processes/GPUs/machines with DistributedDataParallel (same metrics as one process)."""
     from .ddp import DDPSpec, launch
 
+    inputs = {k: v for k, v in parse_inputs(target, past, future, calendar).items() if v not in (None, False)}
     spec = DDPSpec(model=model, dataset=dataset, horizon=horizon, lookback=lookback, epochs=epochs, batch_size=batch_size,
                    lr=lr, seed=seed, max_steps_per_epoch=max_steps, data_dir=str(data_dir) if data_dir else None,
-                   run_dir=str(run_dir) if run_dir else None, backend=backend, db=str(db) if db else None)
+                   run_dir=str(run_dir) if run_dir else None, backend=backend, db=str(db) if db else None,
+                   inputs=inputs)
     try:
         metrics = launch(spec, nproc)
     except (ValueError, RuntimeError) as exc:
