@@ -639,13 +639,38 @@ def answer(records: dict, dataset: str = "ETTh1", short: bool = False) -> list[s
             if not short or key == "avg":
                 lines.append(f"- {label}: {text}")
         made = sum(n for w, n in tally.items() if w != "not run")
-        summary = (f"SAMoVAR has {tally.get('beats', 0)} wins, {tally.get('ties with', 0)} ties and "
-                   f"{tally.get('loses to', 0)} losses in the {made} comparisons made (per horizon and on average)"
-                   if made else "no comparison can be made yet")
+        summary = (f"SAMoVAR has {_count(tally.get('beats', 0), 'win')}, {_count(tally.get('ties with', 0), 'tie')} and "
+                   f"{_count(tally.get('loses to', 0), 'loss', 'losses')} in the {_count(made, 'comparison')} made "
+                   "(per horizon and on average)" if made else "no comparison can be made yet")
         if tally.get("not run"):
-            summary += f"; {tally['not run']} not made yet (cells not run)"
+            summary += ("; the other " + str(tally["not run"]) + " wait for records" if made else "") \
+                + ": " + _missing_cells(s, ("samovar", *others))
         lines += [f"- In short: {summary}.", ""]
     return lines
+
+
+def _count(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
+def _and(items: list[str]) -> str:
+    """["a", "b", "c"] -> "a, b and c"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _missing_cells(s: dict[str, dict[Any, dict[str, Any]]], models: tuple[str, ...]) -> str:
+    """"4 of the 12 cells these comparisons need have no record yet (SAMoVAR at H96, ...)": the (model, horizon)
+    cells of `models` without a record, the models that miss the same horizons named together."""
+    missing = {m: tuple(h for h in HORIZONS if h not in s[m]) for m in models}
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for m, hs in missing.items():
+        if hs:
+            groups.setdefault(hs, []).append(NAMES[m])
+    listed = "; ".join(f"{_and(names)} at {_and([f'H{h}' for h in hs])}" for hs, names in groups.items())
+    count, total = sum(len(hs) for hs in missing.values()), len(models) * len(HORIZONS)
+    if count == total:
+        return f"none of the {total} cells these comparisons need has a record yet ({listed})"
+    return f"{count} of the {total} cells these comparisons need have no record yet ({listed})"
 
 
 def published_averages(path: Path = PUBLISHED) -> dict[tuple[str, str], float]:

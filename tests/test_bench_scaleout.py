@@ -47,6 +47,86 @@ def test_ddp_two_processes_match_one(tmp_path):
     assert (tmp_path / "run" / "best.safetensors").exists()
 
 
+def covariate_file(tmp_path) -> str:
+    """A CSV with dates, a target y, a past-only column and a column known ahead (y follows it)."""
+    import numpy as np
+    import pandas as pd
+
+    t = np.arange(700)
+    rng = np.random.default_rng(0)
+    known = np.cos(t / 5) + 0.1 * rng.standard_normal(len(t))
+    frame = pd.DataFrame({"date": pd.date_range("2022-03-01", periods=len(t), freq="h"), "past": rng.standard_normal(len(t)),
+                          "known": known, "y": np.roll(known, -3) + 0.05 * rng.standard_normal(len(t))})
+    path = tmp_path / "load.csv"
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.mark.slow
+def test_ddp_reads_the_same_covariates_as_one_process(tmp_path):
+    """Target, future-known column and calendar features: the DDP run's model is built for them, reads
+    them, and trains as the same run in one process does."""
+    import copy
+    import json
+
+    from safetensors.torch import load_file
+
+    from samovar.bench.runner import EpochSubset
+
+    source = covariate_file(tmp_path)
+    inputs = {"target": ["y"], "future": ["known"], "calendar": True}
+    spec = DDPSpec(model="dlinear", dataset=source, horizon=12, lookback=48, epochs=2, batch_size=16, lr=1e-2, seed=3,
+                   max_steps_per_epoch=10, run_dir=str(tmp_path / "run"), inputs=inputs)
+    ddp = launch(spec, nproc=2)
+    # the same run in one process, as samovar train builds it (fit_run: targets and future channels from the data)
+    data = prepare_data(source, lookback=48, horizon=12, **inputs)
+    assert (data.target_channels, data.future_channels) == (1, 1 + 4)  # known + hour, weekday, day of month, of year
+    view = copy.copy(data)
+    view.train = EpochSubset(data.train, 10 * 16)
+    net = build_model("dlinear", 48, 12, data.channels, {}, seed=3, targets=data.target_channels,
+                      future_channels=data.future_channels)
+    one = train(net, view, TrainConfig(epochs=2, batch_size=16, lr=1e-2, seed=3, quiet=True),
+                on_epoch_end=lambda row: setattr(view.train, "epoch", row["epoch"]))
+    for key in ("mse", "mae", "mse_raw", "mae_raw"):
+        assert ddp[key] == pytest.approx(one.test_metrics[key], rel=1e-5), key
+    assert ddp["best_val_mse"] == pytest.approx(one.best_val_mse, rel=1e-5)
+    # the run directory is that of a covariate run: the future layers were trained, the inputs recorded
+    run = tmp_path / "run"
+    weights = load_file(run / "best.safetensors")
+    assert weights.keys() == net.state_dict().keys() and any("future" in k for k in weights)
+    assert all(torch.allclose(weights[k], v, rtol=1e-4, atol=1e-6) for k, v in net.state_dict().items())
+    recorded = json.loads((run / "config.json").read_text())["data"]["inputs"]
+    assert recorded["targets"] == ["y"] and recorded["future"] == ["known"] and len(recorded["calendar"]) == 4
+
+
+def test_ddp_refuses_covariates_a_model_cannot_take_before_spawning(tmp_path):
+    spec = DDPSpec(model="patchtst", dataset=covariate_file(tmp_path), horizon=12, lookback=48, batch_size=16,
+                   inputs={"calendar": True})
+    with pytest.raises(ValueError, match="does not take future-known covariates"):
+        launch(spec, nproc=2)
+    spec.model, spec.inputs = "dlinear", {"target": ["nope"]}
+    with pytest.raises(ValueError, match=r"\['nope'\] are not in the data"):
+        launch(spec, nproc=2)
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--model", "patchtst", "--calendar"], "model 'patchtst' does not take future-known covariates"),
+    (["--target", "nope"], "target column(s) ['nope'] are not in the data"),
+    (["--target", "y", "--future", "y"], "both target and future"),
+])
+def test_cli_ddp_bad_covariate_options_exit_2_with_one_line(tmp_path, extra, needle):
+    from typer.testing import CliRunner
+
+    from samovar.cli import app
+
+    args = ["bench", "ddp", "--dataset", covariate_file(tmp_path), "--horizon", "12", "--lookback", "48",
+            "--batch-size", "16", *extra]
+    result = CliRunner().invoke(app, args, catch_exceptions=False, env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and needle in lines[0], result.output
+
+
 def test_ddp_rejects_uneven_batch():
     spec = DDPSpec(model="dlinear", dataset="synthetic", horizon=24, lookback=48, epochs=1, batch_size=15)
     with pytest.raises(Exception, match="divisible"):

@@ -257,6 +257,20 @@ def test_damaged_checkpoint_or_metrics_name_the_file(trained: Path, tmp_path: Pa
         rd.read_json(run / rd.TEST_METRICS)
 
 
+@pytest.mark.parametrize("content", [None, b'{"mean": [0]}', b'{"mean": [0], "std": [1]}'],
+                         ids=["cut-short", "no-std", "one-channel-of-three"])
+def test_resuming_a_finished_run_with_a_damaged_scaler_names_the_file(trained: Path, tmp_path: Path,
+                                                                        content: bytes | None) -> None:
+    """Resuming trains nothing more here and never needs scaler.json, but every later use of the run does."""
+    run = damaged_copy(trained, tmp_path, rd.SCALER, content)
+    assert (run / rd.TEST_METRICS).exists()  # finished
+    result = invoke("train", "--resume", run, "--quiet")
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert message.startswith(f"error: cannot read {run / rd.SCALER} (") and "restore it from a copy, or train the run again" in message
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
 def test_train_data_error_comes_first_and_names_the_file_line(csv_input: Path, tmp_path: Path) -> None:
     lines = csv_input.read_text().splitlines(keepends=True)
     fields = lines[10].rstrip("\n").split(",")

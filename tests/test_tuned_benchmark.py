@@ -69,9 +69,14 @@ def test_answer_per_horizon_average_and_cells_not_run(tmp_path):
         "Not run yet: FITS." in text
     assert "- horizon 192: not answered yet. Not run yet: DLinear, FITS." in text
     assert "- average over the four horizons: not answered yet. Not run yet: DLinear, FITS (every horizon is needed)." in text
-    assert "- In short: SAMoVAR has 5 wins, 5 ties and 0 losses in the 10 comparisons made" in text  # LinTrans, FixedVAR
-    assert "- In short: SAMoVAR has 0 wins, 0 ties and 1 losses in the 1 comparisons made (per horizon and on average); " \
-        "9 not made yet (cells not run)." in text
+    assert "- In short: SAMoVAR has 5 wins, 5 ties and 0 losses in the 10 comparisons made " \
+        "(per horizon and on average).\n" in text  # LinTrans, FixedVAR: every cell has a record
+    assert "- In short: SAMoVAR has 0 wins, 0 ties and 1 loss in the 1 comparison made (per horizon and on average); " \
+        "the other 9 wait for records: 7 of the 12 cells these comparisons need have no record yet " \
+        "(DLinear at H192, H336 and H720; FITS at H96, H192, H336 and H720)." in text
+    nothing = "\n".join(tuned.answer({}, "ETTh1"))
+    assert "- In short: no comparison can be made yet: none of the 12 cells these comparisons need has a record yet " \
+        "(SAMoVAR, LinTrans and FixedVAR at H96, H192, H336 and H720)." in nothing
     s = tuned.scores(records, "ETTh1")
     assert s["samovar"]["avg"]["mse"] == pytest.approx(0.402)
     assert s["samovar"]["avg"]["std"] == pytest.approx(0.002)  # over the seed indices' averages

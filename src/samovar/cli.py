@@ -20,7 +20,8 @@ import typer
 from rich.table import Table
 
 from .bench.cli import bench_app
-from .console import console, fail, parse_numbers as _numbers, parse_split as _split
+from .console import (CALENDAR_HELP, FUTURE_HELP, PAST_HELP, TARGET_HELP, console, fail, parse_inputs as _inputs,
+                      parse_numbers as _numbers, parse_split as _split)
 from .tasks.cli import task_app
 from .tuning.cli import tune_app
 
@@ -87,29 +88,6 @@ TARGET_COL_HELP = "Long format: the value column (default y)."
 COLUMNS_HELP = (f"With --plot: the columns (wide data) or series ids (long format) to draw, e.g. a,b (default: the "
                 f"first {MAX_PLOTTED}).")
 SHORT_SERIES_HELP = "Long format: error (default) | drop: leave out series too short for a window in every split, listing them."
-
-
-TARGET_HELP = ("Column to forecast (repeatable or a comma list; default: every column). The other columns are read "
-               "as past-only covariates (see --past); the loss and every score count the targets only.")
-PAST_HELP = ("Past-only covariate column, read in the lookback only (repeatable or a comma list; default: every column "
-             "that is not a target or --future; 'none': no other column, so one --target is TSLib's S setting).")
-FUTURE_HELP = ("Future-known covariate column, whose values over the horizon are given when forecasting "
-               "(`samovar forecast --future FILE`); repeatable or a comma list.")
-CALENDAR_HELP = "Add calendar features of the dates (hour of day, day of week, ... chosen by the frequency) as future-known covariates."
-
-
-def _inputs(target: Optional[list[str]], past: Optional[list[str]], future: Optional[list[str]],
-            calendar: bool) -> dict[str, Any]:
-    """The target / past / future / calendar keywords of ``prepare_data`` from the command line."""
-    def names(items: Optional[list[str]]) -> list[str] | None:
-        if not items:
-            return None
-        return [n.strip() for item in items for n in item.split(",") if n.strip()]
-
-    past_names = names(past)
-    if past_names is not None and [n.lower() for n in past_names] == ["none"]:
-        past_names = []
-    return {"target": names(target), "past": past_names, "future": names(future), "calendar": calendar}
 
 
 def _levels(text: Optional[str]) -> tuple[float, ...] | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console, ConsoleDimensions
@@ -54,3 +54,28 @@ def parse_split(text: Optional[str]) -> tuple[float, float, float] | None:
     if text is None:
         return None
     return parse_numbers(text, 3, "--split needs three shares train,val,test, e.g. --split 0.7,0.1,0.2")  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------- the role of each column (docs/covariates.md)
+
+TARGET_HELP = ("Column to forecast (repeatable or a comma list; default: every column). The other columns are read "
+               "as past-only covariates (see --past); the loss and every score count the targets only.")
+PAST_HELP = ("Past-only covariate column, read in the lookback only (repeatable or a comma list; default: every column "
+             "that is not a target or --future; 'none': no other column, so one --target is TSLib's S setting).")
+FUTURE_HELP = ("Future-known covariate column, whose values over the horizon are given when forecasting "
+               "(`samovar forecast --future FILE`); repeatable or a comma list.")
+CALENDAR_HELP = "Add calendar features of the dates (hour of day, day of week, ... chosen by the frequency) as future-known covariates."
+
+
+def parse_inputs(target: Optional[list[str]], past: Optional[list[str]], future: Optional[list[str]],
+                 calendar: bool) -> dict[str, Any]:
+    """The target / past / future / calendar keywords of ``prepare_data`` from the command line."""
+    def names(items: Optional[list[str]]) -> list[str] | None:
+        if not items:
+            return None
+        return [n.strip() for item in items for n in item.split(",") if n.strip()]
+
+    past_names = names(past)
+    if past_names is not None and [n.lower() for n in past_names] == ["none"]:
+        past_names = []
+    return {"target": names(target), "past": past_names, "future": names(future), "calendar": calendar}

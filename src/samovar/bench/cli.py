@@ -6,18 +6,19 @@
     samovar bench status
     samovar bench report --out docs/results/bench
     samovar bench ddp --model dlinear --dataset ETTh1 --horizon 96 --nproc 2
+    samovar bench ddp --model dlinear --dataset ETTh1 --horizon 96 --target OT --calendar   # covariates as in train
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
 
-from ..console import console, fail
+from ..console import CALENDAR_HELP, FUTURE_HELP, PAST_HELP, TARGET_HELP, console, fail, parse_inputs
 
 bench_app = typer.Typer(add_completion=False, no_args_is_help=True,
                         help="Benchmark grids: results database, resumable runs, ranked tables and plots.")
@@ -47,6 +48,18 @@ PROFILE_HELP = ("'quick' (CPU-sized budget, labelled as such), 'paper' (publishe
                 "baselines at lookbacks 4096, 2048, 1024, 512).")
 LOOKBACK_HELP = ("'paper' (each model's default; profile seed: every lookback of the authors' script), a number, or a "
                  "list chosen on validation MSE (profile seed: narrows the script's lookbacks).")
+
+# The options `bench cost` and `bench run` share (a grid of cells, and where its data and database are; the
+# database also for status and report), each declared once; defaults are given where used (the profile's differs).
+ModelsOption = Annotated[Optional[str], typer.Option(help=MODELS_HELP)]
+DatasetsOption = Annotated[str, typer.Option(help="Comma-separated registered datasets, 'synthetic', or file paths.")]
+HorizonsOption = Annotated[str, typer.Option(help="Comma-separated forecast horizons.")]
+SeedsOption = Annotated[Optional[str], typer.Option(help=SEEDS_HELP)]
+ProfileOption = Annotated[str, typer.Option(help=PROFILE_HELP)]
+LookbackOption = Annotated[str, typer.Option(help=LOOKBACK_HELP)]
+DbOption = Annotated[Optional[Path], typer.Option(help=DB_HELP)]
+DataDirOption = Annotated[Optional[Path], typer.Option(help="Directory with dataset files (else $SAMOVAR_DATA_DIR, cache).")]
+GRID_DATASETS, GRID_HORIZONS = "ETTh1", "96,192,336,720"
 
 
 def _plan(models: Optional[str], datasets: str, horizons: str, seeds: Optional[str], profile: str, lookback: str,
@@ -78,16 +91,16 @@ def _check_cost_options(threads: int, repeats: int, assume_best_epoch: int) -> N
 
 @bench_app.command()
 def cost(
-    models: Optional[str] = typer.Option(None, help=MODELS_HELP),
-    datasets: str = typer.Option("ETTh1", help="Comma-separated registered datasets, 'synthetic', or file paths."),
-    horizons: str = typer.Option("96,192,336,720", help="Comma-separated forecast horizons."),
-    seeds: Optional[str] = typer.Option(None, help=SEEDS_HELP),
-    profile: str = typer.Option("seed", help=PROFILE_HELP),
-    lookback: str = typer.Option("paper", help=LOOKBACK_HELP),
+    models: ModelsOption = None,
+    datasets: DatasetsOption = GRID_DATASETS,
+    horizons: HorizonsOption = GRID_HORIZONS,
+    seeds: SeedsOption = None,
+    profile: ProfileOption = "seed",
+    lookback: LookbackOption = "paper",
     max_epochs: Optional[int] = typer.Option(None, help="Cap on epochs (as for bench run)."),
     max_steps: Optional[int] = typer.Option(None, help="Cap on optimizer steps per epoch (as for bench run)."),
-    db: Optional[Path] = typer.Option(None, help=DB_HELP),
-    data_dir: Optional[Path] = typer.Option(None, help="Directory with dataset files (else $SAMOVAR_DATA_DIR, cache)."),
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
     threads: int = typer.Option(1, help="Torch threads of the timed steps (CPU-hours count every thread)."),
     repeats: int = typer.Option(2, help="Timed optimizer steps per probe size (after one untimed step)."),
     assume_best_epoch: int = typer.Option(10, help="Best epoch assumed for the expected epochs: min(epochs, this + patience)."),
@@ -126,21 +139,21 @@ def cost(
 
 @bench_app.command()
 def run(
-    models: Optional[str] = typer.Option(None, help=MODELS_HELP),
-    datasets: str = typer.Option("ETTh1", help="Comma-separated registered datasets, 'synthetic', or file paths."),
-    horizons: str = typer.Option("96,192,336,720", help="Comma-separated forecast horizons."),
-    seeds: Optional[str] = typer.Option(None, help=SEEDS_HELP),
-    profile: str = typer.Option("quick", help=PROFILE_HELP),
-    lookback: str = typer.Option("paper", help=LOOKBACK_HELP),
+    models: ModelsOption = None,
+    datasets: DatasetsOption = GRID_DATASETS,
+    horizons: HorizonsOption = GRID_HORIZONS,
+    seeds: SeedsOption = None,
+    profile: ProfileOption = "quick",
+    lookback: LookbackOption = "paper",
     max_epochs: Optional[int] = typer.Option(None, help="Cap on epochs (quick default: 1)."),
     max_steps: Optional[int] = typer.Option(None, help="Cap on optimizer steps per epoch (quick default: 50)."),
     max_cell_hours: Optional[float] = typer.Option(None, help="Cells whose estimated CPU-hours (samovar bench cost; "
                                                    "measured first where the database has none) exceed this are N/A, "
                                                    "with the estimate. Default: no cap."),
     assume_best_epoch: int = typer.Option(10, help="With --max-cell-hours: the best epoch the estimate assumes."),
-    db: Optional[Path] = typer.Option(None, help=DB_HELP),
+    db: DbOption = None,
     runs_root: Optional[Path] = typer.Option(None, help="Where run directories go (default: runs/ beside the database)."),
-    data_dir: Optional[Path] = typer.Option(None, help="Directory with dataset files (else $SAMOVAR_DATA_DIR, cache)."),
+    data_dir: DataDirOption = None,
     download: bool = typer.Option(False, help="Download registered datasets that are absent (else those cells are N/A)."),
     executor: str = typer.Option("local", help="'local' (worker processes), 'ray' (Ray cluster) or 'inline'."),
     workers: Optional[int] = typer.Option(None, help="Parallel cells (default: the number of cores)."),
@@ -216,7 +229,7 @@ def _cap_cells(cells, database, cap: float, assume_best_epoch: int) -> None:
 
 
 @bench_app.command()
-def status(db: Optional[Path] = typer.Option(None, help=DB_HELP),
+def status(db: DbOption = None,
            show: str = typer.Option("", help="Also list the cells with this status (failed, running, na).")) -> None:
     """Counts of cells per status; with --show failed, the failed cells and their errors."""
     database = _open_db(db, create=False)
@@ -231,7 +244,7 @@ def status(db: Optional[Path] = typer.Option(None, help=DB_HELP),
 
 @bench_app.command()
 def report(
-    db: Optional[Path] = typer.Option(None, help=DB_HELP),
+    db: DbOption = None,
     out: Path = typer.Option(Path("bench-report"), help="Directory for report.md, results.csv, report.html and plots."),
     profile: Optional[str] = typer.Option(None, help="Profile to report (needed when the database holds several)."),
     models: Optional[str] = typer.Option(None, help="Only these models (comma-separated)."),
@@ -311,13 +324,19 @@ def ddp(
     data_dir: Optional[Path] = typer.Option(None),
     run_dir: Optional[Path] = typer.Option(None, help="Run directory written by rank 0."),
     db: Optional[Path] = typer.Option(None, help="Also record the result in this results database."),
+    target: Optional[list[str]] = typer.Option(None, help=TARGET_HELP),
+    past: Optional[list[str]] = typer.Option(None, help=PAST_HELP),
+    future: Optional[list[str]] = typer.Option(None, help=FUTURE_HELP),
+    calendar: bool = typer.Option(False, "--calendar", help=CALENDAR_HELP),
 ) -> None:
     """One large run over several processes/GPUs/machines with DistributedDataParallel (same metrics as one process)."""
     from .ddp import DDPSpec, launch
 
+    inputs = {k: v for k, v in parse_inputs(target, past, future, calendar).items() if v not in (None, False)}
     spec = DDPSpec(model=model, dataset=dataset, horizon=horizon, lookback=lookback, epochs=epochs, batch_size=batch_size,
                    lr=lr, seed=seed, max_steps_per_epoch=max_steps, data_dir=str(data_dir) if data_dir else None,
-                   run_dir=str(run_dir) if run_dir else None, backend=backend, db=str(db) if db else None)
+                   run_dir=str(run_dir) if run_dir else None, backend=backend, db=str(db) if db else None,
+                   inputs=inputs)
     try:
         metrics = launch(spec, nproc)
     except (ValueError, RuntimeError) as exc:

@@ -14,6 +14,9 @@ wrappers make it data-parallel:
 
 Validation and test are computed on every rank over every window (identical weights give
 identical numbers, and identical early-stopping decisions); rank 0 writes the run directory.
+Targets and covariates (``DDPSpec.inputs``: target / past / future / calendar, docs/covariates.md)
+are read as ``samovar train`` reads them: the model is built for the data's target and future
+channels, and each rank's share of a batch carries its windows' future-known covariates.
 
 Launch: ``samovar bench ddp --nproc 2 ...`` (spawns processes on this machine), or under
 torchrun: ``torchrun --nproc_per_node 4 --nnodes 2 ... -m samovar bench ddp --model samovar ...``.
@@ -36,7 +39,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..models.base import ForecastModel
+from ..models.base import ForecastModel, batch_loss, forecast
 
 
 @dataclass
@@ -59,6 +62,7 @@ class DDPSpec:
     threads: int = 1
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     train_options: dict[str, Any] = field(default_factory=dict)  # more TrainConfig options
+    inputs: dict[str, Any] = field(default_factory=dict)  # prepare_data's target / past / future / calendar
 
 
 class RankShare:
@@ -81,33 +85,40 @@ class RankShare:
 
 
 class _LossOrForecast(nn.Module):
-    """DDP calls forward(); this forward is the training loss when y is given, else the forecast."""
+    """DDP calls forward(); this forward is the training loss when y is given, else the forecast
+    (future: the window's future-known covariates, or None)."""
 
     def __init__(self, inner: ForecastModel) -> None:
         super().__init__()
         self.inner = inner
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.inner(x) if y is None else self.inner.training_loss(x, y)
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, future: torch.Tensor | None = None) -> torch.Tensor:
+        return forecast(self.inner, x, future) if y is None else batch_loss(self.inner, x, y, future)
 
 
 class DistributedModel(ForecastModel):
-    """A ForecastModel whose training loss goes through DistributedDataParallel; x: (B, L, C) -> (B, H, C)."""
+    """A ForecastModel whose training loss goes through DistributedDataParallel; x: (B, L, C) -> (B, H, C).
+
+    It takes the inner model's targets and future-known covariates (``target_channels``,
+    ``future_channels``, ``covariates``), so the trainer checks and scores it as the inner model."""
 
     def __init__(self, inner: ForecastModel, **ddp_options: Any) -> None:
         super().__init__(inner.lookback, inner.horizon, inner.channels)
         self.name = inner.name
+        self.covariates = inner.covariates
+        self.future_channels = getattr(inner, "future_channels", 0)
+        self.use_targets(inner.target_channels)
         self.ddp = nn.parallel.DistributedDataParallel(_LossOrForecast(inner), **ddp_options)
 
     @property
     def inner(self) -> ForecastModel:
         return self.ddp.module.inner
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.inner(x)
+    def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+        return forecast(self.inner, x, future)
 
-    def training_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.ddp(x, y)
+    def training_loss(self, x: torch.Tensor, y: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+        return self.ddp(x, y, future)
 
     def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         return self.inner.state_dict(*args, **kwargs)
@@ -121,15 +132,13 @@ class DistributedModel(ForecastModel):
 
 def run_rank(rank: int, world: int, spec: DDPSpec) -> dict[str, Any]:
     """Train in this process as rank `rank` of `world` (the process group must be initialised)."""
-    from ..data import prepare_data
     from ..training import TrainConfig, train
-    from ..training.runs import build_model, resolve_lookback
+    from ..training.runs import build_model
     from .runner import EpochSubset
 
     if spec.batch_size % world:
         raise ValueError(f"the global batch size {spec.batch_size} must be divisible by the number of processes {world}")
-    lookback = resolve_lookback(spec.model, spec.lookback, spec.horizon)
-    data = prepare_data(spec.dataset, lookback=lookback, horizon=spec.horizon, data_dir=spec.data_dir)
+    lookback, data = _prepare(spec)
     config = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr, seed=spec.seed, quiet=rank != 0,
                          threads=spec.threads, drop_last=True, **spec.train_options)
     if config.accumulate != 1:
@@ -139,7 +148,8 @@ def run_rank(rank: int, world: int, spec: DDPSpec) -> dict[str, Any]:
     if spec.max_steps_per_epoch is not None and spec.max_steps_per_epoch * spec.batch_size < len(data.train):
         subset = EpochSubset(data.train, spec.max_steps_per_epoch * spec.batch_size)
     view.train = RankShare(subset if subset is not None else data.train, rank, world)
-    net = build_model(spec.model, lookback, spec.horizon, data.channels, spec.model_kwargs, seed=spec.seed)
+    net = build_model(spec.model, lookback, spec.horizon, data.channels, spec.model_kwargs, seed=spec.seed,
+                      targets=data.target_channels, future_channels=data.future_channels)
     if dist.get_backend() == "nccl":
         # one GPU per process: this node's rank (torchrun's LOCAL_RANK; spawned processes: the rank),
         # made the current device so NCCL and any unplaced CUDA work use it rather than GPU 0
@@ -165,6 +175,18 @@ def run_rank(rank: int, world: int, spec: DDPSpec) -> dict[str, Any]:
     if rank == 0 and spec.db:
         _record(spec, metrics, net, world, device)
     return metrics
+
+
+def _prepare(spec: DDPSpec) -> tuple[int, Any]:
+    """(lookback, data) of `spec`: its lookback resolved, its dataset read with its inputs (every rank reads the same)."""
+    from ..data import prepare_data
+    from ..training.modelspec import check_covariates
+    from ..training.runs import input_kinds, resolve_lookback
+
+    lookback = resolve_lookback(spec.model, spec.lookback, spec.horizon)
+    check_covariates(spec.model, input_kinds(spec.inputs))  # a model that cannot take them: fail before loading data
+    return lookback, prepare_data(spec.dataset, lookback=lookback, horizon=spec.horizon, data_dir=spec.data_dir,
+                                  **spec.inputs)
 
 
 def _record(spec: DDPSpec, metrics: dict[str, Any], net: ForecastModel, world: int, device: torch.device) -> None:
@@ -226,6 +248,7 @@ def launch(spec: DDPSpec, nproc: int = 2) -> dict[str, Any] | None:
         raise ValueError(f"--nproc must be at least 1, got {nproc}")
     if spec.batch_size % nproc:
         raise ValueError(f"the global batch size {spec.batch_size} must be divisible by the number of processes {nproc}")
+    _prepare(spec)  # bad options or data: one ValueError here, not a traceback from every spawned process
     import torch.multiprocessing as mp
 
     with tempfile.TemporaryDirectory() as tmp:

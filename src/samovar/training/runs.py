@@ -339,6 +339,7 @@ def resume_run(run_dir: str | Path, *, quiet: bool | None = None, device: str | 
     mode = (fit or {}).get("mode", "holdout")
     if mode == "refit":
         raise ValueError(f"{run_dir}: {REFIT_NOT_RESUMABLE}")
+    read_scalers(run_dir, cfg)  # never read by training, but by every later use of the run: a damaged one stops here
     data = _rebuild_data(cfg, data_dir)
     net = build_model(cfg["model"]["name"], data.lookback, data.horizon, data.channels, cfg["model"]["kwargs"],
                       seed=config.seed, quantiles=config.quantiles, targets=data.target_channels,
@@ -371,6 +372,24 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any]:
         warnings.warn(f"{run_dir}: {note}", stacklevel=2)
         cfg["model"] = cfg["model"] | {"name": name, "renamed_from": cfg["model"]["name"]}
     return cfg
+
+
+def read_scalers(run_dir: str | Path, cfg: dict[str, Any]) -> tuple[Any, Any]:
+    """(series scaler, future covariates' scaler or None) of a run's scaler.json (`cfg`: its config.json);
+    a file that cannot be read, or whose scalers do not fit the run's channels, is a RunFileError naming it."""
+    from ..data.panel import scaler_from_dict
+
+    path = Path(run_dir) / rd.SCALER
+    record = rd.read_json(path)
+    inputs = run_inputs(cfg)
+    with rd.reading(path):
+        future = scaler_from_dict(record["future"]) if inputs.future else None
+        scaler = scaler_from_dict(record)  # per channel, or per series for a long-format panel
+        expected = (("series", scaler, cfg["data"]["channels"]), ("future covariate", future, len(inputs.future)))
+        for what, fitted, want in expected:
+            if fitted is not None and fitted.channels != want:
+                raise ValueError(f"a {what} scaler of {fitted.channels} channel(s), the run has {want}")
+    return scaler, future
 
 
 def run_inputs(cfg: dict[str, Any]):
@@ -447,8 +466,6 @@ class LoadedRun:
 def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
     """Load config.json + best.safetensors + scaler.json (+ intervals.safetensors if there) from a run
     (or saved Forecaster) directory; a ``loss="quantile"`` run is rebuilt with its quantile head."""
-    from ..data.panel import scaler_from_dict
-
     path = Path(path)
     cfg = read_run_config(path)
     for name in (rd.BEST, rd.SCALER):
@@ -464,10 +481,7 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
     with rd.reading(path / rd.BEST):
         net.load_state_dict(weights)
     net.to(resolve_device(device)).eval()
-    scaler = rd.read_json(path / rd.SCALER)
-    with rd.reading(path / rd.SCALER):
-        future_scaler = scaler_from_dict(scaler["future"]) if inputs.future else None
-        scaler = scaler_from_dict(scaler)  # per channel, or per series for a long-format panel
+    scaler, future_scaler = read_scalers(path, cfg)
     intervals = None
     if (path / rd.INTERVALS).exists():
         with rd.reading(path / rd.INTERVALS):
