@@ -43,7 +43,6 @@ import torch
 from .training import TrainConfig
 from .training import rundir as rd
 from .training.intervals import check_levels
-from .training.modelspec import model_class
 from .training.quantile import quantile_name
 from .training.recipes import RECIPES, Recipe
 from .training.runs import LoadedRun, fill_seasonal_period, fit_run, load_run, recipe_training, resolve_lookback

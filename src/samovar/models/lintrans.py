@@ -12,8 +12,6 @@ Shapes: B batch, C channels, T = 2N tokens, D width, H heads, d = D / H.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 

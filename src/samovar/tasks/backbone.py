@@ -257,7 +257,6 @@ class SequenceClassifier(nn.Module):
         if x.dim() != 3 or x.shape[1] != 2 or lengths.shape != (x.shape[0], 2):
             raise ValueError(f"dual inputs must be (batch, 2, length) with lengths (batch, 2), "
                              f"got {tuple(x.shape)} and {tuple(lengths.shape)}")
-        batch = x.shape[0]
         pooled = self.encode(x.flatten(0, 1), lengths.flatten())  # both sequences in one pass
         u, v = pooled[0::2], pooled[1::2]
         return self.head(torch.cat([u, v, u * v, u - v], dim=-1))
