@@ -290,3 +290,9 @@ def test_cli_run_dir_backtest_and_cross_validation_on_a_long_file(stores: Path, 
     assert reused.exit_code == 2 and "reaches past the first cut-off" in reused.output
     named = invoke("backtest", run, "--input", stores, "--id-col", "store", "-o", cv)
     assert named.exit_code == 2 and "drop --id-col" in named.output
+
+
+def test_a_value_column_named_like_the_model_is_refused_with_the_fix() -> None:
+    df = make((130, 110)).rename(columns={"y": "dlinear"})[["unique_id", "ds", "dlinear"]]
+    with pytest.raises(ValueError, match=r"the model's name 'dlinear' is also a column .* rename the column 'dlinear'"):
+        forecaster(target_col="dlinear").cross_validation(df, n_windows=1)

@@ -699,9 +699,7 @@ class Forecaster:
         run = self._need_fit()
         L, H, fmt = run.lookback, run.horizon, panel.fmt
         name = run.config["model"]["name"]
-        if name in (fmt.id_col, fmt.time_col, fmt.target_col, "origin", "cutoff", "step_ahead"):
-            raise ValueError(f"the model's name {name!r} is also a column of the backtest table (the forecasts go in a "
-                             f"column named after the model): rename the column {name!r} of the data")
+        _forecast_column_free(name, fmt)
         scaled_as = run.scaler.index(panel.ids)[series]
         rows = origins[:, None] - L + np.arange(L)[None, :]
         targets = origins[:, None] + np.arange(H)[None, :]
@@ -859,6 +857,7 @@ class Forecaster:
         from .data.panel import column_list, fits_splits, leave_out_short, min_series_rows, read_panel
 
         L, H = self.lookback, self.horizon
+        _forecast_column_free(self.model_name, fmt)  # before any fit
         if reuse_fitted:
             panel = self._panel_input(df, fill, allow_freq_mismatch, fmt.short_series)
         else:
@@ -1152,6 +1151,14 @@ def _plot_panel_forecast(fc: Forecaster, data: Any, forecast: pd.DataFrame, path
     axes[0].set_title(f"{model}: {run.horizon}-step forecast of each series from its last {run.lookback} rows")
     _save(plt, fig, path)
     return note
+
+
+def _forecast_column_free(name: str, fmt: Any) -> None:
+    """ValueError when a panel's backtest table, whose forecasts go in a column named after the model, would
+    already have a column of that name."""
+    if name in (fmt.id_col, fmt.time_col, fmt.target_col, "origin", "cutoff", "step_ahead"):
+        raise ValueError(f"the model's name {name!r} is also a column of the backtest table (the forecasts go in a "
+                         f"column named after the model): rename the column {name!r} of the data")
 
 
 def plot_backtest(fc: Forecaster, data: pd.DataFrame | str | Path, backtest: pd.DataFrame, path: str | Path,
