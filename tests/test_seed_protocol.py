@@ -210,6 +210,7 @@ def test_the_answer_says_where_each_published_average_lies_without_a_threshold()
         rows += full("fits", h, {4096: (0.7, 0.42), 2048: (0.8, 0.41), 1024: (0.9, 0.42), 512: (0.9, 0.42)})
         rows.append(row("samovar", h, {96: 1024, 192: 2048, 336: 2048, 720: 4096}[h], 0.5, 0.45))
     rows += full("itransformer", 96, {512: (0.5, 0.5)})  # one horizon of four: not complete
+    rows.append(row("patchtst", 96, 4096, None, None, status="na", est=40.0, reason="estimated 40 CPU-hours > cap"))
     published = {"ETTh1": {m: Published(mse=v, source="paper") for m, v in
                            (("samovar", 0.35), ("dlinear", 0.39), ("fits", 0.40))}}
     (line,) = answer(select(rows), published)
@@ -218,6 +219,7 @@ def test_the_answer_says_where_each_published_average_lies_without_a_threshold()
     assert "dlinear 0.390: between the two selections" in line and "fits 0.400: below even the oracle by 0.0100" in line
     assert "samovar +0.100" in line and "published samovar, oracle dlinear, validation dlinear" in line
     assert "not yet complete (a lookback or horizon missing): itransformer" in line
+    assert "over this machine's cost cap (their estimated CPU-hours are in the table): patchtst" in line
 
 
 def test_report_labels_and_incomplete_averages():

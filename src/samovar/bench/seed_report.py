@@ -249,8 +249,13 @@ def answer(selections: list[Selection], reference: dict[str, dict[str, Any]] | N
             first = lambda key: ", ".join(m for m, r in _ranks({m: key(m) for m in ranked}).items() if r == 1)
             parts.append(f"ranked first among {', '.join(ranked)}: published {first(lambda m: published[m].mse)}, "
                          f"oracle {first(lambda m: done[m][1].mse)}, validation {first(lambda m: done[m][0].mse)}")
-        if lacking:
-            parts.append(f"not yet complete (a lookback or horizon missing): {', '.join(lacking)}")
+        capped = [m for m in lacking if any("cost cap" in why for s in ds if s.model == m for why in s.missing.values())]
+        waiting = [m for m in lacking if m not in capped]
+        if capped:
+            parts.append(f"incomplete because input lengths are over this machine's cost cap (their estimated CPU-hours "
+                         f"are in the table): {', '.join(capped)}")
+        if waiting:
+            parts.append(f"not yet complete (a lookback or horizon missing): {', '.join(waiting)}")
         out.append(f"- **{dataset}**: " + ("; ".join(parts) if parts else "no model complete yet") + ".")
     return out
 
