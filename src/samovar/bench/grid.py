@@ -113,10 +113,6 @@ class Cell:
         """The ``prepare_data`` keywords of the cell's setting, as `samovar train --target COL` passes them."""
         return {"target": [self.target]} if self.target else {}
 
-    @property
-    def setting(self) -> str:
-        return setting_label(self.target)
-
     def key(self, code_version: str) -> dict[str, Any]:
         return {"model": self.model, "dataset": self.dataset, "horizon": self.horizon, "lookback": self.lookback,
                 "seed": self.seed, "code_version": code_version, "config_hash": config_hash(self.config())}
@@ -327,7 +323,8 @@ def plan(
                 missing = None
                 if profile == "tuned":
                     train, model_kwargs, recipe, candidates, missing = _tuned(tuned_db, model, cls, dataset, horizon)
-                    notes, lb_note = [], None
+                    notes, lb_note = ([f"the tuned configuration was searched in the M setting, trained here as MS "
+                                       f"(target {target})"] if target else []), None
                 elif profile == "seed":
                     train, model_kwargs, recipe, notes, candidates, missing = _seed(model, dataset, horizon, lookback)
                     lb_note = None
