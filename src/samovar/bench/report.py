@@ -299,14 +299,18 @@ class Report:
                     "(the best recorded trial per model, dataset and horizon; its study and trial name the recipe)")
         return "profile **paper** — each model's published recipe where it has one (else the LTSF default; see notes)"
 
+    def _setting_suffix(self) -> str:
+        """What the table headings add: the MS setting (M, the default, is named in the header line only)."""
+        return f", setting {self.setting}" if self.target else ""
+
     def default_title(self) -> str:
-        return f"samovar bench — {self.profile} profile, setting {self.setting}"
+        return f"samovar bench — {self.profile} profile{self._setting_suffix()}"
 
     def _short_budget(self) -> str:
-        """The budget and setting in a plot title: the quick label up to its caps."""
+        """The budget (and an MS setting) in a plot title: the quick label up to its caps."""
         if self.profile != "quick":
-            return f"{self.profile} profile, setting {self.setting}"
-        return self.budget_label().replace("**", "").removeprefix("profile ").split(" (evenly")[0] + f"; setting {self.setting}"
+            return f"{self.profile} profile{self._setting_suffix()}"
+        return self.budget_label().replace("**", "").removeprefix("profile ").split(" (evenly")[0] + self._setting_suffix()
 
     def counting_rule(self) -> str:
         return COUNTING_RULE.format(METRICS="{" + ", ".join(LABELS[m] for m in self.rank_metrics) + "}")
@@ -410,7 +414,7 @@ class Report:
 
         parts = [f"# {title}", "", self.budget_label() + ".", "", setting_text(self.target) + ".", ""]
         for i, metric in enumerate(self.table_metrics):
-            parts += [f"## Test {LABELS[metric]} averaged over horizons, setting {self.setting}"
+            parts += [f"## Test {LABELS[metric]} averaged over horizons{self._setting_suffix()}"
                       + (" (rows datasets, columns models)" if i == 0 else ""), ""]
             if i == 0:
                 parts += ["Best **bold**, runner-up <u>underlined</u>; Horizons = the horizons each mean of the row covers; "
@@ -486,7 +490,7 @@ class Report:
                 f"<p>Best <b>bold</b>, runner-up <u>underlined</u>; "
                 f"Horizons = the horizons each mean of the row covers; † = a model's average over fewer horizons "
                 f"(its horizons in brackets).{(' ' + html.escape(PUBLISHED_NOTE)) if self.reference else ''}</p>"
-                + "".join(f"<h2>Test {html.escape(LABELS[m])} averaged over horizons, setting {html.escape(self.setting)}</h2>"
+                + "".join(f"<h2>Test {html.escape(LABELS[m])} averaged over horizons{html.escape(self._setting_suffix())}</h2>"
                           f"{table(*self.main_rows(m, 'html'))}"
                           for m in self.table_metrics)
                 + f"<p>Counting rule: {html.escape(self.counting_rule())}</p>"
