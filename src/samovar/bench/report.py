@@ -2,8 +2,9 @@
 
 Selection and aggregation (stated in every report):
   1. Rows of one profile and one setting (M: every column forecast and scored; MS: one target column
-     scored, the others read as past-only covariates; never mixed). For each (model, dataset, horizon, lookback, seed) the most recently
-     finished 'done' row counts (older code versions / configs of the same cell are ignored).
+     scored, the others read as past-only covariates; never mixed). For each (model, dataset,
+     horizon, lookback, seed) the most recently finished 'done' row counts (older code versions /
+     configs of the same cell are ignored).
   2. Lookback: when several lookbacks were trained, the one with the lowest *validation* MSE
      is kept per (model, dataset, horizon, seed). Test results never choose anything.
   3. Seeds: mean and standard deviation (ddof 1) of the test MSE/MAE over seeds.
