@@ -66,10 +66,11 @@ def record(row: dict) -> dict:
 def export(db_path: Path, out_dir: Path = RECORDS) -> list[Path]:
     """Write one record per latest seed-profile cell of the database; returns the paths written."""
     from samovar.bench.db import ResultsDB
+    from samovar.bench.report import row_target
 
     if not db_path.is_file():
         sys.exit(f"error: no results database at {db_path}; run `samovar bench run --profile seed --db {db_path}` first")
-    rows = ResultsDB(db_path).rows(profile="seed")
+    rows = [r for r in ResultsDB(db_path).rows(profile="seed") if row_target(r["config_json"]) is None]  # M cells
     written = []
     for (model, dataset, horizon, lookback, seed), row in sorted(latest_rows(rows).items()):
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in dataset)

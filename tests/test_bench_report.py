@@ -79,7 +79,8 @@ def test_csv_html_and_plots(tmp_path):
                  "accuracy_vs_cost.png", "forecasts.png", "forecasts.svg"):
         assert paths[name].exists() and paths[name].stat().st_size > 0, name
     csv = paths["results.csv"].read_text().splitlines()
-    assert csv[0].startswith("profile,budget,model,dataset,horizon,mse,mse_std,mae")
+    assert csv[0].startswith("profile,setting,budget,model,dataset,horizon,mse,mse_std,mae")
+    assert all(line.startswith("quick,M,") for line in csv[1:])  # every column forecast and scored
     assert all("NOT the papers' settings: at most 2 epoch(s) of at most 5 optimizer steps" in line for line in csv[1:])
     frame = pd.read_csv(paths["results.csv"]).set_index(["model", "dataset", "horizon"])
     assert set(frame["profile"]) == {"quick"}

@@ -3,6 +3,7 @@
     samovar bench run --models dlinear,samovar --datasets ETTh1,ETTh2 --horizons 96,192,336,720 --profile quick
     samovar bench cost --profile seed --datasets ETTh1                  # CPU-hours per cell, before running
     samovar bench run --profile seed --datasets ETTh1 --max-cell-hours 2
+    samovar bench run --datasets ETTh1 --target OT                     # MS: every column in, OT scored
     samovar bench status
     samovar bench report --out docs/results/bench
     samovar bench ddp --model dlinear --dataset ETTh1 --horizon 96 --nproc 2
@@ -58,12 +59,17 @@ SeedsOption = Annotated[Optional[str], typer.Option(help=SEEDS_HELP)]
 ProfileOption = Annotated[str, typer.Option(help=PROFILE_HELP)]
 LookbackOption = Annotated[str, typer.Option(help=LOOKBACK_HELP)]
 DbOption = Annotated[Optional[Path], typer.Option(help=DB_HELP)]
+BENCH_TARGET_HELP = ("The MS setting: every column is read, this one column forecast and scored (the others are past-only "
+                     "covariates), as `samovar train --target COL`; part of each cell's identity. Default: M (every "
+                     "column forecast and scored).")
+TargetOption = Annotated[Optional[str], typer.Option(help=BENCH_TARGET_HELP)]
 DataDirOption = Annotated[Optional[Path], typer.Option(help="Directory with dataset files (else $SAMOVAR_DATA_DIR, cache).")]
 GRID_DATASETS, GRID_HORIZONS = "ETTh1", "96,192,336,720"
 
 
 def _plan(models: Optional[str], datasets: str, horizons: str, seeds: Optional[str], profile: str, lookback: str,
-          max_epochs: Optional[int], max_steps: Optional[int], data_dir: Optional[Path], download: bool, tuned_db=None):
+          max_epochs: Optional[int], max_steps: Optional[int], data_dir: Optional[Path], download: bool, tuned_db=None,
+          target: Optional[str] = None):
     """The grid's cells (bad options: one line and exit 2)."""
     from .. import models as registry
     from ..training.seed import SEED_SEED, seed_models
@@ -78,7 +84,7 @@ def _plan(models: Optional[str], datasets: str, horizons: str, seeds: Optional[s
         return plan(model_list, parse_list(datasets, "datasets"), parse_list(horizons, "horizons", int),
                     parse_list(seeds, "seeds", int), profile=profile, lookback=lookback, max_epochs=max_epochs,
                     max_steps_per_epoch=max_steps, data_dir=str(data_dir) if data_dir else None, download=download,
-                    tuned_db=tuned_db)
+                    tuned_db=tuned_db, target=target)
     except (ValueError, KeyError) as exc:
         fail(str(exc))
 
@@ -105,17 +111,20 @@ def cost(
     repeats: int = typer.Option(2, help="Timed optimizer steps per probe size (after one untimed step)."),
     assume_best_epoch: int = typer.Option(10, help="Best epoch assumed for the expected epochs: min(epochs, this + patience)."),
     remeasure: bool = typer.Option(False, "--remeasure", help="Time the cells again even when the database has an estimate."),
+    target: TargetOption = None,
 ) -> None:
     """Estimate each cell's CPU-hours from a few timed optimizer steps (recorded in the database for bench run)."""
     from .cost import cell_estimate
     from .db import code_version
+    from .grid import setting_label
 
     _check_cost_options(threads, repeats, assume_best_epoch)
-    cells = _plan(models, datasets, horizons, seeds, profile, lookback, max_epochs, max_steps, data_dir, False)
+    cells = _plan(models, datasets, horizons, seeds, profile, lookback, max_epochs, max_steps, data_dir, False,
+                  target=target)
     database = _open_db(db)
     version, cache = code_version(), {}
     table = Table("model", "dataset", "H", "L", "step CPU s", "steps/epoch", "eval ms/window", "epochs (exp/max)",
-                  "CPU-h expected", "CPU-h max", title=f"cost estimates, profile {profile} ({database.path})")
+                  "CPU-h expected", "CPU-h max", title=f"cost estimates, profile {profile}, setting {setting_label(target)} ({database.path})")
     total = total_max = 0.0
     for cell in cells:
         if cell.na_reason:
@@ -163,14 +172,15 @@ def run(
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Run failed cells again."),
     ray_address: Optional[str] = typer.Option(None, help="Ray cluster address (default: $RAY_ADDRESS or a local instance)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the cells (and N/A reasons) without running."),
+    target: TargetOption = None,
 ) -> None:
     """Run every (model, dataset, horizon, lookback, seed) cell not finished yet; results go to the database."""
-    from .grid import budget_of, quick_label
+    from .grid import budget_of, quick_label, setting_label
     from .runner import run_grid
 
     tuned_db = _open_db(db) if profile == "tuned" else None
     cells = _plan(models, datasets, horizons, seeds, profile, lookback, max_epochs, max_steps, data_dir, download,
-                  tuned_db)
+                  tuned_db, target)
     if max_cell_hours is not None:
         if max_cell_hours <= 0:
             fail(f"--max-cell-hours must be positive, got {max_cell_hours}")
@@ -178,7 +188,8 @@ def run(
         _cap_cells(cells, _open_db(db), max_cell_hours, assume_best_epoch)
     na = sum(c.na_reason is not None for c in cells)
     console.print(f"[bold]{len(cells)} cells[/] ({na} N/A), profile "
-                  + (f"[yellow]{quick_label(*budget_of(cells))}[/]" if profile == "quick" else f"[bold]{profile}[/]"))
+                  + (f"[yellow]{quick_label(*budget_of(cells))}[/]" if profile == "quick" else f"[bold]{profile}[/]")
+                  + f", setting [bold]{setting_label(target)}[/]")
     if dry_run:
         table = Table("cell", "recipe", "N/A reason / notes")
         for c in cells:
@@ -232,12 +243,23 @@ def _cap_cells(cells, database, cap: float, assume_best_epoch: int) -> None:
 def status(db: DbOption = None,
            show: str = typer.Option("", help="Also list the cells with this status (failed, running, na).")) -> None:
     """Counts of cells per status; with --show failed, the failed cells and their errors."""
+    from .grid import setting_label
+    from .report import row_target
+
     database = _open_db(db, create=False)
     console.print(f"{database.path}: " + (", ".join(f"{k} {v}" for k, v in sorted(database.counts().items())) or "empty"))
+    by_setting: dict[tuple[str, str], dict[str, int]] = {}
+    for r in database.rows():
+        counts = by_setting.setdefault((r["profile"], setting_label(row_target(r["config_json"]))), {})
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    for (prof, setting), counts in sorted(by_setting.items()):
+        console.print(f"  profile {prof}, setting {setting}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+                      highlight=False)
     if show:
-        table = Table("model", "dataset", "H", "L", "seed", "profile", "reason")
+        table = Table("model", "dataset", "H", "L", "seed", "profile", "setting", "reason")
         for r in database.rows(status=show):
             table.add_row(r["model"], r["dataset"], str(r["horizon"]), str(r["lookback"]), str(r["seed"]), r["profile"],
+                          setting_label(row_target(r["config_json"])),
                           (r["reason"] or "").splitlines()[0] if r["reason"] else "")
         console.print(table)
 
@@ -254,6 +276,8 @@ def report(
     title: Optional[str] = typer.Option(None, help="Report title."),
     metric: Optional[str] = typer.Option(None, help="Rank on this recorded test score: mse, mae, rmse, mse_raw, mae_raw, "
                                          "rmse_raw, mape_raw, smape_raw, wape_raw, mase (default: MSE and MAE, as the papers)."),
+    target: Optional[str] = typer.Option(None, help="Setting to report: a target column (MS cells run with --target "
+                                         "COL) or 'none' (M); needed when the database holds several."),
 ) -> None:
     """Render the paper-style table (best bold, runner-up underlined, AvgRank, #Top1), per-horizon tables and plots."""
     from .grid import parse_list
@@ -262,7 +286,7 @@ def report(
 
     database = _open_db(db, create=False)
     if profile == "seed":
-        _seed_report(database, out, models, datasets, reference, title)
+        _seed_report(database, out, models, datasets, reference, title, target)
         return
     if task is not None:
         text = task_table(database, None if task == "all" else task)
@@ -276,29 +300,32 @@ def report(
         ref, label = load_reference(reference)
         rep = Report(database, profile=profile, models=parse_list(models, "models") if models else None,
                      datasets=parse_list(datasets, "datasets") if datasets else None, reference=ref, reference_label=label,
-                     metric=metric)
+                     metric=metric, target=target)
         paths = rep.write(out, title)
     except ValueError as exc:
         fail(str(exc))
-    console.print(rep.markdown(title or f"samovar bench — {rep.profile} profile").split("## Per horizon")[0], soft_wrap=True)
+    console.print(rep.markdown(title or rep.default_title()).split("## Per horizon")[0], soft_wrap=True)
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
 def _seed_report(database, out: Path, models: Optional[str], datasets: Optional[str], reference: Optional[Path],
-                 title: Optional[str]) -> None:
+                 title: Optional[str], target: Optional[str] = None) -> None:
     """`bench report --profile seed`: lookback chosen on validation vs on test, beside the published numbers."""
     from ..utils import write_text_atomic
     from .grid import canonical_dataset, parse_list
     from .reference import load_reference
+    from .report import select_setting
     from .seed_report import markdown
 
     try:
         ref, _ = load_reference(reference)
         wanted_models = {m.lower() for m in parse_list(models, "models")} if models else None
         wanted_data = {canonical_dataset(d) for d in parse_list(datasets, "datasets")} if datasets else None
-        rows = [r for r in database.rows(profile="seed")
-                if (wanted_models is None or r["model"] in wanted_models)
+        rows, chosen = select_setting(database.rows(profile="seed"), target, f"{database.path}, profile seed")
+        rows = [r for r in rows if (wanted_models is None or r["model"] in wanted_models)
                 and (wanted_data is None or r["dataset"] in wanted_data)]
+        if title is None and chosen:
+            title = f"Seed protocol, setting MS (target {chosen}): lookback chosen on validation vs on test"
         text = markdown(rows, ref, **({"title": title} if title else {}))
     except ValueError as exc:
         fail(str(exc))

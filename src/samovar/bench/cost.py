@@ -117,7 +117,8 @@ def _probe(cell: Cell, config: Any, data: Any, repeats: int, dev: torch.device,
     from ..training.runs import build_model, fill_seasonal_period
 
     kwargs = fill_seasonal_period(cell.model, cell.model_kwargs, data.freq)
-    model = build_model(cell.model, cell.lookback, cell.horizon, data.channels, kwargs, seed=cell.seed).to(dev)
+    model = build_model(cell.model, cell.lookback, cell.horizon, data.channels, kwargs, seed=cell.seed,
+                        targets=data.target_channels).to(dev)
     trainable = [p for p in model.parameters() if p.requires_grad]
     if trainable:
         optimizer_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
@@ -170,8 +171,10 @@ def estimate_cell(cell: Cell, *, repeats: int = 2, threads: int = 1, device: str
     config = cell.train_config(threads=threads, device=device, quiet=True)
     dev = resolve_device(device)
     if data is None:
-        data = prepare_data(cell.dataset, lookback=cell.lookback, horizon=cell.horizon, data_dir=cell.data_dir)
-    key = (cell.model, cell.lookback, cell.horizon, data.channels, canonical_json(cell.model_kwargs), config.optimizer,
+        data = prepare_data(cell.dataset, lookback=cell.lookback, horizon=cell.horizon, data_dir=cell.data_dir,
+                            **cell.inputs())
+    key = (cell.model, cell.lookback, cell.horizon, data.channels, data.target_channels,
+           canonical_json(cell.model_kwargs), config.optimizer,
            config.grad_clip, config.batch_size, threads, str(dev), repeats)
     probed = None if cache is None else cache.get(key)
     if probed is None:

@@ -1,6 +1,8 @@
 """The benchmark grid: cells, budget profiles, lookback policy, training recipes, N/A detection.
 
-A *cell* is one training run: (model, dataset, horizon, lookback, seed) under a profile.
+A *cell* is one training run: (model, dataset, horizon, lookback, seed) under a profile, in one
+setting: "M" (every column forecast and scored, the default) or "MS" (``target``: every column read,
+that one forecast and scored, the rest past-only covariates; ``samovar train --target COL``).
 
 Profiles:
   paper  the model's published recipe (``Model.paper_training_config(dataset[, horizon])``
@@ -50,6 +52,21 @@ RESULT_FREE = ("quiet", "device", "threads", "eval_batch_size", "seed")
 FALLBACK_LOOKBACK = 96
 
 
+def setting_label(target: str | None) -> str:
+    """"M" (every column forecast and scored) or "MS (target OT)"."""
+    return f"MS (target {target})" if target else "M"
+
+
+def check_target(target: str | None) -> str | None:
+    """One column name (surrounding spaces dropped), or None for M; a list or an empty name is a ValueError."""
+    if target is None:
+        return None
+    name = str(target).strip()
+    if not name or "," in name:
+        raise ValueError(f"--target {target!r}: give one column name (the MS setting forecasts and scores one column)")
+    return name
+
+
 def quick_label(epochs: int, steps: int) -> str:
     """The words every quick-profile output carries (CLI, report)."""
     return (f"quick — a CPU-sized budget, NOT the papers' settings: at most {epochs} epoch(s) of at most {steps} "
@@ -81,12 +98,20 @@ class Cell:
     data_dir: str | None = None
     na_reason: str | None = None
     est_cpu_hours: float | None = None  # the cost estimate of a cell N/A for exceeding --max-cell-hours
+    target: str | None = None  # MS: the one column forecast and scored (None: M, every column)
 
     def config(self) -> dict[str, Any]:
-        """Everything that changes the result besides the key columns; hashed into the key."""
+        """Everything that changes the result besides the key columns; hashed into the key.
+
+        An MS cell adds its "target"; an M cell has no such entry, so its hash is what it always was."""
         train = {k: v for k, v in self.train.items() if k not in RESULT_FREE}
         return {"profile": self.profile, "train": train, "model_kwargs": self.model_kwargs,
-                "max_steps_per_epoch": self.max_steps_per_epoch, "recipe": self.recipe}
+                "max_steps_per_epoch": self.max_steps_per_epoch, "recipe": self.recipe,
+                **({"target": self.target} if self.target else {})}
+
+    def inputs(self) -> dict[str, Any]:
+        """The ``prepare_data`` keywords of the cell's setting, as `samovar train --target COL` passes them."""
+        return {"target": [self.target]} if self.target else {}
 
     def key(self, code_version: str) -> dict[str, Any]:
         return {"model": self.model, "dataset": self.dataset, "horizon": self.horizon, "lookback": self.lookback,
@@ -96,7 +121,8 @@ class Cell:
         return TrainConfig(**{**self.train, "seed": self.seed, **overrides})
 
     def label(self) -> str:
-        return f"{self.model}/{self.dataset}/H{self.horizon}/L{self.lookback}/seed{self.seed}"
+        return (f"{self.model}/{self.dataset}/H{self.horizon}/L{self.lookback}/seed{self.seed}"
+                + (f"/MS-{self.target}" if self.target else ""))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -191,6 +217,39 @@ def na_reason(dataset: str, lookback: int, horizon: int, data_dir: str | None = 
     return None
 
 
+def ms_model_reason(model: str, model_cls: type, target: str) -> str | None:
+    """Why `model` cannot run the MS setting (it does not take past-only covariates), or None."""
+    from ..training.modelspec import models_taking
+
+    if "past" in model_cls.covariates:
+        return None
+    return (f"model {model!r} does not take past-only covariates (its covariates: "
+            f"{', '.join(model_cls.covariates) or 'none'}), which the MS setting (--target {target}) reads from every "
+            f"other column; models that do: {', '.join(models_taking('past'))}")
+
+
+def target_reason(dataset: str, target: str, data_dir: str | None = None, download: bool = False) -> str | None:
+    """Why `dataset` has no column `target` (naming its columns), or None; None too when the dataset cannot
+    be read at all (`na_reason` gives that reason)."""
+    from ..data import DataError
+    from ..data.covariates import resolve_inputs
+    from ..data.io import find_local
+    from ..data.prepare import load_table
+    from ..data.registry import find_spec
+
+    spec = find_spec(dataset)
+    if spec is not None and not download and find_local(spec, data_dir) is None:
+        return None
+    try:
+        columns = load_table(dataset, data_dir=data_dir).columns
+        resolve_inputs(columns, target=[target])
+    except DataError as exc:
+        if target in str(exc):
+            return f"{dataset}: {exc}"
+        return None
+    return None
+
+
 # ----------------------------------------------------------------------------- the grid
 
 
@@ -220,12 +279,15 @@ def plan(
     download: bool = False,
     overrides: dict[str, Any] | None = None,
     tuned_db: Any = None,
+    target: str | None = None,
 ) -> list[Cell]:
     """Expand the grid into resolved cells (N/A cells carry their reason).
 
     max_epochs / max_steps_per_epoch: budget caps (quick defaults: QUICK_EPOCHS / QUICK_STEPS).
     overrides: TrainConfig options forced on every cell (e.g. {"lr": 1e-3}); recorded in the hash.
     tuned_db: the ResultsDB holding `samovar tune` trials (profile "tuned").
+    target: the MS setting with this target column (None: M). A model that does not take past-only
+    covariates, or a dataset without the column, gives N/A cells with the reason.
     """
     from .. import models as registry
 
@@ -246,16 +308,23 @@ def plan(
     unknown = [m for m in models if m.lower() not in registry.available()]
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; registered: {', '.join(registry.available())}")
+    target = check_target(target)
     cells: list[Cell] = []
     na_cache: dict[tuple, str | None] = {}
+    target_cache: dict[str, str | None] = {}
     for model in (m.lower() for m in models):
         cls = registry.model_class(model)
+        model_na = ms_model_reason(model, cls, target) if target else None
         for dataset in map(canonical_dataset, datasets):
+            if target and dataset not in target_cache:
+                target_cache[dataset] = target_reason(dataset, target, data_dir, download)
+            setting_na = model_na or (target_cache[dataset] if target else None)
             for horizon in horizons:
                 missing = None
                 if profile == "tuned":
                     train, model_kwargs, recipe, candidates, missing = _tuned(tuned_db, model, cls, dataset, horizon)
-                    notes, lb_note = [], None
+                    notes, lb_note = ([f"the tuned configuration was searched in the M setting, trained here as MS "
+                                       f"(target {target})"] if target else []), None
                 elif profile == "seed":
                     train, model_kwargs, recipe, notes, candidates, missing = _seed(model, dataset, horizon, lookback)
                     lb_note = None
@@ -281,7 +350,7 @@ def plan(
                             profile=profile, train=dict(train), model_kwargs=dict(model_kwargs),
                             max_steps_per_epoch=max_steps_per_epoch, recipe=recipe,
                             notes=notes + ([lb_note] if lb_note else []), data_dir=data_dir,
-                            na_reason=missing or na_cache[dataset, lb, horizon],
+                            na_reason=missing or setting_na or na_cache[dataset, lb, horizon], target=target,
                         ))
     return cells
 

@@ -1,8 +1,10 @@
 """Tables and plots from the results database.
 
 Selection and aggregation (stated in every report):
-  1. Rows of one profile. For each (model, dataset, horizon, lookback, seed) the most recently
-     finished 'done' row counts (older code versions / configs of the same cell are ignored).
+  1. Rows of one profile and one setting (M: every column forecast and scored; MS: one target column
+     scored, the others read as past-only covariates; never mixed). For each (model, dataset,
+     horizon, lookback, seed) the most recently finished 'done' row counts (older code versions /
+     configs of the same cell are ignored).
   2. Lookback: when several lookbacks were trained, the one with the lowest *validation* MSE
      is kept per (model, dataset, horizon, seed). Test results never choose anything.
   3. Seeds: mean and standard deviation (ddof 1) of the test MSE/MAE over seeds.
@@ -36,7 +38,7 @@ import pandas as pd
 
 from ..utils import write_text_atomic
 from .db import TEST_SCORES, ResultsDB
-from .grid import QUICK_EPOCHS, QUICK_STEPS, quick_label
+from .grid import QUICK_EPOCHS, QUICK_STEPS, quick_label, setting_label
 from .reference import HORIZONS, Published, as_published
 
 METRICS = ("mse", "mae")  # ranked by default, as the papers do
@@ -70,9 +72,41 @@ def check_metric(name: str) -> str:
 # ----------------------------------------------------------------------------- loading
 
 
+def row_target(config_json: str | None) -> str | None:
+    """The MS target of a stored cell (its config's "target"), None for an M cell."""
+    return json.loads(config_json).get("target") if config_json else None
+
+
+def setting_text(target: str | None) -> str:
+    """The setting line of a report."""
+    if target is None:
+        return "setting **M** — every column is read, forecast and scored"
+    return (f"setting **MS** — every column is read; only {target} is forecast and scored, the other columns are "
+            f"past-only covariates (TSLib's --features MS --target {target}); not comparable with M numbers")
+
+
+def select_setting(rows: list[dict[str, Any]], target: str | None, where: str) -> tuple[list[dict[str, Any]], str | None]:
+    """(the rows of one setting, its target or None for M). target: a column (MS), "none" (M) or None (the
+    only setting `rows` hold; several are a ValueError naming them and how to choose)."""
+    held = sorted({row_target(r["config_json"]) for r in rows}, key=lambda t: (t is not None, t or ""))
+    labels = ", ".join(setting_label(t) for t in held)
+    if target is None:
+        if len(held) > 1:
+            raise ValueError(f"{where} holds several settings ({labels}); choose one with --target COL (MS) "
+                             "or --target none (M)")
+        chosen = held[0] if held else None
+    else:
+        chosen = None if target.strip().lower() == "none" else target.strip()
+    mine = [r for r in rows if row_target(r["config_json"]) == chosen]
+    if rows and not mine:
+        raise ValueError(f"no results of setting {setting_label(chosen)} in {where}; it holds {labels}")
+    return mine, chosen
+
+
 def load(db: ResultsDB, *, profile: str | None = None, models: list[str] | None = None,
-         datasets: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """(done rows, N/A rows, profile) of one profile; a DB holding several profiles needs `profile`."""
+         datasets: list[str] | None = None, target: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, str, str | None]:
+    """(done rows, N/A rows, profile, MS target or None for M) of one profile and setting; a DB holding several
+    profiles needs `profile`, one holding several settings of it `target` (a column, or "none" for M)."""
     rows = pd.DataFrame(db.rows())
     if rows.empty:
         raise ValueError(f"{db.path} holds no results yet; run `samovar bench run` first")
@@ -84,6 +118,8 @@ def load(db: ResultsDB, *, profile: str | None = None, models: list[str] | None 
     rows = rows[rows["profile"] == profile]
     if rows.empty:
         raise ValueError(f"no results of profile {profile!r} in {db.path}; it holds {profiles}")
+    _, chosen = select_setting(rows.to_dict("records"), target, f"{db.path}, profile {profile}")
+    rows = rows[rows["config_json"].map(lambda config: row_target(config) == chosen).astype(bool)]
     if models:
         rows = rows[rows["model"].isin([m.lower() for m in models])]
     if datasets:
@@ -94,7 +130,7 @@ def load(db: ResultsDB, *, profile: str | None = None, models: list[str] | None 
     key = ["model", "dataset", "horizon", "lookback", "seed"]
     done = rows[rows["status"] == "done"].sort_values("finished_at").drop_duplicates(key, keep="last")
     na = rows[rows["status"] == "na"].drop_duplicates(["model", "dataset", "horizon", "lookback"], keep="last")
-    return done.reset_index(drop=True), na.reset_index(drop=True), profile
+    return done.reset_index(drop=True), na.reset_index(drop=True), profile, chosen
 
 
 def select_lookback(done: pd.DataFrame) -> pd.DataFrame:
@@ -225,11 +261,14 @@ class Report:
 
     def __init__(self, db: ResultsDB, *, profile: str | None = None, models: list[str] | None = None,
                  datasets: list[str] | None = None, reference: dict[str, dict[str, Published | float]] | None = None,
-                 reference_label: str = "", metric: str | None = None) -> None:
-        """metric: rank on this recorded test score alone (default: MSE and MAE, as the papers)."""
+                 reference_label: str = "", metric: str | None = None, target: str | None = None) -> None:
+        """metric: rank on this recorded test score alone (default: MSE and MAE, as the papers);
+        target: the setting (an MS target column, or "none" for M; default: the only one held)."""
         self.db = db
         self.rank_metrics = METRICS if metric is None else (check_metric(metric),)
-        self.done, self.na, self.profile = load(db, profile=profile, models=models, datasets=datasets)
+        self.done, self.na, self.profile, self.target = load(db, profile=profile, models=models, datasets=datasets,
+                                                             target=target)
+        self.setting = setting_label(self.target)
         self.chosen = select_lookback(self.done)
         self.agg = aggregate(self.chosen)
         if metric is not None and len(self.agg) and self.agg[self.rank_metrics[0]].isna().all():
@@ -261,11 +300,18 @@ class Report:
                     "(the best recorded trial per model, dataset and horizon; its study and trial name the recipe)")
         return "profile **paper** — each model's published recipe where it has one (else the LTSF default; see notes)"
 
+    def _setting_suffix(self) -> str:
+        """What the table headings add: the MS setting (M, the default, is named in the header line only)."""
+        return f", setting {self.setting}" if self.target else ""
+
+    def default_title(self) -> str:
+        return f"samovar bench — {self.profile} profile{self._setting_suffix()}"
+
     def _short_budget(self) -> str:
-        """The budget in a plot title: the quick label up to its caps."""
+        """The budget (and an MS setting) in a plot title: the quick label up to its caps."""
         if self.profile != "quick":
-            return f"{self.profile} profile"
-        return self.budget_label().replace("**", "").removeprefix("profile ").split(" (evenly")[0]
+            return f"{self.profile} profile{self._setting_suffix()}"
+        return self.budget_label().replace("**", "").removeprefix("profile ").split(" (evenly")[0] + self._setting_suffix()
 
     def counting_rule(self) -> str:
         return COUNTING_RULE.format(METRICS="{" + ", ".join(LABELS[m] for m in self.rank_metrics) + "}")
@@ -367,9 +413,10 @@ class Report:
             lines += ["| " + " | ".join(r) + " |" for r in body]
             return "\n".join(lines)
 
-        parts = [f"# {title}", "", self.budget_label() + ".", ""]
+        parts = [f"# {title}", "", self.budget_label() + ".", "", setting_text(self.target) + ".", ""]
         for i, metric in enumerate(self.table_metrics):
-            parts += [f"## Test {LABELS[metric]} averaged over horizons" + (" (rows datasets, columns models)" if i == 0 else ""), ""]
+            parts += [f"## Test {LABELS[metric]} averaged over horizons{self._setting_suffix()}"
+                      + (" (rows datasets, columns models)" if i == 0 else ""), ""]
             if i == 0:
                 parts += ["Best **bold**, runner-up <u>underlined</u>; Horizons = the horizons each mean of the row covers; "
                           "† = a model's average over fewer horizons than the row's, its horizons in brackets (not marked best)." + (" " + PUBLISHED_NOTE if self.reference else ""), ""]
@@ -417,7 +464,8 @@ class Report:
             na = na[na["_merge"] == "left_only"].drop(columns="_merge").assign(status="na")
             frame = pd.concat([frame, na], ignore_index=True)
         frame.insert(0, "profile", self.profile)
-        frame.insert(1, "budget", self.budget_label().replace("**", "").removeprefix("profile "))
+        frame.insert(1, "setting", self.setting)
+        frame.insert(2, "budget", self.budget_label().replace("**", "").removeprefix("profile "))
         return frame.sort_values(["dataset", "horizon", "model"]).to_csv(index=False)
 
     def html(self, title: str = "Benchmark", figures: dict[str, bytes] | None = None) -> str:
@@ -426,7 +474,7 @@ class Report:
             rows = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in body)
             return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
-        label = html.escape(self.budget_label()).replace("**", "")
+        label = html.escape(self.budget_label() + ". " + setting_text(self.target)).replace("**", "")
         imgs = "".join(
             f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
             f"<figcaption>{html.escape(name)}</figcaption></figure>" for name, png in (figures or {}).items())
@@ -443,7 +491,8 @@ class Report:
                 f"<p>Best <b>bold</b>, runner-up <u>underlined</u>; "
                 f"Horizons = the horizons each mean of the row covers; † = a model's average over fewer horizons "
                 f"(its horizons in brackets).{(' ' + html.escape(PUBLISHED_NOTE)) if self.reference else ''}</p>"
-                + "".join(f"<h2>Test {html.escape(LABELS[m])} averaged over horizons</h2>{table(*self.main_rows(m, 'html'))}"
+                + "".join(f"<h2>Test {html.escape(LABELS[m])} averaged over horizons{html.escape(self._setting_suffix())}</h2>"
+                          f"{table(*self.main_rows(m, 'html'))}"
                           for m in self.table_metrics)
                 + f"<p>Counting rule: {html.escape(self.counting_rule())}</p>"
                 f"<h2>Every test score averaged over horizons</h2>{table(*self.score_rows())}"
@@ -529,7 +578,7 @@ class Report:
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        title = title or f"samovar bench — {self.profile} profile"
+        title = title or self.default_title()
         paths: dict[str, Path] = {}
         pngs: dict[str, bytes] = {}
         for name, fig in self.figures().items():

@@ -82,11 +82,11 @@ def run_dir_for(runs_root: str | Path, cell: Cell, key: dict[str, Any]) -> Path:
 
 @torch.no_grad()
 def forecast_sample(model: torch.nn.Module, data: Any, device: torch.device) -> dict[str, Any]:
-    """The first test window's forecast for the last channel, on the original scale (JSON-able)."""
+    """The first test window's forecast for the last target channel (MS: the target), on the original scale (JSON-able)."""
     model.eval()
     x, y = data.test.batch(torch.tensor([0]))
     pred = model(x.to(device)).float().cpu()
-    channel = data.channels - 1
+    channel = data.target_channels - 1
     unscale = data.scaler.inverse_transform
     history = unscale(x.double())[0, -HISTORY_POINTS:, channel]
     first = data.test.target_rows(0).start
@@ -130,10 +130,12 @@ def execute_cell(
     run_dir = run_dir_for(runs_root, cell, key)
     try:
         config = cell.train_config(threads=threads, device=device, quiet=True)
-        data = prepare_data(cell.dataset, lookback=cell.lookback, horizon=cell.horizon, data_dir=cell.data_dir)
+        data = prepare_data(cell.dataset, lookback=cell.lookback, horizon=cell.horizon, data_dir=cell.data_dir,
+                            **cell.inputs())
         train_data, subset = cap_training_windows(data, cell)
         model_kwargs = fill_seasonal_period(cell.model, cell.model_kwargs, data.freq)
-        model = build_model(cell.model, cell.lookback, cell.horizon, data.channels, model_kwargs, seed=cell.seed)
+        model = build_model(cell.model, cell.lookback, cell.horizon, data.channels, model_kwargs, seed=cell.seed,
+                            targets=data.target_channels)
         resuming = (run_dir / rd.CHECKPOINT).exists()
         if not resuming and run_dir.exists():
             shutil.rmtree(run_dir)  # this cell's own directory, killed before its first checkpoint

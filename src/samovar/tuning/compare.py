@@ -14,15 +14,15 @@ from __future__ import annotations
 import pandas as pd
 
 from ..bench.db import ResultsDB
-from ..bench.report import aggregate, load, select_lookback
+from ..bench.report import aggregate, load, row_target, select_lookback
 
 KEY = ["model", "dataset", "horizon"]
 
 
 def _profile(db: ResultsDB, profile: str, name: str) -> pd.DataFrame:
     try:
-        done, _, _ = load(db, profile=profile)
-    except ValueError:  # no rows of this profile
+        done, _, _, _ = load(db, profile=profile, target="none")  # tuning searches the M setting
+    except ValueError:  # no M rows of this profile
         return pd.DataFrame(columns=[*KEY, name, f"{name}_std"])
     agg = aggregate(select_lookback(done))
     return agg[[*KEY, "mse", "mse_std"]].rename(columns={"mse": name, "mse_std": f"{name}_std"})
@@ -31,7 +31,7 @@ def _profile(db: ResultsDB, profile: str, name: str) -> pd.DataFrame:
 def comparison(db: ResultsDB) -> pd.DataFrame:
     """One row per (model, dataset, horizon) with paper, tuned and oracle test MSE (seed mean, std) and the
     oracle's profile and lookback; a missing column is NaN."""
-    rows = pd.DataFrame(db.rows(status="done"))
+    rows = pd.DataFrame([r for r in db.rows(status="done") if row_target(r["config_json"]) is None])  # M cells only
     if rows.empty:
         raise ValueError(f"{db.path} holds no finished bench cells; run `samovar bench run --profile paper` and "
                          "`--profile tuned` first")
