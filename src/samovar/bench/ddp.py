@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
+import pickle
 import socket
 import sys
 import tempfile
@@ -214,18 +216,57 @@ def _backend(name: str) -> str:
         return "nccl" if torch.cuda.is_available() else "gloo"
     if name not in ("gloo", "nccl"):
         raise ValueError(f"--backend {name!r}: choose 'auto', 'gloo' or 'nccl'")
+    if name == "nccl" and not torch.cuda.is_available():
+        raise ValueError("--backend nccl needs CUDA GPUs and none is visible: use --backend gloo (or auto) on CPUs")
     return name
+
+
+class RankFailed(RuntimeError):
+    """A spawned rank ended without a result and without an exception the launcher can raise again."""
 
 
 def _spawned(rank: int, world: int, spec: DDPSpec, port: int, out_path: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group(_backend(spec.backend), rank=rank, world_size=world)
     try:
-        metrics = run_rank(rank, world, spec)
+        dist.init_process_group(_backend(spec.backend), rank=rank, world_size=world)
+        try:
+            metrics = run_rank(rank, world, spec)
+        finally:
+            dist.destroy_process_group()
         if rank == 0:
             Path(out_path).write_text(json.dumps(metrics))
-    finally:
-        dist.destroy_process_group()
+    except Exception as exc:
+        # for the launcher: the exception itself (torch.multiprocessing keeps only its traceback text),
+        # with the time it happened, so the first failure is reported rather than a peer's lost connection
+        _write_error(Path(out_path).with_name(f"error-{rank}.pkl"), exc)
+        raise
+
+
+def _write_error(path: Path, exc: Exception) -> None:
+    try:
+        payload = pickle.dumps((time.time(), exc))
+        pickle.loads(payload)
+    except Exception:  # an exception that does not pickle: its type and first line
+        payload = pickle.dumps((time.time(), RankFailed(f"{type(exc).__name__}: {first_line(exc)}")))
+    path.write_bytes(payload)
+
+
+def first_line(exc: BaseException) -> str:
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+
+
+def _rank_error(tmp: str, failure: Exception) -> Exception:
+    """The exception to raise for a failed spawn: the earliest one a rank recorded (the others are mostly
+    its consequences, e.g. a peer's closed connection), else RankFailed naming the rank that ended."""
+    recorded = []
+    for path in Path(tmp).glob("error-*.pkl"):
+        try:
+            recorded.append(pickle.loads(path.read_bytes()))
+        except Exception:
+            continue
+    if recorded:
+        return min(recorded, key=lambda pair: pair[0])[1]
+    return RankFailed(f"{first_line(failure)}, without an error message (killed, e.g. out of memory?)")
 
 
 def _free_port() -> int:
@@ -248,11 +289,23 @@ def launch(spec: DDPSpec, nproc: int = 2) -> dict[str, Any] | None:
         raise ValueError(f"--nproc must be at least 1, got {nproc}")
     if spec.batch_size % nproc:
         raise ValueError(f"the global batch size {spec.batch_size} must be divisible by the number of processes {nproc}")
+    _backend(spec.backend)
     _prepare(spec)  # bad options or data: one ValueError here, not a traceback from every spawned process
     import torch.multiprocessing as mp
+    from torch.multiprocessing.spawn import ProcessException
 
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "metrics.json")
-        mp.spawn(_spawned, args=(nproc, spec, _free_port(), out), nprocs=nproc, join=True)
+        # when a rank fails, torch ends the others (a rank waiting for the failed one in a collective
+        # would otherwise wait for ever) and logs each one it ends: that is ours to report, in one line
+        spawn_log = logging.getLogger("torch.multiprocessing.spawn")
+        level = spawn_log.level
+        spawn_log.setLevel(logging.ERROR)
+        try:
+            mp.spawn(_spawned, args=(nproc, spec, _free_port(), out), nprocs=nproc, join=True)
+        except ProcessException as failure:
+            raise _rank_error(tmp, failure) from None
+        finally:
+            spawn_log.setLevel(level)
         return json.loads(Path(out).read_text())
 
