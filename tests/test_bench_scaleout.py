@@ -198,3 +198,23 @@ def test_cli_ddp_failure_that_is_not_bad_input_exits_1_with_one_line(monkeypatch
     assert result.exit_code == 1, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "RuntimeError: mat1 and mat2 shapes cannot be multiplied" in lines[0], result.output
+
+
+@pytest.mark.slow
+def test_ddp_takes_the_seasonal_period_from_the_data_as_one_process(tmp_path):
+    """seasonal_naive's period left at None: fit_run takes it from the data's frequency (hourly: 24);
+    the DDP run builds the model with the same period and records it (nothing to train: no DDP wrapper)."""
+    import json
+
+    from samovar.training.runs import fit_run, load_run
+
+    source = covariate_file(tmp_path)
+    spec = DDPSpec(model="seasonal_naive", dataset=source, horizon=12, lookback=48, epochs=1, batch_size=16,
+                   run_dir=str(tmp_path / "run"))
+    ddp = launch(spec, nproc=2)
+    one, _ = fit_run("seasonal_naive", source, horizon=12, lookback=48, fit_mode="holdout",
+                     config=TrainConfig(epochs=1, batch_size=16, quiet=True))
+    assert one.model.period == 24
+    assert load_run(tmp_path / "run").model.period == one.model.period
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["kwargs"] == {"period": 24}
+    assert ddp["mse"] == pytest.approx(one.test_metrics["mse"], rel=1e-6)

@@ -33,7 +33,7 @@ import socket
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +140,8 @@ def run_rank(rank: int, world: int, spec: DDPSpec) -> dict[str, Any]:
 
     if spec.batch_size % world:
         raise ValueError(f"the global batch size {spec.batch_size} must be divisible by the number of processes {world}")
-    lookback, data = _prepare(spec)
+    lookback, data, model_kwargs = _prepare(spec)
+    spec = replace(spec, model_kwargs=model_kwargs)  # as built and recorded (run directory, database)
     config = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr, seed=spec.seed, quiet=rank != 0,
                          threads=spec.threads, drop_last=True, **spec.train_options)
     if config.accumulate != 1:
@@ -160,7 +161,8 @@ def run_rank(rank: int, world: int, spec: DDPSpec) -> dict[str, Any]:
     else:
         device = torch.device("cpu")
     net.to(device)
-    model = DistributedModel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    # a model with nothing to train (the naive baselines) has no gradients to average: every rank evaluates it
+    model = DistributedModel(net, device_ids=[device.index] if device.type == "cuda" else None) if net.trainable else net
     config.device = str(device)
 
     def advance(row: dict[str, Any]) -> None:
@@ -179,16 +181,17 @@ def run_rank(rank: int, world: int, spec: DDPSpec) -> dict[str, Any]:
     return metrics
 
 
-def _prepare(spec: DDPSpec) -> tuple[int, Any]:
-    """(lookback, data) of `spec`: its lookback resolved, its dataset read with its inputs (every rank reads the same)."""
+def _prepare(spec: DDPSpec) -> tuple[int, Any, dict[str, Any]]:
+    """(lookback, data, model_kwargs) of `spec`: its lookback resolved, its dataset read with its inputs (every
+    rank reads the same), its model options with a seasonal period left at None taken from the data (as fit_run)."""
     from ..data import prepare_data
     from ..training.modelspec import check_covariates
-    from ..training.runs import input_kinds, resolve_lookback
+    from ..training.runs import fill_seasonal_period, input_kinds, resolve_lookback
 
     lookback = resolve_lookback(spec.model, spec.lookback, spec.horizon)
     check_covariates(spec.model, input_kinds(spec.inputs))  # a model that cannot take them: fail before loading data
-    return lookback, prepare_data(spec.dataset, lookback=lookback, horizon=spec.horizon, data_dir=spec.data_dir,
-                                  **spec.inputs)
+    data = prepare_data(spec.dataset, lookback=lookback, horizon=spec.horizon, data_dir=spec.data_dir, **spec.inputs)
+    return lookback, data, fill_seasonal_period(spec.model, spec.model_kwargs, data.freq)
 
 
 def _record(spec: DDPSpec, metrics: dict[str, Any], net: ForecastModel, world: int, device: torch.device) -> None:
