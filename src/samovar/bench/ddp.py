@@ -10,7 +10,8 @@ wrappers make it data-parallel:
   averages the gradients over ranks: the mean of W rank means over B/W windows each is the
   mean over the global batch, so one optimizer step equals a single-process step with
   batch B (up to floating-point summation order). Forecasts, weights and state dicts are
-  those of the plain model, so run directories are ordinary ones.
+  those of the plain model, so run directories are ordinary ones; the trainer finds a quantile
+  head (``loss="quantile"``) and the parameter groups on the plain model (its ``module``).
 
 Validation and test are computed on every rank over every window (identical weights give
 identical numbers, and identical early-stopping decisions); rank 0 writes the run directory.
@@ -116,6 +117,12 @@ class DistributedModel(ForecastModel):
     def inner(self) -> ForecastModel:
         return self.ddp.module.inner
 
+    @property
+    def module(self) -> ForecastModel:
+        """The wrapped model, where the trainer looks for its quantile head and parameter groups
+        (``samovar.training.trainer.unwrapped``)."""
+        return self.inner
+
     def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
         return forecast(self.inner, x, future)
 
@@ -152,7 +159,7 @@ def run_rank(rank: int, world: int, spec: DDPSpec) -> dict[str, Any]:
         subset = EpochSubset(data.train, spec.max_steps_per_epoch * spec.batch_size)
     view.train = RankShare(subset if subset is not None else data.train, rank, world)
     net = build_model(spec.model, lookback, spec.horizon, data.channels, spec.model_kwargs, seed=spec.seed,
-                      targets=data.target_channels, future_channels=data.future_channels)
+                      quantiles=config.quantiles, targets=data.target_channels, future_channels=data.future_channels)
     if dist.get_backend() == "nccl":
         # one GPU per process: this node's rank (torchrun's LOCAL_RANK; spawned processes: the rank),
         # made the current device so NCCL and any unplaced CUDA work use it rather than GPU 0
