@@ -20,8 +20,8 @@ import typer
 from rich.table import Table
 
 from .bench.cli import bench_app
-from .console import (CALENDAR_HELP, FUTURE_HELP, INPUT_ERRORS, PAST_HELP, TARGET_HELP, console, fail, parse_inputs as _inputs,
-                      parse_numbers as _numbers, parse_split as _split)
+from .console import (CALENDAR_HELP, FUTURE_HELP, INPUT_ERRORS, PAST_HELP, TARGET_HELP, console, fail,
+                      parse_inputs as _inputs, parse_numbers as _numbers, parse_split as _split)
 from .tasks.cli import task_app
 from .tuning.cli import tune_app
 

@@ -302,7 +302,8 @@ def train(
         raise ValueError(f"model is built for {model.target_channels} target channel(s) and "
                          f"{getattr(model, 'future_channels', 0)} future covariate(s), the data has {targets} and "
                          f"{futures}; build it with build_model(..., targets=, future_channels=) from the data")
-    quantiles = unwrapped(model).quantiles if isinstance(unwrapped(model), QuantileForecaster) else None
+    core = unwrapped(model)  # a quantile model inside a wrapper (DDP) is one too
+    quantiles = core.quantiles if isinstance(core, QuantileForecaster) else None
     if quantiles != config.quantiles:  # config.json must say how to rebuild the model (load_run)
         raise ValueError(f"the model's quantiles {quantiles} differ from TrainConfig.quantiles {config.quantiles} "
                          f"(loss {config.loss!r}); build it with build_model(..., quantiles=config.quantiles)")
