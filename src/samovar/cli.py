@@ -20,8 +20,8 @@ import typer
 from rich.table import Table
 
 from .bench.cli import bench_app
-from .console import (CALENDAR_HELP, FUTURE_HELP, PAST_HELP, TARGET_HELP, console, fail, parse_inputs as _inputs,
-                      parse_numbers as _numbers, parse_split as _split)
+from .console import (CALENDAR_HELP, FUTURE_HELP, INPUT_ERRORS, PAST_HELP, TARGET_HELP, console, fail,
+                      parse_inputs as _inputs, parse_numbers as _numbers, parse_split as _split)
 from .tasks.cli import task_app
 from .tuning.cli import tune_app
 
@@ -205,7 +205,7 @@ def train(
                                    data_dir=data_dir, split=_split(split), fill=fill, run_dir=run_dir, recipe=rec, data=data,
                                    fit_mode=mode, date_format=date_format, dayfirst=dayfirst, inputs=inputs,
                                    long_format=long_format)
-    except (ValueError, FileNotFoundError, FileExistsError, KeyError, FloatingPointError) as exc:
+    except INPUT_ERRORS as exc:
         fail(str(exc))
         return
     console.print(f"{data!r}", highlight=False)

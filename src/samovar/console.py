@@ -30,10 +30,16 @@ class _StdoutConsole(Console):
 console = _StdoutConsole()
 
 
-def fail(message: str) -> None:
-    """Print an error in red on stderr, on one line however long, and exit with status 2 (no traceback)."""
+# The errors `samovar train` reports with `fail` (exit 2): bad options, data or files, and a run that
+# diverged (FloatingPointError: lower the learning rate). Other exceptions are failures of the code.
+INPUT_ERRORS = (ValueError, FileNotFoundError, FileExistsError, KeyError, FloatingPointError)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print an error in red on stderr, on one line however long, and exit with status `code` (no traceback):
+    2, the default, for bad input (INPUT_ERRORS); 1 for a run that failed otherwise."""
     Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=code)
 
 
 # ---------------------------------------------------------------- option values shared by the commands

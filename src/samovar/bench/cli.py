@@ -19,7 +19,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from ..console import CALENDAR_HELP, FUTURE_HELP, PAST_HELP, TARGET_HELP, console, fail, parse_inputs
+from ..console import CALENDAR_HELP, FUTURE_HELP, INPUT_ERRORS, PAST_HELP, TARGET_HELP, console, fail, parse_inputs
 
 bench_app = typer.Typer(add_completion=False, no_args_is_help=True,
                         help="Benchmark grids: results database, resumable runs, ranked tables and plots.")
@@ -357,7 +357,7 @@ def ddp(
     calendar: bool = typer.Option(False, "--calendar", help=CALENDAR_HELP),
 ) -> None:
     """One large run over several processes/GPUs/machines with DistributedDataParallel (same metrics as one process)."""
-    from .ddp import DDPSpec, launch
+    from .ddp import DDPSpec, first_line, launch
 
     inputs = {k: v for k, v in parse_inputs(target, past, future, calendar).items() if v not in (None, False)}
     spec = DDPSpec(model=model, dataset=dataset, horizon=horizon, lookback=lookback, epochs=epochs, batch_size=batch_size,
@@ -366,7 +366,10 @@ def ddp(
                    inputs=inputs)
     try:
         metrics = launch(spec, nproc)
-    except (ValueError, RuntimeError) as exc:
+    except INPUT_ERRORS as exc:  # as samovar train: bad options or data, a run that diverged
         fail(str(exc))
+    except Exception as exc:  # a rank failed otherwise (the model, the process group): a training failure
+        fail(f"the DDP run failed: {type(exc).__name__}: {first_line(exc)} (samovar train with the same options "
+             "shows the full traceback)", code=1)
     if metrics is not None:
         console.print(f"test mse {metrics['mse']:.6f}  mae {metrics['mae']:.6f}  (world size {metrics['world_size']})")

@@ -10,7 +10,8 @@ wrappers make it data-parallel:
   averages the gradients over ranks: the mean of W rank means over B/W windows each is the
   mean over the global batch, so one optimizer step equals a single-process step with
   batch B (up to floating-point summation order). Forecasts, weights and state dicts are
-  those of the plain model, so run directories are ordinary ones.
+  those of the plain model, so run directories are ordinary ones; the trainer finds a quantile
+  head (``loss="quantile"``) and the parameter groups on the plain model (its ``module``).
 
 Validation and test are computed on every rank over every window (identical weights give
 identical numbers, and identical early-stopping decisions); rank 0 writes the run directory.
@@ -26,12 +27,14 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
+import pickle
 import socket
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +117,12 @@ class DistributedModel(ForecastModel):
     def inner(self) -> ForecastModel:
         return self.ddp.module.inner
 
+    @property
+    def module(self) -> ForecastModel:
+        """The wrapped model, where the trainer looks for its quantile head and parameter groups
+        (``samovar.training.trainer.unwrapped``)."""
+        return self.inner
+
     def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
         return forecast(self.inner, x, future)
 
@@ -138,7 +147,8 @@ def run_rank(rank: int, world: int, spec: DDPSpec) -> dict[str, Any]:
 
     if spec.batch_size % world:
         raise ValueError(f"the global batch size {spec.batch_size} must be divisible by the number of processes {world}")
-    lookback, data = _prepare(spec)
+    lookback, data, model_kwargs = _prepare(spec)
+    spec = replace(spec, model_kwargs=model_kwargs)  # as built and recorded (run directory, database)
     config = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr, seed=spec.seed, quiet=rank != 0,
                          threads=spec.threads, drop_last=True, **spec.train_options)
     if config.accumulate != 1:
@@ -149,7 +159,7 @@ def run_rank(rank: int, world: int, spec: DDPSpec) -> dict[str, Any]:
         subset = EpochSubset(data.train, spec.max_steps_per_epoch * spec.batch_size)
     view.train = RankShare(subset if subset is not None else data.train, rank, world)
     net = build_model(spec.model, lookback, spec.horizon, data.channels, spec.model_kwargs, seed=spec.seed,
-                      targets=data.target_channels, future_channels=data.future_channels)
+                      quantiles=config.quantiles, targets=data.target_channels, future_channels=data.future_channels)
     if dist.get_backend() == "nccl":
         # one GPU per process: this node's rank (torchrun's LOCAL_RANK; spawned processes: the rank),
         # made the current device so NCCL and any unplaced CUDA work use it rather than GPU 0
@@ -158,7 +168,8 @@ def run_rank(rank: int, world: int, spec: DDPSpec) -> dict[str, Any]:
     else:
         device = torch.device("cpu")
     net.to(device)
-    model = DistributedModel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    # a model with nothing to train (the naive baselines) has no gradients to average: every rank evaluates it
+    model = DistributedModel(net, device_ids=[device.index] if device.type == "cuda" else None) if net.trainable else net
     config.device = str(device)
 
     def advance(row: dict[str, Any]) -> None:
@@ -177,16 +188,17 @@ def run_rank(rank: int, world: int, spec: DDPSpec) -> dict[str, Any]:
     return metrics
 
 
-def _prepare(spec: DDPSpec) -> tuple[int, Any]:
-    """(lookback, data) of `spec`: its lookback resolved, its dataset read with its inputs (every rank reads the same)."""
+def _prepare(spec: DDPSpec) -> tuple[int, Any, dict[str, Any]]:
+    """(lookback, data, model_kwargs) of `spec`: its lookback resolved, its dataset read with its inputs (every
+    rank reads the same), its model options with a seasonal period left at None taken from the data (as fit_run)."""
     from ..data import prepare_data
     from ..training.modelspec import check_covariates
-    from ..training.runs import input_kinds, resolve_lookback
+    from ..training.runs import fill_seasonal_period, input_kinds, resolve_lookback
 
     lookback = resolve_lookback(spec.model, spec.lookback, spec.horizon)
     check_covariates(spec.model, input_kinds(spec.inputs))  # a model that cannot take them: fail before loading data
-    return lookback, prepare_data(spec.dataset, lookback=lookback, horizon=spec.horizon, data_dir=spec.data_dir,
-                                  **spec.inputs)
+    data = prepare_data(spec.dataset, lookback=lookback, horizon=spec.horizon, data_dir=spec.data_dir, **spec.inputs)
+    return lookback, data, fill_seasonal_period(spec.model, spec.model_kwargs, data.freq)
 
 
 def _record(spec: DDPSpec, metrics: dict[str, Any], net: ForecastModel, world: int, device: torch.device) -> None:
@@ -214,18 +226,57 @@ def _backend(name: str) -> str:
         return "nccl" if torch.cuda.is_available() else "gloo"
     if name not in ("gloo", "nccl"):
         raise ValueError(f"--backend {name!r}: choose 'auto', 'gloo' or 'nccl'")
+    if name == "nccl" and not torch.cuda.is_available():
+        raise ValueError("--backend nccl needs CUDA GPUs and none is visible: use --backend gloo (or auto) on CPUs")
     return name
+
+
+class RankFailed(RuntimeError):
+    """A spawned rank ended without a result and without an exception the launcher can raise again."""
 
 
 def _spawned(rank: int, world: int, spec: DDPSpec, port: int, out_path: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group(_backend(spec.backend), rank=rank, world_size=world)
     try:
-        metrics = run_rank(rank, world, spec)
+        dist.init_process_group(_backend(spec.backend), rank=rank, world_size=world)
+        try:
+            metrics = run_rank(rank, world, spec)
+        finally:
+            dist.destroy_process_group()
         if rank == 0:
             Path(out_path).write_text(json.dumps(metrics))
-    finally:
-        dist.destroy_process_group()
+    except Exception as exc:
+        # for the launcher: the exception itself (torch.multiprocessing keeps only its traceback text),
+        # with the time it happened, so the first failure is reported rather than a peer's lost connection
+        _write_error(Path(out_path).with_name(f"error-{rank}.pkl"), exc)
+        raise
+
+
+def _write_error(path: Path, exc: Exception) -> None:
+    try:
+        payload = pickle.dumps((time.time(), exc))
+        pickle.loads(payload)
+    except Exception:  # an exception that does not pickle: its type and first line
+        payload = pickle.dumps((time.time(), RankFailed(f"{type(exc).__name__}: {first_line(exc)}")))
+    path.write_bytes(payload)
+
+
+def first_line(exc: BaseException) -> str:
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+
+
+def _rank_error(tmp: str, failure: Exception) -> Exception:
+    """The exception to raise for a failed spawn: the earliest one a rank recorded (the others are mostly
+    its consequences, e.g. a peer's closed connection), else RankFailed naming the rank that ended."""
+    recorded = []
+    for path in Path(tmp).glob("error-*.pkl"):
+        try:
+            recorded.append(pickle.loads(path.read_bytes()))
+        except Exception:
+            continue
+    if recorded:
+        return min(recorded, key=lambda pair: pair[0])[1]
+    return RankFailed(f"{first_line(failure)}, without an error message (killed, e.g. out of memory?)")
 
 
 def _free_port() -> int:
@@ -248,11 +299,23 @@ def launch(spec: DDPSpec, nproc: int = 2) -> dict[str, Any] | None:
         raise ValueError(f"--nproc must be at least 1, got {nproc}")
     if spec.batch_size % nproc:
         raise ValueError(f"the global batch size {spec.batch_size} must be divisible by the number of processes {nproc}")
+    _backend(spec.backend)
     _prepare(spec)  # bad options or data: one ValueError here, not a traceback from every spawned process
     import torch.multiprocessing as mp
+    from torch.multiprocessing.spawn import ProcessException
 
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "metrics.json")
-        mp.spawn(_spawned, args=(nproc, spec, _free_port(), out), nprocs=nproc, join=True)
+        # when a rank fails, torch ends the others (a rank waiting for the failed one in a collective
+        # would otherwise wait for ever) and logs each one it ends: that is ours to report, in one line
+        spawn_log = logging.getLogger("torch.multiprocessing.spawn")
+        level = spawn_log.level
+        spawn_log.setLevel(logging.ERROR)
+        try:
+            mp.spawn(_spawned, args=(nproc, spec, _free_port(), out), nprocs=nproc, join=True)
+        except ProcessException as failure:
+            raise _rank_error(tmp, failure) from None
+        finally:
+            spawn_log.setLevel(level)
         return json.loads(Path(out).read_text())
 

@@ -80,8 +80,17 @@ def _batch_plan(n: int, config: TrainConfig) -> tuple[int, int]:
     return micro, math.ceil(micro / config.accumulate)
 
 
+def unwrapped(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside a wrapper that trains it (its ``module``, as DistributedDataParallel and
+    ``samovar.bench.ddp.DistributedModel`` have), else `model`: where the trainer looks for what the
+    wrapper does not show, a quantile head and the parameter groups."""
+    inner = getattr(model, "module", None)
+    return inner if isinstance(inner, torch.nn.Module) else model
+
+
 def _make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """Adam/AdamW over the model's parameter groups (``ForecastModel.parameter_groups``)."""
+    model = unwrapped(model)
     groups = model.parameter_groups() if isinstance(model, ForecastModel) else [{"params": list(model.parameters())}]
     groups = [{**g, "params": [p for p in g["params"] if p.requires_grad]} for g in groups]
     groups = [g for g in groups if g["params"]]
@@ -293,7 +302,8 @@ def train(
         raise ValueError(f"model is built for {model.target_channels} target channel(s) and "
                          f"{getattr(model, 'future_channels', 0)} future covariate(s), the data has {targets} and "
                          f"{futures}; build it with build_model(..., targets=, future_channels=) from the data")
-    quantiles = model.quantiles if isinstance(model, QuantileForecaster) else None
+    core = unwrapped(model)  # a quantile model inside a wrapper (DDP) is one too
+    quantiles = core.quantiles if isinstance(core, QuantileForecaster) else None
     if quantiles != config.quantiles:  # config.json must say how to rebuild the model (load_run)
         raise ValueError(f"the model's quantiles {quantiles} differ from TrainConfig.quantiles {config.quantiles} "
                          f"(loss {config.loss!r}); build it with build_model(..., quantiles=config.quantiles)")
