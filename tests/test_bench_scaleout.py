@@ -246,3 +246,42 @@ def test_ddp_trains_a_quantile_model_as_one_process(tmp_path):
     # measured: max |difference| 7.2e-7 on quantiles up to 4.1 in size (gradients summed in another order);
     # the bound is over ten times that
     torch.testing.assert_close(ddp_q, one_q, rtol=1e-4, atol=1e-5)
+
+
+def test_cli_ddp_passes_set_loss_and_quantiles_as_samovar_train_reads_them(monkeypatch):
+    from typer.testing import CliRunner
+
+    import samovar.bench.ddp as ddp
+    from samovar.cli import app
+
+    seen = {}
+
+    def capture(spec, nproc):
+        seen["spec"] = spec
+        return None  # what a non-zero rank returns: nothing printed
+
+    monkeypatch.setattr(ddp, "launch", capture)
+    args = ["bench", "ddp", "--dataset", "synthetic", "--horizon", "24", "--set", "individual=true",
+            "--loss", "quantile", "--quantiles", "0.2,0.5,0.8"]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    spec = seen["spec"]
+    assert spec.model_kwargs == {"individual": True}
+    assert spec.train_options == {"loss": "quantile", "quantiles": (0.2, 0.5, 0.8)}
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--loss", "pinball"], "loss"),
+    (["--loss", "quantile", "--quantiles", "0.5,1.5"], "quantile"),
+    (["--set", "individual"], "key=value"),
+])
+def test_cli_ddp_bad_loss_quantiles_or_set_exit_2_with_one_line_before_spawning(extra, needle):
+    from typer.testing import CliRunner
+
+    from samovar.cli import app
+
+    args = ["bench", "ddp", "--dataset", "synthetic", "--horizon", "24", "--lookback", "48", *extra]
+    result = CliRunner().invoke(app, args, catch_exceptions=False, env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and needle in lines[0], result.output

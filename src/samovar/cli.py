@@ -20,8 +20,9 @@ import typer
 from rich.table import Table
 
 from .bench.cli import bench_app
-from .console import (CALENDAR_HELP, FUTURE_HELP, INPUT_ERRORS, PAST_HELP, TARGET_HELP, console, fail,
-                      parse_inputs as _inputs, parse_numbers as _numbers, parse_split as _split)
+from .console import (CALENDAR_HELP, FUTURE_HELP, INPUT_ERRORS, LOSS_HELP, PAST_HELP, QUANTILES_HELP, SET_HELP,
+                      TARGET_HELP, console, fail, parse_inputs as _inputs, parse_numbers as _numbers,
+                      parse_quantiles as _quantiles, parse_split as _split)
 from .tasks.cli import task_app
 from .tuning.cli import tune_app
 
@@ -71,12 +72,6 @@ def _betas(text: Optional[str]) -> tuple[float, float] | None:
     if text is None:
         return None
     return _numbers(text, 2, "--betas needs two numbers beta1,beta2, e.g. --betas 0.9,0.95")  # type: ignore[return-value]
-
-
-def _quantiles(text: Optional[str]) -> tuple[float, ...] | None:
-    if text is None:
-        return None
-    return _numbers(text, None, "--quantiles needs numbers in (0, 1), e.g. --quantiles 0.1,0.5,0.9")
 
 
 DATE_FORMAT_HELP = "strftime format of the text dates, e.g. '%d/%m/%Y' (default: inferred; day-first dates need it or --dayfirst)."
@@ -130,9 +125,9 @@ def train(
                                            "row for the best epoch count | epochs: --epochs epochs on every row, no "
                                            "validation | holdout: train/val/test with test metrics. Default: holdout "
                                            "for registered datasets, 'synthetic' or a --split with a test share, else refit."),
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="Model hyper-parameter key=value (repeatable; over the recipe's)."),
-    loss: Optional[str] = typer.Option(None, help="mse (the model's own loss) | quantile (plus the pinball loss of a quantile head)."),
-    quantiles: Optional[str] = typer.Option(None, help="Quantile levels with --loss quantile, e.g. 0.1,0.5,0.9 (the default)."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
+    loss: Optional[str] = typer.Option(None, help=LOSS_HELP),
+    quantiles: Optional[str] = typer.Option(None, help=QUANTILES_HELP),
     date_format: Optional[str] = typer.Option(None, help=DATE_FORMAT_HELP),
     dayfirst: bool = typer.Option(False, "--dayfirst", help=DAYFIRST_HELP),
     target: Optional[list[str]] = typer.Option(None, help=TARGET_HELP),

@@ -56,6 +56,17 @@ def parse_numbers(text: str, count: int | None, what: str) -> tuple[float, ...]:
     return values
 
 
+SET_HELP = "Model hyper-parameter key=value (repeatable; over the recipe's)."
+LOSS_HELP = "mse (the model's own loss) | quantile (plus the pinball loss of a quantile head)."
+QUANTILES_HELP = "Quantile levels with --loss quantile, e.g. 0.1,0.5,0.9 (the default)."
+
+
+def parse_quantiles(text: Optional[str]) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    return parse_numbers(text, None, "--quantiles needs numbers in (0, 1), e.g. --quantiles 0.1,0.5,0.9")
+
+
 def parse_split(text: Optional[str]) -> tuple[float, float, float] | None:
     if text is None:
         return None

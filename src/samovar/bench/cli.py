@@ -19,7 +19,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from ..console import CALENDAR_HELP, FUTURE_HELP, INPUT_ERRORS, PAST_HELP, TARGET_HELP, console, fail, parse_inputs
+from ..console import (CALENDAR_HELP, FUTURE_HELP, INPUT_ERRORS, LOSS_HELP, PAST_HELP, QUANTILES_HELP, SET_HELP,
+                       TARGET_HELP, console, fail, parse_inputs, parse_quantiles)
 
 bench_app = typer.Typer(add_completion=False, no_args_is_help=True,
                         help="Benchmark grids: results database, resumable runs, ranked tables and plots.")
@@ -355,15 +356,24 @@ def ddp(
     past: Optional[list[str]] = typer.Option(None, help=PAST_HELP),
     future: Optional[list[str]] = typer.Option(None, help=FUTURE_HELP),
     calendar: bool = typer.Option(False, "--calendar", help=CALENDAR_HELP),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
+    loss: Optional[str] = typer.Option(None, help=LOSS_HELP),
+    quantiles: Optional[str] = typer.Option(None, help=QUANTILES_HELP),
 ) -> None:
     """One large run over several processes/GPUs/machines with DistributedDataParallel (same metrics as one process)."""
+    from ..training.runs import parse_set_options
     from .ddp import DDPSpec, first_line, launch
 
     inputs = {k: v for k, v in parse_inputs(target, past, future, calendar).items() if v not in (None, False)}
+    options = {k: v for k, v in (("loss", loss), ("quantiles", parse_quantiles(quantiles))) if v is not None}
+    try:
+        model_kwargs = parse_set_options(set_)
+    except ValueError as exc:
+        fail(str(exc))
     spec = DDPSpec(model=model, dataset=dataset, horizon=horizon, lookback=lookback, epochs=epochs, batch_size=batch_size,
                    lr=lr, seed=seed, max_steps_per_epoch=max_steps, data_dir=str(data_dir) if data_dir else None,
                    run_dir=str(run_dir) if run_dir else None, backend=backend, db=str(db) if db else None,
-                   inputs=inputs)
+                   inputs=inputs, model_kwargs=model_kwargs, train_options=options)
     try:
         metrics = launch(spec, nproc)
     except INPUT_ERRORS as exc:  # as samovar train: bad options or data, a run that diverged

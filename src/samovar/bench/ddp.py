@@ -301,6 +301,9 @@ def launch(spec: DDPSpec, nproc: int = 2) -> dict[str, Any] | None:
         raise ValueError(f"the global batch size {spec.batch_size} must be divisible by the number of processes {nproc}")
     _backend(spec.backend)
     _prepare(spec)  # bad options or data: one ValueError here, not a traceback from every spawned process
+    from ..training import TrainConfig
+
+    TrainConfig(**spec.train_options)  # a bad loss or quantile level, likewise
     import torch.multiprocessing as mp
     from torch.multiprocessing.spawn import ProcessException
 
