@@ -213,20 +213,38 @@ def _between(pub: float, val: float, oracle: float) -> str:
     return "between the two selections" if lo < hi else "equal to both selections"
 
 
+@dataclass
+class DatasetSummary:
+    """One dataset's selections with what the answer, the tables and the lines below them share."""
+
+    selections: list[Selection]
+    averages: dict[str, tuple[Average, Average]]  # model -> (validation, oracle) average
+    published: dict[str, Any]  # model (lower case) -> its published average
+    single: set[str]  # models trained at one lookback per horizon (samovar.sh)
+
+
+def summaries(selections: list[Selection], reference: dict[str, dict[str, Any]]) -> dict[str, DatasetSummary]:
+    """Per dataset (sorted): its selections, each model's two averages, its published numbers, one-lookback models."""
+    out = {}
+    for dataset in sorted({s.dataset for s in selections}):
+        ds = [s for s in selections if s.dataset == dataset]
+        mine = lambda m: [s for s in ds if s.model == m]
+        out[dataset] = DatasetSummary(
+            ds, {m: (average(mine(m), "val"), average(mine(m), "oracle")) for m in sorted({s.model for s in ds})},
+            {m.lower(): p for m, p in reference.get(dataset, {}).items()},
+            {s.model for s in ds if len(s.candidates) == 1})
+    return out
+
+
 def answer(selections: list[Selection], reference: dict[str, dict[str, Any]] | None = None) -> list[str]:
     """Markdown bullets, per dataset: for the models trained at several input lengths, how much choosing
     the length on test instead of validation lowers the average and where each published average lies;
     for the one-length models, the gap to the published average that selection cannot explain; and the
     first-ranked model three ways. Only models with all four horizons for both selections count."""
-    reference = reference or {}
     out = []
-    for dataset in sorted({s.dataset for s in selections}):
-        ds = [s for s in selections if s.dataset == dataset]
-        published = {m.lower(): p for m, p in reference.get(dataset, {}).items()}
-        averages = {m: (average([s for s in ds if s.model == m], "val"),
-                        average([s for s in ds if s.model == m], "oracle")) for m in sorted({s.model for s in ds})}
+    for dataset, summary in summaries(selections, reference or {}).items():
+        ds, averages, published, single = summary.selections, summary.averages, summary.published, summary.single
         done = {m: (v, o) for m, (v, o) in averages.items() if v.complete and o.complete}
-        single = {s.model for s in ds if len(s.candidates) == 1}
         lacking = sorted(set(averages) - set(done))
         parts = []
         several = [m for m in done if m not in single]
@@ -298,8 +316,8 @@ def markdown(rows: Iterable[dict[str, Any]], reference: dict[str, dict[str, Any]
               "Computed from the tables below (one seed per cell, the scripts' 2024: differences of the size of "
               "the seed-to-seed spreads in baselines_seeds.md and tuned.md are not meaningful).", "",
               *answer(selections, reference), ""]
-    for dataset in sorted({s.dataset for s in selections}):
-        ds = [s for s in selections if s.dataset == dataset]
+    for dataset, summary in summaries(selections, reference).items():
+        ds, averages, published = summary.selections, summary.averages, summary.published
         lines += [f"## {dataset}", "",
                   f"| model | H | lookbacks finished | {VAL_LABEL}: L | val MSE | test MSE | test MAE | "
                   f"{ORACLE_LABEL}: L | test MSE |",
@@ -311,15 +329,10 @@ def markdown(rows: Iterable[dict[str, Any]], reference: dict[str, dict[str, Any]
                 f"| {s.model} | {s.horizon} | {_lookbacks_cell(s)} | {s.val_choice or '—'}{star} | "
                 f"{_num(val_row.get('val_mse'))} | {_num(s.test_mse('val'))} | {_num(s.test_mae('val'))} | "
                 f"{s.oracle_choice or '—'}{star} | {_num(s.test_mse('oracle'))} |")
-        published = {m.lower(): p for m, p in reference.get(dataset, {}).items()}
-        averages = {}
         lines += ["", f"Averages over horizons {'/'.join(map(str, HORIZONS))} (test):", "",
                   f"| model | {VAL_LABEL}: MSE | MAE | {ORACLE_LABEL}: MSE | published MSE | source |",
                   "|---|---:|---:|---:|---:|---|"]
-        for model in sorted({s.model for s in ds}):
-            mine = [s for s in ds if s.model == model]
-            val, oracle = average(mine, "val"), average(mine, "oracle")
-            averages[model] = (val, oracle)
+        for model, (val, oracle) in averages.items():
             pub = published.get(model)
 
             def shown(avg: Average) -> str:
@@ -330,13 +343,12 @@ def markdown(rows: Iterable[dict[str, Any]], reference: dict[str, dict[str, Any]
             ref = f"[{sources.setdefault(pub.source, len(sources) + 1)}]" if pub else "not in the reference table"
             lines.append(f"| {model} | {shown(val)} | {_num(val.mae) if val.complete else '—'} | {shown(oracle)} | "
                          f"{_num(pub.mse) if pub else '—'} | {ref} |")
-        single = {s.model for s in ds if len(s.candidates) == 1}
-        lines += ["", closeness(averages, published, single), ""]
+        lines += ["", closeness(averages, published, summary.single), ""]
         lines += ranking(averages, published)
     if sources:
         lines += ["Published sources:", ""] + [f"[{n}] {text}" for text, n in sources.items()] + [""]
     return "\n".join(lines)
 
 
-__all__ = ["Average", "HORIZONS", "ORACLE_LABEL", "Selection", "VAL_LABEL", "average", "closeness", "latest_rows",
-           "answer", "markdown", "ranking", "select"]
+__all__ = ["Average", "DatasetSummary", "HORIZONS", "ORACLE_LABEL", "Selection", "VAL_LABEL", "average", "closeness", "latest_rows",
+           "answer", "markdown", "ranking", "select", "summaries"]
