@@ -30,18 +30,28 @@ PANDAS = {"minute_of_hour": lambda d: d.minute, "hour_of_day": lambda d: d.hour,
           "week_of_year": lambda d: d.isocalendar().week.to_numpy(), "month_of_year": lambda d: d.month}
 
 
-@pytest.mark.parametrize("freq, names", [
-    ("h", ["hour_of_day", "day_of_week", "day_of_month", "day_of_year"]),
-    ("D", ["day_of_week", "day_of_month", "day_of_year"]),
-    ("15min", ["minute_of_hour", "hour_of_day", "day_of_week", "day_of_month", "day_of_year"]),
-    ("10min", ["minute_of_hour", "hour_of_day", "day_of_week", "day_of_month", "day_of_year"]),
-    ("W-SUN", ["day_of_month", "week_of_year", "month_of_year"]),
-    ("MS", ["month_of_year"]),
-])
+SUB_HOURLY = ["minute_of_hour", "hour_of_day", "day_of_week", "day_of_month", "day_of_year"]
+WEEKLY = ["day_of_month", "week_of_year", "month_of_year"]
+CALENDAR_CASES = {  # every frequency of a registered dataset (checked below), and a few more
+    "h": ["hour_of_day", "day_of_week", "day_of_month", "day_of_year"], "D": ["day_of_week", "day_of_month", "day_of_year"],
+    "15min": SUB_HOURLY, "10min": SUB_HOURLY, "5min": SUB_HOURLY, "W-TUE": WEEKLY, "W-SUN": WEEKLY,
+    "B": ["day_of_week", "day_of_month", "day_of_year"], "MS": ["month_of_year"], "QS": ["month_of_year"],
+}
+
+
+def test_every_registered_frequency_has_its_calendar_case():
+    from samovar.data import DATASETS
+
+    assert {spec.freq for spec in DATASETS.values()} <= set(CALENDAR_CASES)
+
+
+@pytest.mark.parametrize("freq, names", CALENDAR_CASES.items())
 def test_calendar_features_match_pandas(freq, names):
     """Each feature, unscaled, is pandas' own accessor on the dates (over two years, so every value occurs)."""
-    dates = pd.date_range("2019-12-28 00:00", periods=2 * 366 * (144 if freq == "10min" else 96 if freq == "15min" else
-                          24 if freq == "h" else 1) // (7 if freq.startswith("W") else 30 if freq == "MS" else 1) + 3, freq=freq)
+    from samovar.data.frequency import mean_step
+
+    periods = int(pd.Timedelta(days=2 * 366) / mean_step(freq)) + 3
+    dates = pd.date_range("2019-12-28 00:00", periods=periods, freq=freq)
     assert calendar_names(freq) == names
     features = calendar_features(dates, names)
     assert features.dtype == np.float32 and features.shape == (len(dates), len(names))
