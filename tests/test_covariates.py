@@ -164,6 +164,18 @@ def test_declared_capabilities():
     assert all("past" in models.model_class(n).covariates for n in models.available())
 
 
+def test_samovar_models_shows_each_models_declared_covariates():
+    result = runner.invoke(app, ["models"], catch_exceptions=False, env={"COLUMNS": "300"})
+    assert result.exit_code == 0
+    shown = {}
+    for line in result.output.splitlines():  # the first line of each row: name, lookback, covariates, ...
+        cells = [c.strip() for c in line.strip("│┃ ").split("│")]
+        if len(cells) > 3 and cells[0] in models.available():
+            shown[cells[0]] = cells[2]
+    assert shown == {n: ", ".join(models.model_class(n).covariates) for n in models.available()}
+    assert shown["dlinear"] == "past, future" and shown["patchtst"] == "past"
+
+
 # ------------------------------------------------------------------ run directories and the API
 
 def test_run_directory_rebuilds_the_same_inputs(tmp_path):
