@@ -206,6 +206,27 @@ def test_run_directory_rebuilds_the_same_inputs(tmp_path):
     assert evaluate_run(run_dir, device="cpu")["mse"] == pytest.approx(fc.test_metrics["mse"], rel=1e-6)
 
 
+def test_the_plot_draws_the_targets_by_default(tmp_path, monkeypatch):
+    """MS: the plot's default is the target columns only; a past-only column is not a forecast to draw."""
+    import samovar.api as api
+
+    df = frame(400)
+    fc = Forecaster("dlinear", lookback=L, horizon=H, target="y", epochs=1, quiet=True).fit(df, fit_mode="epochs")
+    drawn = []
+    figure = api._figure
+    monkeypatch.setattr(api, "_figure", lambda n: (drawn.append(n), figure(n))[1])
+    forecast = fc.predict(df)
+    assert api.plot_forecast(fc, df, forecast, tmp_path / "f.png") is None and drawn == [1]
+    with pytest.raises(ValueError, match="no column 'past'; the columns are y"):
+        api.plot_forecast(fc, df, forecast, tmp_path / "f.png", columns=["past"])
+    with pytest.raises(ValueError, match="no column 'past'; the columns are y"):
+        api.check_plot_columns(fc, df, ["past"])
+    unfitted = Forecaster("dlinear", lookback=L, horizon=H, target="known", past=[])
+    api.check_plot_columns(unfitted, df, ["known"])
+    with pytest.raises(ValueError, match="no column 'y'; the columns are known"):
+        api.check_plot_columns(unfitted, df, ["y"])
+
+
 # ------------------------------------------------------------------ command line
 
 runner = CliRunner()
