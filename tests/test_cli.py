@@ -476,9 +476,16 @@ def test_forecast_plot_columns_choose_what_is_drawn(trained: Path, csv_input: Pa
     out, png = tmp_path / "f.csv", tmp_path / "f.png"
     result = invoke("forecast", trained, "-i", csv_input, "-o", out, "--plot", png, "--columns", "ch2,ch0")
     assert result.exit_code == 0 and "drew" not in result.output and png.stat().st_size > 5000, result.output
-    result = runner.invoke(app, ["forecast", str(trained), "-i", str(csv_input), "-o", str(out), "--plot", str(png),
+    unwritten = tmp_path / "never.csv"
+    result = runner.invoke(app, ["forecast", str(trained), "-i", str(csv_input), "-o", str(unwritten), "--plot", str(png),
                                  "--columns", "ch1,nope"], env={"COLUMNS": "300"})
     assert result.exit_code == 2 and "no column 'nope'; the columns are ch0, ch1, ch2" in result.output
+    assert not unwritten.exists()  # the names are checked before the forecast is written
+    result = runner.invoke(app, ["backtest", "--model", "dlinear", "--dataset", str(csv_input), "--lookback", "48",
+                                 "--horizon", "12", "--windows", "1", "--quiet", "-o", str(unwritten), "--plot", str(png),
+                                 "--target", "ch1", "--columns", "ch0"], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "no column 'ch0'; the columns are ch1" in result.output  # before any fit
+    assert not unwritten.exists()
     wide = [f"c{i}" for i in range(9)]
     names, note = plotted_columns(wide)
     assert len(names) == MAX_PLOTTED_CHANNELS == 6 and names[-1] == "c8"  # the last column (the benchmarks' target) kept

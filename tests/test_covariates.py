@@ -30,18 +30,28 @@ PANDAS = {"minute_of_hour": lambda d: d.minute, "hour_of_day": lambda d: d.hour,
           "week_of_year": lambda d: d.isocalendar().week.to_numpy(), "month_of_year": lambda d: d.month}
 
 
-@pytest.mark.parametrize("freq, names", [
-    ("h", ["hour_of_day", "day_of_week", "day_of_month", "day_of_year"]),
-    ("D", ["day_of_week", "day_of_month", "day_of_year"]),
-    ("15min", ["minute_of_hour", "hour_of_day", "day_of_week", "day_of_month", "day_of_year"]),
-    ("10min", ["minute_of_hour", "hour_of_day", "day_of_week", "day_of_month", "day_of_year"]),
-    ("W-SUN", ["day_of_month", "week_of_year", "month_of_year"]),
-    ("MS", ["month_of_year"]),
-])
+SUB_HOURLY = ["minute_of_hour", "hour_of_day", "day_of_week", "day_of_month", "day_of_year"]
+WEEKLY = ["day_of_month", "week_of_year", "month_of_year"]
+CALENDAR_CASES = {  # every frequency of a registered dataset (checked below), and a few more
+    "h": ["hour_of_day", "day_of_week", "day_of_month", "day_of_year"], "D": ["day_of_week", "day_of_month", "day_of_year"],
+    "15min": SUB_HOURLY, "10min": SUB_HOURLY, "5min": SUB_HOURLY, "W-TUE": WEEKLY, "W-SUN": WEEKLY,
+    "B": ["day_of_week", "day_of_month", "day_of_year"], "MS": ["month_of_year"], "QS": ["month_of_year"],
+}
+
+
+def test_every_registered_frequency_has_its_calendar_case():
+    from samovar.data import DATASETS
+
+    assert {spec.freq for spec in DATASETS.values()} <= set(CALENDAR_CASES)
+
+
+@pytest.mark.parametrize("freq, names", CALENDAR_CASES.items())
 def test_calendar_features_match_pandas(freq, names):
     """Each feature, unscaled, is pandas' own accessor on the dates (over two years, so every value occurs)."""
-    dates = pd.date_range("2019-12-28 00:00", periods=2 * 366 * (144 if freq == "10min" else 96 if freq == "15min" else
-                          24 if freq == "h" else 1) // (7 if freq.startswith("W") else 30 if freq == "MS" else 1) + 3, freq=freq)
+    from samovar.data.frequency import mean_step
+
+    periods = int(pd.Timedelta(days=2 * 366) / mean_step(freq)) + 3
+    dates = pd.date_range("2019-12-28 00:00", periods=periods, freq=freq)
     assert calendar_names(freq) == names
     features = calendar_features(dates, names)
     assert features.dtype == np.float32 and features.shape == (len(dates), len(names))
@@ -154,6 +164,18 @@ def test_declared_capabilities():
     assert all("past" in models.model_class(n).covariates for n in models.available())
 
 
+def test_samovar_models_shows_each_models_declared_covariates():
+    result = runner.invoke(app, ["models"], catch_exceptions=False, env={"COLUMNS": "300"})
+    assert result.exit_code == 0
+    shown = {}
+    for line in result.output.splitlines():  # the first line of each row: name, lookback, covariates, ...
+        cells = [c.strip() for c in line.strip("│┃ ").split("│")]
+        if len(cells) > 3 and cells[0] in models.available():
+            shown[cells[0]] = cells[2]
+    assert shown == {n: ", ".join(models.model_class(n).covariates) for n in models.available()}
+    assert shown["dlinear"] == "past, future" and shown["patchtst"] == "past"
+
+
 # ------------------------------------------------------------------ run directories and the API
 
 def test_run_directory_rebuilds_the_same_inputs(tmp_path):
@@ -182,6 +204,27 @@ def test_run_directory_rebuilds_the_same_inputs(tmp_path):
     from samovar.training.runs import evaluate_run
 
     assert evaluate_run(run_dir, device="cpu")["mse"] == pytest.approx(fc.test_metrics["mse"], rel=1e-6)
+
+
+def test_the_plot_draws_the_targets_by_default(tmp_path, monkeypatch):
+    """MS: the plot's default is the target columns only; a past-only column is not a forecast to draw."""
+    import samovar.api as api
+
+    df = frame(400)
+    fc = Forecaster("dlinear", lookback=L, horizon=H, target="y", epochs=1, quiet=True).fit(df, fit_mode="epochs")
+    drawn = []
+    figure = api._figure
+    monkeypatch.setattr(api, "_figure", lambda n: (drawn.append(n), figure(n))[1])
+    forecast = fc.predict(df)
+    assert api.plot_forecast(fc, df, forecast, tmp_path / "f.png") is None and drawn == [1]
+    with pytest.raises(ValueError, match="no column 'past'; the columns are y"):
+        api.plot_forecast(fc, df, forecast, tmp_path / "f.png", columns=["past"])
+    with pytest.raises(ValueError, match="no column 'past'; the columns are y"):
+        api.check_plot_columns(fc, df, ["past"])
+    unfitted = Forecaster("dlinear", lookback=L, horizon=H, target="known", past=[])
+    api.check_plot_columns(unfitted, df, ["known"])
+    with pytest.raises(ValueError, match="no column 'y'; the columns are known"):
+        api.check_plot_columns(unfitted, df, ["y"])
 
 
 # ------------------------------------------------------------------ command line

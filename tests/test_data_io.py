@@ -252,6 +252,21 @@ def test_dates_that_read_both_ways_stop_when_only_day_first_is_regular(tmp_path)
     assert iso.dates.equals(pd.DatetimeIndex(DAILY))
 
 
+def test_dates_regular_either_way_stop_and_name_both_options(tmp_path):
+    """01/02/2023 .. 01/10/2023 are ten days month-first and ten months day-first: neither is assumed."""
+    path = dated_csv(tmp_path, pd.date_range("2023-01-01", periods=10, freq="MS"), "%d/%m/%Y")
+    with pytest.raises(DataError, match=r"read either way \('01/02/2023': month-first 2023-01-02, day-first 2023-02-01\) "
+                                        r"and both give regular increasing dates \(month-first at frequency 'D', day-first "
+                                        r"at 'MS'\); say which: for day-first pass dayfirst=True .* for month-first pass "
+                                        r"date_format='%m/%d/%Y' \(--date-format '%m/%d/%Y'\)"):
+        read_table(path)
+    assert read_table(path, dayfirst=True).freq == "MS"
+    assert read_table(path, date_format="%m/%d/%Y").freq == "D"
+    same = pd.DatetimeIndex([f"2023-{m:02d}-{m:02d}" for m in range(1, 13)])  # day == month: one reading, no question
+    with pytest.warns(UserWarning, match="dates are irregular"):
+        assert read_table(dated_csv(tmp_path, same, "%d/%m/%Y", "same.csv")).dates.equals(same)
+
+
 def test_unsorted_dates_are_an_error(tmp_path):
     lines = TINY_CSV.splitlines(keepends=True)
     lines[4], lines[5] = lines[5], lines[4]  # data rows 3 and 4 swapped

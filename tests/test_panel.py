@@ -271,6 +271,32 @@ def test_forecasts_come_back_in_long_format_with_the_right_ids_and_dates(tmp_pat
         fc.predict(df.sort_values("ds").groupby("unique_id").tail(20))
 
 
+def test_day_first_dates_and_the_frequency_check_on_a_panel(tmp_path):
+    """Long-format dates take date_format / dayfirst as wide ones do (day-first dates stop with the option
+    to pass); a forecast input at another frequency than the training data's is refused unless allowed."""
+    frames = [pd.DataFrame({"unique_id": f"s{k}", "ds": pd.date_range("2023-01-13", periods=100 + 10 * k, freq="h"),
+                            "y": np.sin(np.arange(100 + 10 * k) / 4) + k}) for k in range(3)]
+    df = pd.concat(frames, ignore_index=True)
+    path = tmp_path / "dayfirst.csv"
+    df.assign(ds=df["ds"].dt.strftime("%d/%m/%Y %H:%M")).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"day-first \('13/01/2023 00:00' has no month 13\).*pass dayfirst=True"):
+        read_panel(path)
+    for options in ({"dayfirst": True}, {"date_format": "%d/%m/%Y %H:%M"}):
+        assert read_panel(path, **options).times.equals(read_panel(df).times)
+    fc = samovar.Forecaster("dlinear", lookback=24, horizon=6, epochs=1, quiet=True, dayfirst=True).fit(path, fit_mode="epochs")
+    out = fc.predict(path)
+    first = out.groupby("unique_id")["ds"].min()
+    assert [first[f"s{k}"] for k in range(3)] == [pd.Timestamp("2023-01-13") + pd.Timedelta(hours=100 + 10 * k)
+                                                  for k in range(3)]
+    daily = df.assign(ds=np.concatenate([pd.date_range("2023-01-13", periods=len(f), freq="D") for f in frames]))
+    with pytest.raises(ValueError, match=r"at frequency 'D' \(a step of 1 day\) but the model was trained on 'h'.*"
+                                         r"allow_freq_mismatch=True \(--allow-freq-mismatch\)"):
+        fc.predict(daily)
+    allowed = fc.predict(daily, allow_freq_mismatch=True)
+    np.testing.assert_allclose(allowed["dlinear"].to_numpy(), fc.predict(df)["dlinear"].to_numpy(), rtol=1e-6)
+    assert (allowed.groupby("unique_id")["ds"].diff().dropna() == pd.Timedelta(days=1)).all()
+
+
 def test_quantile_model_and_holdout_metrics_on_a_panel():
     df = _small_panel(6)
     fc = samovar.Forecaster("dlinear", lookback=48, horizon=12, epochs=1, quiet=True, loss="quantile").fit(

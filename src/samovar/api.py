@@ -1071,6 +1071,32 @@ def plotted_columns(available: list[str], columns: Any = None, what: str = "colu
                     "--columns a,b (columns=[...] in Python)")
 
 
+def check_plot_columns(fc: Forecaster, data: Any, columns: Any, *, fill: str = "error") -> None:
+    """ValueError (as `plotted_columns` words it) when `columns` names a column or series that a plot of
+    `fc`'s forecasts of `data` cannot draw; called before a forecast or a cross-validation, so a misspelt
+    name stops the command before any fit or output. The names: `data`'s series ids (long format), else
+    the fitted model's targets, or before a fit the targets `fc`'s options choose among `data`'s columns."""
+    if columns is None:
+        return
+    from .data.prepare import source_format
+
+    fmt = source_format(data, fc.long_format)
+    if fmt is not None:
+        from .data.panel import read_panel
+
+        available, what = read_panel(data, fmt, fill=fill, **fc._dates).ids, "series"
+    elif fc.run is not None:
+        available, what = fc.targets, "column"
+    else:
+        from .data.covariates import resolve_inputs
+        from .data.prepare import load_table
+
+        table = load_table(data, data_dir=fc.data_dir, fill=fill, **fc._dates)
+        options = {k: v for k, v in fc.inputs.items() if k != "calendar"}
+        available, what = list(resolve_inputs(table.columns, **options).targets), "column"
+    plotted_columns(available, columns, what)
+
+
 def _draw_forecast(ax, history_x, history_y, future_x, forecast: pd.DataFrame, name: str) -> None:
     """History in grey, the forecast column `name` in red, each interval level found beside it as a band."""
     ax.plot(history_x, history_y, color="0.3", lw=1, label="history")

@@ -80,8 +80,9 @@ FREQ_MISMATCH_HELP = "Forecast an input whose dates are at another frequency tha
 ID_COL_HELP = "Long format (many series, one row per series and time): the series id column (default unique_id; a file with a unique_id column is read as long)."
 TIME_COL_HELP = "Long format: the time column (default ds)."
 TARGET_COL_HELP = "Long format: the value column (default y)."
-COLUMNS_HELP = (f"With --plot: the columns (wide data) or series ids (long format) to draw, e.g. a,b (default: the "
-                f"first {MAX_PLOTTED}).")
+COLUMNS_HELP = (f"With --plot: the forecast columns (wide data) or series ids (long format) to draw, e.g. a,b "
+                f"(default: every target column, or at most {MAX_PLOTTED}: the first {MAX_PLOTTED - 1} and the last; "
+                f"the first {MAX_PLOTTED} series).")
 SHORT_SERIES_HELP = "Long format: error (default) | drop: leave out series too short for a window in every split, listing them."
 
 
@@ -363,6 +364,10 @@ def forecast(
         fc = Forecaster.load(run_dir, date_format=date_format, dayfirst=dayfirst or None)
         _set_short_series(fc, short_series)
         chosen = _levels(levels)
+        if plot is not None:
+            from .api import check_plot_columns
+
+            check_plot_columns(fc, input, _plotted(columns), fill=fill)  # before any output is written
         if backtest_start is None and backtest_end is None:
             frame = fc.predict(input, levels=chosen, fill=fill, allow_freq_mismatch=allow_freq_mismatch, future=future)
             panel = fc.panel
@@ -502,6 +507,10 @@ def backtest(
             source = dataset
 
         run_model = run_dir is not None and refit == 0
+        if plot is not None:
+            from .api import check_plot_columns
+
+            check_plot_columns(fc, source, _plotted(columns), fill=fill)  # before any fit
 
         def progress(row: dict[str, Any]) -> None:
             of = f" of {row['series']} series" if "series" in row else ""

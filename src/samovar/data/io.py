@@ -349,9 +349,19 @@ def _date_options(example: str) -> str:
     return f"dayfirst=True (command line: --dayfirst) or date_format='{fmt}' (--date-format '{fmt}')"
 
 
+def _month_first_option(example: str) -> str:
+    """The option that reads dates like `example` month-first."""
+    from pandas.tseries.api import guess_datetime_format
+
+    fmt = guess_datetime_format(example.strip(), dayfirst=False) or "%m/%d/%Y"
+    return f"date_format='{fmt}' (--date-format '{fmt}')"
+
+
 def _check_day_month(raw: pd.Series, origin: Origin) -> None:
     """Stop when text dates like 13/01/2023 can only be day-first, or read both ways and only day-first
-    gives regular increasing dates: pandas reads them month-first, which would scramble the series."""
+    gives regular increasing dates: pandas reads them month-first, which would scramble the series; and
+    when both readings give regular increasing dates (e.g. 01/02/2023 .. 01/10/2023: daily or monthly),
+    naming the option for each."""
     parts = raw.astype(str).str.extract(_DAY_MONTH)
     if len(parts) == 0 or parts[0].isna().any():
         return  # not every date is written day and month first (e.g. ISO dates): nothing ambiguous
@@ -363,12 +373,20 @@ def _check_day_month(raw: pd.Series, origin: Origin) -> None:
         i = int(np.argmax(first > 12))
         raise DataError(f"{name} are day-first ({raw.iloc[i]!r} has no month {first[i]}) but would be read month-first; "
                         f"pass {_date_options(str(raw.iloc[i]))}.")
+    if (first == second).all():
+        return  # both readings are the same dates
     month_first, day_first = _to_datetime(raw), _to_datetime(raw, dayfirst=True)
-    if not _regular(month_first) and _regular(day_first):
-        i = int(np.argmax(first != second))  # a date whose two readings differ
-        raise DataError(f"{name} read either way ({raw.iloc[i]!r}: month-first {month_first.iloc[i]:%Y-%m-%d}, day-first "
-                        f"{day_first.iloc[i]:%Y-%m-%d}) and only day-first gives regular increasing dates; "
-                        f"pass {_date_options(str(raw.iloc[i]))}.")
+    i = int(np.argmax(first != second))  # a date whose two readings differ
+    either = (f"{name} read either way ({raw.iloc[i]!r}: month-first {month_first.iloc[i]:%Y-%m-%d}, day-first "
+              f"{day_first.iloc[i]:%Y-%m-%d})")
+    month_regular, day_regular = _regular(month_first), _regular(day_first)
+    if not month_regular and day_regular:
+        raise DataError(f"{either} and only day-first gives regular increasing dates; pass {_date_options(str(raw.iloc[i]))}.")
+    if month_regular and day_regular:
+        freqs = [infer_freq(pd.DatetimeIndex(d))[0] for d in (month_first, day_first)]
+        raise DataError(f"{either} and both give regular increasing dates (month-first at frequency {freqs[0]!r}, "
+                        f"day-first at {freqs[1]!r}); say which: for day-first pass {_date_options(str(raw.iloc[i]))}; "
+                        f"for month-first pass {_month_first_option(str(raw.iloc[i]))}.")
 
 
 def id_like_columns(frame: pd.DataFrame) -> list[str]:
