@@ -257,17 +257,21 @@ def test_damaged_checkpoint_or_metrics_name_the_file(trained: Path, tmp_path: Pa
         rd.read_json(run / rd.TEST_METRICS)
 
 
-@pytest.mark.parametrize("content", [None, b'{"mean": [0]}', b'{"mean": [0], "std": [1]}'],
-                         ids=["cut-short", "no-std", "one-channel-of-three"])
-def test_resuming_a_finished_run_with_a_damaged_scaler_names_the_file(trained: Path, tmp_path: Path,
-                                                                        content: bytes | None) -> None:
-    """Resuming trains nothing more here and never needs scaler.json, but every later use of the run does."""
-    run = damaged_copy(trained, tmp_path, rd.SCALER, content)
+@pytest.mark.parametrize("name, content", [(rd.SCALER, None), (rd.SCALER, b'{"mean": [0]}'),
+                                           (rd.SCALER, b'{"mean": [0], "std": [1]}'), (rd.BEST, None), (rd.INTERVALS, b"{x")],
+                         ids=["cut-short", "no-std", "one-channel-of-three", "weights-cut-short", "intervals-not-safetensors"])
+def test_resuming_a_finished_run_with_a_damaged_file_names_the_file(trained: Path, tmp_path: Path, name: str,
+                                                                     content: bytes | None) -> None:
+    """Resuming trains nothing more here and never needs scaler.json, the best weights or the intervals,
+    but every later use of the run does."""
+    if not (trained / name).exists():
+        pytest.skip(f"the trained run has no {name}")
+    run = damaged_copy(trained, tmp_path, name, content)
     assert (run / rd.TEST_METRICS).exists()  # finished
     result = invoke("train", "--resume", run, "--quiet")
     assert result.exit_code == 2, result.output
     message = " ".join(result.output.split())
-    assert message.startswith(f"error: cannot read {run / rd.SCALER} (") and "restore it from a copy, or train the run again" in message
+    assert message.startswith(f"error: cannot read {run / name} (") and "restore it from a copy, or train the run again" in message
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
 
 

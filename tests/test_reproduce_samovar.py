@@ -158,3 +158,14 @@ def test_a_killed_cell_resumes_to_the_same_record(tmp_path, monkeypatch, shared_
         return [{k: v for k, v in row.items() if k not in ("train_seconds", "seconds")} for row in history]
 
     assert rows("killed") == rows("straight") and len(rows("straight")) == 2
+
+
+def test_the_readme_grid_table_is_generated_from_the_records():
+    """The README's 24-cell table and its ranking sentence come from benchmarks/results/samovar/*.json;
+    the authors'-code columns of docs/results/samovar.md from benchmarks/results/authors_reference/."""
+    bench = load_benchmark("reproduce_samovar")
+    block = bench.readme_block(bench.load_cells())
+    assert block in (bench.REPO / "README.md").read_text()
+    assert "| SAMoVAR | ETTh1 | 0.3748 | 0.4524 | 0.4768 | 0.6485 | 0.488 | 0.401 |" in block
+    assert "SAMoVAR ETTh1 +0.087, ETTh2 +0.068" in block
+    assert bench.authors_code_here()[("samovar", "ETTh1", 192)][0] == 2048

@@ -699,3 +699,19 @@ def test_progress_display_reports_epochs_and_quiet_prints_nothing(capsys) -> Non
     train(Linear(L, H, 2), data, quiet(epochs=2, batch_size=64))
     out = capsys.readouterr()
     assert out.err == "" and out.out == ""
+
+
+def test_a_damaged_checkpoint_is_named_without_torch_s_unpickling_advice(tmp_path):
+    """torch's weights-only unpickling error goes on to advise loading with weights_only=False,
+    wrong advice for a damaged run file: the one line keeps its first sentence only."""
+    path = tmp_path / rd.CHECKPOINT
+    path.write_text("{not a checkpoint")
+    with pytest.raises(rd.RunFileError) as raised:
+        rd.load_checkpoint(path)
+    message = str(raised.value)
+    assert message == (f"cannot read {path} (UnpicklingError: Weights only load failed): the file is damaged or "
+                       "incomplete; restore it from a copy, or train the run again")
+    (tmp_path / rd.CONFIG).write_text("{bad")  # a JSON error keeps its position, a sentence with no full stop
+    with pytest.raises(rd.RunFileError, match=r"JSONDecodeError: Expecting property name enclosed in double quotes: "
+                                              r"line 1 column 2 \(char 1\)\)"):
+        rd.read_json(tmp_path / rd.CONFIG)

@@ -50,7 +50,7 @@ WIKITEXT_TOKENS = {
     103: {"train": 103_227_021, "valid": 217_646, "test": 245_569},
 }
 WIKITEXT_VOCAB = {2: 33_278, 103: 267_735}  # published vocabulary sizes (a mismatch is noted, not an error)
-# sha256 of the decompressed files (/work/shared/data/SOURCES.md); None: checked by token count only.
+# sha256 of the decompressed files (SOURCES.md in the data directory, $SAMOVAR_DATA_DIR); None: checked by token count only.
 _WIKITEXT_SHA256 = {
     (2, "valid"): "f0737ed31fc1329026e95cb8b98e19c2a182c39c240ab909dc31abf2f8af58e8",
     (2, "test"): "d790b833ef8cf03a90db7bf1271b7520b83c45ce07ba3c1a9699df81e239eca0",

@@ -78,8 +78,15 @@ def reading(path: str | Path) -> Iterator[None]:
     except KeyError as exc:
         raise RunFileError(_damaged(path, f"no entry {exc.args[0]!r}")) from None
     except (OSError, ValueError, TypeError, RuntimeError, EOFError, pickle.UnpicklingError, SafetensorError) as exc:
-        detail = (str(exc).strip().splitlines() or [""])[0]
+        detail = _first_sentence(str(exc))
         raise RunFileError(_damaged(path, f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__)) from None
+
+
+def _first_sentence(text: str) -> str:
+    """The first sentence of an exception's first line: torch's unpickling error goes on with advice
+    (load with weights_only=False) that would be wrong for a damaged run file."""
+    line = (text.strip().splitlines() or [""])[0]
+    return re.split(r"(?<=[a-z)])\. (?=[A-Z])", line, maxsplit=1)[0]
 
 
 def _damaged(path: str | Path, reason: str) -> str:

@@ -340,6 +340,9 @@ def resume_run(run_dir: str | Path, *, quiet: bool | None = None, device: str | 
     if mode == "refit":
         raise ValueError(f"{run_dir}: {REFIT_NOT_RESUMABLE}")
     read_scalers(run_dir, cfg)  # never read by training, but by every later use of the run: a damaged one stops here
+    for name in (rd.BEST, rd.INTERVALS):  # likewise: a finished run is not re-read by resuming, a later use reads them
+        if (run_dir / name).exists():
+            rd.load_tensors(run_dir / name)
     data = _rebuild_data(cfg, data_dir)
     net = build_model(cfg["model"]["name"], data.lookback, data.horizon, data.channels, cfg["model"]["kwargs"],
                       seed=config.seed, quantiles=config.quantiles, targets=data.target_channels,
