@@ -139,6 +139,8 @@ def test_per_dataset_and_per_horizon_settings():
 def test_the_paper_lookback_is_the_recipes_for_the_dataset(monkeypatch):
     """`bench --lookback paper` and `samovar train` without --lookback use the lookback the recipe
     publishes for the dataset (FITS: 360 on ETTh1, 720 on ETTm2), else the model's default."""
+    from types import SimpleNamespace
+
     from typer.testing import CliRunner
 
     from samovar.bench.grid import plan
@@ -159,7 +161,11 @@ def test_the_paper_lookback_is_the_recipes_for_the_dataset(monkeypatch):
 
     monkeypatch.setattr(runs, "fit_run", stop)
     # `train` loads the data before it prints the recipe (data errors first); ETTm2 need not be on disk here
-    monkeypatch.setattr(runs, "prepare_source", lambda source, lookback, *args, **kwargs: seen.update(loaded=lookback))
+    def loaded(source, lookback, *args, **kwargs):  # what train reads of the data before fit_run: its channels
+        seen.update(loaded=lookback)
+        return SimpleNamespace(channels=7, target_channels=7, future_channels=0)
+
+    monkeypatch.setattr(runs, "prepare_source", loaded)
     runner = CliRunner()
     for args, lookback, where in ((["--dataset", "ETTm2"], 720, "the recipe's"),
                                   (["--dataset", "ETTm2", "--lookback", "96"], 96, "given"),
