@@ -171,14 +171,36 @@ def test_launcher_reports_the_first_rank_error_else_names_the_ended_rank(tmp_pat
 
     from samovar.bench.ddp import RankFailed, _rank_error
 
-    (tmp_path / "error-1.pkl").write_bytes(pickle.dumps((2.0, RuntimeError("Connection closed by peer"))))
-    (tmp_path / "error-0.pkl").write_bytes(pickle.dumps((1.0, FloatingPointError("training diverged"))))
+    from torch.multiprocessing.spawn import ProcessExitedException
+
+    from samovar.bench.ddp import _portable, failed_rank
+
+    (tmp_path / "error-0.pkl").write_bytes(pickle.dumps((2.0, _portable(RuntimeError("Connection closed by peer"), 0))))
+    (tmp_path / "error-1.pkl").write_bytes(pickle.dumps((1.0, _portable(FloatingPointError("training diverged"), 1))))
     error = _rank_error(str(tmp_path), Exception("process 0 terminated with exit code 1"))
-    assert type(error) is FloatingPointError and str(error) == "training diverged"
+    assert type(error) is FloatingPointError and str(error) == "training diverged" and failed_rank(error) == 1
     for path in tmp_path.iterdir():
         path.unlink()
-    error = _rank_error(str(tmp_path), Exception("process 1 terminated with signal SIGKILL"))
+    ended = ProcessExitedException("process 1 terminated with signal SIGKILL", error_index=1, error_pid=4321,
+                                   exit_code=-9, signal_name="SIGKILL")
+    error = _rank_error(str(tmp_path), ended)
     assert isinstance(error, RankFailed) and "process 1 terminated with signal SIGKILL" in str(error)
+    assert failed_rank(error) == 1
+
+
+def test_an_exception_that_does_not_pickle_crosses_as_its_type_and_first_line():
+    import pickle
+    import threading
+
+    from samovar.bench.ddp import RankFailed, _portable, failed_rank
+
+    class Holding(RuntimeError):
+        def __init__(self, message):
+            super().__init__(message)
+            self.lock = threading.Lock()  # does not pickle
+
+    crossed = pickle.loads(pickle.dumps(_portable(Holding("bad shapes\nsecond line"), 1)))
+    assert isinstance(crossed, RankFailed) and str(crossed) == "Holding: bad shapes" and failed_rank(crossed) == 1
 
 
 def test_cli_ddp_failure_that_is_not_bad_input_exits_1_with_one_line(monkeypatch):
@@ -190,14 +212,16 @@ def test_cli_ddp_failure_that_is_not_bad_input_exits_1_with_one_line(monkeypatch
     from samovar.cli import app
 
     def failing(spec, nproc):
-        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (16x48 and 96x24)\nsecond line")
+        error = RuntimeError("mat1 and mat2 shapes cannot be multiplied (16x48 and 96x24)\nsecond line")
+        error.ddp_rank = 1  # as launch raises the first failure: marked with its rank
+        raise error
 
     monkeypatch.setattr(ddp, "launch", failing)
     result = CliRunner().invoke(app, ["bench", "ddp", "--dataset", "synthetic", "--horizon", "24"],
                                 catch_exceptions=False, env={"COLUMNS": "200"})
     assert result.exit_code == 1, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and "RuntimeError: mat1 and mat2 shapes cannot be multiplied" in lines[0], result.output
+    assert len(lines) == 1 and "rank 1: RuntimeError: mat1 and mat2 shapes cannot be multiplied" in lines[0], result.output
 
 
 @pytest.mark.slow
@@ -285,3 +309,41 @@ def test_cli_ddp_bad_loss_quantiles_or_set_exit_2_with_one_line_before_spawning(
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and needle in lines[0], result.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("missing_on", [0, 1])
+def test_torchrun_ranks_all_report_the_rank_that_failed_first(tmp_path, missing_on):
+    """As under torchrun on two machines (RANK / WORLD_SIZE / MASTER_* set; here two local processes): the data
+    file is missing only where rank `missing_on` runs. That rank fails reading it; the other fails later, in a
+    collective, on the closed connection. Both print the same one line naming the first rank and its error,
+    and exit 2 (bad input) rather than a peer's lost-connection error."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import samovar
+
+    here, there = tmp_path / "rank0", tmp_path / "rank1"
+    for place in (here, there):
+        place.mkdir()
+    frame = covariate_file(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    src = os.path.dirname(os.path.dirname(samovar.__file__))
+    args = [sys.executable, "-m", "samovar", "bench", "ddp", "--dataset", "load.csv", "--target", "y", "--horizon", "12",
+            "--lookback", "48", "--batch-size", "8", "--epochs", "1", "--max-steps", "2", "--backend", "gloo"]
+    ranks = []
+    for rank, place in enumerate((here, there)):
+        if rank != missing_on:
+            os.link(frame, place / "load.csv")
+        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
+                   MASTER_PORT=str(port), PYTHONPATH=src, OMP_NUM_THREADS="1", COLUMNS="300")
+        ranks.append(subprocess.Popen(args, cwd=place, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = [process.communicate(timeout=240) for process in ranks]
+    for process, (out, err) in zip(ranks, outputs):
+        lines = [line for line in (out + err).splitlines() if line.strip()]
+        assert process.returncode == 2, (out, err)
+        assert len(lines) == 1 and lines[0].startswith(f"error: rank {missing_on}: ") and "load.csv" in lines[0], (out, err)

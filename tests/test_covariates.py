@@ -176,6 +176,67 @@ def test_samovar_models_shows_each_models_declared_covariates():
     assert shown["dlinear"] == "past, future" and shown["patchtst"] == "past"
 
 
+@pytest.fixture
+def no_past(monkeypatch):
+    """A model registered for the test that declares future-known covariates only (DLinear otherwise)."""
+    from samovar.models.dlinear import DLinear
+
+    models.available()  # the registry loaded first, so the test's entry is the last and removed afterwards
+    cls = type("NoPastDLinear", (DLinear,), {"covariates": ("future",)})
+    monkeypatch.setitem(models._models._classes, "no_past", cls)
+    monkeypatch.setattr(cls, "name", "no_past")
+    return "no_past"
+
+
+PAST_REFUSED = "model 'no_past' does not take past-only covariates"
+
+
+def test_a_model_without_past_covariates_is_refused_everywhere(no_past, tmp_path):
+    """One reason (the model, the kind, how the options ask for it, the models that do take it) from the API,
+    train, backtest, bench ddp and the grid; --past asks explicitly (refused before reading data), --target
+    implies every other column (refused once the data is read); --target with --past none is the S setting."""
+    from samovar.bench.ddp import DDPSpec, launch
+    from samovar.bench.grid import ms_model_reason
+
+    path = tmp_path / "load.csv"
+    frame(600).to_csv(path, index=False)
+    for kwargs in ({"past": "past"}, {"future": "known", "past": ["past"]}):
+        with pytest.raises(ValueError, match=PAST_REFUSED) as err:
+            Forecaster(no_past, lookback=L, horizon=H, target="y", **kwargs)
+        assert "models that do: " in str(err.value) and "dlinear" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ValueError, match=PAST_REFUSED):
+        Forecaster(no_past, lookback=L, horizon=H, target="y", epochs=1, quiet=True, runs_dir=tmp_path / "r").fit(path)
+    with pytest.raises(ValueError, match=PAST_REFUSED):
+        launch(DDPSpec(model=no_past, dataset=str(path), horizon=H, lookback=L, inputs={"target": ["y"], "past": ["past"]}))
+    assert ms_model_reason(no_past, models.model_class(no_past), "y").startswith(PAST_REFUSED)
+    common = ["--model", no_past, "--dataset", path, "--lookback", L, "--horizon", H, "--epochs", 1, "--quiet"]
+    train, backtest = ["train", *common, "--runs-dir", tmp_path / "runs"], ["backtest", *common, "-o", tmp_path / "b.csv"]
+    for args in ([*train, "--target", "y", "--past", "past"], [*train, "--target", "y"],
+                 [*backtest, "--target", "y", "--past", "past"], [*backtest, "--target", "y"]):
+        result = invoke(*args)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert result.exit_code == 2 and len(lines) == 1 and PAST_REFUSED in lines[0], (args, result.output)
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "b.csv").exists()
+    fc = Forecaster(no_past, lookback=L, horizon=H, target="y", past=[], epochs=1, quiet=True, runs_dir=tmp_path / "r")
+    assert fc.fit(path).run.config["data"]["channels"] == 1  # S: the target alone
+
+
+def test_a_run_whose_model_no_longer_takes_its_past_covariates_is_refused_by_forecast(tmp_path, monkeypatch):
+    """forecast and backtest of a run directory rebuild its model with the recorded inputs: the same one line."""
+    df = frame(600)
+    path = tmp_path / "load.csv"
+    df.to_csv(path, index=False)
+    Forecaster("dlinear", lookback=L, horizon=H, target="y", epochs=1, quiet=True, runs_dir=tmp_path / "runs").fit(path)
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    monkeypatch.setattr(models.model_class("dlinear"), "covariates", ("future",))
+    for args in (["forecast", run_dir, "--input", path, "--output", tmp_path / "f.csv"],
+                 ["backtest", run_dir, "--input", path, "--output", tmp_path / "b.csv"]):
+        result = invoke(*args)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert result.exit_code == 2 and len(lines) == 1, (args, result.output)
+        assert "model 'dlinear' does not take past-only covariates" in lines[0], (args, result.output)
+
+
 # ------------------------------------------------------------------ run directories and the API
 
 def test_run_directory_rebuilds_the_same_inputs(tmp_path):

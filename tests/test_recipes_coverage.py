@@ -136,9 +136,29 @@ def test_per_dataset_and_per_horizon_settings():
         resolve_recipe("cats_xattn", "ETTh2", 96, "paper", {"script": "2880"})
 
 
+@pytest.mark.parametrize("dataset, reported, logs", [
+    ("electricity", "0.134 / 0.149 / 0.165 / 0.203", "logs/fixFITS/elec_abl/"),
+    ("traffic", "0.385 / 0.397 / 0.410 / 0.448", "logs/fixFITS/traf_abl/"),
+])
+def test_fits_grid_recipes_say_which_grid_point_they_take_and_why(dataset, reported, logs):
+    """ECL and Traffic have only grid-search scripts: the recipe names its point (lookback 720, harmonic order 10)
+    and why (the README's post-fix numbers are that point's runs in the authors' logs), besides the grid."""
+    for horizon in HORIZONS:
+        rec = resolve_recipe("fits", dataset, horizon, "paper")
+        assert rec.lookback == 720 and rec.model_kwargs["harmonic_order"] == 10
+        assert "lookback 720, H_order 10" in rec.label
+        (why,) = [note for note in rec.notes if "grid search" in note]
+        assert "lookback 720, harmonic order 10" in why and reported in why and logs in why
+        assert any(note.startswith("the paper searched {'lookback': [720, 360, 180, 90]") for note in rec.notes)
+        two_stage = any("train_mode 2 trains the joint" in note for note in rec.notes)
+        assert two_stage == (dataset == "electricity" and horizon == 720)  # the one reported number of train_mode 2
+
+
 def test_the_paper_lookback_is_the_recipes_for_the_dataset(monkeypatch):
     """`bench --lookback paper` and `samovar train` without --lookback use the lookback the recipe
     publishes for the dataset (FITS: 360 on ETTh1, 720 on ETTm2), else the model's default."""
+    from types import SimpleNamespace
+
     from typer.testing import CliRunner
 
     from samovar.bench.grid import plan
@@ -159,7 +179,11 @@ def test_the_paper_lookback_is_the_recipes_for_the_dataset(monkeypatch):
 
     monkeypatch.setattr(runs, "fit_run", stop)
     # `train` loads the data before it prints the recipe (data errors first); ETTm2 need not be on disk here
-    monkeypatch.setattr(runs, "prepare_source", lambda source, lookback, *args, **kwargs: seen.update(loaded=lookback))
+    def loaded(source, lookback, *args, **kwargs):  # what train reads of the data before fit_run: its channels
+        seen.update(loaded=lookback)
+        return SimpleNamespace(channels=7, target_channels=7, future_channels=0)
+
+    monkeypatch.setattr(runs, "prepare_source", loaded)
     runner = CliRunner()
     for args, lookback, where in ((["--dataset", "ETTm2"], 720, "the recipe's"),
                                   (["--dataset", "ETTm2", "--lookback", "96"], 96, "given"),

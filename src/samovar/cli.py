@@ -150,7 +150,7 @@ def train(
     from .models import model_class
     from .training.rundir import default_run_dir
     from .training.modelspec import check_covariates
-    from .training.runs import (check_fit_mode, default_fit_mode, fit_run, input_kinds, parse_set_options,
+    from .training.runs import (check_fit_mode, data_kinds, default_fit_mode, fit_run, input_kinds, parse_set_options,
                                 prepare_source, recipe_training, resolve_lookback, resume_run, stage_split)
 
     from .data.panel import long_format_options
@@ -182,6 +182,7 @@ def train(
             check_covariates(model, input_kinds(inputs))
             data = prepare_source(dataset, lookback, horizon, data_dir, stage_split(mode, _split(split)), fill,
                                   date_format, dayfirst, inputs, long_format)  # data errors come first
+            check_covariates(model, data_kinds(data))  # e.g. the past-only covariates --target implies
             where = ("given" if given_lookback is not None else "the recipe's" if published
                      else f"the model's default for horizon {horizon}")
             if model_class(model).trainable:

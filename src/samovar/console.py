@@ -6,6 +6,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console, ConsoleDimensions
+from rich.markup import escape
 
 # Rich lays tables out for 80 columns when stdout is not a terminal, which cuts names in
 # pipes, files and captured output; there we allow this many columns instead.
@@ -38,7 +39,8 @@ INPUT_ERRORS = (ValueError, FileNotFoundError, FileExistsError, KeyError, Floati
 def fail(message: str, code: int = 2) -> None:
     """Print an error in red on stderr, on one line however long, and exit with status `code` (no traceback):
     2, the default, for bad input (INPUT_ERRORS); 1 for a run that failed otherwise."""
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # the message as text, not markup: it may quote a library's error with square brackets ([rank1]:, [/path:553])
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=code)
 
 

@@ -377,9 +377,17 @@ def ddp(
     try:
         metrics = launch(spec, nproc)
     except INPUT_ERRORS as exc:  # as samovar train: bad options or data, a run that diverged
-        fail(str(exc))
+        fail(_rank_says(exc) + str(exc))
     except Exception as exc:  # a rank failed otherwise (the model, the process group): a training failure
-        fail(f"the DDP run failed: {type(exc).__name__}: {first_line(exc)} (samovar train with the same options "
-             "shows the full traceback)", code=1)
+        fail(f"the DDP run failed: {_rank_says(exc)}{type(exc).__name__}: {first_line(exc)} (samovar train with the "
+             "same options shows the full traceback)", code=1)
     if metrics is not None:
         console.print(f"test mse {metrics['mse']:.6f}  mae {metrics['mae']:.6f}  (world size {metrics['world_size']})")
+
+
+def _rank_says(exc: BaseException) -> str:
+    """'rank R: ' for the error of the rank that failed first (launch raises it in every rank), else ''."""
+    from .ddp import failed_rank
+
+    rank = failed_rank(exc)
+    return "" if rank is None else f"rank {rank}: "

@@ -248,21 +248,90 @@ def _spawned(rank: int, world: int, spec: DDPSpec, port: int, out_path: str) -> 
     except Exception as exc:
         # for the launcher: the exception itself (torch.multiprocessing keeps only its traceback text),
         # with the time it happened, so the first failure is reported rather than a peer's lost connection
-        _write_error(Path(out_path).with_name(f"error-{rank}.pkl"), exc)
+        Path(out_path).with_name(f"error-{rank}.pkl").write_bytes(pickle.dumps((time.time(), _portable(exc, rank))))
         raise
 
 
-def _write_error(path: Path, exc: Exception) -> None:
+def _portable(exc: Exception, rank: int) -> Exception:
+    """`exc` marked with the rank that raised it (``failed_rank``), or, if it does not pickle, a RankFailed
+    with its type and first line."""
+    exc.ddp_rank = rank  # type: ignore[attr-defined]  # an exception pickles its attributes with it
     try:
-        payload = pickle.dumps((time.time(), exc))
-        pickle.loads(payload)
-    except Exception:  # an exception that does not pickle: its type and first line
-        payload = pickle.dumps((time.time(), RankFailed(f"{type(exc).__name__}: {first_line(exc)}")))
-    path.write_bytes(payload)
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        portable = RankFailed(f"{type(exc).__name__}: {first_line(exc)}")
+        portable.ddp_rank = rank  # type: ignore[attr-defined]
+        return portable
+
+
+def failed_rank(exc: BaseException) -> int | None:
+    """The rank that raised `exc` first in a DDP run (launch raises that rank's exception), else None."""
+    return getattr(exc, "ddp_rank", None)
 
 
 def first_line(exc: BaseException) -> str:
     return next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+
+
+_FAILURE_KEY, _READ_KEY = "samovar/ddp-first-failure", "samovar/ddp-failure-read"
+
+
+def _launched(spec: DDPSpec) -> dict[str, Any] | None:
+    """This process's rank of a run whose launcher (torchrun) set RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT.
+
+    When a rank fails, every rank that fails after it (mostly as its consequence: a peer's closed connection
+    in a collective) raises that first failure instead of its own, marked with its rank (``failed_rank``): each
+    rank's one line names the same rank and error. The ranks agree through the process group's key-value store:
+    the first to write its failure there wins."""
+    dist.init_process_group(_backend(spec.backend))
+    rank, world = dist.get_rank(), dist.get_world_size()
+    store = _default_store()  # held here: without torchrun's agent rank 0 serves it, also after destroy below
+    try:
+        metrics = run_rank(rank, world, spec)
+    except Exception as exc:
+        first = _first_failure(store, _portable(exc, rank))
+        dist.destroy_process_group()  # peers waiting in a collective for this rank now fail, and read `first`
+        if rank == 0 and store is not None and os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+            _wait_for_readers(store, world - 1)  # (torchrun's agent serves the store itself: no need)
+        if first is exc:
+            raise
+        raise first from None
+    dist.destroy_process_group()
+    return metrics if rank == 0 else None
+
+
+def _default_store() -> Any:
+    try:
+        return dist.distributed_c10d._get_default_store()
+    except Exception:  # not there (another torch): every rank reports its own failure
+        return None
+
+
+def _first_failure(store: Any, exc: Exception) -> Exception:
+    """The failure the store holds (written there by the first rank to fail), writing `exc` if it holds none."""
+    if store is None:
+        return exc
+    try:
+        held = store.compare_set(_FAILURE_KEY, "", pickle.dumps(exc))
+        first = pickle.loads(held)
+        if failed_rank(exc) != 0:
+            store.add(_READ_KEY, 1)
+        return first if failed_rank(first) != failed_rank(exc) else exc
+    except Exception:  # the store is gone (rank 0 ended): this rank's own failure
+        return exc
+
+
+def _wait_for_readers(store: Any, readers: int, seconds: float = 300.0) -> None:
+    """Rank 0 failed: keep the store it serves until the other ranks have read the first failure from it
+    (each fails at its next collective, which sees this rank's group closed: a slow rank may first finish
+    reading data or evaluating), or `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    try:
+        while store.add(_READ_KEY, 0) < readers and time.monotonic() < deadline:
+            time.sleep(0.05)
+    except Exception:
+        pass
 
 
 def _rank_error(tmp: str, failure: Exception) -> Exception:
@@ -276,7 +345,11 @@ def _rank_error(tmp: str, failure: Exception) -> Exception:
             continue
     if recorded:
         return min(recorded, key=lambda pair: pair[0])[1]
-    return RankFailed(f"{first_line(failure)}, without an error message (killed, e.g. out of memory?)")
+    error = RankFailed(f"{first_line(failure)}, without an error message (killed, e.g. out of memory?)")
+    ended = getattr(failure, "error_index", None)  # torch's ProcessException: the rank that ended
+    if ended is not None:
+        error.ddp_rank = ended  # type: ignore[attr-defined]
+    return error
 
 
 def _free_port() -> int:
@@ -289,12 +362,7 @@ def launch(spec: DDPSpec, nproc: int = 2) -> dict[str, Any] | None:
     """Run `spec` data-parallel: under torchrun (RANK/WORLD_SIZE set) as this process's rank, else by
     spawning `nproc` local processes. Returns the test metrics (None on ranks other than 0)."""
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
-        dist.init_process_group(_backend(spec.backend))
-        try:
-            metrics = run_rank(dist.get_rank(), dist.get_world_size(), spec)
-        finally:
-            dist.destroy_process_group()
-        return metrics if int(os.environ["RANK"]) == 0 else None
+        return _launched(spec)
     if nproc < 1:
         raise ValueError(f"--nproc must be at least 1, got {nproc}")
     if spec.batch_size % nproc:

@@ -218,14 +218,12 @@ def na_reason(dataset: str, lookback: int, horizon: int, data_dir: str | None = 
 
 
 def ms_model_reason(model: str, model_cls: type, target: str) -> str | None:
-    """Why `model` cannot run the MS setting (it does not take past-only covariates), or None."""
-    from ..training.modelspec import models_taking
+    """Why `model` cannot run the MS setting (it does not take past-only covariates, which the setting reads from
+    every other column), or None; the reason samovar train gives, with the setting."""
+    from ..training.modelspec import covariate_reason
 
-    if "past" in model_cls.covariates:
-        return None
-    return (f"model {model!r} does not take past-only covariates (its covariates: "
-            f"{', '.join(model_cls.covariates) or 'none'}), which the MS setting (--target {target}) reads from every "
-            f"other column; models that do: {', '.join(models_taking('past'))}")
+    reason = covariate_reason(model, ["past"])
+    return f"{reason} (the MS setting, --target {target}, reads every other column as one)" if reason else None
 
 
 def target_reason(dataset: str, target: str, data_dir: str | None = None, download: bool = False) -> str | None:

@@ -36,14 +36,26 @@ def models_taking(kind: str) -> list[str]:
     return [name for name in models.available() if kind in models.model_class(name).covariates]
 
 
-def check_covariates(name: str, kinds) -> None:
-    """ValueError naming the model, the input kind and the models that take it, for the first kind in
-    `kinds` that model `name` does not declare (``ForecastModel.covariates``)."""
+# What each input kind is, as an error names it (COVARIATE_KINDS of samovar.models.base)
+_KIND_NAMES = {"future": "future-known covariates (--calendar, --future)",
+               "past": "past-only covariates (--past; with --target every other column unless --past none)"}
+
+
+def covariate_reason(name: str, kinds) -> str | None:
+    """Why model `name` cannot take the input kinds `kinds` ("past", "future"): one line naming the first kind
+    it does not declare (``ForecastModel.covariates``) and the models that do; None if it takes them all."""
     cls = model_class(name)
     for kind in kinds:
         if kind not in cls.covariates:
-            what = {"future": "future-known covariates (--calendar, --future)", "past": "past-only covariates"}[kind]
-            raise ValueError(f"model {name!r} does not take {what}; models that do: {', '.join(models_taking(kind))}")
+            return f"model {name!r} does not take {_KIND_NAMES[kind]}; models that do: {', '.join(models_taking(kind))}"
+    return None
 
 
-__all__ = ["DATA_ARGUMENTS", "check_covariates", "model_class", "model_options", "models_taking"]
+def check_covariates(name: str, kinds) -> None:
+    """ValueError with ``covariate_reason`` if model `name` cannot take every input kind in `kinds`."""
+    reason = covariate_reason(name, kinds)
+    if reason:
+        raise ValueError(reason)
+
+
+__all__ = ["DATA_ARGUMENTS", "check_covariates", "covariate_reason", "model_class", "model_options", "models_taking"]

@@ -48,8 +48,9 @@ def build_model(name: str, lookback: int, horizon: int, channels: int, kwargs: d
 
     quantiles: wrap the model in a `QuantileForecaster` with these levels (``TrainConfig.quantiles``
     of a ``loss="quantile"`` run); the base model is built first, so its init does not depend on it.
-    targets: the number of target channels (the first ones; None: all); future_channels: the number
-    of future-known covariates (a model whose ``covariates`` lack "future" refuses them).
+    targets: the number of target channels (the first ones; None: all; the rest are past-only covariates,
+    which a model whose ``covariates`` lack "past" refuses); future_channels: the number of future-known
+    covariates (a model whose ``covariates`` lack "future" refuses them).
     """
     kwargs = dict(kwargs or {})
     options = model_options(name)
@@ -57,6 +58,8 @@ def build_model(name: str, lookback: int, horizon: int, channels: int, kwargs: d
     if unknown and not any(p.kind == p.VAR_KEYWORD for p in inspect.signature(model_class(name).__init__).parameters.values()):
         raise ValueError(f"model {name!r} has no option(s) {unknown}; its options: "
                          + (", ".join(f"{k}={v!r}" for k, v in options.items()) or "none"))
+    if targets is not None and targets < channels:  # the channels after the targets are past-only covariates
+        check_covariates(name, ["past"])
     if future_channels:
         check_covariates(name, ["future"])
         kwargs["future_channels"] = int(future_channels)
@@ -203,10 +206,20 @@ def prepare_source(source: Any, lookback: int, horizon: int, data_dir=None, spli
                         date_format=date_format, dayfirst=dayfirst, long_format=long_format, **(inputs or {}))
 
 
+def data_kinds(data: Any) -> list[str]:
+    """The covariate kinds prepared data carries: "past" if channels follow its targets, "future" if it has
+    future-known covariates (what build_model checks the model against)."""
+    return ([*(["past"] if data.target_channels < data.channels else []),
+             *(["future"] if getattr(data, "future_channels", 0) else [])])
+
+
 def input_kinds(inputs: dict[str, Any] | None) -> list[str]:
-    """The covariate kinds that input options ask for explicitly ("future" for future columns or calendar)."""
+    """The covariate kinds that input options ask for explicitly: "past" for past-only columns, "future" for
+    future columns or calendar features. (The past-only covariates --target implies, every other column, are
+    known once the data is read: build_model checks them.)"""
     inputs = inputs or {}
-    return ["future"] if inputs.get("future") or inputs.get("calendar") else []
+    return ([*(["past"] if inputs.get("past") else []),
+             *(["future"] if inputs.get("future") or inputs.get("calendar") else [])])
 
 
 def fit_run(
