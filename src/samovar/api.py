@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ._checks import positive_int
 from .training import TrainConfig
 from .training import rundir as rd
 from .training.intervals import check_levels
@@ -570,9 +571,7 @@ class Forecaster:
         """
         run = self._need_fit()
         levels = () if levels is None else self._levels(levels)
-        stride = run.horizon if stride is None else int(stride)
-        if stride < 1:
-            raise ValueError(f"backtest stride must be a positive integer, got {stride}")
+        stride = run.horizon if stride is None else positive_int("backtest stride", stride)
         if self.panel is not None:
             return self._panel_backtest(df, start, end, stride, levels, fill, allow_freq_mismatch)
         table = self._table(df, fill, allow_freq_mismatch)

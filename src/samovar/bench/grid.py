@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .._checks import positive_int
 from ..training.config import EPOCH_SCHEDULES, TrainConfig, epoch_learning_rate
 from ..training.recipes import Recipe
 from ..training.recipes import resolve_recipe as shared_resolve_recipe
@@ -299,9 +300,8 @@ def plan(
     if profile == "quick":
         max_epochs = QUICK_EPOCHS if max_epochs is None else max_epochs
         max_steps_per_epoch = QUICK_STEPS if max_steps_per_epoch is None else max_steps_per_epoch
-    for name, val in (("max-epochs", max_epochs), ("max-steps", max_steps_per_epoch)):
-        if val is not None and (int(val) != val or val < 1):
-            raise ValueError(f"--{name} must be a positive integer, got {val!r}")
+    positive_int("--max-epochs", max_epochs, or_none=True)
+    positive_int("--max-steps", max_steps_per_epoch, or_none=True)
     retired = [registry.RETIRED[m.lower()] for m in models if m.lower() in registry.RETIRED]
     if retired:
         raise ValueError("; ".join(dict.fromkeys(retired)))

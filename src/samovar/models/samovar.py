@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._checks import check_positive_int
 from ..layers.arx import MLP, NORM_EPS, ARXTokenizer, RMSNorm, StructuralMatrix, head_rms_norm, segment_series
 from ..ops.linear_attention import (
     linear_attention_chunked,
@@ -131,9 +132,7 @@ class ARXForecaster(ForecastModel, metaclass=ABCMeta):
             raise ValueError(f"{type(self).__name__} needs lookback >= 2 (the instance normalization divides by the std), got {lookback}")
         if d_model is None or d_model == 0:  # the authors' default: floor(sqrt(C)) * 32
             d_model = math.isqrt(self.channels) * 32
-        for key, val in (("d_model", d_model), ("heads", heads), ("layers", layers), ("chunk_size", chunk_size)):
-            if isinstance(val, bool) or int(val) != val or val < 1:
-                raise ValueError(f"{key} must be a positive integer, got {val!r}")
+        check_positive_int(type(self).__name__, d_model=d_model, heads=heads, layers=layers, chunk_size=chunk_size)
         if d_model % heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by heads ({heads}); change one of them")
         if not 0.0 <= dropout < 1.0:
