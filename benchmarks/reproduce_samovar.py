@@ -16,7 +16,7 @@ weight decay 0.1), torch's OneCycleLR stepped per batch over 100 + 1 epochs (5% 
 div_factor 10, linear annealing), gradient clipping at norm 1, early stopping with patience
 12 on validation MSE, seed 2024, bf16 autocast for the matmuls (their --use_amp), every
 training window used (the last batch is partial); the values come from
-``samovar.models.samovar.paper_training_config``. Each cell is ``samovar.training.runs.fit_run``
+``samovar.models.samovar.SAMoVAR.paper_training_config``. Each cell is ``samovar.training.runs.fit_run``
 with that recipe, on the CPU, and as the authors' loop dropout draws on from the seeded model
 init (``TrainConfig.reseed=False``); the diagnostics are trainer options: the test MSE of every
 epoch (``test_each_epoch``, on by default here) and the clip of the authors' GPU runs
@@ -39,9 +39,8 @@ from pathlib import Path
 
 import torch
 
-from samovar import models
 from samovar.data import prepare_data
-from samovar.models.samovar import paper_training_config
+from samovar.models.samovar import SAMoVAR
 from samovar.training import TrainConfig
 from samovar.training import rundir as rd
 from samovar.training.runs import evaluate_run, fit_run
@@ -77,7 +76,7 @@ def authors_code_here(directory: Path = AUTHORS_RECORDS) -> dict[tuple[str, str,
 
 def recipe(dataset: str, horizon: int) -> dict:
     """The authors' settings for one cell: the model's ``paper_training_config`` plus its lookback."""
-    return {**paper_training_config(dataset), "lookback": models.model_class("samovar").default_lookback(horizon)}
+    return {**SAMoVAR.paper_training_config(dataset), "lookback": SAMoVAR.default_lookback(horizon)}
 
 
 def train_config(rec: dict, args: argparse.Namespace) -> TrainConfig:

@@ -223,6 +223,20 @@ def test_benchmarks_and_an_explicit_test_share_keep_the_holdout_protocol(small) 
 # ---------------------------------------------------------------------- dates: formats and frequency
 
 
+def test_public_accessors_the_plots_use(fitted, frame) -> None:
+    """fitted_run, input_table and date_options: what plot_forecast / plot_backtest read of a Forecaster."""
+    with pytest.raises(RuntimeError, match="not fitted"):
+        samovar.Forecaster("dlinear").fitted_run()
+    assert fitted.fitted_run() is fitted.run
+    reordered = frame[["date", "ch2", "ch0", "ch1"]]
+    table = fitted.input_table(reordered)
+    assert table.columns == ["ch0", "ch1", "ch2"] and len(table.values) == len(frame)  # the run's column order
+    np.testing.assert_array_equal(table.values, frame[["ch0", "ch1", "ch2"]].to_numpy().astype(table.values.dtype))
+    with pytest.raises(ValueError, match=f"needs the last {L}"):
+        fitted.input_table(frame.iloc[: L - 1])
+    assert samovar.Forecaster("dlinear", dayfirst=True).date_options == {"date_format": None, "dayfirst": True}
+
+
 def test_an_input_at_another_frequency_is_refused_unless_allowed(fitted, frame) -> None:
     daily = frame.assign(date=pd.date_range("2020-01-01", periods=len(frame), freq="D"))
     message = r"the input: its dates are at frequency 'D' \(a step of 1 day\) but the model was trained on data at 'h' " \

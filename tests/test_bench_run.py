@@ -15,11 +15,12 @@ import torch
 import typer
 
 from samovar.bench.db import ResultsDB
-from samovar.bench.grid import QUICK_EPOCHS, QUICK_EVAL_BATCH, QUICK_STEPS, Cell, lookbacks_for, na_reason, plan, resolve_recipe
+from samovar.bench.grid import QUICK_EPOCHS, QUICK_EVAL_BATCH, QUICK_STEPS, Cell, cell_recipe, lookbacks_for, na_reason, plan
 from samovar.bench.runner import EpochSubset, execute_cell, run_grid
 from samovar.cli import app
 from samovar.data import prepare_data
 from samovar.models import model_class
+from samovar.training.recipes import resolve_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,24 +36,24 @@ def tiny(**kw) -> list[Cell]:
 
 
 def test_recipes_of_both_shapes_and_the_fallback():
-    train, model_kwargs, label, notes = resolve_recipe("dlinear", model_class("dlinear"), "Solar", 96)
+    train, model_kwargs, label, notes = cell_recipe(resolve_recipe("dlinear", "Solar", 96, "auto"))
     assert (train, model_kwargs, label) == ({}, {}, "ltsf-default") and "LTSF default" in notes[0]
     assert "no Solar setting" in notes[0]  # the stated reason
-    train, model_kwargs, label, notes = resolve_recipe("dlinear", model_class("dlinear"), "ETTh1", 96)
+    train, model_kwargs, label, notes = cell_recipe(resolve_recipe("dlinear", "ETTh1", 96, "auto"))
     assert label.startswith("paper (cure-lab/LTSF-Linear") and train["lr"] == 0.005 and notes == []
-    train, model_kwargs, label, notes = resolve_recipe("samovar", model_class("samovar"), "ECL", 96)
+    train, model_kwargs, label, notes = cell_recipe(resolve_recipe("samovar", "ECL", 96, "auto"))
     assert train["batch_size"] == 8 and train["accumulate"] == 4 and train["optimizer"] == "adamw"
     assert "seed" not in train  # the grid's seeds decide
-    train, model_kwargs, label, notes = resolve_recipe("patchtst", model_class("patchtst"), "ETTh1", 96)
+    train, model_kwargs, label, notes = cell_recipe(resolve_recipe("patchtst", "ETTh1", 96, "auto"))
     assert label.startswith("paper (") and train["batch_size"] == 128 and model_kwargs["patch_len"] == 16
     assert train["schedule"] == "type3" and train["pre_schedule_lr_div"] == 25.0 and notes == []  # all expressed
-    train, _, _, notes = resolve_recipe("samovar", model_class("samovar"), "ETTh1", 96)
+    train, _, _, notes = cell_recipe(resolve_recipe("samovar", "ETTh1", 96, "auto"))
     assert train["betas"] == (0.9, 0.95) and train["onecycle_anneal"] == "linear" and notes == []
-    train, _, _, notes = resolve_recipe("fits", model_class("fits"), "ETTh1", 96)
+    train, _, _, notes = cell_recipe(resolve_recipe("fits", "ETTh1", 96, "auto"))
     assert train["schedule"] == "type3_fits" and notes == []
-    train, model_kwargs, label, notes = resolve_recipe("patchtst", model_class("patchtst"), "Weather", 96)
+    train, model_kwargs, label, notes = cell_recipe(resolve_recipe("patchtst", "Weather", 96, "auto"))
     assert "weather.sh" in label and model_kwargs["d_model"] == 128 and train["patience"] == 20 and notes == []
-    train, _, label, notes = resolve_recipe("patchtst", model_class("patchtst"), "PEMS08", 96)
+    train, _, label, notes = cell_recipe(resolve_recipe("patchtst", "PEMS08", 96, "auto"))
     assert label == "ltsf-default" and "no published recipe for PEMS08" in notes[0]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
@@ -125,6 +126,38 @@ def test_samovar_trains_with_the_paper_recipe_by_default(tmp_path: Path) -> None
     assert cfg["train"] == expected.to_dict()
     assert cfg["recipe"] == {"name": "paper", "label": "paper (SAMoVAR.paper_training_config)", "notes": []}
     assert cfg["model"]["kwargs"] == {"d_model": 16, "heads": 2, "layers": 1}
+
+
+def test_train_options_state_and_default_to_train_configs_defaults() -> None:
+    """Each recipe-override option's help ends with TrainConfig's default (the ltsf recipe), read back equal
+    to it; the run options (--device, --threads, --quiet) default to TrainConfig's values."""
+    import typer
+
+    config, names = TrainConfig(), {f.name for f in fields(TrainConfig)}
+    command = typer.main.get_command(app).commands["train"]
+    shown = {}
+    for param in command.params:
+        if param.name not in names:
+            continue
+        stated = re.search(r"\(default: the recipe's; ltsf: ([^)]*)\)\.$", param.help or "")
+        if stated:
+            assert param.default is None, param.name  # None: the recipe's value
+            shown[param.name] = stated.group(1)
+        elif param.default is not None:
+            assert param.default == getattr(config, param.name), param.name
+    assert set(shown) == {"epochs", "batch_size", "lr", "schedule", "optimizer", "betas", "weight_decay", "patience",
+                          "grad_clip", "accumulate", "seed"}
+    for name, text in shown.items():
+        value = getattr(config, name)
+        if value is None:
+            assert text == "none", name
+        elif isinstance(value, tuple):
+            assert tuple(float(v) for v in text.split(",")) == value, name
+        else:
+            assert type(value)(text) == value, name
+    recipe_help = next(p.help for p in command.params if p.name == "recipe")
+    assert (f"ltsf ({config.optimizer}, lr {config.lr:g}, {config.schedule}, {config.epochs} epochs, "
+            f"patience {config.patience})") in recipe_help
 
 
 def test_recipe_ltsf_and_the_models_default_lookback(tmp_path: Path) -> None:

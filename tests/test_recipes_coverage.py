@@ -11,8 +11,7 @@ import pytest
 import torch
 
 from samovar import models
-from samovar.bench.grid import RESULT_FREE
-from samovar.bench.grid import resolve_recipe as grid_resolve_recipe
+from samovar.bench.grid import RESULT_FREE, cell_recipe
 from samovar.training import TrainConfig
 from samovar.training.recipes import NOT_IMPLEMENTED, paper_recipe_or_reason, resolve_recipe
 from samovar.training.runs import build_model
@@ -100,10 +99,9 @@ def test_the_grid_and_train_resolve_the_same_recipe():
     for model, dataset in seed_pairs():
         if model in NOT_IMPLEMENTED:
             continue
-        cls = models.model_class(model)
         for horizon in (96, 336):
             shared = resolve_recipe(model, dataset, horizon, "auto")
-            train, model_kwargs, label, notes = grid_resolve_recipe(model, cls, dataset, horizon)
+            train, model_kwargs, label, notes = cell_recipe(shared)
             assert label == shared.label and notes == shared.notes and model_kwargs == shared.model_kwargs
             assert train == {k: v for k, v in shared.train.items() if k not in RESULT_FREE}
             rec, _ = paper_recipe_or_reason(model, dataset, horizon)

@@ -19,7 +19,7 @@ import torch
 
 from conftest import EvenSubset, load_benchmark, require_file
 from samovar import models
-from samovar.models.samovar import paper_training_config
+from samovar.models.samovar import SAMoVAR
 from samovar.training.metrics import evaluate
 from samovar.utils import seed_everything
 
@@ -31,7 +31,7 @@ def reference_cell(data, gradscaler_clip: bool) -> dict:
     build, AdamW + OneCycleLR over the recipe's 100 + 1 epochs stepped per batch, clip, no re-seeding;
     `gradscaler_clip`: clip at 1 / GradScaler's scale (65536, doubled every 2000 steps) as their GPU loop,
     which clipped the still-scaled gradients. Per epoch: the batch losses, validation and test MSE."""
-    rec = paper_training_config("ETTh1")
+    rec = SAMoVAR.paper_training_config("ETTh1")
     seed_everything(rec["seed"])
     model = models.get("samovar", lookback=LOOKBACK, horizon=HORIZON, channels=data.channels, bf16=True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=rec["lr"], betas=rec["betas"], weight_decay=rec["weight_decay"])

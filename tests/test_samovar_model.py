@@ -12,7 +12,7 @@ import torch
 import samovar.models as models
 from samovar.data import prepare_data
 from samovar.layers.arx import ARXTokenizer, StructuralMatrix, segment_series
-from samovar.models.samovar import PAPER_LOOKBACK, SAMoVAR, paper_training_config
+from samovar.models.samovar import PAPER_LOOKBACK, SAMoVAR
 from samovar.training.config import TrainConfig
 
 from conftest import SHARED_DATA, naive_forecasts, require_file
@@ -36,10 +36,11 @@ def test_registered_shapes_and_defaults():
 
 
 def test_paper_training_config_builds_a_train_config():
-    cfg = paper_training_config("ETTh1")
+    cfg = SAMoVAR.paper_training_config("ETTh1")
     assert cfg["lr"] == 6e-4 and cfg["weight_decay"] == 0.1 and cfg["patience"] == 12 and cfg["batch_size"] == 32
-    assert paper_training_config("ECL")["batch_size"] == 8 and paper_training_config("ECL")["accumulate"] == 4
-    assert SAMoVAR.paper_training_config("etth2") == paper_training_config("ETTh2")
+    ecl = SAMoVAR.paper_training_config("ECL")
+    assert ecl["batch_size"] == 8 and ecl["accumulate"] == 4
+    assert SAMoVAR.paper_training_config("etth2") == SAMoVAR.paper_training_config("ETTh2")
     TrainConfig(**cfg)  # every key is a TrainConfig option
 
 

@@ -236,9 +236,9 @@ def test_new_options_are_validated_and_round_trip_through_json() -> None:
                 dict(onecycle_momentum=(0.85, 1.5))):
         with pytest.raises(ValueError, match=next(iter(bad))):
             TrainConfig(**bad)
-    from samovar.models.samovar import paper_training_config
+    from samovar.models.samovar import SAMoVAR
 
-    cfg = quiet(**paper_training_config("ETTh1"))
+    cfg = quiet(**SAMoVAR.paper_training_config("ETTh1"))
     assert cfg.betas == (0.9, 0.95) and cfg.onecycle_momentum == (0.85, 0.95) and cfg.schedule_epochs == 101
     back = TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert back == cfg and back.to_dict() == cfg.to_dict()
@@ -474,10 +474,10 @@ def test_a_checkpoint_written_before_the_new_options_still_resumes(tmp_path) -> 
 def test_samovar_recipe_steps_equal_a_hand_written_adamw_onecycle_loop() -> None:
     """Bit for bit: the trainer with the authors' recipe vs AdamW(betas (0.9, 0.95), wd 0.1) +
     OneCycleLR(linear, div_factor 10, epochs + 1) + clip_grad_norm_(1) written out by hand."""
-    from samovar.models.samovar import SAMoVAR, paper_training_config
+    from samovar.models.samovar import SAMoVAR
 
     data = toy_data(rows=200)
-    recipe = {**paper_training_config("ETTh1"), "epochs": 2, "batch_size": 48, "patience": 5}
+    recipe = {**SAMoVAR.paper_training_config("ETTh1"), "epochs": 2, "batch_size": 48, "patience": 5}
     cfg = quiet(**recipe)
     n = len(data.train)
     steps = math.ceil(n / cfg.batch_size)

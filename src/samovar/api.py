@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ._checks import positive_int
 from .training import TrainConfig
 from .training import rundir as rd
 from .training.intervals import check_levels
@@ -149,14 +150,14 @@ class Forecaster:
         result, prepared = fit_run(self.model_name, data, horizon=self.horizon, lookback=self.lookback,
                                    model_kwargs=model_kwargs, config=config, data_dir=self.data_dir,
                                    split=self.split, fill=self.fill, run_dir=run_dir, recipe=recipe, fit_mode=fit_mode,
-                                   inputs=self.inputs, long_format=self.long_format, **self._dates)
+                                   inputs=self.inputs, long_format=self.long_format, **self.date_options)
         from .data.panel import scaler_from_dict
         from .training.trainer import run_config
 
         self.config, self.recipe_used = config, recipe
         model_kwargs = fill_seasonal_period(self.model_name, model_kwargs, prepared.freq)  # as fit_run built it
         cfg = run_config(result.model, prepared, result.config, module_device(result.model),
-                         model_kwargs, {"source": source, **self._dates}, recipe.to_dict(), result.fit)
+                         model_kwargs, {"source": source, **self.date_options}, recipe.to_dict(), result.fit)
         self.result = result
         future_scaler = None if prepared.future_scaler is None else scaler_from_dict(prepared.future_scaler.to_dict())
         self.run = LoadedRun(model=result.model.eval(), scaler=scaler_from_dict(prepared.scaler.to_dict()), config=cfg,
@@ -164,8 +165,8 @@ class Forecaster:
         return self
 
     @property
-    def _dates(self) -> dict[str, Any]:
-        """How text dates are read (``samovar.data.read_table``'s date_format, dayfirst)."""
+    def date_options(self) -> dict[str, Any]:
+        """How this Forecaster reads text dates: ``samovar.data.read_table``'s date_format and dayfirst."""
         return {"date_format": self.date_format, "dayfirst": self.dayfirst}
 
     @property
@@ -174,7 +175,8 @@ class Forecaster:
         None after a fit without a test split (fit_mode "refit" or "epochs")."""
         return None if self.result is None else self.result.test_metrics
 
-    def _need_fit(self) -> LoadedRun:
+    def fitted_run(self) -> LoadedRun:
+        """The fitted model's run (model, scaler, config, intervals); RuntimeError when not fitted yet."""
         if self.run is None:
             raise RuntimeError("this Forecaster is not fitted: call fit(df) or Forecaster.load(path) first")
         return self.run
@@ -185,7 +187,7 @@ class Forecaster:
     def panel(self) -> dict[str, Any] | None:
         """How the fitted model's long-format panel was read (id_col, time_col, target_col, series, ...), or
         None for a model of wide data."""
-        return self._need_fit().config["data"].get("panel")
+        return self.fitted_run().config["data"].get("panel")
 
     def _wide_input(self, df: Any) -> None:
         """ValueError when the model or `df` is a long-format panel: `df` is about to be read as wide data."""
@@ -200,13 +202,16 @@ class Forecaster:
                              "(it has a unique_id column or long-format names were given): give it as wide data, or train "
                              "on the long table")
 
-    def _table(self, df: pd.DataFrame | str | Path, fill: str, allow_freq_mismatch: bool = False):
+    def input_table(self, df: pd.DataFrame | str | Path, fill: str = "error", allow_freq_mismatch: bool = False):
+        """`df` read as this model's wide input (``samovar.data.read_table``): at the training frequency unless
+        `allow_freq_mismatch`, its columns in the run's order, at least a lookback of rows; ValueError naming
+        what is wrong otherwise."""
         from .data import read_table
         from .data.frequency import describe_step, same_frequency
 
-        run = self._need_fit()
+        run = self.fitted_run()
         self._wide_input(df)
-        table = read_table(df, fill=fill, **self._dates)
+        table = read_table(df, fill=fill, **self.date_options)
         if not allow_freq_mismatch and table.freq and run.freq and not same_frequency(table.freq, run.freq):
             name = df if isinstance(df, (str, Path)) else "the input"
             raise ValueError(f"{name}: its dates are at frequency {table.freq!r} (a step of {describe_step(table.freq)}) but "
@@ -223,7 +228,7 @@ class Forecaster:
         """Put `table`'s columns in the run's order, in place: the series channels (targets, then past-only
         covariates), then the future-known covariate columns; a missing column is a ValueError, and so is an
         unexpected one unless the run chose its columns' roles (target= ...), when other columns are dropped."""
-        run = self._need_fit()
+        run = self.fitted_run()
         wanted = run.columns + list(run.inputs.future)
         if table.columns == wanted:
             return
@@ -242,7 +247,7 @@ class Forecaster:
         file; calendar features from the continued dates); None when the model reads none."""
         from .data.prepare import future_covariates
 
-        run = self._need_fit()
+        run = self.fitted_run()
         inputs = run.inputs
         if future is not None and not inputs.future:
             raise ValueError("future covariates were given, but the model was trained without future-known covariate "
@@ -261,13 +266,13 @@ class Forecaster:
         """`table`'s future covariate columns and dates, then the `horizon` rows after its end from `future`."""
         from .data import read_table
 
-        run = self._need_fit()
+        run = self.fitted_run()
         H, cols = run.horizon, list(run.inputs.future)
         index = self._future_index(table, H)
         history = table.values[:, len(run.columns):]
         if not cols:  # calendar features only: the frame is not needed, the dates continue
             return history, None if table.dates is None else table.dates.append(index)
-        frame = read_table(future, fill=fill, **self._dates)
+        frame = read_table(future, fill=fill, **self.date_options)
         missing = [c for c in cols if c not in frame.columns]
         if missing:
             raise ValueError(f"the future covariates lack column(s) {missing}: give the values of {', '.join(cols)} "
@@ -294,7 +299,7 @@ class Forecaster:
         future: (N, lookback + horizon, F) scaled future-known covariates, or None."""
         from .models.base import forecast
 
-        run = self._need_fit()
+        run = self.fitted_run()
         device = module_device(run.model)
         scaled = np.ascontiguousarray(run.scaler.transform(windows.astype(np.float64)))  # layout-independent results
         x = torch.as_tensor(scaled, dtype=torch.float32, device=device)
@@ -314,12 +319,12 @@ class Forecaster:
     @property
     def targets(self) -> list[str]:
         """The forecast columns of the fitted model (the first of its series channels)."""
-        run = self._need_fit()
+        run = self.fitted_run()
         return list(run.inputs.targets)
 
     def _levels(self, levels: Any) -> tuple[int, ...]:
         """Requested interval levels, checked against the calibrated grid."""
-        run = self._need_fit()
+        run = self.fitted_run()
         if run.intervals is None and (run.config.get("fit") or {}).get("mode") == "epochs":
             raise ValueError("this model has no prediction intervals: it was trained with fit_mode='epochs' on every row, "
                              "so no held-out windows were left to calibrate them on; fit with fit_mode='refit' (intervals "
@@ -331,7 +336,7 @@ class Forecaster:
 
     def _radii(self, levels: tuple[int, ...]) -> dict[int, np.ndarray]:
         """{level: interval radius (horizon, C) in data units}."""
-        run = self._need_fit()
+        run = self.fitted_run()
         return {lv: run.intervals.radius(lv).double().numpy() * run.scaler.std[:len(self.targets)] for lv in levels}
 
     @staticmethod
@@ -343,10 +348,10 @@ class Forecaster:
     @property
     def quantiles(self) -> tuple[float, ...] | None:
         """The quantile levels of a model trained with loss="quantile" (else None)."""
-        return getattr(self._need_fit().model, "quantiles", None)
+        return getattr(self.fitted_run().model, "quantiles", None)
 
     def _future_index(self, table, steps: int) -> pd.Index:
-        run = self._need_fit()
+        run = self.fitted_run()
         if table.dates is None:
             n = len(table.values)
             return pd.RangeIndex(n, n + steps, name="step")
@@ -378,11 +383,11 @@ class Forecaster:
         returns long format: the id and time columns, then a column named after the model (e.g.
         ``dlinear``) and its ``<model>-lo-95`` ... ``<model>-hi-95`` and ``<model>-q10`` ... columns.
         """
-        run = self._need_fit()
+        run = self.fitted_run()
         levels = () if levels is None else self._levels(levels)
         if self.panel is not None:
             return self._predict_panel(df, levels, fill, allow_freq_mismatch, future)
-        table = self._table(df, fill, allow_freq_mismatch)
+        table = self.input_table(df, fill, allow_freq_mismatch)
         if run.inputs.future and future is None:
             raise ValueError(f"the model reads future-known covariates {list(run.inputs.future)}: give their values for the "
                              f"{run.horizon} rows after the input's end (future= a DataFrame or file; command line: --future FILE)")
@@ -408,12 +413,12 @@ class Forecaster:
         from .data.frequency import describe_step, same_frequency
         from .data.panel import LongFormat, read_panel
 
-        run = self._need_fit()
+        run = self.fitted_run()
         inputs = run.inputs
         names = self.panel
         fmt = LongFormat(names["id_col"], names["time_col"], names["target_col"],
                          short_series or (self.long_format or {}).get("short_series", "error"))
-        panel = read_panel(df, fmt, fill=fill, covariates=[*inputs.past, *inputs.future], **self._dates)
+        panel = read_panel(df, fmt, fill=fill, covariates=[*inputs.past, *inputs.future], **self.date_options)
         absent = [c for c in (*inputs.past, *inputs.future) if c not in panel.extra_columns]
         if absent:
             raise ValueError(f"the input lacks the covariate column(s) {absent} the model was trained with; give their "
@@ -429,7 +434,7 @@ class Forecaster:
         """`predict` for a model of a long-format panel (see there)."""
         from .data.panel import future_panel_values
 
-        run = self._need_fit()
+        run = self.fitted_run()
         inputs = run.inputs
         names = self.panel
         if future is not None and not inputs.future:
@@ -459,7 +464,7 @@ class Forecaster:
                 raise ValueError("cannot continue the dates: their frequency could not be inferred from the input "
                                  "(and the training data had none); give regularly spaced dates")
             ahead = np.stack([pd.date_range(panel.times[r], periods=H + 1, freq=freq)[1:].to_numpy() for r in last])
-        coming = (future_panel_values(future, fmt, list(inputs.future), panel.ids, ahead, **self._dates)
+        coming = (future_panel_values(future, fmt, list(inputs.future), panel.ids, ahead, **self.date_options)
                   if inputs.future else None)
         out, x, cov = self._panel_point(panel, rows, series, ahead, coming)
         model_name = run.config["model"]["name"]
@@ -479,7 +484,7 @@ class Forecaster:
         their series' positions in the run's scaler, ahead (N, horizon) the times forecast, coming (N, horizon,
         F) the raw future-known covariate values at those times (None without any). Returns the forecasts
         (N, horizon) in data units, and the model's scaled input and covariates (for quantile forecasts)."""
-        run = self._need_fit()
+        run = self.fitted_run()
         values = np.concatenate([panel.values, panel.covariate_values(run.inputs.past)], axis=1)  # value, past-only
         x = run.scaler.transform(values[rows].astype(np.float64), series)  # (N, L, C), each series' own scale
         cov = self._panel_covariates(panel, rows, series, ahead, coming)
@@ -488,13 +493,13 @@ class Forecaster:
 
     def _panel_radii(self, levels: tuple[int, ...], std: np.ndarray) -> dict[int, np.ndarray]:
         """{level: interval radius (N, horizon) in data units} of forecasts of series whose stds are `std` (N,)."""
-        run = self._need_fit()
+        run = self.fitted_run()
         return {lv: run.intervals.radius(lv)[:, 0].double().numpy()[None, :] * std[:, None] for lv in levels}
 
     def _panel_bounds(self, out: np.ndarray, std: np.ndarray, levels: tuple[int, ...]) -> dict[str, np.ndarray]:
         """The interval columns (``<model>-lo-95`` ...) of panel forecasts `out` (N, horizon), flattened."""
         radii = self._panel_radii(levels, std)
-        name = self._need_fit().config["model"]["name"]
+        name = self.fitted_run().config["model"]["name"]
         return {column: (out + sign * radii[level]).reshape(-1) for column, level, sign in self._interval_columns(name, levels)}
 
     def _panel_covariates(self, panel: Any, rows: np.ndarray, series: np.ndarray, ahead: np.ndarray,
@@ -505,7 +510,7 @@ class Forecaster:
         None when the model reads none."""
         from .data.covariates import calendar_features
 
-        run = self._need_fit()
+        run = self.fitted_run()
         inputs = run.inputs
         if not inputs.future_channels:
             return None
@@ -526,7 +531,7 @@ class Forecaster:
         future-known covariates, or None."""
         from .models.base import forecast
 
-        run = self._need_fit()
+        run = self.fitted_run()
         device = module_device(run.model)
         t = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32, device=device)
         cov = None if future is None else torch.as_tensor(np.ascontiguousarray(future), dtype=torch.float32, device=device)
@@ -568,14 +573,12 @@ class Forecaster:
         trained or validated on (``last_seen``, over every series), ``forecasts_on_seen_rows`` counts the
         forecasts whose first target is at or before it: an upper bound on those scored on rows it saw.
         """
-        run = self._need_fit()
+        run = self.fitted_run()
         levels = () if levels is None else self._levels(levels)
-        stride = run.horizon if stride is None else int(stride)
-        if stride < 1:
-            raise ValueError(f"backtest stride must be a positive integer, got {stride}")
+        stride = run.horizon if stride is None else positive_int("backtest stride", stride)
         if self.panel is not None:
             return self._panel_backtest(df, start, end, stride, levels, fill, allow_freq_mismatch)
-        table = self._table(df, fill, allow_freq_mismatch)
+        table = self.input_table(df, fill, allow_freq_mismatch)
         n, L, H = len(table.values), run.lookback, run.horizon
         first = self._row(table, start, default=L, what="backtest start")
         last = self._row(table, end, default=n - 1, what="backtest end")
@@ -608,7 +611,7 @@ class Forecaster:
         """`backtest` of a model of a long-format panel (see there)."""
         from .data.panel import leave_out_short
 
-        run = self._need_fit()
+        run = self.fitted_run()
         L, H = run.lookback, run.horizon
         panel = self._panel_input(df, fill, allow_freq_mismatch)
         first_time = self._panel_time(panel, start, "backtest start")
@@ -663,7 +666,7 @@ class Forecaster:
         actuals as (origins, horizon, targets) arrays. Future-known covariates over each horizon are
         read from `table` (their actual values).
         """
-        run = self._need_fit()
+        run = self.fitted_run()
         L, H, C, T = run.lookback, run.horizon, len(run.columns), len(self.targets)
         self._select(table)
         covariates = self._covariates(table)
@@ -696,7 +699,7 @@ class Forecaster:
         column's name), the forecasts and actuals (N, horizon) in data units, and the std (N,) of each
         forecast's series scaler. Future-known covariates over each horizon are read from `panel` (their
         actual values)."""
-        run = self._need_fit()
+        run = self.fitted_run()
         L, H, fmt = run.lookback, run.horizon, panel.fmt
         name = run.config["model"]["name"]
         _forecast_column_free(name, fmt)
@@ -785,8 +788,8 @@ class Forecaster:
         if per_series:
             raise ValueError("per_series=True gives one row per series and cut-off of many series in long format; the "
                              "input is wide (one column per series), whose cut-offs score every column together")
-        table = (self._table(df, fill, allow_freq_mismatch) if reuse_fitted
-                 else load_table(df, data_dir=self.data_dir, fill=fill, **self._dates))
+        table = (self.input_table(df, fill, allow_freq_mismatch) if reuse_fitted
+                 else load_table(df, data_dir=self.data_dir, fill=fill, **self.date_options))
         L, H, n = self.lookback, self.horizon, len(table.values)
         cutoffs = n - H - step * np.arange(n_windows - 1, -1, -1)
         first = int(cutoffs[0])
@@ -814,7 +817,7 @@ class Forecaster:
                 model = self._fold(split)
                 model._fit(values.iloc[:int(cutoffs[lo])], config, model_kwargs, recipe, fit_mode="holdout")
             frame, forecast, actual = model._rolling(table, cutoffs[lo:hi])
-            std = model._need_fit().scaler.std[:len(model.targets)]
+            std = model.fitted_run().scaler.std[:len(model.targets)]
             frames.append(frame)
             for j in range(hi - lo):
                 cut = int(cutoffs[lo + j])
@@ -862,7 +865,7 @@ class Forecaster:
             panel = self._panel_input(df, fill, allow_freq_mismatch, fmt.short_series)
         else:
             named = column_list(self.inputs["past"]) + column_list(self.inputs["future"])
-            panel = read_panel(df, fmt, fill=fill, covariates=named, **self._dates)
+            panel = read_panel(df, fmt, fill=fill, covariates=named, **self.date_options)
         back = step * np.arange(n_windows - 1, -1, -1)  # rows from each cut-off to the last one
         tail = H + int(back[0])  # rows from a series' first cut-off to its end
         protocol = SplitProtocol("ratio", *split)
@@ -929,7 +932,7 @@ class Forecaster:
     def _check_unseen(self, first: pd.Timestamp | None) -> None:
         """Raise ValueError unless the time `first` (None: the input has no dates) is known to come after every
         row the fitted model saw."""
-        last_seen = self._need_fit().config["data"].get("last_seen")
+        last_seen = self.fitted_run().config["data"].get("last_seen")
         refit = "retrain at the cut-offs instead (refit=1 or K; command line: --refit 1)"
         if last_seen is None:
             raise ValueError("it is unknown where this model's training data ended (it was trained on data without "
@@ -966,7 +969,7 @@ class Forecaster:
 
     def save(self, path: str | Path) -> Path:
         """Write config.json, best.safetensors, scaler.json (and intervals.safetensors) to directory `path`."""
-        run = self._need_fit()
+        run = self.fitted_run()
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path / rd.CONFIG, run.config)
@@ -1136,11 +1139,11 @@ def plot_forecast(fc: Forecaster, data: pd.DataFrame | str | Path, forecast: pd.
     columns: the columns (wide data) or series ids (a long-format model) to draw; default: all, or at
     most MAX_PLOTTED_CHANNELS. Returns a one-line note when more exist than were drawn, else None.
     """
-    run = fc._need_fit()
+    run = fc.fitted_run()
     shown = max(run.lookback, 3 * run.horizon)
     if fc.panel is not None:
         return _plot_panel_forecast(fc, data, forecast, path, fill=fill, columns=columns, shown=shown)
-    table = fc._table(data, fill, allow_freq_mismatch)
+    table = fc.input_table(data, fill, allow_freq_mismatch)
     index = table.dates if table.dates is not None else pd.RangeIndex(len(table.values))
     names, note = plotted_columns(fc.targets, columns)
     plt, fig, axes = _figure(len(names))
@@ -1159,9 +1162,9 @@ def _plot_panel_forecast(fc: Forecaster, data: Any, forecast: pd.DataFrame, path
     """`plot_forecast` for a long-format model: one axis per series id."""
     from .data.panel import LongFormat, read_panel
 
-    run = fc._need_fit()
+    run = fc.fitted_run()
     names = fc.panel
-    panel = read_panel(data, LongFormat(names["id_col"], names["time_col"], names["target_col"]), fill=fill, **fc._dates)
+    panel = read_panel(data, LongFormat(names["id_col"], names["time_col"], names["target_col"]), fill=fill, **fc.date_options)
     model = run.config["model"]["name"]
     ids = [i for i in pd.unique(forecast[names["id_col"]].astype(str)) if i in set(panel.ids)]
     chosen, note = plotted_columns(ids, columns, what="series")
@@ -1232,7 +1235,7 @@ def _wide_backtest_lines(fc: Forecaster, data: Any, backtest: pd.DataFrame, grou
     """Per column to draw: (name, times, actual values around the forecasts, the forecasts), and the note."""
     from .data import load_table
 
-    table = load_table(data, data_dir=fc.data_dir, fill=fill, **fc._dates)
+    table = load_table(data, data_dir=fc.data_dir, fill=fill, **fc.date_options)
     key = "date" if "date" in backtest.columns else "step"
     available = [c[: -len("_actual")] for c in backtest.columns if c.endswith("_actual")]
     index = table.dates if table.dates is not None else pd.RangeIndex(len(table.values))
@@ -1250,7 +1253,7 @@ def _panel_backtest_lines(fc: Forecaster, data: Any, backtest: pd.DataFrame, gro
     """`_wide_backtest_lines` of a long-format panel: one entry per series id to draw."""
     from .data.panel import read_panel
 
-    panel = read_panel(data, fmt, fill=fill, **fc._dates)
+    panel = read_panel(data, fmt, fill=fill, **fc.date_options)
     ids = backtest[fmt.id_col].astype(str)
     chosen, note = plotted_columns([i for i in pd.unique(ids) if i in set(panel.ids)], columns, what="series")
     shown = []

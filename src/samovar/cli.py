@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Optional
 
@@ -24,6 +25,7 @@ from .console import (CALENDAR_HELP, FUTURE_HELP, INPUT_ERRORS, LOSS_HELP, PAST_
                       TARGET_HELP, console, fail, parse_inputs as _inputs, parse_numbers as _numbers,
                       parse_quantiles as _quantiles, parse_split as _split)
 from .tasks.cli import task_app
+from .training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from .tuning.cli import tune_app
 
 MAX_PLOTTED = 6  # columns or series a plot draws unless --columns says which (samovar.api.MAX_PLOTTED_CHANNELS)
@@ -92,33 +94,58 @@ def _levels(text: Optional[str]) -> tuple[float, ...] | None:
     return _numbers(text, None, "--levels needs interval levels in percent, e.g. --levels 80,95")
 
 
+# TrainConfig fields `samovar train` sets for every run, whatever the recipe: not recipe overrides.
+RUN_FIELDS = ("device", "threads", "quiet")
+TRAIN_FIELDS = frozenset(f.name for f in fields(TrainConfig))
+
+
+def ltsf_default(name: str) -> str:
+    """TrainConfig's default of field `name` (the ltsf recipe's value) as `samovar train` takes it."""
+    value = getattr(TrainConfig, name)
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        return ",".join(f"{v:g}" for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _recipe_field(name: str, what: str) -> Any:
+    """The option overriding TrainConfig.<name>: None keeps the recipe's value; the help names the ltsf one."""
+    return typer.Option(None, help=f"{what} (default: the recipe's; ltsf: {ltsf_default(name)}).")
+
+
+LTSF_HELP = (f"ltsf ({TrainConfig.optimizer}, lr {ltsf_default('lr')}, {TrainConfig.schedule}, {TrainConfig.epochs} epochs, "
+             f"patience {TrainConfig.patience})")
+
+
 @app.command()
 def train(
+    ctx: typer.Context,
     model: str = typer.Option("dlinear", help="Registered model name (see `samovar models`)."),
     dataset: str = typer.Option("ETTh1", help="Registered dataset name, 'synthetic', or a CSV/NPZ file path."),
     horizon: int = typer.Option(96, help="Steps to forecast."),
     lookback: Optional[int] = typer.Option(None, help="Input steps (default: the paper recipe's lookback for the dataset, else the model's published default)."),
     data_dir: Optional[Path] = typer.Option(None, help="Directory with the dataset files (else $SAMOVAR_DATA_DIR, cache, download)."),
     recipe: str = typer.Option("auto", help="auto (the model's published recipe when it has one for the dataset, else ltsf) "
-                               "| paper | ltsf (Adam, lr 1e-4, type1, 10 epochs, patience 3) | seed (the SAMoVAR authors' "
+                               f"| paper | {LTSF_HELP} | seed (the SAMoVAR authors' "
                                "samovar.sh / baseline.sh; baselines: --lookback 4096, 2048, 1024 or 512, default the first "
                                "that fits). The options below override single fields."),
-    epochs: Optional[int] = typer.Option(None, help="Maximum epochs (default: the recipe's; ltsf: 10)."),
-    batch_size: Optional[int] = typer.Option(None, help="Windows per batch (default: the recipe's; ltsf: 32)."),
-    lr: Optional[float] = typer.Option(None, help="Learning rate (default: the recipe's; ltsf: 1e-4)."),
-    schedule: Optional[str] = typer.Option(None, help="type1 | type2 | type3 | type2_cats | type3_fits | constant | cosine | onecycle (default: the recipe's; ltsf: type1)."),
-    optimizer: Optional[str] = typer.Option(None, help="adam | adamw (default: the recipe's; ltsf: adam)."),
-    betas: Optional[str] = typer.Option(None, help="Adam/AdamW beta1,beta2, e.g. 0.9,0.95 (default: the recipe's; ltsf: 0.9,0.999)."),
-    weight_decay: Optional[float] = typer.Option(None, help="AdamW/Adam weight decay (default: the recipe's; ltsf: 0)."),
-    patience: Optional[int] = typer.Option(None, help="Early-stopping patience in epochs, 0: never stop early (default: the recipe's; ltsf: 3)."),
-    grad_clip: Optional[float] = typer.Option(None, help="Clip the gradient norm to this value, 0: no clipping (default: the recipe's; ltsf: none)."),
-    accumulate: Optional[int] = typer.Option(None, help="Micro-batches per optimizer step (default: the recipe's; ltsf: 1)."),
-    seed: Optional[int] = typer.Option(None, help="Seed of the model init, shuffling and dropout (default: the recipe's; ltsf: 2021)."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda | mps."),
-    threads: int = typer.Option(1, help="torch threads (1 is fastest for small models on few cores)."),
+    epochs: Optional[int] = _recipe_field("epochs", "Maximum epochs"),
+    batch_size: Optional[int] = _recipe_field("batch_size", "Windows per batch"),
+    lr: Optional[float] = _recipe_field("lr", "Learning rate"),
+    schedule: Optional[str] = _recipe_field("schedule", " | ".join(SCHEDULES)),
+    optimizer: Optional[str] = _recipe_field("optimizer", " | ".join(OPTIMIZERS)),
+    betas: Optional[str] = _recipe_field("betas", "Adam/AdamW beta1,beta2, e.g. 0.9,0.95"),
+    weight_decay: Optional[float] = _recipe_field("weight_decay", "AdamW/Adam weight decay"),
+    patience: Optional[int] = _recipe_field("patience", "Early-stopping patience in epochs, 0: never stop early"),
+    grad_clip: Optional[float] = _recipe_field("grad_clip", "Clip the gradient norm to this value, 0: no clipping"),
+    accumulate: Optional[int] = _recipe_field("accumulate", "Micro-batches per optimizer step"),
+    seed: Optional[int] = _recipe_field("seed", "Seed of the model init, shuffling and dropout"),
+    device: str = typer.Option(TrainConfig.device, help="auto | cpu | cuda | mps."),
+    threads: int = typer.Option(TrainConfig.threads, help="torch threads (1 is fastest for small models on few cores)."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run directories are created."),
     resume: Optional[Path] = typer.Option(None, help="Resume this run directory from its checkpoint (other options are taken from it)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+    quiet: bool = typer.Option(TrainConfig.quiet, "--quiet", "-q", help="No progress display."),
     fill: str = typer.Option("error", help="Missing values: error | interpolate."),
     split: Optional[str] = typer.Option(None, help="Train,val,test shares for your own files, e.g. 0.7,0.1,0.2 "
                                         "(with --fit-mode refit: train,val of the validation stage, test 0)."),
@@ -162,10 +189,9 @@ def train(
             result, data = resume_run(resume, quiet=quiet, device=device if device != "auto" else None, data_dir=data_dir)
         else:
             given_lookback = lookback
-            given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "schedule": schedule, "optimizer": optimizer,
-                     "betas": _betas(betas), "weight_decay": weight_decay, "patience": patience,
-                     "grad_clip": grad_clip, "accumulate": accumulate, "seed": seed, "loss": loss,
-                     "quantiles": _quantiles(quantiles)}
+            # every option named after a TrainConfig field overrides the recipe's value (None: keeps it)
+            given = {name: value for name, value in ctx.params.items() if name in TRAIN_FIELDS and name not in RUN_FIELDS}
+            given.update(betas=_betas(betas), quantiles=_quantiles(quantiles))
             overrides = {k: v for k, v in given.items() if v is not None}
             if overrides.get("grad_clip") == 0:
                 overrides["grad_clip"] = None

@@ -19,6 +19,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from .._checks import positive_int
 from ..console import (CALENDAR_HELP, FUTURE_HELP, INPUT_ERRORS, LOSS_HELP, PAST_HELP, QUANTILES_HELP, SET_HELP,
                        TARGET_HELP, console, fail, parse_inputs, parse_quantiles)
 
@@ -91,9 +92,11 @@ def _plan(models: Optional[str], datasets: str, horizons: str, seeds: Optional[s
 
 
 def _check_cost_options(threads: int, repeats: int, assume_best_epoch: int) -> None:
-    for name, value in (("threads", threads), ("repeats", repeats), ("assume-best-epoch", assume_best_epoch)):
-        if value < 1:
-            fail(f"--{name} must be a positive integer, got {value}")
+    try:
+        for name, value in (("threads", threads), ("repeats", repeats), ("assume-best-epoch", assume_best_epoch)):
+            positive_int(f"--{name}", value)
+    except ValueError as exc:
+        fail(str(exc))
 
 
 @bench_app.command()

@@ -33,10 +33,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .._checks import positive_int
 from ..training.config import EPOCH_SCHEDULES, TrainConfig, epoch_learning_rate
-from ..training.recipes import Recipe
-from ..training.recipes import resolve_recipe as shared_resolve_recipe
-from ..training.recipes import seed_recipe
+from ..training.recipes import Recipe, resolve_recipe, seed_recipe
 from .db import config_hash
 
 PROFILES = ("paper", "quick", "tuned", "seed")
@@ -165,19 +164,16 @@ def lookbacks_for(policy: str | int, model_cls: type, horizon: int,
 # ----------------------------------------------------------------------------- recipes
 
 
-def resolve_recipe(model: str, model_cls: type, dataset: str, horizon: int) -> tuple[dict, dict, str, list[str]]:
-    """(TrainConfig kwargs, model kwargs, recipe label, notes) of the paper recipe or the LTSF fallback.
+def cell_recipe(recipe: Recipe) -> tuple[dict, dict, str, list[str]]:
+    """(TrainConfig kwargs, model kwargs, recipe label, notes) of a grid cell trained with `recipe`.
 
-    ``samovar.training.recipes.resolve_recipe(model, dataset, horizon, "auto")``, the one `samovar train`
-    uses (the grid has no recipe logic of its own: where ``--recipe paper`` resolves, the cell gets the
-    same recipe; where it is refused, the cell falls back to the LTSF recipe with the stated reason in
-    its notes), without the options the grid sets itself (RESULT_FREE: seed, device, threads, ...).
-    Whatever the trainer cannot express is named in the notes, never silently dropped.
+    The paper and quick profiles pass ``samovar.training.recipes.resolve_recipe(model, dataset,
+    horizon, "auto")``, the one `samovar train` uses (the grid has no recipe logic of its own: where
+    ``--recipe paper`` resolves, the cell gets the same recipe; where it is refused, the cell falls
+    back to the LTSF recipe with the stated reason in its notes). The options the grid sets itself
+    (RESULT_FREE: seed, device, threads, ...) are left out. Whatever the trainer cannot express is
+    named in the notes, never silently dropped.
     """
-    return _cell_recipe(shared_resolve_recipe(model, dataset, horizon, "auto"))
-
-
-def _cell_recipe(recipe: Recipe) -> tuple[dict, dict, str, list[str]]:
     train = {k: v for k, v in recipe.train.items() if k not in RESULT_FREE}
     return train, dict(recipe.model_kwargs), recipe.label, list(recipe.notes)
 
@@ -297,9 +293,8 @@ def plan(
     if profile == "quick":
         max_epochs = QUICK_EPOCHS if max_epochs is None else max_epochs
         max_steps_per_epoch = QUICK_STEPS if max_steps_per_epoch is None else max_steps_per_epoch
-    for name, val in (("max-epochs", max_epochs), ("max-steps", max_steps_per_epoch)):
-        if val is not None and (int(val) != val or val < 1):
-            raise ValueError(f"--{name} must be a positive integer, got {val!r}")
+    positive_int("--max-epochs", max_epochs, or_none=True)
+    positive_int("--max-steps", max_steps_per_epoch, or_none=True)
     retired = [registry.RETIRED[m.lower()] for m in models if m.lower() in registry.RETIRED]
     if retired:
         raise ValueError("; ".join(dict.fromkeys(retired)))
@@ -327,8 +322,8 @@ def plan(
                     train, model_kwargs, recipe, notes, candidates, missing = _seed(model, dataset, horizon, lookback)
                     lb_note = None
                 else:
-                    resolved = shared_resolve_recipe(model, dataset, horizon, "auto")
-                    train, model_kwargs, recipe, notes = _cell_recipe(resolved)
+                    resolved = resolve_recipe(model, dataset, horizon, "auto")
+                    train, model_kwargs, recipe, notes = cell_recipe(resolved)
                     published = resolved.lookback if resolved.name == "paper" else None
                     candidates, lb_note = lookbacks_for(lookback, cls, horizon, published)
                 if max_epochs is not None and train.get("epochs", TrainConfig.epochs) > max_epochs:
@@ -374,7 +369,7 @@ def _seed(model: str, dataset: str, horizon: int, policy: str | int) -> tuple:
         recipe = seed_recipe(model, dataset, horizon)
     except ValueError as exc:
         return {}, {}, "seed", [], lookbacks, str(exc)
-    train, model_kwargs, label, notes = _cell_recipe(recipe)
+    train, model_kwargs, label, notes = cell_recipe(recipe)
     return train, model_kwargs, label, notes, lookbacks, None
 
 

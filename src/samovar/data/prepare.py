@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from samovar._checks import positive_int
 from samovar.data.covariates import Inputs, calendar_features, resolve_inputs
 from samovar.data.errors import DataError
 from samovar.data.io import Table, find_local, frame_to_table, locate, read_registered, read_table, search_locations
@@ -77,12 +78,6 @@ class ForecastData:
         return (f"ForecastData(name={self.name!r}, rows={self.rows}, channels={self.channels}, freq={self.freq!r}, "
                 f"lookback={self.lookback}, horizon={self.horizon}, windows train/val/test="
                 f"{len(self.train)}/{len(self.val)}/{len(self.test)}, synthetic={self.synthetic})")
-
-
-def _check_positive_int(key: str, value) -> int:
-    if isinstance(value, (bool, str)) or not isinstance(value, (int, float, np.integer)) or int(value) != value or value < 1:
-        raise DataError(f"{key} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _ratio_protocol(split) -> SplitProtocol:
@@ -192,8 +187,8 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
     target is the value column, and past / future / calendar work as for wide data except that past
     defaults to none (``samovar.data.panel.panel_inputs``).
     """
-    lookback = _check_positive_int("lookback", lookback)
-    horizon = _check_positive_int("horizon", horizon)
+    lookback = positive_int("lookback", lookback, error=DataError)
+    horizon = positive_int("horizon", horizon, error=DataError)
     spec = find_spec(source) if isinstance(source, str) else None
     fmt = source_format(source, long_format)
     if fmt is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .._checks import positive_int
 from ..ops.linear_attention import (
     default_chunk_size,
     feature_map as get_feature_map,
@@ -30,16 +31,14 @@ class HeadedMixer(Mixer):
 
     def __init__(self, dim: int, heads: int = 4, head_dim: int | None = None, chunk_size: int | None = None) -> None:
         super().__init__(dim)
-        if heads is None or heads < 1:
-            raise ValueError(f"heads must be a positive integer, got {heads}")
+        heads = positive_int("heads", heads)
         if head_dim is None:
             if dim % heads:
                 raise ValueError(f"dim ({dim}) must be divisible by heads ({heads}), or pass head_dim explicitly")
             head_dim = dim // heads
         if head_dim < 1:
             raise ValueError(f"head_dim must be positive, got {head_dim}")
-        if chunk_size is not None and chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size}")
+        chunk_size = positive_int("chunk_size", chunk_size, or_none=True)
         self.heads = heads
         self.head_dim = head_dim
         self.chunk_size = chunk_size

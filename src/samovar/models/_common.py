@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._checks import check_positive_int
 from ..ops.attention import attention, attention_with_scores
 from ..ops.dropout import dropout, keep_mask
 
@@ -27,13 +28,6 @@ def check_input(model: nn.Module, x: torch.Tensor) -> None:
         )
     if not x.is_floating_point():
         raise ValueError(f"{type(model).__name__} expects a floating-point x, got {x.dtype}")
-
-
-def check_positive_int(owner: str, **values: int) -> None:
-    """Raise ValueError naming the first value that is not a positive integer."""
-    for key, val in values.items():
-        if isinstance(val, bool) or int(val) != val or val < 1:
-            raise ValueError(f"{owner} {key} must be a positive integer, got {val!r}")
 
 
 def check_dropout(owner: str, **values: float) -> None:

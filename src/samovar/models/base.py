@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._checks import positive_int
+
 
 # Lookbacks every model's search space offers (the model's published lookback is added).
 SEARCH_LOOKBACKS = (96, 192, 336, 512, 720)
@@ -46,12 +48,9 @@ class ForecastModel(nn.Module):
 
     def __init__(self, lookback: int, horizon: int, channels: int) -> None:
         super().__init__()
-        for key, val in (("lookback", lookback), ("horizon", horizon), ("channels", channels)):
-            if int(val) != val or val < 1:
-                raise ValueError(f"{key} must be a positive integer, got {val!r}")
-        self.lookback = int(lookback)
-        self.horizon = int(horizon)
-        self.channels = int(channels)
+        self.lookback = positive_int("lookback", lookback)
+        self.horizon = positive_int("horizon", horizon)
+        self.channels = positive_int("channels", channels)
         self.target_channels = self.channels
 
     def use_targets(self, targets: int) -> "ForecastModel":

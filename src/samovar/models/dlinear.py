@@ -23,14 +23,26 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import register
-from ._common import recipe_at_horizon, training_recipe
+from .._checks import positive_int
+from ._common import check_input, recipe_at_horizon, training_recipe
 from .base import ForecastModel, check_future
+
+
+def odd_kernel_size(name: str, kernel_size: int) -> int:
+    """`kernel_size` as an int; ValueError naming `name` unless it is a positive odd integer
+    (a centred moving average needs one)."""
+    try:
+        size = positive_int(name, kernel_size)
+    except ValueError:
+        size = 0
+    if size % 2 == 0:
+        raise ValueError(f"{name} must be a positive odd integer (the paper uses 25), got {kernel_size!r}")
+    return size
 
 
 def moving_average(x: torch.Tensor, kernel_size: int) -> torch.Tensor:
     """Centred moving average over time, replicate-padded; x: (B, L, C) -> (B, L, C)."""
-    if kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be a positive odd integer, got {kernel_size}")
+    kernel_size = odd_kernel_size("kernel_size", kernel_size)
     pad = (kernel_size - 1) // 2
     series = x.transpose(1, 2)  # (B, C, L)
     if pad:
@@ -71,9 +83,7 @@ class DLinear(ForecastModel):
     def __init__(self, lookback: int, horizon: int, channels: int, *, individual: bool = False, kernel_size: int = 25,
                  future_channels: int = 0) -> None:
         super().__init__(lookback, horizon, channels)
-        if int(kernel_size) != kernel_size or kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"DLinear kernel_size must be a positive odd integer (the paper uses 25), got {kernel_size!r}")
-        self.kernel_size = int(kernel_size)
+        self.kernel_size = odd_kernel_size("DLinear kernel_size", kernel_size)
         self.individual = bool(individual)
         self.seasonal_head = TimeLinear(self.lookback, self.horizon, self.channels, self.individual)
         self.trend_head = TimeLinear(self.lookback, self.horizon, self.channels, self.individual)
@@ -105,6 +115,7 @@ class DLinear(ForecastModel):
 
     def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
         """x: (B, lookback, C), future: (B, lookback + horizon, F) when built with future_channels F."""
+        check_input(self, x)
         check_future(self, future, x.shape[0])
         seasonal, trend = decompose(x, self.kernel_size)
         out = self.seasonal_head(seasonal) + self.trend_head(trend)

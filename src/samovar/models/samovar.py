@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._checks import check_positive_int
 from ..layers.arx import MLP, NORM_EPS, ARXTokenizer, RMSNorm, StructuralMatrix, head_rms_norm, segment_series
 from ..ops.linear_attention import (
     linear_attention_chunked,
@@ -60,27 +61,6 @@ PAPER_BATCH = {
     "ecl": (8, 4), "electricity": (8, 4), "traffic": (8, 4), "solar": (8, 4),
     "pems03": (8, 4), "pems04": (8, 4), "pems07": (8, 4), "pems08": (8, 4),
 }  # fmt: skip
-
-
-def paper_training_config(dataset: str | None = None) -> dict[str, Any]:
-    """The authors' training recipe as keyword arguments of ``samovar.training.TrainConfig``.
-
-    From samovar.sh / exp_main.py: AdamW (lr 6e-4, betas (0.9, 0.95), weight decay 0.1 on every
-    parameter), torch's OneCycleLR stepped per batch over 100 + 1 epochs (5% warm-up, div_factor
-    10, linear annealing, and its default cycle_momentum, which cycles beta1 between 0.95 and
-    0.85 in place of the 0.9), gradient clipping at norm 1, early stopping with patience 12 on
-    validation MSE, seed 2024, every training window used (partial last batch), batch 32 (ETT,
-    Weather) or 8 with 4 accumulation steps (ECL, Traffic, Solar, PEMS). Unknown dataset names
-    get batch 32. Not reproduced with accumulation: the authors step the schedule once per
-    micro-batch, the trainer once per optimizer step.
-    """
-    batch, accumulate = PAPER_BATCH.get((dataset or "").lower(), (32, 1))
-    return dict(
-        epochs=100, batch_size=batch, accumulate=accumulate, lr=6e-4, optimizer="adamw", betas=(0.9, 0.95),
-        weight_decay=0.1, schedule="onecycle", onecycle_pct_start=0.05, onecycle_anneal="linear",
-        onecycle_div_factor=10.0, onecycle_momentum=(0.85, 0.95), schedule_extra_epochs=1, patience=12,
-        grad_clip=1.0, seed=2024, drop_last=False,
-    )  # fmt: skip
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel: str, chunk_size: int) -> torch.Tensor:
@@ -131,9 +111,7 @@ class ARXForecaster(ForecastModel, metaclass=ABCMeta):
             raise ValueError(f"{type(self).__name__} needs lookback >= 2 (the instance normalization divides by the std), got {lookback}")
         if d_model is None or d_model == 0:  # the authors' default: floor(sqrt(C)) * 32
             d_model = math.isqrt(self.channels) * 32
-        for key, val in (("d_model", d_model), ("heads", heads), ("layers", layers), ("chunk_size", chunk_size)):
-            if isinstance(val, bool) or int(val) != val or val < 1:
-                raise ValueError(f"{key} must be a positive integer, got {val!r}")
+        check_positive_int(type(self).__name__, d_model=d_model, heads=heads, layers=layers, chunk_size=chunk_size)
         if d_model % heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by heads ({heads}); change one of them")
         if not 0.0 <= dropout < 1.0:
@@ -176,8 +154,24 @@ class ARXForecaster(ForecastModel, metaclass=ABCMeta):
 
     @classmethod
     def paper_training_config(cls, dataset: str | None = None) -> dict[str, Any]:
-        """See the module-level ``paper_training_config``."""
-        return paper_training_config(dataset)
+        """The authors' training recipe as keyword arguments of ``samovar.training.TrainConfig``.
+
+        From samovar.sh / exp_main.py: AdamW (lr 6e-4, betas (0.9, 0.95), weight decay 0.1 on every
+        parameter), torch's OneCycleLR stepped per batch over 100 + 1 epochs (5% warm-up, div_factor
+        10, linear annealing, and its default cycle_momentum, which cycles beta1 between 0.95 and
+        0.85 in place of the 0.9), gradient clipping at norm 1, early stopping with patience 12 on
+        validation MSE, seed 2024, every training window used (partial last batch), batch 32 (ETT,
+        Weather) or 8 with 4 accumulation steps (ECL, Traffic, Solar, PEMS). Unknown dataset names
+        get batch 32. Not reproduced with accumulation: the authors step the schedule once per
+        micro-batch, the trainer once per optimizer step.
+        """
+        batch, accumulate = PAPER_BATCH.get((dataset or "").lower(), (32, 1))
+        return dict(
+            epochs=100, batch_size=batch, accumulate=accumulate, lr=6e-4, optimizer="adamw", betas=(0.9, 0.95),
+            weight_decay=0.1, schedule="onecycle", onecycle_pct_start=0.05, onecycle_anneal="linear",
+            onecycle_div_factor=10.0, onecycle_momentum=(0.85, 0.95), schedule_extra_epochs=1, patience=12,
+            grad_clip=1.0, seed=2024, drop_last=False,
+        )  # fmt: skip
 
     def _init_weights(self) -> None:
         """The authors' initialization: Linear weights N(0, 0.02), zero biases, output

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._checks import positive_int
 from .linear_attention import check_qkv
 
 # --------------------------------------------------------------------------- checks
@@ -170,8 +171,7 @@ def retention_chunked(
     check_qkv(q, k, v)
     log_decay = _check_retention_decay(q, log_decay)
     chunk_size = default_decay_chunk_size(q.shape[-1]) if chunk_size is None else chunk_size
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
+    chunk_size = positive_int("chunk_size", chunk_size)
     batch, heads, length, _ = q.shape
     s0 = _initial(q, v, initial_state)
     if length == 0:
@@ -323,8 +323,7 @@ def gla_chunked(
     check_qkv(q, k, v)
     _check_gla_decay(q, log_decay)
     chunk_size = default_decay_chunk_size(q.shape[-1]) if chunk_size is None else chunk_size
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
+    chunk_size = positive_int("chunk_size", chunk_size)
     batch, heads, length, d_k = q.shape
     s0 = _initial(q, v, initial_state)
     if length == 0:

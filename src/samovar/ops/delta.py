@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._checks import positive_int
 from .linear_attention import check_qkv
 
 
@@ -128,8 +129,7 @@ def deltanet_chunked(
     d_v = v.shape[-1]
     if chunk_size is None:
         chunk_size = default_delta_chunk_size(d_k)
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
+    chunk_size = positive_int("chunk_size", chunk_size)
     s0 = _initial(q, v, initial_state)
     if length == 0:
         out = v.new_zeros(batch, heads, 0, d_v)

@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._checks import positive_int
+
 # Feature maps phi applied to q and k by the layers (identity when None).
 FEATURE_MAPS: dict[str, Callable[[Tensor], Tensor]] = {
     "identity": lambda x: x,
@@ -395,8 +397,7 @@ def linear_attention_chunked(
     d_v = v.shape[-1]
     if chunk_size is None:
         chunk_size = default_chunk_size(d_k)
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
+    chunk_size = positive_int("chunk_size", chunk_size)
     chunk = min(chunk_size, max(length, 1))
     if normalize:
         # The denominator q_t · Σ k_s is the numerator of a value column of ones.

@@ -23,6 +23,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .._checks import positive_int
+
 
 def g_activation(x: torch.Tensor) -> torch.Tensor:
     """``g(x) = x + 0.5`` for ``x >= 0``, ``sigmoid(x)`` for ``x < 0`` (positive everywhere)."""
@@ -49,8 +51,7 @@ def log_space_scan(log_a: torch.Tensor, log_b: torch.Tensor, log_h0: torch.Tenso
     """
     if log_a.shape != log_b.shape or log_a.dim() != 3:
         raise ValueError(f"log_a and log_b must both be (batch, length, hidden), got {tuple(log_a.shape)} and {tuple(log_b.shape)}")
-    if int(chunk_size) != chunk_size or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    chunk_size = positive_int("chunk_size", chunk_size)
     batch, length, hidden = log_a.shape
     if length == 0:
         return log_a.new_zeros(log_a.shape)

@@ -38,6 +38,8 @@ from contextlib import contextmanager
 
 import torch
 
+from .._checks import positive_int
+
 # ---------------------------------------------------------------------------------------
 # Selective scan (Mamba)
 # ---------------------------------------------------------------------------------------
@@ -289,8 +291,7 @@ def selective_scan_chunked(u, delta, A, Bm, Cm, D_skip=None, chunk_size: int | N
     if chunk_size is None:
         chunk_size = auto_chunk_size(u.shape[0], u.shape[-1], A.shape[-1])
     _check_selective(u, delta, A, Bm, Cm, D_skip)
-    if int(chunk_size) != chunk_size or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    chunk_size = positive_int("chunk_size", chunk_size)
     batch, length, d_inner = u.shape
     if h0 is None:
         h0 = u.new_zeros(batch, d_inner, A.shape[1])

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .._checks import positive_int
+
 # Token arrays are stored in the smallest integer type that holds every id (a 96 000 x 2000
 # ListOps split is 192 MB as uint8, 1.5 GB as int64) and widened to int64 one batch at a time.
 _TOKEN_DTYPES = ((256, torch.uint8, np.uint8), (2**15, torch.int16, np.int16), (2**31, torch.int32, np.int32))
@@ -28,8 +30,7 @@ def numpy_token_dtype(vocab_size: int) -> np.dtype:
 
 
 def _token_types(vocab_size: int) -> tuple[torch.dtype, type]:
-    if isinstance(vocab_size, bool) or int(vocab_size) != vocab_size or vocab_size < 1:
-        raise ValueError(f"vocab_size must be a positive integer, got {vocab_size!r}")
+    positive_int("vocab_size", vocab_size)
     for limit, torch_type, numpy_type in _TOKEN_DTYPES:
         if vocab_size <= limit:
             return torch_type, numpy_type

@@ -31,6 +31,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
+from .._checks import positive_int
 from .._version import __version__
 from ..training import rundir as rd
 from ..training.state import cpu_state, rng_state, set_rng_state
@@ -67,9 +68,7 @@ class TaskTrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_interval", "eval_batches", "eval_batch_size"):
-            val = getattr(self, name)
-            if isinstance(val, bool) or int(val) != val or val < 1:
-                raise ValueError(f"{name} must be a positive integer, got {val!r}")
+            positive_int(name, getattr(self, name))
         if self.warmup_steps < 0 or self.warmup_steps >= self.steps:
             raise ValueError(f"warmup_steps must be in [0, steps), got {self.warmup_steps} with steps={self.steps}")
         if not (self.lr > 0 and 0 <= self.min_lr <= self.lr):
@@ -78,8 +77,7 @@ class TaskTrainConfig:
             raise ValueError("weight_decay must be >= 0 and the Adam betas in [0, 1)")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise ValueError(f"grad_clip must be positive or None, got {self.grad_clip!r}")
-        if self.threads is not None and (int(self.threads) != self.threads or self.threads < 1):
-            raise ValueError(f"threads must be a positive integer or None, got {self.threads!r}")
+        positive_int("threads", self.threads, or_none=True)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

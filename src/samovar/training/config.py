@@ -23,6 +23,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from .._checks import positive_int
 from .quantile import DEFAULT_QUANTILES, check_quantiles
 
 OPTIMIZERS = ("adam", "adamw")
@@ -94,15 +95,10 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the bad option and the accepted values."""
-        positive_ints = ("epochs", "batch_size", "accumulate", "eval_batch_size")
-        for name in positive_ints:
-            val = getattr(self, name)
-            if isinstance(val, bool) or int(val) != val or val < 1:
-                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {val!r}")
+        for name in ("epochs", "batch_size", "accumulate", "eval_batch_size"):
+            positive_int(f"TrainConfig.{name}", getattr(self, name))
         for name in ("patience", "warmup_steps", "schedule_extra_epochs"):
-            val = getattr(self, name)
-            if isinstance(val, bool) or int(val) != val or val < 0:
-                raise ValueError(f"TrainConfig.{name} must be a non-negative integer, got {val!r}")
+            positive_int(f"TrainConfig.{name}", getattr(self, name), minimum=0)
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"TrainConfig.lr must be a positive number, got {self.lr!r}")
         if not (self.weight_decay >= 0):
@@ -126,10 +122,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.grad_clip must be positive or None, got {self.grad_clip!r}")
         if self.grad_clip_before_unscale and self.grad_clip is None:
             raise ValueError("TrainConfig.grad_clip_before_unscale needs grad_clip (the bound it scales)")
-        if self.threads is not None and (int(self.threads) != self.threads or self.threads < 1):
-            raise ValueError(f"TrainConfig.threads must be a positive integer or None, got {self.threads!r}")
-        if isinstance(self.seed, bool) or int(self.seed) != self.seed or self.seed < 0:
-            raise ValueError(f"TrainConfig.seed must be a non-negative integer, got {self.seed!r}")
+        positive_int("TrainConfig.threads", self.threads, or_none=True)
+        positive_int("TrainConfig.seed", self.seed, minimum=0)
         if self.loss not in LOSSES:
             raise ValueError(f"TrainConfig.loss must be one of {LOSSES}, got {self.loss!r}")
         if self.loss != "quantile" and self.quantiles is not None:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable
 
 import torch
 
+from .._checks import positive_int
 from .. import models
 from ..models.base import ForecastModel
 from ..utils import module_device, resolve_device, seed_everything
@@ -30,15 +31,12 @@ from .trainer import TrainResult, train
 
 def resolve_lookback(name: str, lookback: int | None, horizon: int) -> int:
     """`lookback`, or the model's published default for this horizon."""
-    if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
-        raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+    horizon = positive_int("horizon", horizon)
     if lookback is None:
-        lookback = model_class(name).default_lookback(int(horizon))
+        lookback = model_class(name).default_lookback(horizon)
         if lookback is None:
             raise ValueError(f"model {name!r} has no default lookback; pass one (--lookback N)")
-    if isinstance(lookback, bool) or int(lookback) != lookback or lookback < 1:
-        raise ValueError(f"lookback must be a positive integer, got {lookback!r}")
-    return int(lookback)
+    return positive_int("lookback", lookback)
 
 
 def build_model(name: str, lookback: int, horizon: int, channels: int, kwargs: dict[str, Any] | None = None,

@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import positive_int
+
 # ----------------------------------------------------------------------------- input checks
 
 
@@ -147,9 +149,7 @@ def season_lag(period: int | None) -> int:
     """The lag of MASE's scale: the seasonal period, or 1 (the plain naive forecast) when there is none."""
     if period is None:
         return 1
-    if isinstance(period, bool) or int(period) != period or period < 1:
-        raise ValueError(f"the seasonal period must be a positive integer or None, got {period!r}")
-    return int(period)
+    return positive_int("the seasonal period", period, or_none=True)
 
 
 def seasonal_naive_scale(y_train, period: int | None) -> np.ndarray:

@@ -32,7 +32,7 @@ import math
 import platform
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -197,12 +197,62 @@ class _Progress:
             self.bar.stop()
 
 
-def _start_run_dir(run_dir: Path, cfg: dict[str, Any], data: Any) -> None:
+@dataclass
+class _Job:
+    """What `train` was asked for (its arguments, checked), handed whole to `_train`."""
+
+    model: ForecastModel
+    data: Any
+    config: TrainConfig
+    run_dir: Path | None
+    resume: bool
+    model_kwargs: dict[str, Any] | None
+    data_source: dict[str, Any] | None
+    on_epoch_end: Callable[[dict[str, Any]], None] | None
+    recipe: dict[str, Any] | None
+    validate: bool
+    fit: dict[str, Any] | None
+    evaluate_test: bool
+
+
+@dataclass
+class _Stepping:
+    """What a trainable run steps with, built once by `_train`."""
+
+    device: torch.device
+    optimizer: torch.optim.Optimizer
+    grad_scaler: torch.amp.GradScaler
+    autocast: Callable[[], Any]
+    generator: torch.Generator  # the shuffle order
+    micro_per_epoch: int
+    steps_per_epoch: int
+
+
+@dataclass
+class _Standing:
+    """Where training stands after `epoch` finished epochs. Its fields are the checkpoint's keys
+    besides "config", "model", "optimizer", "grad_scaler" and "rng" (`_checkpoint`, `_resume`)."""
+
+    best_state: dict[str, torch.Tensor]  # the best epoch's weights (CPU)
+    epoch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)  # metrics.jsonl's rows
+    best_val: float = math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0  # epochs since the best one (early stopping)
+    stopped: bool = False
+
+    def record(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _start_run_dir(job: _Job, device: torch.device) -> None:
     """Create a new run directory with its config.json and scaler.json (refuses one holding a run)."""
+    run_dir, data = job.run_dir, job.data
     if (run_dir / rd.CHECKPOINT).exists() or (run_dir / rd.TEST_METRICS).exists():
         raise FileExistsError(f"{run_dir} already holds a run; resume it (resume=True / --resume) or choose a new directory")
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / rd.CONFIG, cfg)
+    write_json_atomic(run_dir / rd.CONFIG, run_config(job.model, data, job.config, device, job.model_kwargs,
+                                                      job.data_source, job.recipe, job.fit))
     write_json_atomic(run_dir / rd.SCALER, rd.scaler_record(data.scaler, getattr(data, "future_scaler", None)))
 
 
@@ -228,15 +278,15 @@ def _calibrate(model: ForecastModel, data: Any, config: TrainConfig, device: tor
     return calibration
 
 
-def _without_training(model, data, config, run_dir, device, started, model_kwargs, data_source, recipe,
-                      validate, fit, evaluate_test) -> TrainResult:
+def _without_training(job: _Job, device: torch.device, started: float) -> TrainResult:
     """A model with nothing to learn: validate and test it as it is (no optimiser, no epochs)."""
+    model, data, config, run_dir, validate = job.model, job.data, job.config, job.run_dir, job.validate
     if run_dir is not None:
-        _start_run_dir(run_dir, run_config(model, data, config, device, model_kwargs, data_source, recipe, fit), data)
+        _start_run_dir(job, device)
         rd.write_jsonl(run_dir / rd.METRICS, [])  # no epochs
         rd.save_weights(run_dir / rd.BEST, model)  # no parameters: an empty file, so load_run reads it like any run
     val = evaluate(model, data.val, batch_size=config.eval_batch_size, device=device) if validate else None
-    test_metrics = _test_metrics(model, data, config, device, run_dir, best_epoch=0) if evaluate_test else None
+    test_metrics = _test_metrics(model, data, config, device, run_dir, best_epoch=0) if job.evaluate_test else None
     calibration = _calibrate(model, data, config, device, run_dir) if validate else None
     return TrainResult(
         model=model.eval(),
@@ -251,7 +301,7 @@ def _without_training(model, data, config, run_dir, device, started, model_kwarg
         run_dir=run_dir,
         config=config,
         calibration=calibration,
-        fit=fit,
+        fit=job.fit,
     )
 
 
@@ -318,156 +368,170 @@ def train(
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     try:
-        return _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_epoch_end, recipe,
-                      validate, fit, evaluate_test=evaluate_test)
+        return _train(_Job(model, data, config, run_dir, resume, model_kwargs, data_source, on_epoch_end, recipe,
+                           validate, fit, evaluate_test))
     finally:
         torch.set_num_threads(old_threads)
 
 
-def _train(model, data, config, run_dir, resume, model_kwargs, data_source, on_epoch_end, recipe,
-           validate, fit, *, evaluate_test: bool = True) -> TrainResult:
+def _train(job: _Job) -> TrainResult:
     started = time.perf_counter()
+    model, data, config = job.model, job.data, job.config
     device = _usable_device(config.device)
     if device.type == "cpu":
         keep_freed_memory()  # large activations reuse mapped memory instead of page-faulting it in again
     model.to(device)
     if not model.trainable:
-        if resume:
+        if job.resume:
             raise ValueError(f"model {model.name!r} has nothing to train, so its run has no checkpoint to resume; "
                              "run it again or evaluate its run directory")
-        return _without_training(model, data, config, run_dir, device, started, model_kwargs, data_source, recipe,
-                                 validate, fit, evaluate_test)
+        return _without_training(job, device, started)
     use_amp = config.amp and device.type == "cuda"
-    grad_scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.float16)) if use_amp else nullcontext
     optimizer = _make_optimizer(model, config)
-    n_train = len(data.train)
-    micro_per_epoch, steps_per_epoch = _batch_plan(n_train, config)
-    generator = torch.Generator()
+    micro_per_epoch, steps_per_epoch = _batch_plan(len(data.train), config)
+    kit = _Stepping(
+        device=device, optimizer=optimizer, grad_scaler=torch.amp.GradScaler("cuda", enabled=use_amp),
+        autocast=(lambda: torch.autocast("cuda", dtype=torch.float16)) if use_amp else nullcontext,
+        generator=torch.Generator(), micro_per_epoch=micro_per_epoch, steps_per_epoch=steps_per_epoch,
+    )
+    standing = _resume(job, kit) if job.resume else _start(job, kit)
 
-    history: list[dict[str, Any]] = []
-    best_val, best_epoch, bad_epochs, stopped = math.inf, 0, 0, False
-    best_state = _cpu_state(model)
-    start_epoch = 0
-    if resume:
-        # options added since the checkpoint was written take their defaults (the behaviour it was written with)
-        ckpt = rd.load_resume_checkpoint(run_dir, config.to_dict(), defaults=TrainConfig().to_dict())
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        if ckpt["grad_scaler"]:  # empty when written without float16 (CPU, MPS, amp off): a CUDA resume starts a fresh scale
-            grad_scaler.load_state_dict(ckpt["grad_scaler"])
-        history = list(ckpt["history"])
-        best_val, best_epoch, bad_epochs, stopped = ckpt["best_val"], ckpt["best_epoch"], ckpt["bad_epochs"], ckpt["stopped"]
-        best_state = ckpt["best_state"]
-        start_epoch = ckpt["epoch"]
-        _set_rng_state(ckpt["rng"], generator)
-        rd.write_jsonl(run_dir / rd.METRICS, history)  # drop rows of epochs after the checkpoint
-        rd.save_weights(run_dir / rd.BEST, best_state)
-    else:
-        if config.reseed:
-            torch.manual_seed(config.seed)  # dropout etc.; the model's init is the caller's business
-        generator.manual_seed(config.seed)
-        if run_dir is not None:
-            _start_run_dir(run_dir, run_config(model, data, config, device, model_kwargs, data_source, recipe, fit), data)
-
-    progress = _Progress(config.quiet, config.epochs, steps_per_epoch, start_epoch)
+    progress = _Progress(config.quiet, config.epochs, steps_per_epoch, standing.epoch)
     try:
-        for epoch in range(start_epoch, config.epochs):
-            if stopped:
+        for epoch in range(standing.epoch, config.epochs):
+            if standing.stopped:
                 break
             t0 = time.perf_counter()
-            model.train()
-            order = torch.randperm(n_train, generator=generator)[: micro_per_epoch * config.batch_size]
-            micro_batches = order.split(config.batch_size)
-            loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-            lr = config.lr
-            for step in range(steps_per_epoch):
-                lr = learning_rate(config, epoch, step, steps_per_epoch)
-                b1 = beta1(config, epoch, step, steps_per_epoch)
-                for group in optimizer.param_groups:  # a group with its own peak_lr follows the schedule's shape
-                    group["lr"] = lr * group["peak_lr"] / config.lr if "peak_lr" in group else lr
-                    group["betas"] = (b1, group["betas"][1])
-                optimizer.zero_grad(set_to_none=True)
-                group_batches = micro_batches[step * config.accumulate:(step + 1) * config.accumulate]
-                group_size = sum(len(b) for b in group_batches)
-                for idx in group_batches:
-                    x, y = data.train.batch(idx)
-                    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                    # a window set without future_batch (a wrapper that serves a subset) has no covariates
-                    future = data.train.future_batch(idx) if hasattr(data.train, "future_batch") else None
-                    future = None if future is None else future.to(device, non_blocking=True)
-                    with autocast():
-                        loss = batch_loss(model, x, y, future)
-                    # weight each micro-batch mean by its share: the step equals one large batch
-                    grad_scaler.scale(loss * (len(idx) / group_size)).backward()
-                    loss_sum += loss.detach().double() * len(idx)
-                clip = clip_norm(config, epoch * steps_per_epoch + step)
-                if clip is not None:
-                    grad_scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-                grad_scaler.step(optimizer)
-                grad_scaler.update()
-                progress.step(epoch, float(loss.detach()) if step % 20 == 0 else None)
+            train_loss, lr = _train_epoch(job, kit, epoch, progress)
             train_seconds = time.perf_counter() - t0
-
-            train_loss = float(loss_sum) / sum(len(b) for b in micro_batches)
-            if not math.isfinite(train_loss):
-                raise FloatingPointError(
-                    f"training diverged at epoch {epoch + 1} (train loss {train_loss}); "
-                    "lower the learning rate or set grad_clip"
-                )
-            val = evaluate(model, data.val, batch_size=config.eval_batch_size, device=device) if validate else None
-            val_mse = val["mse"] if validate else None
+            val = evaluate(model, data.val, batch_size=config.eval_batch_size, device=device) if job.validate else None
+            val_mse = val["mse"] if job.validate else None
             # as the LTSF EarlyStopping: an equal loss counts as an improvement; without validation the last epoch is kept
-            improved = not validate or val_mse <= best_val
+            improved = not job.validate or val_mse <= standing.best_val
             if improved:
-                best_val, best_epoch, bad_epochs = (val_mse if validate else math.nan), epoch + 1, 0
-                best_state = _cpu_state(model)
+                standing.best_val = val_mse if job.validate else math.nan
+                standing.best_epoch, standing.bad_epochs = epoch + 1, 0
+                standing.best_state = _cpu_state(model)
             else:
-                bad_epochs += 1
-            stopped = validate and config.patience > 0 and bad_epochs >= config.patience
+                standing.bad_epochs += 1
+            standing.stopped = job.validate and config.patience > 0 and standing.bad_epochs >= config.patience
+            standing.epoch = epoch + 1
             row = {"epoch": epoch + 1, "train_loss": train_loss, "val_mse": val_mse,
-                   "val_mae": val["mae"] if validate else None, "lr": lr,
+                   "val_mae": val["mae"] if job.validate else None, "lr": lr,
                    "train_seconds": train_seconds, "seconds": time.perf_counter() - t0, "best": improved}
             if config.test_each_epoch:  # a diagnostic: read by nothing that selects or stops
                 row["test_mse"] = evaluate(model, data.test, batch_size=config.eval_batch_size, device=device)["mse"]
-            history.append(row)
-            if run_dir is not None:
-                rd.write_jsonl(run_dir / rd.METRICS, history)
+            standing.history.append(row)
+            if job.run_dir is not None:
+                rd.write_jsonl(job.run_dir / rd.METRICS, standing.history)
                 if improved:
-                    rd.save_weights(run_dir / rd.BEST, best_state)
-                rd.save_checkpoint(run_dir / rd.CHECKPOINT, {
-                    "epoch": epoch + 1,
-                    "config": config.to_dict(),
-                    "model": _cpu_state(model),
-                    "optimizer": optimizer.state_dict(),
-                    "grad_scaler": grad_scaler.state_dict(),
-                    "history": history,
-                    "best_val": best_val, "best_epoch": best_epoch, "bad_epochs": bad_epochs, "stopped": stopped,
-                    "best_state": best_state,
-                    "rng": _rng_state(generator),
-                })
+                    rd.save_weights(job.run_dir / rd.BEST, standing.best_state)
+                rd.save_checkpoint(job.run_dir / rd.CHECKPOINT, _checkpoint(job, kit, standing))
             progress.epoch_end(row)
-            if on_epoch_end is not None:
-                on_epoch_end({**row, "last": stopped or epoch + 1 == config.epochs})
+            if job.on_epoch_end is not None:
+                job.on_epoch_end({**row, "last": standing.stopped or epoch + 1 == config.epochs})
     finally:
         progress.close()
 
-    model.load_state_dict(best_state)
-    test_metrics = _test_metrics(model, data, config, device, run_dir, best_epoch) if evaluate_test else None
-    calibration = _calibrate(model, data, config, device, run_dir) if validate else None
+    model.load_state_dict(standing.best_state)
+    test_metrics = _test_metrics(model, data, config, device, job.run_dir, standing.best_epoch) if job.evaluate_test else None
+    calibration = _calibrate(model, data, config, device, job.run_dir) if job.validate else None
     return TrainResult(
         model=model,
-        best_val_mse=best_val,
-        best_val_mae=next((r.get("val_mae") for r in history if r["epoch"] == best_epoch), None),
-        best_epoch=best_epoch,
-        epochs_run=len(history),
-        stopped_early=stopped,
+        best_val_mse=standing.best_val,
+        best_val_mae=next((r.get("val_mae") for r in standing.history if r["epoch"] == standing.best_epoch), None),
+        best_epoch=standing.best_epoch,
+        epochs_run=len(standing.history),
+        stopped_early=standing.stopped,
         seconds=time.perf_counter() - started,
-        history=history,
+        history=standing.history,
         test_metrics=test_metrics,
-        run_dir=run_dir,
+        run_dir=job.run_dir,
         config=config,
         calibration=calibration,
-        fit=fit,
+        fit=job.fit,
     )
+
+
+def _start(job: _Job, kit: _Stepping) -> _Standing:
+    """A new run: seed, create its run directory; nothing trained yet."""
+    standing = _Standing(best_state=_cpu_state(job.model))
+    if job.config.reseed:
+        torch.manual_seed(job.config.seed)  # dropout etc.; the model's init is the caller's business
+    kit.generator.manual_seed(job.config.seed)
+    if job.run_dir is not None:
+        _start_run_dir(job, kit.device)
+    return standing
+
+
+def _checkpoint(job: _Job, kit: _Stepping, standing: _Standing) -> dict[str, Any]:
+    """What `_resume` needs to continue after the last finished epoch exactly as if never stopped."""
+    return {
+        "config": job.config.to_dict(),
+        "model": _cpu_state(job.model),
+        "optimizer": kit.optimizer.state_dict(),
+        "grad_scaler": kit.grad_scaler.state_dict(),
+        "rng": _rng_state(kit.generator),
+        **standing.record(),
+    }
+
+
+def _resume(job: _Job, kit: _Stepping) -> _Standing:
+    """Restore the run in job.run_dir from its checkpoint (written by `_checkpoint`)."""
+    run_dir = job.run_dir
+    # options added since the checkpoint was written take their defaults (the behaviour it was written with)
+    ckpt = rd.load_resume_checkpoint(run_dir, job.config.to_dict(), defaults=TrainConfig().to_dict())
+    job.model.load_state_dict(ckpt["model"])
+    kit.optimizer.load_state_dict(ckpt["optimizer"])
+    if ckpt["grad_scaler"]:  # empty when written without float16 (CPU, MPS, amp off): a CUDA resume starts a fresh scale
+        kit.grad_scaler.load_state_dict(ckpt["grad_scaler"])
+    _set_rng_state(ckpt["rng"], kit.generator)
+    standing = _Standing(**{f.name: ckpt[f.name] for f in fields(_Standing)})
+    standing.history = list(standing.history)
+    rd.write_jsonl(run_dir / rd.METRICS, standing.history)  # drop rows of epochs after the checkpoint
+    rd.save_weights(run_dir / rd.BEST, standing.best_state)
+    return standing
+
+
+def _train_epoch(job: _Job, kit: _Stepping, epoch: int, progress: _Progress) -> tuple[float, float]:
+    """One epoch over the shuffled train windows: (mean train loss per window, the last step's lr)."""
+    model, data, config, device = job.model, job.data, job.config, kit.device
+    model.train()
+    order = torch.randperm(len(data.train), generator=kit.generator)[: kit.micro_per_epoch * config.batch_size]
+    micro_batches = order.split(config.batch_size)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    lr = config.lr
+    for step in range(kit.steps_per_epoch):
+        lr = learning_rate(config, epoch, step, kit.steps_per_epoch)
+        b1 = beta1(config, epoch, step, kit.steps_per_epoch)
+        for group in kit.optimizer.param_groups:  # a group with its own peak_lr follows the schedule's shape
+            group["lr"] = lr * group["peak_lr"] / config.lr if "peak_lr" in group else lr
+            group["betas"] = (b1, group["betas"][1])
+        kit.optimizer.zero_grad(set_to_none=True)
+        group_batches = micro_batches[step * config.accumulate:(step + 1) * config.accumulate]
+        group_size = sum(len(b) for b in group_batches)
+        for idx in group_batches:
+            x, y = data.train.batch(idx)
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            # a window set without future_batch (a wrapper that serves a subset) has no covariates
+            future = data.train.future_batch(idx) if hasattr(data.train, "future_batch") else None
+            future = None if future is None else future.to(device, non_blocking=True)
+            with kit.autocast():
+                loss = batch_loss(model, x, y, future)
+            # weight each micro-batch mean by its share: the step equals one large batch
+            kit.grad_scaler.scale(loss * (len(idx) / group_size)).backward()
+            loss_sum += loss.detach().double() * len(idx)
+        clip = clip_norm(config, epoch * kit.steps_per_epoch + step)
+        if clip is not None:
+            kit.grad_scaler.unscale_(kit.optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        kit.grad_scaler.step(kit.optimizer)
+        kit.grad_scaler.update()
+        progress.step(epoch, float(loss.detach()) if step % 20 == 0 else None)
+    train_loss = float(loss_sum) / sum(len(b) for b in micro_batches)
+    if not math.isfinite(train_loss):
+        raise FloatingPointError(
+            f"training diverged at epoch {epoch + 1} (train loss {train_loss}); "
+            "lower the learning rate or set grad_clip"
+        )
+    return train_loss, lr

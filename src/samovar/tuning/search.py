@@ -40,6 +40,7 @@ from typing import Any
 
 import torch
 
+from .._checks import positive_int
 from ..bench.db import ResultsDB, _pid_alive, config_hash
 from ..training import rundir as rd
 from ..training.config import TrainConfig
@@ -118,11 +119,6 @@ class _TrialFailed(Exception):
 # ----------------------------------------------------------------------------- planning
 
 
-def _positive(name: str, value: Any, zero: bool = False) -> None:
-    if isinstance(value, bool) or int(value) != value or value < (0 if zero else 1):
-        raise ValueError(f"--{name} must be a {'non-negative' if zero else 'positive'} integer, got {value!r}")
-
-
 def lookbacks_that_fit(source: Any, lookbacks: list[int], horizon: int, data_dir: Any, split: Any,
                        fill: str) -> tuple[list[int], list[str]]:
     """(the lookbacks whose every split holds a window, a note per dropped one)."""
@@ -162,11 +158,10 @@ def plan_tune(
         raise ValueError(f"--sampler {sampler!r}: choose one of {', '.join(SAMPLERS)}")
     if pruner not in PRUNERS:
         raise ValueError(f"--pruner {pruner!r}: choose one of {', '.join(PRUNERS)}")
-    _positive("trials", trials)
-    _positive("workers", workers)
-    _positive("seeds", seeds, zero=True)
-    if epochs is not None:
-        _positive("epochs", epochs)
+    positive_int("--trials", trials)
+    positive_int("--workers", workers)
+    positive_int("--seeds", seeds, minimum=0)
+    positive_int("--epochs", epochs, or_none=True)
     if timeout is not None and not timeout > 0:
         raise ValueError(f"--timeout must be a positive number of seconds, got {timeout!r}")
     name = model.lower()
