@@ -1087,14 +1087,14 @@ def check_plot_columns(fc: Forecaster, data: Any, columns: Any, *, fill: str = "
     if fmt is not None:
         from .data.panel import read_panel
 
-        available, what = read_panel(data, fmt, fill=fill, **fc._dates).ids, "series"
+        available, what = read_panel(data, fmt, fill=fill, **fc.date_options).ids, "series"
     elif fc.run is not None:
         available, what = fc.targets, "column"
     else:
         from .data.covariates import resolve_inputs
         from .data.prepare import load_table
 
-        table = load_table(data, data_dir=fc.data_dir, fill=fill, **fc._dates)
+        table = load_table(data, data_dir=fc.data_dir, fill=fill, **fc.date_options)
         options = {k: v for k, v in fc.inputs.items() if k != "calendar"}
         available, what = list(resolve_inputs(table.columns, **options).targets), "column"
     plotted_columns(available, columns, what)
