@@ -48,6 +48,7 @@ from ..ops.linear_attention import (
     linear_attention_step,
 )
 from . import register
+from ._common import check_input
 from .base import ForecastModel, check_future
 
 ATTENTION_KERNELS = ("chunked", "naive", "materialized")
@@ -205,13 +206,6 @@ class ARXForecaster(ForecastModel, metaclass=ABCMeta):
 
     # ------------------------------------------------------------------ shared pipeline
 
-    def _check_input(self, x: torch.Tensor) -> None:
-        if x.dim() != 3 or x.shape[1] != self.lookback or x.shape[2] != self.channels:
-            raise ValueError(
-                f"{type(self).__name__} expects x: (batch, lookback={self.lookback}, channels={self.channels}), "
-                f"got {tuple(x.shape)}; build the model with the lookback and channels of your data"
-            )
-
     def normalize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x: (B, L, C) -> (z, mean, std): mean of the last `horizon` points, (unbiased) std of all L."""
         mean = x[:, -self.horizon :].mean(dim=1, keepdim=True)
@@ -261,7 +255,7 @@ class ARXForecaster(ForecastModel, metaclass=ABCMeta):
                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """x: (B, L, C) -> (pred, segments, mean, std), pred and segments (B, C, N, s) normalized,
         pred[:, :, -1] the forecast of the horizon; future: (B, L + H, F) or None."""
-        self._check_input(x)
+        check_input(self, x)
         check_future(self, future, x.shape[0])
         z, mean, std = self.normalize(x)
         segments = segment_series(z, self.horizon)
@@ -304,7 +298,7 @@ class ARXForecaster(ForecastModel, metaclass=ABCMeta):
         Use in eval mode (dropout masks differ between the two paths in training mode).
         x: (B, lookback, C) -> (B, horizon, C).
         """
-        self._check_input(x)
+        check_input(self, x)
         check_future(self, future, x.shape[0])
         z, mean, std = self.normalize(x)
         segments = segment_series(z, self.horizon)
