@@ -178,7 +178,7 @@ def one_cell_table(args) -> None:
 
 
 def grid_table(args, argv: list[str]) -> None:
-    started, t0, load0 = datetime.now(timezone.utc), time.monotonic(), os.getloadavg()
+    started, t0, load0, commit = datetime.now(timezone.utc), time.monotonic(), os.getloadavg(), _commit()
     names = models.available() if args.models == "all" else args.models.split(",")
     cells = plan(names, args.datasets.split(","), [int(h) for h in args.horizons.split(",")], [2021], profile="quick",
                  lookback=args.lookback, data_dir=args.data_dir, max_epochs=args.max_epochs, max_steps_per_epoch=args.max_steps,
@@ -241,7 +241,7 @@ def grid_table(args, argv: list[str]) -> None:
 
         write_json_atomic(args.record, {
             "benchmark": "bench_quick_timing.py", "command": "python benchmarks/bench_quick_timing.py " + " ".join(_portable(argv)),
-            "commit": _commit(), "note": args.note,
+            "commit": commit, "note": args.note,
             "conditions": {"torch": torch.__version__, "python": platform.python_version(), "threads": 1,
                            "nice": os.nice(0), "cpu_model": _cpu_model(), "logical_cpus": os.cpu_count(),
                            "load_average_start": list(load0), "load_average_end": list(os.getloadavg()),

@@ -103,11 +103,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.record is not None:
         import torch
 
-        started, load0 = datetime.now(timezone.utc), os.getloadavg()
+        started, load0, commit = datetime.now(timezone.utc), os.getloadavg(), _commit()
         with tempfile.TemporaryDirectory() as tmp:
             runs = [run_one(recipe, Path(tmp), args.data_dir) for recipe in RECIPES]
         write_json_atomic(args.record, {
-            "benchmark": "make_train.py", "commit": _commit(),
+            "benchmark": "make_train.py", "commit": commit,
             "conditions": {"torch": torch.__version__, "python": platform.python_version(), "threads": 1,
                            "nice": os.nice(0), "logical_cpus": os.cpu_count(), "load_average_start": list(load0),
                            "load_average_end": list(os.getloadavg()), "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ")},

@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
             raise RuntimeError(f"worker failed for {spec}:\n{proc.stderr}")
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
-    started, t0, load0 = datetime.now(timezone.utc), time.monotonic(), os.getloadavg()
+    started, t0, load0, commit = datetime.now(timezone.utc), time.monotonic(), os.getloadavg(), _commit()
     rows = []
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
         for lookback, horizon in SHAPES:
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
         command = " ".join(["python benchmarks/samovar_speed.py", f"--models {args.models}", f"--steps {args.steps}",
                             f"--threads {args.threads}"])
         write_json_atomic(args.record, {
-            "benchmark": "samovar_speed.py", "command": command, "commit": _commit(), "note": args.note,
+            "benchmark": "samovar_speed.py", "command": command, "commit": commit, "note": args.note,
             "conditions": {"torch": torch.__version__, "python": platform.python_version(), "threads": args.threads,
                            "nice": os.nice(0), "cpu_model": _cpu_model(), "logical_cpus": os.cpu_count(),
                            "load_average_start": list(load0), "load_average_end": list(load),
