@@ -313,8 +313,8 @@ def table(record: dict, source: str) -> str:
         f"1 torch thread, nice {c['nice']}. {grid['cells']} cells on {', '.join(grid['datasets'])}, {grid['na']} of them "
         f"N/A; per-cell process overhead {record['overhead_s']:.1f} CPU s (measured once in a child process). "
         f"Load average (1/5/15 min) {_load(c['load_average_start'])} at the start, {_load(c['load_average_end'])} at the end"
-        + (" — **the machine was loaded**: other jobs shared its cores, so even CPU times are somewhat inflated "
-           "(±10 % between runs)." if loaded else ".")
+        + (" — **the machine was loaded**: other jobs shared its cores, so even CPU times are somewhat inflated."
+           if loaded else ".")
         + (f" {record['note']}" if record.get("note") else ""),
         "",
         "Estimated CPU-minutes of the cells that train:",
