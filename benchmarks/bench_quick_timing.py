@@ -30,6 +30,12 @@ between them (heads and CATS's queries grow with the horizon), and applies them 
 cell's own window counts and step count. A model whose cost does not depend on the dataset beyond its window counts (the
 encoder Transformer: one token per time step, channels only enter its embedding) can be
 measured on one dataset with --shared-cost transformer.
+
+--grid --record PATH writes the run as a JSON record (atomic): the conditions (torch and Python
+versions, threads, nice level, CPU model, load average at the start and the end, UTC start, minutes,
+the code's commit, a --note on the machine's load), every measurement with each timed step on both
+clocks, and every cell's estimate. --table PATH measures nothing and rewrites the block of
+docs/bench.md generated from such a record.
 """
 
 from __future__ import annotations
@@ -37,11 +43,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
 import subprocess
 import sys
 import time
 from collections import defaultdict
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -55,7 +63,13 @@ from samovar.training.runs import build_model
 from samovar.training.trainer import _batch_plan, _make_optimizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _blocks import replace_block  # noqa: E402
 from _timing import measure, timed_call  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DOC = REPO / "docs" / "bench.md"
+BEGIN = "<!-- quick-budget:begin (python benchmarks/bench_quick_timing.py --table RECORD) -->"
+END = "<!-- quick-budget:end -->"
 
 DELIVERABLE = dict(datasets="ETTh1,ETTh2,ETTm1,Weather,Exchange,ILI", horizons="96,192,336,720")
 
@@ -86,12 +100,14 @@ def measure_cell(cell, *, steps: int, eval_windows: int | None, data_dir: str | 
         opt.step()
 
     net.train()
-    t_step = measure({"step": step}, repeats=steps)["step"].median("cpu")
+    timing = measure({"step": step}, repeats=steps)["step"]
+    t_step = timing.median("cpu")
     out = {"model": cell.model, "dataset": cell.dataset, "horizon": cell.horizon, "lookback": cell.lookback,
            "channels": data.channels, "batch": batch, "params": net.num_parameters(), "epochs": config.epochs,
            "steps_per_epoch": steps_per_epoch, "eval_batch": config.eval_batch_size,
            "eval_batch_config": config.eval_batch_size, "data_s": loading.median("cpu"),
-           "step_s": t_step, "train_windows": len(data.train), "val_windows": len(data.val),
+           "step_s": t_step, "step_cpu_s": list(timing.cpu), "step_wall_s": list(timing.wall),
+           "train_windows": len(data.train), "val_windows": len(data.val),
            "test_windows": len(data.test)}
     if eval_windows is None:  # full passes
         out["val_pass_s"] = timed_call(lambda: evaluate(net, data.val, batch_size=config.eval_batch_size))[1].median("cpu")
@@ -161,7 +177,8 @@ def one_cell_table(args) -> None:
               f"| {m['test_pass_s']:.1f} | {m['steps_per_epoch']} x {m['epochs']} | {c['total']:.0f} |", flush=True)
 
 
-def grid_table(args) -> None:
+def grid_table(args, argv: list[str]) -> None:
+    started, t0, load0, commit = datetime.now(timezone.utc), time.monotonic(), os.getloadavg(), _commit()
     names = models.available() if args.models == "all" else args.models.split(",")
     cells = plan(names, args.datasets.split(","), [int(h) for h in args.horizons.split(",")], [2021], profile="quick",
                  lookback=args.lookback, data_dir=args.data_dir, max_epochs=args.max_epochs, max_steps_per_epoch=args.max_steps,
@@ -214,32 +231,117 @@ def grid_table(args) -> None:
                          "steps": steps, "epochs": config.epochs, "val_windows": len(data.val),
                          "test_windows": len(data.test), **cost, "total": cost["total"] + overhead})
     print()
-    print("| model | cells | train CPU min | val CPU min | test CPU min | other CPU min | total CPU min |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n".join(cost_tables(rows, [c.dataset for c in cells])))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"overhead_s": overhead, "measured": list(measured.values()), "cells": rows,
+                       "args": vars(args)}, fh, indent=1)
+    if args.record:
+        from samovar.utils import write_json_atomic
+
+        write_json_atomic(args.record, {
+            "benchmark": "bench_quick_timing.py", "command": "python benchmarks/bench_quick_timing.py " + " ".join(_portable(argv)),
+            "commit": commit, "note": args.note,
+            "conditions": {"torch": torch.__version__, "python": platform.python_version(), "threads": 1,
+                           "nice": os.nice(0), "cpu_model": _cpu_model(), "logical_cpus": os.cpu_count(),
+                           "load_average_start": list(load0), "load_average_end": list(os.getloadavg()),
+                           "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                           "minutes": round((time.monotonic() - t0) / 60, 2), "steps": args.steps,
+                           "eval_windows": args.eval_windows, "datasets": args.datasets.split(","),
+                           "horizons": [int(h) for h in args.horizons.split(",")], "max_epochs": args.max_epochs,
+                           "max_steps": args.max_steps, "clock": "time.process_time (cpu), time.perf_counter (wall)"},
+            "grid": {"cells": len(cells), "na": len(cells) - len(live), "datasets": list(dict.fromkeys(c.dataset for c in cells))},
+            "overhead_s": overhead, "measured": list(measured.values()), "cells": rows})
+        print(f"record: {args.record}")
+
+
+def cost_tables(rows: list[dict], datasets: list[str]) -> list[str]:
+    """Per-model CPU-minutes (train, validation, test, other, total) and per-dataset totals of the estimated cells."""
+    names = sorted({r["model"] for r in rows})
+    lines = ["| model | cells | train CPU min | val CPU min | test CPU min | other CPU min | total CPU min |",
+             "|---|---|---|---|---|---|---|"]
     total = defaultdict(float)
-    for name in sorted({r["model"] for r in rows}):
+    for name in names:
         mine = [r for r in rows if r["model"] == name]
         s = {k: sum(r[k] for r in mine) / 60 for k in ("train", "val", "test", "total")}
         s["other"] = s["total"] - s["train"] - s["val"] - s["test"]
         for k, v in s.items():
             total[k] += v
-        print(f"| {name} | {len(mine)} | {s['train']:.1f} | {s['val']:.1f} | {s['test']:.1f} | {s['other']:.1f} | {s['total']:.1f} |")
-    print(f"| **all** | {len(rows)} | {total['train']:.1f} | {total['val']:.1f} | {total['test']:.1f} | {total['other']:.1f} "
-          f"| **{total['total']:.1f}** |")
-    print()
-    print("| dataset | " + " | ".join(sorted({r['model'] for r in rows})) + " | all |")
-    print("|---|" + "---|" * (len({r['model'] for r in rows}) + 1))
-    for dataset in dict.fromkeys(c.dataset for c in cells):
-        per = [sum(r["total"] for r in rows if r["dataset"] == dataset and r["model"] == name) / 60
-               for name in sorted({r['model'] for r in rows})]
-        print(f"| {dataset} | " + " | ".join(f"{v:.1f}" for v in per) + f" | {sum(per):.1f} |")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"overhead_s": overhead, "measured": list(measured.values()), "cells": rows,
-                       "args": vars(args)}, fh, indent=1)
+        lines.append(f"| {name} | {len(mine)} | {s['train']:.1f} | {s['val']:.1f} | {s['test']:.1f} | {s['other']:.1f} "
+                     f"| {s['total']:.1f} |")
+    lines += [f"| **all** | {len(rows)} | {total['train']:.1f} | {total['val']:.1f} | {total['test']:.1f} | "
+              f"{total['other']:.1f} | **{total['total']:.1f}** |", ""]
+    lines += ["| dataset | " + " | ".join(names) + " | all |", "|---|" + "---|" * (len(names) + 1)]
+    for dataset in dict.fromkeys(datasets):
+        per = [sum(r["total"] for r in rows if r["dataset"] == dataset and r["model"] == name) / 60 for name in names]
+        lines.append(f"| {dataset} | " + " | ".join(f"{v:.1f}" for v in per) + f" | {sum(per):.1f} |")
+    return lines
 
 
-def main() -> None:
+def _portable(argv: list[str]) -> list[str]:
+    """`argv` as a record keeps it: the data directory (a path of this machine) as $SAMOVAR_DATA_DIR, and
+    --record, --note (kept apart in the record) left out."""
+    out, skip = [], False
+    for i, arg in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if arg in ("--record", "--note"):
+            skip = True
+            continue
+        out.append("$SAMOVAR_DATA_DIR" if i > 0 and argv[i - 1] == "--data-dir" else arg)
+    return out
+
+
+def _load(values: list[float]) -> str:
+    return "/".join(f"{v:.1f}" for v in values)
+
+
+def table(record: dict, source: str) -> str:
+    """The docs/bench.md block (markers included) of one --grid --record file."""
+    c = record["conditions"]
+    loaded = max(c["load_average_start"][0], c["load_average_end"][0]) >= 0.5 * c["logical_cpus"]
+    grid = record["grid"]
+    lines = [
+        BEGIN,
+        f"Generated by `python benchmarks/bench_quick_timing.py --table {source}` from the record "
+        f"[`{source}`](../{source}) (every measurement, each timed step and every cell's estimate are in it); "
+        "do not edit by hand.",
+        "",
+        f"Command: `{record['command']}` (commit {record['commit']}, started {c['started_utc']}, {c['minutes']:.0f} min "
+        f"of wall time). {c['cpu_model']}, {c['logical_cpus']} logical CPUs, torch {c['torch']}, Python {c['python']}, "
+        f"1 torch thread, nice {c['nice']}. {grid['cells']} cells on {', '.join(grid['datasets'])}, {grid['na']} of them "
+        f"N/A; per-cell process overhead {record['overhead_s']:.1f} CPU s (measured once in a child process). "
+        f"Load average (1/5/15 min) {_load(c['load_average_start'])} at the start, {_load(c['load_average_end'])} at the end"
+        + (" — **the machine was loaded**: other jobs shared its cores, so even CPU times are somewhat inflated."
+           if loaded else ".")
+        + (f" {record['note']}" if record.get("note") else ""),
+        "",
+        "Estimated CPU-minutes of the cells that train:",
+        "",
+        *cost_tables(record["cells"], grid["datasets"]),
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def _commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout.strip() or None
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown"
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--grid", action="store_true", help="estimate the whole grid (default: the deliverable's)")
     parser.add_argument("--dataset", default="ETTh1", help="one-cell mode")
@@ -259,11 +361,31 @@ def main() -> None:
     parser.add_argument("--reuse", default=None, help="--grid: take measurements from an earlier --json file (same "
                         "eval batch size) and measure only what it lacks; e.g. to estimate other --max-epochs/--max-steps")
     parser.add_argument("--data-dir", default=None)
-    args = parser.parse_args()
+    parser.add_argument("--record", type=Path, default=None,
+                        help="--grid: write the run as a JSON record (conditions, every measurement, every cell)")
+    parser.add_argument("--note", default="", help="--record: a sentence on the machine's load, kept in the record")
+    parser.add_argument("--table", type=Path, default=None,
+                        help="measure nothing: rewrite the docs/bench.md block from this --grid --record file")
+    parser.add_argument("--doc", type=Path, default=DOC, help="the document whose block --table rewrites")
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(argv)
+    if args.table is not None:
+        from samovar.utils import write_text_atomic
+
+        if not args.table.is_file():
+            sys.exit(f"error: no record at {args.table}; write one with --grid --record first")
+        path = args.table.resolve()
+        source = path.relative_to(REPO).as_posix() if path.is_relative_to(REPO) else path.name
+        block = table(json.loads(path.read_text()), source)
+        write_text_atomic(args.doc, replace_block(args.doc.read_text(), BEGIN, END, block, str(args.doc),
+                                                  error=SystemExit))
+        return
+    if args.record is not None and not args.grid:
+        parser.error("--record writes a --grid run; add --grid")
     torch.set_num_threads(1)
     if args.models == "all" and not args.grid:
         args.models = ",".join(models.available())
-    grid_table(args) if args.grid else one_cell_table(args)
+    grid_table(args, argv) if args.grid else one_cell_table(args)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/samovar_speed.py                  # the default table
     .venv/bin/python benchmarks/samovar_speed.py --models samovar,lintrans --steps 10
+    .venv/bin/python benchmarks/samovar_speed.py --record benchmarks/results/samovar_speed/DATE.json --note "..."
+    .venv/bin/python benchmarks/samovar_speed.py --table benchmarks/results/samovar_speed/DATE.json  # docs/samovar.md block
 
 Every row runs in a fresh subprocess (so peak memory is that configuration's alone): the
 model at ETTh1 width (7 channels) and batch 32, lookback/horizon 1024/96 and 4096/720, with
@@ -14,6 +16,11 @@ peak RSS over its size before the first step, measured before inference). Times 
 over the timed steps after warm-up (``benchmarks/_timing.py``). The materialized/chunked ratio
 is computed from rows of the same run. The time of a real ETTh1 epoch is in the reproduction
 records (``benchmarks/reproduce_samovar.py``: ``train_seconds_per_epoch``, the trainer's own).
+
+``--record PATH`` writes the run as a JSON record (atomic): the conditions (torch and Python
+versions, threads, nice level, CPU model, load average at the start and the end, UTC start,
+minutes, the code's commit) and, per row, every timed pass on both clocks beside the medians.
+``--table PATH`` writes nothing but the block of ``docs/samovar.md`` generated from such a record.
 """
 
 from __future__ import annotations
@@ -21,13 +28,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
 import subprocess
 import sys
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _blocks import replace_block  # noqa: E402
 from _timing import measure  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DOC = REPO / "docs" / "samovar.md"
+BEGIN = "<!-- samovar-speed:begin (python benchmarks/samovar_speed.py --table RECORD) -->"
+END = "<!-- samovar-speed:end -->"
 
 SHAPES = [(1024, 96), (4096, 720)]
 CHANNELS, BATCH = 7, 32
@@ -71,42 +87,15 @@ def measure_row(spec: dict) -> dict:
     with torch.no_grad():
         infer = measure({"infer": lambda: model(x_inf)}, repeats=max(1, spec["steps"] // 4))["infer"]
     cpu_inf, wall_inf = infer.median("cpu"), infer.median("wall")
-    return {**spec, "train_windows_per_s_cpu": BATCH / cpu_step, "train_windows_per_s_wall": BATCH / wall_step,
+    return {**spec, "train_cpu_s": list(step.cpu), "train_wall_s": list(step.wall), "infer_cpu_s": list(infer.cpu),
+            "infer_wall_s": list(infer.wall), "train_windows_per_s_cpu": BATCH / cpu_step, "train_windows_per_s_wall": BATCH / wall_step,
             "train_cpu_ms_per_step": 1000 * cpu_step, "infer_windows_per_s_cpu": 256 / cpu_inf,
             "infer_windows_per_s_wall": 256 / wall_inf, "peak_mb": max(0, train_peak_kb - rss0) / 1024,
             "estimated_etth1_epoch_cpu_s": 236 * cpu_step if (lookback, horizon) == (1024, 96) else None}
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", default="samovar")
-    parser.add_argument("--steps", type=int, default=8, help="timed training steps per row")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
-    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.worker:  # subprocess mode: one measurement, printed as JSON
-        spec = json.loads(args.worker)
-        print(json.dumps(measure_row(spec)))
-        return
-
-    def run(spec: dict) -> dict:
-        proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"worker failed for {spec}:\n{proc.stderr}")
-        return json.loads(proc.stdout.strip().splitlines()[-1])
-
-    rows = []
-    for name in [m.strip() for m in args.models.split(",") if m.strip()]:
-        for lookback, horizon in SHAPES:
-            for bf16 in (False, True):
-                for kernel in ("chunked", "materialized"):
-                    spec = {"model": name, "lookback": lookback, "horizon": horizon, "kernel": kernel, "bf16": bf16,
-                            "steps": args.steps, "threads": args.threads}
-                    rows.append(run(spec))
-                    r = rows[-1]
-                    print(f"  {name} {lookback}/{horizon} {kernel:12s} {'bf16' if bf16 else 'fp32'}: "
-                          f"{r['train_cpu_ms_per_step']:.0f} ms CPU/step, peak {r['peak_mb']:.0f} MB", flush=True)
+def rows_table(rows: list[dict]) -> list[str]:
+    """The markdown table of measured rows (medians; materialized/chunked ratios within the same run)."""
     header = ("| model | lookback/horizon | precision | kernel | train windows/s (CPU time) | train windows/s (wall) | "
               "CPU ms/step | infer windows/s (CPU time) | peak memory (MB) | materialized/chunked: time, memory |")
     lines = [header, "|---|---|---|---|---|---|---|---|---|---|"]
@@ -121,14 +110,132 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['train_windows_per_s_cpu']:.0f} | {r['train_windows_per_s_wall']:.0f} | {r['train_cpu_ms_per_step']:.0f} | "
             f"{r['infer_windows_per_s_cpu']:.0f} | {r['peak_mb']:.0f} | {ratio} |"
         )
+    return lines
+
+
+def _load(values: list[float]) -> str:
+    return "/".join(f"{v:.1f}" for v in values)
+
+
+def table(record: dict, source: str) -> str:
+    """The docs/samovar.md block (markers included) of one --record file."""
+    c = record["conditions"]
+    loaded = max(c["load_average_start"][0], c["load_average_end"][0]) >= 0.5 * c["logical_cpus"]
+    repeats = {len(r["train_cpu_s"]) for r in record["rows"]}
+    infer = {len(r["infer_cpu_s"]) for r in record["rows"]}
+    cpu_ms = [r["train_cpu_ms_per_step"] for r in record["rows"]]
+    spread = max(max(r["train_cpu_s"]) / min(r["train_cpu_s"]) for r in record["rows"])
+    lines = [
+        BEGIN,
+        f"Generated by `python benchmarks/samovar_speed.py --table {source}` from the record "
+        f"[`{source}`](../{source}) (every timed pass is in it); do not edit by hand.",
+        "",
+        f"Command: `{record['command']}` (commit {record['commit']}, started {c['started_utc']}, {c['minutes']:.0f} min). "
+        f"{c['cpu_model']}, {c['logical_cpus']} logical CPUs, torch {c['torch']}, Python {c['python']}, "
+        f"{c['threads']} torch thread, nice {c['nice']}. Medians of {'/'.join(map(str, sorted(repeats)))} timed training "
+        f"steps after 2 warm-up steps, {'/'.join(map(str, sorted(infer)))} inference batches of 256. "
+        f"Load average (1/5/15 min) {_load(c['load_average_start'])} at the start, {_load(c['load_average_end'])} at the end"
+        + (" — **the machine was loaded**: other jobs shared its cores, so wall times are inflated and CPU times "
+           "somewhat too; compare rows of this run, not absolute numbers." if loaded else ".")
+        + (f" {record['note']}" if record.get("note") else ""),
+        "",
+        *rows_table(record["rows"]),
+        "",
+        f"CPU ms per training step range from {min(cpu_ms):.0f} to {max(cpu_ms):.0f}; within a row the slowest timed "
+        f"step took up to {spread:.2f}x the fastest.",
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def _commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout.strip() or None
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", default="samovar")
+    parser.add_argument("--steps", type=int, default=8, help="timed training steps per row")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    parser.add_argument("--record", type=Path, default=None,
+                        help="write the run as a JSON record (conditions, every timed pass, medians)")
+    parser.add_argument("--note", default="", help="--record: a sentence on the machine's load, kept in the record")
+    parser.add_argument("--table", type=Path, default=None,
+                        help="measure nothing: rewrite the docs/samovar.md block from this record")
+    parser.add_argument("--doc", type=Path, default=DOC, help="the document whose block --table rewrites")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:  # subprocess mode: one measurement, printed as JSON
+        spec = json.loads(args.worker)
+        print(json.dumps(measure_row(spec)))
+        return
+    if args.table is not None:
+        from samovar.utils import write_text_atomic
+
+        if not args.table.is_file():
+            sys.exit(f"error: no record at {args.table}; write one with --record first")
+        path = args.table.resolve()
+        source = str(path.relative_to(REPO)) if path.is_relative_to(REPO) else path.name
+        block = table(json.loads(path.read_text()), source)
+        write_text_atomic(args.doc, replace_block(args.doc.read_text(), BEGIN, END, block, str(args.doc),
+                                                  error=SystemExit))
+        return
+
+    def run(spec: dict) -> dict:
+        proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"worker failed for {spec}:\n{proc.stderr}")
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    started, t0, load0, commit = datetime.now(timezone.utc), time.monotonic(), os.getloadavg(), _commit()
+    rows = []
+    for name in [m.strip() for m in args.models.split(",") if m.strip()]:
+        for lookback, horizon in SHAPES:
+            for bf16 in (False, True):
+                for kernel in ("chunked", "materialized"):
+                    spec = {"model": name, "lookback": lookback, "horizon": horizon, "kernel": kernel, "bf16": bf16,
+                            "steps": args.steps, "threads": args.threads}
+                    rows.append(run(spec))
+                    r = rows[-1]
+                    print(f"  {name} {lookback}/{horizon} {kernel:12s} {'bf16' if bf16 else 'fp32'}: "
+                          f"{r['train_cpu_ms_per_step']:.0f} ms CPU/step, peak {r['peak_mb']:.0f} MB", flush=True)
+    lines = rows_table(rows)
     load = os.getloadavg()
     lines += ["", f"threads {args.threads}; load average at the end {load[0]:.1f} on {os.cpu_count()} cores "
               "(wall times include the other jobs' share of the CPU)"]
     print("\n".join(lines))
-    if args.json:
-        from samovar.utils import write_json_atomic
+    from samovar.utils import write_json_atomic
 
+    if args.json:
         write_json_atomic(args.json, {"rows": rows, "loadavg": load})
+    if args.record is not None:
+        import torch
+
+        command = " ".join(["python benchmarks/samovar_speed.py", f"--models {args.models}", f"--steps {args.steps}",
+                            f"--threads {args.threads}"])
+        write_json_atomic(args.record, {
+            "benchmark": "samovar_speed.py", "command": command, "commit": commit, "note": args.note,
+            "conditions": {"torch": torch.__version__, "python": platform.python_version(), "threads": args.threads,
+                           "nice": os.nice(0), "cpu_model": _cpu_model(), "logical_cpus": os.cpu_count(),
+                           "load_average_start": list(load0), "load_average_end": list(load),
+                           "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                           "minutes": round((time.monotonic() - t0) / 60, 2), "batch": BATCH, "channels": CHANNELS,
+                           "clock": "medians of time.process_time (cpu) and time.perf_counter (wall) per pass"},
+            "rows": rows})
+        print(f"record: {args.record}")
 
 
 if __name__ == "__main__":

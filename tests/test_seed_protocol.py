@@ -154,7 +154,20 @@ def test_missing_failed_and_cost_capped_lookbacks_make_a_selection_incomplete():
     (sel,) = select(rows)
     assert not sel.complete and sel.val_choice == 1024 == sel.oracle_choice
     assert set(sel.missing) == {4096, 2048, 512}
-    assert "cost cap" in sel.missing[4096] and "80" in sel.missing[4096] and sel.missing[512] == "not run"
+    assert "cost cap" in sel.missing[4096] and "80" in sel.missing[4096] and sel.missing[512] == "no record yet"
+
+
+def test_lookbacks_without_a_result_read_no_record_yet_and_capped_ones_keep_their_estimate():
+    """A row still running and a lookback never run are both 'no record yet' (the table is read after the
+    run it was written during); a cost-capped cell keeps its estimate."""
+    rows = [row("dlinear", 96, 4096, None, None, status="running"),
+            row("dlinear", 96, 2048, None, None, status="na", est=34.5, reason="estimated 34.5 CPU-hours > cap"),
+            row("dlinear", 96, 1024, 0.5, 0.4)]
+    (sel,) = select(rows)
+    assert sel.missing == {4096: "no record yet", 2048: "N/A over the cost cap: est. 34.5 CPU-h", 512: "no record yet"}
+    line = next(x for x in markdown(rows).splitlines() if x.startswith("| dlinear | 96 |"))
+    assert "1024 of 4096/2048/1024/512; no record yet for 4096/512; missing 2048 (N/A over the cost cap: est. 34.5 CPU-h)" in line
+    assert "running" not in line and "not run" not in line
 
 
 def test_a_lookback_without_a_full_window_is_excluded_not_missing():

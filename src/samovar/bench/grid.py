@@ -40,12 +40,13 @@ from .db import config_hash
 
 PROFILES = ("paper", "quick", "tuned", "seed")
 # The quick budget: sized so the deliverable grid (9 models x 6 datasets x 4 horizons) costs a few
-# CPU-hours, not days (benchmarks/bench_quick_timing.py --grid; docs/bench.md). One epoch: every
-# further epoch costs another pass over every validation window, which for most cells costs more
-# than 50 training steps.
+# CPU-hours, not days. The costs are measured by benchmarks/bench_quick_timing.py --grid --record; the
+# records are in benchmarks/results/bench_quick_timing/ and docs/bench.md ("The quick budget of the
+# deliverable grid") is generated from them. One epoch: every further epoch costs another pass over
+# every validation window, which for most cells costs more than that epoch's training steps.
 QUICK_EPOCHS = 1
 QUICK_STEPS = 50
-QUICK_EVAL_BATCH = 64  # speed only: on 1 CPU thread 64 windows per forward beat 256 by 20-40 % (same numbers)
+QUICK_EVAL_BATCH = 64  # speed only (the numbers do not depend on it): on 1 CPU thread smaller batches evaluate faster (docs/bench.md)
 # TrainConfig options that do not change results (never hashed, set per executor).
 RESULT_FREE = ("quiet", "device", "threads", "eval_batch_size", "seed")
 FALLBACK_LOOKBACK = 96

@@ -11,8 +11,8 @@ report); then which of the two the published numbers lie closer to.
 Rules (tested in tests/test_seed_protocol.py):
 * a lookback is a candidate when the authors' script trains it (``training.seed.seed_lookbacks``);
   one whose dataset holds no full window in some split is *excluded* (no run can exist: N/A for a
-  data reason); one not finished (not run, running, failed, or N/A because its estimated cost
-  exceeded ``--max-cell-hours``) is *missing*, and a selection with a missing lookback is marked
+  data reason); one not finished (no result yet: not run or still running, worded "no record yet";
+  failed; or N/A because its estimated cost exceeded ``--max-cell-hours``) is *missing*, and a selection with a missing lookback is marked
   incomplete;
 * ties (equal MSE) go to the shorter lookback;
 * a dataset's average over horizons 96/192/336/720 is given only when every horizon has a complete
@@ -29,6 +29,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable
+
+# How a lookback without a result (never run, or a run not finished) is worded: a report is read later than it is
+# written, so it says what the records hold, not what a process was doing.
+NO_RECORD = "no record yet"
 
 HORIZONS = (96, 192, 336, 720)
 ORACLE_LABEL = "oracle — not a valid selection"
@@ -106,8 +110,8 @@ def select(rows: Iterable[dict[str, Any]], *, seed: int | None = None,
         sel = Selection(model, dataset, horizon, tuple(candidates(model, horizon)))
         for lb in sel.candidates:
             row = by_lookback.get(lb)
-            if row is None:
-                sel.missing[lb] = "not run"
+            if row is None or row["status"] == "running":
+                sel.missing[lb] = NO_RECORD
             elif row["status"] == "done" and row.get("test_mse") is not None:
                 sel.done[lb] = row
             elif _is_data_na(row):
@@ -285,8 +289,12 @@ def _num(value: float | None, digits: int = 3) -> str:
 def _lookbacks_cell(sel: Selection) -> str:
     done = "/".join(str(lb) for lb in sel.candidates if lb in sel.done) or "none"
     parts = [f"{done} of {'/'.join(map(str, sel.candidates))}"]
-    if sel.missing:
-        parts.append("missing " + ", ".join(f"{lb} ({why})" for lb, why in sel.missing.items()))
+    pending = [lb for lb, why in sel.missing.items() if why == NO_RECORD]
+    if pending:
+        parts.append(f"{NO_RECORD} for " + "/".join(map(str, pending)))
+    others = {lb: why for lb, why in sel.missing.items() if why != NO_RECORD}
+    if others:
+        parts.append("missing " + ", ".join(f"{lb} ({why})" for lb, why in others.items()))
     if sel.excluded:
         parts.append("no window " + "/".join(map(str, sel.excluded)))
     return "; ".join(parts)
