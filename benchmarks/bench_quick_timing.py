@@ -64,6 +64,7 @@ from samovar.training.trainer import _batch_plan, _make_optimizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _blocks import replace_block  # noqa: E402
+from _records import cpu_model, git_commit  # noqa: E402
 from _timing import measure, timed_call  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -178,7 +179,7 @@ def one_cell_table(args) -> None:
 
 
 def grid_table(args, argv: list[str]) -> None:
-    started, t0, load0, commit = datetime.now(timezone.utc), time.monotonic(), os.getloadavg(), _commit()
+    started, t0, load0, commit = datetime.now(timezone.utc), time.monotonic(), os.getloadavg(), git_commit()
     names = models.available() if args.models == "all" else args.models.split(",")
     cells = plan(names, args.datasets.split(","), [int(h) for h in args.horizons.split(",")], [2021], profile="quick",
                  lookback=args.lookback, data_dir=args.data_dir, max_epochs=args.max_epochs, max_steps_per_epoch=args.max_steps,
@@ -243,7 +244,7 @@ def grid_table(args, argv: list[str]) -> None:
             "benchmark": "bench_quick_timing.py", "command": "python benchmarks/bench_quick_timing.py " + " ".join(_portable(argv)),
             "commit": commit, "note": args.note,
             "conditions": {"torch": torch.__version__, "python": platform.python_version(), "threads": 1,
-                           "nice": os.nice(0), "cpu_model": _cpu_model(), "logical_cpus": os.cpu_count(),
+                           "nice": os.nice(0), "cpu_model": cpu_model(), "logical_cpus": os.cpu_count(),
                            "load_average_start": list(load0), "load_average_end": list(os.getloadavg()),
                            "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
                            "minutes": round((time.monotonic() - t0) / 60, 2), "steps": args.steps,
@@ -323,22 +324,6 @@ def table(record: dict, source: str) -> str:
         END,
     ]
     return "\n".join(lines)
-
-
-def _commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                              check=True).stdout.strip() or None
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -31,6 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _blocks import replace_block  # noqa: E402
+from _records import git_commit  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DOC, README = REPO / "docs" / "baselines.md", REPO / "README.md"
@@ -163,14 +163,6 @@ def readme_block(record: dict) -> str:
     ])
 
 
-def _commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                              check=True).stdout.strip() or None
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get("SAMOVAR_DATA_DIR"))
@@ -185,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("give --record PATH (train and record) or --table PATH (write the blocks from a record)")
     if args.record is not None:
         torch.set_num_threads(1)
-        started, t0, commit = datetime.now(timezone.utc), time.monotonic(), _commit()  # the code that trains
+        started, t0, commit = datetime.now(timezone.utc), time.monotonic(), git_commit()  # the code that trains
         load0 = os.getloadavg()
         out = train_runs(args.data_dir)
         write_json_atomic(args.record, {

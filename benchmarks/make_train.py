@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _blocks import replace_block  # noqa: E402
+from _records import git_commit  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "training.md"
@@ -81,14 +82,6 @@ def block(record: dict, source: str) -> str:
     ])
 
 
-def _commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                              check=True).stdout.strip() or None
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get("SAMOVAR_DATA_DIR"))
@@ -103,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.record is not None:
         import torch
 
-        started, load0, commit = datetime.now(timezone.utc), os.getloadavg(), _commit()
+        started, load0, commit = datetime.now(timezone.utc), os.getloadavg(), git_commit()
         with tempfile.TemporaryDirectory() as tmp:
             runs = [run_one(recipe, Path(tmp), args.data_dir) for recipe in RECIPES]
         write_json_atomic(args.record, {

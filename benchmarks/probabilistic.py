@@ -26,6 +26,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _records import git_commit  # noqa: E402  (re-exported: tuned.py and covariates.py import it from here)
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "probabilistic"
 TABLE = REPO / "docs" / "results" / "probabilistic.md"
@@ -158,14 +161,6 @@ def score(root: Path, only: list[str] | None) -> None:
         iv = record["intervals"]
         print(f"scored   {name}: test MSE {record['test']['mse']:.4f}, coverage 80 {iv['80']['coverage']:.3f} "
               f"95 {iv['95']['coverage']:.3f}", flush=True)
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    except OSError:
-        return None
-    return out.stdout.strip() or None
 
 
 def _fmt(value: Any, digits: int = 3) -> str:

@@ -39,7 +39,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -54,6 +53,7 @@ from samovar.utils import next_time_of_day, write_json_atomic, write_text_atomic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _blocks import replace_block  # noqa: E402
+from _records import git_commit  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "baselines"
@@ -176,7 +176,7 @@ def run_cell(name: str, horizon: int, setting: str, script: dict, overrides: dic
         "parameters": result.model.num_parameters(), "threads": threads, "device": device, "run_dir": run_dir_text,
         "trainer": "samovar.training.train",
         "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": _git_commit(), "python": platform.python_version(), "torch": torch.__version__,
+        "git_commit": git_commit(), "python": platform.python_version(), "torch": torch.__version__,
     }
 
 
@@ -197,14 +197,6 @@ def recorded_run_dir(run_dir: Path) -> str:
     they are given (``baselines_test_protocol.rescore``)."""
     text = repo_relative(run_dir)
     return Path(text).name if Path(text).is_absolute() else text
-
-
-def _git_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 # ----------------------------------------------------------------------------- grid and table

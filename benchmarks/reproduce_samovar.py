@@ -32,7 +32,6 @@ import math
 import os
 import platform
 import shutil
-import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,6 +47,7 @@ from samovar.utils import keep_freed_memory, next_time_of_day, write_json_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _blocks
+from _records import git_commit  # noqa: E402
 RESULTS = REPO / "benchmarks" / "results" / "samovar"
 TABLE = REPO / "docs" / "results" / "samovar.md"
 MODELS = ["samovar", "lintrans", "fixedvar"]
@@ -91,14 +91,6 @@ def train_config(rec: dict, args: argparse.Namespace) -> TrainConfig:
                        test_each_epoch=args.test_each_epoch, grad_clip_before_unscale=args.gradscaler_clip)
 
 
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def cell_path(name: str, dataset: str, horizon: int) -> Path:
     return RESULTS / f"{name}_{dataset}_h{horizon}.json"
 
@@ -111,7 +103,7 @@ def cell_run_dir(name: str, dataset: str, horizon: int) -> Path:
 def run_cell(name: str, dataset: str, horizon: int, args: argparse.Namespace, log) -> dict:
     """Train one model with the authors' recipe (resuming from its run directory); return the record."""
     rec = recipe(dataset, horizon)
-    started_at_commit = _git_commit()  # the code this process imported (HEAD may move during a long run)
+    started_at_commit = git_commit()  # the code this process imported (HEAD may move during a long run)
     config = train_config(rec, args)
     lookback = args.lookback or rec["lookback"]
     data = prepare_data(dataset, lookback=lookback, horizon=horizon, data_dir=args.data_dir)
@@ -138,7 +130,7 @@ def run_cell(name: str, dataset: str, horizon: int, args: argparse.Namespace, lo
         "steps_per_epoch": math.ceil(len(data.train) / config.batch_size), "history": history,
         "parameters": result.model.num_parameters(), "threads": config.threads,
         "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": started_at_commit, "git_commit_at_finish": _git_commit(),
+        "git_commit": started_at_commit, "git_commit_at_finish": git_commit(),
         "python": platform.python_version(), "torch": torch.__version__,
     }
 

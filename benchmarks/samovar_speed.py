@@ -38,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _blocks import replace_block  # noqa: E402
+from _records import cpu_model, git_commit  # noqa: E402
 from _timing import measure  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -148,22 +149,6 @@ def table(record: dict, source: str) -> str:
     return "\n".join(lines)
 
 
-def _commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                              check=True).stdout.strip() or None
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown"
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default="samovar")
@@ -200,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
             raise RuntimeError(f"worker failed for {spec}:\n{proc.stderr}")
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
-    started, t0, load0, commit = datetime.now(timezone.utc), time.monotonic(), os.getloadavg(), _commit()
+    started, t0, load0, commit = datetime.now(timezone.utc), time.monotonic(), os.getloadavg(), git_commit()
     rows = []
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
         for lookback, horizon in SHAPES:
@@ -229,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
         write_json_atomic(args.record, {
             "benchmark": "samovar_speed.py", "command": command, "commit": commit, "note": args.note,
             "conditions": {"torch": torch.__version__, "python": platform.python_version(), "threads": args.threads,
-                           "nice": os.nice(0), "cpu_model": _cpu_model(), "logical_cpus": os.cpu_count(),
+                           "nice": os.nice(0), "cpu_model": cpu_model(), "logical_cpus": os.cpu_count(),
                            "load_average_start": list(load0), "load_average_end": list(load),
                            "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
                            "minutes": round((time.monotonic() - t0) / 60, 2), "batch": BATCH, "channels": CHANNELS,
