@@ -1,10 +1,14 @@
-"""What every benchmark record says about where it ran: the commit of the code and the CPU model."""
+"""What every benchmark record says about where it ran (the commit, the CPU, the conditions), and reading a
+record back for the script that turns it into a doc block."""
 
 from __future__ import annotations
 
+import json
 import platform
 import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -28,3 +32,18 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def load_record(path: Path, write_hint: str) -> tuple[dict[str, Any], str]:
+    """(record, its name as the docs cite it: relative to the repository, else the file name); a missing file
+    stops the script with one line saying how to write one (`write_hint`, e.g. "--record PATH")."""
+    if not path.is_file():
+        sys.exit(f"error: no record at {path}; write one with {write_hint} first")
+    resolved = path.resolve()
+    source = resolved.relative_to(REPO).as_posix() if resolved.is_relative_to(REPO) else resolved.name
+    return json.loads(resolved.read_text()), source
+
+
+def load_averages(values: list[float]) -> str:
+    """Load averages as the generated docs print them: 1.9/2.0/2.1."""
+    return "/".join(f"{v:.1f}" for v in values)

@@ -64,7 +64,7 @@ from samovar.training.trainer import _batch_plan, _make_optimizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _blocks import replace_block  # noqa: E402
-from _records import cpu_model, git_commit  # noqa: E402
+from _records import cpu_model, git_commit, load_averages, load_record  # noqa: E402
 from _timing import measure, timed_call  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -294,9 +294,6 @@ def _portable(argv: list[str]) -> list[str]:
     return out
 
 
-def _load(values: list[float]) -> str:
-    return "/".join(f"{v:.1f}" for v in values)
-
 
 def table(record: dict, source: str) -> str:
     """The docs/bench.md block (markers included) of one --grid --record file."""
@@ -313,7 +310,7 @@ def table(record: dict, source: str) -> str:
         f"of wall time). {c['cpu_model']}, {c['logical_cpus']} logical CPUs, torch {c['torch']}, Python {c['python']}, "
         f"1 torch thread, nice {c['nice']}. {grid['cells']} cells on {', '.join(grid['datasets'])}, {grid['na']} of them "
         f"N/A; per-cell process overhead {record['overhead_s']:.1f} CPU s (measured once in a child process). "
-        f"Load average (1/5/15 min) {_load(c['load_average_start'])} at the start, {_load(c['load_average_end'])} at the end"
+        f"Load average (1/5/15 min) {load_averages(c['load_average_start'])} at the start, {load_averages(c['load_average_end'])} at the end"
         + (" — **the machine was loaded**: other jobs shared its cores, so even CPU times are somewhat inflated."
            if loaded else ".")
         + (f" {record['note']}" if record.get("note") else ""),
@@ -357,11 +354,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.table is not None:
         from samovar.utils import write_text_atomic
 
-        if not args.table.is_file():
-            sys.exit(f"error: no record at {args.table}; write one with --grid --record first")
-        path = args.table.resolve()
-        source = path.relative_to(REPO).as_posix() if path.is_relative_to(REPO) else path.name
-        block = table(json.loads(path.read_text()), source)
+        record, source = load_record(args.table, "--grid --record")
+        block = table(record, source)
         write_text_atomic(args.doc, replace_block(args.doc.read_text(), BEGIN, END, block, str(args.doc),
                                                   error=SystemExit))
         return

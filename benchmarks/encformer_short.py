@@ -18,7 +18,6 @@ the generated blocks of docs/baselines.md (the table) and README.md (one sentenc
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -30,7 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _blocks import replace_block  # noqa: E402
-from _records import git_commit  # noqa: E402
+from _records import git_commit, load_record  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DOC, README = REPO / "docs" / "baselines.md", REPO / "README.md"
@@ -97,7 +96,7 @@ def train_runs(data_dir: str | None) -> dict:
         config = TrainConfig(epochs=epochs, batch_size=32, lr=lr, schedule="constant", patience=0, quiet=True,
                              seed=seed, threads=1)
         result = train(model, data, config)
-        runs.append({"name": name, "model": size, "lr": lr, "epochs": epochs, "seed": seed,
+        runs.append({"name": name, "encformer_size": size, "lr": lr, "epochs": epochs, "seed": seed,
                      "val_mse": [row["val_mse"] for row in result.history], "best_val_mse": result.best_val_mse,
                      "best_epoch": result.best_epoch, "seconds": round(result.seconds, 1)})
         print(f"{name}: " + ", ".join(f"{v:.3f}" for v in runs[-1]["val_mse"]) + f" ({result.seconds:.0f} s)", flush=True)
@@ -184,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
             "benchmark": "encformer_short.py",
             "command": "SAMOVAR_DATA_DIR=../shared/data python benchmarks/encformer_short.py --record " + args.record.name,
             "commit": commit, "dataset": "ETTh1", "lookback": LOOKBACK, "horizon": HORIZON,
-            "models": {"small": SMALL, "larger": LARGER},
+            "encformer_sizes": {"small": SMALL, "larger": LARGER},
             "training": "samovar.training.train: Adam, batch 32, constant lr, no early stopping, seed as given",
             "conditions": {"torch": torch.__version__, "python": platform.python_version(), "threads": 1,
                            "nice": os.nice(0), "load_average_start": list(load0), "load_average_end": list(os.getloadavg()),
@@ -193,11 +192,7 @@ def main(argv: list[str] | None = None) -> None:
             **out})
         print(f"record: {args.record}")
     if args.table is not None:
-        if not args.table.is_file():
-            sys.exit(f"error: no record at {args.table}; write one with --record first")
-        path = args.table.resolve()
-        source = path.relative_to(REPO).as_posix() if path.is_relative_to(REPO) else path.name
-        record = json.loads(path.read_text())
+        record, source = load_record(args.table, "--record")
         write_text_atomic(args.doc, replace_block(args.doc.read_text(), BEGIN, END, doc_block(record, source),
                                                   str(args.doc), error=SystemExit))
         write_text_atomic(args.readme, replace_block(args.readme.read_text(), README_BEGIN, README_END,

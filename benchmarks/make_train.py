@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _blocks import replace_block  # noqa: E402
-from _records import git_commit  # noqa: E402
+from _records import git_commit, load_record  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "training.md"
@@ -107,11 +107,8 @@ def main(argv: list[str] | None = None) -> None:
             "runs": runs})
         print(f"record: {args.record}")
     if args.table is not None:
-        if not args.table.is_file():
-            sys.exit(f"error: no record at {args.table}; write one with --record first")
-        path = args.table.resolve()
-        source = path.relative_to(REPO).as_posix() if path.is_relative_to(REPO) else path.name
-        text = block(json.loads(path.read_text()), source)
+        record, source = load_record(args.table, "--record")
+        text = block(record, source)
         write_text_atomic(args.doc, replace_block(args.doc.read_text(), BEGIN, END, text, str(args.doc),
                                                   error=SystemExit))
 

@@ -50,7 +50,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _blocks import replace_block as _replace  # noqa: E402
-from _records import cpu_model  # noqa: E402
+from _records import cpu_model, load_averages  # noqa: E402
 from _timing import measure  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -451,10 +451,6 @@ def _mem(record: dict, name: str, d: int, L: int) -> float | None:
     return c["peak_bytes"] if c and c["status"] == "measured" else None
 
 
-def _load(values: list[float]) -> str:
-    return "/".join(f"{x:.1f}" for x in values)
-
-
 def conditions_text(record: dict, source: str) -> list[str]:
     c = record["conditions"]
     clock = {"cpu": "CPU time of the child process (`time.process_time`, less disturbed by other jobs than wall time)",
@@ -468,7 +464,7 @@ def conditions_text(record: dict, source: str) -> list[str]:
         f"{c['minutes']:.0f} min).  ",
         f"Machine: {c['cpu_model']}, {c['logical_cpus']} logical CPUs, torch {c['torch']}, Python {c['python']}; "
         f"`torch.set_num_threads({c['threads']})`, nice {c['nice']}.  ",
-        f"Load average (1/5/15 min): {_load(c['load_average_start'])} at the start, {_load(c['load_average_end'])} at the end"
+        f"Load average (1/5/15 min): {load_averages(c['load_average_start'])} at the start, {load_averages(c['load_average_end'])} at the end"
         + (" — **the machine was loaded**: other jobs shared its cores, so absolute times are inflated and only the "
            "ratios between cells of this one run are meaningful." if loaded else "."),
     ]

@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _blocks import replace_block  # noqa: E402
-from _records import cpu_model, git_commit  # noqa: E402
+from _records import cpu_model, git_commit, load_averages, load_record  # noqa: E402
 from _timing import measure  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,9 +114,6 @@ def rows_table(rows: list[dict]) -> list[str]:
     return lines
 
 
-def _load(values: list[float]) -> str:
-    return "/".join(f"{v:.1f}" for v in values)
-
 
 def table(record: dict, source: str) -> str:
     """The docs/samovar.md block (markers included) of one --record file."""
@@ -135,7 +132,7 @@ def table(record: dict, source: str) -> str:
         f"{c['cpu_model']}, {c['logical_cpus']} logical CPUs, torch {c['torch']}, Python {c['python']}, "
         f"{c['threads']} torch thread, nice {c['nice']}. Medians of {'/'.join(map(str, sorted(repeats)))} timed training "
         f"steps after 2 warm-up steps, {'/'.join(map(str, sorted(infer)))} inference batches of 256. "
-        f"Load average (1/5/15 min) {_load(c['load_average_start'])} at the start, {_load(c['load_average_end'])} at the end"
+        f"Load average (1/5/15 min) {load_averages(c['load_average_start'])} at the start, {load_averages(c['load_average_end'])} at the end"
         + (" — **the machine was loaded**: other jobs shared its cores, so wall times are inflated and CPU times "
            "somewhat too; compare rows of this run, not absolute numbers." if loaded else ".")
         + (f" {record['note']}" if record.get("note") else ""),
@@ -170,11 +167,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.table is not None:
         from samovar.utils import write_text_atomic
 
-        if not args.table.is_file():
-            sys.exit(f"error: no record at {args.table}; write one with --record first")
-        path = args.table.resolve()
-        source = str(path.relative_to(REPO)) if path.is_relative_to(REPO) else path.name
-        block = table(json.loads(path.read_text()), source)
+        record, source = load_record(args.table, "--record")
+        block = table(record, source)
         write_text_atomic(args.doc, replace_block(args.doc.read_text(), BEGIN, END, block, str(args.doc),
                                                   error=SystemExit))
         return
