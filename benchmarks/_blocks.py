@@ -7,6 +7,8 @@ the text from a begin marker to an end marker is replaced by the block, which st
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def replace_block(text: str, begin: str, end: str, block: str, where: str,
                   error: type[BaseException] = ValueError) -> str:
@@ -16,3 +18,11 @@ def replace_block(text: str, begin: str, end: str, block: str, where: str,
         raise error(f"{where} has no block markers ({begin} … {end}): add them where the generated table goes")
     head, rest = text.split(begin, 1)
     return head + block + rest.split(end, 1)[1]
+
+
+def rewrite_block(path: Path, begin: str, end: str, block: str) -> None:
+    """Replace `path`'s begin..end block by `block` in place (atomically); a missing marker stops the script
+    with one line."""
+    from samovar.utils import write_text_atomic
+
+    write_text_atomic(path, replace_block(path.read_text(), begin, end, block, str(path), error=SystemExit))

@@ -63,7 +63,7 @@ from samovar.training.runs import build_model
 from samovar.training.trainer import _batch_plan, _make_optimizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _blocks import replace_block  # noqa: E402
+from _blocks import rewrite_block  # noqa: E402
 from _records import cpu_model, git_commit, load_averages, load_record  # noqa: E402
 from _timing import measure, timed_call  # noqa: E402
 
@@ -352,12 +352,9 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if args.table is not None:
-        from samovar.utils import write_text_atomic
-
         record, source = load_record(args.table, "--grid --record")
         block = table(record, source)
-        write_text_atomic(args.doc, replace_block(args.doc.read_text(), BEGIN, END, block, str(args.doc),
-                                                  error=SystemExit))
+        rewrite_block(args.doc, BEGIN, END, block)
         return
     if args.record is not None and not args.grid:
         parser.error("--record writes a --grid run; add --grid")

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _blocks import replace_block  # noqa: E402
+from _blocks import rewrite_block  # noqa: E402
 from _records import git_commit, load_record  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--doc", type=Path, default=DOC)
     parser.add_argument("--readme", type=Path, default=README)
     args = parser.parse_args(argv)
-    from samovar.utils import write_json_atomic, write_text_atomic
+    from samovar.utils import write_json_atomic
 
     if args.record is None and args.table is None:
         parser.error("give --record PATH (train and record) or --table PATH (write the blocks from a record)")
@@ -193,10 +193,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"record: {args.record}")
     if args.table is not None:
         record, source = load_record(args.table, "--record")
-        write_text_atomic(args.doc, replace_block(args.doc.read_text(), BEGIN, END, doc_block(record, source),
-                                                  str(args.doc), error=SystemExit))
-        write_text_atomic(args.readme, replace_block(args.readme.read_text(), README_BEGIN, README_END,
-                                                     readme_block(record), str(args.readme), error=SystemExit))
+        rewrite_block(args.doc, BEGIN, END, doc_block(record, source))
+        rewrite_block(args.readme, README_BEGIN, README_END, readme_block(record))
 
 
 if __name__ == "__main__":

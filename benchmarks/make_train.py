@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _blocks import replace_block  # noqa: E402
+from _blocks import rewrite_block  # noqa: E402
 from _records import git_commit, load_record  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--table", type=Path, help="train nothing: rewrite the docs/training.md block from this record")
     parser.add_argument("--doc", type=Path, default=DOC)
     args = parser.parse_args(argv)
-    from samovar.utils import write_json_atomic, write_text_atomic
+    from samovar.utils import write_json_atomic
 
     if args.record is None and args.table is None:
         parser.error("give --record PATH (train and record) or --table PATH (write the block from a record)")
@@ -109,8 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.table is not None:
         record, source = load_record(args.table, "--record")
         text = block(record, source)
-        write_text_atomic(args.doc, replace_block(args.doc.read_text(), BEGIN, END, text, str(args.doc),
-                                                  error=SystemExit))
+        rewrite_block(args.doc, BEGIN, END, text)
 
 
 if __name__ == "__main__":

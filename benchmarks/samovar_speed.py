@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _blocks import replace_block  # noqa: E402
+from _blocks import rewrite_block  # noqa: E402
 from _records import cpu_model, git_commit, load_averages, load_record  # noqa: E402
 from _timing import measure  # noqa: E402
 
@@ -165,12 +165,9 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(measure_row(spec)))
         return
     if args.table is not None:
-        from samovar.utils import write_text_atomic
-
         record, source = load_record(args.table, "--record")
         block = table(record, source)
-        write_text_atomic(args.doc, replace_block(args.doc.read_text(), BEGIN, END, block, str(args.doc),
-                                                  error=SystemExit))
+        rewrite_block(args.doc, BEGIN, END, block)
         return
 
     def run(spec: dict) -> dict:
