@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._checks import positive_int
-from .linear_attention import check_qkv
+from .linear_attention import check_qkv, empty_output, start_state
 
 # --------------------------------------------------------------------------- checks
 
@@ -61,15 +61,6 @@ def default_decay_chunk_size(d_k: int) -> int:
     """Chunk size for RetNet and GLA on CPU (measured fwd+bwd at d_k = 8 and 32: 16 is fastest;
     GLA's elementwise intra-chunk work grows with C·d_k)."""
     return 16 if d_k <= 32 else 32
-
-
-def _initial(q: Tensor, v: Tensor, initial_state: Tensor | None) -> Tensor:
-    shape = (q.shape[0], q.shape[1], q.shape[-1], v.shape[-1])
-    if initial_state is None:
-        return q.new_zeros(shape)
-    if initial_state.shape != shape:
-        raise ValueError(f"initial_state must be (B, H, d_k, d_v) = {shape}, got {tuple(initial_state.shape)}")
-    return initial_state.to(q.dtype)
 
 
 class _DecayedStateScan(torch.autograd.Function):
@@ -109,11 +100,17 @@ class _DecayedStateScan(torch.autograd.Function):
         return d_decay, d_updates, d_s0
 
 
-def _decayed_chunks(qc, kc, vc, b, scores, s0):
+def _decay_chunk_size(q: Tensor, chunk_size: int | None) -> int:
+    """``chunk_size`` checked positive; None picks ``default_decay_chunk_size(d_k)``."""
+    chunk_size = default_decay_chunk_size(q.shape[-1]) if chunk_size is None else chunk_size
+    return positive_int("chunk_size", chunk_size)
+
+
+def _decayed_chunks(qc, kc, vc, b, scores, s0, length, return_state):
     """Shared chunked skeleton. qc, kc: (B, H, N, C, d_k), vc: (B, H, N, C, d_v);
     b: cumulative log decay inside each chunk (≤ 0, non-increasing), broadcastable to qc;
     scores: intra-chunk decayed causal scores (B, H, N, C, C) or broadcastable; s0: (B, H, d_k, d_v).
-    Returns (o: (B, H, N, C, d_v), final state)."""
+    Returns o: (B, H, length, d_v) (the padding cut off), and the final state with ``return_state``."""
     b_end = b[..., -1:, :]  # decay over the whole chunk
     q_dec = qc * torch.exp(b)  # exp(b_t − b_start), b_start = 0
     k_dec = kc * torch.exp(b_end - b)  # exp(b_end − b_s) ≤ 1
@@ -121,7 +118,8 @@ def _decayed_chunks(qc, kc, vc, b, scores, s0):
     chunk_decay = torch.exp(b_end).transpose(-1, -2)  # (…, d_k, 1)
     starts, final = _DecayedStateScan.apply(chunk_decay, updates, s0)
     out = scores @ vc + q_dec @ starts
-    return out, final
+    out = out.reshape(*qc.shape[:2], -1, vc.shape[-1])[:, :, :length]
+    return (out, final) if return_state else out
 
 
 # --------------------------------------------------------------------------- RetNet (scalar decay per head)
@@ -170,13 +168,11 @@ def retention_chunked(
     """
     check_qkv(q, k, v)
     log_decay = _check_retention_decay(q, log_decay)
-    chunk_size = default_decay_chunk_size(q.shape[-1]) if chunk_size is None else chunk_size
-    chunk_size = positive_int("chunk_size", chunk_size)
-    batch, heads, length, _ = q.shape
-    s0 = _initial(q, v, initial_state)
+    chunk_size = _decay_chunk_size(q, chunk_size)
+    heads, length = q.shape[1:3]
+    s0 = start_state(q, v, initial_state)
     if length == 0:
-        out = v.new_zeros(batch, heads, 0, v.shape[-1])
-        return (out, s0) if return_state else out
+        return empty_output(v, s0, return_state)
     chunk = min(chunk_size, length)
     pos = torch.arange(chunk, device=q.device, dtype=q.dtype)
     lag = pos[:, None] - pos[None, :]
@@ -187,9 +183,7 @@ def retention_chunked(
     steps = log_decay[:, None].expand(heads, length)
     b = torch.cumsum(_chunked(steps[None, :, :, None], chunk), dim=-2)  # (1, H, N, C, 1)
     scores = (qc @ kc.transpose(-1, -2)) * mask
-    out, final = _decayed_chunks(qc, kc, vc, b, scores, s0)
-    out = out.reshape(batch, heads, -1, v.shape[-1])[:, :, :length]
-    return (out, final) if return_state else out
+    return _decayed_chunks(qc, kc, vc, b, scores, s0, length, return_state)
 
 
 # --------------------------------------------------------------------------- GLA (data-dependent decay per key dim)
@@ -223,7 +217,7 @@ def gla_recurrent(q, k, v, log_decay, initial_state=None):
     """Reference loop of ``gla_step`` over positions; returns (o, final state)."""
     check_qkv(q, k, v)
     _check_gla_decay(q, log_decay)
-    state = _initial(q, v, initial_state)
+    state = start_state(q, v, initial_state)
     outs = []
     for t in range(q.shape[2]):
         o_t, state = gla_step(q[:, :, t], k[:, :, t], v[:, :, t], log_decay[:, :, t], state)
@@ -322,13 +316,11 @@ def gla_chunked(
     """
     check_qkv(q, k, v)
     _check_gla_decay(q, log_decay)
-    chunk_size = default_decay_chunk_size(q.shape[-1]) if chunk_size is None else chunk_size
-    chunk_size = positive_int("chunk_size", chunk_size)
-    batch, heads, length, d_k = q.shape
-    s0 = _initial(q, v, initial_state)
+    chunk_size = _decay_chunk_size(q, chunk_size)
+    length, d_k = q.shape[2:]
+    s0 = start_state(q, v, initial_state)
     if length == 0:
-        out = v.new_zeros(batch, heads, 0, v.shape[-1])
-        return (out, s0) if return_state else out
+        return empty_output(v, s0, return_state)
     sub = default_gla_sub_chunk(chunk_size) if sub_chunk is None else sub_chunk
     if sub < 1 or chunk_size % sub:
         raise ValueError(f"sub_chunk ({sub}) must be a positive divisor of chunk_size ({chunk_size})")
@@ -338,6 +330,4 @@ def gla_chunked(
     M = qc.shape[0] * qc.shape[1] * qc.shape[2]
     scores = _GLAScores.apply(qc.reshape(M, chunk, d_k), kc.reshape(M, chunk, d_k), b.reshape(M, chunk, d_k), sub)
     scores = scores.view(*qc.shape[:3], chunk, chunk)
-    out, final = _decayed_chunks(qc, kc, vc, b, scores, s0)
-    out = out.reshape(batch, heads, -1, v.shape[-1])[:, :, :length]
-    return (out, final) if return_state else out
+    return _decayed_chunks(qc, kc, vc, b, scores, s0, length, return_state)

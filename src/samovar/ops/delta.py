@@ -28,21 +28,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._checks import positive_int
-from .linear_attention import check_qkv
+from .linear_attention import check_qkv, empty_output, start_state
 
 
 def _check_beta(q: Tensor, beta: Tensor) -> None:
     if beta.shape != q.shape[:3]:
         raise ValueError(f"beta must be (batch, heads, length) = {tuple(q.shape[:3])}, got {tuple(beta.shape)}")
-
-
-def _initial(q: Tensor, v: Tensor, initial_state: Tensor | None) -> Tensor:
-    shape = (q.shape[0], q.shape[1], q.shape[-1], v.shape[-1])
-    if initial_state is None:
-        return q.new_zeros(shape)
-    if initial_state.shape != shape:
-        raise ValueError(f"initial_state must be (B, H, d_k, d_v) = {shape}, got {tuple(initial_state.shape)}")
-    return initial_state.to(q.dtype)
 
 
 def deltanet_step(q_t: Tensor, k_t: Tensor, v_t: Tensor, beta_t: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
@@ -58,7 +49,7 @@ def deltanet_recurrent(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, initial_st
     """Reference: ``deltanet_step`` over every position. Returns (o: (B, H, L, d_v), final state)."""
     check_qkv(q, k, v)
     _check_beta(q, beta)
-    state = _initial(q, v, initial_state)
+    state = start_state(q, v, initial_state)
     outs = []
     for t in range(q.shape[2]):
         o_t, state = deltanet_step(q[:, :, t], k[:, :, t], v[:, :, t], beta[:, :, t], state)
@@ -130,10 +121,9 @@ def deltanet_chunked(
     if chunk_size is None:
         chunk_size = default_delta_chunk_size(d_k)
     chunk_size = positive_int("chunk_size", chunk_size)
-    s0 = _initial(q, v, initial_state)
+    s0 = start_state(q, v, initial_state)
     if length == 0:
-        out = v.new_zeros(batch, heads, 0, d_v)
-        return (out, s0) if return_state else out
+        return empty_output(v, s0, return_state)
     chunk = min(chunk_size, length)
     pad = (-length) % chunk
     if pad:

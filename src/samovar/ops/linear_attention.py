@@ -66,6 +66,22 @@ def check_qkv(q: Tensor, k: Tensor, v: Tensor) -> None:
         raise ValueError(f"q, k, v must have one dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
 
 
+def start_state(q: Tensor, v: Tensor, initial_state: Tensor | None) -> Tensor:
+    """The state S: (B, H, d_k, d_v) a scan starts from: zeros, or ``initial_state`` checked and cast to q's dtype."""
+    shape = (q.shape[0], q.shape[1], q.shape[-1], v.shape[-1])
+    if initial_state is None:
+        return q.new_zeros(shape)
+    if initial_state.shape != shape:
+        raise ValueError(f"initial_state must be (B, H, d_k, d_v) = {shape}, got {tuple(initial_state.shape)}")
+    return initial_state.to(q.dtype)
+
+
+def empty_output(v: Tensor, s0: Tensor, return_state: bool):
+    """What a chunked form returns for a length-0 sequence: o: (B, H, 0, d_v), and the unchanged state with ``return_state``."""
+    out = v.new_zeros(v.shape[0], v.shape[1], 0, v.shape[-1])
+    return (out, s0) if return_state else out
+
+
 def _causal_mask(length: int, device: torch.device) -> Tensor:
     """(length, length) bool, True on and below the diagonal (s ≤ t)."""
     return torch.ones(length, length, dtype=torch.bool, device=device).tril()
