@@ -65,25 +65,7 @@ class LinTrans(ARXForecaster):
     dropout 0.1, attention_kernel "chunked" | "naive" | "materialized", chunk_size 64, bf16.
     """
 
-    def __init__(
-        self,
-        lookback: int,
-        horizon: int,
-        channels: int,
-        *,
-        d_model: int | None = None,
-        heads: int = 8,
-        layers: int = 3,
-        dropout: float = 0.1,
-        attention_kernel: str = "chunked",
-        chunk_size: int = 64,
-        bf16: bool = False,
-        future_channels: int = 0,
-    ) -> None:
-        super().__init__(
-            lookback, horizon, channels, d_model=d_model, heads=heads, layers=layers, dropout=dropout,
-            attention_kernel=attention_kernel, chunk_size=chunk_size, bf16=bf16, future_channels=future_channels,
-        )
+    def build(self) -> None:
         T, C, D = self.num_tokens, self.channels, self.dim
         # Learned embeddings per token position and per (channel, token position).
         self.pos_emb = nn.Parameter(0.02 * torch.randn(T, D))
@@ -91,7 +73,6 @@ class LinTrans(ARXForecaster):
         self.blocks = nn.ModuleList(
             [LinearAttentionBlock(D, self.heads, self.dropout_p, self.attention_kernel, self.chunk_size) for _ in range(self.layers)]
         )
-        self._init_weights()
 
     def token_embedding(self) -> torch.Tensor:
         """(C, N, 2, D)."""

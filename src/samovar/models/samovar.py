@@ -83,8 +83,9 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel: str, chunk
 class ARXForecaster(ForecastModel, metaclass=ABCMeta):
     """Shared skeleton of the ARX-tokenized next-segment forecasters.
 
-    Subclasses implement ``token_embedding() -> (C, N, 2, D)``, ``encode(tokens: (B·C, T, D))
-    -> (B·C, N, D)`` (the representation at each main position), and the streaming pair
+    Subclasses implement ``build()`` (their parameters, made at the end of ``__init__``),
+    ``token_embedding() -> (C, N, 2, D)``, ``encode(tokens: (B·C, T, D)) -> (B·C, N, D)`` (the
+    representation at each main position), and the streaming pair
     ``init_state(batch)`` / ``step(token: (B·C, D), position, state) -> (h: (B·C, D), state)``.
     Hyper-parameters common to all: d_model, heads, layers, dropout, attention_kernel,
     chunk_size, bf16 (see ``SAMoVAR``), and future_channels (the module text).
@@ -133,6 +134,8 @@ class ARXForecaster(ForecastModel, metaclass=ABCMeta):
         self.future_channels = int(future_channels)
         if self.future_channels:  # covariates of the next segment -> the context token
             self.future_embed = nn.Linear(self.horizon * self.future_channels, self.dim)
+        self.build()
+        self._init_weights()
 
     @classmethod
     def default_lookback(cls, horizon: int) -> int | None:
@@ -187,6 +190,11 @@ class ARXForecaster(ForecastModel, metaclass=ABCMeta):
                 nn.init.normal_(param, std=0.02 / math.sqrt(2 * self.layers))
 
     # ------------------------------------------------------------------ subclass interface
+
+    @abstractmethod
+    def build(self) -> None:
+        """Create the subclass's embeddings and sequence model (called at the end of ``__init__``,
+        before ``_init_weights``)."""
 
     @abstractmethod
     def token_embedding(self) -> torch.Tensor:
@@ -330,25 +338,7 @@ class SAMoVAR(ARXForecaster):
 
     data_dependent_qv = True  # FixedVAR: False
 
-    def __init__(
-        self,
-        lookback: int,
-        horizon: int,
-        channels: int,
-        *,
-        d_model: int | None = None,
-        heads: int = 8,
-        layers: int = 3,
-        dropout: float = 0.1,
-        attention_kernel: str = "chunked",
-        chunk_size: int = 64,
-        bf16: bool = False,
-        future_channels: int = 0,
-    ) -> None:
-        super().__init__(
-            lookback, horizon, channels, d_model=d_model, heads=heads, layers=layers, dropout=dropout,
-            attention_kernel=attention_kernel, chunk_size=chunk_size, bf16=bf16, future_channels=future_channels,
-        )
+    def build(self) -> None:
         D, N, C, H, d, n_layers = self.dim, self.num_segments, self.channels, self.heads, self.head_dim, self.layers
         # Learned embeddings: per pair position, per channel and token position, per token type
         # (context/main), per channel and token type.
@@ -374,7 +364,6 @@ class SAMoVAR(ARXForecaster):
             self.fixed_v = nn.Parameter(0.02 * torch.randn(n_layers, C, H, self.num_tokens, d))
         self.attn_dropout = nn.Dropout(self.dropout_p)
         self.structure = StructuralMatrix(H, d)
-        self._init_weights()
 
     def token_embedding(self) -> torch.Tensor:
         """(C, N, 2, D): the sum of the four learned embeddings."""
