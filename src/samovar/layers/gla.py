@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -64,8 +63,7 @@ class GLA(HeadedMixer):
 
     def init_state(self, batch: int, device=None, dtype=None) -> Tensor:
         """S: (B, heads, d, d) zeros."""
-        p = self._param()
-        return torch.zeros(batch, self.heads, self.head_dim, self.head_dim, device=device or p.device, dtype=dtype or p.dtype)
+        return self._zero_state(batch, device, dtype)
 
     def step(self, x_t: Tensor, state: Tensor):
         """``x_t: (B, dim)`` -> ``(y_t: (B, dim), state)``."""

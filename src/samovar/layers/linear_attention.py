@@ -68,6 +68,11 @@ class HeadedMixer(Mixer):
     def _param(self) -> Tensor:
         return next(self.parameters())
 
+    def _zero_state(self, batch: int, device=None, dtype=None) -> Tensor:
+        """S: (B, heads, d, d) zeros, on the parameters' device and dtype unless given."""
+        p = self._param()
+        return torch.zeros(batch, self.heads, self.head_dim, self.head_dim, device=device or p.device, dtype=dtype or p.dtype)
+
 
 @register("linear_attention")
 class LinearAttention(HeadedMixer):

@@ -54,8 +54,7 @@ class RetNet(HeadedMixer):
 
     def init_state(self, batch: int, device=None, dtype=None) -> Tensor:
         """S: (B, heads, d, d) zeros."""
-        p = self._param()
-        return torch.zeros(batch, self.heads, self.head_dim, self.head_dim, device=device or p.device, dtype=dtype or p.dtype)
+        return self._zero_state(batch, device, dtype)
 
     def step(self, x_t: Tensor, state: Tensor):
         """``x_t: (B, dim)`` -> ``(y_t: (B, dim), state)``."""
