@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import platform
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from .._checks import positive_int
 from .._version import __version__
 from ..training import rundir as rd
+from ..training.config import options_from_dict
 from ..training.state import cpu_state, rng_state, set_rng_state
 from ..utils import keep_freed_memory, resolve_device, write_json_atomic
 from .base import ClassificationData, TensorSplit
@@ -84,11 +85,7 @@ class TaskTrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TaskTrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
-        return cls(**d)
+        return options_from_dict(cls, d)
 
 
 def learning_rate(config: TaskTrainConfig, step: int) -> float:

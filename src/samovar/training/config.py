@@ -145,11 +145,16 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         """Build from a dict; unknown keys are an error naming them; missing keys take their defaults."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
-        return cls(**d)
+        return options_from_dict(cls, d)
+
+
+def options_from_dict(cls: type, d: dict[str, Any]) -> Any:
+    """``cls(**d)`` for a dataclass of training options; unknown keys are an error naming them and the known ones."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
+    return cls(**d)
 
 
 def _pair(name: str, value: Any) -> tuple[float, float]:
