@@ -3,7 +3,9 @@ record back for the script that turns it into a doc block."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -47,3 +49,33 @@ def load_record(path: Path, write_hint: str) -> tuple[dict[str, Any], str]:
 def load_averages(values: list[float]) -> str:
     """Load averages as the generated docs print them: 1.9/2.0/2.1."""
     return "/".join(f"{v:.1f}" for v in values)
+
+
+
+def record_or_table_parser(description: str, *, record: str, table: str, doc: Path) -> argparse.ArgumentParser:
+    """The command line of a script that trains and records (--record PATH) or rewrites doc blocks from a record
+    (--table PATH), with --data-dir (default $SAMOVAR_DATA_DIR) and --doc (default `doc`); `record` and `table`
+    are their help. Parse it with ``parse_record_or_table``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data-dir", default=os.environ.get("SAMOVAR_DATA_DIR"))
+    parser.add_argument("--record", type=Path, help=record)
+    parser.add_argument("--table", type=Path, help=table)
+    parser.add_argument("--doc", type=Path, default=doc)
+    return parser
+
+
+def parse_record_or_table(parser: argparse.ArgumentParser, argv: list[str] | None, blocks: str = "block") -> argparse.Namespace:
+    """`argv` parsed; neither --record nor --table is a usage error (`blocks`: what --table writes)."""
+    args = parser.parse_args(argv)
+    if args.record is None and args.table is None:
+        parser.error(f"give --record PATH (train and record) or --table PATH (write the {blocks} from a record)")
+    return args
+
+
+def add_measure_record_options(parser: argparse.ArgumentParser, *, record: str, table: str, doc: Path) -> None:
+    """A measuring script's --record PATH, --note, --table PATH and --doc (default `doc`); `record` and `table` are
+    their help."""
+    parser.add_argument("--record", type=Path, default=None, help=record)
+    parser.add_argument("--note", default="", help="--record: a sentence on the machine's load, kept in the record")
+    parser.add_argument("--table", type=Path, default=None, help=table)
+    parser.add_argument("--doc", type=Path, default=doc, help="the document whose block --table rewrites")

@@ -64,7 +64,7 @@ from samovar.training.trainer import _batch_plan, _make_optimizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _blocks import rewrite_block  # noqa: E402
-from _records import cpu_model, git_commit, load_averages, load_record  # noqa: E402
+from _records import add_measure_record_options, cpu_model, git_commit, load_averages, load_record  # noqa: E402
 from _timing import measure, timed_call  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -343,12 +343,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reuse", default=None, help="--grid: take measurements from an earlier --json file (same "
                         "eval batch size) and measure only what it lacks; e.g. to estimate other --max-epochs/--max-steps")
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--record", type=Path, default=None,
-                        help="--grid: write the run as a JSON record (conditions, every measurement, every cell)")
-    parser.add_argument("--note", default="", help="--record: a sentence on the machine's load, kept in the record")
-    parser.add_argument("--table", type=Path, default=None,
-                        help="measure nothing: rewrite the docs/bench.md block from this --grid --record file")
-    parser.add_argument("--doc", type=Path, default=DOC, help="the document whose block --table rewrites")
+    add_measure_record_options(
+        parser, record="--grid: write the run as a JSON record (conditions, every measurement, every cell)",
+        table="measure nothing: rewrite the docs/bench.md block from this --grid --record file", doc=DOC)
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if args.table is not None:

@@ -17,7 +17,6 @@ the generated blocks of docs/baselines.md (the table) and README.md (one sentenc
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import sys
@@ -29,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _blocks import rewrite_block  # noqa: E402
-from _records import git_commit, load_record  # noqa: E402
+from _records import git_commit, load_record, parse_record_or_table, record_or_table_parser  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DOC, README = REPO / "docs" / "baselines.md", REPO / "README.md"
@@ -163,17 +162,12 @@ def readme_block(record: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", default=os.environ.get("SAMOVAR_DATA_DIR"))
-    parser.add_argument("--record", type=Path, help="train every run and write the record here")
-    parser.add_argument("--table", type=Path, help="train nothing: rewrite the doc and README blocks from this record")
-    parser.add_argument("--doc", type=Path, default=DOC)
+    parser = record_or_table_parser(__doc__.split("\n")[0], record="train every run and write the record here",
+                                    table="train nothing: rewrite the doc and README blocks from this record", doc=DOC)
     parser.add_argument("--readme", type=Path, default=README)
-    args = parser.parse_args(argv)
+    args = parse_record_or_table(parser, argv, "blocks")
     from samovar.utils import write_json_atomic
 
-    if args.record is None and args.table is None:
-        parser.error("give --record PATH (train and record) or --table PATH (write the blocks from a record)")
     if args.record is not None:
         torch.set_num_threads(1)
         started, t0, commit = datetime.now(timezone.utc), time.monotonic(), git_commit()  # the code that trains

@@ -12,7 +12,6 @@ child's wall and CPU seconds, with the conditions (torch, date, commit, load ave
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -26,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _blocks import rewrite_block  # noqa: E402
-from _records import git_commit, load_record  # noqa: E402
+from _records import git_commit, load_record, parse_record_or_table, record_or_table_parser  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "training.md"
@@ -83,16 +82,11 @@ def block(record: dict, source: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", default=os.environ.get("SAMOVAR_DATA_DIR"))
-    parser.add_argument("--record", type=Path, help="train both runs and write the record here")
-    parser.add_argument("--table", type=Path, help="train nothing: rewrite the docs/training.md block from this record")
-    parser.add_argument("--doc", type=Path, default=DOC)
-    args = parser.parse_args(argv)
+    parser = record_or_table_parser(__doc__.split("\n")[0], record="train both runs and write the record here",
+                                    table="train nothing: rewrite the docs/training.md block from this record", doc=DOC)
+    args = parse_record_or_table(parser, argv)
     from samovar.utils import write_json_atomic
 
-    if args.record is None and args.table is None:
-        parser.error("give --record PATH (train and record) or --table PATH (write the block from a record)")
     if args.record is not None:
         import torch
 

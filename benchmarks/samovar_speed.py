@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _blocks import rewrite_block  # noqa: E402
-from _records import cpu_model, git_commit, load_averages, load_record  # noqa: E402
+from _records import add_measure_record_options, cpu_model, git_commit, load_averages, load_record  # noqa: E402
 from _timing import measure  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -152,12 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=8, help="timed training steps per row")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
-    parser.add_argument("--record", type=Path, default=None,
-                        help="write the run as a JSON record (conditions, every timed pass, medians)")
-    parser.add_argument("--note", default="", help="--record: a sentence on the machine's load, kept in the record")
-    parser.add_argument("--table", type=Path, default=None,
-                        help="measure nothing: rewrite the docs/samovar.md block from this record")
-    parser.add_argument("--doc", type=Path, default=DOC, help="the document whose block --table rewrites")
+    add_measure_record_options(parser, record="write the run as a JSON record (conditions, every timed pass, medians)",
+                               table="measure nothing: rewrite the docs/samovar.md block from this record", doc=DOC)
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:  # subprocess mode: one measurement, printed as JSON
