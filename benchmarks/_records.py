@@ -51,7 +51,6 @@ def load_averages(values: list[float]) -> str:
     return "/".join(f"{v:.1f}" for v in values)
 
 
-
 def record_or_table_parser(description: str, *, record: str, table: str, doc: Path) -> argparse.ArgumentParser:
     """The command line of a script that trains and records (--record PATH) or rewrites doc blocks from a record
     (--table PATH), with --data-dir (default $SAMOVAR_DATA_DIR) and --doc (default `doc`); `record` and `table`
