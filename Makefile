@@ -2,7 +2,7 @@
 #   make train   - set up, then train and evaluate DLinear on ETTh1 (lookback 336, horizon 96)
 #   make test    - set up, then run the test suite
 #   make gpu-check - on a CUDA machine: the cuda-marked tests, then a short timing table written to
-#                  benchmarks/results/gpu_check.json (see docs/bench.md, "Running on a GPU")
+#                  benchmarks/results/gpu_check.json (see docs/training.md, "Running on a GPU")
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin

@@ -91,7 +91,7 @@ PAPER = {
         "input512": {96: (0.373, 0.401), 720: (0.435, 0.446)},
         "input96": {96: (0.371, 0.395), 720: (0.474, 0.461)},
     },
-    "transformer": {"source": "our own plain encoder (the issue's description); no paper of its own. The SAMoVAR "
+    "transformer": {"source": "our own plain encoder; no paper of its own. The SAMoVAR "
                               "paper's EncFormer row belongs to `encformer`", 96: (None, None), 720: (None, None)},
     "encformer": {"source": "SAMoVAR paper (Lu & Yang 2025, arXiv 2502.07244), main table, EncFormer row (the "
                             "authors' FormerBaseline): only the ETTh1 test MSE averaged over horizons 96-720, 0.906, no "

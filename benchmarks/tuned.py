@@ -1,4 +1,4 @@
-"""Tuned comparison (issue 20): SAMoVAR, LinTrans, FixedVAR, DLinear and FITS, each tuned on validation with
+"""Tuned comparison: SAMoVAR, LinTrans, FixedVAR, DLinear and FITS, each tuned on validation with
 `samovar tune`, then retrained with 3 seeds and scored on every test window.
 
     python benchmarks/tuned.py measure                    # step costs -> benchmarks/results/tuned/costs.json
@@ -103,7 +103,7 @@ CUTS: list[tuple[str, bool, Any]] = [  # (description, removes cells, cut)
     ("SAMoVAR family: epochs capped at 10 (the recipe's 100 epochs with patience 12 run 13-26 epochs here; "
      "the one-cycle schedule spans the cap)",
      False, lambda cells: _set(cells, FAMILY, epochs=10)),
-    ("SAMoVAR family: 12 trials per cell instead of 20 (the issue's minimum)",
+    ("SAMoVAR family: 12 trials per cell instead of 20 (the planned minimum)",
      False, lambda cells: _set(cells, FAMILY, trials=12)),
     ("DLinear and FITS: 24 trials per cell instead of 50", False, lambda cells: _set(cells, LINEAR, trials=24)),
     ("FITS: epochs capped at 20 (its recipe: 50 epochs, patience 20)",
