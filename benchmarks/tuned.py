@@ -56,9 +56,9 @@ FAMILY = ("samovar", "lintrans", "fixedvar")  # the paper's model and its two ab
 LINEAR = ("dlinear", "fits")  # the strongest cheap baselines
 MODELS = (*LINEAR, *FAMILY)  # the run order within a horizon: cheap first
 HORIZONS = (96, 192, 336, 720)
-DATASETS = ("ETTh1", "ETTh2")  # ETTh2 only if the budget allows (the issue)
+DATASETS = ("ETTh1", "ETTh2")  # ETTh2 only if the budget allows
 CHANNELS = 7  # ETTh1 and ETTh2: the same shape and protocol, so ETTh1's measured costs stand for both
-# the issue's space for the family: lookback, learning rate and dropout (width, depth and weight decay stay at
+# the search space for the family: lookback, learning rate and dropout (width, depth and weight decay stay at
 # the published recipe, so the three models keep the architecture the paper compares); DLinear and FITS search
 # their whole declared space (`Model.search_space`)
 FAMILY_SPACE = ("lookback", "train.lr", "model.dropout")

@@ -49,7 +49,8 @@ SEEDS_HELP = "Comma-separated seeds (several give mean ± std; default 2021, pro
 PROFILE_HELP = ("'quick' (CPU-sized budget, labelled as such), 'paper' (published recipes), 'tuned' (the configurations "
                 "`samovar tune` chose on validation, from --db) or 'seed' (the SAMoVAR authors' samovar.sh / baseline.sh, "
                 "baselines at lookbacks 4096, 2048, 1024, 512).")
-LOOKBACK_HELP = ("'paper' (each model's default; profile seed: every lookback of the authors' script), a number, or a "
+LOOKBACK_HELP = ("'paper' (the paper recipe's lookback for the dataset, else the model's default; profile seed: every "
+                 "lookback of the authors' script), a number, or a "
                  "list chosen on validation MSE (profile seed: narrows the script's lookbacks).")
 
 # The options `bench cost` and `bench run` share (a grid of cells, and where its data and database are; the

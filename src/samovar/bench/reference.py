@@ -8,8 +8,9 @@ entry). Only numbers read from a source belong here, never numbers written from 
   Forecasting?", AAAI 2023, Table 2 (multivariate; LTSF-Linear reported at look-back 336,
   Appendix B.2), per horizon, MSE and MAE; the averages are computed here from them.
 * SAMoVAR, LinTrans, FixedVAR on ETTh1/ETTh2: the horizon-averaged test MSE of Lu & Yang,
-  "Linear Transformers as VAR Models", arXiv 2502.07244, as quoted in this project's issue 4
-  (the paper's own table could not be read offline, so it is cited through that quote).
+  "Linear Transformers as VAR Models", arXiv 2502.07244, from the transcription of the paper's
+  main table that the seed-protocol records hold (benchmarks/results/seed_protocol/published.csv;
+  the PDF itself could not be read offline).
 
 Other numbers can be supplied as a CSV with columns ``dataset,model,mse`` (optionally ``mae``
 and ``source``) through ``samovar bench report --reference FILE``.
@@ -26,7 +27,7 @@ HORIZONS = (96, 192, 336, 720)
 DLINEAR_SOURCE = ("Zeng et al., AAAI 2023 (arXiv 2205.13504), Table 2, DLinear, look-back 336; "
                   "average of the four horizons computed here")
 SAMOVAR_SOURCE = ("Lu & Yang 2025 (arXiv 2502.07244), average test MSE over horizons 96/192/336/720, "
-                  "as quoted in samovar issue 4")
+                  "transcribed from the paper's main table")
 
 
 @dataclass(frozen=True)

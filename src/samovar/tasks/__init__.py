@@ -106,7 +106,7 @@ TASKS: dict[str, TaskSpec] = {t.name: t for t in [
 
 
 def available() -> list[str]:
-    """Task names in the order of the issue (LRA, language modelling, speech)."""
+    """Task names, grouped: LRA, language modelling, speech."""
     return list(TASKS)
 
 
