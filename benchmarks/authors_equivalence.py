@@ -1,13 +1,13 @@
-"""Equivalence of our SAMoVAR, FixedVAR and CATS-ATS with the authors' modules, recorded, and the doc text made from it.
+"""Equivalence of our SAMoVAR, FixedVAR, LinTrans and CATS-ATS with the authors' modules, recorded; the docs' text from it.
 
     python benchmarks/authors_equivalence.py record --authors-repo PATH   # measure, write the records
     python benchmarks/authors_equivalence.py table                        # rewrite the blocks in README.md and docs/
 
 PATH is the authors' repository (LJC-FVNR/Structural-Aligned-Mixture-of-VAR): a checkout (a directory
 with ``models/``) or a git directory, from which ``--commit`` (default: the commit the reference runs
-used) is extracted into a temporary directory. Their ``models/AutoregressiveAlignment.py`` and
-``models/CATS.py`` (with the files CATS.py imports) are imported from there; nothing of their code is
-committed here. Each record names the commit and the git blob id of every file imported, so a
+used) is extracted into a temporary directory. Their ``models/AutoregressiveAlignment.py``,
+``models/Autoregressive.py`` and ``models/CATS.py`` (with the files CATS.py imports) are imported
+from there; nothing of their code is committed here. Each record names the commit and the git blob id of every file imported, so a
 reader can check which code was compared.
 
 ``record`` builds their module and ours with every parameter mapped one-to-one, in float64 with
@@ -20,7 +20,10 @@ max|b|, over the whole tensor; for the gradients the largest over all parameters
   forecast, the training loss (their loop's MSE(forecast, y) + the in-lookback next-segment term
   their model returns) and every parameter's gradient. Every parameter of their module is first
   moved off its initial value (biases non-zero, norm weights not one), so that a mis-mapped
-  parameter cannot hide behind a zero or a one. Negative controls on the same weights and
+  parameter cannot hide behind a zero or a one. Their RMSNorms cast to float32 and back whatever the
+  module's dtype; each cell is measured with that cast lifted (the same formula in float64) and as
+  written. LinTrans against their ``Autoregressive.Model`` (the model_name ``Autoregressive`` of
+  their ``samovar.sh``) at the same cells. Negative controls on the same weights and
   windows: the position embedding read one row off, the query and value projections swapped,
   and S transposed in our model; each must differ.
 * CATS-ATS against ``CATS.Model`` (the defaults ``baseline.sh`` leaves to ``run_longExp.py``) at
@@ -179,14 +182,17 @@ def perturb(model, seed: int) -> None:
 def norms_in_input_dtype(ref_mod, on: bool):
     """Their RMSNorm and per-head RMSNorm compute in float32 (``x.float()`` ... ``.type_as(x)``) whatever the
     input's dtype; with `on`, the same formula in the input's dtype (float64 here), restored afterwards."""
-    saved = ref_mod.RMSNorm.forward, ref_mod.RMSNormMultiHead.forward
+    classes = [c for c in (getattr(ref_mod, "RMSNorm", None), getattr(ref_mod, "RMSNormMultiHead", None)) if c is not None]
+    saved = [c.forward for c in classes]
     if on:
-        ref_mod.RMSNorm.forward = lambda self, x: self.norm(x) * self.weight
-        ref_mod.RMSNormMultiHead.forward = lambda self, x: self.rms_norm(x, self.eps) * self.weight
+        for c in classes:
+            c.forward = ((lambda self, x: self.norm(x) * self.weight) if c.__name__ == "RMSNorm"
+                         else (lambda self, x: self.rms_norm(x, self.eps) * self.weight))
     try:
         yield
     finally:
-        ref_mod.RMSNorm.forward, ref_mod.RMSNormMultiHead.forward = saved
+        for c, forward in zip(classes, saved):
+            c.forward = forward
 
 
 def samovar_config(lookback: int, horizon: int, predictor: str):
@@ -241,8 +247,42 @@ def samovar_map(theirs: dict, num_segments: int, layers: int, fixed: bool, contr
     return out
 
 
-def samovar_unused(name: str, num_segments: int) -> bool:
-    """Their parameters that take no part in the forward pass at this lookback (no counterpart here)."""
+def lintrans_map(theirs: dict, num_segments: int, layers: int) -> dict:
+    """Their Autoregressive.Model's named tensors -> our lintrans', by name."""
+    import torch
+
+    t = 2 * num_segments
+    out = {
+        "pos_emb": theirs["pos_emb.weight"][:t],
+        "channel_pos_emb": theirs["channel_emb"][0, :, :t],
+        "tokenizer.channel_mix.weight": theirs["tokenizer.context_channel_projection.weight"],
+        "tokenizer.channel_mix.bias": theirs["tokenizer.context_channel_projection.bias"],
+        "tokenizer.time_weight": torch.stack([theirs["tokenizer.context_temporal_projection.weight"].T,
+                                              theirs["tokenizer.tokenizer.weight"].T]),
+        "tokenizer.time_bias": torch.stack([theirs["tokenizer.context_temporal_projection.bias"], theirs["tokenizer.tokenizer.bias"]]),
+        "tokenizer.norm_weight": torch.stack([theirs["tokenizer.input_norm_ctx.weight"], theirs["tokenizer.input_norm_main.weight"]]),
+        "pre_norm.weight": theirs["pre_norm.weight"],
+        "final_norm.weight": theirs["final_norm.weight"],
+        "head.weight": theirs["tokenizer.tokenizer_output.weight"],
+        "head.bias": theirs["tokenizer.tokenizer_output.bias"],
+    }
+    for i in range(layers):
+        a, b = f"transformer.attn.{i}", f"blocks.{i}"
+        out[f"{b}.attn_norm.weight"] = theirs[f"transformer.pns.{i}.weight"]
+        out[f"{b}.mlp_norm.weight"] = theirs[f"transformer.lns.{i}.weight"]
+        for kind in ("weight", "bias"):
+            out[f"{b}.qv_linear.{kind}"] = torch.cat([theirs[f"{a}.q1.{kind}"], theirs[f"{a}.v1.{kind}"]])
+            out[f"{b}.k_linear.{kind}"] = theirs[f"{a}.k1.{kind}"]
+            out[f"{b}.out_proj.{kind}"] = theirs[f"{a}.c_proj.{kind}"]
+            out[f"{b}.mlp.fc.{kind}"] = theirs[f"transformer.mlps.{i}.c_fc.{kind}"]
+            out[f"{b}.mlp.proj.{kind}"] = theirs[f"transformer.mlps.{i}.c_proj.{kind}"]
+    return out
+
+
+def samovar_unused(name: str, lintrans: bool) -> bool:
+    """Their parameters that take no part in the forward pass (no counterpart here)."""
+    if lintrans:
+        return name.startswith("transformer.layer_attn.")  # made, never used
     return name.startswith("transformer.pns.")  # the pre-norms of the off `use_AR_structure=False` branch
 
 
@@ -262,10 +302,17 @@ def _compare_samovar(ref_mod, lookback: int, horizon: int, predictor: str, x, y,
     theirs = ref_mod.Model(samovar_config(lookback, horizon, predictor)).double()
     perturb(theirs, seed + 1)
     fixed = predictor == "FixedVAR"
-    mine = models.get("fixedvar" if fixed else "samovar", lookback=lookback, horizon=horizon, channels=CHANNELS,
-                      dropout=0.0).double()
+    lintrans = not hasattr(ref_mod, "RMSNormMultiHead")  # their models/Autoregressive.py
+    name = "lintrans" if lintrans else "fixedvar" if fixed else "samovar"
+    mine = models.get(name, lookback=lookback, horizon=horizon, channels=CHANNELS, dropout=0.0).double()
     n_seg = mine.num_segments
-    mapped = samovar_map(dict(theirs.named_parameters()), n_seg, mine.layers, fixed, control)
+
+    def to_ours(tensors: dict) -> dict:
+        if lintrans:
+            return lintrans_map(tensors, n_seg, mine.layers)
+        return samovar_map(tensors, n_seg, mine.layers, fixed, control)
+
+    mapped = to_ours(dict(theirs.named_parameters()))
     ours = dict(mine.named_parameters())
     if set(mapped) != set(ours):
         raise AssertionError(f"parameter maps differ: {sorted(set(mapped) ^ set(ours))}")
@@ -287,7 +334,7 @@ def _compare_samovar(ref_mod, lookback: int, horizon: int, predictor: str, x, y,
     loss_ours.backward()
     their_params = dict(theirs.named_parameters())
     grads = {k: (p.grad if p.grad is not None else torch.zeros_like(p)) for k, p in their_params.items()}
-    mapped_grads = samovar_map(grads, n_seg, mine.layers, fixed, control)
+    mapped_grads = to_ours(grads)
     worst, worst_name = 0.0, None
     for name, p in ours.items():
         r = rel(p.grad.reshape(-1), mapped_grads[name].reshape(-1))
@@ -296,9 +343,9 @@ def _compare_samovar(ref_mod, lookback: int, horizon: int, predictor: str, x, y,
     # their parameters (or parts) with no counterpart here must get no gradient
     unused_grad = 0.0
     for name, p in their_params.items():
-        if samovar_unused(name, n_seg) and p.grad is not None:
+        if samovar_unused(name, lintrans) and p.grad is not None:
             unused_grad = max(unused_grad, p.grad.abs().max().item())
-    pos_rows = their_params["pos_emb.weight"].grad[n_seg:]
+    pos_rows = their_params["pos_emb.weight"].grad[2 * n_seg if lintrans else n_seg:]
     unused_grad = max(unused_grad, pos_rows.abs().max().item() if pos_rows.numel() else 0.0)
     if fixed:
         for i in range(mine.layers):
@@ -321,17 +368,21 @@ def record_samovar(root: Path, data_dir: str | None, batch: int, log=print) -> t
     import torch
 
     ref_mod, files = import_authors(root, "AutoregressiveAlignment")
+    lintrans_mod, lintrans_files = import_authors(root, "Autoregressive")
+    files = dict(sorted({**files, **lintrans_files}.items()))
     rows, controls, etth1_idx = [], [], {}
     for lookback, horizon in PAPER_PAIRS():
         windows = {"random": random_windows(lookback, horizon, batch, seed=lookback + horizon)}
         x, y, idx = etth1_windows(lookback, horizon, batch, data_dir)
         windows["etth1"] = (x, y)
         etth1_idx[f"{lookback}/{horizon}"] = idx
-        for predictor, name in (("LinearAttention", "samovar"), ("FixedVAR", "fixedvar")):
+        for module, predictor, name in ((ref_mod, "LinearAttention", "samovar"), (ref_mod, "FixedVAR", "fixedvar"),
+                                        (lintrans_mod, "LinearAttention", "lintrans")):
             for kind, (x, y) in windows.items():
                 for norms in ("float64", "float32"):
-                    r = compare_samovar(ref_mod, lookback, horizon, predictor, x, y, seed=2024, float64_norms=norms == "float64")
-                    rows.append({"model": name, "predictor": predictor, "lookback": lookback, "horizon": horizon,
+                    r = compare_samovar(module, lookback, horizon, predictor, x, y, seed=2024, float64_norms=norms == "float64")
+                    rows.append({"model": name, "their_module": f"models/{module.__name__.split('.')[-1]}.py",
+                                 "predictor": predictor, "lookback": lookback, "horizon": horizon,
                                  "windows": kind, "their_norms": norms, **r})
                     log(f"{name:8s} {lookback}/{horizon} {kind:6s} norms {norms}: forecast {r['forecast']:.1e} "
                         f"loss {r['loss']:.1e} gradient {r['gradient']:.1e}")
@@ -343,8 +394,9 @@ def record_samovar(root: Path, data_dir: str | None, batch: int, log=print) -> t
                 f"gradient {r['gradient']:.3f}")
     return {
         "compared": "our samovar/fixedvar against the authors' AutoregressiveAlignment.Model (--predictor LinearAttention / "
-                    "FixedVAR), every parameter mapped one-to-one, float64, dropout 0, 7 channels, d_model 64 "
-                    "(floor(sqrt(7))*32), 8 heads, 3 layers",
+                    "FixedVAR) and our lintrans against their Autoregressive.Model (samovar.sh's model_name Autoregressive), "
+                    "every parameter mapped one-to-one, float64, dropout 0, 7 channels, d_model 64 (floor(sqrt(7))*32), "
+                    "8 heads, 3 layers",
         "their_norms": "their RMSNorm and per-head RMSNorm cast their input to float32 and back (x.float() ... "
                        ".type_as(x)), so in a float64 module they round to float32; rows with their_norms 'float32' run "
                        "their code as written, rows with 'float64' the same formula without the cast (the negative "
@@ -358,7 +410,8 @@ def record_samovar(root: Path, data_dir: str | None, batch: int, log=print) -> t
                     "etth1_indices": etth1_idx},
         "unused": "their transformer.pns.* (pre-norms of the disabled use_AR_structure=False branch), position-embedding "
                   "rows beyond the number of segments and, for FixedVAR, fixed_q/fixed_v positions beyond the token "
-                  "count: no counterpart here; their largest absolute gradient is recorded (must be 0)",
+                  "count; in Autoregressive.py transformer.layer_attn (never called): no counterpart here; their largest "
+                  "absolute gradient is recorded (must be 0)",
         "controls": CONTROLS,
         "rows": rows,
         "control_rows": controls,
@@ -553,7 +606,7 @@ def samovar_summary(rec: dict) -> dict:
     """Largest differences over all cells and windows, per model, and the controls' range (in %)."""
     out = {}
     keys = ("forecast", "loss", "gradient", "unused_parameters_max_abs_gradient")
-    for model in ("samovar", "fixedvar"):
+    for model in ("samovar", "fixedvar", "lintrans"):
         for norms in ("float64", "float32"):
             rows = [r for r in rec["rows"] if r["model"] == model and r["their_norms"] == norms]
             out[model if norms == "float64" else f"{model}_float32_norms"] = {k: max(r[k] for r in rows) for k in keys}
@@ -574,8 +627,8 @@ def readme_text(rec: dict, source: str) -> str:
 def samovar_text(rec: dict, source: str) -> str:
     s = samovar_summary(rec)
     src = rec["source"]
-    sam, fix = s["samovar"], s["fixedvar"]
-    sam32, fix32 = s["samovar_float32_norms"], s["fixedvar_float32_norms"]
+    sam, fix, lin = s["samovar"], s["fixedvar"], s["lintrans"]
+    sam32, fix32, lin32 = s["samovar_float32_norms"], s["fixedvar_float32_norms"], s["lintrans_float32_norms"]
     lo, hi = s["controls_forecast_pct"]
     glo, ghi = s["controls_gradient_pct"]
 
@@ -587,9 +640,10 @@ def samovar_text(rec: dict, source: str) -> str:
             f"with every parameter mapped one-to-one (all moved off their initial values), float64, dropout off, at "
             f"{_pairs(rec['rows'])}, on random and real ETTh1 windows | largest relative differences over all of them, "
             f"forecast / training loss (MSE + in-lookback auxiliary term) / parameter gradients: {three(sam)} "
-            f"(FixedVAR against their `--predictor FixedVAR`: {three(fix)}). Their RMSNorms compute in float32 whatever the "
+            f"(FixedVAR against their `--predictor FixedVAR`: {three(fix)}; LinTrans against their `models/Autoregressive.py`: "
+            f"{three(lin)}). Their RMSNorms compute in float32 whatever the "
             f"module's dtype (`x.float()`); those numbers are with that cast lifted (the same formula in float64); their "
-            f"code as written differs by float32 rounding: {three(sam32)} (FixedVAR {three(fix32)}). Negative controls on "
+            f"code as written differs by float32 rounding: {three(sam32)} (FixedVAR {three(fix32)}, LinTrans {three(lin32)}). Negative controls on "
             f"the same weights (position embedding one row off, query and value projections swapped, S transposed) differ "
             f"by {lo:.1f}-{hi:.0f}% in the forecast and {glo:.0f}-{ghi:.0f}% in the gradients (record `{source}`). "
             f"**Same function.**{SAMOVAR_END}")

@@ -31,9 +31,9 @@ def test_the_records_cover_every_cell_and_name_the_code_compared():
         assert rec["source"]["repository"] == ae.SOURCE_REPOSITORY and len(rec["source"]["commit"]) == 40
         assert rec["dtype"] == "float64" and rec["ours"]["commit"] and rec["torch"]
         assert not ABSOLUTE.search(json.dumps(rec))
-    assert "models/AutoregressiveAlignment.py" in sam["source"]["files"] and "models/CATS.py" in cats["source"]["files"]
+    assert {"models/AutoregressiveAlignment.py", "models/Autoregressive.py"} <= set(sam["source"]["files"]) and "models/CATS.py" in cats["source"]["files"]
     cells = {(r["model"], r["lookback"], r["horizon"], r["windows"], r["their_norms"]) for r in sam["rows"]}
-    assert cells == {(m, lb, h, w, n) for m in ("samovar", "fixedvar") for lb, h in ae.PAIRS
+    assert cells == {(m, lb, h, w, n) for m in ("samovar", "fixedvar", "lintrans") for lb, h in ae.PAIRS
                      for w in ("random", "etth1") for n in ("float64", "float32")}
     assert {(r["control"], r["lookback"]) for r in sam["control_rows"]} == {(c, lb) for c in ae.CONTROLS for lb, _ in ae.PAIRS}
     assert [r["lookback"] for r in cats["rows"]] == list(ae.CATS_LOOKBACKS)
