@@ -89,9 +89,11 @@ def authors_tree(path: Path, commit: str):
     path = Path(path)
     if (path / "models" / "AutoregressiveAlignment.py").is_file():
         try:
-            head = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-            commit = head.stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
+            top, head = subprocess.run(["git", "-C", str(path), "rev-parse", "--show-toplevel", "HEAD"], capture_output=True,
+                                       text=True, check=True).stdout.split()
+            if Path(top).resolve() == path.resolve():  # the checkout's own repository, not one around it
+                commit = head
+        except (OSError, ValueError, subprocess.CalledProcessError):
             pass  # not a git work tree: the commit is the one given; the blob ids let a reader check it
         yield path, commit
         return
