@@ -7,8 +7,8 @@ PATH is the authors' repository (LJC-FVNR/Structural-Aligned-Mixture-of-VAR): a 
 with ``models/``) or a git directory, from which ``--commit`` (default: the commit the reference runs
 used) is extracted into a temporary directory. Their ``models/AutoregressiveAlignment.py``,
 ``models/Autoregressive.py`` and ``models/CATS.py`` (with the files CATS.py imports) are imported
-from there; nothing of their code is committed here. Each record names the commit and the git blob id of every file imported, so a
-reader can check which code was compared.
+from there; nothing of their code is committed here. Each record names the commit and the git blob
+id of every file imported, so a reader can check which code was compared.
 
 ``record`` builds their module and ours with every parameter mapped one-to-one, in float64 with
 dropout off, and measures (relative difference of a tensor a against the authors' b: max|a - b| /
@@ -367,13 +367,11 @@ CONTROLS = {
 
 
 def record_samovar(root: Path, data_dir: str | None, batch: int, log=print) -> tuple[dict, dict]:
-    import torch
-
     ref_mod, files = import_authors(root, "AutoregressiveAlignment")
     lintrans_mod, lintrans_files = import_authors(root, "Autoregressive")
     files = dict(sorted({**files, **lintrans_files}.items()))
     rows, controls, etth1_idx = [], [], {}
-    for lookback, horizon in PAPER_PAIRS():
+    for lookback, horizon in PAIRS:
         windows = {"random": random_windows(lookback, horizon, batch, seed=lookback + horizon)}
         x, y, idx = etth1_windows(lookback, horizon, batch, data_dir)
         windows["etth1"] = (x, y)
@@ -418,10 +416,6 @@ def record_samovar(root: Path, data_dir: str | None, batch: int, log=print) -> t
         "rows": rows,
         "control_rows": controls,
     }, files
-
-
-def PAPER_PAIRS():  # noqa: N802 - a function so that tests can patch the cells
-    return PAIRS
 
 
 # --------------------------------------------------------------------------- CATS-ATS
