@@ -65,14 +65,13 @@ predictor's dropout is ``_common.Dropout`` (same distribution, other random stre
 parameters of the authors' module (``channel_w``/``channel_b`` of the off affine option, an
 empty padding tensor) are absent.
 
-Checked against the authors' module (``models/CATS.py`` of LJC-FVNR/Structural-Aligned-Mixture-of-VAR
-at commit 4e2581f142a225f096e93205fc9f4e07cf9ffe90) in float64 with the same weights (all
-non-zero, 3.6-5.2 % of the gate values cut), C = 7, H = 96, batch 4, lookbacks 512, 336 and 99
-(block convolutions cut, exact, zero-padded): outputs in eval mode equal exactly (max abs
-difference 0); in training mode (predictor dropout 0; random drop with the same draws, 3 of 7
-channels dropped, and without it) the training loss within 9e-16 and every parameter's gradient
-within 1.2e-16. The predictor's dropout draws another random stream, so training mode with
-dropout is not compared. Details in docs/baselines.md.
+Checked against the authors' module (``models/CATS.py`` of LJC-FVNR/Structural-Aligned-Mixture-of-VAR)
+in float64 with the same weights by ``benchmarks/authors_equivalence.py``: the eval-mode forecast,
+and in training mode (predictor dropout 0, with random drop from the same draws and without) the
+training loss and every parameter's gradient. The measured differences, the commit and the settings
+are in its record, ``benchmarks/results/authors_equivalence/cats_ats.json``, and the table in
+docs/baselines.md. The predictor's dropout draws another random stream, so training mode with
+dropout is not compared.
 """
 
 from __future__ import annotations
