@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from samovar.cli import app
@@ -460,6 +462,13 @@ ONE_LINE_ERRORS = [
                  "--split needs three shares", id="train-split-of-two"),
     pytest.param(lambda run, csv, tmp: [*TRAIN, "--split", "0.9,0.2,0.1", "--runs-dir", tmp / "runs"],
                  "split shares must sum to 1", id="train-split-not-summing-to-1"),
+    pytest.param(lambda run, csv, tmp: [*TRAIN, "--device", "tpu", "--runs-dir", tmp / "runs"],
+                 "unknown device 'tpu'; use auto, cpu, cuda", id="train-unknown-device"),
+    pytest.param(lambda run, csv, tmp: ["evaluate", run, "--device", "tpu"], "unknown device 'tpu'",
+                 id="evaluate-unknown-device"),
+    pytest.param(lambda run, csv, tmp: [*TRAIN, "--device", "cuda", "--runs-dir", tmp / "runs"],
+                 "device 'cuda' is not available on this machine", id="train-device-not-here",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
     pytest.param(lambda run, csv, tmp: ["calibrate", run, "--split", "bogus"], "unknown split 'bogus'",
                  id="calibrate-bad-split"),
     pytest.param(lambda run, csv, tmp: ["evaluate", tmp], "is not a run directory", id="evaluate-not-a-run"),
@@ -529,3 +538,27 @@ def test_forecast_plot_columns_choose_what_is_drawn(trained: Path, csv_input: Pa
     assert note == "drew 6 of 9 columns (c0, c1, c2, c3, c4, c8); choose which with --columns a,b (columns=[...] in Python)"
     assert plotted_columns(wide[:6]) == (wide[:6], None)
     assert plotted_columns(wide, ["c5"]) == (["c5"], None)
+
+
+def test_a_data_warning_is_one_line_once_in_a_refit(csv_input: Path, tmp_path: Path) -> None:
+    """A refit reads the file twice (validation stage, then every row): its warning about filled values was
+    printed twice by Python (once per spelling of the path), each time with samovar's own source line."""
+    import warnings
+
+    frame = pd.read_csv(csv_input)
+    frame.loc[5, "ch1"] = float("nan")
+    gappy = tmp_path / "gappy.csv"
+    frame.to_csv(gappy, index=False)
+    shown = warnings.showwarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # a user's shell: each warning once per place it is raised
+        result = runner.invoke(app, ["train", "--model", "dlinear", "--dataset", str(gappy), "--lookback", "48",
+                                     "--horizon", "12", "--epochs", "1", "--quiet", "--fill", "interpolate",
+                                     "--runs-dir", str(tmp_path / "runs")], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "filled 1 missing" in line]
+    assert lines == [f"warning: {gappy}: filled 1 missing/non-finite values by linear interpolation ('ch1': 1)"], result.output
+    assert "UserWarning" not in result.output and "frame_to_table" not in result.output
+    assert warnings.showwarning is shown  # the command puts Python's display back when it ends
+    config = json.loads((only_run(tmp_path / "runs") / rd.CONFIG).read_text())
+    assert config["data"]["location"] == str(gappy.resolve())  # recorded as before: absolute

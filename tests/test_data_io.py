@@ -402,6 +402,8 @@ def test_user_files_without_dates_and_other_formats(tmp_path):
         read_table(tmp_path / "other.npz")
     with pytest.raises(DataError, match="unsupported file type"):
         read_table(user_csv(tmp_path, "a", name="thing.parquet"))
+    with pytest.raises(DataError, match=r"empty\.csv is empty \(no header, no rows\); check that it is the file"):
+        read_table(user_csv(tmp_path, "", name="empty.csv"))  # pandas' own "No columns to parse" names no fix
     indexed = pd.DataFrame({"v": np.arange(5.0)}, index=pd.date_range("2020-01-01", periods=5, freq="D"))
     table = read_table(indexed)
     assert table.freq == "D" and table.columns == ["v"] and len(table.dates) == 5

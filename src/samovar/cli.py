@@ -23,7 +23,7 @@ from rich.table import Table
 from .bench.cli import bench_app
 from .console import (CALENDAR_HELP, FUTURE_HELP, INPUT_ERRORS, LOSS_HELP, PAST_HELP, QUANTILES_HELP, SET_HELP,
                       TARGET_HELP, console, fail, parse_inputs as _inputs, parse_numbers as _numbers,
-                      parse_quantiles as _quantiles, parse_split as _split)
+                      parse_quantiles as _quantiles, parse_split as _split, warning_lines)
 from .tasks.cli import task_app
 from .training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from .tuning.cli import tune_app
@@ -46,10 +46,16 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _main(
+    ctx: typer.Context,
     show_version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                       help="Print the installed samovar version and exit."),
 ) -> None:
     """samovar: train and use time-series forecasting models."""
+    import warnings
+
+    shown = warnings.showwarning
+    warnings.showwarning = warning_lines()  # a data warning (filled values, irregular dates): one line, once
+    ctx.call_on_close(lambda: setattr(warnings, "showwarning", shown))
 
 
 def _metrics_table(title: str, metrics: dict[str, float]) -> Table:
@@ -181,9 +187,11 @@ def train(
                                 prepare_source, recipe_training, resolve_lookback, resume_run, stage_split)
 
     from .data.panel import long_format_options
+    from .utils import usable_device
 
     inputs = _inputs(target, past, future, calendar)
     try:
+        usable_device(device)  # before any data is read or line printed
         long_format = long_format_options(id_col, time_col, target_col, short_series)
         if resume is not None:
             result, data = resume_run(resume, quiet=quiet, device=device if device != "auto" else None, data_dir=data_dir)

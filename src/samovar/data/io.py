@@ -251,7 +251,10 @@ def _read_file(path: Path) -> pd.DataFrame:
     header = None if _is_data_line(first) else "infer"
     try:
         frame = pd.read_csv(path, header=header, encoding_errors="replace", skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as exc:
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty (no header, no rows); check that it is the file you meant and that it was "
+                        "written completely: a header line (e.g. date,a,b) and one line per time step.") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
         raise DataError(f"cannot parse {path} as comma-separated text: {exc}") from exc
     if frame.shape[1] == 1 and any(sep in first for sep in (";", "\t", "|")):
         raise DataError(f"{path} has one column and its first line {first[:60]!r} looks separated by ';', tab "
