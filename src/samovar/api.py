@@ -1064,7 +1064,7 @@ def plotted_columns(available: list[str], columns: Any = None, what: str = "colu
         if unknown or not columns:
             shown = ", ".join(available[:10]) + (f" and {len(available) - 10} more" if len(available) > 10 else "")
             raise ValueError(f"columns to plot (--columns): no {what} {', '.join(map(repr, unknown)) or 'given'}; "
-                             f"the {what}s are {shown}")
+                             f"the {what if what.endswith('s') else what + 's'} are {shown}")
         return list(dict.fromkeys(columns)), None
     if len(available) <= MAX_PLOTTED_CHANNELS:
         return available, None
