@@ -1100,13 +1100,32 @@ def check_plot_columns(fc: Forecaster, data: Any, columns: Any, *, fill: str = "
     plotted_columns(available, columns, what)
 
 
+def _quantile_bands(forecast: pd.DataFrame, name: str) -> list[tuple[str, str]]:
+    """(low, high) quantile columns of `name` (a quantile model's ``<name>-q10`` ...) for each level q below
+    the median whose partner 1 - q is there too, outermost first: q10 with q90, then q25 with q75, ..."""
+    found = {}
+    for col in forecast.columns:
+        suffix = col[len(name) + 2:] if col.startswith(f"{name}-q") else ""
+        try:
+            found[round(float(suffix), 6)] = col
+        except ValueError:
+            continue
+    return [(found[q], found[round(100 - q, 6)]) for q in sorted(found) if q < 50 and round(100 - q, 6) in found]
+
+
 def _draw_forecast(ax, history_x, history_y, future_x, forecast: pd.DataFrame, name: str) -> None:
-    """History in grey, the forecast column `name` in red, each interval level found beside it as a band."""
+    """History in grey, the forecast column `name` in red, each interval level found beside it as a band
+    (and a quantile model's quantiles, q10 to q90 ..., as bands in blue)."""
     ax.plot(history_x, history_y, color="0.3", lw=1, label="history")
     levels = sorted(int(col.rsplit("-", 1)[1]) for col in forecast.columns if col.startswith(f"{name}-lo-"))
     for k, level in enumerate(reversed(levels)):  # widest first, drawn lightest
         ax.fill_between(future_x, forecast[f"{name}-lo-{level}"].to_numpy(), forecast[f"{name}-hi-{level}"].to_numpy(),
                         color="tab:red", lw=0, alpha=0.2 + 0.2 * k / max(1, len(levels) - 1), label=f"{level}% interval")
+    bands = _quantile_bands(forecast, name)
+    for k, (low, high) in enumerate(bands):  # outermost first, drawn lightest
+        ax.fill_between(future_x, forecast[low].to_numpy(), forecast[high].to_numpy(), color="tab:blue", lw=0,
+                        alpha=0.15 + 0.2 * k / max(1, len(bands) - 1),
+                        label=f"{low[len(name) + 1:]}–{high[len(name) + 1:]} quantiles")
     ax.plot(future_x, forecast[name].to_numpy(), color="tab:red", lw=1.4, label="forecast")
 
 
