@@ -214,10 +214,12 @@ def test_forecast_errors_are_clear(trained: Path, csv_input: Path, tmp_path: Pat
     pd.read_csv(csv_input).iloc[:40].to_csv(short, index=False)
     wrong = tmp_path / "wrong.csv"
     pd.read_csv(csv_input).rename(columns={"ch1": "x"}).to_csv(wrong, index=False)
-    for path, message in ((short, "needs the last 48"), (wrong, "missing ['ch1']")):
+    for path, message in ((short, "needs the last 48"),
+                          (wrong, "missing ['ch1'], unexpected ['x']. To fix: give the input the columns the model was "
+                                  "trained on, under the same names (rename or add the missing ones, drop the unexpected ones)")):
         result = runner.invoke(app, ["forecast", str(trained), "-i", str(path), "-o", str(tmp_path / "o.csv")],
                                env={"COLUMNS": "300"})
-        assert result.exit_code == 2 and message in result.output, result.output
+        assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
     result = runner.invoke(app, ["evaluate", str(tmp_path)], env={"COLUMNS": "300"})
     assert result.exit_code == 2 and "not a run directory" in result.output
 

@@ -237,7 +237,9 @@ class Forecaster:
             missing = [c for c in wanted if c not in table.columns]
             extra = [c for c in table.columns if c not in wanted]
             raise ValueError(f"the input's columns do not match the training columns {wanted}: "
-                             f"missing {missing}, unexpected {extra}")
+                             f"missing {missing}, unexpected {extra}. To fix: give the input the columns the model "
+                             "was trained on, under the same names (rename or add the missing ones"
+                             + (", drop the unexpected ones)" if extra else ")"))
         order = [table.columns.index(c) for c in wanted]  # same columns, other order: reorder
         table.values, table.columns = table.values[:, order], wanted
 
