@@ -534,6 +534,13 @@ def test_forecast_plot_columns_choose_what_is_drawn(trained: Path, csv_input: Pa
                                  "--target", "ch1", "--columns", "ch0"], env={"COLUMNS": "300"})
     assert result.exit_code == 2 and "no column 'ch0'; the columns are ch1" in result.output  # before any fit
     assert not unwritten.exists()
+    for command in (["forecast", str(trained), "-i", str(csv_input)],
+                    ["backtest", "--model", "dlinear", "--dataset", str(csv_input), "--lookback", "48", "--horizon", "12",
+                     "--windows", "1", "--quiet"]):
+        result = runner.invoke(app, [*command, "-o", str(unwritten), "--plot", str(tmp_path / "f.xyz")],
+                               env={"COLUMNS": "300"})  # matplotlib's error came after the CSV was written
+        assert result.exit_code == 2 and "matplotlib cannot write .xyz files" in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1 and not unwritten.exists()
     wide = [f"c{i}" for i in range(9)]
     names, note = plotted_columns(wide)
     assert len(names) == MAX_PLOTTED_CHANNELS == 6 and names[-1] == "c8"  # the last column (the benchmarks' target) kept

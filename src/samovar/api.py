@@ -1076,6 +1076,23 @@ def plotted_columns(available: list[str], columns: Any = None, what: str = "colu
                     "--columns a,b (columns=[...] in Python)")
 
 
+def check_plot_path(path: str | Path) -> None:
+    """ValueError when matplotlib cannot write `path`'s format (its suffix; none: png), raised before a
+    forecast or a fit, so a wrong suffix stops the command before any output is written."""
+    suffix = Path(path).suffix.lstrip(".").lower()
+    if not suffix:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    known = Figure().canvas.get_supported_filetypes()
+    if suffix not in known:
+        raise ValueError(f"--plot {path}: matplotlib cannot write .{suffix} files; give the plot one of the suffixes "
+                         f"{', '.join(sorted(known))} (e.g. .png)")
+
+
 def check_plot_columns(fc: Forecaster, data: Any, columns: Any, *, fill: str = "error") -> None:
     """ValueError (as `plotted_columns` words it) when `columns` names a column or series that a plot of
     `fc`'s forecasts of `data` cannot draw; called before a forecast or a cross-validation, so a misspelt

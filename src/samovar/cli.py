@@ -400,8 +400,9 @@ def forecast(
         _set_short_series(fc, short_series)
         chosen = _levels(levels)
         if plot is not None:
-            from .api import check_plot_columns
+            from .api import check_plot_columns, check_plot_path
 
+            check_plot_path(plot)
             check_plot_columns(fc, input, _plotted(columns), fill=fill)  # before any output is written
         if backtest_start is None and backtest_end is None:
             frame = fc.predict(input, levels=chosen, fill=fill, allow_freq_mismatch=allow_freq_mismatch, future=future)
@@ -543,8 +544,9 @@ def backtest(
 
         run_model = run_dir is not None and refit == 0
         if plot is not None:
-            from .api import check_plot_columns
+            from .api import check_plot_columns, check_plot_path
 
+            check_plot_path(plot)
             check_plot_columns(fc, source, _plotted(columns), fill=fill)  # before any fit
 
         def progress(row: dict[str, Any]) -> None:
