@@ -571,3 +571,20 @@ def test_a_data_warning_is_one_line_once_in_a_refit(csv_input: Path, tmp_path: P
     assert warnings.showwarning is shown  # the command puts Python's display back when it ends
     config = json.loads((only_run(tmp_path / "runs") / rd.CONFIG).read_text())
     assert config["data"]["location"] == str(gappy.resolve())  # recorded as before: absolute
+
+
+def test_forecast_without_input_continues_the_file_the_run_trained_on(trained: Path, csv_input: Path,
+                                                                      tmp_path: Path) -> None:
+    """As NeuralForecast's predict() without a frame: `samovar forecast RUN -o f.csv` forecasts after the end of
+    the run's own data file (--input was required); a run on data that is no file here names --input."""
+    result = invoke("train", "--model", "dlinear", "--dataset", csv_input, "--lookback", "48", "--horizon", "12",
+                    "--epochs", "1", "--quiet", "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    run = only_run(tmp_path / "runs")
+    result = invoke("forecast", run, "-o", tmp_path / "own.csv")
+    assert result.exit_code == 0 and f"input: {csv_input.resolve()}, the file the run trained on" in result.output
+    assert invoke("forecast", run, "-i", csv_input, "-o", tmp_path / "given.csv").exit_code == 0
+    assert (tmp_path / "own.csv").read_text() == (tmp_path / "given.csv").read_text()
+    result = runner.invoke(app, ["forecast", str(trained), "-o", str(tmp_path / "no.csv")], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output  # synthetic: no file
+    assert "give the data to forecast from with --input CSV" in result.output and not (tmp_path / "no.csv").exists()

@@ -367,7 +367,8 @@ def _note_infinite(cal, levels) -> None:
 @app.command()
 def forecast(
     run_dir: Path = typer.Argument(..., help="A run directory of `samovar train` (or a saved Forecaster)."),
-    input: Path = typer.Option(..., "--input", "-i", help="CSV with the training columns (and optionally a date column)."),
+    input: Optional[Path] = typer.Option(None, "--input", "-i", help="CSV with the training columns (and optionally a "
+                                         "date column); default: the file the run trained on."),
     output: Path = typer.Option(..., "--output", "-o", help="CSV to write the forecast (or the backtest) to."),
     plot: Optional[Path] = typer.Option(None, help="Also draw history, forecast and known truth to this image."),
     backtest_start: Optional[str] = typer.Option(None, help="Backtest instead: first forecast row or date."),
@@ -399,6 +400,9 @@ def forecast(
         fc = Forecaster.load(run_dir, date_format=date_format, dayfirst=dayfirst or None)
         _set_short_series(fc, short_series)
         chosen = _levels(levels)
+        if input is None:  # as NeuralForecast's predict() without a frame: after the end of the training data
+            input = _trained_file(fc)
+            console.print(f"input: {input}, the file the run trained on", highlight=False, soft_wrap=True)
         if plot is not None:
             from .api import check_plot_columns, check_plot_path
 
@@ -452,6 +456,17 @@ def forecast(
             console.print(f"plot written to {plot}" + (f"; {note}" if note else ""), highlight=False, soft_wrap=True)
     except (DataError, ValueError, FileNotFoundError, KeyError) as exc:
         fail(str(exc))
+
+
+def _trained_file(fc) -> Path:
+    """The data file a run trained on (config.json: data.location, else data.source), for `forecast` without --input."""
+    data = fc.run.config.get("data", {})
+    for key in ("location", "source"):
+        value = data.get(key)
+        if isinstance(value, str) and Path(value).is_file():
+            return Path(value)
+    raise ValueError(f"give the data to forecast from with --input CSV: the run did not train on a file found here "
+                     f"(its data: {data.get('source') or data.get('name')})")
 
 
 @app.command()
