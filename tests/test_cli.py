@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from samovar.cli import app
@@ -212,10 +214,12 @@ def test_forecast_errors_are_clear(trained: Path, csv_input: Path, tmp_path: Pat
     pd.read_csv(csv_input).iloc[:40].to_csv(short, index=False)
     wrong = tmp_path / "wrong.csv"
     pd.read_csv(csv_input).rename(columns={"ch1": "x"}).to_csv(wrong, index=False)
-    for path, message in ((short, "needs the last 48"), (wrong, "missing ['ch1']")):
+    for path, message in ((short, "needs the last 48"),
+                          (wrong, "missing ['ch1'], unexpected ['x']. To fix: give the input the columns the model was "
+                                  "trained on, under the same names (rename or add the missing ones, drop the unexpected ones)")):
         result = runner.invoke(app, ["forecast", str(trained), "-i", str(path), "-o", str(tmp_path / "o.csv")],
                                env={"COLUMNS": "300"})
-        assert result.exit_code == 2 and message in result.output, result.output
+        assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
     result = runner.invoke(app, ["evaluate", str(tmp_path)], env={"COLUMNS": "300"})
     assert result.exit_code == 2 and "not a run directory" in result.output
 
@@ -460,6 +464,13 @@ ONE_LINE_ERRORS = [
                  "--split needs three shares", id="train-split-of-two"),
     pytest.param(lambda run, csv, tmp: [*TRAIN, "--split", "0.9,0.2,0.1", "--runs-dir", tmp / "runs"],
                  "split shares must sum to 1", id="train-split-not-summing-to-1"),
+    pytest.param(lambda run, csv, tmp: [*TRAIN, "--device", "tpu", "--runs-dir", tmp / "runs"],
+                 "unknown device 'tpu'; use auto, cpu, cuda", id="train-unknown-device"),
+    pytest.param(lambda run, csv, tmp: ["evaluate", run, "--device", "tpu"], "unknown device 'tpu'",
+                 id="evaluate-unknown-device"),
+    pytest.param(lambda run, csv, tmp: [*TRAIN, "--device", "cuda", "--runs-dir", tmp / "runs"],
+                 "device 'cuda' is not available on this machine", id="train-device-not-here",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
     pytest.param(lambda run, csv, tmp: ["calibrate", run, "--split", "bogus"], "unknown split 'bogus'",
                  id="calibrate-bad-split"),
     pytest.param(lambda run, csv, tmp: ["evaluate", tmp], "is not a run directory", id="evaluate-not-a-run"),
@@ -523,9 +534,57 @@ def test_forecast_plot_columns_choose_what_is_drawn(trained: Path, csv_input: Pa
                                  "--target", "ch1", "--columns", "ch0"], env={"COLUMNS": "300"})
     assert result.exit_code == 2 and "no column 'ch0'; the columns are ch1" in result.output  # before any fit
     assert not unwritten.exists()
+    for command in (["forecast", str(trained), "-i", str(csv_input)],
+                    ["backtest", "--model", "dlinear", "--dataset", str(csv_input), "--lookback", "48", "--horizon", "12",
+                     "--windows", "1", "--quiet"]):
+        result = runner.invoke(app, [*command, "-o", str(unwritten), "--plot", str(tmp_path / "f.xyz")],
+                               env={"COLUMNS": "300"})  # matplotlib's error came after the CSV was written
+        assert result.exit_code == 2 and "matplotlib cannot write .xyz files" in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1 and not unwritten.exists()
     wide = [f"c{i}" for i in range(9)]
     names, note = plotted_columns(wide)
     assert len(names) == MAX_PLOTTED_CHANNELS == 6 and names[-1] == "c8"  # the last column (the benchmarks' target) kept
     assert note == "drew 6 of 9 columns (c0, c1, c2, c3, c4, c8); choose which with --columns a,b (columns=[...] in Python)"
     assert plotted_columns(wide[:6]) == (wide[:6], None)
     assert plotted_columns(wide, ["c5"]) == (["c5"], None)
+
+
+def test_a_data_warning_is_one_line_once_in_a_refit(csv_input: Path, tmp_path: Path) -> None:
+    """A refit reads the file twice (validation stage, then every row): its warning about filled values was
+    printed twice by Python (once per spelling of the path), each time with samovar's own source line."""
+    import warnings
+
+    frame = pd.read_csv(csv_input)
+    frame.loc[5, "ch1"] = float("nan")
+    gappy = tmp_path / "gappy.csv"
+    frame.to_csv(gappy, index=False)
+    shown = warnings.showwarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # a user's shell: each warning once per place it is raised
+        result = runner.invoke(app, ["train", "--model", "dlinear", "--dataset", str(gappy), "--lookback", "48",
+                                     "--horizon", "12", "--epochs", "1", "--quiet", "--fill", "interpolate",
+                                     "--runs-dir", str(tmp_path / "runs")], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "filled 1 missing" in line]
+    assert lines == [f"warning: {gappy}: filled 1 missing/non-finite values by linear interpolation ('ch1': 1)"], result.output
+    assert "UserWarning" not in result.output and "frame_to_table" not in result.output
+    assert warnings.showwarning is shown  # the command puts Python's display back when it ends
+    config = json.loads((only_run(tmp_path / "runs") / rd.CONFIG).read_text())
+    assert config["data"]["location"] == str(gappy.resolve())  # recorded as before: absolute
+
+
+def test_forecast_without_input_continues_the_file_the_run_trained_on(trained: Path, csv_input: Path,
+                                                                      tmp_path: Path) -> None:
+    """As NeuralForecast's predict() without a frame: `samovar forecast RUN -o f.csv` forecasts after the end of
+    the run's own data file (--input was required); a run on data that is no file here names --input."""
+    result = invoke("train", "--model", "dlinear", "--dataset", csv_input, "--lookback", "48", "--horizon", "12",
+                    "--epochs", "1", "--quiet", "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    run = only_run(tmp_path / "runs")
+    result = invoke("forecast", run, "-o", tmp_path / "own.csv")
+    assert result.exit_code == 0 and f"input: {csv_input.resolve()}, the file the run trained on" in result.output
+    assert invoke("forecast", run, "-i", csv_input, "-o", tmp_path / "given.csv").exit_code == 0
+    assert (tmp_path / "own.csv").read_text() == (tmp_path / "given.csv").read_text()
+    result = runner.invoke(app, ["forecast", str(trained), "-o", str(tmp_path / "no.csv")], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output  # synthetic: no file
+    assert "give the data to forecast from with --input CSV" in result.output and not (tmp_path / "no.csv").exists()

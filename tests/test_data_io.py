@@ -402,6 +402,8 @@ def test_user_files_without_dates_and_other_formats(tmp_path):
         read_table(tmp_path / "other.npz")
     with pytest.raises(DataError, match="unsupported file type"):
         read_table(user_csv(tmp_path, "a", name="thing.parquet"))
+    with pytest.raises(DataError, match=r"empty\.csv is empty \(no header, no rows\); check that it is the file"):
+        read_table(user_csv(tmp_path, "", name="empty.csv"))  # pandas' own "No columns to parse" names no fix
     indexed = pd.DataFrame({"v": np.arange(5.0)}, index=pd.date_range("2020-01-01", periods=5, freq="D"))
     table = read_table(indexed)
     assert table.freq == "D" and table.columns == ["v"] and len(table.dates) == 5
@@ -418,3 +420,20 @@ def test_dataset_table_lists_every_dataset_and_where_it_is(tmp_path, shared_data
     assert etth1.available and etth1.location == str(shared_data_dir / "ETTh1.csv.gz")
     assert not table.set_index("name").loc["PEMS03"].available
     assert dataset_table(tmp_path)["available"].sum() == 1  # only the built-in synthetic set
+
+
+def test_a_column_without_a_name_is_refused_not_read_as_a_series(tmp_path):
+    """df.to_csv(path) without index=False writes the row numbers as a first column with an empty header
+    cell; it was read as one more series (the model trained on and forecast the row numbers)."""
+    frame = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=30, freq="h").astype(str),
+                          "load": np.arange(30.0) % 7})
+    frame.to_csv(tmp_path / "indexed.csv")  # header: ",date,load"
+    with pytest.raises(DataError, match=r"column 'Unnamed: 0' has no name in the header line and counts the rows "
+                                        r"\(0, 1, 2, \.\.\.\): it is the row index pandas writes .* index_col=0"):
+        read_table(tmp_path / "indexed.csv")
+    with pytest.raises(DataError, match="no name in the header line"):  # the same table read by the user first
+        read_table(pd.read_csv(tmp_path / "indexed.csv"))
+    odd = frame.assign(extra=np.linspace(0.0, 1.0, 30)).rename(columns={"extra": "Unnamed: 2"})
+    with pytest.raises(DataError, match=r"column 'Unnamed: 2' has no name in the header line; samovar would read it"):
+        read_table(odd)  # not a row counter: still refused, without the index explanation
+    assert read_table(frame.to_csv(tmp_path / "plain.csv", index=False) or tmp_path / "plain.csv").columns == ["load"]

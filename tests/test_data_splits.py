@@ -249,3 +249,12 @@ def test_splits_tile_the_series_and_windows_end_at_each_split_end(rows, lookback
 def test_ett_protocol_refuses_a_short_file():
     with pytest.raises(DataError, match="needs 14400 rows, the series has 14000"):
         own_rows(ETT_HOURLY, 14000)
+
+
+def test_split_shares_are_described_without_rounding_to_101_percent():
+    """A refit's validation stage splits 87.5% / 12.5%: messages said "88%/13%/0%" (101 %)."""
+    from samovar.data.registry import PEMS_60_20_20, RATIO_70_10_20, SplitProtocol
+
+    assert SplitProtocol("ratio", 0.875, 0.125, 0.0).describe() == "87.5%/12.5%/0%"
+    assert RATIO_70_10_20.describe() == "70%/10%/20%"  # the registered protocols read as before
+    assert PEMS_60_20_20.describe() == "60%/20%/20% (no history overlap)"

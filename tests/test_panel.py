@@ -343,6 +343,7 @@ def test_cli_trains_evaluates_forecasts_and_plots_a_long_file(tmp_path):
     assert result.exit_code == 0 and "drew" not in result.output, result.output
     result = run_cli("forecast", run, "-i", path, "-o", out, "--plot", png, "--columns", "s999")
     assert result.exit_code == 2 and "no series 's999'" in result.output and "Traceback" not in result.output
+    assert "; the series are s000, s004," in " ".join(result.output.split()), result.output  # not "seriess"
 
 
 def test_cli_short_series_error_is_one_line_and_drop_lists_them(tmp_path):

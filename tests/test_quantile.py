@@ -182,3 +182,26 @@ def test_quantile_scores_stream_to_the_library_values_and_evaluate_shows_them(no
     assert result.exit_code == 0, result.output
     assert "conformal intervals on test" in out and "calibrated on" in out and "95%" in out
     assert f"CRPS {streamed['crps']:.4f}" in out and "80% central" in out
+
+
+def test_a_quantile_forecast_is_drawn_with_its_quantile_bands() -> None:
+    """`samovar forecast --plot` of a quantile run drew the point forecast alone: its q10 .. q90 columns were
+    written to the CSV but not drawn. Symmetric quantiles are now paired outside in, each pair a band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
+
+    from samovar.api import _draw_forecast, _quantile_bands
+
+    steps = pd.date_range("2024-01-01", periods=4, freq="h")
+    names = [f"y-{quantile_name(q)}" for q in (0.1, 0.25, 0.5, 0.75, 0.9)]
+    forecast = pd.DataFrame({"y": 1.0, **{n: float(k) for k, n in enumerate(names)}}, index=steps)
+    assert _quantile_bands(forecast, "y") == [("y-q10", "y-q90"), ("y-q25", "y-q75")]  # the median: no partner
+    assert _quantile_bands(forecast.rename(columns={"y-q90": "y-qx"}), "y") == [("y-q25", "y-q75")]  # q10 alone
+    fig, ax = plt.subplots()
+    _draw_forecast(ax, steps - pd.Timedelta(hours=4), np.zeros(4), steps, forecast, "y")
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert [b.get_label() for b in bands] == ["q10–q90 quantiles", "q25–q75 quantiles"]
+    plt.close(fig)

@@ -229,6 +229,23 @@ def test_lookbacks_that_leave_a_split_without_windows_are_dropped(tmp_path):
     assert grid_points({"lookback": [96, 336]}, {"lookback": 336}) == [{"lookback": 336}, {"lookback": 96}]
 
 
+def test_a_published_lookback_that_does_not_fit_stops_the_plan_even_when_not_searched(tmp_path):
+    """A short file and --space train.lr: every trial failed alike (Optuna printing each one's traceback),
+    then 'no completed trial'; now the plan stops at once, and --lookback gives trial 0 a shorter one."""
+    short = "synthetic:length=400"  # 280 training rows: DLinear's published 336 + 24 does not fit
+    with pytest.raises(ValueError, match=r"published lookback 336 leaves a split of synthetic:length=400 without a window at "
+                                         r"horizon 24: lookback 336 dropped: .*give a shorter one with lookback="):
+        plan_tune("dlinear", short, 24, trials=2, space=["train.lr"], **_options(tmp_path))
+    plan = plan_tune("dlinear", short, 24, trials=2, space=["train.lr"], lookback=48, **_options(tmp_path))
+    assert plan.lookback == 48 and "lookback" not in plan.space
+    searched = plan_tune("dlinear", short, 24, trials=2, space=["lookback"], lookback=48, **_options(tmp_path))
+    assert sorted(searched.space["lookback"]) == [48, 96, 192] and searched.published["lookback"] == 48  # 336+ dropped
+    result = CliRunner().invoke(app, ["tune", "--model", "dlinear", "--dataset", short, "--horizon", "24", "--space",
+                                      "train.lr", "--db", str(tmp_path / "cli.db"), "--dry-run"], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "give a shorter one with lookback= (command line: --lookback)" in result.output
+
+
 def test_a_pruned_trial_leaves_the_run_directory_resumable(tmp_path):
     from samovar.training import rundir as rd
     from samovar.training.runs import fit_run, resume_run

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from samovar.utils import atomic_path, next_time_of_day, write_json_atomic
+from samovar.utils import atomic_path, next_time_of_day, resolve_device, usable_device, write_json_atomic
 
 
 def test_atomic_write_replaces_and_failure_keeps_old(tmp_path):
@@ -91,3 +91,15 @@ def test_keep_freed_memory_serves_large_tensors_from_the_heap_and_keeps_them():
     mmapped_keep, kept_keep = mib["keep"]
     assert mmapped_default >= 256 and kept_default < 64  # an mmapped block, unmapped on free
     assert mmapped_keep < 64 and kept_keep >= 256  # a heap block, kept for reuse
+
+
+def test_an_unknown_or_missing_device_is_a_value_error_naming_the_choices():
+    """torch.device('tpu') raises a RuntimeError listing twenty device types; the CLIs catch ValueError."""
+    with pytest.raises(ValueError, match=r"^unknown device 'tpu'; use auto, cpu, cuda \(cuda:1 for the second GPU\) or mps$"):
+        resolve_device("tpu")
+    assert usable_device("cpu").type == "cpu" and resolve_device("cuda:1").index == 1  # parsing needs no GPU
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device 'cuda' is not available on this machine; use device='auto' or 'cpu'"):
+            usable_device("cuda")

@@ -237,7 +237,9 @@ class Forecaster:
             missing = [c for c in wanted if c not in table.columns]
             extra = [c for c in table.columns if c not in wanted]
             raise ValueError(f"the input's columns do not match the training columns {wanted}: "
-                             f"missing {missing}, unexpected {extra}")
+                             f"missing {missing}, unexpected {extra}. To fix: give the input the columns the model "
+                             "was trained on, under the same names (rename or add the missing ones"
+                             + (", drop the unexpected ones)" if extra else ")"))
         order = [table.columns.index(c) for c in wanted]  # same columns, other order: reorder
         table.values, table.columns = table.values[:, order], wanted
 
@@ -1064,7 +1066,7 @@ def plotted_columns(available: list[str], columns: Any = None, what: str = "colu
         if unknown or not columns:
             shown = ", ".join(available[:10]) + (f" and {len(available) - 10} more" if len(available) > 10 else "")
             raise ValueError(f"columns to plot (--columns): no {what} {', '.join(map(repr, unknown)) or 'given'}; "
-                             f"the {what}s are {shown}")
+                             f"the {what if what.endswith('s') else what + 's'} are {shown}")
         return list(dict.fromkeys(columns)), None
     if len(available) <= MAX_PLOTTED_CHANNELS:
         return available, None
@@ -1072,6 +1074,23 @@ def plotted_columns(available: list[str], columns: Any = None, what: str = "colu
     chosen = available[: n - 1] + [available[-1]] if what == "column" else available[:n]
     return chosen, (f"drew {n} of {len(available)} {what}s ({', '.join(chosen)}); choose which with "
                     "--columns a,b (columns=[...] in Python)")
+
+
+def check_plot_path(path: str | Path) -> None:
+    """ValueError when matplotlib cannot write `path`'s format (its suffix; none: png), raised before a
+    forecast or a fit, so a wrong suffix stops the command before any output is written."""
+    suffix = Path(path).suffix.lstrip(".").lower()
+    if not suffix:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    known = Figure().canvas.get_supported_filetypes()
+    if suffix not in known:
+        raise ValueError(f"--plot {path}: matplotlib cannot write .{suffix} files; give the plot one of the suffixes "
+                         f"{', '.join(sorted(known))} (e.g. .png)")
 
 
 def check_plot_columns(fc: Forecaster, data: Any, columns: Any, *, fill: str = "error") -> None:
@@ -1100,13 +1119,32 @@ def check_plot_columns(fc: Forecaster, data: Any, columns: Any, *, fill: str = "
     plotted_columns(available, columns, what)
 
 
+def _quantile_bands(forecast: pd.DataFrame, name: str) -> list[tuple[str, str]]:
+    """(low, high) quantile columns of `name` (a quantile model's ``<name>-q10`` ...) for each level q below
+    the median whose partner 1 - q is there too, outermost first: q10 with q90, then q25 with q75, ..."""
+    found = {}
+    for col in forecast.columns:
+        suffix = col[len(name) + 2:] if col.startswith(f"{name}-q") else ""
+        try:
+            found[round(float(suffix), 6)] = col
+        except ValueError:
+            continue
+    return [(found[q], found[round(100 - q, 6)]) for q in sorted(found) if q < 50 and round(100 - q, 6) in found]
+
+
 def _draw_forecast(ax, history_x, history_y, future_x, forecast: pd.DataFrame, name: str) -> None:
-    """History in grey, the forecast column `name` in red, each interval level found beside it as a band."""
+    """History in grey, the forecast column `name` in red, each interval level found beside it as a band
+    (and a quantile model's quantiles, q10 to q90 ..., as bands in blue)."""
     ax.plot(history_x, history_y, color="0.3", lw=1, label="history")
     levels = sorted(int(col.rsplit("-", 1)[1]) for col in forecast.columns if col.startswith(f"{name}-lo-"))
     for k, level in enumerate(reversed(levels)):  # widest first, drawn lightest
         ax.fill_between(future_x, forecast[f"{name}-lo-{level}"].to_numpy(), forecast[f"{name}-hi-{level}"].to_numpy(),
                         color="tab:red", lw=0, alpha=0.2 + 0.2 * k / max(1, len(levels) - 1), label=f"{level}% interval")
+    bands = _quantile_bands(forecast, name)
+    for k, (low, high) in enumerate(bands):  # outermost first, drawn lightest
+        ax.fill_between(future_x, forecast[low].to_numpy(), forecast[high].to_numpy(), color="tab:blue", lw=0,
+                        alpha=0.15 + 0.2 * k / max(1, len(bands) - 1),
+                        label=f"{low[len(name) + 1:]}–{high[len(name) + 1:]} quantiles")
     ax.plot(future_x, forecast[name].to_numpy(), color="tab:red", lw=1.4, label="forecast")
 
 

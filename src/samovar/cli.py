@@ -23,7 +23,7 @@ from rich.table import Table
 from .bench.cli import bench_app
 from .console import (CALENDAR_HELP, FUTURE_HELP, INPUT_ERRORS, LOSS_HELP, PAST_HELP, QUANTILES_HELP, SET_HELP,
                       TARGET_HELP, console, fail, parse_inputs as _inputs, parse_numbers as _numbers,
-                      parse_quantiles as _quantiles, parse_split as _split)
+                      parse_quantiles as _quantiles, parse_split as _split, warning_lines)
 from .tasks.cli import task_app
 from .training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from .tuning.cli import tune_app
@@ -46,10 +46,16 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _main(
+    ctx: typer.Context,
     show_version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                       help="Print the installed samovar version and exit."),
 ) -> None:
     """samovar: train and use time-series forecasting models."""
+    import warnings
+
+    shown = warnings.showwarning
+    warnings.showwarning = warning_lines()  # a data warning (filled values, irregular dates): one line, once
+    ctx.call_on_close(lambda: setattr(warnings, "showwarning", shown))
 
 
 def _metrics_table(title: str, metrics: dict[str, float]) -> Table:
@@ -181,9 +187,11 @@ def train(
                                 prepare_source, recipe_training, resolve_lookback, resume_run, stage_split)
 
     from .data.panel import long_format_options
+    from .utils import usable_device
 
     inputs = _inputs(target, past, future, calendar)
     try:
+        usable_device(device)  # before any data is read or line printed
         long_format = long_format_options(id_col, time_col, target_col, short_series)
         if resume is not None:
             result, data = resume_run(resume, quiet=quiet, device=device if device != "auto" else None, data_dir=data_dir)
@@ -359,7 +367,8 @@ def _note_infinite(cal, levels) -> None:
 @app.command()
 def forecast(
     run_dir: Path = typer.Argument(..., help="A run directory of `samovar train` (or a saved Forecaster)."),
-    input: Path = typer.Option(..., "--input", "-i", help="CSV with the training columns (and optionally a date column)."),
+    input: Optional[Path] = typer.Option(None, "--input", "-i", help="CSV with the training columns (and optionally a "
+                                         "date column); default: the file the run trained on."),
     output: Path = typer.Option(..., "--output", "-o", help="CSV to write the forecast (or the backtest) to."),
     plot: Optional[Path] = typer.Option(None, help="Also draw history, forecast and known truth to this image."),
     backtest_start: Optional[str] = typer.Option(None, help="Backtest instead: first forecast row or date."),
@@ -391,9 +400,13 @@ def forecast(
         fc = Forecaster.load(run_dir, date_format=date_format, dayfirst=dayfirst or None)
         _set_short_series(fc, short_series)
         chosen = _levels(levels)
+        if input is None:  # as NeuralForecast's predict() without a frame: after the end of the training data
+            input = _trained_file(fc)
+            console.print(f"input: {input}, the file the run trained on", highlight=False, soft_wrap=True)
         if plot is not None:
-            from .api import check_plot_columns
+            from .api import check_plot_columns, check_plot_path
 
+            check_plot_path(plot)
             check_plot_columns(fc, input, _plotted(columns), fill=fill)  # before any output is written
         if backtest_start is None and backtest_end is None:
             frame = fc.predict(input, levels=chosen, fill=fill, allow_freq_mismatch=allow_freq_mismatch, future=future)
@@ -443,6 +456,17 @@ def forecast(
             console.print(f"plot written to {plot}" + (f"; {note}" if note else ""), highlight=False, soft_wrap=True)
     except (DataError, ValueError, FileNotFoundError, KeyError) as exc:
         fail(str(exc))
+
+
+def _trained_file(fc) -> Path:
+    """The data file a run trained on (config.json: data.location, else data.source), for `forecast` without --input."""
+    data = fc.run.config.get("data", {})
+    for key in ("location", "source"):
+        value = data.get(key)
+        if isinstance(value, str) and Path(value).is_file():
+            return Path(value)
+    raise ValueError(f"give the data to forecast from with --input CSV: the run did not train on a file found here "
+                     f"(its data: {data.get('source') or data.get('name')})")
 
 
 @app.command()
@@ -535,8 +559,9 @@ def backtest(
 
         run_model = run_dir is not None and refit == 0
         if plot is not None:
-            from .api import check_plot_columns
+            from .api import check_plot_columns, check_plot_path
 
+            check_plot_path(plot)
             check_plot_columns(fc, source, _plotted(columns), fill=fill)  # before any fit
 
         def progress(row: dict[str, Any]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import typer
 from rich.console import Console, ConsoleDimensions
@@ -42,6 +42,24 @@ def fail(message: str, code: int = 2) -> None:
     # the message as text, not markup: it may quote a library's error with square brackets ([rank1]:, [/path:553])
     Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=code)
+
+
+def warning_lines() -> Callable[..., None]:
+    """A `warnings.showwarning` for one command: each distinct warning once, as one yellow ``warning:`` line on
+    stderr (as `fail` prints errors), instead of Python's two lines (samovar's file and line, then that source
+    line), repeated when a refit reads the data a second time."""
+    shown: set[str] = set()
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
+             line: str | None = None) -> None:
+        kind = "" if category is UserWarning else f" ({category.__name__})"
+        text = f"warning{kind}: {message}"
+        if text not in shown:
+            shown.add(text)
+            Console(stderr=True).print(f"[yellow]warning{kind}:[/] {escape(str(message))}", highlight=False,
+                                       soft_wrap=True)
+
+    return show
 
 
 # ---------------------------------------------------------------- option values shared by the commands

@@ -28,7 +28,21 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         if mps is not None and mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    return torch.device(device)
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError):  # torch's message lists every device type it was built with
+        raise ValueError(f"unknown device {str(device)!r}; use auto, cpu, cuda (cuda:1 for the second GPU) or mps") from None
+
+
+def usable_device(device: str | torch.device | None = "auto") -> torch.device:
+    """resolve_device, with a ValueError naming the fix for a device this machine does not have."""
+    resolved = resolve_device(device)
+    mps = getattr(torch.backends, "mps", None)
+    if (resolved.type == "cuda" and not torch.cuda.is_available()) or (
+            resolved.type == "mps" and not (mps is not None and mps.is_available())):
+        raise ValueError(f"device {str(device)!r} is not available on this machine; use device='auto' or 'cpu' "
+                         "(command line: --device auto or --device cpu)")
+    return resolved
 
 
 def module_device(module: torch.nn.Module) -> torch.device:

@@ -251,7 +251,10 @@ def _read_file(path: Path) -> pd.DataFrame:
     header = None if _is_data_line(first) else "infer"
     try:
         frame = pd.read_csv(path, header=header, encoding_errors="replace", skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as exc:
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty (no header, no rows); check that it is the file you meant and that it was "
+                        "written completely: a header line (e.g. date,a,b) and one line per time step.") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
         raise DataError(f"cannot parse {path} as comma-separated text: {exc}") from exc
     if frame.shape[1] == 1 and any(sep in first for sep in (";", "\t", "|")):
         raise DataError(f"{path} has one column and its first line {first[:60]!r} looks separated by ';', tab "
@@ -458,6 +461,23 @@ def infer_freq(dates: pd.DatetimeIndex) -> tuple[str | None, str | None]:
     return alias, note
 
 
+def _refuse_unnamed_columns(frame: pd.DataFrame, origin: Origin) -> None:
+    """A column with an empty header cell (pandas names it 'Unnamed: k') would become a channel unnoticed;
+    most often it is the row index pandas writes with ``df.to_csv(path)``, whose values only count the rows."""
+    unnamed = [c for c in frame.columns if re.fullmatch(r"Unnamed: \d+(\.\d+)?", c)]
+    if not unnamed:
+        return
+    name = unnamed[0]
+    values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    counts = len(values) > 1 and bool(np.all(np.diff(values) == 1)) and values[0] in (0, 1)
+    index = (f" and counts the rows ({int(values[0])}, {int(values[0]) + 1}, {int(values[0]) + 2}, ...): it is the row "
+             "index pandas writes with df.to_csv(path) unless index=False is given") if counts else ""
+    more = f" (and {len(unnamed) - 1} more such column(s))" if len(unnamed) > 1 else ""
+    raise DataError(f"{origin}: column {name!r}{more} has no name in the header line{index}; samovar would read it "
+                    f"as one more series. To fix: drop it (df.drop(columns=[{name!r}]), or for this file "
+                    "pd.read_csv(path, index_col=0).to_csv(path, index=False)), or give it a name in the header.")
+
+
 def _numeric_values(frame: pd.DataFrame, origin: Origin) -> np.ndarray:
     """(rows, channels) float64; a column with text in it raises DataError naming it."""
     columns = []
@@ -545,6 +565,7 @@ def frame_to_table(frame: pd.DataFrame, *, origin: str | Origin, fill: str = "er
                 raw_dates = frame.pop(first)
     if frame.shape[1] == 0:
         raise DataError(f"{origin}: no value columns besides the dates; a series needs at least one numeric column.")
+    _refuse_unnamed_columns(frame, origin)
     dates = None
     notes: list[str] = []
     if raw_dates is not None:

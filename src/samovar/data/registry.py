@@ -34,7 +34,7 @@ class SplitProtocol:
     def describe(self) -> str:
         if self.kind == "months":
             return f"{self.train:g}/{self.val:g}/{self.test:g} months of {self.rows_per_month} rows"
-        shares = f"{self.train:.0%}/{self.val:.0%}/{self.test:.0%}"
+        shares = "/".join(f"{round(share * 100, 2):g}%" for share in (self.train, self.val, self.test))  # 87.5%, not 88%
         return shares + ("" if self.history else " (no history overlap)")
 
 

@@ -36,7 +36,7 @@ from .._version import __version__
 from ..training import rundir as rd
 from ..training.config import options_from_dict
 from ..training.state import cpu_state, rng_state, set_rng_state
-from ..utils import keep_freed_memory, resolve_device, write_json_atomic
+from ..utils import keep_freed_memory, usable_device, write_json_atomic
 from .base import ClassificationData, TensorSplit
 from .lm import TokenCorpus, random_windows, sequential_mask, sequential_windows
 
@@ -332,7 +332,7 @@ def _train(model, task, config, run_dir, resume, run_info, on_eval) -> TaskResul
     from ..utils import peak_memory_mb
 
     started = time.perf_counter()
-    device = resolve_device(config.device)
+    device = usable_device(config.device)
     if device.type == "cpu":
         keep_freed_memory()  # large activations reuse mapped memory instead of page-faulting it in again
     model.to(device)

@@ -18,7 +18,7 @@ import torch
 from .._checks import positive_int
 from .. import models
 from ..models.base import ForecastModel
-from ..utils import module_device, resolve_device, seed_everything
+from ..utils import module_device, seed_everything, usable_device
 from . import rundir as rd
 from .config import TrainConfig
 from .intervals import DEFAULT_SCORE_LEVELS, Calibration, calibrate, check_split, coverage_scores
@@ -275,13 +275,14 @@ def fit_run(
                               long_format)
     long_format = _long_format_used(data)
     model_kwargs = fill_seasonal_period(model, model_kwargs, data.freq)
+    given_source = source  # the refit reads it as given, so a data warning repeats word for word (shown once)
     if isinstance(source, (str, Path)) and Path(source).suffix and Path(source).expanduser().is_file():
         source = str(Path(source).expanduser().resolve())  # a file: absolute, so the run can be re-evaluated anywhere
 
     def stage(stage_data, stage_split_used, stage_config, stage_dir, fit, validate=True, stage_name=None):
         source_info = {
             "source": source if isinstance(source, (str, Path)) else f"<{type(source).__name__}>",
-            "location": stage_data.source,
+            "location": _absolute_if_file(stage_data.source),
             "data_dir": str(data_dir) if data_dir is not None else None,
             "split": list(stage_split_used) if stage_split_used is not None else None,
             "fill": fill,
@@ -307,7 +308,7 @@ def fit_run(
     run_dir = Path(run_dir) if run_dir is not None else None
     first = stage(data, first_split, config, run_dir / rd.VALIDATION_RUN if run_dir else None,
                   {"mode": "refit", "stage": "validation", "rows": _stage_rows(data)}, stage_name="validation")
-    full = prepare_source(source, lookback, horizon, data_dir, ALL_ROWS, fill, date_format, dayfirst, inputs,
+    full = prepare_source(given_source, lookback, horizon, data_dir, ALL_ROWS, fill, date_format, dayfirst, inputs,
                           long_format)
     epochs = max(first.best_epoch, 1)
     fit = {"mode": "refit", "stage": "refit", "rows": _stage_rows(full), "epochs": epochs,
@@ -323,6 +324,11 @@ def fit_run(
     if run_dir is not None:
         result.calibration.save(run_dir / rd.INTERVALS)
     return result, full
+
+
+def _absolute_if_file(location: str) -> str:
+    """Where a stage's data was read (``ForecastData.source``), a file as an absolute path, as ``source`` is recorded."""
+    return str(Path(location).resolve()) if location and Path(location).is_file() else location
 
 
 def _long_format_used(data: Any) -> dict[str, Any] | None:
@@ -494,7 +500,7 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
     weights = rd.load_weights(path / rd.BEST)
     with rd.reading(path / rd.BEST):
         net.load_state_dict(weights)
-    net.to(resolve_device(device)).eval()
+    net.to(usable_device(device)).eval()
     scaler, future_scaler = read_scalers(path, cfg)
     intervals = None
     if (path / rd.INTERVALS).exists():

@@ -40,7 +40,7 @@ import torch
 
 from .._version import __version__
 from ..models.base import ForecastModel, batch_loss
-from ..utils import keep_freed_memory, resolve_device, write_json_atomic
+from ..utils import keep_freed_memory, usable_device, write_json_atomic
 from . import rundir as rd
 from .config import TrainConfig, beta1, clip_norm, learning_rate
 from .intervals import Calibration, calibrate
@@ -98,16 +98,6 @@ def _make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.
         raise ValueError("the model has no trainable parameters")
     cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
     return cls(groups, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
-
-
-def _usable_device(name: str) -> torch.device:
-    """resolve_device, with a clear error for a device this machine does not have."""
-    device = resolve_device(name)
-    mps = getattr(torch.backends, "mps", None)
-    if (device.type == "cuda" and not torch.cuda.is_available()) or (
-            device.type == "mps" and not (mps is not None and mps.is_available())):
-        raise ValueError(f"device {name!r} is not available on this machine; use device='auto' or 'cpu'")
-    return device
 
 
 def _data_info(data: Any) -> dict[str, Any]:
@@ -377,7 +367,7 @@ def train(
 def _train(job: _Job) -> TrainResult:
     started = time.perf_counter()
     model, data, config = job.model, job.data, job.config
-    device = _usable_device(config.device)
+    device = usable_device(config.device)
     if device.type == "cpu":
         keep_freed_memory()  # large activations reuse mapped memory instead of page-faulting it in again
     model.to(device)

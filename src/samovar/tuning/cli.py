@@ -39,6 +39,8 @@ def tune(
     model: Optional[str] = typer.Option(None, help="Registered model to tune (see `samovar models`)."),
     dataset: str = typer.Option("ETTh1", help="Registered dataset, 'synthetic', or a CSV/NPZ file path."),
     horizon: int = typer.Option(96, help="Steps to forecast."),
+    lookback: Optional[int] = typer.Option(None, help="Lookback of trial 0 (the published recipe), also the one used "
+                                           "when lookback is not searched (default: the model's published one)."),
     trials: int = typer.Option(20, help="Trials in the study, trial 0 (the published recipe) included; "
                                "a resumed study runs only the missing ones. Grid: at most this many grid points."),
     sampler: str = typer.Option("tpe", help="tpe | random | grid (every combination of --space's listed values)."),
@@ -85,7 +87,7 @@ def tune(
                          space=[k.strip() for k in space.split(",") if k.strip()] if space else None, seeds=seeds,
                          workers=workers, storage=storage, study=study, timeout=timeout, epochs=epochs, pruner=pruner,
                          db=db, runs_dir=runs_dir, data_dir=data_dir, split=_split(split), fill=fill, device=device,
-                         threads=threads, sampler_seed=sampler_seed, quiet=quiet)
+                         threads=threads, sampler_seed=sampler_seed, quiet=quiet, lookback=lookback)
     except (DataError, ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
         fail(str(exc))
         return

@@ -151,9 +151,10 @@ def plan_tune(
     timeout: float | None = None, epochs: int | None = None, pruner: str = "median", db: str | Path | None = None,
     runs_dir: str | Path | None = None, data_dir: str | Path | None = None,
     split: tuple[float, float, float] | None = None, fill: str = "error", device: str = "auto", threads: int = 1,
-    sampler_seed: int | None = None, quiet: bool = False,
+    sampler_seed: int | None = None, quiet: bool = False, lookback: int | None = None,
 ) -> TunePlan:
-    """Resolve recipe, search space, study name and storage; ValueError naming any bad option."""
+    """Resolve recipe, search space, study name and storage; ValueError naming any bad option.
+    lookback: trial 0's (the published recipe's) lookback; default the model's published one for the horizon."""
     if sampler not in SAMPLERS:
         raise ValueError(f"--sampler {sampler!r}: choose one of {', '.join(SAMPLERS)}")
     if pruner not in PRUNERS:
@@ -173,7 +174,7 @@ def plan_tune(
     if epochs is not None and config.epochs > epochs:
         notes.append(f"every trial and final run trains at most {epochs} epochs (the recipe: {config.epochs})")
         config = TrainConfig(**{**config.to_dict(), "epochs": int(epochs)})
-    lookback = resolve_lookback(name, None, horizon)
+    lookback = resolve_lookback(name, lookback, horizon)
     options = model_options(name)
     full = cls.search_space(dataset_name, int(horizon))
     check_space(full, options, cls.__name__)
@@ -181,12 +182,14 @@ def plan_tune(
     published = published_values(chosen, lookback, config, model_kwargs, options)
     chosen, widened = widen(chosen, published)
     notes += widened
+    # trial 0's lookback must fit even when it is not searched: else every trial fails alike
+    kept, dropped = lookbacks_that_fit(dataset, list(chosen.get("lookback", [lookback])), horizon, data_dir, split, fill)
+    if lookback not in kept:
+        raise ValueError(f"the published lookback {lookback} leaves a split of {dataset_name} without a window "
+                         f"at horizon {horizon}: " + "; ".join(n for n in dropped if n.startswith(f"lookback {lookback} "))
+                         + "; give a shorter one with lookback= (command line: --lookback)")
     if "lookback" in chosen:
-        kept, dropped = lookbacks_that_fit(dataset, list(chosen["lookback"]), horizon, data_dir, split, fill)
         notes += dropped
-        if lookback not in kept:
-            raise ValueError(f"the published lookback {lookback} leaves a split of {dataset_name} without a window "
-                             f"at horizon {horizon}: " + "; ".join(dropped))
         chosen["lookback"] = kept
     if sampler == "grid":
         grid_points(chosen, published)  # ranges: a clear error now
@@ -626,7 +629,8 @@ def tune(model: str, dataset: str, horizon: int = 96, *, plots: str | Path | Non
     e.g. ["lookback"]; default: the model's whole ``search_space``), seeds (3), workers (1),
     storage (an SQLAlchemy URL; default: optuna.db beside the results database), study (name),
     timeout (seconds), epochs (cap), pruner ("median" | "hyperband" | "none"), db (results
-    database), runs_dir, data_dir, split, fill, device ("auto"), threads (1), sampler_seed, quiet.
+    database), runs_dir, data_dir, split, fill, device ("auto"), threads (1), sampler_seed, quiet,
+    lookback (trial 0's; default the model's published one).
     plots: a directory for the lookback curve and the optimisation history.
     """
     return run_plan(plan_tune(model, dataset, horizon, **options), plots)
