@@ -523,7 +523,9 @@ def cell_record(manifest: dict[str, Any], root: Path) -> dict[str, Any] | None:
                    "published_trial": None if published is None else published["number"],
                    "published_val_mse": None if published is None else published["val_mse"],
                    "published_state": None if published is None else published["state"],
-                   "failed_reasons": sorted({r["reason"] for r in trials if r["state"] == "failed"})},
+                   "failed_reasons": sorted({r["reason"] for r in trials if r["state"] == "failed"}),
+                   "history": [{"number": r["number"], "state": r["state"], "lookback": r["lookback"],
+                                "val_mse": r["val_mse"]} for r in sorted(trials, key=lambda r: r["number"])]},
         "final": {"lookback": best["lookback"], "runs": _runs(tuned), "test_mse": mse, "test_mse_std": mse_std,
                   "test_mae": mae, "test_mae_std": mae_std, "test_windows": tuned[0]["test_windows"]},
         "oracle": {"label": "not a valid selection rule: the lookback chosen on test", "by_lookback": lookbacks,
@@ -760,6 +762,47 @@ def detail_table(records: dict, dataset: str) -> list[str]:
     return lines
 
 
+def _trial_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The record's trials as the rows samovar.tuning.plots draws (model, dataset, horizon, number, state, ...)."""
+    return [{"model": NAMES[record["model"]], "dataset": record["dataset"], "horizon": record["horizon"], **t}
+            for t in record["trials"].get("history", [])]
+
+
+def plots(records: dict, dataset: str, out: Path) -> list[tuple[str, str]]:
+    """The lookback curves (one panel per horizon) and the optimisation histories (one panel per cell) of
+    `dataset`'s records, drawn from the records alone into `out`; (file name, caption) of each figure."""
+    from samovar.tuning.plots import draw_history, draw_lookback_curve, pyplot, save
+
+    cells = [records[k] for k in sorted(records, key=lambda k: (k[2], DISPLAY.index(k[0])))
+             if k[1] == dataset and records[k]["trials"].get("history")]
+    if not cells:
+        return []
+    plt = pyplot()
+    horizons = sorted({r["horizon"] for r in cells})
+    fig, axes = plt.subplots(1, len(horizons), figsize=(4.6 * len(horizons), 4.2), squeeze=False)
+    for ax, horizon in zip(axes[0], horizons):
+        draw_lookback_curve(ax, [row for r in cells if r["horizon"] == horizon for row in _trial_rows(r)],
+                            title=f"{dataset} H{horizon}")
+    curve = f"lookback_curve_{dataset}.png"
+    save(plt, fig, out / curve)
+    models = [m for m in DISPLAY if any(r["model"] == m for r in cells)]
+    fig, axes = plt.subplots(len(horizons), len(models), figsize=(3.6 * len(models), 2.9 * len(horizons)),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.set_visible(False)
+    for r in cells:
+        ax = axes[horizons.index(r["horizon"])][models.index(r["model"])]
+        ax.set_visible(True)
+        draw_history(ax, _trial_rows(r), f"{NAMES[r['model']]} {dataset} H{r['horizon']}")
+        ax.legend().set_visible(ax is axes[0][0])
+    history = f"history_{dataset}.png"
+    save(plt, fig, out / history)
+    return [(curve, f"Lookback curves, {dataset} (validation only): the best validation MSE of the completed "
+                    "trials at each lookback (line) and every completed trial (dots), per horizon."),
+            (history, f"Optimisation histories, {dataset}: each trial's validation MSE (pruned trials at their "
+                      "best epoch before pruning), the best so far, and trial 0, the published recipe (dotted).")]
+
+
 def write_table(results: Path = RESULTS, out: Path = TABLE, readme: Path | None = README,
                 costs_path: Path = COSTS) -> str:
     """docs/results/tuned.md (and the README's headline block) from the records in `results` only."""
@@ -784,6 +827,8 @@ def write_table(results: Path = RESULTS, out: Path = TABLE, readme: Path | None 
                   "The published averages are the SAMoVAR paper's table (Lu & Yang 2025, arXiv 2502.07244), shown "
                   "as published and never ranked; the paper reports only the average over the four horizons, "
                   "\"after having tested on varying input lengths\".", ""]
+        for name, caption in plots(records, dataset, out.parent / "tuned"):
+            lines += [f"![{caption}](tuned/{name})", "", caption, ""]
         detail = detail_table(records, dataset)
         if len(detail) > 2:
             lines += [f"### {dataset}: each cell", "", *detail, "",

@@ -136,3 +136,24 @@ def test_a_record_equal_but_for_its_exporter_is_not_rewritten():
     changed = json.loads(json.dumps(old))
     changed["final"]["test_mse"] += 1e-6
     assert not tuned._same_result(old, changed | {"exported_by": "bbbbbbb"})
+
+
+def test_figures_are_drawn_from_the_records_history_and_linked_from_the_table(tmp_path):
+    recs = [record("samovar", 96, [0.400, 0.402, 0.404]), record("dlinear", 192, [0.390, 0.391, 0.392])]
+    for r, lookbacks in zip(recs, ((720, 1024, 2048), (96, 336))):
+        r["trials"]["history"] = [{"number": i, "state": "pruned" if i == 1 else "complete", "lookback": lb,
+                                   "val_mse": 0.7 + 0.01 * i} for i, lb in enumerate(lookbacks)]
+    recs.append(record("fits", 96, [0.41, 0.42]))  # an older record without the history: drawn nowhere
+    results = write(tmp_path, recs)
+    out = tmp_path / "docs" / "tuned.md"
+    out.parent.mkdir()
+    text = tuned.write_table(results, out, None, costs_path=tmp_path / "no-costs.json")
+    for name in ("lookback_curve_ETTh1.png", "history_ETTh1.png"):
+        assert f"](tuned/{name})" in text
+        png = out.parent / "tuned" / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    rows = tuned._trial_rows(recs[0])
+    assert [(r["model"], r["horizon"], r["lookback"], r["state"]) for r in rows] == [
+        ("SAMoVAR", 96, 720, "complete"), ("SAMoVAR", 96, 1024, "pruned"), ("SAMoVAR", 96, 2048, "complete")]
+    assert tuned.plots({k: v for k, v in tuned.load_records(results).items() if k[0] == "fits"}, "ETTh1",
+                       tmp_path / "none") == []  # no history recorded: no figure

@@ -12,7 +12,8 @@ from typing import Any
 from ..bench.db import ResultsDB
 
 
-def _pyplot():
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,7 +22,8 @@ def _pyplot():
     return plt
 
 
-def _save(plt: Any, fig: Any, path: Path) -> Path:
+def save(plt: Any, fig: Any, path: Path) -> Path:
+    """Write `fig` to `path` atomically (format from the suffix) and close it."""
     from ..utils import atomic_path
 
     fig.tight_layout()
@@ -31,10 +33,9 @@ def _save(plt: Any, fig: Any, path: Path) -> Path:
     return path
 
 
-def lookback_curve(rows: list[dict[str, Any]], path: Path) -> Path:
-    """Best validation MSE at each lookback, one line per model (and dataset/horizon); completed trials as dots."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+def draw_lookback_curve(ax: Any, rows: list[dict[str, Any]], title: str = "lookback curve (validation only)") -> None:
+    """On `ax`: the best validation MSE at each lookback, one line per model (and dataset/horizon); completed
+    trials as dots. Rows need model, dataset, horizon, lookback, state and val_mse."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         if r["state"] == "complete" and r["val_mse"] is not None:
@@ -49,21 +50,27 @@ def lookback_curve(rows: list[dict[str, Any]], path: Path) -> Path:
                    color=line.get_color())
     ax.set_xscale("log", base=2)
     ticks = sorted({r["lookback"] for members in groups.values() for r in members})
-    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.set_xticks(ticks, [str(t) for t in ticks], rotation=45)
     ax.minorticks_off()
     ax.set_xlabel("lookback")
     ax.set_ylabel("validation MSE (best trial at the lookback)")
-    ax.set_title("lookback curve (validation only)")
+    ax.set_title(title)
     if groups:
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(plt, fig, path)
 
 
-def history(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
-    """Validation MSE of every trial by number (pruned: the best epoch before pruning) and the best so far."""
-    plt = _pyplot()
+def lookback_curve(rows: list[dict[str, Any]], path: Path) -> Path:
+    """`draw_lookback_curve` of every row in one figure, written to `path`."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2))
+    draw_lookback_curve(ax, rows)
+    return save(plt, fig, path)
+
+
+def draw_history(ax: Any, rows: list[dict[str, Any]], title: str) -> None:
+    """On `ax`: the validation MSE of every trial by number (pruned: the best epoch before pruning), the best
+    so far, and trial 0 (the published recipe). Rows need number, state and val_mse."""
     rows = sorted((r for r in rows if r["val_mse"] is not None), key=lambda r: r["number"])
     for state, marker in (("complete", "o"), ("pruned", "x")):
         chosen = [r for r in rows if r["state"] == state]
@@ -85,7 +92,14 @@ def history(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
     ax.set_title(title)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(plt, fig, path)
+
+
+def history(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
+    """`draw_history` of one study's rows, written to `path`."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    draw_history(ax, rows, title)
+    return save(plt, fig, path)
 
 
 def write_plots(db: ResultsDB, out: str | Path, *, study: str | None = None) -> list[Path]:
