@@ -235,6 +235,40 @@ def test_the_answer_says_where_each_published_average_lies_without_a_threshold()
     assert "over this machine's cost cap (their estimated CPU-hours are in the table): patchtst" in line
 
 
+def test_a_model_missing_only_cost_capped_lookbacks_gets_a_labelled_reading_within_the_budget():
+    """cats_ats: 4096/2048 over the cap everywhere, 1024 too at H720; 1024/512 ran. Its averages stay
+    incomplete, and a separate, labelled reading chooses among the lookbacks that ran; it stays out of
+    the closeness line and the ranking. A model with a lookback not yet run gets no such reading."""
+    capped = lambda h, lb: row("cats_ats", h, lb, None, None, status="na", est=20.0, reason="estimated 20 CPU-hours > cap")
+    rows = []
+    for h, (v512, t512, v1024, t1024) in zip((96, 192, 336, 720), ((0.5, 0.40, 0.6, 0.38), (0.5, 0.42, 0.4, 0.44),
+                                                                   (0.5, 0.46, 0.6, 0.45), (0.5, 0.50, None, None))):
+        rows += [capped(h, 4096), capped(h, 2048), row("cats_ats", h, 512, v512, t512)]
+        rows.append(capped(h, 1024) if v1024 is None else row("cats_ats", h, 1024, v1024, t1024))
+        rows += full("dlinear", h, {4096: (0.9, 0.9), 2048: (0.9, 0.9), 1024: (0.6, 0.38), 512: (0.5, 0.40)})
+        rows += full("fits", h, {4096: (0.7, 0.42), 2048: (0.8, 0.41), 1024: (0.9, 0.42), 512: (0.9, 0.42)})
+        rows.append(row("patchtst", h, 512, 0.5, 0.3))  # 4096/2048/1024 not run yet: no budget reading
+    published = {"ETTh1": {m: Published(mse=v, source="paper") for m, v in
+                           (("cats_ats", 0.408), ("dlinear", 0.39), ("fits", 0.40), ("patchtst", 0.41))}}
+    sels = select(rows)
+    by_h = {s.horizon: s for s in sels if s.model == "cats_ats"}
+    assert all(not s.complete and s.within_budget for s in by_h.values())
+    assert not any(s.within_budget for s in sels if s.model == "patchtst")
+    assert not average([s for s in sels if s.model == "cats_ats"], "val").complete
+    val = average([s for s in sels if s.model == "cats_ats"], "val", budget=True)
+    oracle = average([s for s in sels if s.model == "cats_ats"], "oracle", budget=True)
+    assert val.mse == pytest.approx((0.40 + 0.44 + 0.46 + 0.50) / 4) and oracle.mse == pytest.approx((0.38 + 0.42 + 0.45 + 0.50) / 4)
+    text = markdown(rows, published)
+    assert "| cats_ats | 1024/512 (H96, H192, H336), 512 (H720) | 0.450 | 0.450 | 0.438 | 0.408 |" in text
+    assert "not part of the closeness line or the ranking" in text and "| patchtst | 512" not in text.split("Within")[1]
+    assert "over 2 model(s): dlinear, fits" in text and "cats_ats | 0.408 (" not in text  # not ranked
+    (line,) = answer(sels, published)
+    assert ("within this machine's budget only (the input lengths that ran; a narrower choice than the authors' "
+            "protocol): cats_ats validation 0.450, oracle 0.438 among 1024/512 (H96, H192, H336), 512 (H720), "
+            "published 0.408") in line
+    assert "cost cap (their estimated CPU-hours are in the table): cats_ats" in line
+
+
 def test_report_labels_and_incomplete_averages():
     rows = full("dlinear", 96, {4096: (0.5, 0.4), 2048: (0.4, 0.5), 1024: (0.6, 0.6), 512: (0.7, 0.7)})
     text = markdown(rows, {"ETTh1": {"dlinear": Published(mse=0.422, source="Lu & Yang 2025 main table")}})

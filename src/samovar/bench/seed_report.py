@@ -21,7 +21,11 @@ Rules (tested in tests/test_seed_protocol.py):
   number (mean absolute difference to the published MSE), leaving out models trained at one lookback
   per horizon (samovar.sh), for which both selections are the same run;
 * the ranking ranks the models with both averages and a published number three ways (published,
-  oracle, validation; equal to 3 decimals share a rank) and counts those whose place changes.
+  oracle, validation; equal to 3 decimals share a rank) and counts those whose place changes;
+* a model whose selections miss only lookbacks over the cost cap gets a second, narrower reading,
+  *within this machine's budget*: both choices among the lookbacks that ran, averaged only when every
+  horizon has one. It is shown in its own table and sentence, labelled as not the authors' protocol,
+  and never enters the closeness line or the ranking.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Any, Iterable
 NO_RECORD = "no record yet"
 
 HORIZONS = (96, 192, 336, 720)
+COST_CAP = "N/A over the cost cap"
 ORACLE_LABEL = "oracle — not a valid selection"
 VAL_LABEL = "chosen on validation"
 
@@ -56,6 +61,11 @@ class Selection:
     @property
     def complete(self) -> bool:
         return not self.missing and self.val_choice is not None
+
+    @property
+    def within_budget(self) -> bool:
+        """Complete but for lookbacks over the cost cap: both choices are among the lookbacks that ran."""
+        return self.val_choice is not None and all(why.startswith(COST_CAP) for why in self.missing.values())
 
     def test_mse(self, which: str) -> float | None:
         choice = self.val_choice if which == "val" else self.oracle_choice
@@ -117,7 +127,7 @@ def select(rows: Iterable[dict[str, Any]], *, seed: int | None = None,
             elif _is_data_na(row):
                 sel.excluded[lb] = (row.get("reason") or "N/A").splitlines()[0]
             elif row["status"] == "na":
-                sel.missing[lb] = f"N/A over the cost cap: est. {row['est_cpu_hours']:.3g} CPU-h"
+                sel.missing[lb] = f"{COST_CAP}: est. {row['est_cpu_hours']:.3g} CPU-h"
             else:
                 why = (row.get("reason") or "").splitlines()[0] if row.get("reason") else ""
                 sel.missing[lb] = f"{row['status']}{': ' + why if why else ''}"
@@ -140,10 +150,12 @@ class Average:
         return self.mse is not None
 
 
-def average(selections: list[Selection], which: str, horizons: tuple[int, ...] = HORIZONS) -> Average:
-    """Mean over `horizons` of one model's selections on one dataset; incomplete unless all are complete."""
+def average(selections: list[Selection], which: str, horizons: tuple[int, ...] = HORIZONS, *,
+            budget: bool = False) -> Average:
+    """Mean over `horizons` of one model's selections on one dataset; incomplete unless all are complete
+    (budget: unless all are complete or `within_budget`, the narrower reading)."""
     by_h = {s.horizon: s for s in selections}
-    have = tuple(h for h in horizons if h in by_h and by_h[h].complete)
+    have = tuple(h for h in horizons if h in by_h and (by_h[h].complete or budget and by_h[h].within_budget))
     if len(have) < len(horizons):
         return Average(None, None, have)
     mses = [by_h[h].test_mse(which) for h in horizons]
@@ -225,6 +237,19 @@ class DatasetSummary:
     averages: dict[str, tuple[Average, Average]]  # model -> (validation, oracle) average
     published: dict[str, Any]  # model (lower case) -> its published average
     single: set[str]  # models trained at one lookback per horizon (samovar.sh)
+    # model -> (validation, oracle) average within this machine's budget, for the models without `averages`
+    # that have it: lookbacks over the cost cap left out (not the authors' protocol)
+    budget: dict[str, tuple[Average, Average]] = field(default_factory=dict)
+
+    def ran(self, model: str) -> str:
+        """The lookbacks a model's budget reading chose among, e.g. "512/1024 (H96, H192), 512 (H720)"."""
+        groups: dict[str, list[int]] = {}
+        for s in self.selections:
+            if s.model == model and s.horizon in HORIZONS:
+                groups.setdefault("/".join(str(lb) for lb in s.candidates if lb in s.done), []).append(s.horizon)
+        if len(groups) == 1:
+            return next(iter(groups))
+        return ", ".join(f"{lbs} ({', '.join(f'H{h}' for h in hs)})" for lbs, hs in groups.items())
 
 
 def summaries(selections: list[Selection], reference: dict[str, dict[str, Any]]) -> dict[str, DatasetSummary]:
@@ -233,10 +258,13 @@ def summaries(selections: list[Selection], reference: dict[str, dict[str, Any]])
     for dataset in sorted({s.dataset for s in selections}):
         ds = [s for s in selections if s.dataset == dataset]
         mine = lambda m: [s for s in ds if s.model == m]
+        averages = {m: (average(mine(m), "val"), average(mine(m), "oracle")) for m in sorted({s.model for s in ds})}
+        budget = {m: (average(mine(m), "val", budget=True), average(mine(m), "oracle", budget=True))
+                  for m, (val, _) in averages.items() if not val.complete}
         out[dataset] = DatasetSummary(
-            ds, {m: (average(mine(m), "val"), average(mine(m), "oracle")) for m in sorted({s.model for s in ds})},
-            {m.lower(): p for m, p in reference.get(dataset, {}).items()},
-            {s.model for s in ds if len(s.candidates) == 1})
+            ds, averages, {m.lower(): p for m, p in reference.get(dataset, {}).items()},
+            {s.model for s in ds if len(s.candidates) == 1},
+            {m: pair for m, pair in budget.items() if pair[0].complete})
     return out
 
 
@@ -276,10 +304,20 @@ def answer(selections: list[Selection], reference: dict[str, dict[str, Any]] | N
         if capped:
             parts.append(f"incomplete because input lengths are over this machine's cost cap (their estimated CPU-hours "
                          f"are in the table): {', '.join(capped)}")
+        if summary.budget:
+            parts.append("within this machine's budget only (the input lengths that ran; a narrower choice than the "
+                         "authors' protocol): " + ", ".join(_budget_text(m, summary) for m in summary.budget))
         if waiting:
             parts.append(f"not yet complete (a lookback or horizon missing): {', '.join(waiting)}")
         out.append(f"- **{dataset}**: " + ("; ".join(parts) if parts else "no model complete yet") + ".")
     return out
+
+
+def _budget_text(model: str, summary: DatasetSummary) -> str:
+    val, oracle = summary.budget[model]
+    pub = summary.published.get(model)
+    return (f"{model} validation {val.mse:.3f}, oracle {oracle.mse:.3f} among {summary.ran(model)}"
+            + (f", published {pub.mse:.3f}" if pub else ""))
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -353,6 +391,17 @@ def markdown(rows: Iterable[dict[str, Any]], reference: dict[str, dict[str, Any]
                          f"{_num(pub.mse) if pub else '—'} | {ref} |")
         lines += ["", closeness(averages, published, summary.single), ""]
         lines += ranking(averages, published)
+        if summary.budget:
+            lines += ["Within this machine's budget: the models above without an average because input lengths are "
+                      "over the cost cap, with both choices made among the input lengths that ran. A narrower choice "
+                      "than the authors' protocol, so not part of the closeness line or the ranking:", "",
+                      f"| model | input lengths that ran | {VAL_LABEL}: MSE | MAE | {ORACLE_LABEL}: MSE | "
+                      "published MSE |", "|---|---|---:|---:|---:|---:|"]
+            for model, (val, oracle) in summary.budget.items():
+                pub = published.get(model)
+                lines.append(f"| {model} | {summary.ran(model)} | {_num(val.mse)} | {_num(val.mae)} | "
+                             f"{_num(oracle.mse)} | {_num(pub.mse) if pub else '—'} |")
+            lines.append("")
     if sources:
         lines += ["Published sources:", ""] + [f"[{n}] {text}" for text, n in sources.items()] + [""]
     return "\n".join(lines)
