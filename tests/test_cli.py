@@ -408,14 +408,15 @@ def refit_run(csv_input: Path, tmp_path_factory) -> Path:
     """An uninterrupted fit mode refit run on the CSV whose refit trains more than one epoch."""
     run = tmp_path_factory.mktemp("refit") / "run"
     result, _ = fit_run("dlinear", csv_input, run_dir=run, **REFIT)
-    assert result.fit["epochs"] >= 2  # so the refit stage can be killed before its end
+    # every validation epoch runs and the refit trains more than one: each stage can be killed before its end
+    assert result.fit["validation"]["epochs_run"] == REFIT["config"].epochs and result.fit["epochs"] >= 2
     return run
 
 
-def killed_refit(csv_input: Path, run: Path, stage: str) -> Path:
-    """A refit run killed after the first epoch of `stage` ("validation" or "refit")."""
+def killed_refit(csv_input: Path, run: Path, stage: str, epoch: int = 1) -> Path:
+    """A refit run killed after epoch `epoch` of `stage` ("validation" or "refit")."""
     def kill(row):
-        if row["stage"] == stage and row["epoch"] == 1:
+        if row["stage"] == stage and row["epoch"] == epoch:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -443,10 +444,11 @@ def assert_same_refit_run(a: Path, b: Path) -> None:
         assert without_seconds(rd.read_json(x / rd.CONFIG)) == without_seconds(rd.read_json(y / rd.CONFIG))
 
 
-@pytest.mark.parametrize("stage", ["validation", "refit"])
+@pytest.mark.parametrize("stage, epoch", [("validation", 1), ("validation", 3), ("refit", 1)],
+                         ids=["in-validation", "between-stages", "in-refit"])
 def test_a_refit_run_resumes_from_either_stage_bit_for_bit(refit_run: Path, csv_input: Path, tmp_path: Path,
-                                                           stage: str) -> None:
-    run = killed_refit(csv_input, tmp_path / "run", stage)
+                                                           stage: str, epoch: int) -> None:
+    run = killed_refit(csv_input, tmp_path / "run", stage, epoch)
     recorded = rd.read_json(run / rd.CONFIG)["fit"]["validation"] if stage == "refit" else None
     other = TrainConfig(**{**REFIT["config"].to_dict(), "lr": 0.01})
     with pytest.raises(ValueError, match=re.escape("training options differ from the checkpoint's: ['lr']")):
@@ -478,6 +480,19 @@ def test_the_cli_resumes_a_refit_run_and_a_finished_one_again(refit_run: Path, c
     inner = invoke("train", "--resume", finished / rd.VALIDATION_RUN, "--quiet")
     assert inner.exit_code == 2 and len(inner.output.strip().splitlines()) == 1, inner.output
     assert f"resume that directory: samovar train --resume {finished}" in " ".join(inner.output.split())
+
+
+def test_a_long_format_refit_run_resumes_bit_for_bit(tmp_path: Path) -> None:
+    """Many series: the long-format options come back from config.json, the radii stay per series."""
+    path = tmp_path / "long.csv"
+    wide = make_synthetic(length=400, channels=3, seed=2)
+    wide.melt(id_vars="date", var_name="unique_id", value_name="y").rename(columns={"date": "ds"}).to_csv(path, index=False)
+    full, _ = fit_run("dlinear", path, run_dir=tmp_path / "full", **REFIT)
+    assert full.fit["epochs"] >= 2 and "long_format" in rd.read_json(tmp_path / "full" / rd.CONFIG)["data"]
+    run = killed_refit(path, tmp_path / "run", "refit")
+    result = invoke("train", "--resume", run, "--quiet")
+    assert result.exit_code == 0 and "PanelData(" in result.output, result.output
+    assert_same_refit_run(tmp_path / "full", run)
 
 
 def test_date_options_and_the_frequency_check_on_the_command_line(csv_input: Path, tmp_path: Path) -> None:

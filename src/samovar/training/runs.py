@@ -310,7 +310,8 @@ def fit_run(
     refit_started = resume and run_dir is not None and (run_dir / rd.CHECKPOINT).exists()
     if refit_started:  # the validation stage finished: its result is recorded in the refit's config.json, its radii beside it
         rd.load_resume_checkpoint(validation_dir, config.to_dict(), defaults=TrainConfig().to_dict())  # same options
-        validation = rd.read_json(run_dir / rd.CONFIG)["fit"]["validation"]
+        with rd.reading(run_dir / rd.CONFIG):
+            validation = rd.read_json(run_dir / rd.CONFIG)["fit"]["validation"]
         with rd.reading(validation_dir / rd.INTERVALS):
             calibration = Calibration.load(validation_dir / rd.INTERVALS)
     else:
