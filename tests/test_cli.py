@@ -383,7 +383,7 @@ def test_fit_mode_errors_are_clear(csv_input: Path, tmp_path: Path, args: list[s
     assert not any(tmp_path.iterdir())
 
 
-def test_an_epochs_run_resumes_and_a_refit_run_is_refused(csv_input: Path, tmp_path: Path) -> None:
+def test_an_epochs_run_resumes(csv_input: Path, tmp_path: Path) -> None:
     config = TrainConfig(epochs=2, lr=0.005, batch_size=64, quiet=True)
     options = dict(lookback=48, horizon=12, config=config, fit_mode="epochs")
     fit_run("dlinear", csv_input, run_dir=tmp_path / "full", **options)
@@ -398,9 +398,101 @@ def test_an_epochs_run_resumes_and_a_refit_run_is_refused(csv_input: Path, tmp_p
     assert result.exit_code == 0 and "epochs run: 2 on every row" in " ".join(result.output.split()), result.output
     resumed, uninterrupted = (rd.load_weights(tmp_path / name / rd.BEST) for name in ("killed", "full"))
     assert resumed.keys() == uninterrupted.keys() and all(resumed[k].equal(uninterrupted[k]) for k in resumed)
-    fit_run("dlinear", csv_input, run_dir=tmp_path / "refit", **{**options, "fit_mode": "refit"})
-    result = invoke("train", "--resume", tmp_path / "refit", "--quiet")
-    assert result.exit_code == 2 and "cannot be resumed; train it again" in " ".join(result.output.split())
+
+
+REFIT = dict(lookback=48, horizon=12, config=TrainConfig(epochs=3, lr=0.005, batch_size=64, quiet=True), fit_mode="refit")
+
+
+@pytest.fixture(scope="module")
+def refit_run(csv_input: Path, tmp_path_factory) -> Path:
+    """An uninterrupted fit mode refit run on the CSV whose refit trains more than one epoch."""
+    run = tmp_path_factory.mktemp("refit") / "run"
+    result, _ = fit_run("dlinear", csv_input, run_dir=run, **REFIT)
+    # every validation epoch runs and the refit trains more than one: each stage can be killed before its end
+    assert result.fit["validation"]["epochs_run"] == REFIT["config"].epochs and result.fit["epochs"] >= 2
+    return run
+
+
+def killed_refit(csv_input: Path, run: Path, stage: str, epoch: int = 1) -> Path:
+    """A refit run killed after epoch `epoch` of `stage` ("validation" or "refit")."""
+    def kill(row):
+        if row["stage"] == stage and row["epoch"] == epoch:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit_run("dlinear", csv_input, run_dir=run, on_epoch_end=kill, **REFIT)
+    assert (run / rd.CHECKPOINT).exists() == (stage == "refit") and not (run / rd.INTERVALS).exists()
+    return run
+
+
+def without_seconds(cfg: dict) -> dict:
+    """config.json without the validation stage's wall time (a resumed stage counts only its own part)."""
+    fit = cfg.get("fit", {})
+    return {**cfg, "fit": {**fit, "validation": {k: v for k, v in fit.get("validation", {}).items() if k != "seconds"}}}
+
+
+def assert_same_refit_run(a: Path, b: Path) -> None:
+    """Both stages of two refit runs equal bit for bit: weights, metrics (apart from times), intervals, config.json."""
+    for x, y in ((a, b), (a / rd.VALIDATION_RUN, b / rd.VALIDATION_RUN)):
+        wx, wy = rd.load_weights(x / rd.BEST), rd.load_weights(y / rd.BEST)
+        assert wx.keys() == wy.keys() and all(wx[k].equal(wy[k]) for k in wx)
+        (tx, mx), (ty, my) = rd.load_tensors(x / rd.INTERVALS), rd.load_tensors(y / rd.INTERVALS)
+        assert tx["radii"].equal(ty["radii"]) and mx == my
+        strip = [[{k: v for k, v in r.items() if k not in ("train_seconds", "seconds")} for r in rd.read_jsonl(d / rd.METRICS)]
+                 for d in (x, y)]
+        assert strip[0] == strip[1] and len(strip[0]) > 0
+        assert without_seconds(rd.read_json(x / rd.CONFIG)) == without_seconds(rd.read_json(y / rd.CONFIG))
+
+
+@pytest.mark.parametrize("stage, epoch", [("validation", 1), ("validation", 3), ("refit", 1)],
+                         ids=["in-validation", "between-stages", "in-refit"])
+def test_a_refit_run_resumes_from_either_stage_bit_for_bit(refit_run: Path, csv_input: Path, tmp_path: Path,
+                                                           stage: str, epoch: int) -> None:
+    run = killed_refit(csv_input, tmp_path / "run", stage, epoch)
+    recorded = rd.read_json(run / rd.CONFIG)["fit"]["validation"] if stage == "refit" else None
+    other = TrainConfig(**{**REFIT["config"].to_dict(), "lr": 0.01})
+    with pytest.raises(ValueError, match=re.escape("training options differ from the checkpoint's: ['lr']")):
+        fit_run("dlinear", csv_input, run_dir=run, resume=True, **{**REFIT, "config": other})
+    result, data = fit_run("dlinear", csv_input, run_dir=run, resume=True, **REFIT)
+    assert_same_refit_run(refit_run, run)
+    assert without_seconds({"fit": result.fit}) == without_seconds({"fit": rd.read_json(refit_run / rd.CONFIG)["fit"]})
+    assert result.calibration.radii.equal(rd.load_tensors(refit_run / rd.INTERVALS)[0]["radii"])
+    assert data.split_rows["train"] == (0, 800) and result.epochs_run == result.fit["epochs"]
+    if recorded is not None:  # the finished validation stage was not run again: its result is the recorded one
+        assert result.fit["validation"] == recorded
+
+
+def test_the_cli_resumes_a_refit_run_and_a_finished_one_again(refit_run: Path, csv_input: Path, tmp_path: Path) -> None:
+    import shutil
+
+    run = killed_refit(csv_input, tmp_path / "run", "validation")
+    result = invoke("train", "--resume", run, "--quiet")
+    assert result.exit_code == 0, result.output
+    line = " ".join(result.output.split())
+    assert "validation stage: best epoch" in line and "refit on every row (rows train 0..799)" in line
+    assert_same_refit_run(refit_run, run)
+    finished = tmp_path / "finished"
+    shutil.copytree(refit_run, finished)
+    again = invoke("train", "--resume", finished, "--quiet")  # as a finished single-stage run: nothing more to train
+    assert again.exit_code == 0 and "validation stage: best epoch" in again.output, again.output
+    assert_same_refit_run(refit_run, finished)
+    assert rd.read_json(finished / rd.CONFIG) == rd.read_json(refit_run / rd.CONFIG)  # the recorded stage, seconds too
+    inner = invoke("train", "--resume", finished / rd.VALIDATION_RUN, "--quiet")
+    assert inner.exit_code == 2 and len(inner.output.strip().splitlines()) == 1, inner.output
+    assert f"resume that directory: samovar train --resume {finished}" in " ".join(inner.output.split())
+
+
+def test_a_long_format_refit_run_resumes_bit_for_bit(tmp_path: Path) -> None:
+    """Many series: the long-format options come back from config.json, the radii stay per series."""
+    path = tmp_path / "long.csv"
+    wide = make_synthetic(length=400, channels=3, seed=2)
+    wide.melt(id_vars="date", var_name="unique_id", value_name="y").rename(columns={"date": "ds"}).to_csv(path, index=False)
+    full, _ = fit_run("dlinear", path, run_dir=tmp_path / "full", **REFIT)
+    assert full.fit["epochs"] >= 2 and "long_format" in rd.read_json(tmp_path / "full" / rd.CONFIG)["data"]
+    run = killed_refit(path, tmp_path / "run", "refit")
+    result = invoke("train", "--resume", run, "--quiet")
+    assert result.exit_code == 0 and "PanelData(" in result.output, result.output
+    assert_same_refit_run(tmp_path / "full", run)
 
 
 def test_date_options_and_the_frequency_check_on_the_command_line(csv_input: Path, tmp_path: Path) -> None:

@@ -139,7 +139,6 @@ def recipe_training(model: str, source: Any, horizon: int, recipe: str = "auto",
 #   holdout  train / val / test by `split` or the published protocol, with test metrics (the default
 #            for registered benchmarks and the built-in synthetic series)
 FIT_MODES = ("refit", "epochs", "holdout")
-REFIT_NOT_RESUMABLE = "a fit mode 'refit' run (a validation stage, then a fit on every row) cannot be resumed; train it again"
 
 
 def _is_benchmark(source: Any) -> bool:
@@ -254,7 +253,9 @@ def fit_run(
     The result and `data` are the final model's; ``result.fit`` (config.json's "fit") records the
     mode and the rows each stage trained on. `default_fit_mode` gives the mode for a source.
     recipe: the `Recipe` config and model_kwargs came from (`recipe_training`), recorded in config.json.
-    resume: continue the run in `run_dir` from its checkpoint (the trainer refuses other training options).
+    resume: continue the run in `run_dir` from its checkpoint (the trainer refuses other training options);
+    a "refit" run continues the stage it was in: its validation stage (then the refit), or, once the refit
+    has a checkpoint, the refit alone, with the validation stage's result and radii as recorded.
     data: `source` already prepared with these options and ``stage_split(fit_mode, split)``, so it is not loaded twice.
     on_epoch_end: called after every epoch of every stage (a "refit" adds ``stage``: "validation" / "refit").
     date_format, dayfirst: how text dates are read (``prepare_data``), recorded for reading inputs later.
@@ -267,8 +268,6 @@ def fit_run(
     lookback = resolve_lookback(model, lookback, horizon)
     check_covariates(model, input_kinds(inputs))  # unknown model or unsupported inputs: fail before loading data
     check_fit_mode(fit_mode, source, split)
-    if resume and fit_mode == "refit":
-        raise ValueError(REFIT_NOT_RESUMABLE)
     first_split = stage_split(fit_mode, split)
     if data is None:
         data = prepare_source(source, lookback, horizon, data_dir, first_split, fill, date_format, dayfirst, inputs,
@@ -279,7 +278,8 @@ def fit_run(
     if isinstance(source, (str, Path)) and Path(source).suffix and Path(source).expanduser().is_file():
         source = str(Path(source).expanduser().resolve())  # a file: absolute, so the run can be re-evaluated anywhere
 
-    def stage(stage_data, stage_split_used, stage_config, stage_dir, fit, validate=True, stage_name=None):
+    def stage(stage_data, stage_split_used, stage_config, stage_dir, fit, validate=True, stage_name=None,
+              stage_resume=resume):
         source_info = {
             "source": source if isinstance(source, (str, Path)) else f"<{type(source).__name__}>",
             "location": _absolute_if_file(stage_data.source),
@@ -296,7 +296,7 @@ def fit_run(
                           future_channels=stage_data.future_channels)
         report = on_epoch_end if on_epoch_end is None or stage_name is None else (
             lambda row: on_epoch_end({**row, "stage": stage_name, "last": row["last"] and stage_name == "refit"}))
-        return train(net, stage_data, stage_config, stage_dir, resume=resume, model_kwargs=dict(model_kwargs or {}),
+        return train(net, stage_data, stage_config, stage_dir, resume=stage_resume, model_kwargs=dict(model_kwargs or {}),
                      data_source=source_info, on_epoch_end=report, validate=validate, fit=fit,
                      recipe=recipe.to_dict() if recipe is not None else None, evaluate_test=evaluate_test)
 
@@ -306,21 +306,31 @@ def fit_run(
     from ..data.prepare import ALL_ROWS
 
     run_dir = Path(run_dir) if run_dir is not None else None
-    first = stage(data, first_split, config, run_dir / rd.VALIDATION_RUN if run_dir else None,
-                  {"mode": "refit", "stage": "validation", "rows": _stage_rows(data)}, stage_name="validation")
+    validation_dir = run_dir / rd.VALIDATION_RUN if run_dir else None
+    refit_started = resume and run_dir is not None and (run_dir / rd.CHECKPOINT).exists()
+    if refit_started:  # the validation stage finished: its result is recorded in the refit's config.json, its radii beside it
+        rd.load_resume_checkpoint(validation_dir, config.to_dict(), defaults=TrainConfig().to_dict())  # same options
+        with rd.reading(run_dir / rd.CONFIG):
+            validation = rd.read_json(run_dir / rd.CONFIG)["fit"]["validation"]
+        with rd.reading(validation_dir / rd.INTERVALS):
+            calibration = Calibration.load(validation_dir / rd.INTERVALS)
+    else:
+        first = stage(data, first_split, config, validation_dir,
+                      {"mode": "refit", "stage": "validation", "rows": _stage_rows(data)}, stage_name="validation")
+        validation = {"run": rd.VALIDATION_RUN if run_dir else None, "rows": _stage_rows(data), "max_epochs": config.epochs,
+                      "best_epoch": first.best_epoch, "epochs_run": first.epochs_run, "best_val_mse": first.best_val_mse,
+                      "stopped_early": first.stopped_early, "seconds": first.seconds}
+        calibration = first.calibration
     full = prepare_source(given_source, lookback, horizon, data_dir, ALL_ROWS, fill, date_format, dayfirst, inputs,
                           long_format)
-    epochs = max(first.best_epoch, 1)
-    fit = {"mode": "refit", "stage": "refit", "rows": _stage_rows(full), "epochs": epochs,
-           "validation": {"run": rd.VALIDATION_RUN if run_dir else None, "rows": _stage_rows(data),
-                          "max_epochs": config.epochs, "best_epoch": first.best_epoch, "epochs_run": first.epochs_run,
-                          "best_val_mse": first.best_val_mse, "stopped_early": first.stopped_early,
-                          "seconds": first.seconds},
+    epochs = max(validation["best_epoch"], 1)
+    fit = {"mode": "refit", "stage": "refit", "rows": _stage_rows(full), "epochs": epochs, "validation": validation,
            "intervals": "conformal radii of the validation-stage model on its validation windows"}
-    result = stage(full, ALL_ROWS, replace(config, epochs=epochs), run_dir, fit, validate=False, stage_name="refit")
+    result = stage(full, ALL_ROWS, replace(config, epochs=epochs), run_dir, fit, validate=False, stage_name="refit",
+                   stage_resume=refit_started)
     # a panel's radii are in units of each series' own std, kept as they are by the refit's per-series scalers
-    result.calibration = (first.calibration if long_format is not None
-                          else first.calibration.rescaled((data.scaler.std / full.scaler.std)[:data.target_channels]))
+    result.calibration = (calibration if long_format is not None
+                          else calibration.rescaled((data.scaler.std / full.scaler.std)[:data.target_channels]))
     if run_dir is not None:
         result.calibration.save(run_dir / rd.INTERVALS)
     return result, full
@@ -347,24 +357,39 @@ def _stage_rows(data: Any) -> dict[str, Any]:
 
 def resume_run(run_dir: str | Path, *, quiet: bool | None = None, device: str | None = None,
                data_dir: str | Path | None = None) -> tuple[TrainResult, Any]:
-    """Continue the run in `run_dir` from its checkpoint with its recorded model, data and options."""
+    """Continue the run in `run_dir` from its checkpoint with its recorded model, data and options
+    (a fit mode "refit" run: the stage it was in, then the refit, `fit_run`)."""
     run_dir = Path(run_dir)
-    cfg = read_run_config(run_dir)
+    # a refit run's options are its validation stage's (the refit's epochs are the count that stage chose);
+    # until the refit starts, its validation stage is all there is
+    stages = [d for d in (run_dir / rd.VALIDATION_RUN, run_dir) if (d / rd.CONFIG).exists()] or [run_dir]
+    configs = [read_run_config(d) for d in stages]
+    for stage_dir, stage_cfg in zip(stages, configs):
+        read_scalers(stage_dir, stage_cfg)  # never read by training, but by every later use of the run: a damaged one stops here
+        for name in (rd.BEST, rd.INTERVALS):  # likewise: a finished run is not re-read by resuming, a later use reads them
+            if (stage_dir / name).exists():
+                rd.load_tensors(stage_dir / name)
+    cfg = configs[0]
     train_cfg = cfg["train"] | ({"quiet": quiet} if quiet is not None else {}) | ({"device": device} if device else {})
     config = TrainConfig.from_dict(train_cfg)
-    fit = cfg.get("fit")
-    mode = (fit or {}).get("mode", "holdout")
-    if mode == "refit":
-        raise ValueError(f"{run_dir}: {REFIT_NOT_RESUMABLE}")
-    read_scalers(run_dir, cfg)  # never read by training, but by every later use of the run: a damaged one stops here
-    for name in (rd.BEST, rd.INTERVALS):  # likewise: a finished run is not re-read by resuming, a later use reads them
-        if (run_dir / name).exists():
-            rd.load_tensors(run_dir / name)
-    data = _rebuild_data(cfg, data_dir)
+    fit = cfg.get("fit") or {}
+    mode = fit.get("mode", "holdout")
+    if mode == "refit" and stages[0] == run_dir:  # no validation stage beneath
+        if fit.get("stage") == "validation":
+            raise ValueError(f"{run_dir} is the validation stage of the fit mode 'refit' run in {run_dir.parent}; "
+                             f"resume that directory: samovar train --resume {run_dir.parent}")
+        raise FileNotFoundError(f"{run_dir} has no {rd.VALIDATION_RUN}/{rd.CONFIG} (its validation stage): restore it "
+                                "from a copy, or train the run again")
+    options = _recorded_data_options(cfg, data_dir)
+    data = prepare_source(**options)
+    if mode == "refit":  # `data`: the validation stage's as it recorded them, so fit_run does not prepare them again
+        recipe = Recipe(**cfg["recipe"]) if cfg.get("recipe") else None
+        return fit_run(cfg["model"]["name"], options.pop("source"), **options, model_kwargs=cfg["model"]["kwargs"],
+                       config=config, run_dir=run_dir, recipe=recipe, resume=True, data=data, fit_mode="refit")
     net = build_model(cfg["model"]["name"], data.lookback, data.horizon, data.channels, cfg["model"]["kwargs"],
                       seed=config.seed, quantiles=config.quantiles, targets=data.target_channels,
                       future_channels=data.future_channels)
-    result = train(net, data, config, run_dir, resume=True, validate=mode != "epochs", fit=fit)
+    result = train(net, data, config, run_dir, resume=True, validate=mode != "epochs", fit=cfg.get("fit"))
     return result, data
 
 
@@ -419,16 +444,21 @@ def run_inputs(cfg: dict[str, Any]):
     return Inputs.from_record(cfg["data"])
 
 
-def _rebuild_data(cfg: dict[str, Any], data_dir=None):
+def _recorded_data_options(cfg: dict[str, Any], data_dir=None) -> dict[str, Any]:
+    """The `prepare_source` keywords a run's data was prepared with, from its config.json (`cfg`)."""
     d = cfg["data"]
-    inputs = run_inputs(cfg).options() if d.get("inputs") else None
     source = d.get("source")
     if not source or source.startswith("<"):
         raise ValueError(f"this run was trained on an in-memory {source or 'table'}; its data cannot be reloaded "
                          "from the run directory (train from a file or a dataset name to evaluate later)")
-    split = tuple(d["split"]) if d.get("split") else None
-    return prepare_source(source, d["lookback"], d["horizon"], data_dir or d.get("data_dir"), split, d.get("fill", "error"),
-                          d.get("date_format"), bool(d.get("dayfirst", False)), inputs, d.get("long_format"))
+    return {"source": source, "lookback": d["lookback"], "horizon": d["horizon"],
+            "data_dir": data_dir or d.get("data_dir"), "split": tuple(d["split"]) if d.get("split") else None,
+            "fill": d.get("fill", "error"), "date_format": d.get("date_format"), "dayfirst": bool(d.get("dayfirst", False)),
+            "inputs": run_inputs(cfg).options() if d.get("inputs") else None, "long_format": d.get("long_format")}
+
+
+def _rebuild_data(cfg: dict[str, Any], data_dir=None):
+    return prepare_source(**_recorded_data_options(cfg, data_dir))
 
 
 def rebuild_run_data(run: "LoadedRun", data_dir: str | Path | None = None):
