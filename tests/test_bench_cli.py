@@ -96,3 +96,17 @@ def test_naive_floor_by_default_and_report_ranked_on_any_score(tmp_path):
     assert "Test MASE averaged over horizons" in report.output and "metric in {MASE}" in report.output
     bad = runner.invoke(app, ["bench", "report", "--db", str(db), "--out", str(tmp_path / "rep"), "--metric", "nosuch"])
     assert bad.exit_code == 2 and "unknown metric 'nosuch'" in bad.output
+
+
+@pytest.mark.parametrize("profile", ["quick", "paper"])
+def test_run_header_is_one_whole_line(tmp_path, profile):
+    """The header names the cells, the profile (quick: its whole budget label) and the setting on one line:
+    rich used to wrap it at the console width, so its first line ended mid-sentence."""
+    from samovar.bench.grid import QUICK_EPOCHS, QUICK_STEPS, quick_label
+
+    out = runner.invoke(app, ["bench", "run", "--models", "naive", "--datasets", "synthetic", "--horizons", "24",
+                              "--lookback", "48", "--profile", profile, "--db", str(tmp_path / "bench.db"), "--dry-run"])
+    assert out.exit_code == 0, out.output
+    header = out.output.splitlines()[0]
+    label = quick_label(QUICK_EPOCHS, QUICK_STEPS) if profile == "quick" else profile
+    assert header == f"1 cells (0 N/A), profile {label}; setting M"

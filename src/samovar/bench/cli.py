@@ -148,7 +148,7 @@ def cost(
                       f"{est['max_cpu_hours']:.3g}")
     console.print(table)
     console.print(f"total: {total:.1f} CPU-hours expected (best epoch {assume_best_epoch} + patience), "
-                  f"{total_max:.1f} if every epoch runs; {threads} thread(s) per timed step", highlight=False)
+                  f"{total_max:.1f} if every epoch runs; {threads} thread(s) per timed step", highlight=False, soft_wrap=True)
 
 
 @bench_app.command()
@@ -194,7 +194,7 @@ def run(
     na = sum(c.na_reason is not None for c in cells)
     console.print(f"[bold]{len(cells)} cells[/] ({na} N/A), profile "
                   + (f"[yellow]{quick_label(*budget_of(cells))}[/]" if profile == "quick" else f"[bold]{profile}[/]")
-                  + f", setting [bold]{setting_label(target)}[/]")
+                  + f"; setting [bold]{setting_label(target)}[/]", soft_wrap=True)  # one line: no wrap at the console width
     if dry_run:
         table = Table("cell", "recipe", "N/A reason / notes")
         for c in cells:
