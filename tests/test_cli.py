@@ -209,6 +209,42 @@ def test_train_errors_are_clear(args: list[str], message: str, tmp_path: Path) -
     assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
 
 
+@pytest.mark.parametrize("args,message", [
+    (["--lr", "-1"], "error: --lr must be a positive number, got -1.0"),
+    (["--batch-size", "0"], "error: --batch-size must be a positive integer, got 0"),
+    (["--weight-decay", "-0.5"], "error: --weight-decay must be >= 0, got -0.5"),
+    (["--optimizer", "sgd"], "error: --optimizer must be one of ('adam', 'adamw'), got 'sgd'"),
+    (["--lookback", "0"], "error: --lookback must be a positive integer, got 0"),
+    (["--fill", "zeros"], "error: --fill 'zeros' is not an option; use one of ('error', 'interpolate')."),
+])
+def test_train_errors_name_the_option_typed(args: list[str], message: str, tmp_path: Path) -> None:
+    """A bad value of a training option is reported under the option the user typed, not the TrainConfig
+    field or keyword argument the Python API names."""
+    base = ["train", "--dataset", SOURCE, "--lookback", "48", "--horizon", "12", "--quiet", "--runs-dir", str(tmp_path)]
+    result = runner.invoke(app, base + args, env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and result.output.strip() == message, result.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_backtest_errors_name_the_option_typed(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["backtest", "--model", "dlinear", "--dataset", SOURCE, "--lookback", "48", "--horizon",
+                                 "12", "--epochs", "0", "-o", str(tmp_path / "cv.csv")], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and result.output.strip() == "error: --epochs must be a positive integer, got 0"
+
+
+def test_python_api_errors_keep_the_field_names() -> None:
+    from samovar.console import option_message
+
+    with pytest.raises(ValueError, match=r"^TrainConfig\.lr must be a positive number, got -1$"):
+        TrainConfig(lr=-1)
+    message = "TrainConfig.lr must be a positive number, got -1 (TrainConfig.epochs: 3)"
+    # only the options typed are renamed; a field set otherwise (a recipe, --set) keeps its name
+    assert option_message(message, {"lr": "--lr"}) == "--lr must be a positive number, got -1 (TrainConfig.epochs: 3)"
+    assert option_message(message, {}) == message
+    assert option_message("horizon must be a positive integer", {"lookback": "--lookback"}).startswith("horizon must")
+    assert option_message("split='x' is bad; lr must", {"split": "--split", "lr": "--lr"}) == "--split 'x' is bad; lr must"
+
+
 def test_forecast_errors_are_clear(trained: Path, csv_input: Path, tmp_path: Path) -> None:
     short = tmp_path / "short.csv"
     pd.read_csv(csv_input).iloc[:40].to_csv(short, index=False)
