@@ -224,7 +224,7 @@ def test_benchmarks_and_an_explicit_test_share_keep_the_holdout_protocol(small) 
 
 
 def test_public_accessors_the_plots_use(fitted, frame) -> None:
-    """fitted_run, input_table and date_options: what plot_forecast / plot_backtest read of a Forecaster."""
+    """fitted_run, input_table and read_options: what plot_forecast / plot_backtest read of a Forecaster."""
     with pytest.raises(RuntimeError, match="not fitted"):
         samovar.Forecaster("dlinear").fitted_run()
     assert fitted.fitted_run() is fitted.run
@@ -234,7 +234,8 @@ def test_public_accessors_the_plots_use(fitted, frame) -> None:
     np.testing.assert_array_equal(table.values, frame[["ch0", "ch1", "ch2"]].to_numpy().astype(table.values.dtype))
     with pytest.raises(ValueError, match=f"needs the last {L}"):
         fitted.input_table(frame.iloc[: L - 1])
-    assert samovar.Forecaster("dlinear", dayfirst=True).date_options == {"date_format": None, "dayfirst": True}
+    assert samovar.Forecaster("dlinear", dayfirst=True, sep="tab").read_options == {
+        "date_format": None, "dayfirst": True, "sep": "\t", "decimal": "."}
 
 
 def test_an_input_at_another_frequency_is_refused_unless_allowed(fitted, frame) -> None:
