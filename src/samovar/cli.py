@@ -563,7 +563,8 @@ def backtest(
                             model_kwargs=parse_set_options(set_), data_dir=data_dir, recipe=recipe or "auto",
                             date_format=date_format, dayfirst=dayfirst, **_inputs(target, past, future, calendar),
                             id_col=id_col, time_col=time_col, target_col=target_col,
-                            short_series=short_series or "error", sep=sep or ",", decimal=decimal or ".",
+                            short_series=short_series or "error", sep="," if sep is None else sep,
+                            decimal="." if decimal is None else decimal,
                             **overrides)
             source = dataset
 

@@ -296,11 +296,13 @@ def plan(
     tuned_db: the ResultsDB holding `samovar tune` trials (profile "tuned").
     target: the MS setting with this target column (None: M). A model that does not take past-only
     covariates, or a dataset without the column, gives N/A cells with the reason.
-    sep, decimal: how the user's CSV files among `datasets` are written (registered files: always "," and ".").
+    sep, decimal: how the user's CSV files among `datasets` are written (registered and built-in data: always
+    "," and ".", so their cells' hashes do not change).
     """
     from .. import models as registry
     from ..data.io import csv_dialect
     from ..data.registry import find_spec
+    from ..data.synthetic import parse_synthetic_source
 
     if profile not in PROFILES:
         raise ValueError(f"--profile {profile!r}: choose one of {PROFILES}")
@@ -327,7 +329,8 @@ def plan(
         cls = registry.model_class(model)
         model_na = ms_model_reason(model, cls, target) if target else None
         for dataset in map(canonical_dataset, datasets):
-            dialect = {"sep": sep, "decimal": decimal} if find_spec(dataset) is None else {}
+            user_file = find_spec(dataset) is None and parse_synthetic_source(dataset) is None
+            dialect = {"sep": sep, "decimal": decimal} if user_file else {}
             if target and dataset not in target_cache:
                 target_cache[dataset] = target_reason(dataset, target, data_dir, download, **dialect)
             setting_na = model_na or (target_cache[dataset] if target else None)
