@@ -224,7 +224,7 @@ def test_benchmarks_and_an_explicit_test_share_keep_the_holdout_protocol(small) 
 
 
 def test_public_accessors_the_plots_use(fitted, frame) -> None:
-    """fitted_run, input_table and date_options: what plot_forecast / plot_backtest read of a Forecaster."""
+    """fitted_run, input_table and read_options: what plot_forecast / plot_backtest read of a Forecaster."""
     with pytest.raises(RuntimeError, match="not fitted"):
         samovar.Forecaster("dlinear").fitted_run()
     assert fitted.fitted_run() is fitted.run
@@ -234,7 +234,8 @@ def test_public_accessors_the_plots_use(fitted, frame) -> None:
     np.testing.assert_array_equal(table.values, frame[["ch0", "ch1", "ch2"]].to_numpy().astype(table.values.dtype))
     with pytest.raises(ValueError, match=f"needs the last {L}"):
         fitted.input_table(frame.iloc[: L - 1])
-    assert samovar.Forecaster("dlinear", dayfirst=True).date_options == {"date_format": None, "dayfirst": True}
+    assert samovar.Forecaster("dlinear", dayfirst=True, sep="tab").read_options == {
+        "date_format": None, "dayfirst": True, "sep": "\t", "decimal": "."}
 
 
 def test_an_input_at_another_frequency_is_refused_unless_allowed(fitted, frame) -> None:
@@ -265,3 +266,25 @@ def test_day_first_csv_dates_are_read_as_told_and_the_option_is_kept_with_the_mo
     pd.testing.assert_frame_equal(loaded.predict(path), out)
     by_format = samovar.Forecaster.load(tmp_path / "saved", dayfirst=False, date_format="%d/%m/%Y %H:%M")
     pd.testing.assert_frame_equal(by_format.predict(path), out)
+
+
+def test_a_european_csv_fits_predicts_and_reloads_with_its_sep_and_decimal(frame, tmp_path) -> None:
+    """sep=";", decimal=",": the file a European spreadsheet writes fits as its comma-separated twin, and the
+    saved model reads later input files the same way unless told otherwise."""
+    european, comma = tmp_path / "european.csv", tmp_path / "comma.csv"
+    frame.to_csv(european, sep=";", decimal=",", index=False)
+    frame.to_csv(comma, index=False)
+    with pytest.raises(ValueError, match=r"To fix: pass sep=';', decimal=',' \(command line"):
+        samovar.Forecaster("dlinear", lookback=L, horizon=H, **OPTIONS).fit(european)
+    with pytest.raises(ValueError, match=r"^sep and decimal are both ','"):
+        samovar.Forecaster("dlinear", lookback=L, horizon=H, decimal=",")
+    fc = samovar.Forecaster("dlinear", lookback=L, horizon=H, sep=";", decimal=",", **OPTIONS).fit(european)
+    twin = samovar.Forecaster("dlinear", lookback=L, horizon=H, **OPTIONS).fit(comma)
+    expected = twin.predict(comma)
+    pd.testing.assert_frame_equal(fc.predict(european), expected)
+    assert fc.run.config["data"]["sep"] == ";" and fc.run.config["data"]["decimal"] == ","
+    fc.save(tmp_path / "model")
+    loaded = samovar.Forecaster.load(tmp_path / "model")
+    assert loaded.read_options == {"date_format": None, "dayfirst": False, "sep": ";", "decimal": ","}
+    pd.testing.assert_frame_equal(loaded.predict(european), expected)
+    pd.testing.assert_frame_equal(samovar.Forecaster.load(tmp_path / "model", sep=",", decimal=".").predict(comma), expected)

@@ -96,3 +96,39 @@ def test_naive_floor_by_default_and_report_ranked_on_any_score(tmp_path):
     assert "Test MASE averaged over horizons" in report.output and "metric in {MASE}" in report.output
     bad = runner.invoke(app, ["bench", "report", "--db", str(db), "--out", str(tmp_path / "rep"), "--metric", "nosuch"])
     assert bad.exit_code == 2 and "unknown metric 'nosuch'" in bad.output
+
+
+@pytest.mark.parametrize("profile", ["quick", "paper"])
+def test_run_header_is_one_whole_line(tmp_path, profile):
+    """The header names the cells, the profile (quick: its whole budget label) and the setting on one line:
+    rich used to wrap it at the console width, so its first line ended mid-sentence."""
+    from samovar.bench.grid import QUICK_EPOCHS, QUICK_STEPS, quick_label
+
+    out = runner.invoke(app, ["bench", "run", "--models", "naive", "--datasets", "synthetic", "--horizons", "24",
+                              "--lookback", "48", "--profile", profile, "--db", str(tmp_path / "bench.db"), "--dry-run"])
+    assert out.exit_code == 0, out.output
+    header = out.output.splitlines()[0]
+    label = quick_label(QUICK_EPOCHS, QUICK_STEPS) if profile == "quick" else profile
+    assert header == f"1 cells (0 N/A), profile {label}; setting M"
+
+
+def test_a_european_csv_runs_with_sep_and_decimal_recorded_in_its_cells(tmp_path):
+    from samovar.bench.grid import plan
+    from samovar.data import make_synthetic
+
+    data = tmp_path / "european.csv"
+    make_synthetic(length=800, channels=2, seed=1).to_csv(data, sep=";", decimal=",", index=False)
+    grid = ["--models", "naive", "--datasets", str(data), "--horizons", "24", "--lookback", "48", "--executor", "inline",
+            "--threads", "1", "--db", str(tmp_path / "bench.db")]
+    unread = runner.invoke(app, ["bench", "run", *grid, "--dry-run"])
+    assert unread.exit_code == 0 and "1 cells (1 N/A)" in unread.output, unread.output
+    (na,) = plan(["naive"], [str(data)], [24], [2021], lookback=48)
+    assert na.na_reason.endswith("To fix: pass sep=';', decimal=',' (command line: --sep ';' --decimal ',').")
+    out = runner.invoke(app, ["bench", "run", *grid, "--sep", ";", "--decimal", ","])
+    assert out.exit_code == 0 and "1 cells (0 N/A)" in out.output and "done 1" in out.output, out.output
+    bad = runner.invoke(app, ["bench", "run", *grid, "--sep", ""])
+    assert bad.exit_code == 2 and bad.output.startswith("error: --sep '' must be the one character"), bad.output
+    (cell,) = plan(["naive"], [str(data)], [24], [2021], lookback=48, sep=";", decimal=",")
+    assert cell.config()["sep"] == ";" and cell.inputs() == {"sep": ";", "decimal": ","}
+    (registered,) = plan(["naive"], ["synthetic"], [24], [2021], lookback=48, sep=";", decimal=",")
+    assert "sep" not in registered.config() and registered.inputs() == {}  # built-in data: read as it always is

@@ -209,6 +209,42 @@ def test_train_errors_are_clear(args: list[str], message: str, tmp_path: Path) -
     assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
 
 
+@pytest.mark.parametrize("args,message", [
+    (["--lr", "-1"], "error: --lr must be a positive number, got -1.0"),
+    (["--batch-size", "0"], "error: --batch-size must be a positive integer, got 0"),
+    (["--weight-decay", "-0.5"], "error: --weight-decay must be >= 0, got -0.5"),
+    (["--optimizer", "sgd"], "error: --optimizer must be one of ('adam', 'adamw'), got 'sgd'"),
+    (["--lookback", "0"], "error: --lookback must be a positive integer, got 0"),
+    (["--fill", "zeros"], "error: --fill 'zeros' is not an option; use one of ('error', 'interpolate')."),
+])
+def test_train_errors_name_the_option_typed(args: list[str], message: str, tmp_path: Path) -> None:
+    """A bad value of a training option is reported under the option the user typed, not the TrainConfig
+    field or keyword argument the Python API names."""
+    base = ["train", "--dataset", SOURCE, "--lookback", "48", "--horizon", "12", "--quiet", "--runs-dir", str(tmp_path)]
+    result = runner.invoke(app, base + args, env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and result.output.strip() == message, result.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_backtest_errors_name_the_option_typed(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["backtest", "--model", "dlinear", "--dataset", SOURCE, "--lookback", "48", "--horizon",
+                                 "12", "--epochs", "0", "-o", str(tmp_path / "cv.csv")], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and result.output.strip() == "error: --epochs must be a positive integer, got 0"
+
+
+def test_python_api_errors_keep_the_field_names() -> None:
+    from samovar.console import option_message
+
+    with pytest.raises(ValueError, match=r"^TrainConfig\.lr must be a positive number, got -1$"):
+        TrainConfig(lr=-1)
+    message = "TrainConfig.lr must be a positive number, got -1 (TrainConfig.epochs: 3)"
+    # only the options typed are renamed; a field set otherwise (a recipe, --set) keeps its name
+    assert option_message(message, {"lr": "--lr"}) == "--lr must be a positive number, got -1 (TrainConfig.epochs: 3)"
+    assert option_message(message, {}) == message
+    assert option_message("horizon must be a positive integer", {"lookback": "--lookback"}).startswith("horizon must")
+    assert option_message("split='x' is bad; lr must", {"split": "--split", "lr": "--lr"}) == "--split 'x' is bad; lr must"
+
+
 def test_forecast_errors_are_clear(trained: Path, csv_input: Path, tmp_path: Path) -> None:
     short = tmp_path / "short.csv"
     pd.read_csv(csv_input).iloc[:40].to_csv(short, index=False)
@@ -523,6 +559,72 @@ def test_date_options_and_the_frequency_check_on_the_command_line(csv_input: Pat
         assert result.exit_code == 2 and "at frequency 'D'" in line and "--allow-freq-mismatch" in line, result.output
     allowed = invoke("forecast", run, "-i", daily, "-o", tmp_path / "d.csv", "--allow-freq-mismatch")
     assert allowed.exit_code == 0 and pd.read_csv(tmp_path / "d.csv")["date"].iloc[0] == "2022-03-11"
+
+
+@pytest.fixture(scope="module")
+def european_csv(csv_input: Path) -> Path:
+    """csv_input written as European spreadsheets write it: 2020-01-01 00:00:00;1,5;-0,25"""
+    path = csv_input.parent / "european.csv"
+    pd.read_csv(csv_input).to_csv(path, sep=";", decimal=",", index=False)
+    return path
+
+
+def test_a_european_csv_trains_forecasts_and_evaluates_with_its_recorded_dialect(csv_input: Path, european_csv: Path,
+                                                                                 tmp_path: Path) -> None:
+    base = ["train", "--model", "dlinear", "--dataset", european_csv, "--lookback", "48", "--horizon", "12", "--epochs",
+            "1", "--fit-mode", "holdout", "--quiet", "--runs-dir", tmp_path / "runs"]
+    refused = runner.invoke(app, [str(a) for a in base], env={"COLUMNS": "300"})
+    assert refused.exit_code == 2 and len(refused.output.strip().splitlines()) == 1, refused.output
+    assert "To fix: pass sep=';', decimal=',' (command line: --sep ';' --decimal ',')" in refused.output
+    result = invoke(*base, "--sep", ";", "--decimal", ",")
+    assert result.exit_code == 0, result.output
+    run = only_run(tmp_path / "runs")
+    data = rd.read_json(run / rd.CONFIG)["data"]
+    assert (data["sep"], data["decimal"], data["date_format"], data["dayfirst"]) == (";", ",", None, False)
+    stored = rd.read_json(run / rd.TEST_METRICS)
+    evaluated = invoke("evaluate", run)  # re-reads the file as recorded
+    assert evaluated.exit_code == 0 and f"{stored['mse']:.4f}" in evaluated.output, evaluated.output
+
+    out = {name: tmp_path / f"{name}.csv" for name in ("european", "trained", "comma")}
+    assert invoke("forecast", run, "-i", european_csv, "-o", out["european"]).exit_code == 0  # the run's dialect
+    assert invoke("forecast", run, "-o", out["trained"]).exit_code == 0  # no --input: the training file, as read then
+    comma = invoke("forecast", run, "-i", csv_input, "-o", out["comma"], "--sep", ",", "--decimal", ".")
+    assert comma.exit_code == 0, comma.output
+    forecasts = {name: pd.read_csv(path) for name, path in out.items()}
+    after = pd.read_csv(csv_input, parse_dates=["date"])["date"].iloc[-1] + pd.Timedelta(hours=1)
+    assert len(forecasts["european"]) == 12 and forecasts["european"]["date"].iloc[0] == str(after)
+    pd.testing.assert_frame_equal(forecasts["european"], forecasts["trained"])
+    pd.testing.assert_frame_equal(forecasts["european"], forecasts["comma"])
+    cv = invoke("backtest", run, "-i", european_csv, "--windows", "1", "--refit", "1", "--quiet", "-o", tmp_path / "cv.csv")
+    assert cv.exit_code == 0 and len(pd.read_csv(tmp_path / "cv.csv")) == 12, cv.output  # wide: a row per step
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--sep", ""], "error: --sep '' must be the one character between the columns of the file ('\\t' or 'tab' for a "
+                    "tab), e.g. sep=';' with decimal=',' for a file written as 2023-01-01;1,5 (command line: --sep ';' "
+                    "--decimal ',')"),
+    (["--decimal", "1"], "error: --decimal '1' must be the one character before the decimals of a number"),
+    (["--sep", ",", "--decimal", ","], "error: sep and decimal are both ',': a number like 1,5 would read as two columns"),
+])
+def test_bad_sep_or_decimal_is_one_line(european_csv: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    commands = (["train", "--dataset", european_csv, "--lookback", "48", "--horizon", "12", "--runs-dir", tmp_path],
+                ["backtest", "--model", "dlinear", "--dataset", european_csv, "--lookback", "48", "--horizon", "12",
+                 "-o", tmp_path / "cv.csv"])
+    for command in commands:
+        result = runner.invoke(app, [str(a) for a in command + args], env={"COLUMNS": "300"})
+        assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+        assert result.output.startswith(message), result.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_forecast_refuses_a_sep_that_clashes_with_the_recorded_decimal(european_csv: Path, tmp_path: Path) -> None:
+    config = TrainConfig(epochs=1, lr=0.005, batch_size=64, quiet=True)
+    fit_run("dlinear", european_csv, lookback=48, horizon=12, config=config, run_dir=tmp_path / "run", fit_mode="epochs",
+            sep=";", decimal=",")
+    result = runner.invoke(app, ["forecast", str(tmp_path / "run"), "-i", str(european_csv), "-o",
+                                 str(tmp_path / "f.csv"), "--sep", ","], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and result.output.startswith("error: sep and decimal are both ','"), result.output
+    assert not (tmp_path / "f.csv").exists()
 
 
 def test_evaluate_and_calibrate_explain_a_run_trained_on_every_row(csv_input: Path, tmp_path: Path) -> None:

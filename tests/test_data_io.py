@@ -387,7 +387,7 @@ def test_user_files_without_dates_and_other_formats(tmp_path):
     assert named.dates is None and named.columns == ["x", "y"]
     dated = read_table(user_csv(tmp_path, "2020-01-01,1,2\n2020-01-02,3,4\n2020-01-03,5,6\n", name="dated.csv"))
     assert len(dated.values) == 3 and dated.freq == "D"  # headerless with dates: no row lost to a header
-    with pytest.raises(DataError, match="looks separated by ';'"):
+    with pytest.raises(DataError, match=r"is separated by ';', not ','\. To fix: pass sep=';' \(command line: --sep ';'\)\.$"):
         read_table(user_csv(tmp_path, "date;a\n2020-01-01;1\n", name="semi.csv"))
     np.savez(tmp_path / "arr.npz", data=np.arange(12.0).reshape(6, 2))
     assert read_table(tmp_path / "arr.npz").values.shape == (6, 2)
@@ -437,3 +437,49 @@ def test_a_column_without_a_name_is_refused_not_read_as_a_series(tmp_path):
     with pytest.raises(DataError, match=r"column 'Unnamed: 2' has no name in the header line; samovar would read it"):
         read_table(odd)  # not a row counter: still refused, without the index explanation
     assert read_table(frame.to_csv(tmp_path / "plain.csv", index=False) or tmp_path / "plain.csv").columns == ["load"]
+
+
+EUROPEAN_CSV = "date;load;temp\n" + "".join(f"2021-01-01 {h:02d}:00:00;{10 + h},{h % 10};-{h % 3},5\n" for h in range(24))
+
+
+def test_a_file_with_another_separator_and_decimal_comma_reads_as_sep_and_decimal_say(tmp_path):
+    path = user_csv(tmp_path, EUROPEAN_CSV)
+    with pytest.raises(DataError, match=r"mine\.csv reads as one column: its first line 'date;load;temp' is separated "
+                                        r"by ';', not ',' and its numbers are written like 1,5\. To fix: pass sep=';', "
+                                        r"decimal=',' \(command line: --sep ';' --decimal ','\)\.$"):
+        read_table(path)
+    table = read_table(path, sep=";", decimal=",")
+    assert table.columns == ["load", "temp"] and table.freq == "h" and len(table.dates) == 24
+    np.testing.assert_allclose(table.values[:3], [[10.0, -0.5], [11.1, -1.5], [12.2, -2.5]], rtol=1e-6)
+    # the separator alone: the comma decimals are text, and the message names decimal
+    with pytest.raises(DataError, match=r"column 'load' holds numbers written with a decimal comma: line 2 \('10,0'\), "
+                                        r"line 3 \('11,1'\).*pass decimal=',' \(command line: --decimal ','\)"):
+        read_table(path, sep=";")
+    tabbed = user_csv(tmp_path, EUROPEAN_CSV.replace(";", "\t"), name="tabbed.txt")
+    for tab in ("\t", "\\t", "tab", "TAB"):  # typed on a command line as '\t' or tab
+        np.testing.assert_array_equal(read_table(tabbed, sep=tab, decimal=",").values, table.values)
+
+
+def test_a_headerless_file_with_another_dialect_keeps_its_first_row_and_names_lines(tmp_path):
+    rows = "".join(f"2021-01-01 {h:02d}:00:00;{h},5\n" for h in range(6))
+    table = read_table(user_csv(tmp_path, rows), sep=";", decimal=",")
+    assert len(table.values) == 6 and table.values[0, 0] == 0.5  # the first line is data, not a header
+    with pytest.raises(DataError, match=r"column '1' is not numeric: line 3 \('oops'\)"):  # lines as an editor counts
+        read_table(user_csv(tmp_path, rows.replace("2,5", "oops"), name="bad.csv"), sep=";", decimal=",")
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"sep": ""}, r"^sep='' must be the one character between the columns of the file"),
+    ({"sep": ";;"}, r"^sep=';;' must be the one character"),
+    ({"decimal": ""}, r"^decimal='' must be the one character before the decimals"),
+    ({"decimal": "1"}, r"^decimal='1' must be the one character"),
+    ({"sep": ",", "decimal": ","}, r"^sep and decimal are both ',': a number like 1,5 would read as two columns"),
+    ({"sep": ";", "decimal": ";"}, r"^sep and decimal are both ';'"),
+])
+def test_bad_sep_or_decimal_is_an_error_naming_it(tmp_path, options, message):
+    path = user_csv(tmp_path, EUROPEAN_CSV)
+    for source in (path, pd.DataFrame({"a": [1.0, 2.0]})):  # checked whatever the source
+        with pytest.raises(DataError, match=message):
+            read_table(source, **options)
+    with pytest.raises(DataError, match=message):
+        prepare_data(path, lookback=4, horizon=2, **options)

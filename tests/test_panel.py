@@ -360,3 +360,19 @@ def test_cli_short_series_error_is_one_line_and_drop_lists_them(tmp_path):
     result = run_cli(*train, "--short-series", "drop")
     assert result.exit_code == 0, result.output
     assert "left out 1 of 6 series" in " ".join(result.output.split())
+
+
+def test_a_long_file_with_another_separator_and_decimal_comma_is_found_long_and_read(tmp_path):
+    """The unique_id column of a ';'-separated header is found with sep=';' (it decides the long format), and the
+    panel equals the one read from the comma-separated twin."""
+    frame = make_panel(3, lengths=(150, 200), seed=4)
+    european, comma = tmp_path / "european.csv", tmp_path / "comma.csv"
+    frame.to_csv(european, sep=";", decimal=",", index=False)
+    frame.to_csv(comma, index=False)
+    with pytest.raises(DataError, match=r"reads as one column: .* To fix: pass sep=';', decimal=','"):
+        prepare_data(european, lookback=24, horizon=12)
+    data = prepare_data(european, lookback=24, horizon=12, sep=";", decimal=",")
+    twin = prepare_data(comma, lookback=24, horizon=12)
+    assert type(data).__name__ == "PanelData" and data.panel.ids == twin.panel.ids and len(data.panel.ids) == 3
+    np.testing.assert_array_equal(data.values, twin.values)
+    np.testing.assert_array_equal(read_panel(european, sep=";", decimal=",").values, read_panel(comma).values)

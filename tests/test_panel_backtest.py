@@ -260,7 +260,7 @@ def test_cli_cross_validates_a_long_file(stores: Path, tmp_path: Path) -> None:
     assert refused.exit_code == 2 and len(refused.output.strip().splitlines()) == 1
     assert "'tiny' (45 rows)" in refused.output and "--short-series drop" in refused.output
     bad = invoke(*base, *NAMES, "--short-series", "sometimes")
-    assert bad.exit_code == 2 and "short_series='sometimes': choose one of error, drop" in bad.output
+    assert bad.exit_code == 2 and "--short-series 'sometimes': choose one of error, drop" in bad.output
 
 
 def test_cli_run_dir_backtest_and_cross_validation_on_a_long_file(stores: Path, tmp_path: Path) -> None:

@@ -307,3 +307,25 @@ def test_paper_tuned_oracle_comparison(tmp_path):
     out = CliRunner().invoke(app, ["tune", "report", "--db", str(tmp_path / "bench.db"), "--out", str(tmp_path / "rep")])
     assert out.exit_code == 0 and "| dlinear | synthetic | 24 |" in out.output
     assert (tmp_path / "rep" / "comparison.md").read_text().startswith("Test MSE")
+
+
+def test_a_european_csv_is_tuned_with_sep_and_decimal(tmp_path):
+    """A file the tune cannot read is its own error (not 'lookback dropped'); with sep= and decimal= its trials
+    and final run read it, and the final run records them."""
+    from samovar.data import make_synthetic
+    from samovar.training import rundir as rd
+
+    data = tmp_path / "european.csv"
+    make_synthetic(length=600, channels=2, seed=3).to_csv(data, sep=";", decimal=",", index=False)
+    with pytest.raises(ValueError, match=r"^\S+european\.csv reads as one column: .*To fix: pass sep=';', decimal=','"):
+        plan_tune("dlinear", str(data), 24, trials=2, lookback=48, **_options(tmp_path))
+    out = CliRunner().invoke(app, ["tune", "--model", "dlinear", "--dataset", str(data), "--horizon", "24", "--lookback",
+                                   "48", "--db", str(tmp_path / "cli.db"), "--sep", ";", "--decimal", ",", "--dry-run"],
+                             env={"COLUMNS": "300"})
+    assert out.exit_code == 0, out.output
+    result = tune("dlinear", str(data), 24, trials=2, seeds=1, space=["train.lr"], lookback=48, sep=";", decimal=",",
+                  **_options(tmp_path))
+    assert result.final["runs"] == 1 and result.states == {"complete": 2}, result
+    (run,) = (tmp_path / "runs" / "tune" / result.study).glob("final-*")
+    config = rd.read_json(run / rd.CONFIG)["data"]
+    assert (config["sep"], config["decimal"]) == (";", ",")

@@ -19,7 +19,8 @@ integer step numbers (``step``) when the data has no dates. Many series in long 
 (``unique_id``, ``ds``, ``y``; names set by ``id_col=``, ``time_col=``, ``target_col=``) train one
 global model and forecast in long format (docs/panels.md). Text dates are read as
 ``date_format=`` / ``dayfirst=`` say (day-first dates read without them are an error naming
-them); a forecast input at another frequency than the training data is an error unless
+them), and files written with another column separator or decimal mark (2023-01-01;1,5) as
+``sep=`` / ``decimal=`` say (``sep=";", decimal=","``); a forecast input at another frequency than the training data is an error unless
 ``allow_freq_mismatch=True``. Prediction intervals are
 split-conformal (``samovar.training.intervals``, calibrated by `fit`); a model trained with
 ``loss="quantile"`` adds its quantiles as ``<col>-q10``, ``<col>-q50``, ... columns.
@@ -62,6 +63,8 @@ class Forecaster:
     batch_size, patience, seed, device, quiet, ...); each overrides that field of the recipe,
     and model_kwargs override the recipe's model hyper-parameters. date_format (e.g. "%d/%m/%Y"),
     dayfirst: how text dates are read, in `fit` and in every later input (recorded with the model).
+    sep, decimal: the column separator and decimal mark of .csv/.txt files (pandas read_csv's; e.g. ";"
+    and "," for 2023-01-01;1,5), in `fit` and in every later input file (recorded with the model).
     target (a column name or names; default every column), past (past-only covariate columns;
     default every other column, [] none), future (future-known covariate columns), calendar
     (calendar features of the dates): the role of each column (``samovar.data.covariates``).
@@ -78,7 +81,8 @@ class Forecaster:
                  runs_dir: str | Path | None = None, recipe: str = "auto", date_format: str | None = None,
                  dayfirst: bool = False, target: Any = None, past: Any = None, future: Any = None,
                  calendar: bool = False, id_col: str | None = None, time_col: str | None = None,
-                 target_col: str | None = None, short_series: str = "error", **train_options: Any) -> None:
+                 target_col: str | None = None, short_series: str = "error", sep: str = ",", decimal: str = ".",
+                 **train_options: Any) -> None:
         known = {f.name for f in fields(TrainConfig)}
         unknown = sorted(set(train_options) - known)
         if unknown:
@@ -109,6 +113,9 @@ class Forecaster:
         self.recipe_used: Recipe | None = None
         self.data_dir, self.split, self.fill, self.runs_dir = data_dir, split, fill, runs_dir
         self.date_format, self.dayfirst = date_format, bool(dayfirst)
+        from .data.io import csv_dialect
+
+        self.sep, self.decimal = csv_dialect(sep, decimal)  # bad values fail here, before any fit
         from .data.panel import long_format_options
 
         self.long_format = long_format_options(id_col, time_col, target_col, short_series)
@@ -150,14 +157,14 @@ class Forecaster:
         result, prepared = fit_run(self.model_name, data, horizon=self.horizon, lookback=self.lookback,
                                    model_kwargs=model_kwargs, config=config, data_dir=self.data_dir,
                                    split=self.split, fill=self.fill, run_dir=run_dir, recipe=recipe, fit_mode=fit_mode,
-                                   inputs=self.inputs, long_format=self.long_format, **self.date_options)
+                                   inputs=self.inputs, long_format=self.long_format, **self.read_options)
         from .data.panel import scaler_from_dict
         from .training.trainer import run_config
 
         self.config, self.recipe_used = config, recipe
         model_kwargs = fill_seasonal_period(self.model_name, model_kwargs, prepared.freq)  # as fit_run built it
         cfg = run_config(result.model, prepared, result.config, module_device(result.model),
-                         model_kwargs, {"source": source, **self.date_options}, recipe.to_dict(), result.fit)
+                         model_kwargs, {"source": source, **self.read_options}, recipe.to_dict(), result.fit)
         self.result = result
         future_scaler = None if prepared.future_scaler is None else scaler_from_dict(prepared.future_scaler.to_dict())
         self.run = LoadedRun(model=result.model.eval(), scaler=scaler_from_dict(prepared.scaler.to_dict()), config=cfg,
@@ -165,9 +172,10 @@ class Forecaster:
         return self
 
     @property
-    def date_options(self) -> dict[str, Any]:
-        """How this Forecaster reads text dates: ``samovar.data.read_table``'s date_format and dayfirst."""
-        return {"date_format": self.date_format, "dayfirst": self.dayfirst}
+    def read_options(self) -> dict[str, Any]:
+        """How this Forecaster reads its inputs: ``samovar.data.read_table``'s date_format and dayfirst (text
+        dates), sep and decimal (.csv/.txt files)."""
+        return {"date_format": self.date_format, "dayfirst": self.dayfirst, "sep": self.sep, "decimal": self.decimal}
 
     @property
     def test_metrics(self) -> dict[str, float] | None:
@@ -197,7 +205,7 @@ class Forecaster:
             names = self.panel
             raise ValueError(f"the model was trained on many series in long format (columns {names['id_col']}, "
                              f"{names['time_col']}, {names['target_col']}); give the input in that format")
-        if long_format_of(df, self.long_format) is not None:
+        if long_format_of(df, self.long_format, self.sep) is not None:
             raise ValueError("the model was trained on wide data (one column per series) but the input is in long format "
                              "(it has a unique_id column or long-format names were given): give it as wide data, or train "
                              "on the long table")
@@ -211,7 +219,7 @@ class Forecaster:
 
         run = self.fitted_run()
         self._wide_input(df)
-        table = read_table(df, fill=fill, **self.date_options)
+        table = read_table(df, fill=fill, **self.read_options)
         if not allow_freq_mismatch and table.freq and run.freq and not same_frequency(table.freq, run.freq):
             name = df if isinstance(df, (str, Path)) else "the input"
             raise ValueError(f"{name}: its dates are at frequency {table.freq!r} (a step of {describe_step(table.freq)}) but "
@@ -274,7 +282,7 @@ class Forecaster:
         history = table.values[:, len(run.columns):]
         if not cols:  # calendar features only: the frame is not needed, the dates continue
             return history, None if table.dates is None else table.dates.append(index)
-        frame = read_table(future, fill=fill, **self.date_options)
+        frame = read_table(future, fill=fill, **self.read_options)
         missing = [c for c in cols if c not in frame.columns]
         if missing:
             raise ValueError(f"the future covariates lack column(s) {missing}: give the values of {', '.join(cols)} "
@@ -420,7 +428,7 @@ class Forecaster:
         names = self.panel
         fmt = LongFormat(names["id_col"], names["time_col"], names["target_col"],
                          short_series or (self.long_format or {}).get("short_series", "error"))
-        panel = read_panel(df, fmt, fill=fill, covariates=[*inputs.past, *inputs.future], **self.date_options)
+        panel = read_panel(df, fmt, fill=fill, covariates=[*inputs.past, *inputs.future], **self.read_options)
         absent = [c for c in (*inputs.past, *inputs.future) if c not in panel.extra_columns]
         if absent:
             raise ValueError(f"the input lacks the covariate column(s) {absent} the model was trained with; give their "
@@ -466,7 +474,7 @@ class Forecaster:
                 raise ValueError("cannot continue the dates: their frequency could not be inferred from the input "
                                  "(and the training data had none); give regularly spaced dates")
             ahead = np.stack([pd.date_range(panel.times[r], periods=H + 1, freq=freq)[1:].to_numpy() for r in last])
-        coming = (future_panel_values(future, fmt, list(inputs.future), panel.ids, ahead, **self.date_options)
+        coming = (future_panel_values(future, fmt, list(inputs.future), panel.ids, ahead, **self.read_options)
                   if inputs.future else None)
         out, x, cov = self._panel_point(panel, rows, series, ahead, coming)
         model_name = run.config["model"]["name"]
@@ -783,7 +791,7 @@ class Forecaster:
             raise ValueError(f"reuse_fitted=True forecasts every cut-off with the fitted model; it cannot be combined "
                              f"with refit={refit!r}: pass refit=0, or reuse_fitted=False to retrain")
         split = validation_split(self.split)
-        fmt = source_format(df, self.long_format)
+        fmt = source_format(df, self.long_format, self.sep)
         if fmt is not None:
             return self._panel_cross_validation(df, fmt, n_windows, step, every, reuse_fitted, per_series, fill,
                                                 on_cutoff, allow_freq_mismatch, split)
@@ -791,7 +799,7 @@ class Forecaster:
             raise ValueError("per_series=True gives one row per series and cut-off of many series in long format; the "
                              "input is wide (one column per series), whose cut-offs score every column together")
         table = (self.input_table(df, fill, allow_freq_mismatch) if reuse_fitted
-                 else load_table(df, data_dir=self.data_dir, fill=fill, **self.date_options))
+                 else load_table(df, data_dir=self.data_dir, fill=fill, **self.read_options))
         L, H, n = self.lookback, self.horizon, len(table.values)
         cutoffs = n - H - step * np.arange(n_windows - 1, -1, -1)
         first = int(cutoffs[0])
@@ -867,7 +875,7 @@ class Forecaster:
             panel = self._panel_input(df, fill, allow_freq_mismatch, fmt.short_series)
         else:
             named = column_list(self.inputs["past"]) + column_list(self.inputs["future"])
-            panel = read_panel(df, fmt, fill=fill, covariates=named, **self.date_options)
+            panel = read_panel(df, fmt, fill=fill, covariates=named, **self.read_options)
         back = step * np.arange(n_windows - 1, -1, -1)  # rows from each cut-off to the last one
         tail = H + int(back[0])  # rows from a series' first cut-off to its end
         protocol = SplitProtocol("ratio", *split)
@@ -983,11 +991,14 @@ class Forecaster:
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu", *, date_format: str | None = None,
-             dayfirst: bool | None = None) -> "Forecaster":
+             dayfirst: bool | None = None, sep: str | None = None, decimal: str | None = None) -> "Forecaster":
         """Load a directory written by `save`, or a run directory of `samovar train`.
 
-        date_format, dayfirst: how the text dates of later inputs are read (default: as recorded at training).
+        date_format, dayfirst: how the text dates of later inputs are read; sep, decimal: the column separator
+        and decimal mark of later input files (each by default as recorded at training).
         """
+        from .training.runs import file_dialect
+
         run = load_run(path, device=device)
         d = run.config["data"]
         known = {f.name for f in fields(TrainConfig)}
@@ -1002,7 +1013,9 @@ class Forecaster:
                  model_kwargs=run.config["model"].get("kwargs") or {}, recipe="ltsf", **inputs,
                  **{k: panel[k] for k in ("id_col", "time_col", "target_col", "short_series") if k in panel},
                  date_format=date_format if date_format is not None else d.get("date_format"),
-                 dayfirst=dayfirst if dayfirst is not None else bool(d.get("dayfirst", False)), **train_cfg)
+                 dayfirst=dayfirst if dayfirst is not None else bool(d.get("dayfirst", False)),
+                 **{**file_dialect(d), **{k: v for k, v in (("sep", sep), ("decimal", decimal)) if v is not None}},
+                 **train_cfg)
         fc.run = run
         return fc
 
@@ -1102,18 +1115,18 @@ def check_plot_columns(fc: Forecaster, data: Any, columns: Any, *, fill: str = "
         return
     from .data.prepare import source_format
 
-    fmt = source_format(data, fc.long_format)
+    fmt = source_format(data, fc.long_format, fc.sep)
     if fmt is not None:
         from .data.panel import read_panel
 
-        available, what = read_panel(data, fmt, fill=fill, **fc.date_options).ids, "series"
+        available, what = read_panel(data, fmt, fill=fill, **fc.read_options).ids, "series"
     elif fc.run is not None:
         available, what = fc.targets, "column"
     else:
         from .data.covariates import resolve_inputs
         from .data.prepare import load_table
 
-        table = load_table(data, data_dir=fc.data_dir, fill=fill, **fc.date_options)
+        table = load_table(data, data_dir=fc.data_dir, fill=fill, **fc.read_options)
         options = {k: v for k, v in fc.inputs.items() if k != "calendar"}
         available, what = list(resolve_inputs(table.columns, **options).targets), "column"
     plotted_columns(available, columns, what)
@@ -1202,7 +1215,7 @@ def _plot_panel_forecast(fc: Forecaster, data: Any, forecast: pd.DataFrame, path
 
     run = fc.fitted_run()
     names = fc.panel
-    panel = read_panel(data, LongFormat(names["id_col"], names["time_col"], names["target_col"]), fill=fill, **fc.date_options)
+    panel = read_panel(data, LongFormat(names["id_col"], names["time_col"], names["target_col"]), fill=fill, **fc.read_options)
     model = run.config["model"]["name"]
     ids = [i for i in pd.unique(forecast[names["id_col"]].astype(str)) if i in set(panel.ids)]
     chosen, note = plotted_columns(ids, columns, what="series")
@@ -1240,7 +1253,7 @@ def plot_backtest(fc: Forecaster, data: pd.DataFrame | str | Path, backtest: pd.
     from .data.prepare import source_format
 
     group = "cutoff" if "cutoff" in backtest.columns else "origin"
-    fmt = source_format(data, fc.long_format)
+    fmt = source_format(data, fc.long_format, fc.sep)
     if fmt is None:
         shown, note = _wide_backtest_lines(fc, data, backtest, group, fill, columns)
     else:
@@ -1273,7 +1286,7 @@ def _wide_backtest_lines(fc: Forecaster, data: Any, backtest: pd.DataFrame, grou
     """Per column to draw: (name, times, actual values around the forecasts, the forecasts), and the note."""
     from .data import load_table
 
-    table = load_table(data, data_dir=fc.data_dir, fill=fill, **fc.date_options)
+    table = load_table(data, data_dir=fc.data_dir, fill=fill, **fc.read_options)
     key = "date" if "date" in backtest.columns else "step"
     available = [c[: -len("_actual")] for c in backtest.columns if c.endswith("_actual")]
     index = table.dates if table.dates is not None else pd.RangeIndex(len(table.values))
@@ -1291,7 +1304,7 @@ def _panel_backtest_lines(fc: Forecaster, data: Any, backtest: pd.DataFrame, gro
     """`_wide_backtest_lines` of a long-format panel: one entry per series id to draw."""
     from .data.panel import read_panel
 
-    panel = read_panel(data, fmt, fill=fill, **fc.date_options)
+    panel = read_panel(data, fmt, fill=fill, **fc.read_options)
     ids = backtest[fmt.id_col].astype(str)
     chosen, note = plotted_columns([i for i in pd.unique(ids) if i in set(panel.ids)], columns, what="series")
     shown = []

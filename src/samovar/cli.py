@@ -21,8 +21,8 @@ import typer
 from rich.table import Table
 
 from .bench.cli import bench_app
-from .console import (CALENDAR_HELP, FUTURE_HELP, INPUT_ERRORS, LOSS_HELP, PAST_HELP, QUANTILES_HELP, SET_HELP,
-                      TARGET_HELP, console, fail, parse_inputs as _inputs, parse_numbers as _numbers,
+from .console import (CALENDAR_HELP, DECIMAL_HELP, FUTURE_HELP, INPUT_ERRORS, LOSS_HELP, PAST_HELP, QUANTILES_HELP,
+                      SEP_HELP, SET_HELP, TARGET_HELP, console, fail, parse_inputs as _inputs, parse_numbers as _numbers,
                       parse_quantiles as _quantiles, parse_split as _split, warning_lines)
 from .tasks.cli import task_app
 from .training.config import OPTIMIZERS, SCHEDULES, TrainConfig
@@ -91,6 +91,8 @@ TARGET_COL_HELP = "Long format: the value column (default y)."
 COLUMNS_HELP = (f"With --plot: the forecast columns (wide data) or series ids (long format) to draw, e.g. a,b "
                 f"(default: every target column, or at most {MAX_PLOTTED}: the first {MAX_PLOTTED - 1} and the last; "
                 f"the first {MAX_PLOTTED} series).")
+RUN_SEP_HELP = SEP_HELP.replace("(default: ',')", "(default: the run's)")
+RUN_DECIMAL_HELP = DECIMAL_HELP.replace("(default: '.')", "(default: the run's)")
 SHORT_SERIES_HELP = "Long format: error (default) | drop: leave out series too short for a window in every split, listing them."
 
 
@@ -164,6 +166,8 @@ def train(
     quantiles: Optional[str] = typer.Option(None, help=QUANTILES_HELP),
     date_format: Optional[str] = typer.Option(None, help=DATE_FORMAT_HELP),
     dayfirst: bool = typer.Option(False, "--dayfirst", help=DAYFIRST_HELP),
+    sep: str = typer.Option(",", help=SEP_HELP),
+    decimal: str = typer.Option(".", help=DECIMAL_HELP),
     target: Optional[list[str]] = typer.Option(None, help=TARGET_HELP),
     past: Optional[list[str]] = typer.Option(None, help=PAST_HELP),
     future: Optional[list[str]] = typer.Option(None, help=FUTURE_HELP),
@@ -215,7 +219,7 @@ def train(
             check_fit_mode(mode, dataset, _split(split))
             check_covariates(model, input_kinds(inputs))
             data = prepare_source(dataset, lookback, horizon, data_dir, stage_split(mode, _split(split)), fill,
-                                  date_format, dayfirst, inputs, long_format)  # data errors come first
+                                  date_format, dayfirst, inputs, long_format, sep=sep, decimal=decimal)  # data errors first
             check_covariates(model, data_kinds(data))  # e.g. the past-only covariates --target implies
             where = ("given" if given_lookback is not None else "the recipe's" if published
                      else f"the model's default for horizon {horizon}")
@@ -235,7 +239,7 @@ def train(
             result, data = fit_run(model, dataset, horizon=horizon, lookback=lookback, model_kwargs=kwargs, config=config,
                                    data_dir=data_dir, split=_split(split), fill=fill, run_dir=run_dir, recipe=rec, data=data,
                                    fit_mode=mode, date_format=date_format, dayfirst=dayfirst, inputs=inputs,
-                                   long_format=long_format)
+                                   long_format=long_format, sep=sep, decimal=decimal)
     except INPUT_ERRORS as exc:
         fail(str(exc))
         return
@@ -379,6 +383,8 @@ def forecast(
                                          "e.g. 80,95: adds <col>-lo-95, <col>-lo-80, <col>-hi-80, <col>-hi-95."),
     date_format: Optional[str] = typer.Option(None, help=DATE_FORMAT_HELP.replace("inferred", "the run's")),
     dayfirst: bool = typer.Option(False, "--dayfirst", help=DAYFIRST_HELP + " (default: as the run was trained)"),
+    sep: Optional[str] = typer.Option(None, help=RUN_SEP_HELP),
+    decimal: Optional[str] = typer.Option(None, help=RUN_DECIMAL_HELP),
     allow_freq_mismatch: bool = typer.Option(False, "--allow-freq-mismatch", help=FREQ_MISMATCH_HELP),
     columns: Optional[str] = typer.Option(None, help=COLUMNS_HELP),
     future: Optional[Path] = typer.Option(None, "--future", help="CSV with the run's future-known covariate columns "
@@ -397,7 +403,7 @@ def forecast(
     from .utils import write_text_atomic
 
     try:
-        fc = Forecaster.load(run_dir, date_format=date_format, dayfirst=dayfirst or None)
+        fc = Forecaster.load(run_dir, date_format=date_format, dayfirst=dayfirst or None, sep=sep, decimal=decimal)
         _set_short_series(fc, short_series)
         chosen = _levels(levels)
         if input is None:  # as NeuralForecast's predict() without a frame: after the end of the training data
@@ -503,6 +509,9 @@ def backtest(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress (no line per cut-off, no training bars)."),
     date_format: Optional[str] = typer.Option(None, help=DATE_FORMAT_HELP),
     dayfirst: bool = typer.Option(False, "--dayfirst", help=DAYFIRST_HELP),
+    sep: Optional[str] = typer.Option(None, help=RUN_SEP_HELP.replace("the run's", "with RUN_DIR the run's, else ','")),
+    decimal: Optional[str] = typer.Option(None, help=RUN_DECIMAL_HELP.replace("the run's",
+                                                                              "with RUN_DIR the run's, else '.'")),
     allow_freq_mismatch: bool = typer.Option(False, "--allow-freq-mismatch", help="With RUN_DIR and --refit 0: "
                                              + FREQ_MISMATCH_HELP),
     target: Optional[list[str]] = typer.Option(None, help="Without RUN_DIR: " + TARGET_HELP),
@@ -542,7 +551,7 @@ def backtest(
                 fail("with RUN_DIR the model, lookback, horizon and recipe are the run's and the data is --input CSV: "
                      + (f"drop {', '.join(fixed)}" if fixed else "add --input CSV")
                      + " (or drop RUN_DIR to train --model on --dataset)")
-            fc = Forecaster.load(run_dir, date_format=date_format, dayfirst=dayfirst or None)
+            fc = Forecaster.load(run_dir, date_format=date_format, dayfirst=dayfirst or None, sep=sep, decimal=decimal)
             _set_short_series(fc, short_series)
             fc.train_options.update(overrides)
             fc.data_dir, source = data_dir, input
@@ -554,7 +563,9 @@ def backtest(
                             model_kwargs=parse_set_options(set_), data_dir=data_dir, recipe=recipe or "auto",
                             date_format=date_format, dayfirst=dayfirst, **_inputs(target, past, future, calendar),
                             id_col=id_col, time_col=time_col, target_col=target_col,
-                            short_series=short_series or "error", **overrides)
+                            short_series=short_series or "error", sep="," if sep is None else sep,
+                            decimal="." if decimal is None else decimal,
+                            **overrides)
             source = dataset
 
         run_model = run_dir is not None and refit == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Optional
 
 import typer
@@ -36,9 +37,46 @@ console = _StdoutConsole()
 INPUT_ERRORS = (ValueError, FileNotFoundError, FileExistsError, KeyError, FloatingPointError)
 
 
+def typed_options() -> dict[str, str]:
+    """{parameter name: option} of the options the user typed on the running command's line (e.g.
+    {"lr": "--lr", "batch_size": "--batch-size"}); empty outside a command."""
+    try:
+        from typer._click.globals import get_current_context  # typer >= 0.20 runs its own copy of click
+    except ImportError:
+        from click import get_current_context
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return {}
+    typed = ("COMMANDLINE", "ENVIRONMENT")  # ParameterSource members: not a default, not a callback's default map
+    return {param.name: max(param.opts, key=len) for param in ctx.command.params
+            if param.param_type_name == "option" and param.name
+            and getattr(ctx.get_parameter_source(param.name), "name", None) in typed}
+
+
+# a config field in a message: TrainConfig.lr, TaskTrainConfig.steps
+_CONFIG_FIELD = re.compile(r"\b[A-Z]\w*Config\.(\w+)")
+# a message that opens with a keyword argument: "lr must be ...", "fill='x' is not an option"
+_LEADING_KEYWORD = re.compile(r"(\w+)(=| must\b)")
+
+
+def option_message(message: str, options: dict[str, str]) -> str:
+    """`message` naming the command-line options in `options` ({parameter name: option}) where it names their
+    config field or keyword argument: "TrainConfig.lr must be a positive number" -> "--lr must be a positive
+    number", "fill='x' is not an option" -> "--fill 'x' is not an option". Other names are kept: the Python
+    API's messages name its fields and keywords, the command line's the options the user typed."""
+    message = _CONFIG_FIELD.sub(lambda m: options.get(m.group(1), m.group(0)), message)
+    lead = _LEADING_KEYWORD.match(message)
+    if lead and lead.group(1) in options:
+        joint = " " if lead.group(2) == "=" else lead.group(2)
+        message = options[lead.group(1)] + joint + message[lead.end():]
+    return message
+
+
 def fail(message: str, code: int = 2) -> None:
     """Print an error in red on stderr, on one line however long, and exit with status `code` (no traceback):
-    2, the default, for bad input (INPUT_ERRORS); 1 for a run that failed otherwise."""
+    2, the default, for bad input (INPUT_ERRORS); 1 for a run that failed otherwise. Where the message names a
+    config field or keyword argument of an option the user typed, it names the option (`option_message`)."""
+    message = option_message(message, typed_options())
     # the message as text, not markup: it may quote a library's error with square brackets ([rank1]:, [/path:553])
     Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=code)
@@ -77,6 +115,9 @@ def parse_numbers(text: str, count: int | None, what: str) -> tuple[float, ...]:
 
 
 SET_HELP = "Model hyper-parameter key=value (repeatable; over the recipe's)."
+SEP_HELP = ("Column separator of your CSV/TXT files: one character, e.g. ';' (quote it in a shell), '\\t' or tab "
+            "(default: ',').")
+DECIMAL_HELP = "Decimal mark of the numbers in your CSV/TXT files, e.g. ',' for 1,5 (default: '.')."
 LOSS_HELP = "mse (the model's own loss) | quantile (plus the pinball loss of a quantile head)."
 QUANTILES_HELP = "Quantile levels with --loss quantile, e.g. 0.1,0.5,0.9 (the default)."
 

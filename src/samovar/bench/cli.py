@@ -20,8 +20,8 @@ import typer
 from rich.table import Table
 
 from .._checks import positive_int
-from ..console import (CALENDAR_HELP, FUTURE_HELP, INPUT_ERRORS, LOSS_HELP, PAST_HELP, QUANTILES_HELP, SET_HELP,
-                       TARGET_HELP, console, fail, parse_inputs, parse_quantiles)
+from ..console import (CALENDAR_HELP, DECIMAL_HELP, FUTURE_HELP, INPUT_ERRORS, LOSS_HELP, PAST_HELP, QUANTILES_HELP,
+                       SEP_HELP, SET_HELP, TARGET_HELP, console, fail, parse_inputs, parse_quantiles)
 
 bench_app = typer.Typer(add_completion=False, no_args_is_help=True,
                         help="Benchmark grids: results database, resumable runs, ranked tables and plots.")
@@ -66,13 +66,15 @@ BENCH_TARGET_HELP = ("The MS setting: every column is read, this one column fore
                      "covariates), as `samovar train --target COL`; part of each cell's identity. Default: M (every "
                      "column forecast and scored).")
 TargetOption = Annotated[Optional[str], typer.Option(help=BENCH_TARGET_HELP)]
+SepOption = Annotated[str, typer.Option(help=SEP_HELP.replace("files", "files among --datasets"))]
+DecimalOption = Annotated[str, typer.Option(help=DECIMAL_HELP.replace("files", "files among --datasets"))]
 DataDirOption = Annotated[Optional[Path], typer.Option(help="Directory with dataset files (else $SAMOVAR_DATA_DIR, cache).")]
 GRID_DATASETS, GRID_HORIZONS = "ETTh1", "96,192,336,720"
 
 
 def _plan(models: Optional[str], datasets: str, horizons: str, seeds: Optional[str], profile: str, lookback: str,
           max_epochs: Optional[int], max_steps: Optional[int], data_dir: Optional[Path], download: bool, tuned_db=None,
-          target: Optional[str] = None):
+          target: Optional[str] = None, sep: str = ",", decimal: str = "."):
     """The grid's cells (bad options: one line and exit 2)."""
     from .. import models as registry
     from ..training.seed import SEED_SEED, seed_models
@@ -87,7 +89,7 @@ def _plan(models: Optional[str], datasets: str, horizons: str, seeds: Optional[s
         return plan(model_list, parse_list(datasets, "datasets"), parse_list(horizons, "horizons", int),
                     parse_list(seeds, "seeds", int), profile=profile, lookback=lookback, max_epochs=max_epochs,
                     max_steps_per_epoch=max_steps, data_dir=str(data_dir) if data_dir else None, download=download,
-                    tuned_db=tuned_db, target=target)
+                    tuned_db=tuned_db, target=target, sep=sep, decimal=decimal)
     except (ValueError, KeyError) as exc:
         fail(str(exc))
 
@@ -117,6 +119,8 @@ def cost(
     assume_best_epoch: int = typer.Option(10, help="Best epoch assumed for the expected epochs: min(epochs, this + patience)."),
     remeasure: bool = typer.Option(False, "--remeasure", help="Time the cells again even when the database has an estimate."),
     target: TargetOption = None,
+    sep: SepOption = ",",
+    decimal: DecimalOption = ".",
 ) -> None:
     """Estimate each cell's CPU-hours from a few timed optimizer steps (recorded in the database for bench run)."""
     from .cost import cell_estimate
@@ -125,7 +129,7 @@ def cost(
 
     _check_cost_options(threads, repeats, assume_best_epoch)
     cells = _plan(models, datasets, horizons, seeds, profile, lookback, max_epochs, max_steps, data_dir, False,
-                  target=target)
+                  target=target, sep=sep, decimal=decimal)
     database = _open_db(db)
     version, cache = code_version(), {}
     table = Table("model", "dataset", "H", "L", "step CPU s", "steps/epoch", "eval ms/window", "epochs (exp/max)",
@@ -148,7 +152,7 @@ def cost(
                       f"{est['max_cpu_hours']:.3g}")
     console.print(table)
     console.print(f"total: {total:.1f} CPU-hours expected (best epoch {assume_best_epoch} + patience), "
-                  f"{total_max:.1f} if every epoch runs; {threads} thread(s) per timed step", highlight=False)
+                  f"{total_max:.1f} if every epoch runs; {threads} thread(s) per timed step", highlight=False, soft_wrap=True)
 
 
 @bench_app.command()
@@ -178,6 +182,8 @@ def run(
     ray_address: Optional[str] = typer.Option(None, help="Ray cluster address (default: $RAY_ADDRESS or a local instance)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the cells (and N/A reasons) without running."),
     target: TargetOption = None,
+    sep: SepOption = ",",
+    decimal: DecimalOption = ".",
 ) -> None:
     """Run every (model, dataset, horizon, lookback, seed) cell not finished yet; results go to the database."""
     from .grid import budget_of, quick_label, setting_label
@@ -185,7 +191,7 @@ def run(
 
     tuned_db = _open_db(db) if profile == "tuned" else None
     cells = _plan(models, datasets, horizons, seeds, profile, lookback, max_epochs, max_steps, data_dir, download,
-                  tuned_db, target)
+                  tuned_db, target, sep, decimal)
     if max_cell_hours is not None:
         if max_cell_hours <= 0:
             fail(f"--max-cell-hours must be positive, got {max_cell_hours}")
@@ -194,7 +200,7 @@ def run(
     na = sum(c.na_reason is not None for c in cells)
     console.print(f"[bold]{len(cells)} cells[/] ({na} N/A), profile "
                   + (f"[yellow]{quick_label(*budget_of(cells))}[/]" if profile == "quick" else f"[bold]{profile}[/]")
-                  + f", setting [bold]{setting_label(target)}[/]")
+                  + f"; setting [bold]{setting_label(target)}[/]", soft_wrap=True)  # one line: no wrap at the console width
     if dry_run:
         table = Table("cell", "recipe", "N/A reason / notes")
         for c in cells:
@@ -363,6 +369,8 @@ def ddp(
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
     loss: Optional[str] = typer.Option(None, help=LOSS_HELP),
     quantiles: Optional[str] = typer.Option(None, help=QUANTILES_HELP),
+    sep: str = typer.Option(",", help=SEP_HELP),
+    decimal: str = typer.Option(".", help=DECIMAL_HELP),
 ) -> None:
     """One large run over several processes/GPUs/machines with DistributedDataParallel (same metrics as one process)."""
     from ..training.runs import parse_set_options
@@ -372,12 +380,15 @@ def ddp(
     options = {k: v for k, v in (("loss", loss), ("quantiles", parse_quantiles(quantiles))) if v is not None}
     try:
         model_kwargs = parse_set_options(set_)
+        from ..data.io import csv_dialect
+
+        sep, decimal = csv_dialect(sep, decimal)  # before any process starts
     except ValueError as exc:
         fail(str(exc))
     spec = DDPSpec(model=model, dataset=dataset, horizon=horizon, lookback=lookback, epochs=epochs, batch_size=batch_size,
                    lr=lr, seed=seed, max_steps_per_epoch=max_steps, data_dir=str(data_dir) if data_dir else None,
                    run_dir=str(run_dir) if run_dir else None, backend=backend, db=str(db) if db else None,
-                   inputs=inputs, model_kwargs=model_kwargs, train_options=options)
+                   inputs=inputs, model_kwargs=model_kwargs, train_options=options, sep=sep, decimal=decimal)
     try:
         metrics = launch(spec, nproc)
     except INPUT_ERRORS as exc:  # as samovar train: bad options or data, a run that diverged

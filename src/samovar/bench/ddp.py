@@ -66,6 +66,8 @@ class DDPSpec:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     train_options: dict[str, Any] = field(default_factory=dict)  # more TrainConfig options
     inputs: dict[str, Any] = field(default_factory=dict)  # prepare_data's target / past / future / calendar
+    sep: str = ","  # how a CSV `dataset` is written (prepare_data's sep, decimal), recorded with the run
+    decimal: str = "."
 
 
 class RankShare:
@@ -178,7 +180,8 @@ def run_rank(rank: int, world: int, spec: DDPSpec) -> dict[str, Any]:
 
     started = time.perf_counter()
     result = train(model, view, config, spec.run_dir if rank == 0 else None, model_kwargs=spec.model_kwargs,
-                   data_source={"source": spec.dataset, "data_dir": spec.data_dir, "ddp_world_size": world},
+                   data_source={"source": spec.dataset, "data_dir": spec.data_dir, "sep": spec.sep,
+                                "decimal": spec.decimal, "ddp_world_size": world},
                    on_epoch_end=advance)
     metrics = dict(result.test_metrics or {}, best_val_mse=result.best_val_mse, best_val_mae=result.best_val_mae,
                    epochs=result.epochs_run,
@@ -197,7 +200,8 @@ def _prepare(spec: DDPSpec) -> tuple[int, Any, dict[str, Any]]:
 
     lookback = resolve_lookback(spec.model, spec.lookback, spec.horizon)
     check_covariates(spec.model, input_kinds(spec.inputs))  # a model that cannot take them: fail before loading data
-    data = prepare_data(spec.dataset, lookback=lookback, horizon=spec.horizon, data_dir=spec.data_dir, **spec.inputs)
+    data = prepare_data(spec.dataset, lookback=lookback, horizon=spec.horizon, data_dir=spec.data_dir, sep=spec.sep,
+                        decimal=spec.decimal, **spec.inputs)
     return lookback, data, fill_seasonal_period(spec.model, spec.model_kwargs, data.freq)
 
 

@@ -99,19 +99,27 @@ class Cell:
     na_reason: str | None = None
     est_cpu_hours: float | None = None  # the cost estimate of a cell N/A for exceeding --max-cell-hours
     target: str | None = None  # MS: the one column forecast and scored (None: M, every column)
+    sep: str = ","  # how the cell's CSV file is written (a user file; registered ones are always ",", ".")
+    decimal: str = "."
 
     def config(self) -> dict[str, Any]:
         """Everything that changes the result besides the key columns; hashed into the key.
 
-        An MS cell adds its "target"; an M cell has no such entry, so its hash is what it always was."""
+        An MS cell adds its "target", a file read with another sep or decimal those; an M cell of a
+        comma-separated file has no such entry, so its hash is what it always was."""
         train = {k: v for k, v in self.train.items() if k not in RESULT_FREE}
         return {"profile": self.profile, "train": train, "model_kwargs": self.model_kwargs,
                 "max_steps_per_epoch": self.max_steps_per_epoch, "recipe": self.recipe,
-                **({"target": self.target} if self.target else {})}
+                **({"target": self.target} if self.target else {}), **self.dialect()}
+
+    def dialect(self) -> dict[str, str]:
+        """The ``prepare_data`` sep / decimal keywords of the cell's file where they are not the defaults."""
+        return {k: v for k, v, default in (("sep", self.sep, ","), ("decimal", self.decimal, ".")) if v != default}
 
     def inputs(self) -> dict[str, Any]:
-        """The ``prepare_data`` keywords of the cell's setting, as `samovar train --target COL` passes them."""
-        return {"target": [self.target]} if self.target else {}
+        """The ``prepare_data`` keywords of the cell's setting, as `samovar train --target COL` passes them,
+        and of how its file is read (--sep, --decimal)."""
+        return {**({"target": [self.target]} if self.target else {}), **self.dialect()}
 
     def key(self, code_version: str) -> dict[str, Any]:
         return {"model": self.model, "dataset": self.dataset, "horizon": self.horizon, "lookback": self.lookback,
@@ -190,8 +198,10 @@ def canonical_dataset(name: str) -> str:
     return spec.name if spec is not None else name
 
 
-def na_reason(dataset: str, lookback: int, horizon: int, data_dir: str | None = None, download: bool = False) -> str | None:
-    """Why the cell cannot exist (dataset file absent, a split without a full window), or None."""
+def na_reason(dataset: str, lookback: int, horizon: int, data_dir: str | None = None, download: bool = False,
+              sep: str = ",", decimal: str = ".") -> str | None:
+    """Why the cell cannot exist (dataset file absent, a split without a full window), or None; sep, decimal:
+    how a user's CSV file is written."""
     from ..data import DataError, prepare_data
     from ..data.io import find_local, search_locations
     from ..data.registry import find_spec
@@ -200,7 +210,7 @@ def na_reason(dataset: str, lookback: int, horizon: int, data_dir: str | None = 
     spec = find_spec(dataset)
     if spec is None:
         try:  # synthetic or a user file: load it (the data layer checks every split)
-            prepare_data(dataset, lookback=lookback, horizon=horizon, data_dir=data_dir)
+            prepare_data(dataset, lookback=lookback, horizon=horizon, data_dir=data_dir, sep=sep, decimal=decimal)
         except DataError as exc:
             return str(exc)
         return None
@@ -223,7 +233,8 @@ def ms_model_reason(model: str, model_cls: type, target: str) -> str | None:
     return f"{reason} (the MS setting, --target {target}, reads every other column as one)" if reason else None
 
 
-def target_reason(dataset: str, target: str, data_dir: str | None = None, download: bool = False) -> str | None:
+def target_reason(dataset: str, target: str, data_dir: str | None = None, download: bool = False, sep: str = ",",
+                  decimal: str = ".") -> str | None:
     """Why `dataset` has no column `target` (naming its columns), or None; None too when the dataset cannot
     be read at all (`na_reason` gives that reason)."""
     from ..data import DataError
@@ -236,7 +247,7 @@ def target_reason(dataset: str, target: str, data_dir: str | None = None, downlo
     if spec is not None and not download and find_local(spec, data_dir) is None:
         return None
     try:
-        columns = load_table(dataset, data_dir=data_dir).columns
+        columns = load_table(dataset, data_dir=data_dir, sep=sep, decimal=decimal).columns
         resolve_inputs(columns, target=[target])
     except DataError as exc:
         if target in str(exc):
@@ -275,6 +286,8 @@ def plan(
     overrides: dict[str, Any] | None = None,
     tuned_db: Any = None,
     target: str | None = None,
+    sep: str = ",",
+    decimal: str = ".",
 ) -> list[Cell]:
     """Expand the grid into resolved cells (N/A cells carry their reason).
 
@@ -283,8 +296,13 @@ def plan(
     tuned_db: the ResultsDB holding `samovar tune` trials (profile "tuned").
     target: the MS setting with this target column (None: M). A model that does not take past-only
     covariates, or a dataset without the column, gives N/A cells with the reason.
+    sep, decimal: how the user's CSV files among `datasets` are written (registered and built-in data: always
+    "," and ".", so their cells' hashes do not change).
     """
     from .. import models as registry
+    from ..data.io import csv_dialect
+    from ..data.registry import find_spec
+    from ..data.synthetic import parse_synthetic_source
 
     if profile not in PROFILES:
         raise ValueError(f"--profile {profile!r}: choose one of {PROFILES}")
@@ -303,6 +321,7 @@ def plan(
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; registered: {', '.join(registry.available())}")
     target = check_target(target)
+    sep, decimal = csv_dialect(sep, decimal)
     cells: list[Cell] = []
     na_cache: dict[tuple, str | None] = {}
     target_cache: dict[str, str | None] = {}
@@ -310,8 +329,10 @@ def plan(
         cls = registry.model_class(model)
         model_na = ms_model_reason(model, cls, target) if target else None
         for dataset in map(canonical_dataset, datasets):
+            user_file = find_spec(dataset) is None and parse_synthetic_source(dataset) is None
+            dialect = {"sep": sep, "decimal": decimal} if user_file else {}
             if target and dataset not in target_cache:
-                target_cache[dataset] = target_reason(dataset, target, data_dir, download)
+                target_cache[dataset] = target_reason(dataset, target, data_dir, download, **dialect)
             setting_na = model_na or (target_cache[dataset] if target else None)
             for horizon in horizons:
                 missing = None
@@ -337,7 +358,7 @@ def plan(
                 TrainConfig(**train)  # validate now, not in a worker
                 for lb in candidates:
                     if (dataset, lb, horizon) not in na_cache:
-                        na_cache[dataset, lb, horizon] = na_reason(dataset, lb, horizon, data_dir, download)
+                        na_cache[dataset, lb, horizon] = na_reason(dataset, lb, horizon, data_dir, download, **dialect)
                     for seed in seeds:
                         cells.append(Cell(
                             model=model, dataset=dataset, horizon=int(horizon), lookback=int(lb), seed=int(seed),
@@ -345,6 +366,7 @@ def plan(
                             max_steps_per_epoch=max_steps_per_epoch, recipe=recipe,
                             notes=notes + ([lb_note] if lb_note else []), data_dir=data_dir,
                             na_reason=missing or setting_na or na_cache[dataset, lb, horizon], target=target,
+                            **dialect,
                         ))
     return cells
 

@@ -34,6 +34,9 @@ CACHE_DIR_ENV = "SAMOVAR_CACHE_DIR"
 DATE_COLUMN_NAMES = ("date", "datetime", "timestamp", "time", "ds")
 ID_COLUMN_NAMES = ("unique_id", "id", "series", "series_id", "item", "item_id", "store", "sku", "product", "key")
 FILL_MODES = ("error", "interpolate")
+SEP, DECIMAL = ",", "."  # pandas read_csv's defaults: comma-separated columns, a point before the decimals
+_SEP_WORDS = {"\\t": "\t", "tab": "\t"}  # how a tab is typed on a command line
+_SEP_NAMES = {",": "comma", "\t": "tab"}
 _HOW_TO_SUPPLY = (
     "pass data_dir= (command line: --data-dir DIR), or set the environment variable "
     f"{DATA_DIR_ENV}=DIR, or copy the file into the cache directory {{cache}}"
@@ -197,15 +200,38 @@ def _first_line(path: Path) -> str:
         return handle.readline().decode("utf-8", errors="replace").strip()
 
 
-def _is_data_line(line: str) -> bool:
+def csv_dialect(sep: str = SEP, decimal: str = DECIMAL) -> tuple[str, str]:
+    """(sep, decimal) of a user's .csv/.txt file (pandas read_csv's options), checked: each one character,
+    different from each other ("\\t" or "tab" for a tab); else DataError naming the keyword and the fix."""
+    sep = _SEP_WORDS.get(sep.lower(), sep) if isinstance(sep, str) else sep
+    example = "e.g. sep=';' with decimal=',' for a file written as 2023-01-01;1,5 (command line: --sep ';' --decimal ',')"
+    if not isinstance(sep, str) or len(sep) != 1 or sep in "\"\r\n":
+        raise DataError(f"sep={sep!r} must be the one character between the columns of the file ('\\t' or 'tab' for "
+                        f"a tab), {example}")
+    if not isinstance(decimal, str) or len(decimal) != 1 or decimal.isdigit() or decimal in "\"\r\n+-eE":
+        raise DataError(f"decimal={decimal!r} must be the one character before the decimals of a number ('.' or ','), "
+                        f"{example}")
+    if sep == decimal:
+        raise DataError(f"sep and decimal are both {sep!r}: a number like 1{sep}5 would read as two columns. To fix: "
+                        f"give the character between the columns as sep and the one before the decimals as decimal, "
+                        f"{example}")
+    return sep, decimal
+
+
+def _separated(sep: str) -> str:
+    """How a separator is named in a message: "comma-separated", "';'-separated", "tab-separated"."""
+    return f"{_SEP_NAMES.get(sep, repr(sep))}-separated"
+
+
+def _is_data_line(line: str, sep: str = SEP, decimal: str = DECIMAL) -> bool:
     """True if a first line is data, not a header: all numbers, or a date followed by numbers."""
-    fields = [field.strip() for field in line.split(",")]
+    fields = [field.strip() for field in line.split(sep)]
     if not line:
         return False
 
     def number(field: str) -> bool:
         try:
-            float(field)
+            float(field.replace(decimal, ".") if decimal != "." else field)
         except ValueError:
             return False
         return True
@@ -233,8 +259,10 @@ def _read_npz(path: Path) -> pd.DataFrame:
     return pd.DataFrame(data, columns=[str(i) for i in range(data.shape[1])])
 
 
-def _read_file(path: Path) -> pd.DataFrame:
-    """A file as a DataFrame, format chosen by suffix (.csv, .txt, .npz, each optionally .gz)."""
+def _read_file(path: Path, sep: str = SEP, decimal: str = DECIMAL) -> pd.DataFrame:
+    """A file as a DataFrame, format chosen by suffix (.csv, .txt, .npz, each optionally .gz); sep, decimal:
+    how a .csv/.txt file writes its columns and numbers (pandas read_csv's options, checked by `csv_dialect`)."""
+    sep, decimal = csv_dialect(sep, decimal)
     if path.is_dir():
         raise DataError(f"{path} is a directory; pass the data file itself (.csv, .txt or .npz, optionally .gz).")
     if not path.is_file():
@@ -246,23 +274,63 @@ def _read_file(path: Path) -> pd.DataFrame:
     if stem.endswith(".npz"):
         return _read_npz(path)
     if not stem.endswith((".csv", ".txt")):
-        raise DataError(f"{path}: unsupported file type; use .csv, .txt (comma-separated) or .npz, optionally gzipped (.gz).")
+        raise DataError(f"{path}: unsupported file type; use .csv, .txt (comma-separated, or as sep= says) or .npz, "
+                        "optionally gzipped (.gz).")
     first = _first_line(path)
-    header = None if _is_data_line(first) else "infer"
+    header = None if _is_data_line(first, sep, decimal) else "infer"
     try:
-        frame = pd.read_csv(path, header=header, encoding_errors="replace", skipinitialspace=True)
+        frame = pd.read_csv(path, header=header, sep=sep, decimal=decimal, encoding_errors="replace",
+                            skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty (no header, no rows); check that it is the file you meant and that it was "
                         "written completely: a header line (e.g. date,a,b) and one line per time step.") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
-        raise DataError(f"cannot parse {path} as comma-separated text: {exc}") from exc
-    if frame.shape[1] == 1 and any(sep in first for sep in (";", "\t", "|")):
-        raise DataError(f"{path} has one column and its first line {first[:60]!r} looks separated by ';', tab "
-                        "or '|'; samovar reads comma-separated files. To fix: save it with commas "
-                        "(e.g. pd.read_csv(path, sep=';').to_csv(new_path, index=False)).")
+        raise DataError(f"cannot parse {path} as {_separated(sep)} text: {exc}") from exc
+    if frame.shape[1] == 1:
+        _refuse_other_separator(path, first, sep, decimal)
+    if decimal != DECIMAL:
+        _read_decimals(frame, decimal)
     if header is None:
         frame.columns = [str(i) for i in range(frame.shape[1])]
     return frame
+
+
+def _read_decimals(frame: pd.DataFrame, decimal: str) -> None:
+    """In place: the numbers written with `decimal` in text columns as floats. pandas reads them only in columns
+    that are numbers throughout; a column with one bad entry stays text, and its other numbers should not be
+    named as bad with it."""
+    for name in frame.columns:
+        column = frame[name]
+        if not _is_text(column):
+            continue
+        text = column.astype("string")
+        numbers = pd.to_numeric(text.str.replace(decimal, ".", regex=False), errors="coerce")
+        written = (text.str.contains(decimal, regex=False) & numbers.notna()).fillna(False).to_numpy(dtype=bool)
+        if written.any():
+            frame[name] = column.astype(object).where(~written, numbers.astype(object))
+
+
+def _refuse_other_separator(path: Path, first: str, sep: str, decimal: str) -> None:
+    """A file read as one column whose first line holds another common separator: DataError naming the
+    sep (and decimal, where its numbers are written like 1,5) to read it with."""
+    found = next((other for other in (";", "\t", "|", ",") if other != sep and other in first), None)
+    if found is None:
+        return
+    with open_binary(path) as handle:
+        lines = [handle.readline().decode("utf-8", errors="replace").strip() for _ in range(3)]
+    fields = [field.strip() for line in lines for field in line.split(found)]
+    comma_decimals = found != "," and decimal != "," and any(re.fullmatch(r"[-+]?\d*,\d+", f) for f in fields)
+    options = [("sep", found)] + ([("decimal", ",")] if comma_decimals else [])
+    keywords = ", ".join(f"{name}={value!r}" for name, value in options)
+    command = " ".join(f"--{name} {_quoted(value)}" for name, value in options)
+    numbers = " and its numbers are written like 1,5" if comma_decimals else ""
+    raise DataError(f"{path} reads as one column: its first line {first[:60]!r} is separated by {found!r}, not "
+                    f"{sep!r}{numbers}. To fix: pass {keywords} (command line: {command}).")
+
+
+def _quoted(value: str) -> str:
+    """A separator as typed in a shell: ';' (quoted, as the shell would split at it), '\\t' for a tab."""
+    return "'\\t'" if value == "\t" else f"'{value}'"
 
 
 class Origin:
@@ -270,9 +338,10 @@ class Origin:
     user finds it: the line of a text file (header = line 1) as an editor shows it, else "row i"
     (the position in a DataFrame or an array, as df.iloc counts)."""
 
-    def __init__(self, name: str, text_file: Path | None = None) -> None:
+    def __init__(self, name: str, text_file: Path | None = None, sep: str = SEP, decimal: str = DECIMAL) -> None:
         self.name = name
         self.text_file = text_file
+        self.sep, self.decimal = sep, decimal  # how the text file was read: which first line is a header
         self._lines: list[int] | None = None  # file line of each data row, read on the first error
 
     def __str__(self) -> str:
@@ -282,15 +351,15 @@ class Origin:
         if self.text_file is None:
             return f"row {i}"
         if self._lines is None:
-            self._lines = _data_line_numbers(self.text_file)
+            self._lines = _data_line_numbers(self.text_file, self.sep, self.decimal)
         return f"line {self._lines[i]}" if i < len(self._lines) else f"row {i}"
 
 
-def _data_line_numbers(path: Path) -> list[int]:
+def _data_line_numbers(path: Path, sep: str = SEP, decimal: str = DECIMAL) -> list[int]:
     """1-based line numbers of the data rows of a text file as `_read_file` reads it (blank lines and header skipped)."""
     with open_binary(path) as handle:
         numbers = [n for n, line in enumerate(handle, start=1) if line.strip()]
-    return numbers if _is_data_line(_first_line(path)) else numbers[1:]
+    return numbers if _is_data_line(_first_line(path), sep, decimal) else numbers[1:]
 
 
 def _show_rows(rows: np.ndarray, values, origin: Origin, limit: int = 3) -> str:
@@ -494,8 +563,13 @@ def _numeric_values(frame: pd.DataFrame, origin: Origin) -> np.ndarray:
             panel = (f"; if it names the series of a long-format file (one row per series and time), read it as a "
                      f"panel: id_col={name!r}, time_col=, target_col= (command line: --id-col {name} --time-col ... "
                      "--target-col ...; docs/panels.md)") if lowered in ID_COLUMN_NAMES or lowered.endswith("_id") else ""
+            shown = column.to_numpy()[rows]
+            if all(re.fullmatch(r"\s*[-+]?\d*,\d+\s*", str(v)) for v in shown[:3]):
+                raise DataError(f"{origin}: column {name!r} holds numbers written with a decimal comma: "
+                                f"{_show_rows(rows, shown, origin)}. To fix: pass decimal=',' (command line: "
+                                "--decimal ','), with the column separator as sep= (--sep) if it is not a comma.")
             raise DataError(
-                f"{origin}: column {name!r} is not numeric: {_show_rows(rows, column.to_numpy()[rows], origin)}. "
+                f"{origin}: column {name!r} is not numeric: {_show_rows(rows, shown, origin)}. "
                 f"To fix: drop the column (df.drop(columns=[{name!r}])) or convert it to numbers; "
                 f"a date column must be named one of {', '.join(DATE_COLUMN_NAMES)} or come first{panel}."
             )
@@ -585,23 +659,27 @@ def frame_to_table(frame: pd.DataFrame, *, origin: str | Origin, fill: str = "er
 
 
 def read_table(source: str | os.PathLike | pd.DataFrame, *, fill: str = "error", date_format: str | None = None,
-               dayfirst: bool = False) -> Table:
+               dayfirst: bool = False, sep: str = SEP, decimal: str = DECIMAL) -> Table:
     """Read and validate a user's series: a CSV/TXT/NPZ path (optionally .gz) or a DataFrame.
 
     Returns values (rows, channels) float32, column names, dates (or None) and the frequency
     (inferred; irregular dates give the most common step with a warning). date_format, dayfirst:
-    how text dates are read (`frame_to_table`).
+    how text dates are read (`frame_to_table`). sep, decimal: the column separator and decimal mark
+    of a .csv/.txt file (pandas read_csv's; e.g. ";" and "," for 2023-01-01;1,5).
     """
     options = dict(fill=fill, date_format=date_format, dayfirst=dayfirst)
     if isinstance(source, pd.DataFrame):
+        csv_dialect(sep, decimal)  # bad values are an error whatever the source
         return frame_to_table(source, origin="DataFrame", **options)
     path = Path(source).expanduser()
-    return frame_to_table(_read_file(path), origin=_file_origin(str(path), path), **options)
+    return frame_to_table(_read_file(path, sep, decimal), origin=_file_origin(str(path), path, sep, decimal), **options)
 
 
-def _file_origin(name: str, path: Path) -> Origin:
+def _file_origin(name: str, path: Path, sep: str = SEP, decimal: str = DECIMAL) -> Origin:
     """Rows of a text file are named by their line; rows of an .npz array by their position."""
-    return Origin(name, None if _stem(path).endswith(".npz") else path)
+    if _stem(path).endswith(".npz"):
+        return Origin(name)
+    return Origin(name, path, *csv_dialect(sep, decimal))
 
 
 def read_registered(spec: DatasetSpec, path: Path, *, fill: str = "error") -> Table:

@@ -24,8 +24,8 @@ import torch
 from samovar.data.covariates import Inputs, calendar_features, resolve_inputs
 from samovar.data.errors import DataError
 from samovar.data.frequency import same_frequency
-from samovar.data.io import (FILL_MODES, Origin, _file_origin, _numeric_values, _parse_dates, _read_file, _show_rows,
-                             infer_freq)
+from samovar.data.io import (DECIMAL, FILL_MODES, SEP, Origin, _file_origin, _numeric_values, _parse_dates, _read_file,
+                             _show_rows, csv_dialect, infer_freq)
 from samovar.data.registry import SplitProtocol
 from samovar.data.splits import SPLITS, Scaler, check_split_sizes, own_rows, split_rows
 
@@ -74,8 +74,8 @@ def long_format_options(id_col: str | None = None, time_col: str | None = None, 
     return LongFormat(**{k: v for k, v in names.items() if v is not None}, short_series=short_series).to_dict()
 
 
-def _header(source: Any) -> list[str] | None:
-    """Column names of a DataFrame or of a .csv/.txt file's first line (None for anything else)."""
+def _header(source: Any, sep: str = SEP) -> list[str] | None:
+    """Column names of a DataFrame or of a .csv/.txt file's first line, split at `sep` (None for anything else)."""
     if isinstance(source, pd.DataFrame):
         return [str(c) for c in source.columns] + ([str(source.index.name)] if source.index.name is not None else [])
     if not isinstance(source, (str, os.PathLike)):
@@ -86,20 +86,21 @@ def _header(source: Any) -> list[str] | None:
         return None
     from samovar.data.io import _first_line
 
-    return [field.strip().strip('"').strip("'") for field in _first_line(path).split(",")]
+    return [field.strip().strip('"').strip("'") for field in _first_line(path).split(sep)]
 
 
-def long_format_of(source: Any, long_format: LongFormat | dict | None) -> LongFormat | None:
+def long_format_of(source: Any, long_format: LongFormat | dict | None, sep: str = SEP) -> LongFormat | None:
     """The LongFormat to read `source` with, or None for a wide table.
 
     Given explicitly (`long_format`), the source is read as long (missing columns are an error then);
-    else a source whose columns include ``unique_id`` is read as long with the default names.
+    else a source whose columns include ``unique_id`` is read as long with the default names (a file's
+    header line split at `sep`).
     """
     if isinstance(long_format, dict):
         long_format = LongFormat(**long_format)
     if long_format is not None:
         return long_format
-    columns = _header(source)
+    columns = _header(source, csv_dialect(sep)[0])
     return LongFormat() if columns is not None and LongFormat.id_col in columns else None
 
 
@@ -167,16 +168,17 @@ class Panel:
         return f"Panel({len(self.ids)} series, {len(self.values)} rows, freq={self.freq!r})"
 
 
-def _frame_and_origin(source: Any) -> tuple[pd.DataFrame, Origin]:
+def _frame_and_origin(source: Any, sep: str = SEP, decimal: str = DECIMAL) -> tuple[pd.DataFrame, Origin]:
     if isinstance(source, pd.DataFrame):
+        csv_dialect(sep, decimal)  # bad values are an error whatever the source
         frame = source.reset_index() if source.index.name is not None else source.reset_index(drop=True)
         return frame, Origin(str(source.attrs.get("samovar_name", "DataFrame")))
     path = Path(source).expanduser()
-    return _read_file(path), _file_origin(str(path), path)
+    return _read_file(path, sep, decimal), _file_origin(str(path), path, sep, decimal)
 
 
 def read_panel(source: Any, fmt: LongFormat | None = None, *, fill: str = "error", date_format: str | None = None,
-               dayfirst: bool = False, covariates: Any = None) -> Panel:
+               dayfirst: bool = False, covariates: Any = None, sep: str = SEP, decimal: str = DECIMAL) -> Panel:
     """Read and validate a long table (DataFrame or .csv/.txt path, optionally .gz) into a `Panel`.
 
     Rows are grouped by series (in the order the ids first appear) and sorted by time within each.
@@ -184,11 +186,12 @@ def read_panel(source: Any, fmt: LongFormat | None = None, *, fill: str = "error
     different frequencies, or a non-numeric value column raise DataError naming it and the fix.
     covariates: the extra columns read as model inputs (names); their missing values follow `fill`
     as the value column's do (an error naming the first, or interpolation within each series).
+    sep, decimal: the column separator and decimal mark of a .csv/.txt file (``samovar.data.read_table``).
     """
     fmt = fmt or LongFormat()
     if fill not in FILL_MODES:
         raise DataError(f"fill={fill!r} is not an option; use one of {FILL_MODES}.")
-    frame, origin = _frame_and_origin(source)
+    frame, origin = _frame_and_origin(source, sep, decimal)
     frame.columns = [str(c) for c in frame.columns]
     needed = {"series id": fmt.id_col, "time": fmt.time_col, "value": fmt.target_col}
     missing = [f"{col!r} ({what})" for what, col in needed.items() if col not in frame.columns]
@@ -255,12 +258,13 @@ def read_panel(source: Any, fmt: LongFormat | None = None, *, fill: str = "error
 
 
 def future_panel_values(source: Any, fmt: LongFormat, columns: list[str], ids: list[str], times: np.ndarray, *,
-                        date_format: str | None = None, dayfirst: bool = False) -> np.ndarray:
+                        date_format: str | None = None, dayfirst: bool = False, sep: str = SEP,
+                        decimal: str = DECIMAL) -> np.ndarray:
     """(S, H, len(columns)) float64: the values of the future-known covariate `columns` of series `ids` at
     `times` (S, H) (each series' next H dates, datetime64, or integer steps), read from a long table
     `source` (DataFrame or file) with the id and time columns of `fmt`. A missing column, a time repeated
     within a series, a series lacking any of its times or a non-finite value raise DataError naming it."""
-    frame, origin = _frame_and_origin(source)
+    frame, origin = _frame_and_origin(source, sep, decimal)
     frame.columns = [str(c) for c in frame.columns]
     what = f"the future covariates ({origin})"
     need = [fmt.id_col, fmt.time_col, *columns]
@@ -711,7 +715,7 @@ def panel_inputs(panel: Panel, *, target: Any = None, past: Any = None, future: 
 def prepare_panel(source: Any, fmt: LongFormat, *, lookback: int, horizon: int, protocol: SplitProtocol,
                   fill: str = "error", date_format: str | None = None, dayfirst: bool = False,
                   name: str | None = None, origin_label: str = "", target: Any = None, past: Any = None,
-                  future: Any = None, calendar: bool = False) -> PanelData:
+                  future: Any = None, calendar: bool = False, sep: str = SEP, decimal: str = DECIMAL) -> PanelData:
     """Read `source` as a long table, split each series by `protocol` within itself, fit each series'
     scalers on its own training rows, and build the three window sets over all series.
 
@@ -719,7 +723,7 @@ def prepare_panel(source: Any, fmt: LongFormat, *, lookback: int, horizon: int, 
     channels of x after the value column, future-known ones are served per window (``future_batch``);
     both are standardised per series and column on that series' training rows."""
     panel = read_panel(source, fmt, fill=fill, date_format=date_format, dayfirst=dayfirst,
-                       covariates=column_list(past) + column_list(future))
+                       covariates=column_list(past) + column_list(future), sep=sep, decimal=decimal)
     inputs = panel_inputs(panel, target=target, past=past, future=future, calendar=calendar)
     notes = list(panel.notes)
     short = [(i, int(n)) for i, n in enumerate(panel.lengths) if not fits_splits(protocol, int(n), lookback, horizon)]

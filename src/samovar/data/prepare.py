@@ -13,7 +13,8 @@ import torch
 from samovar._checks import positive_int
 from samovar.data.covariates import Inputs, calendar_features, resolve_inputs
 from samovar.data.errors import DataError
-from samovar.data.io import Table, find_local, frame_to_table, locate, read_registered, read_table, search_locations
+from samovar.data.io import (DECIMAL, SEP, Table, csv_dialect, find_local, frame_to_table, locate, read_registered,
+                             read_table, search_locations)
 from samovar.data.panel import LongFormat, PanelData, long_format_of, prepare_panel
 from samovar.data.registry import DATASETS, SplitProtocol, find_spec, get_spec
 from samovar.data.splits import SPLITS, Scaler, WindowSet, check_split_sizes, own_rows, split_rows
@@ -102,9 +103,10 @@ def validation_split(split=None) -> tuple[float, float, float]:
     return protocol.train / (protocol.train + protocol.val), protocol.val / (protocol.train + protocol.val), 0.0
 
 
-def _load(source, data_dir, fill: str, date_format: str | None = None,
-          dayfirst: bool = False) -> tuple[Table, str, SplitProtocol | None, bool, str]:
+def _load(source, data_dir, fill: str, date_format: str | None = None, dayfirst: bool = False, sep: str = SEP,
+          decimal: str = DECIMAL) -> tuple[Table, str, SplitProtocol | None, bool, str]:
     """(table, name, registered protocol or None, synthetic?, where it came from)."""
+    sep, decimal = csv_dialect(sep, decimal)  # bad values are an error whatever the source
     dates = dict(date_format=date_format, dayfirst=dayfirst)  # how a user's text dates are read
     if isinstance(source, pd.DataFrame):
         synthetic = bool(source.attrs.get("samovar_synthetic", False))
@@ -128,14 +130,14 @@ def _load(source, data_dir, fill: str, date_format: str | None = None,
             raise DataError(f"file {path} does not exist; check the path (relative paths start at {Path.cwd()}).")
         get_spec(text)  # raises: unknown dataset name, listing the registered ones
     name = path.name.split(".")[0]
-    return read_table(path, fill=fill, **dates), name, None, False, str(path)
+    return read_table(path, fill=fill, sep=sep, decimal=decimal, **dates), name, None, False, str(path)
 
 
 def load_table(source, *, data_dir=None, fill: str = "error", date_format: str | None = None,
-               dayfirst: bool = False) -> Table:
+               dayfirst: bool = False, sep: str = SEP, decimal: str = DECIMAL) -> Table:
     """The validated series of any `prepare_data` source (registered name, "synthetic...", file,
-    DataFrame), unsplit and unscaled."""
-    return _load(source, data_dir, fill, date_format, dayfirst)[0]
+    DataFrame), unsplit and unscaled; sep, decimal: how a user's .csv/.txt file is written (`read_table`)."""
+    return _load(source, data_dir, fill, date_format, dayfirst, sep, decimal)[0]
 
 
 def future_covariates(inputs: Inputs, columns: list[str], values: np.ndarray, dates, scaler: Scaler | None
@@ -153,7 +155,7 @@ def future_covariates(inputs: Inputs, columns: list[str], values: np.ndarray, da
     return np.concatenate(parts, axis=1)
 
 
-def source_format(source, long_format=None) -> LongFormat | None:
+def source_format(source, long_format=None, sep: str = SEP) -> LongFormat | None:
     """The `LongFormat` `prepare_data` reads `source` with, or None for wide data: given (`long_format`, a
     LongFormat or its dict) or found (a ``unique_id`` column; ``samovar.data.panel.long_format_of``). A
     registered name or "synthetic..." is wide; with `long_format` it is a DataError."""
@@ -163,12 +165,13 @@ def source_format(source, long_format=None) -> LongFormat | None:
                         "your own long-format files")
     if spec is not None or (isinstance(source, str) and parse_synthetic_source(source) is not None):
         return None
-    return long_format_of(source, long_format)
+    return long_format_of(source, long_format, sep)
 
 
 def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error",
                  date_format: str | None = None, dayfirst: bool = False, target=None, past=None, future=None,
-                 calendar: bool = False, long_format=None) -> ForecastData | PanelData:
+                 calendar: bool = False, long_format=None, sep: str = SEP, decimal: str = DECIMAL
+                 ) -> ForecastData | PanelData:
     """Load `source`, split it, fit the scaler on the train rows, and build the three window sets.
 
     source: a registered name (case-insensitive; see DATASETS), "synthetic" (optionally
@@ -178,6 +181,8 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
     validation windows, e.g. ALL_ROWS); registered datasets always use their published protocol.
     fill: "error" (NaN/inf raise DataError) or "interpolate". date_format (e.g. "%d/%m/%Y"),
     dayfirst: how the text dates of a file or DataFrame are read (``samovar.data.io.frame_to_table``).
+    sep, decimal: the column separator and decimal mark of a .csv/.txt file (pandas read_csv's; e.g. ";"
+    and "," for a file written as 2023-01-01;1,5).
     target, past, future, calendar: the role of each column (``samovar.data.covariates.resolve_inputs``):
     forecast columns (default all), past-only covariates (default every other column), future-known
     covariate columns, calendar features from the dates. The series channels are targets then past.
@@ -190,15 +195,16 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
     lookback = positive_int("lookback", lookback, error=DataError)
     horizon = positive_int("horizon", horizon, error=DataError)
     spec = find_spec(source) if isinstance(source, str) else None
-    fmt = source_format(source, long_format)
+    sep, decimal = csv_dialect(sep, decimal)
+    fmt = source_format(source, long_format, sep)
     if fmt is not None:
         return _prepare_long(source, fmt, lookback, horizon, split, fill, date_format, dayfirst,
-                             dict(target=target, past=past, future=future, calendar=calendar))
+                             dict(target=target, past=past, future=future, calendar=calendar), sep, decimal)
     if spec is not None and split is not None:
         raise DataError(f"{spec.name} is a registered benchmark and is always split by its published protocol "
                         f"({spec.protocol.describe()}); split= is for your own data. To split it differently, pass "
                         "the file path as source instead of the dataset name.")
-    table, name, protocol, synthetic, origin = _load(source, data_dir, fill, date_format, dayfirst)
+    table, name, protocol, synthetic, origin = _load(source, data_dir, fill, date_format, dayfirst, sep, decimal)
     if protocol is None:
         protocol = _ratio_protocol(split)
     inputs = resolve_inputs(table.columns, target=target, past=past, future=future, calendar=calendar, freq=table.freq)
@@ -232,7 +238,7 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
 
 
 def _prepare_long(source, fmt, lookback: int, horizon: int, split, fill: str, date_format, dayfirst,
-                  inputs: dict) -> PanelData:
+                  inputs: dict, sep: str = SEP, decimal: str = DECIMAL) -> PanelData:
     if not isinstance(source, (pd.DataFrame, str, os.PathLike)):
         raise DataError(f"source must be a file path or a pandas DataFrame, got {type(source).__name__}")
     if isinstance(source, pd.DataFrame):
@@ -243,7 +249,8 @@ def _prepare_long(source, fmt, lookback: int, horizon: int, split, fill: str, da
             raise DataError(f"file {path} does not exist; check the path (relative paths start at {Path.cwd()}).")
         name, origin = path.name.split(".")[0], str(path)
     return prepare_panel(source, fmt, lookback=lookback, horizon=horizon, protocol=_ratio_protocol(split), fill=fill,
-                         date_format=date_format, dayfirst=dayfirst, name=name, origin_label=origin, **inputs)
+                         date_format=date_format, dayfirst=dayfirst, name=name, origin_label=origin, sep=sep,
+                         decimal=decimal, **inputs)
 
 
 def dataset_table(data_dir=None) -> pd.DataFrame:

@@ -193,14 +193,16 @@ def stage_split(fit_mode: str, split=None):
 
 def prepare_source(source: Any, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error",
                    date_format: str | None = None, dayfirst: bool = False, inputs: dict[str, Any] | None = None,
-                   long_format=None):
+                   long_format=None, sep: str = ",", decimal: str = "."):
     """`source` as the train/val/test windows a run trains on (``samovar.data.prepare_data``);
     inputs: its target / past / future / calendar keywords (the role of each column); long_format:
-    read it as many series in long format (``samovar.data.panel.LongFormat`` or its dict)."""
+    read it as many series in long format (``samovar.data.panel.LongFormat`` or its dict); sep, decimal:
+    the column separator and decimal mark of a .csv/.txt file."""
     from ..data import prepare_data  # imported here: the data layer pulls in pandas/pooch
 
     return prepare_data(source, lookback=lookback, horizon=horizon, data_dir=data_dir, split=split, fill=fill,
-                        date_format=date_format, dayfirst=dayfirst, long_format=long_format, **(inputs or {}))
+                        date_format=date_format, dayfirst=dayfirst, long_format=long_format, sep=sep, decimal=decimal,
+                        **(inputs or {}))
 
 
 def data_kinds(data: Any) -> list[str]:
@@ -241,6 +243,8 @@ def fit_run(
     evaluate_test: bool = True,
     inputs: dict[str, Any] | None = None,
     long_format: Any = None,
+    sep: str = ",",
+    decimal: str = ".",
 ) -> tuple[TrainResult, Any]:
     """Prepare `source`, build `model` (seeded with config.seed), train; returns (result, data).
 
@@ -259,6 +263,8 @@ def fit_run(
     data: `source` already prepared with these options and ``stage_split(fit_mode, split)``, so it is not loaded twice.
     on_epoch_end: called after every epoch of every stage (a "refit" adds ``stage``: "validation" / "refit").
     date_format, dayfirst: how text dates are read (``prepare_data``), recorded for reading inputs later.
+    sep, decimal: the column separator and decimal mark of a .csv/.txt `source` (``prepare_data``), recorded
+    as well: later inputs and re-evaluations read files as the training file was read.
     evaluate_test: False leaves the test split unread (a hyper-parameter search's trials).
     inputs: ``prepare_data``'s target / past / future / calendar keywords (recorded in config.json).
     long_format: read `source` as many series in long format (``samovar.data.panel.LongFormat`` or its
@@ -269,9 +275,12 @@ def fit_run(
     check_covariates(model, input_kinds(inputs))  # unknown model or unsupported inputs: fail before loading data
     check_fit_mode(fit_mode, source, split)
     first_split = stage_split(fit_mode, split)
+    from ..data.io import csv_dialect
+
+    sep, decimal = csv_dialect(sep, decimal)  # as recorded: "tab" is "\t"
     if data is None:
         data = prepare_source(source, lookback, horizon, data_dir, first_split, fill, date_format, dayfirst, inputs,
-                              long_format)
+                              long_format, sep, decimal)
     long_format = _long_format_used(data)
     model_kwargs = fill_seasonal_period(model, model_kwargs, data.freq)
     given_source = source  # the refit reads it as given, so a data warning repeats word for word (shown once)
@@ -288,6 +297,8 @@ def fit_run(
             "fill": fill,
             "date_format": date_format,
             "dayfirst": dayfirst,
+            "sep": sep,
+            "decimal": decimal,
             "protocol": stage_data.protocol,
             **({"long_format": long_format} if long_format is not None else {}),
         }
@@ -322,7 +333,7 @@ def fit_run(
                       "stopped_early": first.stopped_early, "seconds": first.seconds}
         calibration = first.calibration
     full = prepare_source(given_source, lookback, horizon, data_dir, ALL_ROWS, fill, date_format, dayfirst, inputs,
-                          long_format)
+                          long_format, sep, decimal)
     epochs = max(validation["best_epoch"], 1)
     fit = {"mode": "refit", "stage": "refit", "rows": _stage_rows(full), "epochs": epochs, "validation": validation,
            "intervals": "conformal radii of the validation-stage model on its validation windows"}
@@ -454,11 +465,18 @@ def _recorded_data_options(cfg: dict[str, Any], data_dir=None) -> dict[str, Any]
     return {"source": source, "lookback": d["lookback"], "horizon": d["horizon"],
             "data_dir": data_dir or d.get("data_dir"), "split": tuple(d["split"]) if d.get("split") else None,
             "fill": d.get("fill", "error"), "date_format": d.get("date_format"), "dayfirst": bool(d.get("dayfirst", False)),
-            "inputs": run_inputs(cfg).options() if d.get("inputs") else None, "long_format": d.get("long_format")}
+            "inputs": run_inputs(cfg).options() if d.get("inputs") else None, "long_format": d.get("long_format"),
+            **file_dialect(d)}
 
 
 def _rebuild_data(cfg: dict[str, Any], data_dir=None):
     return prepare_source(**_recorded_data_options(cfg, data_dir))
+
+
+def file_dialect(data_record: dict[str, Any]) -> dict[str, str]:
+    """The sep and decimal a run read its file with (config.json's "data"; runs before they were recorded: a
+    comma-separated file with decimal points)."""
+    return {"sep": data_record.get("sep") or ",", "decimal": data_record.get("decimal") or "."}
 
 
 def rebuild_run_data(run: "LoadedRun", data_dir: str | Path | None = None):

@@ -15,7 +15,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ..console import console, fail
+from ..console import DECIMAL_HELP, SEP_HELP, console, fail
 
 tune_app = typer.Typer(add_completion=False, help="Hyper-parameter search on Optuna (validation only; the test split "
                        "is read once, by the final runs of the best configuration).")
@@ -63,6 +63,8 @@ def tune(
     data_dir: Optional[Path] = typer.Option(None, help="Directory with the dataset files."),
     split: Optional[str] = typer.Option(None, help="Train,val,test shares for your own files, e.g. 0.7,0.1,0.2."),
     fill: str = typer.Option("error", help="Missing values: error | interpolate."),
+    sep: str = typer.Option(",", help=SEP_HELP),
+    decimal: str = typer.Option(".", help=DECIMAL_HELP),
     device: str = typer.Option("auto", help="auto | cpu | cuda | mps."),
     threads: int = typer.Option(1, help="torch threads per worker."),
     sampler_seed: Optional[int] = typer.Option(None, help="Seed of the sampler (worker k uses seed + k)."),
@@ -87,7 +89,8 @@ def tune(
                          space=[k.strip() for k in space.split(",") if k.strip()] if space else None, seeds=seeds,
                          workers=workers, storage=storage, study=study, timeout=timeout, epochs=epochs, pruner=pruner,
                          db=db, runs_dir=runs_dir, data_dir=data_dir, split=_split(split), fill=fill, device=device,
-                         threads=threads, sampler_seed=sampler_seed, quiet=quiet, lookback=lookback)
+                         threads=threads, sampler_seed=sampler_seed, quiet=quiet, lookback=lookback, sep=sep,
+                         decimal=decimal)
     except (DataError, ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
         fail(str(exc))
         return
