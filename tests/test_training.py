@@ -576,6 +576,20 @@ def test_early_stopping_restores_the_best_epoch(tmp_path) -> None:
     assert len({r["val_mae"] for r in result.history}) == len(result.history)
 
 
+def test_patience_running_out_at_the_last_epoch_is_not_an_early_stop() -> None:
+    """`samovar train` printed "stopped early" for a run that trained every one of its epochs when the
+    patience ran out on the last one (DLinear's ETTh1 recipe: best epoch 7 of 10, patience 3)."""
+    cfg = dict(lr=0.05, schedule="constant", batch_size=64, patience=3)
+    long = train(DriftingBias(L, H, 2), toy_data(), quiet(epochs=30, **cfg))
+    assert long.stopped_early and long.epochs_run < 30
+    exact = train(DriftingBias(L, H, 2), toy_data(), quiet(epochs=long.epochs_run, **cfg))
+    assert [r["val_mse"] for r in exact.history] == [r["val_mse"] for r in long.history]  # the same epochs, ...
+    assert exact.epochs_run == long.epochs_run and exact.best_epoch == long.best_epoch
+    assert not exact.stopped_early  # ... but none was left to skip
+    one_more = train(DriftingBias(L, H, 2), toy_data(), quiet(epochs=long.epochs_run + 1, **cfg))
+    assert one_more.stopped_early and one_more.epochs_run == long.epochs_run
+
+
 def test_an_equal_validation_mse_counts_as_an_improvement() -> None:
     """As the LTSF code's EarlyStopping: with an lr too small to change a float32 weight, every
     epoch's validation MSE is the same, so each epoch is a new best and patience never runs out."""
