@@ -21,6 +21,7 @@ from samovar.models import ForecastModel, get
 from samovar.training import TrainConfig, evaluate, learning_rate, train
 from samovar.training.config import beta1, clip_norm
 from samovar.training import rundir as rd
+from samovar.training.trainer import _Progress
 from samovar.utils import atomic_path
 
 L, H = 24, 6
@@ -588,6 +589,15 @@ def test_patience_running_out_at_the_last_epoch_is_not_an_early_stop() -> None:
     assert not exact.stopped_early  # ... but none was left to skip
     one_more = train(DriftingBias(L, H, 2), toy_data(), quiet(epochs=long.epochs_run + 1, **cfg))
     assert one_more.stopped_early and one_more.epochs_run == long.epochs_run
+
+
+def test_the_progress_bar_of_a_resumed_run_never_counts_past_the_last_epoch() -> None:
+    for start, shown in ((0, 1), (4, 5), (10, 10)):  # (epochs done, epoch shown): a finished run showed 11/10
+        progress = _Progress(False, 10, 5, start)
+        try:
+            assert progress.bar.tasks[0].fields["epoch"] == shown and progress.bar.tasks[0].completed == 5 * start
+        finally:
+            progress.close()
 
 
 def test_an_equal_validation_mse_counts_as_an_improvement() -> None:

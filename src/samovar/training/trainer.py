@@ -162,7 +162,7 @@ class _Progress:
         self.bar.start()
         self.task = self.bar.add_task(
             "train", total=epochs * steps_per_epoch, completed=start_epoch * steps_per_epoch,
-            epoch=start_epoch + 1, epochs=epochs, loss="-", val="-",
+            epoch=min(start_epoch + 1, epochs), epochs=epochs, loss="-", val="-",  # a finished run resumed: 10/10, not 11/10
         )
 
     def step(self, epoch: int, loss: float | None = None) -> None:
