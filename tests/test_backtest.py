@@ -110,8 +110,8 @@ def test_a_fitted_model_is_reused_only_when_its_data_ended_before_the_cutoffs(fr
     (dict(n_windows=0), r"n_windows \(--windows\) must be an integer >= 1, got 0"),
     (dict(n_windows=2, step=0), r"step \(--step\) must be an integer >= 1"),
     (dict(n_windows=2, refit=-1), r"refit \(--refit\) must be an integer >= 0, got -1"),
-    (dict(n_windows=47), r"first cut-off at row 18, but a forecast needs the 24 rows.*fewer windows"),
-    (dict(n_windows=45), r"leave only 30 rows to train on.*train split has 26 rows.*fewer windows"),
+    (dict(n_windows=47), r"first cut-off at row 18, but a forecast needs the 24 rows.*fewer windows \(n_windows, --windows\)"),
+    (dict(n_windows=45), r"leave only 30 rows to train on.*train split has 26 rows.*fewer windows \(n_windows, --windows\), a smaller step \(step, --step\)"),
 ])
 def test_errors_name_the_problem_and_the_fix(frame, kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):
@@ -171,7 +171,7 @@ def test_cli_uses_a_runs_model_only_on_rows_it_never_saw(csv_input: Path, tmp_pa
     (["--windows", 0], "--windows) must be an integer >= 1"),
     (["--step", 0], "--step) must be an integer >= 1"),
     (["--refit", -2], "--refit) must be an integer >= 0"),
-    (["--windows", 45], "use fewer windows (--windows)"),
+    (["--windows", 45], "use fewer windows (n_windows, --windows)"),
     (["--input", "x.csv"], "--input is for a run's data"),
 ])
 def test_cli_errors_are_one_clear_line(csv_input: Path, tmp_path: Path, args, message) -> None:

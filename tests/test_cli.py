@@ -104,9 +104,13 @@ def test_resume_after_a_kill_matches_an_uninterrupted_cli_run(tmp_path: Path) ->
     with pytest.raises(KeyboardInterrupt):
         fit_run("dlinear", SOURCE, lookback=48, horizon=12, config=config, run_dir=killed, on_epoch_end=kill)
     assert not (killed / rd.TEST_METRICS).exists()
-    result = invoke("train", "--resume", killed, "--quiet")
+    # options given beside --resume are not applied: a warning says so (they were dropped silently)
+    result = invoke("train", "--model", "patchtst", "--lookback", "96", "--resume", killed, "--quiet")
     assert result.exit_code == 0, result.output
     assert rd.read_json(killed / rd.TEST_METRICS) == rd.read_json(only_run(full) / rd.TEST_METRICS)
+    lines = [" ".join(line.split()) for line in result.output.splitlines()]
+    assert lines[0] == f"warning: --resume continues {killed} with the options it was started with; not applied: --model, --lookback"
+    assert lines[1] == f"resumed {killed} after epoch 1 of 3: dlinear on {SOURCE}, lookback 48, horizon 12, fit mode holdout"
 
 
 TINY_SAMOVAR = ["--set", "d_model=16", "--set", "heads=2", "--set", "layers=1"]

@@ -25,6 +25,13 @@ def test_bench_smoke_longest_cell_is_the_results_csv_one():
             "trainer") in doc("bench.md")
 
 
+def test_readme_cost_of_the_samovar_paper_recipe_is_the_record_one():
+    record = json.loads((REPO / "benchmarks" / "results" / "samovar" / "samovar_ETTh1_h96.json").read_text())
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert (f"samovar train --model samovar --dataset ETTh1 --horizon 96 # the paper's recipe and lookback (1024); "
+            f"{record['epochs_run']} epochs until patience 12 stops it, {record['seconds'] / 60:.0f} min here") in readme
+
+
 def test_samovar_etth1_h96_epoch_time_is_the_record_one():
     record = json.loads((REPO / "benchmarks" / "results" / "samovar" / "samovar_ETTh1_h96.json").read_text())
     assert f"| {record['train_seconds_per_epoch']:.0f} s wall on average (the record's `train_seconds_per_epoch`" in doc("samovar.md")

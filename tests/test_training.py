@@ -21,6 +21,7 @@ from samovar.models import ForecastModel, get
 from samovar.training import TrainConfig, evaluate, learning_rate, train
 from samovar.training.config import beta1, clip_norm
 from samovar.training import rundir as rd
+from samovar.training.trainer import _Progress
 from samovar.utils import atomic_path
 
 L, H = 24, 6
@@ -574,6 +575,29 @@ def test_early_stopping_restores_the_best_epoch(tmp_path) -> None:
     # validation MAE is recorded per epoch; the best epoch's is that of the restored weights
     assert result.best_val_mae == result.history[best]["val_mae"] == evaluate(result.model, data.val)["mae"]
     assert len({r["val_mae"] for r in result.history}) == len(result.history)
+
+
+def test_patience_running_out_at_the_last_epoch_is_not_an_early_stop() -> None:
+    """`samovar train` printed "stopped early" for a run that trained every one of its epochs when the
+    patience ran out on the last one (DLinear's ETTh1 recipe: best epoch 7 of 10, patience 3)."""
+    cfg = dict(lr=0.05, schedule="constant", batch_size=64, patience=3)
+    long = train(DriftingBias(L, H, 2), toy_data(), quiet(epochs=30, **cfg))
+    assert long.stopped_early and long.epochs_run < 30
+    exact = train(DriftingBias(L, H, 2), toy_data(), quiet(epochs=long.epochs_run, **cfg))
+    assert [r["val_mse"] for r in exact.history] == [r["val_mse"] for r in long.history]  # the same epochs, ...
+    assert exact.epochs_run == long.epochs_run and exact.best_epoch == long.best_epoch
+    assert not exact.stopped_early  # ... but none was left to skip
+    one_more = train(DriftingBias(L, H, 2), toy_data(), quiet(epochs=long.epochs_run + 1, **cfg))
+    assert one_more.stopped_early and one_more.epochs_run == long.epochs_run
+
+
+def test_the_progress_bar_of_a_resumed_run_never_counts_past_the_last_epoch() -> None:
+    for start, shown in ((0, 1), (4, 5), (10, 10)):  # (epochs done, epoch shown): a finished run showed 11/10
+        progress = _Progress(False, 10, 5, start)
+        try:
+            assert progress.bar.tasks[0].fields["epoch"] == shown and progress.bar.tasks[0].completed == 5 * start
+        finally:
+            progress.close()
 
 
 def test_an_equal_validation_mse_counts_as_an_improvement() -> None:

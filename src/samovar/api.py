@@ -804,7 +804,7 @@ class Forecaster:
         cutoffs = n - H - step * np.arange(n_windows - 1, -1, -1)
         first = int(cutoffs[0])
         what = f"{n_windows} cut-off(s) {step} rows apart, the last one horizon ({H} rows) before the end of {n} rows,"
-        fix = "use fewer windows (--windows), a smaller step (--step) or a longer series"
+        fix = "use fewer windows (n_windows, --windows), a smaller step (step, --step) or a longer series"
         if first < L:
             raise ValueError(f"{what} put the first cut-off at row {first}, but a forecast needs the {L} rows "
                              f"(lookback) before it; {fix}")
@@ -887,7 +887,7 @@ class Forecaster:
             panel, short, f"{n_windows} cut-off(s) {step} rows apart, the last one horizon ({H} rows) before the "
             f"series' end, with the lookback ({L} rows) before the first"
             + ("" if reuse_fitted else f" and a fit on the rows before it (split {protocol.describe()})") + f" ({need})",
-            "use fewer windows (--windows), a smaller step (--step) or longer series")
+            "use fewer windows (n_windows, --windows), a smaller step (step, --step) or longer series")
         S, K, starts = len(panel.ids), n_windows, panel.offsets[:-1]
         before = (panel.lengths - H)[None, :] - back[:, None]  # (K, S): rows of each series before each cut-off
         cuts = starts[None, :] + before  # (K, S): the cut-off rows in the panel's arrays

@@ -198,7 +198,9 @@ def train(
         usable_device(device)  # before any data is read or line printed
         long_format = long_format_options(id_col, time_col, target_col, short_series)
         if resume is not None:
+            resumed = _resume_line(ctx, resume)  # before the run: its epochs done; a foreign directory fails here
             result, data = resume_run(resume, quiet=quiet, device=device if device != "auto" else None, data_dir=data_dir)
+            console.print(resumed, highlight=False, soft_wrap=True)
         else:
             given_lookback = lookback
             # every option named after a TrainConfig field overrides the recipe's value (None: keeps it)
@@ -284,6 +286,34 @@ def _rows(rows: dict[str, Any]) -> str:
     {"train": {"series": 300, "rows": 7000, ...}} -> "train 7000 rows of 300 series"."""
     return ", ".join(f"{name} {part['rows']} rows of {part['series']} series" if isinstance(part, dict)
                      else f"{name} {part[0]}..{part[1] - 1}" for name, part in rows.items())
+
+
+# What `train --resume` takes from the command line; every other option comes from the run's config.json.
+RESUME_OPTIONS = frozenset({"resume", "quiet", "device", "data_dir"})
+
+
+def _resume_line(ctx: typer.Context, run_dir: Path) -> str:
+    """`train --resume`'s line naming what it continued: the run's recorded model, data, recipe, fit mode
+    and the epochs it had done. Options given beside --resume are not applied: a warning names them
+    (they used to be dropped silently, so `--model patchtst --resume <a dlinear run>` trained DLinear)."""
+    import warnings
+
+    from .training import rundir as rd
+    from .training.runs import read_run_config
+
+    cfg = read_run_config(run_dir)  # a missing or foreign directory: one error line
+    flags = {p.name: p.opts[0] for p in ctx.command.params}
+    given = [flags[name] for name in ctx.params if name not in RESUME_OPTIONS  # typer vendors click: compare names
+             and getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]
+    if given:
+        warnings.warn(f"--resume continues {run_dir} with the options it was started with; not applied: "
+                      f"{', '.join(given)}", stacklevel=2)
+    metrics = run_dir / rd.METRICS
+    done = len(rd.read_jsonl(metrics)) if metrics.exists() else 0
+    data, recipe = cfg["data"], (cfg.get("recipe") or {}).get("name")
+    return (f"resumed {run_dir} after epoch {done} of {cfg['train']['epochs']}: {cfg['model']['name']} on "
+            f"{data.get('source', data.get('name'))}{f', recipe {recipe}' if recipe else ''}, lookback {data['lookback']}, "
+            f"horizon {data['horizon']}, fit mode {(cfg.get('fit') or {}).get('mode', 'holdout')}")
 
 
 @app.command()

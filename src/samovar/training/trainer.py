@@ -162,7 +162,7 @@ class _Progress:
         self.bar.start()
         self.task = self.bar.add_task(
             "train", total=epochs * steps_per_epoch, completed=start_epoch * steps_per_epoch,
-            epoch=start_epoch + 1, epochs=epochs, loss="-", val="-",
+            epoch=min(start_epoch + 1, epochs), epochs=epochs, loss="-", val="-",  # a finished run resumed: 10/10, not 11/10
         )
 
     def step(self, epoch: int, loss: float | None = None) -> None:
@@ -432,7 +432,7 @@ def _train(job: _Job) -> TrainResult:
         best_val_mae=next((r.get("val_mae") for r in standing.history if r["epoch"] == standing.best_epoch), None),
         best_epoch=standing.best_epoch,
         epochs_run=len(standing.history),
-        stopped_early=standing.stopped,
+        stopped_early=standing.stopped and standing.epoch < config.epochs,  # patience out at the last epoch: ran them all
         seconds=time.perf_counter() - started,
         history=standing.history,
         test_metrics=test_metrics,
