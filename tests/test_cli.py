@@ -510,6 +510,7 @@ def test_the_cli_resumes_a_refit_run_and_a_finished_one_again(refit_run: Path, c
     assert result.exit_code == 0, result.output
     line = " ".join(result.output.split())
     assert "validation stage: best epoch" in line and "refit on every row (rows train 0..799)" in line
+    assert f"resumed {run} in its validation stage after epoch " in line and "fit mode refit" in line
     assert_same_refit_run(refit_run, run)
     finished = tmp_path / "finished"
     shutil.copytree(refit_run, finished)
@@ -786,3 +787,12 @@ def test_forecast_without_input_continues_the_file_the_run_trained_on(trained: P
     result = runner.invoke(app, ["forecast", str(trained), "-o", str(tmp_path / "no.csv")], env={"COLUMNS": "300"})
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output  # synthetic: no file
     assert "give the data to forecast from with --input CSV" in result.output and not (tmp_path / "no.csv").exists()
+
+
+def test_the_resume_line_names_the_refit_stage_it_continues(refit_run: Path, csv_input: Path, tmp_path: Path) -> None:
+    run = killed_refit(csv_input, tmp_path / "run", "refit")
+    result = invoke("train", "--resume", run, "--quiet")
+    assert result.exit_code == 0, result.output
+    epochs = rd.read_json(refit_run / rd.CONFIG)["train"]["epochs"]  # the refit's: the validation stage's best epoch
+    assert f"resumed {run} in its refit stage after epoch 1 of {epochs}: dlinear on " in " ".join(result.output.split())
+    assert_same_refit_run(refit_run, run)

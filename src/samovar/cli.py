@@ -301,17 +301,29 @@ def _resume_line(ctx: typer.Context, run_dir: Path) -> str:
     from .training import rundir as rd
     from .training.runs import read_run_config
 
-    cfg = read_run_config(run_dir)  # a missing or foreign directory: one error line
+    validation = run_dir / rd.VALIDATION_RUN  # a fit mode "refit" run: its options are its validation stage's
+    refit = (validation / rd.CONFIG).exists()
+    cfg = read_run_config(validation if refit else run_dir)  # a missing or foreign directory: one error line
     flags = {p.name: p.opts[0] for p in ctx.command.params}
     given = [flags[name] for name in ctx.params if name not in RESUME_OPTIONS  # typer vendors click: compare names
              and getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]
     if given:
         warnings.warn(f"--resume continues {run_dir} with the options it was started with; not applied: "
                       f"{', '.join(given)}", stacklevel=2)
-    metrics = run_dir / rd.METRICS
-    done = len(rd.read_jsonl(metrics)) if metrics.exists() else 0
+
+    def after(stage_dir: Path, stage_cfg: dict[str, Any]) -> str:
+        metrics = stage_dir / rd.METRICS
+        done = len(rd.read_jsonl(metrics)) if metrics.exists() else 0
+        return f"after epoch {done} of {stage_cfg['train']['epochs']}"
+
+    if not refit:
+        at = after(run_dir, cfg)
+    elif (run_dir / rd.CHECKPOINT).exists():  # as fit_run decides: the refit stage has a checkpoint
+        at = f"in its refit stage {after(run_dir, read_run_config(run_dir))}"
+    else:
+        at = f"in its validation stage {after(validation, cfg)}"
     data, recipe = cfg["data"], (cfg.get("recipe") or {}).get("name")
-    return (f"resumed {run_dir} after epoch {done} of {cfg['train']['epochs']}: {cfg['model']['name']} on "
+    return (f"resumed {run_dir} {at}: {cfg['model']['name']} on "
             f"{data.get('source', data.get('name'))}{f', recipe {recipe}' if recipe else ''}, lookback {data['lookback']}, "
             f"horizon {data['horizon']}, fit mode {(cfg.get('fit') or {}).get('mode', 'holdout')}")
 
