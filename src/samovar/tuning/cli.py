@@ -119,7 +119,7 @@ def tune(
                   f"{published}); {format_params(result.best_params)}", highlight=False, soft_wrap=True)
     if result.final is not None:
         f = result.final
-        table = Table(title=f"test: best configuration, {f['runs']} seeds x {f['test_windows']} windows")
+        table = Table(title=f"test: best configuration, {f['runs']} seed(s) x {f['test_windows']} windows")
         for col in ("scale", "MSE", "MAE"):
             table.add_column(col, justify="left" if col == "scale" else "right")
         table.add_row("standardized", _pm(f["test_mse"], f["test_mse_std"]), _pm(f["test_mae"], f["test_mae_std"]))
