@@ -231,7 +231,8 @@ def test_the_answer_says_where_each_published_average_lies_without_a_threshold()
                            "test MSE by 0.0200 (dlinear), 0.0100 (fits)")
     assert "dlinear 0.390: between the two selections" in line and "fits 0.400: below even the oracle by 0.0100" in line
     assert "samovar +0.100" in line and "published samovar, oracle dlinear, validation dlinear" in line
-    assert "not yet complete (a lookback or horizon missing): itransformer" in line
+    # patchtst: 4096 over the cap, 2048/1024/512 not run yet, and three horizons without any record
+    assert "not yet complete (a lookback or horizon missing): itransformer, patchtst" in line
     assert "over this machine's cost cap (their estimated CPU-hours are in the table): patchtst" in line
 
 

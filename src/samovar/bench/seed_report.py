@@ -300,7 +300,10 @@ def answer(selections: list[Selection], reference: dict[str, dict[str, Any]] | N
             parts.append(f"ranked first among {', '.join(ranked)}: published {first(lambda m: published[m].mse)}, "
                          f"oracle {first(lambda m: done[m][1].mse)}, validation {first(lambda m: done[m][0].mse)}")
         capped = [m for m in lacking if any("cost cap" in why for s in ds if s.model == m for why in s.missing.values())]
-        waiting = [m for m in lacking if m not in capped]
+        # a model can be both: some lengths over the cap, others not run yet (or a horizon without any)
+        waiting = [m for m in lacking if m not in capped or any(
+            not why.startswith(COST_CAP) for s in ds if s.model == m for why in s.missing.values())
+            or len({s.horizon for s in ds if s.model == m} & set(HORIZONS)) < len(HORIZONS)]
         if capped:
             parts.append(f"incomplete because input lengths are over this machine's cost cap (their estimated CPU-hours "
                          f"are in the table): {', '.join(capped)}")
