@@ -483,3 +483,14 @@ def test_bad_sep_or_decimal_is_an_error_naming_it(tmp_path, options, message):
             read_table(source, **options)
     with pytest.raises(DataError, match=message):
         prepare_data(path, lookback=4, horizon=2, **options)
+
+
+def test_a_point_as_the_separator_with_decimal_commas_reads_through_prepare_data(tmp_path):
+    """sep='.' with decimal=',' is a valid dialect: prepare_data looked for a long-format header with the
+    separator checked against the default decimal '.', and refused it as 'sep and decimal are both '.''."""
+    path = user_csv(tmp_path, EUROPEAN_CSV.replace(";", "."), name="points.csv")
+    frame = pd.DataFrame({"a": np.arange(40.0)})
+    for source in (path, frame):
+        data = prepare_data(source, lookback=4, horizon=2, sep=".", decimal=",")
+        assert data.channels == (2 if source is path else 1)
+    np.testing.assert_allclose(read_table(path, sep=".", decimal=",").values[:2], [[10.0, -0.5], [11.1, -1.5]], rtol=1e-6)

@@ -200,21 +200,31 @@ def _first_line(path: Path) -> str:
         return handle.readline().decode("utf-8", errors="replace").strip()
 
 
+_DIALECT_EXAMPLE = ("e.g. sep=';' with decimal=',' for a file written as 2023-01-01;1,5 (command line: --sep ';' "
+                    "--decimal ',')")
+
+
+def csv_sep(sep: str = SEP) -> str:
+    """The column separator of a user's .csv/.txt file, checked: one character ("\\t" or "tab" for a tab);
+    else DataError naming the keyword and the fix. `csv_dialect` checks it together with the decimal mark."""
+    sep = _SEP_WORDS.get(sep.lower(), sep) if isinstance(sep, str) else sep
+    if not isinstance(sep, str) or len(sep) != 1 or sep in "\"\r\n":
+        raise DataError(f"sep={sep!r} must be the one character between the columns of the file ('\\t' or 'tab' for "
+                        f"a tab), {_DIALECT_EXAMPLE}")
+    return sep
+
+
 def csv_dialect(sep: str = SEP, decimal: str = DECIMAL) -> tuple[str, str]:
     """(sep, decimal) of a user's .csv/.txt file (pandas read_csv's options), checked: each one character,
     different from each other ("\\t" or "tab" for a tab); else DataError naming the keyword and the fix."""
-    sep = _SEP_WORDS.get(sep.lower(), sep) if isinstance(sep, str) else sep
-    example = "e.g. sep=';' with decimal=',' for a file written as 2023-01-01;1,5 (command line: --sep ';' --decimal ',')"
-    if not isinstance(sep, str) or len(sep) != 1 or sep in "\"\r\n":
-        raise DataError(f"sep={sep!r} must be the one character between the columns of the file ('\\t' or 'tab' for "
-                        f"a tab), {example}")
+    sep = csv_sep(sep)
     if not isinstance(decimal, str) or len(decimal) != 1 or decimal.isdigit() or decimal in "\"\r\n+-eE":
         raise DataError(f"decimal={decimal!r} must be the one character before the decimals of a number ('.' or ','), "
-                        f"{example}")
+                        f"{_DIALECT_EXAMPLE}")
     if sep == decimal:
         raise DataError(f"sep and decimal are both {sep!r}: a number like 1{sep}5 would read as two columns. To fix: "
                         f"give the character between the columns as sep and the one before the decimals as decimal, "
-                        f"{example}")
+                        f"{_DIALECT_EXAMPLE}")
     return sep, decimal
 
 
