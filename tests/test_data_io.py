@@ -494,3 +494,27 @@ def test_a_point_as_the_separator_with_decimal_commas_reads_through_prepare_data
         data = prepare_data(source, lookback=4, horizon=2, sep=".", decimal=",")
         assert data.channels == (2 if source is path else 1)
     np.testing.assert_allclose(read_table(path, sep=".", decimal=",").values[:2], [[10.0, -0.5], [11.1, -1.5]], rtol=1e-6)
+
+
+def test_numbers_with_a_point_in_a_decimal_comma_file_are_refused_not_read_as_decimals(tmp_path):
+    """With decimal=',' pandas leaves 1.234 (a thousands point) as text, and the column's numbers were then read
+    with pd.to_numeric as 1.234 instead of 1234: every value of a thousands-grouped column off by 1000, silently."""
+    from samovar.data.panel import read_panel
+
+    rows = ["1.234", "2,5", "1.500,25", "3"]
+    path = user_csv(tmp_path, "date;a\n" + "".join(f"2023-01-0{d};{v}\n" for d, v in enumerate(rows, start=1)))
+    with pytest.raises(DataError, match=r"mine\.csv: column 'a' holds numbers written with a point, read with "
+                                        r"decimal=',': line 2 \('1\.234'\), line 4 \('1\.500,25'\); .*thousands='\.'"):
+        read_table(path, sep=";", decimal=",")
+    only_points = user_csv(tmp_path, "date;a\n2023-01-01;1.234\n2023-01-02;2.345\n2023-01-03;3\n",
+                           name="points.csv")
+    with pytest.raises(DataError, match=r"column 'a' holds numbers written with a point.*line 2 \('1\.234'\), line 3"):
+        read_table(only_points, sep=";", decimal=",")
+    assert read_table(only_points, sep=";").values[:, 0].tolist() == pytest.approx([1.234, 2.345, 3])  # decimal points
+    # a day-first date with points is the date column, not a number; the panel's covariates are checked too
+    dotted = user_csv(tmp_path, "date;a\n" + "".join(f"{d:02d}.01.2023;{d},5\n" for d in range(1, 5)), name="dotted.csv")
+    assert read_table(dotted, sep=";", decimal=",", dayfirst=True).values[:, 0].tolist() == [1.5, 2.5, 3.5, 4.5]
+    long = user_csv(tmp_path, "unique_id;ds;y;x\n" + "".join(f"s{i};2023-01-0{d};{d},5;{d}.000\n" for i in range(2)
+                                                            for d in range(1, 5)), name="long.csv")
+    with pytest.raises(DataError, match=r"column 'x' holds numbers written with a point.*line 2 \('1\.000'\)"):
+        read_panel(long, sep=";", decimal=",", covariates=["x"])

@@ -565,6 +565,8 @@ def _numeric_values(frame: pd.DataFrame, origin: Origin) -> np.ndarray:
         if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
             columns.append(column.to_numpy(dtype=np.float64, na_value=np.nan))
             continue
+        if origin.decimal != DECIMAL:
+            _refuse_points(column, name, origin)
         numbers = pd.to_numeric(column, errors="coerce")
         text = numbers.isna().to_numpy() & column.notna().to_numpy()
         if text.any():
@@ -585,6 +587,25 @@ def _numeric_values(frame: pd.DataFrame, origin: Origin) -> np.ndarray:
             )
         columns.append(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
     return np.stack(columns, axis=1)
+
+
+def _refuse_points(column: pd.Series, name: str, origin: Origin) -> None:
+    """In a file read with another decimal mark (e.g. ','), a number written with a point, 1.234 or 1.234,5,
+    groups its thousands or is a decimal point; either way it is not read as written (pandas leaves it text,
+    and pd.to_numeric would read 1.234 as one point two three four): DataError naming the lines and the fix."""
+    raw = column[column.map(lambda v: isinstance(v, str))].str.strip()
+    grouped = raw.str.replace(".", "", regex=False).str.replace(origin.decimal, ".", regex=False)
+    pointed = raw.str.contains(".", regex=False) & pd.to_numeric(grouped, errors="coerce").notna()
+    if not pointed.any():
+        return
+    rows = np.flatnonzero(column.index.isin(pointed[pointed].index))
+    raise DataError(f"{origin}: column {name!r} holds numbers written with a point, read with decimal="
+                    f"{origin.decimal!r}: {_show_rows(rows, column.to_numpy()[rows], origin)}; samovar reads no "
+                    "thousands separators, and a point before the decimals needs decimal='.'. To fix: write the numbers "
+                    f"without thousands separators (e.g. pd.read_csv(path, sep={origin.sep!r}, decimal={origin.decimal!r}, "
+                    "thousands='.').to_csv(new_path, index=False) writes a comma-separated copy with decimal points, read without "
+                    "sep and decimal), or pass decimal='.' (command line: --decimal '.') "
+                    "if every number has a decimal point.")
 
 
 def _handle_missing(values: np.ndarray, columns: list[str], fill: str, origin: Origin) -> tuple[np.ndarray, int, str | None]:

@@ -311,7 +311,7 @@ class _Reordered(Origin):
     """An Origin for rows in sorted order: row i of the sorted table is row order[i] of the input."""
 
     def __init__(self, origin: Origin, order: np.ndarray) -> None:
-        super().__init__(origin.name, origin.text_file)
+        super().__init__(origin.name, origin.text_file, origin.sep, origin.decimal)
         self._origin, self._order = origin, order
 
     def row(self, i: int) -> str:
