@@ -518,3 +518,17 @@ def test_numbers_with_a_point_in_a_decimal_comma_file_are_refused_not_read_as_de
                                                             for d in range(1, 5)), name="long.csv")
     with pytest.raises(DataError, match=r"column 'x' holds numbers written with a point.*line 2 \('1\.000'\)"):
         read_panel(long, sep=";", decimal=",", covariates=["x"])
+
+
+def test_rows_with_a_field_more_than_the_header_are_refused_not_read_without_their_first_field(tmp_path):
+    """A one-column file with decimal commas (value / 1,5 / 2,5) has no separator for --sep to name: pandas read
+    each row's '1' as a row label and the column as 5, 5, 5, silently."""
+    one = user_csv(tmp_path, "value\n1,5\n2,5\n3,5\n4,5\n", name="one.csv")
+    with pytest.raises(DataError, match=r"one\.csv: its rows have one field more than its header line 'value' "
+                                        r"\(e\.g\. '1,5'\), read comma-separated; .*pass decimal=',' .*--sep ';' "
+                                        r"--decimal ','\)\.$"):
+        read_table(one)
+    assert read_table(one, sep=";", decimal=",").values[:, 0].tolist() == [1.5, 2.5, 3.5, 4.5]
+    dated = user_csv(tmp_path, "date,a\n2023-01-01,1,2\n2023-01-02,3,4\n2023-01-03,5,6\n", name="dated.csv")
+    with pytest.raises(DataError, match=r"dated\.csv: its rows have one field more than its header line 'date,a'"):
+        read_table(dated)  # the dates were read as row labels, the second field as 'date'

@@ -298,6 +298,8 @@ def _read_file(path: Path, sep: str = SEP, decimal: str = DECIMAL) -> pd.DataFra
         raise DataError(f"cannot parse {path} as {_separated(sep)} text: {exc}") from exc
     if frame.shape[1] == 1:
         _refuse_other_separator(path, first, sep, decimal)
+    if not frame.index.equals(pd.RangeIndex(len(frame))):  # pandas took each row's extra first field as its label
+        _refuse_row_labels(path, first, sep, decimal)
     if decimal != DECIMAL:
         _read_decimals(frame, decimal)
     if header is None:
@@ -336,6 +338,21 @@ def _refuse_other_separator(path: Path, first: str, sep: str, decimal: str) -> N
     numbers = " and its numbers are written like 1,5" if comma_decimals else ""
     raise DataError(f"{path} reads as one column: its first line {first[:60]!r} is separated by {found!r}, not "
                     f"{sep!r}{numbers}. To fix: pass {keywords} (command line: {command}).")
+
+
+def _refuse_row_labels(path: Path, first: str, sep: str, decimal: str) -> None:
+    """Rows with one field more than the header line: pandas reads their first field as row labels and drops it,
+    so a one-column file written like 1,5 read as 5, 5, 5: DataError naming the line and the fix."""
+    with open_binary(path) as handle:
+        row = next((line for line in (raw.decode("utf-8", errors="replace").strip() for raw in handle)
+                    if line and line != first), "")
+    comma_decimals = sep == "," and decimal != "," and re.search(r"\d,\d", row) is not None
+    fix = ("its numbers look written like 1,5, split at the comma. To fix: pass decimal=',' with the column "
+           "separator as sep (a file of one column: sep=';', decimal=','; command line: --sep ';' --decimal ',')"
+           if comma_decimals else "To fix: give every column a name in the header line, or drop the extra field "
+           "from each row")
+    raise DataError(f"{path}: its rows have one field more than its header line {first[:60]!r} (e.g. {row[:60]!r}), "
+                    f"read {_separated(sep)}; samovar would drop each row's first field. {fix[0].upper()}{fix[1:]}.")
 
 
 def _quoted(value: str) -> str:
