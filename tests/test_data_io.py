@@ -514,6 +514,9 @@ def test_numbers_with_a_point_in_a_decimal_comma_file_are_refused_not_read_as_de
     # a day-first date with points is the date column, not a number; the panel's covariates are checked too
     dotted = user_csv(tmp_path, "date;a\n" + "".join(f"{d:02d}.01.2023;{d},5\n" for d in range(1, 5)), name="dotted.csv")
     assert read_table(dotted, sep=";", decimal=",", dayfirst=True).values[:, 0].tolist() == [1.5, 2.5, 3.5, 4.5]
+    late = user_csv(tmp_path, "a;Datum\n1,5;01.02.2023\n2,5;02.02.2023\n", name="late.csv")
+    with pytest.raises(DataError, match=r"column 'Datum' is not numeric: .*a date column must be named"):
+        read_table(late, sep=";", decimal=",")  # a date, not numbers with points
     long = user_csv(tmp_path, "unique_id;ds;y;x\n" + "".join(f"s{i};2023-01-0{d};{d},5;{d}.000\n" for i in range(2)
                                                             for d in range(1, 5)), name="long.csv")
     with pytest.raises(DataError, match=r"column 'x' holds numbers written with a point.*line 2 \('1\.000'\)"):

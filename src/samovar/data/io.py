@@ -611,8 +611,9 @@ def _refuse_points(column: pd.Series, name: str, origin: Origin) -> None:
     groups its thousands or is a decimal point; either way it is not read as written (pandas leaves it text,
     and pd.to_numeric would read 1.234 as one point two three four): DataError naming the lines and the fix."""
     raw = column[column.map(lambda v: isinstance(v, str))].str.strip()
-    grouped = raw.str.replace(".", "", regex=False).str.replace(origin.decimal, ".", regex=False)
-    pointed = raw.str.contains(".", regex=False) & pd.to_numeric(grouped, errors="coerce").notna()
+    # thousands groups (1.234, 1.234,5) or one decimal point (1.5); not a date like 01.02.2023
+    shape = rf"[-+]?(?:\d{{1,3}}(?:\.\d{{3}})+(?:{re.escape(origin.decimal)}\d*)?|\d*\.\d+)(?:[eE][-+]?\d+)?"
+    pointed = raw.str.fullmatch(shape)
     if not pointed.any():
         return
     rows = np.flatnonzero(column.index.isin(pointed[pointed].index))
