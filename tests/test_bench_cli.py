@@ -132,3 +132,24 @@ def test_a_european_csv_runs_with_sep_and_decimal_recorded_in_its_cells(tmp_path
     assert cell.config()["sep"] == ";" and cell.inputs() == {"sep": ";", "decimal": ","}
     (registered,) = plan(["naive"], ["synthetic"], [24], [2021], lookback=48, sep=";", decimal=",")
     assert "sep" not in registered.config() and registered.inputs() == {}  # built-in data: read as it always is
+
+
+def test_a_bench_run_of_a_european_csv_records_its_dialect_so_evaluate_reads_the_file(tmp_path):
+    """A cell's run directory recorded no sep/decimal (samovar bench ddp and samovar train do), so
+    `samovar evaluate` of it read the ';'-separated file with commas and failed."""
+    import json
+
+    from samovar.data import make_synthetic
+
+    data = tmp_path / "european.csv"
+    make_synthetic(length=400, channels=2, seed=1).to_csv(data, sep=";", decimal=",", index=False)
+    out = runner.invoke(app, ["bench", "run", "--models", "dlinear", "--datasets", str(data), "--horizons", "12",
+                              "--lookback", "24", "--executor", "inline", "--threads", "1", "--profile", "quick",
+                              "--max-steps", "2", "--db", str(tmp_path / "bench.db"), "--runs-root", str(tmp_path / "runs"),
+                              "--sep", ";", "--decimal", ","])
+    assert out.exit_code == 0 and "done 1" in out.output, out.output
+    (config,) = (tmp_path / "runs").rglob("config.json")
+    recorded = json.loads(config.read_text())["data"]
+    assert (recorded["sep"], recorded["decimal"]) == (";", ",")
+    evaluated = runner.invoke(app, ["evaluate", str(config.parent)])
+    assert evaluated.exit_code == 0 and "test" in evaluated.output.lower(), evaluated.output

@@ -483,3 +483,55 @@ def test_bad_sep_or_decimal_is_an_error_naming_it(tmp_path, options, message):
             read_table(source, **options)
     with pytest.raises(DataError, match=message):
         prepare_data(path, lookback=4, horizon=2, **options)
+
+
+def test_a_point_as_the_separator_with_decimal_commas_reads_through_prepare_data(tmp_path):
+    """sep='.' with decimal=',' is a valid dialect: prepare_data looked for a long-format header with the
+    separator checked against the default decimal '.', and refused it as 'sep and decimal are both '.''."""
+    path = user_csv(tmp_path, EUROPEAN_CSV.replace(";", "."), name="points.csv")
+    frame = pd.DataFrame({"a": np.arange(40.0)})
+    for source in (path, frame):
+        data = prepare_data(source, lookback=4, horizon=2, sep=".", decimal=",")
+        assert data.channels == (2 if source is path else 1)
+    np.testing.assert_allclose(read_table(path, sep=".", decimal=",").values[:2], [[10.0, -0.5], [11.1, -1.5]], rtol=1e-6)
+
+
+def test_numbers_with_a_point_in_a_decimal_comma_file_are_refused_not_read_as_decimals(tmp_path):
+    """With decimal=',' pandas leaves 1.234 (a thousands point) as text, and the column's numbers were then read
+    with pd.to_numeric as 1.234 instead of 1234: every value of a thousands-grouped column off by 1000, silently."""
+    from samovar.data.panel import read_panel
+
+    rows = ["1.234", "2,5", "1.500,25", "3"]
+    path = user_csv(tmp_path, "date;a\n" + "".join(f"2023-01-0{d};{v}\n" for d, v in enumerate(rows, start=1)))
+    with pytest.raises(DataError, match=r"mine\.csv: column 'a' holds numbers written with a point, read with "
+                                        r"decimal=',': line 2 \('1\.234'\), line 4 \('1\.500,25'\); .*thousands='\.'"):
+        read_table(path, sep=";", decimal=",")
+    only_points = user_csv(tmp_path, "date;a\n2023-01-01;1.234\n2023-01-02;2.345\n2023-01-03;3\n",
+                           name="points.csv")
+    with pytest.raises(DataError, match=r"column 'a' holds numbers written with a point.*line 2 \('1\.234'\), line 3"):
+        read_table(only_points, sep=";", decimal=",")
+    assert read_table(only_points, sep=";").values[:, 0].tolist() == pytest.approx([1.234, 2.345, 3])  # decimal points
+    # a day-first date with points is the date column, not a number; the panel's covariates are checked too
+    dotted = user_csv(tmp_path, "date;a\n" + "".join(f"{d:02d}.01.2023;{d},5\n" for d in range(1, 5)), name="dotted.csv")
+    assert read_table(dotted, sep=";", decimal=",", dayfirst=True).values[:, 0].tolist() == [1.5, 2.5, 3.5, 4.5]
+    late = user_csv(tmp_path, "a;Datum\n1,5;01.02.2023\n2,5;02.02.2023\n", name="late.csv")
+    with pytest.raises(DataError, match=r"column 'Datum' is not numeric: .*a date column must be named"):
+        read_table(late, sep=";", decimal=",")  # a date, not numbers with points
+    long = user_csv(tmp_path, "unique_id;ds;y;x\n" + "".join(f"s{i};2023-01-0{d};{d},5;{d}.000\n" for i in range(2)
+                                                            for d in range(1, 5)), name="long.csv")
+    with pytest.raises(DataError, match=r"column 'x' holds numbers written with a point.*line 2 \('1\.000'\)"):
+        read_panel(long, sep=";", decimal=",", covariates=["x"])
+
+
+def test_rows_with_a_field_more_than_the_header_are_refused_not_read_without_their_first_field(tmp_path):
+    """A one-column file with decimal commas (value / 1,5 / 2,5) has no separator for --sep to name: pandas read
+    each row's '1' as a row label and the column as 5, 5, 5, silently."""
+    one = user_csv(tmp_path, "value\n1,5\n2,5\n3,5\n4,5\n", name="one.csv")
+    with pytest.raises(DataError, match=r"one\.csv: its rows have one field more than its header line 'value' "
+                                        r"\(e\.g\. '1,5'\), read comma-separated; .*pass decimal=',' .*--sep ';' "
+                                        r"--decimal ','\)\.$"):
+        read_table(one)
+    assert read_table(one, sep=";", decimal=",").values[:, 0].tolist() == [1.5, 2.5, 3.5, 4.5]
+    dated = user_csv(tmp_path, "date,a\n2023-01-01,1,2\n2023-01-02,3,4\n2023-01-03,5,6\n", name="dated.csv")
+    with pytest.raises(DataError, match=r"dated\.csv: its rows have one field more than its header line 'date,a'"):
+        read_table(dated)  # the dates were read as row labels, the second field as 'date'

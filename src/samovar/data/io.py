@@ -200,21 +200,31 @@ def _first_line(path: Path) -> str:
         return handle.readline().decode("utf-8", errors="replace").strip()
 
 
+_DIALECT_EXAMPLE = ("e.g. sep=';' with decimal=',' for a file written as 2023-01-01;1,5 (command line: --sep ';' "
+                    "--decimal ',')")
+
+
+def csv_sep(sep: str = SEP) -> str:
+    """The column separator of a user's .csv/.txt file, checked: one character ("\\t" or "tab" for a tab);
+    else DataError naming the keyword and the fix. `csv_dialect` checks it together with the decimal mark."""
+    sep = _SEP_WORDS.get(sep.lower(), sep) if isinstance(sep, str) else sep
+    if not isinstance(sep, str) or len(sep) != 1 or sep in "\"\r\n":
+        raise DataError(f"sep={sep!r} must be the one character between the columns of the file ('\\t' or 'tab' for "
+                        f"a tab), {_DIALECT_EXAMPLE}")
+    return sep
+
+
 def csv_dialect(sep: str = SEP, decimal: str = DECIMAL) -> tuple[str, str]:
     """(sep, decimal) of a user's .csv/.txt file (pandas read_csv's options), checked: each one character,
     different from each other ("\\t" or "tab" for a tab); else DataError naming the keyword and the fix."""
-    sep = _SEP_WORDS.get(sep.lower(), sep) if isinstance(sep, str) else sep
-    example = "e.g. sep=';' with decimal=',' for a file written as 2023-01-01;1,5 (command line: --sep ';' --decimal ',')"
-    if not isinstance(sep, str) or len(sep) != 1 or sep in "\"\r\n":
-        raise DataError(f"sep={sep!r} must be the one character between the columns of the file ('\\t' or 'tab' for "
-                        f"a tab), {example}")
+    sep = csv_sep(sep)
     if not isinstance(decimal, str) or len(decimal) != 1 or decimal.isdigit() or decimal in "\"\r\n+-eE":
         raise DataError(f"decimal={decimal!r} must be the one character before the decimals of a number ('.' or ','), "
-                        f"{example}")
+                        f"{_DIALECT_EXAMPLE}")
     if sep == decimal:
         raise DataError(f"sep and decimal are both {sep!r}: a number like 1{sep}5 would read as two columns. To fix: "
                         f"give the character between the columns as sep and the one before the decimals as decimal, "
-                        f"{example}")
+                        f"{_DIALECT_EXAMPLE}")
     return sep, decimal
 
 
@@ -288,6 +298,8 @@ def _read_file(path: Path, sep: str = SEP, decimal: str = DECIMAL) -> pd.DataFra
         raise DataError(f"cannot parse {path} as {_separated(sep)} text: {exc}") from exc
     if frame.shape[1] == 1:
         _refuse_other_separator(path, first, sep, decimal)
+    if not frame.index.equals(pd.RangeIndex(len(frame))):  # pandas took each row's extra first field as its label
+        _refuse_row_labels(path, first, sep, decimal)
     if decimal != DECIMAL:
         _read_decimals(frame, decimal)
     if header is None:
@@ -326,6 +338,21 @@ def _refuse_other_separator(path: Path, first: str, sep: str, decimal: str) -> N
     numbers = " and its numbers are written like 1,5" if comma_decimals else ""
     raise DataError(f"{path} reads as one column: its first line {first[:60]!r} is separated by {found!r}, not "
                     f"{sep!r}{numbers}. To fix: pass {keywords} (command line: {command}).")
+
+
+def _refuse_row_labels(path: Path, first: str, sep: str, decimal: str) -> None:
+    """Rows with one field more than the header line: pandas reads their first field as row labels and drops it,
+    so a one-column file written like 1,5 read as 5, 5, 5: DataError naming the line and the fix."""
+    with open_binary(path) as handle:
+        row = next((line for line in (raw.decode("utf-8", errors="replace").strip() for raw in handle)
+                    if line and line != first), "")
+    comma_decimals = sep == "," and decimal != "," and re.search(r"\d,\d", row) is not None
+    fix = ("its numbers look written like 1,5, split at the comma. To fix: pass decimal=',' with the column "
+           "separator as sep (a file of one column: sep=';', decimal=','; command line: --sep ';' --decimal ',')"
+           if comma_decimals else "To fix: give every column a name in the header line, or drop the extra field "
+           "from each row")
+    raise DataError(f"{path}: its rows have one field more than its header line {first[:60]!r} (e.g. {row[:60]!r}), "
+                    f"read {_separated(sep)}; samovar would drop each row's first field. {fix[0].upper()}{fix[1:]}.")
 
 
 def _quoted(value: str) -> str:
@@ -555,6 +582,8 @@ def _numeric_values(frame: pd.DataFrame, origin: Origin) -> np.ndarray:
         if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
             columns.append(column.to_numpy(dtype=np.float64, na_value=np.nan))
             continue
+        if origin.decimal != DECIMAL:
+            _refuse_points(column, name, origin)
         numbers = pd.to_numeric(column, errors="coerce")
         text = numbers.isna().to_numpy() & column.notna().to_numpy()
         if text.any():
@@ -575,6 +604,26 @@ def _numeric_values(frame: pd.DataFrame, origin: Origin) -> np.ndarray:
             )
         columns.append(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
     return np.stack(columns, axis=1)
+
+
+def _refuse_points(column: pd.Series, name: str, origin: Origin) -> None:
+    """In a file read with another decimal mark (e.g. ','), a number written with a point, 1.234 or 1.234,5,
+    groups its thousands or is a decimal point; either way it is not read as written (pandas leaves it text,
+    and pd.to_numeric would read 1.234 as one point two three four): DataError naming the lines and the fix."""
+    raw = column[column.map(lambda v: isinstance(v, str))].str.strip()
+    # thousands groups (1.234, 1.234,5) or one decimal point (1.5); not a date like 01.02.2023
+    shape = rf"[-+]?(?:\d{{1,3}}(?:\.\d{{3}})+(?:{re.escape(origin.decimal)}\d*)?|\d*\.\d+)(?:[eE][-+]?\d+)?"
+    pointed = raw.str.fullmatch(shape)
+    if not pointed.any():
+        return
+    rows = np.flatnonzero(column.index.isin(pointed[pointed].index))
+    raise DataError(f"{origin}: column {name!r} holds numbers written with a point, read with decimal="
+                    f"{origin.decimal!r}: {_show_rows(rows, column.to_numpy()[rows], origin)}; samovar reads no "
+                    "thousands separators, and a point before the decimals needs decimal='.'. To fix: write the numbers "
+                    f"without thousands separators (e.g. pd.read_csv(path, sep={origin.sep!r}, decimal={origin.decimal!r}, "
+                    "thousands='.').to_csv(new_path, index=False) writes a comma-separated copy with decimal points, read without "
+                    "sep and decimal), or pass decimal='.' (command line: --decimal '.') "
+                    "if every number has a decimal point.")
 
 
 def _handle_missing(values: np.ndarray, columns: list[str], fill: str, origin: Origin) -> tuple[np.ndarray, int, str | None]:

@@ -25,7 +25,7 @@ from samovar.data.covariates import Inputs, calendar_features, resolve_inputs
 from samovar.data.errors import DataError
 from samovar.data.frequency import same_frequency
 from samovar.data.io import (DECIMAL, FILL_MODES, SEP, Origin, _file_origin, _numeric_values, _parse_dates, _read_file,
-                             _show_rows, csv_dialect, infer_freq)
+                             _show_rows, csv_dialect, csv_sep, infer_freq)
 from samovar.data.registry import SplitProtocol
 from samovar.data.splits import SPLITS, Scaler, check_split_sizes, own_rows, split_rows
 
@@ -100,7 +100,7 @@ def long_format_of(source: Any, long_format: LongFormat | dict | None, sep: str 
         long_format = LongFormat(**long_format)
     if long_format is not None:
         return long_format
-    columns = _header(source, csv_dialect(sep)[0])
+    columns = _header(source, csv_sep(sep))  # the separator alone: its decimal mark may be anything but sep
     return LongFormat() if columns is not None and LongFormat.id_col in columns else None
 
 
@@ -311,7 +311,7 @@ class _Reordered(Origin):
     """An Origin for rows in sorted order: row i of the sorted table is row order[i] of the input."""
 
     def __init__(self, origin: Origin, order: np.ndarray) -> None:
-        super().__init__(origin.name, origin.text_file)
+        super().__init__(origin.name, origin.text_file, origin.sep, origin.decimal)
         self._origin, self._order = origin, order
 
     def row(self, i: int) -> str:
