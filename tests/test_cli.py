@@ -796,3 +796,18 @@ def test_the_resume_line_names_the_refit_stage_it_continues(refit_run: Path, csv
     epochs = rd.read_json(refit_run / rd.CONFIG)["train"]["epochs"]  # the refit's: the validation stage's best epoch
     assert f"resumed {run} in its refit stage after epoch 1 of {epochs}: dlinear on " in " ".join(result.output.split())
     assert_same_refit_run(refit_run, run)
+
+
+def test_the_resume_line_of_a_refit_run_killed_before_its_first_refit_checkpoint(refit_run: Path, csv_input: Path,
+                                                                                 tmp_path: Path) -> None:
+    """Killed inside the refit's first epoch: the validation stage is over (its radii are written), the refit
+    has no checkpoint yet, so only the refit is left to run."""
+    run = killed_refit(csv_input, tmp_path / "run", "refit")
+    (run / rd.CHECKPOINT).unlink()
+    done = len(rd.read_jsonl(run / rd.VALIDATION_RUN / rd.METRICS))
+    result = invoke("train", "--resume", run, "--quiet")
+    assert result.exit_code == 0, result.output
+    epochs = rd.read_json(run / rd.VALIDATION_RUN / rd.CONFIG)["train"]["epochs"]
+    assert (f"resumed {run} after its validation stage (epoch {done} of {epochs}), before the refit: dlinear on "
+            in " ".join(result.output.split()))
+    assert_same_refit_run(refit_run, run)

@@ -535,3 +535,14 @@ def test_rows_with_a_field_more_than_the_header_are_refused_not_read_without_the
     dated = user_csv(tmp_path, "date,a\n2023-01-01,1,2\n2023-01-02,3,4\n2023-01-03,5,6\n", name="dated.csv")
     with pytest.raises(DataError, match=r"dated\.csv: its rows have one field more than its header line 'date,a'"):
         read_table(dated)  # the dates were read as row labels, the second field as 'date'
+
+
+@pytest.mark.parametrize("source", ["synthetic", "synthetic:seed=1,length=800", "ETTh1"])
+def test_sep_and_decimal_are_refused_for_registered_and_builtin_data(source):
+    """They would be recorded with the run and applied to its later input files, while this data ignores them."""
+    from samovar.data import prepare_data
+    from samovar.data.io import DataError
+
+    with pytest.raises(DataError, match=r"describe your own CSV files.*drop them \(command line: --sep, --decimal\)"):
+        prepare_data(source, lookback=24, horizon=12, sep=";", decimal=",")
+    prepare_data("synthetic", lookback=24, horizon=12, sep=",", decimal=".")  # the defaults are fine

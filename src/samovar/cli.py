@@ -320,6 +320,8 @@ def _resume_line(ctx: typer.Context, run_dir: Path) -> str:
         at = after(run_dir, cfg)
     elif (run_dir / rd.CHECKPOINT).exists():  # as fit_run decides: the refit stage has a checkpoint
         at = f"in its refit stage {after(run_dir, read_run_config(run_dir))}"
+    elif (validation / rd.INTERVALS).exists():  # written as the validation stage ends: only the refit is left
+        at = f"after its validation stage ({after(validation, cfg).removeprefix('after ')}), before the refit"
     else:
         at = f"in its validation stage {after(validation, cfg)}"
     data, recipe = cfg["data"], (cfg.get("recipe") or {}).get("name")

@@ -200,6 +200,12 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
     if fmt is not None:
         return _prepare_long(source, fmt, lookback, horizon, split, fill, date_format, dayfirst,
                              dict(target=target, past=past, future=future, calendar=calendar), sep, decimal)
+    builtin = spec.name if spec is not None else (
+        "synthetic" if isinstance(source, str) and parse_synthetic_source(source) is not None else None)
+    if builtin is not None and (sep, decimal) != (SEP, DECIMAL):
+        raise DataError(f"sep={sep!r}, decimal={decimal!r} describe your own CSV files, but {builtin} is read by samovar "
+                        "in its own format; drop them (command line: --sep, --decimal), or pass the file path instead "
+                        "of the name")
     if spec is not None and split is not None:
         raise DataError(f"{spec.name} is a registered benchmark and is always split by its published protocol "
                         f"({spec.protocol.describe()}); split= is for your own data. To split it differently, pass "
