@@ -37,6 +37,7 @@ FILL_MODES = ("error", "interpolate")
 SEP, DECIMAL = ",", "."  # pandas read_csv's defaults: comma-separated columns, a point before the decimals
 _SEP_WORDS = {"\\t": "\t", "tab": "\t"}  # how a tab is typed on a command line
 _SEP_NAMES = {",": "comma", "\t": "tab"}
+_COMMA_DECIMAL = re.compile(r"\s*[-+]?\d*,\d+\s*")  # a number written with a decimal comma: 1,5  -0,25
 _HOW_TO_SUPPLY = (
     "pass data_dir= (command line: --data-dir DIR), or set the environment variable "
     f"{DATA_DIR_ENV}=DIR, or copy the file into the cache directory {{cache}}"
@@ -331,7 +332,7 @@ def _refuse_other_separator(path: Path, first: str, sep: str, decimal: str) -> N
     with open_binary(path) as handle:
         lines = [handle.readline().decode("utf-8", errors="replace").strip() for _ in range(3)]
     fields = [field.strip() for line in lines for field in line.split(found)]
-    comma_decimals = found != "," and decimal != "," and any(re.fullmatch(r"[-+]?\d*,\d+", f) for f in fields)
+    comma_decimals = found != "," and decimal != "," and any(_COMMA_DECIMAL.fullmatch(f) for f in fields)
     options = [("sep", found)] + ([("decimal", ",")] if comma_decimals else [])
     keywords = ", ".join(f"{name}={value!r}" for name, value in options)
     command = " ".join(f"--{name} {_quoted(value)}" for name, value in options)
@@ -593,7 +594,7 @@ def _numeric_values(frame: pd.DataFrame, origin: Origin) -> np.ndarray:
                      f"panel: id_col={name!r}, time_col=, target_col= (command line: --id-col {name} --time-col ... "
                      "--target-col ...; docs/panels.md)") if lowered in ID_COLUMN_NAMES or lowered.endswith("_id") else ""
             shown = column.to_numpy()[rows]
-            if all(re.fullmatch(r"\s*[-+]?\d*,\d+\s*", str(v)) for v in shown[:3]):
+            if all(_COMMA_DECIMAL.fullmatch(str(v)) for v in shown[:3]):
                 raise DataError(f"{origin}: column {name!r} holds numbers written with a decimal comma: "
                                 f"{_show_rows(rows, shown, origin)}. To fix: pass decimal=',' (command line: "
                                 "--decimal ','), with the column separator as sep= (--sep) if it is not a comma.")
