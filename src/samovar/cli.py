@@ -299,7 +299,7 @@ def _resume_line(ctx: typer.Context, run_dir: Path) -> str:
     import warnings
 
     from .training import rundir as rd
-    from .training.runs import read_run_config
+    from .training.runs import read_run_config, refit_resumes_in_refit
 
     validation = run_dir / rd.VALIDATION_RUN  # a fit mode "refit" run: its options are its validation stage's
     refit = (validation / rd.CONFIG).exists()
@@ -318,7 +318,7 @@ def _resume_line(ctx: typer.Context, run_dir: Path) -> str:
 
     if not refit:
         at = after(run_dir, cfg)
-    elif (run_dir / rd.CHECKPOINT).exists():  # as fit_run decides: the refit stage has a checkpoint
+    elif refit_resumes_in_refit(run_dir):
         at = f"in its refit stage {after(run_dir, read_run_config(run_dir))}"
     elif (validation / rd.INTERVALS).exists():  # written as the validation stage ends: only the refit is left
         at = f"after its validation stage ({after(validation, cfg).removeprefix('after ')}), before the refit"

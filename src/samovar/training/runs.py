@@ -318,7 +318,7 @@ def fit_run(
 
     run_dir = Path(run_dir) if run_dir is not None else None
     validation_dir = run_dir / rd.VALIDATION_RUN if run_dir else None
-    refit_started = resume and run_dir is not None and (run_dir / rd.CHECKPOINT).exists()
+    refit_started = resume and run_dir is not None and refit_resumes_in_refit(run_dir)
     if refit_started:  # the validation stage finished: its result is recorded in the refit's config.json, its radii beside it
         rd.load_resume_checkpoint(validation_dir, config.to_dict(), defaults=TrainConfig().to_dict())  # same options
         with rd.reading(run_dir / rd.CONFIG):
@@ -364,6 +364,12 @@ def _stage_rows(data: Any) -> dict[str, Any]:
     if hasattr(data, "stage_rows"):
         return data.stage_rows()
     return {name: list(data.split_rows[name]) for name in ("train", "val", "test") if len(getattr(data, name))}
+
+
+def refit_resumes_in_refit(run_dir: str | Path) -> bool:
+    """Whether resuming the fit mode "refit" run in `run_dir` continues its refit stage (it has a checkpoint:
+    the validation stage's recorded result is used) rather than its validation stage (then the refit)."""
+    return (Path(run_dir) / rd.CHECKPOINT).exists()
 
 
 def resume_run(run_dir: str | Path, *, quiet: bool | None = None, device: str | None = None,
