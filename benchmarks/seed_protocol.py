@@ -7,7 +7,7 @@ exported as records and turned into docs/results/seed_protocol.md.
     python benchmarks/seed_protocol.py                  # the table from the committed records only
 
 Export: one JSON record per seed-profile cell of the database (its latest row per model, dataset,
-horizon, lookback and seed) in ``benchmarks/results/seed_protocol/<model>_<dataset>_H<h>_L<l>_s<seed>.json``
+horizon, lookback and seed; a cell still running has none) in ``benchmarks/results/seed_protocol/<model>_<dataset>_H<h>_L<l>_s<seed>.json``
 (atomic writes), with the key, status, reason, validation and test scores, epochs, CPU seconds, the
 estimate of a cell N/A for its cost, and the cell's configuration; no run directory, data directory or
 other absolute path. Table: ``samovar.bench.seed_report.markdown`` over the records, with the paper's
@@ -73,6 +73,8 @@ def export(db_path: Path, out_dir: Path = RECORDS) -> list[Path]:
     rows = [r for r in ResultsDB(db_path).rows(profile="seed") if row_target(r["config_json"]) is None]  # M cells
     written = []
     for (model, dataset, horizon, lookback, seed), row in sorted(latest_rows(rows).items()):
+        if row["status"] == "running":  # no result yet; a record would outlive the process (the table: "no record yet")
+            continue
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in dataset)
         path = out_dir / f"{model}_{safe}_H{horizon}_L{lookback}_s{seed}.json"
         write_json_atomic(path, record(row))

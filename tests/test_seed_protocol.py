@@ -349,6 +349,7 @@ def test_exported_records_hold_no_absolute_paths_and_render(tmp_path):
     db.finish(cell, "done", val_mse=0.7, test_mse=0.38, test_mae=0.41, run_dir=str(tmp_path / "runs" / "x"))
     db.record_na(dict(cell, lookback=4096), "dataset ETTh1 is not available locally (looked in /secret/data)",
                  profile="seed", config={})
+    db.claim(dict(cell, lookback=1024), profile="seed", config={})  # still running: no record
     paths = gen.export(db.path, tmp_path / "records")
     text = "".join(p.read_text() for p in paths)
     assert len(paths) == 2 and "/secret" not in text and str(tmp_path) not in text
