@@ -185,6 +185,9 @@ def test_killed_run_is_resumed_from_its_checkpoint(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     resumed = db.rows()[0]
     assert resumed["status"] == "done" and "resumed from checkpoint" in resumed["notes"] and resumed["attempts"] == 2
+    # the record's time covers the epochs trained before the kill as well as after it
+    epochs = [json.loads(line) for line in (Path(resumed["run_dir"]) / "metrics.jsonl").read_text().splitlines()]
+    assert resumed["wall_seconds"] >= sum(r["seconds"] for r in epochs) and resumed["cpu_seconds"] > 0
 
     # the same cell without interruption, in another database: identical test metrics
     fresh_db = ResultsDB(tmp_path / "fresh" / "fresh.db")

@@ -403,6 +403,41 @@ def test_resume_after_a_kill_equals_an_uninterrupted_run(tmp_path) -> None:
     assert same_state(ckpt_full["model"], ckpt_part["model"])
 
 
+def test_a_resumed_run_counts_the_time_of_its_earlier_calls(tmp_path) -> None:
+    """result.seconds / cpu_seconds cover the whole run: the checkpoint carries the time spent up to it."""
+    data = toy_data()
+    with pytest.raises(_Killed):
+        _train_dropout(data, 3, tmp_path / "part", on_epoch_end=kill_after_two)
+    ckpt = rd.load_checkpoint(tmp_path / "part" / rd.CHECKPOINT)
+    first_two = rd.read_jsonl(tmp_path / "part" / rd.METRICS)
+    # measured at the checkpoint, after both epochs (each row's seconds cover its epoch only)
+    assert ckpt["spent_seconds"] >= sum(r["seconds"] for r in first_two) > 0
+    assert ckpt["spent_cpu_seconds"] > 0
+    resumed = _train_dropout(data, 3, tmp_path / "part", resume=True)
+    assert resumed.resumed_seconds == ckpt["spent_seconds"] and resumed.resumed_cpu_seconds == ckpt["spent_cpu_seconds"]
+    later = sum(r["seconds"] for r in resumed.history[2:])
+    assert resumed.seconds >= ckpt["spent_seconds"] + later
+    assert resumed.cpu_seconds > ckpt["spent_cpu_seconds"]
+    fresh = _train_dropout(data, 3, tmp_path / "fresh")
+    assert fresh.resumed_seconds == 0.0 and fresh.resumed_cpu_seconds == 0.0
+    assert fresh.seconds >= sum(r["seconds"] for r in fresh.history) and fresh.cpu_seconds > 0
+
+
+def test_a_checkpoint_without_recorded_time_resumes_with_its_epochs_time(tmp_path) -> None:
+    data = toy_data()
+    with pytest.raises(_Killed):
+        _train_dropout(data, 3, tmp_path / "run", on_epoch_end=kill_after_two)
+    path = tmp_path / "run" / rd.CHECKPOINT
+    ckpt = rd.load_checkpoint(path)
+    for key in ("spent_seconds", "spent_cpu_seconds"):  # as written before they were recorded
+        del ckpt[key]
+    rd.save_checkpoint(path, ckpt)
+    resumed = _train_dropout(data, 3, tmp_path / "run", resume=True)
+    assert resumed.epochs_run == 4
+    assert resumed.resumed_seconds == pytest.approx(sum(r["seconds"] for r in resumed.history[:2]))
+    assert resumed.resumed_cpu_seconds is None and resumed.cpu_seconds is None
+
+
 def test_resume_refuses_changed_options_and_fresh_run_refuses_used_dir(tmp_path) -> None:
     data = toy_data()
     _train_dropout(data, 0, tmp_path / "run")

@@ -154,12 +154,19 @@ def execute_cell(
         dev = resolve_device(device)
         test = result.test_metrics or {}
         notes = list(cell.notes) + (["resumed from checkpoint"] if resuming else [])
+        cpu_seconds = time.process_time() - cpu_started
+        if result.resumed_cpu_seconds is None:  # a checkpoint written before CPU time was recorded
+            notes.append("cpu_seconds counts only the resumed part (its checkpoint holds no CPU time)")
+        else:
+            cpu_seconds += result.resumed_cpu_seconds
         db.finish(
             key, "done",
             val_mse=result.best_val_mse, val_mae=result.best_val_mae,  # of the best epoch (the weights tested)
             **scores_as_columns(test), test_windows=test.get("windows"),
             epochs=result.epochs_run, best_epoch=result.best_epoch, train_seconds=result.seconds,
-            wall_seconds=time.perf_counter() - started, cpu_seconds=time.process_time() - cpu_started, peak_mem_mb=peak_memory_mb(dev),
+            # both count the kept work of the earlier, interrupted attempts too (the checkpoint records their time)
+            wall_seconds=time.perf_counter() - started + result.resumed_seconds, cpu_seconds=cpu_seconds,
+            peak_mem_mb=peak_memory_mb(dev),
             params=result.model.num_parameters(), device=str(dev), threads=threads, run_dir=str(run_dir),
             forecast_json=json.dumps(forecast_sample(result.model, data, dev)), notes=json.dumps(notes),
         )

@@ -58,7 +58,7 @@ class TrainResult:
     best_epoch: int  # 1-based; 0 for a model that is not trained (trainable = False)
     epochs_run: int
     stopped_early: bool
-    seconds: float  # wall time of this call (a resumed run counts only its own part)
+    seconds: float  # wall time of the run; a resumed run adds its earlier calls' time up to the checkpoint
     history: list[dict[str, Any]]
     test_metrics: dict[str, float] | None  # metrics.evaluate's keys (mse, mae, rmse, *_raw, mase, windows) + best_epoch
     run_dir: Path | None = None
@@ -66,6 +66,11 @@ class TrainResult:
     best_val_mae: float | None = None  # validation MAE of the best epoch (None: a run resumed from before it was recorded)
     calibration: Calibration | None = None  # conformal interval radii of the best weights on the validation windows
     fit: dict[str, Any] | None = None  # how the rows were used (fit_run's record, config.json's "fit")
+    # CPU time of the run (this process's, every thread), earlier calls included as for `seconds`; None when a
+    # resumed checkpoint predates its recording
+    cpu_seconds: float | None = None
+    resumed_seconds: float = 0.0  # the part of `seconds` spent by earlier calls (0 for a run not resumed)
+    resumed_cpu_seconds: float | None = 0.0  # the same for `cpu_seconds` (None: not recorded)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -230,6 +235,10 @@ class _Standing:
     best_epoch: int = 0
     bad_epochs: int = 0  # epochs since the best one (early stopping)
     stopped: bool = False
+    # wall and CPU time of the run's calls up to this checkpoint: a resumed run counts its earlier calls'
+    # kept work (an epoch cut off by the kill is lost with its time); None: written before CPU was recorded
+    spent_seconds: float = 0.0
+    spent_cpu_seconds: float | None = 0.0
 
     def record(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -268,7 +277,7 @@ def _calibrate(model: ForecastModel, data: Any, config: TrainConfig, device: tor
     return calibration
 
 
-def _without_training(job: _Job, device: torch.device, started: float) -> TrainResult:
+def _without_training(job: _Job, device: torch.device, started: float, cpu_started: float) -> TrainResult:
     """A model with nothing to learn: validate and test it as it is (no optimiser, no epochs)."""
     model, data, config, run_dir, validate = job.model, job.data, job.config, job.run_dir, job.validate
     if run_dir is not None:
@@ -286,6 +295,7 @@ def _without_training(job: _Job, device: torch.device, started: float) -> TrainR
         epochs_run=0,
         stopped_early=False,
         seconds=time.perf_counter() - started,
+        cpu_seconds=time.process_time() - cpu_started,
         history=[],
         test_metrics=test_metrics,
         run_dir=run_dir,
@@ -365,7 +375,7 @@ def train(
 
 
 def _train(job: _Job) -> TrainResult:
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     model, data, config = job.model, job.data, job.config
     device = usable_device(config.device)
     if device.type == "cpu":
@@ -375,7 +385,7 @@ def _train(job: _Job) -> TrainResult:
         if job.resume:
             raise ValueError(f"model {model.name!r} has nothing to train, so its run has no checkpoint to resume; "
                              "run it again or evaluate its run directory")
-        return _without_training(job, device, started)
+        return _without_training(job, device, started, cpu_started)
     use_amp = config.amp and device.type == "cuda"
     optimizer = _make_optimizer(model, config)
     micro_per_epoch, steps_per_epoch = _batch_plan(len(data.train), config)
@@ -385,6 +395,7 @@ def _train(job: _Job) -> TrainResult:
         generator=torch.Generator(), micro_per_epoch=micro_per_epoch, steps_per_epoch=steps_per_epoch,
     )
     standing = _resume(job, kit) if job.resume else _start(job, kit)
+    earlier, earlier_cpu = standing.spent_seconds, standing.spent_cpu_seconds
 
     progress = _Progress(config.quiet, config.epochs, steps_per_epoch, standing.epoch)
     try:
@@ -412,6 +423,8 @@ def _train(job: _Job) -> TrainResult:
             if config.test_each_epoch:  # a diagnostic: read by nothing that selects or stops
                 row["test_mse"] = evaluate(model, data.test, batch_size=config.eval_batch_size, device=device)["mse"]
             standing.history.append(row)
+            standing.spent_seconds = earlier + time.perf_counter() - started
+            standing.spent_cpu_seconds = None if earlier_cpu is None else earlier_cpu + time.process_time() - cpu_started
             if job.run_dir is not None:
                 rd.write_jsonl(job.run_dir / rd.METRICS, standing.history)
                 if improved:
@@ -433,7 +446,10 @@ def _train(job: _Job) -> TrainResult:
         best_epoch=standing.best_epoch,
         epochs_run=len(standing.history),
         stopped_early=standing.stopped and standing.epoch < config.epochs,  # patience out at the last epoch: ran them all
-        seconds=time.perf_counter() - started,
+        seconds=earlier + time.perf_counter() - started,
+        cpu_seconds=None if earlier_cpu is None else earlier_cpu + time.process_time() - cpu_started,
+        resumed_seconds=earlier,
+        resumed_cpu_seconds=earlier_cpu,
         history=standing.history,
         test_metrics=test_metrics,
         run_dir=job.run_dir,
@@ -476,7 +492,9 @@ def _resume(job: _Job, kit: _Stepping) -> _Standing:
     if ckpt["grad_scaler"]:  # empty when written without float16 (CPU, MPS, amp off): a CUDA resume starts a fresh scale
         kit.grad_scaler.load_state_dict(ckpt["grad_scaler"])
     _set_rng_state(ckpt["rng"], kit.generator)
-    standing = _Standing(**{f.name: ckpt[f.name] for f in fields(_Standing)})
+    # a checkpoint written before the run's time was recorded: its epochs' own time, CPU time unknown
+    before = {"spent_seconds": sum(row.get("seconds", 0.0) for row in ckpt["history"]), "spent_cpu_seconds": None}
+    standing = _Standing(**{f.name: ckpt[f.name] if f.name in ckpt else before[f.name] for f in fields(_Standing)})
     standing.history = list(standing.history)
     rd.write_jsonl(run_dir / rd.METRICS, standing.history)  # drop rows of epochs after the checkpoint
     rd.save_weights(run_dir / rd.BEST, standing.best_state)
