@@ -275,7 +275,7 @@ def test_a_one_column_file_with_decimal_commas_is_refused_unless_read_with_its_s
     values = [10 + (i * 7 % 13) / 4 for i in range(60)]
     path = tmp_path / "one.csv"
     path.write_text(header + "".join(f"{v:.2f}".replace(".", ",") + "\n" for v in values))
-    default = "two whole numbers after a comma" if not header else "one field more than its header line"
+    default = "two whole numbers separated by commas" if not header else "one field more than its header line"
     with pytest.raises(ValueError, match=rf"{default}.*command line: --sep ';' --decimal ','\)"):
         samovar.Forecaster("naive", lookback=8, horizon=3, quiet=True).fit(path)
     with pytest.raises(ValueError, match=r"^sep and decimal are both ',': .*\(sep is ',' unless given\)"):

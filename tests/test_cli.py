@@ -632,7 +632,7 @@ def test_a_one_column_file_with_decimal_commas_trains_as_one_series_only_with_it
     path.write_text(header + "".join(f"{v:.2f}".replace(".", ",") + "\n" for v in values))
     base = ["train", "--model", "naive", "--dataset", path, "--lookback", "8", "--horizon", "3", "--runs-dir",
             tmp_path / "runs"]
-    refusals = {(): "two whole numbers after a comma" if not header else "one field more than its header line",
+    refusals = {(): "two whole numbers separated by commas" if not header else "one field more than its header line",
                 ("--decimal", ","): "sep and decimal are both ',': a number like 1,5 would read as two columns (sep is "
                                     "',' unless given)"}
     for args, message in refusals.items():

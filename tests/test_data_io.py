@@ -544,7 +544,7 @@ def test_a_headerless_one_column_file_with_decimal_commas_is_refused_not_read_as
     """1,5 / 2,25 / 3,0 without a header read comma-separated as two series, 1 2 3 and 5 25 0, silently:
     a one-column file of decimal commas and two series of whole numbers are the same text."""
     path = user_csv(tmp_path, "".join(f"{v}\n" for v in ONE_COLUMN), name="one.csv")
-    message = (r"one\.csv: every line is two whole numbers after a comma \(e\.g\. '1,5'\) and there is no header line: "
+    message = (r"one\.csv: every line is two whole numbers separated by commas \(e\.g\. '1,5'\) and there is no header line: "
                r"read comma-separated these are two series, but a one-column file written with decimal commas \(1,5 "
                r"for 1\.5\) looks the same\. To fix: for one series with decimal commas pass sep=';', decimal=',' "
                r"\(command line: --sep ';' --decimal ','\); for two series add a header line naming them \(e\.g\. a,b\)\.$")
@@ -561,7 +561,8 @@ def test_a_headerless_one_column_file_with_decimal_commas_is_refused_not_read_as
     np.testing.assert_allclose(table.values[:, 0], [1.5, 2.25, 3.0, 4.75, 10.05, 6.5], rtol=1e-6)
     assert read_table(path, sep="\t", decimal=",").values.shape == (6, 1)
     dated = user_csv(tmp_path, "".join(f"2023-01-0{d},{v}\n" for d, v in enumerate(ONE_COLUMN, start=1)), name="dated.csv")
-    with pytest.raises(DataError, match=r"dated\.csv: every line is two whole numbers after a comma \(e\.g\. '2023-01-01,1,5'\)"):
+    with pytest.raises(DataError, match=r"dated\.csv: every line is a date and two whole numbers separated by "
+                                        r"commas \(e\.g\. '2023-01-01,1,5'\)"):
         read_table(dated)  # after a date column alike
     for two in ("1,2\n3,4\n5,6\n", "2020-01-01,1,2\n2020-01-02,3,4\n2020-01-03,5,6\n"):
         with pytest.raises(DataError, match="for two series add a header line naming them"):

@@ -374,7 +374,8 @@ def _refuse_split_decimal_commas(path: Path, first: str, frame: pd.DataFrame) ->
     commas split at the comma (1.5)? Either reading is as likely, so DataError naming the fix of each."""
     if not _split_decimal_commas(frame):
         return
-    raise DataError(f"{path}: every line is two whole numbers after a comma (e.g. {first[:60]!r}) and there is no "
+    line = "a date and two whole numbers" if frame.shape[1] == 3 else "two whole numbers"
+    raise DataError(f"{path}: every line is {line} separated by commas (e.g. {first[:60]!r}) and there is no "
                     "header line: read comma-separated these are two series, but a one-column file written with "
                     "decimal commas (1,5 for 1.5) looks the same. To fix: for one series with decimal commas pass "
                     "sep=';', decimal=',' (command line: --sep ';' --decimal ','); for two series add a header line "
