@@ -268,6 +268,23 @@ def test_day_first_csv_dates_are_read_as_told_and_the_option_is_kept_with_the_mo
     pd.testing.assert_frame_equal(by_format.predict(path), out)
 
 
+@pytest.mark.parametrize("header", ["", "value\n"])
+def test_a_one_column_file_with_decimal_commas_is_refused_unless_read_with_its_sep_and_decimal(header, tmp_path) -> None:
+    """A one-column file written like 1,5 (with or without a header) is an error read with the default separator,
+    or with decimal=',' alone; sep=';', decimal=',' reads it as the one series it is."""
+    values = [10 + (i * 7 % 13) / 4 for i in range(60)]
+    path = tmp_path / "one.csv"
+    path.write_text(header + "".join(f"{v:.2f}".replace(".", ",") + "\n" for v in values))
+    default = "two whole numbers separated by commas" if not header else "one field more than its header line"
+    with pytest.raises(ValueError, match=rf"{default}.*command line: --sep ';' --decimal ','\)"):
+        samovar.Forecaster("naive", lookback=8, horizon=3, quiet=True).fit(path)
+    with pytest.raises(ValueError, match=r"^sep and decimal are both ',': .*\(sep is ',' unless given\)"):
+        samovar.Forecaster("naive", lookback=8, horizon=3, decimal=",")
+    fc = samovar.Forecaster("naive", lookback=8, horizon=3, sep=";", decimal=",", quiet=True).fit(path)
+    out = fc.predict(path)
+    assert out.shape == (3, 1) and out.iloc[:, 0].tolist() == pytest.approx([values[-1]] * 3)  # naive: 1,5 is 1.5
+
+
 def test_a_european_csv_fits_predicts_and_reloads_with_its_sep_and_decimal(frame, tmp_path) -> None:
     """sep=";", decimal=",": the file a European spreadsheet writes fits as its comma-separated twin, and the
     saved model reads later input files the same way unless told otherwise."""

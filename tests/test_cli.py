@@ -622,6 +622,35 @@ def test_bad_sep_or_decimal_is_one_line(european_csv: Path, tmp_path: Path, args
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("header", ["", "value\n"])
+def test_a_one_column_file_with_decimal_commas_trains_as_one_series_only_with_its_sep_and_decimal(
+        tmp_path: Path, header: str) -> None:
+    """1,5 / 2,25 / ... (a decimal-comma series, with or without a header): refused, in one line, read with the
+    default separator or with --decimal ',' alone (the comma would be both); read as one series with --sep ';'."""
+    values = [10 + (i * 7 % 13) / 4 for i in range(60)]
+    path = tmp_path / "one.csv"
+    path.write_text(header + "".join(f"{v:.2f}".replace(".", ",") + "\n" for v in values))
+    base = ["train", "--model", "naive", "--dataset", path, "--lookback", "8", "--horizon", "3", "--runs-dir",
+            tmp_path / "runs"]
+    refusals = {(): "two whole numbers separated by commas" if not header else "one field more than its header line",
+                ("--decimal", ","): "sep and decimal are both ',': a number like 1,5 would read as two columns (sep is "
+                                    "',' unless given)"}
+    for args, message in refusals.items():
+        result = runner.invoke(app, [str(a) for a in [*base, *args]], env={"COLUMNS": "300"})
+        assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+        assert result.output.startswith("error: ") and message in result.output, result.output
+        assert "--sep ';' --decimal ','" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
+    result = invoke(*base, "--sep", ";", "--decimal", ",")
+    assert result.exit_code == 0 and "rows=60, channels=1" in result.output, result.output
+    run = only_run(tmp_path / "runs")
+    assert invoke("forecast", run, "-o", tmp_path / "f.csv").exit_code == 0
+    forecast = pd.read_csv(tmp_path / "f.csv")
+    name = "value" if header else "0"  # no dates: the steps after the last row, and the one series
+    assert list(forecast.columns) == ["step", name]
+    assert forecast[name].tolist() == pytest.approx([values[-1]] * 3)  # naive: the last value, 12,50 read as 12.5
+
+
 def test_forecast_refuses_a_sep_that_clashes_with_the_recorded_decimal(european_csv: Path, tmp_path: Path) -> None:
     config = TrainConfig(epochs=1, lr=0.005, batch_size=64, quiet=True)
     fit_run("dlinear", european_csv, lookback=48, horizon=12, config=config, run_dir=tmp_path / "run", fit_mode="epochs",

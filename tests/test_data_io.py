@@ -381,11 +381,11 @@ def test_irregular_user_dates_take_the_most_common_step(tmp_path):
 
 
 def test_user_files_without_dates_and_other_formats(tmp_path):
-    headerless = read_table(user_csv(tmp_path, "1,2\n3,4\n5,6\n", name="plain.txt"))
+    headerless = read_table(user_csv(tmp_path, "1.5,2\n3,4\n5,6\n", name="plain.txt"))  # 1,2 a line: two series?
     assert headerless.dates is None and headerless.columns == ["0", "1"] and headerless.values.shape == (3, 2)
     named = read_table(user_csv(tmp_path, "x,y\n1,2\n3,4\n"))
     assert named.dates is None and named.columns == ["x", "y"]
-    dated = read_table(user_csv(tmp_path, "2020-01-01,1,2\n2020-01-02,3,4\n2020-01-03,5,6\n", name="dated.csv"))
+    dated = read_table(user_csv(tmp_path, "2020-01-01,1.5,2\n2020-01-02,3,4\n2020-01-03,5,6\n", name="dated.csv"))
     assert len(dated.values) == 3 and dated.freq == "D"  # headerless with dates: no row lost to a header
     with pytest.raises(DataError, match=r"is separated by ';', not ','\. To fix: pass sep=';' \(command line: --sep ';'\)\.$"):
         read_table(user_csv(tmp_path, "date;a\n2020-01-01;1\n", name="semi.csv"))
@@ -535,6 +535,66 @@ def test_rows_with_a_field_more_than_the_header_are_refused_not_read_without_the
     dated = user_csv(tmp_path, "date,a\n2023-01-01,1,2\n2023-01-02,3,4\n2023-01-03,5,6\n", name="dated.csv")
     with pytest.raises(DataError, match=r"dated\.csv: its rows have one field more than its header line 'date,a'"):
         read_table(dated)  # the dates were read as row labels, the second field as 'date'
+
+
+ONE_COLUMN = ["1,5", "2,25", "3,0", "4,75", "10,05", "6,5"]  # one series written with decimal commas, no dates
+
+
+def test_a_headerless_one_column_file_with_decimal_commas_is_refused_not_read_as_two_series(tmp_path):
+    """1,5 / 2,25 / 3,0 without a header read comma-separated as two series, 1 2 3 and 5 25 0, silently:
+    a one-column file of decimal commas and two series of whole numbers are the same text."""
+    path = user_csv(tmp_path, "".join(f"{v}\n" for v in ONE_COLUMN), name="one.csv")
+    message = (r"one\.csv: every line is two whole numbers separated by commas \(e\.g\. '1,5'\) and there is no header line: "
+               r"read comma-separated these are two series, but a one-column file written with decimal commas \(1,5 "
+               r"for 1\.5\) looks the same\. To fix: for one series with decimal commas pass sep=';', decimal=',' "
+               r"\(command line: --sep ';' --decimal ','\); for two series add a header line naming them \(e\.g\. a,b\)\.$")
+    with pytest.raises(DataError, match=message):
+        read_table(path)
+    with pytest.raises(DataError, match=message):
+        prepare_data(path, lookback=2, horizon=1, split=(0.5, 0.25, 0.25))
+    with pytest.raises(DataError, match=r"^sep and decimal are both ',': a number like 1,5 would read as two columns "
+                                        r"\(sep is ',' unless given\)\. .*a file of one column written as 1,5 "
+                                        r"\(command line: --sep ';' --decimal ','\)$"):
+        read_table(path, decimal=",")  # the decimal mark alone: the default separator is the same comma
+    table = read_table(path, sep=";", decimal=",")  # the fix the message names: one series, every line kept
+    assert table.columns == ["0"] and table.dates is None
+    np.testing.assert_allclose(table.values[:, 0], [1.5, 2.25, 3.0, 4.75, 10.05, 6.5], rtol=1e-6)
+    assert read_table(path, sep="\t", decimal=",").values.shape == (6, 1)
+    dated = user_csv(tmp_path, "".join(f"2023-01-0{d},{v}\n" for d, v in enumerate(ONE_COLUMN, start=1)), name="dated.csv")
+    with pytest.raises(DataError, match=r"dated\.csv: every line is a date and two whole numbers separated by "
+                                        r"commas \(e\.g\. '2023-01-01,1,5'\)"):
+        read_table(dated)  # after a date column alike
+    for two in ("1,2\n3,4\n5,6\n", "2020-01-01,1,2\n2020-01-02,3,4\n2020-01-03,5,6\n"):
+        with pytest.raises(DataError, match="for two series add a header line naming them"):
+            read_table(user_csv(tmp_path, two, name="two.csv"))
+        named = read_table(user_csv(tmp_path, ("date,a,b\n" if two[0] == "2" else "a,b\n") + two, name="named.csv"))
+        assert named.columns == ["a", "b"] and named.values[:, 1].tolist() == [2, 4, 6]  # the fix for two series
+    # not ambiguous, read as before: a decimal point, a negative second number, three numbers a line
+    for text, shape in (("1,5\n2.5,3\n", (2, 2)), ("1,-5\n2,3\n", (2, 2)), ("1,2,3\n4,5,6\n", (2, 3))):
+        assert read_table(user_csv(tmp_path, text, name="plain.csv")).values.shape == shape
+
+
+def test_a_one_column_file_with_decimal_commas_and_a_header_reads_with_its_sep_and_decimal(tmp_path):
+    path = user_csv(tmp_path, "value\n" + "".join(f"{v}\n" for v in ONE_COLUMN), name="one.csv")
+    with pytest.raises(DataError, match=r"its rows have one field more than its header line 'value' .*--sep ';' "
+                                        r"--decimal ','\)\.$"):
+        read_table(path)
+    with pytest.raises(DataError, match=r"^sep and decimal are both ','"):
+        read_table(path, decimal=",")
+    table = read_table(path, sep=";", decimal=",")
+    assert table.columns == ["value"]
+    np.testing.assert_allclose(table.values[:, 0], [1.5, 2.25, 3.0, 4.75, 10.05, 6.5], rtol=1e-6)
+
+
+def test_a_comma_separated_file_read_with_decimal_commas_is_told_to_read_decimal_points(tmp_path):
+    """A file read as one column whose separator is the decimal mark given: sep=',' alone led to the error
+    'sep and decimal are both ','', so the message names decimal='.' with it."""
+    path = user_csv(tmp_path, "date,a\n2023-01-01,1.5\n2023-01-02,2.5\n2023-01-03,3.5\n", name="comma.csv")
+    with pytest.raises(DataError, match=r"comma\.csv reads as one column: its first line 'date,a' is separated by ',', "
+                                        r"not ';'\. To fix: pass sep=',', decimal='\.' \(command line: --sep ',' "
+                                        r"--decimal '\.'\)\.$"):
+        read_table(path, sep=";", decimal=",")
+    assert read_table(path, sep=",", decimal=".").values[:, 0].tolist() == [1.5, 2.5, 3.5]
 
 
 @pytest.mark.parametrize("source", ["synthetic", "synthetic:seed=1,length=800", "ETTh1"])

@@ -117,7 +117,8 @@ def parse_numbers(text: str, count: int | None, what: str) -> tuple[float, ...]:
 SET_HELP = "Model hyper-parameter key=value (repeatable; over the recipe's)."
 SEP_HELP = ("Column separator of your CSV/TXT files: one character, e.g. ';' (quote it in a shell), '\\t' or tab "
             "(default: ',').")
-DECIMAL_HELP = "Decimal mark of the numbers in your CSV/TXT files, e.g. ',' for 1,5 (default: '.')."
+DECIMAL_HELP = ("Decimal mark of the numbers in your CSV/TXT files, e.g. ',' for 1,5, with a --sep other than ',' "
+                "(';' or tab, a one-column file too) (default: '.').")
 LOSS_HELP = "mse (the model's own loss) | quantile (plus the pinball loss of a quantile head)."
 QUANTILES_HELP = "Quantile levels with --loss quantile, e.g. 0.1,0.5,0.9 (the default)."
 

@@ -223,9 +223,11 @@ def csv_dialect(sep: str = SEP, decimal: str = DECIMAL) -> tuple[str, str]:
         raise DataError(f"decimal={decimal!r} must be the one character before the decimals of a number ('.' or ','), "
                         f"{_DIALECT_EXAMPLE}")
     if sep == decimal:
-        raise DataError(f"sep and decimal are both {sep!r}: a number like 1{sep}5 would read as two columns. To fix: "
-                        f"give the character between the columns as sep and the one before the decimals as decimal, "
-                        f"{_DIALECT_EXAMPLE}")
+        default = " (sep is ',' unless given)" if sep == SEP else ""
+        raise DataError(f"sep and decimal are both {sep!r}: a number like 1{sep}5 would read as two columns{default}. "
+                        f"To fix: give the character between the columns as sep and the one before the decimals as "
+                        f"decimal, e.g. sep=';' with decimal=',' for a file written as 2023-01-01;1,5 or a file of one "
+                        f"column written as 1,5 (command line: --sep ';' --decimal ',')")
     return sep, decimal
 
 
@@ -301,6 +303,8 @@ def _read_file(path: Path, sep: str = SEP, decimal: str = DECIMAL) -> pd.DataFra
         _refuse_other_separator(path, first, sep, decimal)
     if not frame.index.equals(pd.RangeIndex(len(frame))):  # pandas took each row's extra first field as its label
         _refuse_row_labels(path, first, sep, decimal)
+    if header is None and sep == ",":
+        _refuse_split_decimal_commas(path, first, frame)
     if decimal != DECIMAL:
         _read_decimals(frame, decimal)
     if header is None:
@@ -327,13 +331,14 @@ def _refuse_other_separator(path: Path, first: str, sep: str, decimal: str) -> N
     """A file read as one column whose first line holds another common separator: DataError naming the
     sep (and decimal, where its numbers are written like 1,5) to read it with."""
     found = next((other for other in (";", "\t", "|", ",") if other != sep and other in first), None)
-    if found is None:
-        return
+    if found is None or (found == decimal and _is_data_line(first, sep, decimal)):
+        return  # a headerless file of one column written like 1,5: its commas are its decimal marks
     with open_binary(path) as handle:
         lines = [handle.readline().decode("utf-8", errors="replace").strip() for _ in range(3)]
     fields = [field.strip() for line in lines for field in line.split(found)]
     comma_decimals = found != "," and decimal != "," and any(_COMMA_DECIMAL.fullmatch(f) for f in fields)
-    options = [("sep", found)] + ([("decimal", ",")] if comma_decimals else [])
+    # a file separated by its decimal mark (read with decimal=','; comma-separated) writes its decimals with a point
+    options = [("sep", found)] + ([("decimal", ",")] if comma_decimals else [("decimal", ".")] if found == decimal else [])
     keywords = ", ".join(f"{name}={value!r}" for name, value in options)
     command = " ".join(f"--{name} {_quoted(value)}" for name, value in options)
     numbers = " and its numbers are written like 1,5" if comma_decimals else ""
@@ -354,6 +359,27 @@ def _refuse_row_labels(path: Path, first: str, sep: str, decimal: str) -> None:
            "from each row")
     raise DataError(f"{path}: its rows have one field more than its header line {first[:60]!r} (e.g. {row[:60]!r}), "
                     f"read {_separated(sep)}; samovar would drop each row's first field. {fix[0].upper()}{fix[1:]}.")
+
+
+def _split_decimal_commas(frame: pd.DataFrame) -> bool:
+    """True if a headerless comma-separated frame is two columns of whole numbers (the second not negative),
+    after a date column or none: a one-column file written with decimal commas (1,5 / 2,25) reads just so."""
+    numbers = frame.iloc[:, 1:] if frame.shape[1] == 3 and not pd.api.types.is_numeric_dtype(frame.iloc[:, 0]) else frame
+    return (numbers.shape[1] == 2 and all(pd.api.types.is_integer_dtype(numbers[name]) for name in numbers.columns)
+            and bool((numbers.iloc[:, 1] >= 0).all()))
+
+
+def _refuse_split_decimal_commas(path: Path, first: str, frame: pd.DataFrame) -> None:
+    """A headerless comma-separated file of two whole numbers a line (1,5): two series, or one written with decimal
+    commas split at the comma (1.5)? Either reading is as likely, so DataError naming the fix of each."""
+    if not _split_decimal_commas(frame):
+        return
+    line = "a date and two whole numbers" if frame.shape[1] == 3 else "two whole numbers"
+    raise DataError(f"{path}: every line is {line} separated by commas (e.g. {first[:60]!r}) and there is no "
+                    "header line: read comma-separated these are two series, but a one-column file written with "
+                    "decimal commas (1,5 for 1.5) looks the same. To fix: for one series with decimal commas pass "
+                    "sep=';', decimal=',' (command line: --sep ';' --decimal ','); for two series add a header line "
+                    "naming them (e.g. a,b).")
 
 
 def _quoted(value: str) -> str:
