@@ -248,11 +248,9 @@ def train(
     console.print(f"{data!r}", highlight=False)
     for note in data.notes if hasattr(data, "excluded") else ():  # a panel's notes: left-out series, carried columns
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
-    if not data.inputs.is_default(data.columns):
-        roles = data.inputs
-        console.print(f"targets: {', '.join(roles.targets)}; past-only covariates: {', '.join(roles.past) or 'none'}; "
-                      f"future-known covariates: {', '.join([*roles.future, *roles.calendar]) or 'none'}",
-                      highlight=False, soft_wrap=True)
+    roles = _roles_line(data.inputs, data.columns)
+    if roles is not None:
+        console.print(roles, highlight=False, soft_wrap=True)
     fit = result.fit or {"mode": "holdout"}
     stage = fit.get("validation")
     if stage is not None:  # refit: the validation stage chose the epochs
@@ -279,6 +277,17 @@ def train(
         console.print("no prediction intervals: fit mode epochs leaves no held-out windows to calibrate them on",
                       highlight=False)
     console.print(f"run directory: {result.run_dir}", highlight=False, soft_wrap=True)
+
+
+def _roles_line(roles, columns: list[str]) -> str | None:
+    """The line naming the role of each column ("targets: OT; past-only covariates: ...") in the MS and S
+    settings and with covariates (docs/covariates.md); None in the M setting of several columns, where every
+    column is a target (the data line's channel count says so). The S setting, one target and no
+    covariates, is named too: a one-column file or --target COL --past none."""
+    if roles.is_default(columns) and len(roles.targets) > 1:
+        return None
+    return (f"targets: {', '.join(roles.targets)}; past-only covariates: {', '.join(roles.past) or 'none'}; "
+            f"future-known covariates: {', '.join([*roles.future, *roles.calendar]) or 'none'}")
 
 
 def _rows(rows: dict[str, Any]) -> str:
