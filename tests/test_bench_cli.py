@@ -153,3 +153,68 @@ def test_a_bench_run_of_a_european_csv_records_its_dialect_so_evaluate_reads_the
     assert (recorded["sep"], recorded["decimal"]) == (";", ",")
     evaluated = runner.invoke(app, ["evaluate", str(config.parent)])
     assert evaluated.exit_code == 0 and "test" in evaluated.output.lower(), evaluated.output
+
+
+def _day_first_csv(tmp_path, length=400):
+    """Hourly dates written day first (13/01/2020 00:00), which pandas cannot read month first."""
+    from samovar.data import make_synthetic
+
+    frame = make_synthetic(length=length, channels=2, seed=1)
+    frame["date"] = frame["date"].dt.strftime("%d/%m/%Y %H:%M")
+    path = tmp_path / "dayfirst.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_a_day_first_csv_runs_with_dayfirst_recorded_in_its_cells_and_run_directory(tmp_path):
+    """Without --dayfirst the file is an N/A cell whose reason names the option; with it (or --date-format) the cell
+    runs, its configuration (and hash) records it, and its run directory does as samovar train's, so `samovar
+    evaluate` reads the file again. Registered and built-in data are read as always."""
+    import json
+
+    from samovar.bench.grid import plan
+
+    data = _day_first_csv(tmp_path)
+    grid = ["--models", "dlinear", "--datasets", str(data), "--horizons", "12", "--lookback", "24", "--executor",
+            "inline", "--threads", "1", "--profile", "quick", "--max-steps", "2", "--db", str(tmp_path / "bench.db"),
+            "--runs-root", str(tmp_path / "runs")]
+    unread = runner.invoke(app, ["bench", "run", *grid, "--dry-run"], env={"COLUMNS": "300"})
+    assert unread.exit_code == 0 and "1 cells (1 N/A)" in unread.output, unread.output
+    (na,) = plan(["dlinear"], [str(data)], [12], [2021], lookback=24)
+    assert "pass dayfirst=True (command line: --dayfirst)" in na.na_reason
+    by_format = runner.invoke(app, ["bench", "run", *grid, "--date-format", "%d/%m/%Y %H:%M", "--dry-run"])
+    assert by_format.exit_code == 0 and "1 cells (0 N/A)" in by_format.output, by_format.output
+    out = runner.invoke(app, ["bench", "run", *grid, "--dayfirst"])
+    assert out.exit_code == 0 and "1 cells (0 N/A)" in out.output and "done 1" in out.output, out.output
+    (cell,) = plan(["dlinear"], [str(data)], [12], [2021], lookback=24, dayfirst=True)
+    assert cell.config()["dayfirst"] is True and cell.inputs() == {"dayfirst": True}
+    (row,) = ResultsDB(tmp_path / "bench.db").rows()
+    assert json.loads(row["config_json"])["dayfirst"] is True
+    (config,) = (tmp_path / "runs").rglob("config.json")
+    recorded = json.loads(config.read_text())["data"]
+    assert (recorded["dayfirst"], recorded["date_format"]) == (True, None)
+    evaluated = runner.invoke(app, ["evaluate", str(config.parent)])
+    assert evaluated.exit_code == 0 and "test" in evaluated.output.lower(), evaluated.output
+    (default,) = plan(["dlinear"], [str(data)], [12], [2021], lookback=24, sep=";", decimal=",")
+    assert "dayfirst" not in default.config() and "date_format" not in default.config()
+    (registered,) = plan(["naive"], ["synthetic"], [24], [2021], lookback=48, dayfirst=True, date_format="%d/%m/%Y")
+    assert registered.config() == plan(["naive"], ["synthetic"], [24], [2021], lookback=48)[0].config()
+    assert registered.inputs() == {} and registered.na_reason is None  # built-in data: read as it always is
+
+
+def test_bench_cost_reads_a_day_first_csv_with_dayfirst(tmp_path):
+    """bench cost reads the file as bench run does: N/A without --dayfirst, an estimate for the cell with it."""
+    data = _day_first_csv(tmp_path)
+    args = ["bench", "cost", "--models", "dlinear", "--datasets", str(data), "--horizons", "12", "--lookback", "24",
+            "--profile", "quick", "--max-steps", "2", "--repeats", "1", "--db", str(tmp_path / "bench.db")]
+    unread = runner.invoke(app, args, env={"COLUMNS": "300"})
+    assert unread.exit_code == 0 and "N/A" in unread.output and "total: 0.0 CPU-hours" in unread.output, unread.output
+    out = runner.invoke(app, [*args, "--dayfirst"], env={"COLUMNS": "300"})
+    assert out.exit_code == 0 and "N/A" not in out.output, out.output
+    from samovar.bench.db import code_version
+    from samovar.bench.grid import plan
+
+    (cell,) = plan(["dlinear"], [str(data)], [12], [2021], profile="quick", lookback=24, max_steps_per_epoch=2,
+                   dayfirst=True)
+    (row,) = ResultsDB(tmp_path / "bench.db").cost_rows()
+    assert row["config_hash"] == cell.key(code_version())["config_hash"]  # the estimate of the day-first cell

@@ -347,3 +347,38 @@ def test_torchrun_ranks_all_report_the_rank_that_failed_first(tmp_path, missing_
         lines = [line for line in (out + err).splitlines() if line.strip()]
         assert process.returncode == 2, (out, err)
         assert len(lines) == 1 and lines[0].startswith(f"error: rank {missing_on}: ") and "load.csv" in lines[0], (out, err)
+
+
+def test_cli_ddp_reads_a_day_first_csv_with_dayfirst_and_refuses_it_for_registered_data(monkeypatch, tmp_path):
+    """--dayfirst / --date-format reach the spec, every rank reads the file with them (`_prepare`, as rank 0 does)
+    and the run records them; for a registered dataset they are one error line before any process starts."""
+    from typer.testing import CliRunner
+
+    import samovar.bench.ddp as ddp
+    from samovar.cli import app
+    from samovar.data import DataError, make_synthetic
+
+    frame = make_synthetic(length=400, channels=2, seed=1)
+    dates = frame["date"].copy()
+    frame["date"] = frame["date"].dt.strftime("%d/%m/%Y %H:%M")
+    path = tmp_path / "dayfirst.csv"
+    frame.to_csv(path, index=False)
+    seen = {}
+    monkeypatch.setattr(ddp, "launch", lambda spec, nproc: seen.update(spec=spec))
+    args = ["bench", "ddp", "--dataset", str(path), "--horizon", "12", "--lookback", "24"]
+    result = CliRunner().invoke(app, [*args, "--dayfirst"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    spec = seen["spec"]
+    assert (spec.dayfirst, spec.date_format) == (True, None)
+    _, data, _ = ddp._prepare(spec)
+    assert list(data.dates) == list(dates)  # 13/01 is 13 January, as written
+    with pytest.raises(DataError, match=r"pass dayfirst=True \(command line: --dayfirst\)"):
+        ddp._prepare(ddp.DDPSpec(**{**spec.__dict__, "dayfirst": False}))
+    for extra in (["--dayfirst"], ["--date-format", "%d/%m/%Y"]):
+        seen.clear()
+        refused = CliRunner().invoke(app, ["bench", "ddp", "--dataset", "ETTh1", "--horizon", "24", *extra],
+                                     catch_exceptions=False, env={"COLUMNS": "300"})
+        lines = [line for line in refused.output.splitlines() if line.strip()]
+        assert refused.exit_code == 2 and len(lines) == 1 and extra[0] in lines[0], refused.output
+        assert "ETTh1 is read by samovar in its own format" in lines[0] and not seen
+

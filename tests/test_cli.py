@@ -566,6 +566,49 @@ def test_date_options_and_the_frequency_check_on_the_command_line(csv_input: Pat
     assert allowed.exit_code == 0 and pd.read_csv(tmp_path / "d.csv")["date"].iloc[0] == "2022-03-11"
 
 
+@pytest.mark.parametrize("extra, said", [
+    (["--dayfirst"], "so dayfirst=True (how the text dates of your own files are read) does not apply to it; drop it "
+                     "(command line: --dayfirst)"),
+    (["--date-format", "%d/%m/%Y", "--dayfirst"], "so date_format='%d/%m/%Y' and dayfirst=True (how the text dates "
+                                                  "of your own files are read) do not apply to it; drop them "
+                                                  "(command line: --date-format, --dayfirst)"),
+])
+def test_date_options_are_refused_for_built_in_data_as_sep_is(tmp_path: Path, extra: list[str], said: str) -> None:
+    """synthetic and registered datasets are read in samovar's own format: --dayfirst / --date-format were accepted
+    and silently unused; now one line, as for --sep."""
+    result = runner.invoke(app, ["train", "--model", "naive", "--dataset", "synthetic", "--lookback", "48", "--horizon",
+                                 "12", "--quiet", "--runs-dir", str(tmp_path / "runs"), *extra], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+    assert result.output.startswith(f"error: synthetic is read by samovar in its own format, {said}, or pass the file "
+                                    "path instead of the name"), result.output
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("extra, option", [(["--dayfirst"], "--dayfirst"), (["--sep", ";"], "--sep")])
+def test_backtest_refuses_file_options_for_a_registered_dataset(tmp_path: Path, extra: list[str], option: str) -> None:
+    """backtest --dataset ETTh1 read it in its own format and silently dropped --sep / --dayfirst; now one line,
+    before any data is read, as samovar train."""
+    result = runner.invoke(app, ["backtest", "--model", "naive", "--dataset", "ETTh1", "--horizon", "24", "--windows",
+                                 "1", "-o", str(tmp_path / "cv.csv"), *extra], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "ETTh1 is read by samovar in its own format" in result.output and option in result.output
+    assert not (tmp_path / "cv.csv").exists()
+
+
+def test_a_run_that_recorded_date_options_for_built_in_data_still_evaluates(tmp_path: Path) -> None:
+    """A run trained on built-in data with --dayfirst before it was refused recorded dayfirst=True, which never
+    applied: evaluate (and resume) rebuild the data as it was read, rather than stop on the option."""
+    assert invoke("train", "--model", "naive", "--dataset", "synthetic:length=600", "--lookback", "48", "--horizon",
+                  "12", "--quiet", "--runs-dir", tmp_path / "runs").exit_code == 0
+    run = only_run(tmp_path / "runs")
+    config = rd.read_json(run / rd.CONFIG)
+    config["data"].update(dayfirst=True, date_format="%d/%m/%Y")
+    (run / rd.CONFIG).write_text(json.dumps(config))
+    stored = rd.read_json(run / rd.TEST_METRICS)
+    evaluated = invoke("evaluate", run)
+    assert evaluated.exit_code == 0 and f"{stored['mse']:.4f}" in evaluated.output, evaluated.output
+
+
 @pytest.fixture(scope="module")
 def european_csv(csv_input: Path) -> Path:
     """csv_input written as European spreadsheets write it: 2020-01-01 00:00:00;1,5;-0,25"""

@@ -315,6 +315,37 @@ def test_cli_errors_exit_2_with_one_line(tmp_path, extra, needle):
     assert len(lines) == 1 and needle in lines[0], result.output
 
 
+ROLES = "targets: ch0; past-only covariates: {}; future-known covariates: none"
+
+
+@pytest.mark.parametrize("setting, extra, line", [
+    ("M", [], None),  # every column a target: the data line's channel count says so
+    ("MS", ["--target", "ch0"], ROLES.format("ch1, ch2")),
+    ("S", ["--target", "ch0", "--past", "none"], ROLES.format("none")),
+])
+def test_cli_train_names_the_targets_in_the_ms_and_s_settings(tmp_path, setting, extra, line):
+    """The S setting names its one target as MS names its target: --past none used to leave no line, so
+    nothing said which column was forecast (nor that the others were dropped)."""
+    result = invoke(*TRAIN, "--runs-dir", tmp_path, *extra)
+    assert result.exit_code == 0, result.output
+    lines = [text for text in result.output.splitlines() if text.startswith("targets:")]
+    assert lines == ([line] if line else []), result.output
+
+
+def test_cli_train_names_the_target_of_a_one_column_file(tmp_path):
+    """A file with one series is the S setting too: its line names the column, on a fresh run and on --resume."""
+    data = tmp_path / "one.csv"
+    frame(300)[["date", "y"]].to_csv(data, index=False)
+    result = invoke("train", "--model", "dlinear", "--dataset", data, "--lookback", L, "--horizon", H, "--epochs", 1,
+                    "--quiet", "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    assert "targets: y; past-only covariates: none; future-known covariates: none" in result.output.splitlines()
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    resumed = invoke("train", "--resume", run_dir, "--quiet")
+    assert resumed.exit_code == 0, resumed.output
+    assert "targets: y; past-only covariates: none; future-known covariates: none" in resumed.output.splitlines()
+
+
 def test_cli_train_and_forecast_with_future_covariates(tmp_path):
     df = frame(600)
     data, later = tmp_path / "data.csv", tmp_path / "future.csv"

@@ -329,3 +329,53 @@ def test_a_european_csv_is_tuned_with_sep_and_decimal(tmp_path):
     (run,) = (tmp_path / "runs" / "tune" / result.study).glob("final-*")
     config = rd.read_json(run / rd.CONFIG)["data"]
     assert (config["sep"], config["decimal"]) == (";", ",")
+
+
+def _day_first_csv(tmp_path):
+    """Hourly dates written day first (13/01/2020 00:00), which pandas cannot read month first."""
+    from samovar.data import make_synthetic
+
+    frame = make_synthetic(length=600, channels=2, seed=3)
+    frame["date"] = frame["date"].dt.strftime("%d/%m/%Y %H:%M")
+    path = tmp_path / "dayfirst.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_a_day_first_csv_is_tuned_with_dayfirst_or_date_format(tmp_path):
+    """Without --dayfirst the tune stops with one line naming it; with it (or --date-format) its trials and final
+    run read the file, and the final run records it as samovar train does."""
+    from samovar.training import rundir as rd
+
+    data = _day_first_csv(tmp_path)
+    args = ["tune", "--model", "dlinear", "--dataset", str(data), "--horizon", "24", "--lookback", "48", "--trials", "2",
+            "--seeds", "1", "--space", "train.lr", "--epochs", "1", "--threads", "1", "--device", "cpu", "--quiet",
+            "--db", str(tmp_path / "bench.db"), "--runs-dir", str(tmp_path / "runs")]
+    unread = CliRunner().invoke(app, args, env={"COLUMNS": "300"})
+    lines = [line for line in unread.output.splitlines() if line.strip()]
+    assert unread.exit_code == 2 and len(lines) == 1 and "--dayfirst" in lines[0], unread.output
+    by_format = CliRunner().invoke(app, [*args, "--date-format", "%d/%m/%Y %H:%M", "--dry-run"], env={"COLUMNS": "300"})
+    assert by_format.exit_code == 0, by_format.output
+    result = CliRunner().invoke(app, [*args, "--dayfirst"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0 and "trials: complete 2" in result.output, result.output
+    (run,) = (tmp_path / "runs").glob("*/final-*")
+    config = rd.read_json(run / rd.CONFIG)["data"]
+    assert (config["dayfirst"], config["date_format"]) == (True, None)
+    assert config["split_rows"]["test"][1] == 600  # every row read
+
+
+@pytest.mark.parametrize("dataset", ["ETTh1", "synthetic"])
+@pytest.mark.parametrize("extra, option", [(["--dayfirst"], "--dayfirst"),
+                                           (["--date-format", "%d/%m/%Y"], "--date-format"),
+                                           (["--sep", ";"], "--sep")])
+def test_tune_refuses_file_options_for_registered_and_built_in_data(tmp_path, dataset, extra, option):
+    """Options that describe your own files are refused for data samovar reads in its own format, before
+    anything runs: one line naming the option (--sep on synthetic used to come back as 'lookback 48 dropped',
+    and on ETTh1 failed every trial)."""
+    out = CliRunner().invoke(app, ["tune", "--model", "dlinear", "--dataset", dataset, "--horizon", "24", "--lookback",
+                                   "48", "--db", str(tmp_path / "bench.db"), "--dry-run", *extra], env={"COLUMNS": "300"})
+    lines = [line for line in out.output.splitlines() if line.strip()]
+    assert out.exit_code == 2 and len(lines) == 1, out.output
+    assert f"{dataset} is read by samovar in its own format" in lines[0] or f"but {dataset} is read" in lines[0]
+    assert option in lines[0] and "pass the file path instead of the name" in lines[0]
+    assert not (tmp_path / "bench.db").exists()

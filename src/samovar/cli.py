@@ -21,9 +21,10 @@ import typer
 from rich.table import Table
 
 from .bench.cli import bench_app
-from .console import (CALENDAR_HELP, DECIMAL_HELP, FUTURE_HELP, INPUT_ERRORS, LOSS_HELP, PAST_HELP, QUANTILES_HELP,
-                      SEP_HELP, SET_HELP, TARGET_HELP, console, fail, parse_inputs as _inputs, parse_numbers as _numbers,
-                      parse_quantiles as _quantiles, parse_split as _split, warning_lines)
+from .console import (CALENDAR_HELP, DATE_FORMAT_HELP, DAYFIRST_HELP, DECIMAL_HELP, FUTURE_HELP, INPUT_ERRORS,
+                      LOSS_HELP, PAST_HELP, QUANTILES_HELP, SEP_HELP, SET_HELP, TARGET_HELP, console, fail,
+                      parse_inputs as _inputs, parse_numbers as _numbers, parse_quantiles as _quantiles,
+                      parse_split as _split, warning_lines)
 from .tasks.cli import task_app
 from .training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from .tuning.cli import tune_app
@@ -82,8 +83,6 @@ def _betas(text: Optional[str]) -> tuple[float, float] | None:
     return _numbers(text, 2, "--betas needs two numbers beta1,beta2, e.g. --betas 0.9,0.95")  # type: ignore[return-value]
 
 
-DATE_FORMAT_HELP = "strftime format of the text dates, e.g. '%d/%m/%Y' (default: inferred; day-first dates need it or --dayfirst)."
-DAYFIRST_HELP = "Read text dates like 01/02/2023 day first (1 February)."
 FREQ_MISMATCH_HELP = "Forecast an input whose dates are at another frequency than the training data's (an error otherwise)."
 ID_COL_HELP = "Long format (many series, one row per series and time): the series id column (default unique_id; a file with a unique_id column is read as long)."
 TIME_COL_HELP = "Long format: the time column (default ds)."
@@ -248,11 +247,9 @@ def train(
     console.print(f"{data!r}", highlight=False)
     for note in data.notes if hasattr(data, "excluded") else ():  # a panel's notes: left-out series, carried columns
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
-    if not data.inputs.is_default(data.columns):
-        roles = data.inputs
-        console.print(f"targets: {', '.join(roles.targets)}; past-only covariates: {', '.join(roles.past) or 'none'}; "
-                      f"future-known covariates: {', '.join([*roles.future, *roles.calendar]) or 'none'}",
-                      highlight=False, soft_wrap=True)
+    roles = _roles_line(data.inputs, data.columns)
+    if roles is not None:
+        console.print(roles, highlight=False, soft_wrap=True)
     fit = result.fit or {"mode": "holdout"}
     stage = fit.get("validation")
     if stage is not None:  # refit: the validation stage chose the epochs
@@ -279,6 +276,17 @@ def train(
         console.print("no prediction intervals: fit mode epochs leaves no held-out windows to calibrate them on",
                       highlight=False)
     console.print(f"run directory: {result.run_dir}", highlight=False, soft_wrap=True)
+
+
+def _roles_line(roles, columns: list[str]) -> str | None:
+    """The line naming the role of each column ("targets: OT; past-only covariates: ...") in the MS and S
+    settings and with covariates (docs/covariates.md); None in the M setting of several columns, where every
+    column is a target (the data line's channel count says so). The S setting, one target and no
+    covariates, is named too: a one-column file or --target COL --past none."""
+    if roles.is_default(columns) and len(roles.targets) > 1:
+        return None
+    return (f"targets: {', '.join(roles.targets)}; past-only covariates: {', '.join(roles.past) or 'none'}; "
+            f"future-known covariates: {', '.join([*roles.future, *roles.calendar]) or 'none'}")
 
 
 def _rows(rows: dict[str, Any]) -> str:
@@ -603,6 +611,11 @@ def backtest(
             if model is None or dataset is None or input is not None:
                 fail("without RUN_DIR give --model and --dataset (a registered name, 'synthetic' or a CSV path); "
                      "--input is for a run's data")
+            from .data.prepare import refuse_file_options
+
+            # as samovar train: options for your own files are refused for a registered dataset or synthetic
+            refuse_file_options(dataset, sep="," if sep is None else sep, decimal="." if decimal is None else decimal,
+                                date_format=date_format, dayfirst=dayfirst)
             fc = Forecaster(model, lookback=lookback, horizon=96 if horizon is None else horizon,
                             model_kwargs=parse_set_options(set_), data_dir=data_dir, recipe=recipe or "auto",
                             date_format=date_format, dayfirst=dayfirst, **_inputs(target, past, future, calendar),

@@ -119,6 +119,8 @@ SEP_HELP = ("Column separator of your CSV/TXT files: one character, e.g. ';' (qu
             "(default: ',').")
 DECIMAL_HELP = ("Decimal mark of the numbers in your CSV/TXT files, e.g. ',' for 1,5, with a --sep other than ',' "
                 "(';' or tab, a one-column file too) (default: '.').")
+DATE_FORMAT_HELP = "strftime format of the text dates, e.g. '%d/%m/%Y' (default: inferred; day-first dates need it or --dayfirst)."
+DAYFIRST_HELP = "Read text dates like 01/02/2023 day first (1 February)."
 LOSS_HELP = "mse (the model's own loss) | quantile (plus the pinball loss of a quantile head)."
 QUANTILES_HELP = "Quantile levels with --loss quantile, e.g. 0.1,0.5,0.9 (the default)."
 

@@ -20,8 +20,9 @@ import typer
 from rich.table import Table
 
 from .._checks import positive_int
-from ..console import (CALENDAR_HELP, DECIMAL_HELP, FUTURE_HELP, INPUT_ERRORS, LOSS_HELP, PAST_HELP, QUANTILES_HELP,
-                       SEP_HELP, SET_HELP, TARGET_HELP, console, fail, parse_inputs, parse_quantiles)
+from ..console import (CALENDAR_HELP, DATE_FORMAT_HELP, DAYFIRST_HELP, DECIMAL_HELP, FUTURE_HELP, INPUT_ERRORS,
+                       LOSS_HELP, PAST_HELP, QUANTILES_HELP, SEP_HELP, SET_HELP, TARGET_HELP, console, fail,
+                       parse_inputs, parse_quantiles)
 
 bench_app = typer.Typer(add_completion=False, no_args_is_help=True,
                         help="Benchmark grids: results database, resumable runs, ranked tables and plots.")
@@ -68,13 +69,18 @@ BENCH_TARGET_HELP = ("The MS setting: every column is read, this one column fore
 TargetOption = Annotated[Optional[str], typer.Option(help=BENCH_TARGET_HELP)]
 SepOption = Annotated[str, typer.Option(help=SEP_HELP.replace("files", "files among --datasets"))]
 DecimalOption = Annotated[str, typer.Option(help=DECIMAL_HELP.replace("files", "files among --datasets"))]
+DateFormatOption = Annotated[Optional[str], typer.Option(
+    help=DATE_FORMAT_HELP.replace("the text dates", "the text dates of your files among --datasets"))]
+DayfirstOption = Annotated[bool, typer.Option(
+    "--dayfirst", help=DAYFIRST_HELP.replace("text dates", "the text dates of your files among --datasets"))]
 DataDirOption = Annotated[Optional[Path], typer.Option(help="Directory with dataset files (else $SAMOVAR_DATA_DIR, cache).")]
 GRID_DATASETS, GRID_HORIZONS = "ETTh1", "96,192,336,720"
 
 
 def _plan(models: Optional[str], datasets: str, horizons: str, seeds: Optional[str], profile: str, lookback: str,
           max_epochs: Optional[int], max_steps: Optional[int], data_dir: Optional[Path], download: bool, tuned_db=None,
-          target: Optional[str] = None, sep: str = ",", decimal: str = "."):
+          target: Optional[str] = None, sep: str = ",", decimal: str = ".", date_format: Optional[str] = None,
+          dayfirst: bool = False):
     """The grid's cells (bad options: one line and exit 2)."""
     from .. import models as registry
     from ..training.seed import SEED_SEED, seed_models
@@ -89,7 +95,8 @@ def _plan(models: Optional[str], datasets: str, horizons: str, seeds: Optional[s
         return plan(model_list, parse_list(datasets, "datasets"), parse_list(horizons, "horizons", int),
                     parse_list(seeds, "seeds", int), profile=profile, lookback=lookback, max_epochs=max_epochs,
                     max_steps_per_epoch=max_steps, data_dir=str(data_dir) if data_dir else None, download=download,
-                    tuned_db=tuned_db, target=target, sep=sep, decimal=decimal)
+                    tuned_db=tuned_db, target=target, sep=sep, decimal=decimal, date_format=date_format,
+                    dayfirst=dayfirst)
     except (ValueError, KeyError) as exc:
         fail(str(exc))
 
@@ -121,6 +128,8 @@ def cost(
     target: TargetOption = None,
     sep: SepOption = ",",
     decimal: DecimalOption = ".",
+    date_format: DateFormatOption = None,
+    dayfirst: DayfirstOption = False,
 ) -> None:
     """Estimate each cell's CPU-hours from a few timed optimizer steps (recorded in the database for bench run)."""
     from .cost import cell_estimate
@@ -129,7 +138,7 @@ def cost(
 
     _check_cost_options(threads, repeats, assume_best_epoch)
     cells = _plan(models, datasets, horizons, seeds, profile, lookback, max_epochs, max_steps, data_dir, False,
-                  target=target, sep=sep, decimal=decimal)
+                  target=target, sep=sep, decimal=decimal, date_format=date_format, dayfirst=dayfirst)
     database = _open_db(db)
     version, cache = code_version(), {}
     table = Table("model", "dataset", "H", "L", "step CPU s", "steps/epoch", "eval ms/window", "epochs (exp/max)",
@@ -184,6 +193,8 @@ def run(
     target: TargetOption = None,
     sep: SepOption = ",",
     decimal: DecimalOption = ".",
+    date_format: DateFormatOption = None,
+    dayfirst: DayfirstOption = False,
 ) -> None:
     """Run every (model, dataset, horizon, lookback, seed) cell not finished yet; results go to the database."""
     from .grid import budget_of, quick_label, setting_label
@@ -191,7 +202,7 @@ def run(
 
     tuned_db = _open_db(db) if profile == "tuned" else None
     cells = _plan(models, datasets, horizons, seeds, profile, lookback, max_epochs, max_steps, data_dir, download,
-                  tuned_db, target, sep, decimal)
+                  tuned_db, target, sep, decimal, date_format, dayfirst)
     if max_cell_hours is not None:
         if max_cell_hours <= 0:
             fail(f"--max-cell-hours must be positive, got {max_cell_hours}")
@@ -371,6 +382,8 @@ def ddp(
     quantiles: Optional[str] = typer.Option(None, help=QUANTILES_HELP),
     sep: str = typer.Option(",", help=SEP_HELP),
     decimal: str = typer.Option(".", help=DECIMAL_HELP),
+    date_format: Optional[str] = typer.Option(None, help=DATE_FORMAT_HELP),
+    dayfirst: bool = typer.Option(False, "--dayfirst", help=DAYFIRST_HELP),
 ) -> None:
     """One large run over several processes/GPUs/machines with DistributedDataParallel (same metrics as one process)."""
     from ..training.runs import parse_set_options
@@ -381,14 +394,17 @@ def ddp(
     try:
         model_kwargs = parse_set_options(set_)
         from ..data.io import csv_dialect
+        from ..data.prepare import refuse_file_options
 
         sep, decimal = csv_dialect(sep, decimal)  # before any process starts
+        refuse_file_options(dataset, sep=sep, decimal=decimal, date_format=date_format, dayfirst=dayfirst)
     except ValueError as exc:
         fail(str(exc))
     spec = DDPSpec(model=model, dataset=dataset, horizon=horizon, lookback=lookback, epochs=epochs, batch_size=batch_size,
                    lr=lr, seed=seed, max_steps_per_epoch=max_steps, data_dir=str(data_dir) if data_dir else None,
                    run_dir=str(run_dir) if run_dir else None, backend=backend, db=str(db) if db else None,
-                   inputs=inputs, model_kwargs=model_kwargs, train_options=options, sep=sep, decimal=decimal)
+                   inputs=inputs, model_kwargs=model_kwargs, train_options=options, sep=sep, decimal=decimal,
+                   date_format=date_format, dayfirst=dayfirst)
     try:
         metrics = launch(spec, nproc)
     except INPUT_ERRORS as exc:  # as samovar train: bad options or data, a run that diverged

@@ -68,6 +68,8 @@ class DDPSpec:
     inputs: dict[str, Any] = field(default_factory=dict)  # prepare_data's target / past / future / calendar
     sep: str = ","  # how a CSV `dataset` is written (prepare_data's sep, decimal), recorded with the run
     decimal: str = "."
+    date_format: str | None = None  # how its text dates are read (prepare_data's), recorded with the run
+    dayfirst: bool = False
 
 
 class RankShare:
@@ -181,7 +183,8 @@ def run_rank(rank: int, world: int, spec: DDPSpec) -> dict[str, Any]:
     started = time.perf_counter()
     result = train(model, view, config, spec.run_dir if rank == 0 else None, model_kwargs=spec.model_kwargs,
                    data_source={"source": spec.dataset, "data_dir": spec.data_dir, "sep": spec.sep,
-                                "decimal": spec.decimal, "ddp_world_size": world},
+                                "decimal": spec.decimal, "date_format": spec.date_format, "dayfirst": spec.dayfirst,
+                                "ddp_world_size": world},
                    on_epoch_end=advance)
     metrics = dict(result.test_metrics or {}, best_val_mse=result.best_val_mse, best_val_mae=result.best_val_mae,
                    epochs=result.epochs_run,
@@ -201,7 +204,7 @@ def _prepare(spec: DDPSpec) -> tuple[int, Any, dict[str, Any]]:
     lookback = resolve_lookback(spec.model, spec.lookback, spec.horizon)
     check_covariates(spec.model, input_kinds(spec.inputs))  # a model that cannot take them: fail before loading data
     data = prepare_data(spec.dataset, lookback=lookback, horizon=spec.horizon, data_dir=spec.data_dir, sep=spec.sep,
-                        decimal=spec.decimal, **spec.inputs)
+                        decimal=spec.decimal, date_format=spec.date_format, dayfirst=spec.dayfirst, **spec.inputs)
     return lookback, data, fill_seasonal_period(spec.model, spec.model_kwargs, data.freq)
 
 
@@ -209,8 +212,11 @@ def _record(spec: DDPSpec, metrics: dict[str, Any], net: ForecastModel, world: i
     """Store the run as a cell of profile 'ddp' in the results database."""
     from .db import ResultsDB, code_version, config_hash, scores_as_columns
 
-    config = {"profile": "ddp", "train": {k: v for k, v in asdict(spec).items() if k not in ("db", "run_dir", "data_dir", "threads")},
-              "world_size": world}
+    # the date options only where given: a run with the defaults hashes as before they existed
+    defaults = {"date_format": None, "dayfirst": False}
+    train = {k: v for k, v in asdict(spec).items()
+             if k not in ("db", "run_dir", "data_dir", "threads") and not (k in defaults and v == defaults[k])}
+    config = {"profile": "ddp", "train": train, "world_size": world}
     key = {"model": spec.model, "dataset": spec.dataset, "horizon": spec.horizon, "lookback": metrics["lookback"],
            "seed": spec.seed, "code_version": code_version(), "config_hash": config_hash(config)}
     db = ResultsDB(spec.db)

@@ -101,24 +101,30 @@ class Cell:
     target: str | None = None  # MS: the one column forecast and scored (None: M, every column)
     sep: str = ","  # how the cell's CSV file is written (a user file; registered ones are always ",", ".")
     decimal: str = "."
+    date_format: str | None = None  # how the text dates of the cell's file are read (a user file)
+    dayfirst: bool = False
 
     def config(self) -> dict[str, Any]:
         """Everything that changes the result besides the key columns; hashed into the key.
 
-        An MS cell adds its "target", a file read with another sep or decimal those; an M cell of a
-        comma-separated file has no such entry, so its hash is what it always was."""
+        An MS cell adds its "target", a file read with another sep, decimal, date_format or dayfirst those; an
+        M cell of a comma-separated file read with the default date options has no such entry, so its hash is
+        what it always was."""
         train = {k: v for k, v in self.train.items() if k not in RESULT_FREE}
         return {"profile": self.profile, "train": train, "model_kwargs": self.model_kwargs,
                 "max_steps_per_epoch": self.max_steps_per_epoch, "recipe": self.recipe,
                 **({"target": self.target} if self.target else {}), **self.dialect()}
 
-    def dialect(self) -> dict[str, str]:
-        """The ``prepare_data`` sep / decimal keywords of the cell's file where they are not the defaults."""
-        return {k: v for k, v, default in (("sep", self.sep, ","), ("decimal", self.decimal, ".")) if v != default}
+    def dialect(self) -> dict[str, Any]:
+        """The ``prepare_data`` sep / decimal / date_format / dayfirst keywords of the cell's file where they are
+        not the defaults."""
+        return {k: v for k, v, default in (("sep", self.sep, ","), ("decimal", self.decimal, "."),
+                                           ("date_format", self.date_format, None), ("dayfirst", self.dayfirst, False))
+                if v != default}
 
     def inputs(self) -> dict[str, Any]:
         """The ``prepare_data`` keywords of the cell's setting, as `samovar train --target COL` passes them,
-        and of how its file is read (--sep, --decimal)."""
+        and of how its file is read (--sep, --decimal, --date-format, --dayfirst)."""
         return {**({"target": [self.target]} if self.target else {}), **self.dialect()}
 
     def key(self, code_version: str) -> dict[str, Any]:
@@ -199,9 +205,9 @@ def canonical_dataset(name: str) -> str:
 
 
 def na_reason(dataset: str, lookback: int, horizon: int, data_dir: str | None = None, download: bool = False,
-              sep: str = ",", decimal: str = ".") -> str | None:
+              sep: str = ",", decimal: str = ".", date_format: str | None = None, dayfirst: bool = False) -> str | None:
     """Why the cell cannot exist (dataset file absent, a split without a full window), or None; sep, decimal:
-    how a user's CSV file is written."""
+    how a user's CSV file is written, date_format, dayfirst: how its text dates are read."""
     from ..data import DataError, prepare_data
     from ..data.io import find_local, search_locations
     from ..data.registry import find_spec
@@ -210,7 +216,8 @@ def na_reason(dataset: str, lookback: int, horizon: int, data_dir: str | None = 
     spec = find_spec(dataset)
     if spec is None:
         try:  # synthetic or a user file: load it (the data layer checks every split)
-            prepare_data(dataset, lookback=lookback, horizon=horizon, data_dir=data_dir, sep=sep, decimal=decimal)
+            prepare_data(dataset, lookback=lookback, horizon=horizon, data_dir=data_dir, sep=sep, decimal=decimal,
+                         date_format=date_format, dayfirst=dayfirst)
         except DataError as exc:
             return str(exc)
         return None
@@ -234,7 +241,7 @@ def ms_model_reason(model: str, model_cls: type, target: str) -> str | None:
 
 
 def target_reason(dataset: str, target: str, data_dir: str | None = None, download: bool = False, sep: str = ",",
-                  decimal: str = ".") -> str | None:
+                  decimal: str = ".", date_format: str | None = None, dayfirst: bool = False) -> str | None:
     """Why `dataset` has no column `target` (naming its columns), or None; None too when the dataset cannot
     be read at all (`na_reason` gives that reason)."""
     from ..data import DataError
@@ -247,7 +254,8 @@ def target_reason(dataset: str, target: str, data_dir: str | None = None, downlo
     if spec is not None and not download and find_local(spec, data_dir) is None:
         return None
     try:
-        columns = load_table(dataset, data_dir=data_dir, sep=sep, decimal=decimal).columns
+        columns = load_table(dataset, data_dir=data_dir, sep=sep, decimal=decimal, date_format=date_format,
+                             dayfirst=dayfirst).columns
         resolve_inputs(columns, target=[target])
     except DataError as exc:
         if target in str(exc):
@@ -288,6 +296,8 @@ def plan(
     target: str | None = None,
     sep: str = ",",
     decimal: str = ".",
+    date_format: str | None = None,
+    dayfirst: bool = False,
 ) -> list[Cell]:
     """Expand the grid into resolved cells (N/A cells carry their reason).
 
@@ -296,8 +306,9 @@ def plan(
     tuned_db: the ResultsDB holding `samovar tune` trials (profile "tuned").
     target: the MS setting with this target column (None: M). A model that does not take past-only
     covariates, or a dataset without the column, gives N/A cells with the reason.
-    sep, decimal: how the user's CSV files among `datasets` are written (registered and built-in data: always
-    "," and ".", so their cells' hashes do not change).
+    sep, decimal: how the user's CSV files among `datasets` are written, date_format, dayfirst: how their text
+    dates are read (registered and built-in data: always read in their own format, so their cells' hashes do
+    not change).
     """
     from .. import models as registry
     from ..data.io import csv_dialect
@@ -330,7 +341,8 @@ def plan(
         model_na = ms_model_reason(model, cls, target) if target else None
         for dataset in map(canonical_dataset, datasets):
             user_file = find_spec(dataset) is None and parse_synthetic_source(dataset) is None
-            dialect = {"sep": sep, "decimal": decimal} if user_file else {}
+            dialect = ({"sep": sep, "decimal": decimal, "date_format": date_format, "dayfirst": bool(dayfirst)}
+                       if user_file else {})
             if target and dataset not in target_cache:
                 target_cache[dataset] = target_reason(dataset, target, data_dir, download, **dialect)
             setting_na = model_na or (target_cache[dataset] if target else None)

@@ -148,7 +148,8 @@ def execute_cell(
             db.heartbeat(key)
 
         source = {"source": cell.dataset, "data_dir": cell.data_dir, "sep": cell.sep, "decimal": cell.decimal,
-                  "bench_profile": cell.profile, "max_steps_per_epoch": cell.max_steps_per_epoch}  # as fit_run records them
+                  "date_format": cell.date_format, "dayfirst": cell.dayfirst,  # as fit_run records them
+                  "bench_profile": cell.profile, "max_steps_per_epoch": cell.max_steps_per_epoch}
         result = train(model, train_data, config, run_dir, resume=resuming, model_kwargs=model_kwargs,
                        data_source=source, on_epoch_end=on_epoch_end)
         dev = resolve_device(device)

@@ -168,6 +168,37 @@ def source_format(source, long_format=None, sep: str = SEP) -> LongFormat | None
     return long_format_of(source, long_format, sep)
 
 
+def builtin_name(source) -> str | None:
+    """The name of a registered dataset or of the built-in "synthetic" data that `source` names, else None
+    (a file, a DataFrame): data samovar reads in its own format."""
+    spec = find_spec(source) if isinstance(source, str) else None
+    if spec is not None:
+        return spec.name
+    return "synthetic" if isinstance(source, str) and parse_synthetic_source(source) is not None else None
+
+
+def refuse_file_options(source, *, sep: str = SEP, decimal: str = DECIMAL, date_format: str | None = None,
+                        dayfirst: bool = False) -> None:
+    """DataError when options that describe the user's own files (how a CSV is written: sep, decimal; how its
+    text dates are read: date_format, dayfirst) are given for a registered dataset or "synthetic", which
+    samovar reads in its own format; `prepare_data` checks it, and the commands before they start work."""
+    builtin = builtin_name(source)
+    if builtin is None:
+        return
+    sep, decimal = csv_dialect(sep, decimal)
+    if (sep, decimal) != (SEP, DECIMAL):
+        raise DataError(f"sep={sep!r}, decimal={decimal!r} describe your own CSV files, but {builtin} is read by samovar "
+                        "in its own format; drop them (command line: --sep, --decimal), or pass the file path instead "
+                        "of the name")
+    given = [(f"date_format={date_format!r}", "--date-format")] if date_format is not None else []
+    given += [("dayfirst=True", "--dayfirst")] if dayfirst else []
+    if given:
+        them, does = ("them", "do") if len(given) > 1 else ("it", "does")
+        raise DataError(f"{builtin} is read by samovar in its own format, so {' and '.join(g for g, _ in given)} "
+                        f"(how the text dates of your own files are read) {does} not apply to it; drop {them} "
+                        f"(command line: {', '.join(o for _, o in given)}), or pass the file path instead of the name")
+
+
 def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=None, fill: str = "error",
                  date_format: str | None = None, dayfirst: bool = False, target=None, past=None, future=None,
                  calendar: bool = False, long_format=None, sep: str = SEP, decimal: str = DECIMAL
@@ -182,7 +213,8 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
     fill: "error" (NaN/inf raise DataError) or "interpolate". date_format (e.g. "%d/%m/%Y"),
     dayfirst: how the text dates of a file or DataFrame are read (``samovar.data.io.frame_to_table``).
     sep, decimal: the column separator and decimal mark of a .csv/.txt file (pandas read_csv's; e.g. ";"
-    and "," for a file written as 2023-01-01;1,5).
+    and "," for a file written as 2023-01-01;1,5). A registered dataset or "synthetic" refuses other values
+    of these four (``refuse_file_options``).
     target, past, future, calendar: the role of each column (``samovar.data.covariates.resolve_inputs``):
     forecast columns (default all), past-only covariates (default every other column), future-known
     covariate columns, calendar features from the dates. The series channels are targets then past.
@@ -200,12 +232,7 @@ def prepare_data(source, *, lookback: int, horizon: int, data_dir=None, split=No
     if fmt is not None:
         return _prepare_long(source, fmt, lookback, horizon, split, fill, date_format, dayfirst,
                              dict(target=target, past=past, future=future, calendar=calendar), sep, decimal)
-    builtin = spec.name if spec is not None else (
-        "synthetic" if isinstance(source, str) and parse_synthetic_source(source) is not None else None)
-    if builtin is not None and (sep, decimal) != (SEP, DECIMAL):
-        raise DataError(f"sep={sep!r}, decimal={decimal!r} describe your own CSV files, but {builtin} is read by samovar "
-                        "in its own format; drop them (command line: --sep, --decimal), or pass the file path instead "
-                        "of the name")
+    refuse_file_options(source, sep=sep, decimal=decimal, date_format=date_format, dayfirst=dayfirst)
     if spec is not None and split is not None:
         raise DataError(f"{spec.name} is a registered benchmark and is always split by its published protocol "
                         f"({spec.protocol.describe()}); split= is for your own data. To split it differently, pass "

@@ -463,14 +463,20 @@ def run_inputs(cfg: dict[str, Any]):
 
 def _recorded_data_options(cfg: dict[str, Any], data_dir=None) -> dict[str, Any]:
     """The `prepare_source` keywords a run's data was prepared with, from its config.json (`cfg`)."""
+    from ..data.prepare import builtin_name
+
     d = cfg["data"]
     source = d.get("source")
     if not source or source.startswith("<"):
         raise ValueError(f"this run was trained on an in-memory {source or 'table'}; its data cannot be reloaded "
                          "from the run directory (train from a file or a dataset name to evaluate later)")
+    # date options recorded for a registered dataset or "synthetic" (accepted, unused, before prepare_data
+    # refused them) never applied to it: left out, so the run's data is rebuilt as it was read
+    dates = ({"date_format": None, "dayfirst": False} if builtin_name(source) is not None
+             else {"date_format": d.get("date_format"), "dayfirst": bool(d.get("dayfirst", False))})
     return {"source": source, "lookback": d["lookback"], "horizon": d["horizon"],
             "data_dir": data_dir or d.get("data_dir"), "split": tuple(d["split"]) if d.get("split") else None,
-            "fill": d.get("fill", "error"), "date_format": d.get("date_format"), "dayfirst": bool(d.get("dayfirst", False)),
+            "fill": d.get("fill", "error"), **dates,
             "inputs": run_inputs(cfg).options() if d.get("inputs") else None, "long_format": d.get("long_format"),
             **file_dialect(d)}
 

@@ -15,7 +15,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ..console import DECIMAL_HELP, SEP_HELP, console, fail
+from ..console import DATE_FORMAT_HELP, DAYFIRST_HELP, DECIMAL_HELP, SEP_HELP, console, fail
 
 tune_app = typer.Typer(add_completion=False, help="Hyper-parameter search on Optuna (validation only; the test split "
                        "is read once, by the final runs of the best configuration).")
@@ -65,6 +65,8 @@ def tune(
     fill: str = typer.Option("error", help="Missing values: error | interpolate."),
     sep: str = typer.Option(",", help=SEP_HELP),
     decimal: str = typer.Option(".", help=DECIMAL_HELP),
+    date_format: Optional[str] = typer.Option(None, help=DATE_FORMAT_HELP),
+    dayfirst: bool = typer.Option(False, "--dayfirst", help=DAYFIRST_HELP),
     device: str = typer.Option("auto", help="auto | cpu | cuda | mps."),
     threads: int = typer.Option(1, help="torch threads per worker."),
     sampler_seed: Optional[int] = typer.Option(None, help="Seed of the sampler (worker k uses seed + k)."),
@@ -90,7 +92,7 @@ def tune(
                          workers=workers, storage=storage, study=study, timeout=timeout, epochs=epochs, pruner=pruner,
                          db=db, runs_dir=runs_dir, data_dir=data_dir, split=_split(split), fill=fill, device=device,
                          threads=threads, sampler_seed=sampler_seed, quiet=quiet, lookback=lookback, sep=sep,
-                         decimal=decimal)
+                         decimal=decimal, date_format=date_format, dayfirst=dayfirst)
     except (DataError, ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
         fail(str(exc))
         return

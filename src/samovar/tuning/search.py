@@ -88,6 +88,8 @@ class TunePlan:
     notes: list[str] = field(default_factory=list)
     sep: str = ","  # how a CSV file `source` is written (``samovar.data.read_table``)
     decimal: str = "."
+    date_format: str | None = None  # how its text dates are read (``samovar.data.read_table``)
+    dayfirst: bool = False
 
     def published_config(self) -> TrainConfig:
         return TrainConfig(**self.train)
@@ -122,7 +124,8 @@ class _TrialFailed(Exception):
 
 
 def lookbacks_that_fit(source: Any, lookbacks: list[int], horizon: int, data_dir: Any, split: Any,
-                       fill: str, sep: str = ",", decimal: str = ".") -> tuple[list[int], list[str]]:
+                       fill: str, sep: str = ",", decimal: str = ".", date_format: str | None = None,
+                       dayfirst: bool = False) -> tuple[list[int], list[str]]:
     """(the lookbacks whose every split holds a window, a note per dropped one)."""
     from ..data import DataError, prepare_data
     from ..data.panel import read_panel
@@ -134,9 +137,10 @@ def lookbacks_that_fit(source: Any, lookbacks: list[int], horizon: int, data_dir
     if spec is None:  # a file that cannot be read is its own error, not a reason to drop every lookback
         fmt = source_format(source, None, sep)
         if fmt is None:
-            load_table(source, data_dir=data_dir, fill=fill, sep=sep, decimal=decimal)
+            load_table(source, data_dir=data_dir, fill=fill, sep=sep, decimal=decimal, date_format=date_format,
+                       dayfirst=dayfirst)
         else:
-            read_panel(source, fmt, fill=fill, sep=sep, decimal=decimal)
+            read_panel(source, fmt, fill=fill, sep=sep, decimal=decimal, date_format=date_format, dayfirst=dayfirst)
     kept, notes = [], []
     for lookback in lookbacks:
         try:
@@ -144,7 +148,7 @@ def lookbacks_that_fit(source: Any, lookbacks: list[int], horizon: int, data_dir
                 check_split_sizes(spec.protocol, spec.rows, lookback, horizon, spec.name)
             else:
                 prepare_data(source, lookback=lookback, horizon=horizon, data_dir=data_dir, split=split, fill=fill,
-                             sep=sep, decimal=decimal)
+                             sep=sep, decimal=decimal, date_format=date_format, dayfirst=dayfirst)
             kept.append(lookback)
         except DataError as exc:
             notes.append(f"lookback {lookback} dropped: {str(exc).split('. What')[0]}")
@@ -163,14 +167,17 @@ def plan_tune(
     runs_dir: str | Path | None = None, data_dir: str | Path | None = None,
     split: tuple[float, float, float] | None = None, fill: str = "error", device: str = "auto", threads: int = 1,
     sampler_seed: int | None = None, quiet: bool = False, lookback: int | None = None, sep: str = ",",
-    decimal: str = ".",
+    decimal: str = ".", date_format: str | None = None, dayfirst: bool = False,
 ) -> TunePlan:
     """Resolve recipe, search space, study name and storage; ValueError naming any bad option.
     lookback: trial 0's (the published recipe's) lookback; default the model's published one for the horizon.
-    sep, decimal: the column separator and decimal mark of a CSV `dataset` (``samovar.data.read_table``)."""
+    sep, decimal: the column separator and decimal mark of a CSV `dataset`; date_format, dayfirst: how its text
+    dates are read (``samovar.data.read_table``). A registered dataset or "synthetic" refuses them."""
     from ..data.io import csv_dialect
+    from ..data.prepare import refuse_file_options
 
     sep, decimal = csv_dialect(sep, decimal)
+    refuse_file_options(dataset, sep=sep, decimal=decimal, date_format=date_format, dayfirst=dayfirst)
     if sampler not in SAMPLERS:
         raise ValueError(f"--sampler {sampler!r}: choose one of {', '.join(SAMPLERS)}")
     if pruner not in PRUNERS:
@@ -200,7 +207,7 @@ def plan_tune(
     notes += widened
     # trial 0's lookback must fit even when it is not searched: else every trial fails alike
     kept, dropped = lookbacks_that_fit(dataset, list(chosen.get("lookback", [lookback])), horizon, data_dir, split, fill,
-                                       sep, decimal)
+                                       sep, decimal, date_format, dayfirst)
     if lookback not in kept:
         raise ValueError(f"the published lookback {lookback} leaves a split of {dataset_name} without a window "
                          f"at horizon {horizon}: " + "; ".join(n for n in dropped if n.startswith(f"lookback {lookback} "))
@@ -225,6 +232,7 @@ def plan_tune(
         trials=int(trials), sampler=sampler, pruner=pruner, seeds=int(seeds), workers=int(workers), timeout=timeout,
         sampler_seed=sampler_seed, data_dir=str(data_dir) if data_dir is not None else None,
         split=tuple(split) if split is not None else None, fill=fill, quiet=quiet, notes=notes, sep=sep, decimal=decimal,
+        date_format=date_format, dayfirst=bool(dayfirst),
     )
 
 
@@ -440,7 +448,8 @@ def _objective(trial: Any, plan: TunePlan, study: Any, db: ResultsDB) -> float:
         try:
             result, _ = fit_run(plan.model, plan.source, horizon=plan.horizon, lookback=lookback, model_kwargs=kwargs,
                                 config=config, data_dir=plan.data_dir, split=plan.split, fill=plan.fill,
-                                sep=plan.sep, decimal=plan.decimal, on_epoch_end=on_epoch_end, recipe=plan.recipe, evaluate_test=False)
+                                sep=plan.sep, decimal=plan.decimal, date_format=plan.date_format,
+                                dayfirst=plan.dayfirst, on_epoch_end=on_epoch_end, recipe=plan.recipe, evaluate_test=False)
         except optuna.TrialPruned:
             state = "pruned"
         except (ValueError, FloatingPointError, RuntimeError) as exc:
@@ -579,7 +588,8 @@ def final_evaluation(plan: TunePlan, study: Any = None, trial: Any = None, seeds
         with _Cost(seeded.device) as cost:
             result, _ = fit_run(plan.model, plan.source, horizon=plan.horizon, lookback=lookback, model_kwargs=kwargs,
                                 config=seeded, data_dir=plan.data_dir, split=plan.split, fill=plan.fill,
-                                sep=plan.sep, decimal=plan.decimal, run_dir=run_dir, recipe=plan.recipe, resume=(run_dir / rd.CHECKPOINT).exists())
+                                sep=plan.sep, decimal=plan.decimal, date_format=plan.date_format,
+                                dayfirst=plan.dayfirst, run_dir=run_dir, recipe=plan.recipe, resume=(run_dir / rd.CHECKPOINT).exists())
         curve = [_curve_row(r) for r in result.history]
         _record(db, plan, "final", seed, lookback, seeded, kwargs, best.params, "complete", None, curve, cost, result,
                 run_dir)
@@ -647,7 +657,8 @@ def tune(model: str, dataset: str, horizon: int = 96, *, plots: str | Path | Non
     storage (an SQLAlchemy URL; default: optuna.db beside the results database), study (name),
     timeout (seconds), epochs (cap), pruner ("median" | "hyperband" | "none"), db (results
     database), runs_dir, data_dir, split, fill, device ("auto"), threads (1), sampler_seed, quiet,
-    lookback (trial 0's; default the model's published one), sep and decimal (how a CSV file is written).
+    lookback (trial 0's; default the model's published one), sep and decimal (how a CSV file is written),
+    date_format and dayfirst (how its text dates are read).
     plots: a directory for the lookback curve and the optimisation history.
     """
     return run_plan(plan_tune(model, dataset, horizon, **options), plots)
