@@ -379,3 +379,40 @@ def test_tune_refuses_file_options_for_registered_and_built_in_data(tmp_path, da
     assert f"{dataset} is read by samovar in its own format" in lines[0] or f"but {dataset} is read" in lines[0]
     assert option in lines[0] and "pass the file path instead of the name" in lines[0]
     assert not (tmp_path / "bench.db").exists()
+
+
+def test_one_file_read_two_ways_gets_two_studies_and_the_defaults_keep_their_names(tmp_path, monkeypatch):
+    """How a user's file is read (--sep, --decimal, --date-format, --dayfirst) is part of the study's identity: one
+    file read two ways used to share one study, so the second tune found the first's trials and ran none. Read with
+    the defaults (and every registered dataset) the study keeps the name it had before the options existed."""
+    from samovar.data import make_synthetic
+
+    monkeypatch.chdir(tmp_path)  # a relative path: the name hashes the source as given
+    make_synthetic(length=600, channels=2, seed=3).to_csv("mine.csv", index=False)
+    frame = make_synthetic(length=600, channels=2, seed=3)
+    frame[["ch0", "ch1"]] = (100 * frame[["ch0", "ch1"]]).round().astype(int)
+    frame.to_csv("whole.csv", sep=";", index=False)  # whole numbers: decimal ',' and '.' both read it alike
+    opts = dict(epochs=1, quiet=True, threads=1, device="cpu", db="bench.db")
+    # the names studies had before (pinned: existing studies must keep resuming)
+    assert plan_tune("dlinear", "ETTh1", 96, **opts).study == "dlinear-ETTh1-H96-911f0830"
+    default = plan_tune("dlinear", "mine.csv", 24, lookback=48, **opts).study
+    assert default == "dlinear-mine-H24-9694d0b6"
+    assert plan_tune("dlinear", "mine.csv", 24, lookback=48, sep=",", decimal=".", **opts).study == default
+    by_format = plan_tune("dlinear", "mine.csv", 24, lookback=48, date_format="%Y-%m-%d %H:%M:%S", **opts).study
+    day_first = plan_tune("dlinear", "mine.csv", 24, lookback=48, dayfirst=True, **opts).study
+    assert len({default, by_format, day_first}) == 3 and by_format.startswith("dlinear-mine-H24-")
+
+    args = ["tune", "--model", "dlinear", "--dataset", "whole.csv", "--horizon", "24", "--lookback", "48", "--trials",
+            "2", "--seeds", "0", "--space", "train.lr", "--epochs", "1", "--threads", "1", "--device", "cpu", "--quiet",
+            "--db", "bench.db", "--sep", ";"]
+    studies = []
+    for extra in ([], ["--decimal", ","]):
+        out = CliRunner().invoke(app, [*args, *extra], env={"COLUMNS": "300"})
+        assert out.exit_code == 0 and "trials: complete 2" in out.output, out.output  # two trials each: none shared
+        studies.append(out.output.split("study ", 1)[1].split(" ", 1)[0])
+    assert studies[0] != studies[1]
+    summaries = optuna.get_all_study_summaries(f"sqlite:///{tmp_path / 'optuna.db'}")
+    assert sorted((s.study_name, s.n_trials) for s in summaries) == sorted((s, 2) for s in studies)
+    db = ResultsDB(tmp_path / "bench.db")
+    assert "decimal" not in json.loads(db.tune_rows(study=studies[0], kind="trial")[0]["config_json"])
+    assert json.loads(db.tune_rows(study=studies[1], kind="trial")[0]["config_json"])["decimal"] == ","

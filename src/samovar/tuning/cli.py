@@ -53,7 +53,8 @@ def tune(
                                           "postgresql://user@host/db, to share a study across machines); default: "
                                           "sqlite optuna.db beside the results database."),
     study: Optional[str] = typer.Option(None, help="Study name (default: model-dataset-H<horizon>-<hash of the search "
-                                        "settings>, so the same command resumes the same study)."),
+                                        "settings and of any --sep, --decimal, --date-format, --dayfirst>, so the "
+                                        "same command resumes the same study)."),
     timeout: Optional[float] = typer.Option(None, help="Stop starting trials after this many seconds (per worker)."),
     epochs: Optional[int] = typer.Option(None, help="Cap on the epochs of every trial and final run."),
     pruner: str = typer.Option("median", help="median | hyperband | none (pruning on each epoch's validation MSE)."),

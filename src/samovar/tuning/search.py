@@ -155,6 +155,15 @@ def lookbacks_that_fit(source: Any, lookbacks: list[int], horizon: int, data_dir
     return kept, notes
 
 
+def file_dialect(sep: str = ",", decimal: str = ".", date_format: str | None = None,
+                 dayfirst: bool = False) -> dict[str, Any]:
+    """How a user's file is read (sep, decimal, date_format, dayfirst) where it is not the default: part of a
+    study's name hash, so one file read two ways gets two studies, and a file read with the defaults (every
+    registered dataset and "synthetic") keeps the name it always had."""
+    return {k: v for k, v, default in (("sep", sep, ","), ("decimal", decimal, "."), ("date_format", date_format, None),
+                                       ("dayfirst", bool(dayfirst), False)) if v != default}
+
+
 def default_storage(db_path: Path) -> str:
     """Optuna's SQLite file beside the results database."""
     return f"sqlite:///{db_path.resolve().parent / 'optuna.db'}"
@@ -172,7 +181,9 @@ def plan_tune(
     """Resolve recipe, search space, study name and storage; ValueError naming any bad option.
     lookback: trial 0's (the published recipe's) lookback; default the model's published one for the horizon.
     sep, decimal: the column separator and decimal mark of a CSV `dataset`; date_format, dayfirst: how its text
-    dates are read (``samovar.data.read_table``). A registered dataset or "synthetic" refuses them."""
+    dates are read (``samovar.data.read_table``). A registered dataset or "synthetic" refuses them. The study name
+    (unless `study` is given) is model-dataset-H<horizon>-<hash of the search settings and, where they are not the
+    defaults, these four>."""
     from ..data.io import csv_dialect
     from ..data.prepare import refuse_file_options
 
@@ -221,7 +232,8 @@ def plan_tune(
     train = config.to_dict()
     identity = {"model": name, "source": str(dataset), "horizon": int(horizon), "split": split, "space": chosen,
                 "sampler": sampler, "pruner": pruner, "lookback": lookback, "model_kwargs": model_kwargs,
-                "train": {k: v for k, v in train.items() if k not in rd.RESUME_FREE_OPTIONS}}
+                "train": {k: v for k, v in train.items() if k not in rd.RESUME_FREE_OPTIONS},
+                **file_dialect(sep, decimal, date_format, dayfirst)}
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in dataset_name)
     return TunePlan(
         model=name, source=str(dataset), dataset=dataset_name, horizon=int(horizon), lookback=lookback, train=train,
@@ -378,10 +390,12 @@ def work(plan: TunePlan, worker: int = 0) -> None:
 
 
 def record_config(plan: TunePlan, lookback: int, config: TrainConfig, model_kwargs: dict[str, Any]) -> dict[str, Any]:
-    """What a trial or final run trains (seed and result-free options aside): recorded and hashed."""
+    """What a trial or final run trains (seed and result-free options aside): recorded and hashed; how the file
+    is read only where it is not the default (`file_dialect`), so the hashes of other runs are what they were."""
     train = {k: v for k, v in config.to_dict().items() if k not in (*rd.RESUME_FREE_OPTIONS, "seed")}
     return {"model": plan.model, "dataset": plan.dataset, "source": plan.source, "horizon": plan.horizon,
-            "lookback": lookback, "split": plan.split, "train": train, "model_kwargs": model_kwargs}
+            "lookback": lookback, "split": plan.split, "train": train, "model_kwargs": model_kwargs,
+            **file_dialect(plan.sep, plan.decimal, plan.date_format, plan.dayfirst)}
 
 
 class _Cost:
