@@ -130,8 +130,9 @@ def test_a_european_csv_runs_with_sep_and_decimal_recorded_in_its_cells(tmp_path
     assert bad.exit_code == 2 and bad.output.startswith("error: --sep '' must be the one character"), bad.output
     (cell,) = plan(["naive"], [str(data)], [24], [2021], lookback=48, sep=";", decimal=",")
     assert cell.config()["sep"] == ";" and cell.inputs() == {"sep": ";", "decimal": ","}
-    (registered,) = plan(["naive"], ["synthetic"], [24], [2021], lookback=48, sep=";", decimal=",")
-    assert "sep" not in registered.config() and registered.inputs() == {}  # built-in data: read as it always is
+    _, registered = plan(["naive"], [str(data), "synthetic"], [24], [2021], lookback=48, sep=";", decimal=",")
+    assert registered.dataset == "synthetic" and "sep" not in registered.config() and registered.inputs() == {}
+    # built-in data in a grid with a file: read as it always is
 
 
 def test_a_bench_run_of_a_european_csv_records_its_dialect_so_evaluate_reads_the_file(tmp_path):
@@ -197,9 +198,10 @@ def test_a_day_first_csv_runs_with_dayfirst_recorded_in_its_cells_and_run_direct
     assert evaluated.exit_code == 0 and "test" in evaluated.output.lower(), evaluated.output
     (default,) = plan(["dlinear"], [str(data)], [12], [2021], lookback=24, sep=";", decimal=",")
     assert "dayfirst" not in default.config() and "date_format" not in default.config()
-    (registered,) = plan(["naive"], ["synthetic"], [24], [2021], lookback=48, dayfirst=True, date_format="%d/%m/%Y")
+    _, registered = plan(["naive"], [str(data), "synthetic"], [24], [2021], lookback=48, dayfirst=True,
+                         date_format="%d/%m/%Y")
     assert registered.config() == plan(["naive"], ["synthetic"], [24], [2021], lookback=48)[0].config()
-    assert registered.inputs() == {} and registered.na_reason is None  # built-in data: read as it always is
+    assert registered.inputs() == {} and registered.na_reason is None  # built-in data in a grid with a file: as always
 
 
 def test_bench_cost_reads_a_day_first_csv_with_dayfirst(tmp_path):
@@ -218,3 +220,46 @@ def test_bench_cost_reads_a_day_first_csv_with_dayfirst(tmp_path):
                    dayfirst=True)
     (row,) = ResultsDB(tmp_path / "bench.db").cost_rows()
     assert row["config_hash"] == cell.key(code_version())["config_hash"]  # the estimate of the day-first cell
+
+
+@pytest.mark.parametrize("command", ["run", "cost"])
+@pytest.mark.parametrize("datasets, extra, named", [
+    ("ETTh1", ["--dayfirst"], "so dayfirst=True (how your own CSV files are written and their text dates read) does "
+     "not apply; drop it"),
+    ("synthetic", ["--sep", ";"], "so sep=';' (how your own CSV files are written and their text dates read) does not "
+     "apply; drop it"),
+    ("ETTh1,synthetic", ["--sep", ";", "--decimal", ",", "--date-format", "%d/%m/%Y"],
+     "so sep=';', decimal=',', date_format='%d/%m/%Y' (how your own CSV files are written and their text dates read) do "
+     "not apply; drop them"),
+])
+def test_file_options_without_a_file_among_the_datasets_are_refused(tmp_path, command, datasets, extra, named):
+    """--sep, --decimal, --date-format and --dayfirst describe your own files; a grid of registered and built-in data
+    only used to ignore them without a word. One line naming the options given and why, exit 2, nothing created."""
+    db = tmp_path / "bench.db"
+    out = runner.invoke(app, ["bench", command, "--models", "naive", "--datasets", datasets, "--horizons", "24",
+                              "--lookback", "48", "--db", str(db), *extra, *(["--dry-run"] if command == "run" else [])],
+                        env={"COLUMNS": "300"})
+    lines = [line for line in out.output.splitlines() if line.strip()]
+    assert out.exit_code == 2 and len(lines) == 1, out.output
+    options = [a for a in extra if a.startswith("--")]
+    builtin = "ETTh1 and synthetic are" if "," in datasets else f"{datasets} is"
+    assert lines[0].startswith(f"error: {builtin} read by samovar in its own format and none of the datasets "
+                               "(--datasets) is a file of your own, ") and named in lines[0]
+    assert f"(command line: {', '.join(options)})" in lines[0] and lines[0].endswith("add your file's path to --datasets")
+    assert not db.exists()
+
+
+def test_file_options_in_a_grid_with_a_file_and_a_registered_dataset_are_accepted(tmp_path):
+    """A mixed grid takes them: the file's cells are read with them, the registered dataset's as always."""
+    from samovar.bench.grid import plan
+    from samovar.data import make_synthetic
+
+    data = tmp_path / "european.csv"
+    make_synthetic(length=800, channels=2, seed=1).to_csv(data, sep=";", decimal=",", index=False)
+    out = runner.invoke(app, ["bench", "run", "--models", "naive", "--datasets", f"{data},ETTh1", "--horizons", "24",
+                              "--lookback", "48", "--db", str(tmp_path / "bench.db"), "--sep", ";", "--decimal", ",",
+                              "--dry-run"], env={"COLUMNS": "300"})
+    assert out.exit_code == 0 and out.output.startswith("2 cells"), out.output
+    mine, registered = plan(["naive"], [str(data), "ETTh1"], [24], [2021], lookback=48, sep=";", decimal=",")
+    assert mine.na_reason is None and mine.inputs() == {"sep": ";", "decimal": ","}
+    assert registered.dataset == "ETTh1" and registered.inputs() == {} and "sep" not in registered.config()

@@ -264,6 +264,32 @@ def target_reason(dataset: str, target: str, data_dir: str | None = None, downlo
     return None
 
 
+def refuse_unused_file_options(datasets: list[str], *, sep: str = ",", decimal: str = ".",
+                               date_format: str | None = None, dayfirst: bool = False) -> None:
+    """ValueError naming the options that describe the user's own files (sep, decimal: how a CSV is written;
+    date_format, dayfirst: how its text dates are read) given for a grid whose `datasets` hold none: registered
+    datasets and "synthetic" are read by samovar in its own format, so the options would be silently ignored.
+    A grid with a user file takes them (its registered and built-in cells ignore them)."""
+    from ..data.prepare import builtin_name
+
+    builtins = [builtin_name(d) for d in datasets]
+    if any(b is None for b in builtins):
+        return
+    given = [(f"{k}={v!r}", option) for k, v, default, option in
+             (("sep", sep, ",", "--sep"), ("decimal", decimal, ".", "--decimal"),
+              ("date_format", date_format, None, "--date-format"), ("dayfirst", bool(dayfirst), False, "--dayfirst"))
+             if v != default]
+    if not given:
+        return
+    names = list(dict.fromkeys(builtins))
+    them, does = ("them", "do") if len(given) > 1 else ("it", "does")
+    are = "are" if len(names) > 1 else "is"
+    raise ValueError(f"{' and '.join(names)} {are} read by samovar in its own format and none of the datasets "
+                     f"(--datasets) is a file of your own, so {', '.join(g for g, _ in given)} (how your own CSV "
+                     f"files are written and their text dates read) {does} not apply; drop {them} (command line: "
+                     f"{', '.join(o for _, o in given)}), or add your file's path to --datasets")
+
+
 # ----------------------------------------------------------------------------- the grid
 
 
@@ -308,7 +334,7 @@ def plan(
     covariates, or a dataset without the column, gives N/A cells with the reason.
     sep, decimal: how the user's CSV files among `datasets` are written, date_format, dayfirst: how their text
     dates are read (registered and built-in data: always read in their own format, so their cells' hashes do
-    not change).
+    not change); with no user file among `datasets` they are a ValueError (`refuse_unused_file_options`).
     """
     from .. import models as registry
     from ..data.io import csv_dialect
@@ -333,6 +359,7 @@ def plan(
         raise ValueError(f"unknown model(s) {unknown}; registered: {', '.join(registry.available())}")
     target = check_target(target)
     sep, decimal = csv_dialect(sep, decimal)
+    refuse_unused_file_options(datasets, sep=sep, decimal=decimal, date_format=date_format, dayfirst=dayfirst)
     cells: list[Cell] = []
     na_cache: dict[tuple, str | None] = {}
     target_cache: dict[str, str | None] = {}
