@@ -416,3 +416,17 @@ def test_one_file_read_two_ways_gets_two_studies_and_the_defaults_keep_their_nam
     db = ResultsDB(tmp_path / "bench.db")
     assert "decimal" not in json.loads(db.tune_rows(study=studies[0], kind="trial")[0]["config_json"])
     assert json.loads(db.tune_rows(study=studies[1], kind="trial")[0]["config_json"])["decimal"] == ","
+
+
+def test_a_resumed_final_run_records_the_time_of_its_earlier_calls():
+    from types import SimpleNamespace
+
+    from samovar.tuning.search import _Cost
+
+    with _Cost("cpu") as cost:
+        pass
+    wall, cpu = cost.wall_seconds, cost.cpu_seconds
+    cost.add_resumed(SimpleNamespace(resumed_seconds=12.5, resumed_cpu_seconds=20.0))
+    assert (cost.wall_seconds, cost.cpu_seconds) == (wall + 12.5, cpu + 20.0)
+    cost.add_resumed(SimpleNamespace(resumed_seconds=1.0, resumed_cpu_seconds=None))  # an old checkpoint: CPU unknown
+    assert (cost.wall_seconds, cost.cpu_seconds) == (wall + 13.5, cpu + 20.0)

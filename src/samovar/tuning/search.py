@@ -429,6 +429,13 @@ class _Cost:
                 if line.startswith("VmHWM:"):
                     self.peak_mem_mb = int(line.split()[1]) / 1024  # kB
 
+    def add_resumed(self, result: Any) -> None:
+        """Count the time the earlier, interrupted calls of a resumed run spent up to its checkpoint
+        (`TrainResult.resumed_seconds` / `resumed_cpu_seconds`; CPU unknown for an old checkpoint)."""
+        self.wall_seconds += result.resumed_seconds
+        if result.resumed_cpu_seconds is not None:
+            self.cpu_seconds += result.resumed_cpu_seconds
+
 
 def _curve_row(row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in ("epoch", "train_loss", "val_mse", "val_mae", "lr", "seconds")}
@@ -604,6 +611,7 @@ def final_evaluation(plan: TunePlan, study: Any = None, trial: Any = None, seeds
                                 config=seeded, data_dir=plan.data_dir, split=plan.split, fill=plan.fill,
                                 sep=plan.sep, decimal=plan.decimal, date_format=plan.date_format,
                                 dayfirst=plan.dayfirst, run_dir=run_dir, recipe=plan.recipe, resume=(run_dir / rd.CHECKPOINT).exists())
+        cost.add_resumed(result)  # a final run killed and resumed: its whole time
         curve = [_curve_row(r) for r in result.history]
         _record(db, plan, "final", seed, lookback, seeded, kwargs, best.params, "complete", None, curve, cost, result,
                 run_dir)
