@@ -279,6 +279,7 @@ def test_bench_profile_tuned_trains_the_recorded_winner(tmp_path):
     assert missing.na_reason.startswith("no completed `samovar tune` trial of patchtst on synthetic at horizon 24")
     counts = run_grid(cells, db, executor="inline", runs_root=tmp_path / "runs", device="cpu")
     assert counts == {"done": 1, "na": 1} and db.rows(profile="tuned", status="done")[0]["test_mse"] > 0
+    assert not any("source_path" in json.loads(r["config_json"]) for r in db.tune_rows())  # built-in data: no path
     out = CliRunner().invoke(app, ["bench", "run", "--profile", "tuned", "--lookback", "96", "--models", "dlinear",
                                    "--datasets", "synthetic", "--horizons", "24", "--db", str(tmp_path / "bench.db")])
     assert out.exit_code == 2 and "drop --lookback" in out.output
@@ -430,3 +431,75 @@ def test_a_resumed_final_run_records_the_time_of_its_earlier_calls():
     assert (cost.wall_seconds, cost.cpu_seconds) == (wall + 12.5, cpu + 20.0)
     cost.add_resumed(SimpleNamespace(resumed_seconds=1.0, resumed_cpu_seconds=None))  # an old checkpoint: CPU unknown
     assert (cost.wall_seconds, cost.cpu_seconds) == (wall + 13.5, cpu + 20.0)
+
+
+def test_tuned_profile_takes_the_trials_of_the_very_file_read_the_same_way(tmp_path, monkeypatch):
+    """Two files with the same name stem (a/sales.csv, b/sales.csv) share a dataset name; the tuned profile used to
+    pool their trials (and one file read two ways), so a file could be trained with another's configuration. Each
+    file now gets its own best trial, one reading never another's, and a file with none is N/A naming the rest."""
+    from samovar.bench.db import config_hash
+    from samovar.bench.grid import plan
+    from samovar.data import make_synthetic
+    from samovar.tuning import tuned_elsewhere, tuned_recipe
+
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path.resolve()  # what the recorded paths are
+    for folder, seed in (("a", 3), ("b", 4), ("c", 5)):
+        (tmp_path / folder).mkdir()
+        make_synthetic(length=600, channels=2, seed=seed).to_csv(tmp_path / folder / "sales.csv", index=False)
+    frame = make_synthetic(length=600, channels=2, seed=6)
+    frame[["ch0", "ch1"]] = (100 * frame[["ch0", "ch1"]]).round().astype(int)
+    frame.to_csv("whole.csv", sep=";", index=False)  # whole numbers: decimal ',' and '.' both read it alike
+    opts = dict(trials=2, seeds=0, space=["train.lr"], sampler_seed=1, **_options(tmp_path))
+    # a relative path and an absolute one; each study's trials all have its lookback (only train.lr is searched)
+    a = tune("dlinear", "a/sales.csv", 24, lookback=48, **opts)
+    b = tune("dlinear", str(tmp_path / "b" / "sales.csv"), 24, lookback=36, **opts)
+    by_sep = tune("dlinear", "whole.csv", 24, lookback=48, sep=";", **opts)
+    by_decimal = tune("dlinear", "whole.csv", 24, lookback=36, sep=";", decimal=",", **opts)
+    db = ResultsDB(tmp_path / "bench.db")
+    assert {r["dataset"] for r in db.tune_rows(study=a.study) + db.tune_rows(study=b.study)} == {"sales"}
+    for row in db.tune_rows():  # the resolved path is recorded beside the configuration, outside its hash
+        config = json.loads(row["config_json"])
+        assert config.pop("source_path") in (str(root / "a" / "sales.csv"), str(root / "b" / "sales.csv"),
+                                             str(root / "whole.csv"))
+        assert row["config_hash"] == config_hash(config)
+
+    for path, result, lookback in (("a/sales.csv", a, 48), (str(tmp_path / "a" / "sales.csv"), a, 48),
+                                   ("b/sales.csv", b, 36)):
+        tuned = tuned_recipe(db, "dlinear", path, 24)
+        assert tuned["lookback"] == lookback and tuned["label"].startswith(f"tuned (study {result.study},"), path
+    for dialect, result in (({"sep": ";"}, by_sep), ({"sep": ";", "decimal": ","}, by_decimal)):
+        (cell,) = plan(["dlinear"], ["whole.csv"], [24], [1], profile="tuned", tuned_db=db, **dialect)
+        assert cell.recipe.startswith(f"tuned (study {result.study},") and not cell.na_reason, dialect
+    (cell,) = plan(["dlinear"], ["b/sales.csv"], [24], [1], profile="tuned", tuned_db=db)
+    assert cell.lookback == 36 and cell.recipe.startswith(f"tuned (study {b.study},")
+
+    (untuned,) = plan(["dlinear"], ["c/sales.csv"], [24], [1], profile="tuned", tuned_db=db)
+    assert untuned.na_reason == (
+        f"no completed `samovar tune` trial of dlinear on c/sales.csv (read with the defaults) at horizon 24 in "
+        f"{db.path}; trials of another file named sales (or of this file read another way) exist: "
+        f"{root / 'a' / 'sales.csv'}, {root / 'b' / 'sales.csv'}, they are not used for this file; run samovar "
+        f"tune --model dlinear --dataset c/sales.csv --horizon 24 --db {db.path}")
+    assert tuned_recipe(db, "dlinear", "whole.csv", 24) is None  # read with the defaults: never tuned
+    assert tuned_elsewhere(db, "dlinear", "whole.csv", 24, sep=";", dayfirst=True) == [
+        f"{root / 'whole.csv'} (read with --sep ';' --decimal ,)", f"{root / 'whole.csv'} (read with --sep ';')"]
+
+
+def test_a_tune_row_recorded_before_source_path_is_matched_by_its_source_from_the_current_directory(tmp_path,
+                                                                                                      monkeypatch):
+    """Rows recorded before the resolved path was (config without "source_path") still count for their own file:
+    their source as typed, resolved from where the bench runs; a same-named file's better trial does not."""
+    from samovar.tuning import tuned_recipe
+
+    monkeypatch.chdir(tmp_path)
+    db = ResultsDB("bench.db")
+    for study, source, lookback, val_mse in (("old-a", "a/sales.csv", 48, 0.5), ("old-b", "b/sales.csv", 36, 0.1)):
+        config = {"model": "dlinear", "dataset": "sales", "source": source, "horizon": 24, "lookback": lookback,
+                  "split": None, "train": {"lr": 0.001}, "model_kwargs": {}}
+        db.record_tune(study=study, kind="trial", number=0, model="dlinear", dataset="sales", horizon=24,
+                       lookback=lookback, seed=0, config=config, params={}, state="complete", reason=None,
+                       val_mse=val_mse)
+    tuned = tuned_recipe(db, "dlinear", str(tmp_path / "a" / "sales.csv"), 24)
+    assert tuned["lookback"] == 48 and tuned["label"].startswith("tuned (study old-a, trial 0,")
+    assert tuned_recipe(db, "dlinear", "b/sales.csv", 24)["lookback"] == 36
+    assert tuned_recipe(db, "dlinear", "b/sales.csv", 24, sep=";") is None  # tuned with the defaults only

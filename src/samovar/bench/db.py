@@ -484,12 +484,14 @@ class ResultsDB:
     def record_tune(self, **row: Any) -> None:
         """Insert or replace one `tune_trials` row: a search trial or a final run (see the module docstring).
 
-        `config` (a dict) is stored as JSON with its hash; `params` (the searched values) and `curve`
-        (one dict per epoch) as JSON;
+        `config` (a dict) is stored as JSON with its hash; `unhashed` (a dict, optional) is stored in the same
+        JSON but not hashed (facts about the run that are not its configuration: a user file's resolved path);
+        `params` (the searched values) and `curve` (one dict per epoch) as JSON;
         code_version, host and the time are filled in.
         """
         config = row.pop("config")
-        row.update(config_json=canonical_json(config), config_hash=config_hash(config),
+        unhashed = row.pop("unhashed", None) or {}
+        row.update(config_json=canonical_json({**config, **unhashed}), config_hash=config_hash(config),
                    params_json=canonical_json(row.pop("params", {})), curve_json=canonical_json(row.pop("curve", [])),
                    code_version=row.pop("code_version", None) or code_version(), host=socket.gethostname(),
                    recorded_at=time.time())

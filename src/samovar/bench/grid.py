@@ -14,7 +14,8 @@ Profiles:
          windows, shifted every epoch), evaluated QUICK_EVAL_BATCH windows at a time.
          Validation and test always use every window.
   tuned  the configuration `samovar tune` chose on validation (``tuning.tuned_recipe``: the best
-         recorded search trial for the model, dataset and horizon) with its lookback; N/A where
+         recorded search trial for the model, dataset and horizon; for a user file, of that very file
+         read with the same --sep/--decimal/--date-format/--dayfirst) with its lookback; N/A where
          no tune trial is recorded.
   seed   the SAMoVAR authors' scripts exactly (``training/seed.py``): samovar.sh for SAMoVAR,
          LinTrans and FixedVAR at its one lookback per horizon, baseline.sh for the baselines at
@@ -376,7 +377,8 @@ def plan(
             for horizon in horizons:
                 missing = None
                 if profile == "tuned":
-                    train, model_kwargs, recipe, candidates, missing = _tuned(tuned_db, model, cls, dataset, horizon)
+                    train, model_kwargs, recipe, candidates, missing = _tuned(tuned_db, model, cls, dataset, horizon,
+                                                                              dialect)
                     notes, lb_note = ([f"the tuned configuration was searched in the M setting, trained here as MS "
                                        f"(target {target})"] if target else []), None
                 elif profile == "seed":
@@ -435,15 +437,28 @@ def _seed(model: str, dataset: str, horizon: int, policy: str | int) -> tuple:
     return train, model_kwargs, label, notes, lookbacks, None
 
 
-def _tuned(db: Any, model: str, cls: type, dataset: str, horizon: int) -> tuple:
-    """(train, model kwargs, recipe label, lookbacks, N/A reason or None) of a tuned cell."""
-    from ..tuning import tuned_recipe
+def _tuned(db: Any, model: str, cls: type, dataset: str, horizon: int, dialect: dict[str, Any] | None = None) -> tuple:
+    """(train, model kwargs, recipe label, lookbacks, N/A reason or None) of a tuned cell.
 
-    tuned = tuned_recipe(db, model, dataset, horizon)
+    dialect: how a user file `dataset` is read (sep, decimal, date_format, dayfirst; empty for registered and
+    built-in data): only the trials of that file read that way count; the N/A reason names the same-named
+    files (or other readings) that were tuned instead."""
+    from ..training.recipes import recipe_dataset_name
+    from ..tuning import tuned_elsewhere, tuned_recipe
+    from ..tuning.search import file_dialect, read_with
+
+    dialect = dialect or {}
+    tuned = tuned_recipe(db, model, dataset, horizon, **dialect)
     if tuned is None:
         lookbacks, _ = lookbacks_for("paper", cls, horizon)
+        options = read_with(file_dialect(**dialect))
+        elsewhere = tuned_elsewhere(db, model, dataset, horizon, **dialect)
+        read = f" (read with {options})" if options else (" (read with the defaults)" if elsewhere else "")
+        other = (f"; trials of another file named {recipe_dataset_name(dataset)} (or of this file read another way) "
+                 f"exist: {', '.join(elsewhere)}, they are not used for this file" if elsewhere else "")
         return ({}, {}, "tuned", lookbacks,
-                f"no completed `samovar tune` trial of {model} on {dataset} at horizon {horizon} in {db.path}; "
-                f"run samovar tune --model {model} --dataset {dataset} --horizon {horizon} --db {db.path}")
+                f"no completed `samovar tune` trial of {model} on {dataset}{read} at horizon {horizon} in {db.path}"
+                f"{other}; run samovar tune --model {model} --dataset {dataset} --horizon {horizon} --db {db.path}"
+                + (f" {options}" if options else ""))
     train = {k: v for k, v in tuned["train"].items() if k not in RESULT_FREE}
     return train, tuned["model_kwargs"], tuned["label"], [tuned["lookback"]], None

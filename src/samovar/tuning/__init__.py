@@ -6,7 +6,8 @@
 See ``search.py`` for how a tune runs and ``space.py`` for the search-space format.
 """
 
-from .search import TunePlan, TuneResult, final_evaluation, final_summary, plan_tune, run_plan, tune, tuned_recipe, work
+from .search import (TunePlan, TuneResult, final_evaluation, final_summary, plan_tune, run_plan, tune, tuned_elsewhere,
+                     tuned_recipe, work)
 
-__all__ = ["TunePlan", "TuneResult", "final_evaluation", "final_summary", "plan_tune", "run_plan", "tune", "tuned_recipe",
-           "work"]
+__all__ = ["TunePlan", "TuneResult", "final_evaluation", "final_summary", "plan_tune", "run_plan", "tune",
+           "tuned_elsewhere", "tuned_recipe", "work"]

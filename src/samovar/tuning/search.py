@@ -90,6 +90,7 @@ class TunePlan:
     decimal: str = "."
     date_format: str | None = None  # how its text dates are read (``samovar.data.read_table``)
     dayfirst: bool = False
+    source_path: str | None = None  # a user file `source`, resolved (``source_path``): recorded, not hashed
 
     def published_config(self) -> TrainConfig:
         return TrainConfig(**self.train)
@@ -162,6 +163,33 @@ def file_dialect(sep: str = ",", decimal: str = ".", date_format: str | None = N
     registered dataset and "synthetic") keeps the name it always had."""
     return {k: v for k, v, default in (("sep", sep, ","), ("decimal", decimal, "."), ("date_format", date_format, None),
                                        ("dayfirst", bool(dayfirst), False)) if v != default}
+
+
+DIALECT_DEFAULTS = {"sep": ",", "decimal": ".", "date_format": None, "dayfirst": False}
+DIALECT_FLAGS = {"sep": "--sep", "decimal": "--decimal", "date_format": "--date-format", "dayfirst": "--dayfirst"}
+
+
+def read_with(dialect: dict[str, Any]) -> str:
+    """A `file_dialect` as the command-line options that read a file so ("--sep ';' --decimal ,"), "" for the
+    defaults."""
+    import shlex
+
+    return " ".join(flag if key == "dayfirst" else f"{flag} {shlex.quote(str(dialect[key]))}"
+                    for key, flag in DIALECT_FLAGS.items() if key in dialect)
+
+
+def source_path(source: Any) -> str | None:
+    """The resolved absolute path of a user's file `source` (relative paths start at the current directory),
+    else None: a registered dataset name or "synthetic..." (data samovar reads in its own format)."""
+    from ..data.registry import find_spec
+    from ..data.synthetic import parse_synthetic_source
+
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    text = os.fspath(source)
+    if find_spec(text) is not None or parse_synthetic_source(text) is not None:
+        return None
+    return str(Path(text).expanduser().resolve())
 
 
 def default_storage(db_path: Path) -> str:
@@ -244,7 +272,7 @@ def plan_tune(
         trials=int(trials), sampler=sampler, pruner=pruner, seeds=int(seeds), workers=int(workers), timeout=timeout,
         sampler_seed=sampler_seed, data_dir=str(data_dir) if data_dir is not None else None,
         split=tuple(split) if split is not None else None, fill=fill, quiet=quiet, notes=notes, sep=sep, decimal=decimal,
-        date_format=date_format, dayfirst=bool(dayfirst),
+        date_format=date_format, dayfirst=bool(dayfirst), source_path=source_path(dataset),
     )
 
 
@@ -500,7 +528,7 @@ def _record(db: ResultsDB, plan: TunePlan, kind: str, number: int, lookback: int
         test_windows=test.get("windows"), cpu_seconds=cost.cpu_seconds, wall_seconds=cost.wall_seconds,
         peak_mem_mb=cost.peak_mem_mb, param_count=result.model.num_parameters() if result is not None else None,
         device=str(cost.device), threads=config.threads, run_dir=str(run_dir) if run_dir is not None else None,
-        pid=os.getpid(),
+        pid=os.getpid(), unhashed={"source_path": plan.source_path} if plan.source_path else None,
     )
 
 
@@ -625,11 +653,45 @@ def final_evaluation(plan: TunePlan, study: Any = None, trial: Any = None, seeds
 # ----------------------------------------------------------------------------- the winner as a recipe
 
 
-def tuned_recipe(db: ResultsDB, model: str, dataset: str, horizon: int) -> dict[str, Any] | None:
+def _tuned_trials(db: ResultsDB, model: str, dataset: str, horizon: int, sep: str, decimal: str,
+                  date_format: str | None, dayfirst: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(completed search trials of `model` on `dataset` at `horizon`, those of other data of the same name).
+
+    A registered dataset or "synthetic": every trial recorded under its name (the second list is empty). A user
+    file: only the trials of the same file (its resolved path: recorded as "source_path"; a row recorded before
+    that resolves its "source" from the current directory) read the same way (sep, decimal, date_format,
+    dayfirst); the trials of another file with the same name stem, or of this file read another way, are the
+    second list."""
+    from ..data.io import csv_dialect
+
+    rows = db.tune_rows(kind="trial", state="complete", model=model.lower(), dataset=recipe_dataset_name(dataset),
+                        horizon=int(horizon))
+    path = source_path(dataset)
+    if path is None:
+        return rows, []
+    sep, decimal = csv_dialect(sep, decimal)
+    dialect = file_dialect(sep, decimal, date_format, dayfirst)
+    mine: list[dict[str, Any]] = []
+    others: list[dict[str, Any]] = []
+    for row in rows:
+        config = json.loads(row["config_json"])
+        same = ((config.get("source_path") or source_path(config.get("source"))) == path
+                and {k: config[k] for k in DIALECT_DEFAULTS if k in config} == dialect)
+        (mine if same else others).append(row)
+    return mine, others
+
+
+def tuned_recipe(db: ResultsDB, model: str, dataset: str, horizon: int, *, sep: str = ",", decimal: str = ".",
+                 date_format: str | None = None, dayfirst: bool = False) -> dict[str, Any] | None:
     """The best search trial (lowest validation MSE) recorded in `db` for (model, dataset, horizon), over
     every study, as a recipe: lookback, TrainConfig options (seed and result-free options aside), model
-    options and a label naming the study and trial; None when no trial completed."""
-    rows = db.tune_rows(kind="trial", state="complete", model=model.lower(), dataset=dataset, horizon=int(horizon))
+    options and a label naming the study and trial; None when no trial completed.
+
+    dataset: a registered name or "synthetic" (every trial recorded under that name), or a user's file path
+    with how it is read (sep, decimal, date_format, dayfirst, as given to `samovar tune`): only the trials of
+    that very file (same resolved path) read the same way, never those of another file with the same name
+    stem (``tuned_elsewhere`` names them)."""
+    rows, _ = _tuned_trials(db, model, dataset, horizon, sep, decimal, date_format, dayfirst)
     if not rows:
         return None
     best = min(rows, key=lambda r: r["val_mse"])
@@ -637,6 +699,24 @@ def tuned_recipe(db: ResultsDB, model: str, dataset: str, horizon: int) -> dict[
     return {"lookback": int(best["lookback"]), "train": dict(config["train"]),
             "model_kwargs": dict(config["model_kwargs"]),
             "label": f"tuned (study {best['study']}, trial {best['number']}, val mse {best['val_mse']:.4f})"}
+
+
+def tuned_elsewhere(db: ResultsDB, model: str, dataset: str, horizon: int, *, sep: str = ",", decimal: str = ".",
+                    date_format: str | None = None, dayfirst: bool = False) -> list[str]:
+    """What else `db` holds completed search trials of, for (model, horizon) and a user file `dataset`'s name:
+    other files with the same name stem and this file read another way, one text each ("/data/a/sales.csv",
+    "/data/b/sales.csv (read with --sep ';')"); empty for a registered dataset or "synthetic" (`tuned_recipe`
+    takes every trial of those)."""
+    _, others = _tuned_trials(db, model, dataset, horizon, sep, decimal, date_format, dayfirst)
+    found: list[str] = []
+    for row in others:
+        config = json.loads(row["config_json"])
+        where = config.get("source_path") or source_path(config.get("source")) or str(config.get("source"))
+        options = read_with({k: config[k] for k in DIALECT_DEFAULTS if k in config})
+        text = f"{where} (read with {options})" if options else where
+        if text not in found:
+            found.append(text)
+    return sorted(found)
 
 
 # ----------------------------------------------------------------------------- entry point
