@@ -135,9 +135,10 @@ INTRO = ("Records: `benchmarks/results/seed_protocol/*.json` (exported from `sam
          "reproduction (`benchmarks/results/samovar/*.json`, `benchmarks/reproduce_samovar.py`): samovar.sh is their "
          "paper recipe, run there with bf16 autocast as the script's --use_amp, at its one lookback per horizon, so "
          "for them the two selections are the same run. A lookback \"N/A over the cost cap\" was not trained here: "
-         "`samovar bench cost` estimated it above `--max-cell-hours 3` from timed optimizer steps (one thread, on this "
-         "2-core machine while other runs shared it, so the estimates lean high); the same command without the cap "
-         "trains it on a bigger machine. Published: "
+         "`samovar bench cost` estimated it above `--max-cell-hours 3` from timed optimizer steps (one thread, on the "
+         "2-core machine of the session that ran the command, often while other runs shared it, so the estimates lean "
+         "high; these machines' speed differed between sessions, so a lookback near the cap may be N/A here and within "
+         "it on a faster machine); the same command without the cap trains it on a bigger machine. Published: "
          "`benchmarks/results/seed_protocol/published.csv`.")
 
 
