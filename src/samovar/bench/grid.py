@@ -119,9 +119,9 @@ class Cell:
     def dialect(self) -> dict[str, Any]:
         """The ``prepare_data`` sep / decimal / date_format / dayfirst keywords of the cell's file where they are
         not the defaults."""
-        return {k: v for k, v, default in (("sep", self.sep, ","), ("decimal", self.decimal, "."),
-                                           ("date_format", self.date_format, None), ("dayfirst", self.dayfirst, False))
-                if v != default}
+        from ..data.io import reading_options
+
+        return reading_options(self.sep, self.decimal, self.date_format, self.dayfirst)
 
     def inputs(self) -> dict[str, Any]:
         """The ``prepare_data`` keywords of the cell's setting, as `samovar train --target COL` passes them,
@@ -445,13 +445,14 @@ def _tuned(db: Any, model: str, cls: type, dataset: str, horizon: int, dialect: 
     files (or other readings) that were tuned instead."""
     from ..training.recipes import recipe_dataset_name
     from ..tuning import tuned_elsewhere, tuned_recipe
-    from ..tuning.search import file_dialect, read_with
+    from ..data.io import reading_options
+    from ..tuning.search import read_with
 
     dialect = dialect or {}
     tuned = tuned_recipe(db, model, dataset, horizon, **dialect)
     if tuned is None:
         lookbacks, _ = lookbacks_for("paper", cls, horizon)
-        options = read_with(file_dialect(**dialect))
+        options = read_with(reading_options(**dialect))
         elsewhere = tuned_elsewhere(db, model, dataset, horizon, **dialect)
         read = f" (read with {options})" if options else (" (read with the defaults)" if elsewhere else "")
         other = (f"; trials of another file named {recipe_dataset_name(dataset)} (or of this file read another way) "

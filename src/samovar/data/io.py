@@ -21,6 +21,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -213,6 +214,18 @@ def csv_sep(sep: str = SEP) -> str:
         raise DataError(f"sep={sep!r} must be the one character between the columns of the file ('\\t' or 'tab' for "
                         f"a tab), {_DIALECT_EXAMPLE}")
     return sep
+
+
+# how a user's file is read, at the defaults every registered dataset and "synthetic" are read with
+READING_DEFAULTS = {"sep": ",", "decimal": ".", "date_format": None, "dayfirst": False}
+
+
+def reading_options(sep: str = ",", decimal: str = ".", date_format: str | None = None,
+                    dayfirst: bool = False) -> dict[str, Any]:
+    """How a user's file is read (sep, decimal, date_format, dayfirst) where it is not the default, so that
+    a key or hash holding them is the same as before for a file read with the defaults."""
+    given = {"sep": sep, "decimal": decimal, "date_format": date_format, "dayfirst": bool(dayfirst)}
+    return {k: v for k, v in given.items() if v != READING_DEFAULTS[k]}
 
 
 def csv_dialect(sep: str = SEP, decimal: str = DECIMAL) -> tuple[str, str]:

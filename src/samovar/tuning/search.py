@@ -44,6 +44,7 @@ from .._checks import positive_int
 from ..bench.db import ResultsDB, _pid_alive, config_hash
 from ..training import rundir as rd
 from ..training.config import TrainConfig
+from ..data.io import READING_DEFAULTS, reading_options
 from ..training.recipes import Recipe, recipe_dataset_name
 from ..training.runs import fit_run, model_class, model_options, recipe_training, resolve_lookback
 from .space import apply, check_space, grid_points, published_values, restrict, suggest, widen
@@ -156,21 +157,11 @@ def lookbacks_that_fit(source: Any, lookbacks: list[int], horizon: int, data_dir
     return kept, notes
 
 
-def file_dialect(sep: str = ",", decimal: str = ".", date_format: str | None = None,
-                 dayfirst: bool = False) -> dict[str, Any]:
-    """How a user's file is read (sep, decimal, date_format, dayfirst) where it is not the default: part of a
-    study's name hash, so one file read two ways gets two studies, and a file read with the defaults (every
-    registered dataset and "synthetic") keeps the name it always had."""
-    return {k: v for k, v, default in (("sep", sep, ","), ("decimal", decimal, "."), ("date_format", date_format, None),
-                                       ("dayfirst", bool(dayfirst), False)) if v != default}
-
-
-DIALECT_DEFAULTS = {"sep": ",", "decimal": ".", "date_format": None, "dayfirst": False}
 DIALECT_FLAGS = {"sep": "--sep", "decimal": "--decimal", "date_format": "--date-format", "dayfirst": "--dayfirst"}
 
 
 def read_with(dialect: dict[str, Any]) -> str:
-    """A `file_dialect` as the command-line options that read a file so ("--sep ';' --decimal ,"), "" for the
+    """A `reading_options` as the command-line options that read a file so ("--sep ';' --decimal ,"), "" for the
     defaults."""
     import shlex
 
@@ -261,7 +252,7 @@ def plan_tune(
     identity = {"model": name, "source": str(dataset), "horizon": int(horizon), "split": split, "space": chosen,
                 "sampler": sampler, "pruner": pruner, "lookback": lookback, "model_kwargs": model_kwargs,
                 "train": {k: v for k, v in train.items() if k not in rd.RESUME_FREE_OPTIONS},
-                **file_dialect(sep, decimal, date_format, dayfirst)}
+                **reading_options(sep, decimal, date_format, dayfirst)}
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in dataset_name)
     return TunePlan(
         model=name, source=str(dataset), dataset=dataset_name, horizon=int(horizon), lookback=lookback, train=train,
@@ -419,11 +410,11 @@ def work(plan: TunePlan, worker: int = 0) -> None:
 
 def record_config(plan: TunePlan, lookback: int, config: TrainConfig, model_kwargs: dict[str, Any]) -> dict[str, Any]:
     """What a trial or final run trains (seed and result-free options aside): recorded and hashed; how the file
-    is read only where it is not the default (`file_dialect`), so the hashes of other runs are what they were."""
+    is read only where it is not the default (`reading_options`), so the hashes of other runs are what they were."""
     train = {k: v for k, v in config.to_dict().items() if k not in (*rd.RESUME_FREE_OPTIONS, "seed")}
     return {"model": plan.model, "dataset": plan.dataset, "source": plan.source, "horizon": plan.horizon,
             "lookback": lookback, "split": plan.split, "train": train, "model_kwargs": model_kwargs,
-            **file_dialect(plan.sep, plan.decimal, plan.date_format, plan.dayfirst)}
+            **reading_options(plan.sep, plan.decimal, plan.date_format, plan.dayfirst)}
 
 
 class _Cost:
@@ -670,13 +661,13 @@ def _tuned_trials(db: ResultsDB, model: str, dataset: str, horizon: int, sep: st
     if path is None:
         return rows, []
     sep, decimal = csv_dialect(sep, decimal)
-    dialect = file_dialect(sep, decimal, date_format, dayfirst)
+    dialect = reading_options(sep, decimal, date_format, dayfirst)
     mine: list[dict[str, Any]] = []
     others: list[dict[str, Any]] = []
     for row in rows:
         config = json.loads(row["config_json"])
         same = ((config.get("source_path") or source_path(config.get("source"))) == path
-                and {k: config[k] for k in DIALECT_DEFAULTS if k in config} == dialect)
+                and {k: config[k] for k in READING_DEFAULTS if k in config} == dialect)
         (mine if same else others).append(row)
     return mine, others
 
@@ -712,7 +703,7 @@ def tuned_elsewhere(db: ResultsDB, model: str, dataset: str, horizon: int, *, se
     for row in others:
         config = json.loads(row["config_json"])
         where = config.get("source_path") or source_path(config.get("source")) or str(config.get("source"))
-        options = read_with({k: config[k] for k in DIALECT_DEFAULTS if k in config})
+        options = read_with({k: config[k] for k in READING_DEFAULTS if k in config})
         text = f"{where} (read with {options})" if options else where
         if text not in found:
             found.append(text)
