@@ -271,15 +271,13 @@ def refuse_unused_file_options(datasets: list[str], *, sep: str = ",", decimal: 
     date_format, dayfirst: how its text dates are read) given for a grid whose `datasets` hold none: registered
     datasets and "synthetic" are read by samovar in its own format, so the options would be silently ignored.
     A grid with a user file takes them (its registered and built-in cells ignore them)."""
+    from ..data.io import READING_FLAGS, reading_options
     from ..data.prepare import builtin_name
 
     builtins = [builtin_name(d) for d in datasets]
     if any(b is None for b in builtins):
         return
-    given = [(f"{k}={v!r}", option) for k, v, default, option in
-             (("sep", sep, ",", "--sep"), ("decimal", decimal, ".", "--decimal"),
-              ("date_format", date_format, None, "--date-format"), ("dayfirst", bool(dayfirst), False, "--dayfirst"))
-             if v != default]
+    given = [(f"{k}={v!r}", READING_FLAGS[k]) for k, v in reading_options(sep, decimal, date_format, dayfirst).items()]
     if not given:
         return
     names = list(dict.fromkeys(builtins))

@@ -218,6 +218,7 @@ def csv_sep(sep: str = SEP) -> str:
 
 # how a user's file is read, at the defaults every registered dataset and "synthetic" are read with
 READING_DEFAULTS = {"sep": ",", "decimal": ".", "date_format": None, "dayfirst": False}
+READING_FLAGS = {"sep": "--sep", "decimal": "--decimal", "date_format": "--date-format", "dayfirst": "--dayfirst"}
 
 
 def reading_options(sep: str = ",", decimal: str = ".", date_format: str | None = None,

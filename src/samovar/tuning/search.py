@@ -44,7 +44,7 @@ from .._checks import positive_int
 from ..bench.db import ResultsDB, _pid_alive, config_hash
 from ..training import rundir as rd
 from ..training.config import TrainConfig
-from ..data.io import READING_DEFAULTS, reading_options
+from ..data.io import READING_DEFAULTS, READING_FLAGS, reading_options
 from ..training.recipes import Recipe, recipe_dataset_name
 from ..training.runs import fit_run, model_class, model_options, recipe_training, resolve_lookback
 from .space import apply, check_space, grid_points, published_values, restrict, suggest, widen
@@ -157,7 +157,6 @@ def lookbacks_that_fit(source: Any, lookbacks: list[int], horizon: int, data_dir
     return kept, notes
 
 
-DIALECT_FLAGS = {"sep": "--sep", "decimal": "--decimal", "date_format": "--date-format", "dayfirst": "--dayfirst"}
 
 
 def read_with(dialect: dict[str, Any]) -> str:
@@ -166,7 +165,7 @@ def read_with(dialect: dict[str, Any]) -> str:
     import shlex
 
     return " ".join(flag if key == "dayfirst" else f"{flag} {shlex.quote(str(dialect[key]))}"
-                    for key, flag in DIALECT_FLAGS.items() if key in dialect)
+                    for key, flag in READING_FLAGS.items() if key in dialect)
 
 
 def source_path(source: Any) -> str | None:
